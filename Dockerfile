@@ -1,0 +1,22 @@
+# CPU image: Node 22 on Debian slim, non-root, only production dependencies at run time.
+FROM node:22-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build-wasm.mjs scripts/
+COPY assembly assembly
+COPY src src
+COPY tools tools
+RUN npm run build && npm prune --omit=dev
+
+FROM node:22-slim
+ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY --from=build /app/build build
+USER 10001:10001
+EXPOSE 8080
+CMD ["node", "dist/src/server.js"]

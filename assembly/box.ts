@@ -1,0 +1,254 @@
+/**
+ * 3x3 neighbourhood kernels (box blur, sharpen, Sobel edge) over one plane of `channels`
+ * interleaved 8-bit channels, clamp-to-edge.
+ *
+ * Each output row is made in two SIMD sweeps: a vertical sweep combines the three source rows
+ * into 16-bit row buffers (16 source bytes -> two i16x8 per buffer), the buffers get their
+ * clamped border lanes, and a horizontal sweep combines lanes at -c, 0, +c and narrows back to
+ * bytes. Rows shorter than 16 bytes take a scalar path; otherwise the last, partial vector is
+ * redone overlapping the previous one (dst never aliases src, so recomputing is harmless).
+ */
+import { clampIndex, PAD, rowBuf16Bytes, padRow16, alphaMask } from './common';
+
+/** Scratch bytes the 3x3 kernels need for a plane of this width. */
+export function scratch3x3(width: i32, channels: i32): i32 {
+  return 2 * rowBuf16Bytes(width * channels);
+}
+
+// (s * 3641 + 2^14) >> 15 == (s + 4) / 9 for every s in 0..2295 (9 * 255): 3641 / 32768
+// overshoots 1/9 by s / 294912 <= 0.008, and the fractional part of s / 9 is never within that
+// of one half, so rounding agrees with the exact integer formula (checked exhaustively in the
+// unit tests).
+const DIV9_Q15: i16 = 3641;
+
+export function blur(src: usize, dst: usize, width: i32, height: i32, channels: i32, scratch: usize): void {
+  if (channels == 4) blurImpl(src, dst, width, height, 4, scratch);
+  else blurImpl(src, dst, width, height, 1, scratch);
+}
+
+export function sharpen(src: usize, dst: usize, width: i32, height: i32, channels: i32, scratch: usize): void {
+  if (channels == 4) sharpenImpl(src, dst, width, height, 4, scratch);
+  else sharpenImpl(src, dst, width, height, 1, scratch);
+}
+
+export function edge(src: usize, dst: usize, width: i32, height: i32, channels: i32, scratch: usize): void {
+  if (channels == 4) edgeImpl(src, dst, width, height, 4, scratch);
+  else edgeImpl(src, dst, width, height, 1, scratch);
+}
+
+// ---------------------------------------------------------------------------------------------
+// blur: vs = r0 + r1 + r2 (<= 765), out = (vs[-c] + vs[0] + vs[+c] + 4) / 9
+
+// @ts-ignore: decorator
+@inline
+function blurVertical(r0: usize, r1: usize, r2: usize, vs: usize, i: i32): void {
+  const a = v128.load(r0 + <usize>i);
+  const b = v128.load(r1 + <usize>i);
+  const d = v128.load(r2 + <usize>i);
+  const lo = i16x8.add(
+    i16x8.add(i16x8.extend_low_i8x16_u(a), i16x8.extend_low_i8x16_u(b)),
+    i16x8.extend_low_i8x16_u(d),
+  );
+  const hi = i16x8.add(
+    i16x8.add(i16x8.extend_high_i8x16_u(a), i16x8.extend_high_i8x16_u(b)),
+    i16x8.extend_high_i8x16_u(d),
+  );
+  const p = vs + <usize>(i << 1);
+  v128.store(p, lo);
+  v128.store(p, hi, 16);
+}
+
+// @ts-ignore: decorator
+@inline
+function blurHorizontal(vs: usize, out: usize, i: i32, c: i32): void {
+  const p = vs + <usize>(i << 1);
+  const l = p - <usize>(c << 1);
+  const r = p + <usize>(c << 1);
+  const k = i16x8.splat(DIV9_Q15);
+  const lo = i16x8.add(i16x8.add(v128.load(l), v128.load(p)), v128.load(r));
+  const hi = i16x8.add(i16x8.add(v128.load(l, 16), v128.load(p, 16)), v128.load(r, 16));
+  v128.store(out + <usize>i, i8x16.narrow_i16x8_u(i16x8.q15mulr_sat_s(lo, k), i16x8.q15mulr_sat_s(hi, k)));
+}
+
+// @ts-ignore: decorator
+@inline
+function blurImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, scratch: usize): void {
+  const n = w * c;
+  const vs = scratch + <usize>PAD;
+  const last = n - 16;
+  for (let y = 0; y < h; y++) {
+    const r0 = src + <usize>(clampIndex(y - 1, h) * n);
+    const r1 = src + <usize>(y * n);
+    const r2 = src + <usize>(clampIndex(y + 1, h) * n);
+    const out = dst + <usize>(y * n);
+    if (n >= 16) {
+      for (let i = 0; i < last; i += 16) blurVertical(r0, r1, r2, vs, i);
+      blurVertical(r0, r1, r2, vs, last);
+      padRow16(vs, n, c);
+      for (let i = 0; i < last; i += 16) blurHorizontal(vs, out, i, c);
+      blurHorizontal(vs, out, last, c);
+    } else {
+      for (let i = 0; i < n; i++) {
+        store<u16>(vs + <usize>(i << 1), <u16>(<i32>load<u8>(r0 + <usize>i) + <i32>load<u8>(r1 + <usize>i) + <i32>load<u8>(r2 + <usize>i)));
+      }
+      padRow16(vs, n, c);
+      for (let i = 0; i < n; i++) {
+        const s = <i32>load<u16>(vs + <usize>((i - c) << 1)) + <i32>load<u16>(vs + <usize>(i << 1)) + <i32>load<u16>(vs + <usize>((i + c) << 1));
+        store<u8>(out + <usize>i, <u8>((s + 4) / 9));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sharpen: t = 5*r1 - r0 - r2 (-510..1275), b = r1; out = sat_u8(t[0] - b[-c] - b[+c])
+
+// @ts-ignore: decorator
+@inline
+function sharpenVertical(r0: usize, r1: usize, r2: usize, t: usize, b: usize, i: i32): void {
+  const va = v128.load(r0 + <usize>i);
+  const vb = v128.load(r1 + <usize>i);
+  const vd = v128.load(r2 + <usize>i);
+  const blo = i16x8.extend_low_i8x16_u(vb);
+  const bhi = i16x8.extend_high_i8x16_u(vb);
+  const tlo = i16x8.sub(
+    i16x8.sub(i16x8.add(i16x8.shl(blo, 2), blo), i16x8.extend_low_i8x16_u(va)),
+    i16x8.extend_low_i8x16_u(vd),
+  );
+  const thi = i16x8.sub(
+    i16x8.sub(i16x8.add(i16x8.shl(bhi, 2), bhi), i16x8.extend_high_i8x16_u(va)),
+    i16x8.extend_high_i8x16_u(vd),
+  );
+  const o = <usize>(i << 1);
+  v128.store(t + o, tlo);
+  v128.store(t + o, thi, 16);
+  v128.store(b + o, blo);
+  v128.store(b + o, bhi, 16);
+}
+
+// @ts-ignore: decorator
+@inline
+function sharpenHorizontal(t: usize, b: usize, out: usize, i: i32, c: i32): void {
+  const o = <usize>(i << 1);
+  const l = b + o - <usize>(c << 1);
+  const r = b + o + <usize>(c << 1);
+  const lo = i16x8.sub(i16x8.sub(v128.load(t + o), v128.load(l)), v128.load(r));
+  const hi = i16x8.sub(i16x8.sub(v128.load(t + o, 16), v128.load(l, 16)), v128.load(r, 16));
+  v128.store(out + <usize>i, i8x16.narrow_i16x8_u(lo, hi));
+}
+
+// @ts-ignore: decorator
+@inline
+function sharpenImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, scratch: usize): void {
+  const n = w * c;
+  const t = scratch + <usize>PAD;
+  const b = t + <usize>rowBuf16Bytes(n);
+  const last = n - 16;
+  for (let y = 0; y < h; y++) {
+    const r0 = src + <usize>(clampIndex(y - 1, h) * n);
+    const r1 = src + <usize>(y * n);
+    const r2 = src + <usize>(clampIndex(y + 1, h) * n);
+    const out = dst + <usize>(y * n);
+    if (n >= 16) {
+      for (let i = 0; i < last; i += 16) sharpenVertical(r0, r1, r2, t, b, i);
+      sharpenVertical(r0, r1, r2, t, b, last);
+      padRow16(b, n, c);
+      for (let i = 0; i < last; i += 16) sharpenHorizontal(t, b, out, i, c);
+      sharpenHorizontal(t, b, out, last, c);
+    } else {
+      for (let i = 0; i < n; i++) store<u16>(b + <usize>(i << 1), <u16>load<u8>(r1 + <usize>i));
+      padRow16(b, n, c);
+      for (let i = 0; i < n; i++) {
+        const v = 5 * <i32>load<u8>(r1 + <usize>i) - <i32>load<u8>(r0 + <usize>i) - <i32>load<u8>(r2 + <usize>i)
+          - <i32>load<u16>(b + <usize>((i - c) << 1)) - <i32>load<u16>(b + <usize>((i + c) << 1));
+        store<u8>(out + <usize>i, <u8>(v < 0 ? 0 : v > 255 ? 255 : v));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// edge: sv = r0 + 2*r1 + r2, dv = r2 - r0;
+//       gx = sv[+c] - sv[-c], gy = dv[-c] + 2*dv[0] + dv[+c], out = min(255, |gx| + |gy|) (<= 2040)
+// RGBA keeps the source alpha.
+
+// @ts-ignore: decorator
+@inline
+function edgeVertical(r0: usize, r1: usize, r2: usize, sv: usize, dv: usize, i: i32): void {
+  const va = v128.load(r0 + <usize>i);
+  const vb = v128.load(r1 + <usize>i);
+  const vd = v128.load(r2 + <usize>i);
+  const alo = i16x8.extend_low_i8x16_u(va);
+  const ahi = i16x8.extend_high_i8x16_u(va);
+  const dlo = i16x8.extend_low_i8x16_u(vd);
+  const dhi = i16x8.extend_high_i8x16_u(vd);
+  const o = <usize>(i << 1);
+  v128.store(sv + o, i16x8.add(i16x8.add(alo, dlo), i16x8.shl(i16x8.extend_low_i8x16_u(vb), 1)));
+  v128.store(sv + o, i16x8.add(i16x8.add(ahi, dhi), i16x8.shl(i16x8.extend_high_i8x16_u(vb), 1)), 16);
+  v128.store(dv + o, i16x8.sub(dlo, alo));
+  v128.store(dv + o, i16x8.sub(dhi, ahi), 16);
+}
+
+// @ts-ignore: decorator
+@inline
+function edgeHorizontal(sv: usize, dv: usize, center: usize, out: usize, i: i32, c: i32): void {
+  const o = <usize>(i << 1);
+  const cb = <usize>(c << 1);
+  const sl = sv + o - cb;
+  const sr = sv + o + cb;
+  const dl = dv + o - cb;
+  const dr = dv + o + cb;
+  const dm = dv + o;
+  const gxlo = i16x8.sub(v128.load(sr), v128.load(sl));
+  const gxhi = i16x8.sub(v128.load(sr, 16), v128.load(sl, 16));
+  const gylo = i16x8.add(i16x8.add(v128.load(dl), v128.load(dr)), i16x8.shl(v128.load(dm), 1));
+  const gyhi = i16x8.add(i16x8.add(v128.load(dl, 16), v128.load(dr, 16)), i16x8.shl(v128.load(dm, 16), 1));
+  let res = i8x16.narrow_i16x8_u(
+    i16x8.add(i16x8.abs(gxlo), i16x8.abs(gylo)),
+    i16x8.add(i16x8.abs(gxhi), i16x8.abs(gyhi)),
+  );
+  if (c == 4) res = v128.bitselect(v128.load(center + <usize>i), res, alphaMask());
+  v128.store(out + <usize>i, res);
+}
+
+// @ts-ignore: decorator
+@inline
+function edgeImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, scratch: usize): void {
+  const n = w * c;
+  const sv = scratch + <usize>PAD;
+  const dv = sv + <usize>rowBuf16Bytes(n);
+  const last = n - 16;
+  for (let y = 0; y < h; y++) {
+    const r0 = src + <usize>(clampIndex(y - 1, h) * n);
+    const r1 = src + <usize>(y * n);
+    const r2 = src + <usize>(clampIndex(y + 1, h) * n);
+    const out = dst + <usize>(y * n);
+    if (n >= 16) {
+      for (let i = 0; i < last; i += 16) edgeVertical(r0, r1, r2, sv, dv, i);
+      edgeVertical(r0, r1, r2, sv, dv, last);
+      padRow16(sv, n, c);
+      padRow16(dv, n, c);
+      for (let i = 0; i < last; i += 16) edgeHorizontal(sv, dv, r1, out, i, c);
+      edgeHorizontal(sv, dv, r1, out, last, c);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const a = <i32>load<u8>(r0 + <usize>i);
+        const d = <i32>load<u8>(r2 + <usize>i);
+        store<i16>(sv + <usize>(i << 1), <i16>(a + 2 * <i32>load<u8>(r1 + <usize>i) + d));
+        store<i16>(dv + <usize>(i << 1), <i16>(d - a));
+      }
+      padRow16(sv, n, c);
+      padRow16(dv, n, c);
+      for (let i = 0; i < n; i++) {
+        if (c == 4 && (i & 3) == 3) {
+          store<u8>(out + <usize>i, load<u8>(r1 + <usize>i));
+          continue;
+        }
+        const gx = <i32>load<i16>(sv + <usize>((i + c) << 1)) - <i32>load<i16>(sv + <usize>((i - c) << 1));
+        const gy = <i32>load<i16>(dv + <usize>((i - c) << 1)) + 2 * <i32>load<i16>(dv + <usize>(i << 1)) + <i32>load<i16>(dv + <usize>((i + c) << 1));
+        const m = abs(gx) + abs(gy);
+        store<u8>(out + <usize>i, <u8>(m > 255 ? 255 : m));
+      }
+    }
+  }
+}

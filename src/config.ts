@@ -1,0 +1,140 @@
+import os from 'node:os';
+
+/**
+ * Every setting the service reads, from one table: the environment variable, how it parses, its
+ * default and what it means. `loadConfig` reads `process.env` once at start-up; nothing else in the
+ * code reads the environment. `docs/configuration.md` is generated from this table.
+ */
+type Setting<T> = {
+  readonly env: string;
+  readonly doc: string;
+  readonly parse: (raw: string, env: string) => T;
+  readonly default: T | (() => T);
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function int(min: number, max: number) {
+  return (raw: string, env: string): number => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${env} must be an integer, got ${JSON.stringify(raw)}`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new ConfigError(`${env} must be within [${min}, ${max}], got ${n}`);
+    return n;
+  };
+}
+
+function num(min: number, max: number) {
+  return (raw: string, env: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${env} must be a number, got ${JSON.stringify(raw)}`);
+    if (n < min || n > max) throw new ConfigError(`${env} must be within [${min}, ${max}], got ${n}`);
+    return n;
+  };
+}
+
+function oneOf<const T extends string>(...values: T[]) {
+  return (raw: string, env: string): T => {
+    const v = raw.trim().toLowerCase();
+    if (!(values as string[]).includes(v)) throw new ConfigError(`${env} must be one of ${values.join('|')}, got ${JSON.stringify(raw)}`);
+    return v as T;
+  };
+}
+
+function bool(raw: string, env: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(v)) return true;
+  if (['false', '0', 'no'].includes(v)) return false;
+  throw new ConfigError(`${env} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function pixels(raw: string, env: string): number {
+  const m = /^(\d+)x(\d+)$/.exec(raw.trim());
+  const n = m ? Number(m[1]) * Number(m[2]) : Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${env} must be a pixel count or WxH, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const text = (raw: string): string => raw;
+
+export const SETTINGS = {
+  port: { env: 'PORT', doc: 'HTTP port', parse: int(0, 65535), default: 8080 },
+  host: { env: 'HOST', doc: 'address to listen on', parse: text, default: '0.0.0.0' },
+  device: {
+    env: 'DEVICE',
+    doc: 'effect backend: auto (CUDA when available, else CPU), cpu, or cuda (fail at start-up without a GPU)',
+    parse: oneOf('auto', 'cpu', 'cuda'),
+    default: 'auto',
+  },
+  cudaWanted: {
+    env: 'CUDA_WANTED',
+    doc: "the seed's switch: false forces the CPU backend; true is the same as DEVICE=auto",
+    parse: bool,
+    default: true,
+  },
+  workers: {
+    env: 'WORKERS',
+    doc: 'effect worker threads (default: the CPU cores available)',
+    parse: int(1, 256),
+    default: () => os.availableParallelism(),
+  },
+  maxQueue: { env: 'MAX_QUEUE', doc: 'jobs waiting for a worker before new ones get 503', parse: int(0, 100_000), default: 64 },
+  maxPixels: { env: 'MAX_PIXELS', doc: 'largest frame, as a count or WxH (default 3840x2160)', parse: pixels, default: 3840 * 2160 },
+  maxIters: { env: 'MAX_ITERS', doc: 'largest iters a request may ask for', parse: int(1, 100_000), default: 100 },
+  maxBodyBytes: {
+    env: 'MAX_BODY_BYTES',
+    doc: 'largest request body (an image upload; default 36 MiB fits raw 4K RGBA)',
+    parse: int(1024, 2 ** 31 - 1),
+    default: 36 * 1024 * 1024,
+  },
+  p95WindowSeconds: {
+    env: 'P95_WINDOW_SECONDS',
+    doc: 'window of the rolling app_request_latency_p95_seconds gauge',
+    parse: int(5, 3600),
+    default: 60,
+  },
+  retryAfterSeconds: { env: 'RETRY_AFTER_SECONDS', doc: 'Retry-After sent with 503 when full', parse: int(1, 3600), default: 1 },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    doc: 'pino log level',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    default: 'info',
+  },
+} as const satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof SETTINGS;
+export type Config = { readonly [K in keyof Settings]: ReturnType<Settings[K]['parse']> };
+
+/** Reads and validates every setting; all problems are reported together. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, setting] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
+    const raw = env[setting.env];
+    try {
+      out[key] =
+        raw === undefined || raw === ''
+          ? typeof setting.default === 'function'
+            ? (setting.default as () => unknown)()
+            : setting.default
+          : setting.parse(raw, setting.env);
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  const config = out as Config;
+  if (problems.length === 0 && config.device === 'cuda' && env.CUDA_WANTED !== undefined && !config.cudaWanted) {
+    problems.push('DEVICE=cuda contradicts CUDA_WANTED=false');
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  return config;
+}
+
+/** Test helper and programmatic use: defaults with some settings replaced. */
+export function configWith(overrides: Partial<Config>): Config {
+  return { ...loadConfig({}), ...overrides };
+}

@@ -1,0 +1,24 @@
+import type { FrameLayout } from '../frames/layout.ts';
+import type { EffectJob } from './catalog.ts';
+
+/**
+ * A CPU effects backend whose frames live in its own linear memory (WASM), addressed by offsets so
+ * that a memory growth never leaves a caller with a stale pointer. Views are cheap and valid until
+ * the next `alloc`.
+ */
+export interface FrameMemory {
+  /** Reserves `bytes` and returns its offset; reuses freed blocks of the same size first. */
+  alloc(bytes: number): number;
+  free(ptr: number, bytes: number): void;
+  /** A view over [ptr, ptr + bytes). Invalidated by the next alloc (memory may grow). */
+  view(ptr: number, bytes: number): Uint8Array;
+}
+
+export interface EffectKernels extends FrameMemory {
+  /**
+   * Applies `job.iters` passes of `job.effect` to the frame at `srcPtr` and leaves the result at
+   * `dstPtr`. `srcPtr` is left untouched (so a cached source frame can be reused); both hold
+   * `frameBytes(layout)` bytes. Intermediate passes use scratch memory owned by the kernels.
+   */
+  run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void;
+}

@@ -1,0 +1,81 @@
+/**
+ * The effects the engine offers and their parameters. This is the single description used by
+ * validation (HTTP, WebRTC), by `GET /effects` and by every backend.
+ */
+export interface ParamSpec {
+  readonly min: number;
+  readonly max: number;
+  readonly default: number;
+  readonly integer: boolean;
+  readonly description: string;
+}
+
+export interface EffectSpec {
+  readonly description: string;
+  readonly params: Readonly<Record<string, ParamSpec>>;
+}
+
+export const EFFECTS = {
+  blur: { description: '3x3 box blur, edges clamped; one iteration is one pass (the benchmark work unit)', params: {} },
+  gaussian: {
+    description: 'separable Gaussian blur, radius ceil(3*sigma), edges clamped',
+    params: { sigma: { min: 0.5, max: 32, default: 2, integer: false, description: 'standard deviation in pixels' } },
+  },
+  pixelate: {
+    description: 'mosaic: each block x block tile takes its mean colour',
+    params: { block: { min: 2, max: 256, default: 16, integer: true, description: 'tile edge in pixels' } },
+  },
+  grayscale: { description: 'BT.601 luma; I420 keeps Y and sets chroma to 128', params: {} },
+  edge: { description: 'Sobel gradient magnitude |gx|+|gy| per channel (I420: on Y, chroma 128)', params: {} },
+  sharpen: { description: '3x3 sharpen [0,-1,0; -1,5,-1; 0,-1,0], edges clamped', params: {} },
+  invert: { description: 'negative: 255 - v on colour channels (alpha kept)', params: {} },
+} as const satisfies Record<string, EffectSpec>;
+
+export type EffectName = keyof typeof EFFECTS;
+export const EFFECT_NAMES = Object.keys(EFFECTS) as EffectName[];
+
+/** Resolved parameters: every parameter of the effect present, validated, in range. */
+export type EffectParams = Readonly<Record<string, number>>;
+
+export function isEffectName(name: string): name is EffectName {
+  return Object.hasOwn(EFFECTS, name);
+}
+
+export class InvalidEffectError extends Error {
+  readonly statusCode = 422;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidEffectError';
+  }
+}
+
+/**
+ * Turns raw parameter strings (a query string, a data-channel message) into the effect's parameters,
+ * with defaults. Unknown keys are ignored; present ones must parse and sit in range.
+ */
+export function resolveParams(effect: EffectName, raw: Readonly<Record<string, unknown>>): EffectParams {
+  const specs: Readonly<Record<string, ParamSpec>> = EFFECTS[effect].params;
+  const out: Record<string, number> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const value = raw[name];
+    if (value === undefined || value === '') {
+      out[name] = spec.default;
+      continue;
+    }
+    const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
+    if (!Number.isFinite(n)) throw new InvalidEffectError(`${effect}: ${name} must be a number, got ${JSON.stringify(value)}`);
+    if (spec.integer && !Number.isInteger(n)) throw new InvalidEffectError(`${effect}: ${name} must be an integer, got ${n}`);
+    if (n < spec.min || n > spec.max) {
+      throw new InvalidEffectError(`${effect}: ${name} must be within [${spec.min}, ${spec.max}], got ${n}`);
+    }
+    out[name] = n;
+  }
+  return out;
+}
+
+/** What one unit of work asks of a backend. */
+export interface EffectJob {
+  readonly effect: EffectName;
+  readonly params: EffectParams;
+  readonly iters: number;
+}

@@ -1,0 +1,71 @@
+/**
+ * The one module that talks to worker threads. Callers hand it typed tasks (messages.ts) and get
+ * typed results or typed errors back; they never see piscina.
+ */
+import { Piscina } from 'piscina';
+import { OverloadedError, WorkerFailedError } from '../errors.ts';
+import { epochNowMs, type ProcessResult, type ProcessTask, type WorkerTask } from './messages.ts';
+
+export interface PoolOptions {
+  readonly workers: number;
+  /** Tasks allowed to wait for a worker; the next one is refused with OverloadedError. */
+  readonly maxQueue: number;
+  readonly retryAfterSeconds: number;
+}
+
+// Under tsx the sources run as .ts; once compiled they are .js beside each other.
+const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './worker-dev.mjs' : './worker.js', import.meta.url);
+
+export class EffectPool {
+  readonly #piscina: Piscina<WorkerTask, ProcessResult>;
+  readonly #options: PoolOptions;
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+    this.#piscina = new Piscina({
+      filename: workerUrl.href,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      // Queueing is ours to bound (a full queue answers 503 at once), so piscina's own limit is off.
+      maxQueue: Number.MAX_SAFE_INTEGER,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      concurrentTasksPerWorker: 1,
+    });
+  }
+
+  /** Tasks waiting for a worker. */
+  get queueDepth(): number {
+    return this.#piscina.queueSize;
+  }
+
+  get workers(): number {
+    return this.#piscina.threads.length;
+  }
+
+  async run(task: Omit<ProcessTask, 'type' | 'queuedAtMs'>): Promise<ProcessResult> {
+    if (this.#piscina.queueSize >= this.#options.maxQueue && this.#piscina.idleThreads === 0) {
+      throw new OverloadedError(
+        `the effect queue is full (${this.#options.maxQueue} waiting); retry later`,
+        this.#options.retryAfterSeconds,
+      );
+    }
+    try {
+      return await this.#piscina.run({ ...task, type: 'process', queuedAtMs: epochNowMs() });
+    } catch (err) {
+      throw new WorkerFailedError(err instanceof Error ? err.message : 'worker failed');
+    }
+  }
+
+  /** Resolves once every worker has loaded its kernels and run one small job. */
+  async warmUp(): Promise<void> {
+    const layout = { format: 'rgba', width: 8, height: 8 } as const;
+    const job = { effect: 'blur', params: {}, iters: 1 } as const;
+    await Promise.all(
+      Array.from({ length: this.#options.workers }, () => this.run({ layout, job, source: { kind: 'synthetic' } })),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.#piscina.destroy();
+  }
+}

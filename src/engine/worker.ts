@@ -1,0 +1,69 @@
+/**
+ * Worker-thread side of the engine: owns one set of WASM kernels and its frame memory, and runs
+ * one task at a time. Only the pool talks to this module (via piscina).
+ */
+import { createWasmKernels } from '../effects/wasm.ts';
+import { fillSynthetic } from '../frames/synthetic.ts';
+import { frameBytes, type FrameLayout } from '../frames/layout.ts';
+import { epochNowMs, type ProcessResult, type WorkerTask } from './messages.ts';
+
+const kernels = await createWasmKernels();
+
+// Test cards stay resident in kernel memory, a few sizes at most (a 4K card is 33 MB).
+const SYNTHETIC_CACHE_SIZE = 4;
+const syntheticCards = new Map<string, { ptr: number; bytes: number }>();
+
+function syntheticCard(layout: FrameLayout): number {
+  const key = `${layout.format}:${layout.width}x${layout.height}`;
+  const hit = syntheticCards.get(key);
+  if (hit) {
+    // Refresh recency: Map iteration order is insertion order.
+    syntheticCards.delete(key);
+    syntheticCards.set(key, hit);
+    return hit.ptr;
+  }
+  if (syntheticCards.size >= SYNTHETIC_CACHE_SIZE) {
+    const [oldestKey, oldest] = syntheticCards.entries().next().value as [string, { ptr: number; bytes: number }];
+    kernels.free(oldest.ptr, oldest.bytes);
+    syntheticCards.delete(oldestKey);
+  }
+  const bytes = frameBytes(layout);
+  const ptr = kernels.alloc(bytes);
+  fillSynthetic(layout, kernels.view(ptr, bytes));
+  syntheticCards.set(key, { ptr, bytes });
+  return ptr;
+}
+
+/** Cheap fingerprint of a frame: FNV-1a over at most 4096 evenly spread bytes. */
+function checksum(frame: Uint8Array): number {
+  const step = Math.max(1, Math.floor(frame.length / 4096));
+  let h = 0x811c9dc5;
+  for (let i = 0; i < frame.length; i += step) {
+    h = Math.imul(h ^ (frame[i] ?? 0), 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export default function runTask(task: WorkerTask): ProcessResult {
+  const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
+  const t0 = performance.now();
+  const bytes = frameBytes(task.layout);
+  const { source } = task;
+  let srcPtr: number;
+  if (source.kind === 'synthetic') {
+    srcPtr = syntheticCard(task.layout);
+  } else {
+    srcPtr = kernels.alloc(bytes);
+    kernels.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
+  }
+  const dstPtr = kernels.alloc(bytes);
+  try {
+    kernels.run(task.layout, task.job, srcPtr, dstPtr);
+    const out = kernels.view(dstPtr, bytes);
+    if (source.kind === 'shared') new Uint8Array(source.buffer, 0, bytes).set(out);
+    return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: checksum(out) };
+  } finally {
+    kernels.free(dstPtr, bytes);
+    if (source.kind === 'shared') kernels.free(srcPtr, bytes);
+  }
+}

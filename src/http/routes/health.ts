@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import type { Engine } from '../../engine/engine.ts';
+
+export interface HealthRouteOptions {
+  readonly engine: Engine;
+  readonly version: string;
+  readonly isDraining: () => boolean;
+}
+
+/** Liveness says the process answers; readiness says it should get traffic. */
+export async function healthRoutes(app: FastifyInstance, options: HealthRouteOptions): Promise<void> {
+  const startedAt = performance.now();
+  app.get('/healthz', async () => ({
+    ok: true,
+    device: options.engine.device,
+    version: options.version,
+    uptimeSeconds: Math.round((performance.now() - startedAt) / 100) / 10,
+  }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const draining = options.isDraining();
+    const ready = options.engine.ready && !draining;
+    reply.code(ready ? 200 : 503);
+    return { ready, draining, workersReady: options.engine.ready };
+  });
+}

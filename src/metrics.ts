@@ -1,0 +1,121 @@
+import os from 'node:os';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RollingQuantile } from './stats/rolling-quantile.ts';
+
+/**
+ * Every metric the service exports, in one place. The app owns its Registry (no global state), so
+ * tests can build as many apps as they like. Names end in their unit; labels have bounded values.
+ */
+
+// The seed's buckets, plus finer low ones: a 720p blur pass takes well under a millisecond.
+export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const FRAME_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1];
+
+export interface MetricsOptions {
+  readonly p95WindowSeconds: number;
+  /** Read at scrape time. */
+  readonly queueDepth: () => number;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(options: MetricsOptions) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const latencyWindow = new RollingQuantile({ windowSeconds: options.p95WindowSeconds });
+
+  return {
+    registry,
+    latencyWindow,
+    requests: new Counter({
+      name: 'app_requests_total',
+      help: 'HTTP requests answered, by route and status code',
+      labelNames: ['endpoint', 'status'] as const,
+      registers: [registry],
+    }),
+    requestLatency: new Histogram({
+      name: 'app_request_latency_seconds',
+      help: 'Server time of successful /process requests, from arrival to the response sent',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [registry],
+    }),
+    requestLatencyP95: new Gauge({
+      name: 'app_request_latency_p95_seconds',
+      help: 'p95 of app_request_latency_seconds over the last P95_WINDOW_SECONDS; 0 when no request in the window',
+      registers: [registry],
+      collect() {
+        this.set(latencyWindow.quantileSeconds(0.95));
+      },
+    }),
+    inflight: new Gauge({
+      name: 'app_inflight_requests',
+      help: '/process requests being served (queued or computing)',
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'app_queue_depth',
+      help: 'Jobs waiting for a worker thread',
+      registers: [registry],
+      collect() {
+        this.set(options.queueDepth());
+      },
+    }),
+    rejected: new Counter({
+      name: 'app_rejected_total',
+      help: 'Work refused by admission control, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    effectDuration: new Histogram({
+      name: 'app_effect_duration_seconds',
+      help: 'Compute time of one job (all its iterations) on a worker',
+      labelNames: ['effect', 'device'] as const,
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [registry],
+    }),
+    framesProcessed: new Counter({
+      name: 'app_frames_processed_total',
+      help: 'Frames processed by the effect engine',
+      labelNames: ['effect', 'device'] as const,
+      registers: [registry],
+    }),
+    deviceInfo: new Gauge({
+      name: 'app_device_info',
+      help: 'The effect backend in use (value 1)',
+      labelNames: ['device', 'name'] as const,
+      registers: [registry],
+    }),
+    gpuFallbacks: new Counter({
+      name: 'app_gpu_fallback_total',
+      help: 'Jobs redone on CPU after a CUDA error',
+      registers: [registry],
+    }),
+    frameLatency: new Histogram({
+      name: 'app_frame_latency_seconds',
+      help: 'WebRTC frame received to processed frame handed to the encoder',
+      buckets: FRAME_BUCKETS_SECONDS,
+      registers: [registry],
+    }),
+    sessionsActive: new Gauge({
+      name: 'app_webrtc_sessions_active',
+      help: 'WebRTC sessions currently open',
+      registers: [registry],
+    }),
+    framesDropped: new Counter({
+      name: 'app_frames_dropped_total',
+      help: 'WebRTC frames dropped because a newer frame arrived before they were processed',
+      registers: [registry],
+    }),
+    sessions: new Counter({
+      name: 'app_webrtc_sessions_total',
+      help: 'WebRTC sessions ended, by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+/** A short, bounded description of the CPU for app_device_info. */
+export function cpuName(): string {
+  return (os.cpus()[0]?.model ?? 'cpu').trim().slice(0, 80);
+}

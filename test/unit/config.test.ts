@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+import { chooseDevice } from '../../src/engine/device.ts';
+
+test('defaults match the seed', () => {
+  const c = loadConfig({});
+  assert.equal(c.port, 8080);
+  assert.equal(c.host, '0.0.0.0');
+  assert.equal(c.device, 'auto');
+  assert.equal(c.maxPixels, 3840 * 2160);
+  assert.equal(c.maxIters, 100);
+  assert.equal(c.p95WindowSeconds, 60);
+  assert.ok(c.workers >= 1);
+});
+
+test('values parse from the environment', () => {
+  const c = loadConfig({ PORT: '9000', WORKERS: '3', MAX_PIXELS: '1920x1080', DEVICE: 'CPU', CUDA_WANTED: 'false' });
+  assert.equal(c.port, 9000);
+  assert.equal(c.workers, 3);
+  assert.equal(c.maxPixels, 1920 * 1080);
+  assert.equal(c.device, 'cpu');
+  assert.equal(c.cudaWanted, false);
+});
+
+test('every bad value is reported, naming its variable', () => {
+  assert.throws(
+    () => loadConfig({ PORT: 'eighty', WORKERS: '0', DEVICE: 'tpu', MAX_ITERS: '1.5' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      for (const name of ['PORT', 'WORKERS', 'DEVICE', 'MAX_ITERS']) assert.match(err.message, new RegExp(name));
+      return true;
+    },
+  );
+});
+
+test('DEVICE=cuda and CUDA_WANTED=false contradict each other', () => {
+  assert.throws(() => loadConfig({ DEVICE: 'cuda', CUDA_WANTED: 'false' }), /contradicts/);
+});
+
+test('device choice: auto resolves to cpu and says why; cuda refuses to start', () => {
+  const auto = chooseDevice({ device: 'auto', cudaWanted: true });
+  assert.equal(auto.device, 'cpu');
+  assert.match(auto.reason, /auto/);
+  assert.equal(chooseDevice({ device: 'auto', cudaWanted: false }).reason, 'CUDA_WANTED=false');
+  assert.throws(() => chooseDevice({ device: 'cuda', cudaWanted: true }), ConfigError);
+});
