@@ -71,6 +71,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   });
 
+  // A draining pod tells keep-alive clients to reconnect, so they move to other pods and the
+  // server's close is not held open by busy connections.
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof HttpError) {
       if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import os from 'node:os';
 
 /**
@@ -61,6 +62,54 @@ function pixels(raw: string, env: string): number {
 
 const text = (raw: string): string => raw;
 
+function optional<T>(parse: (raw: string, env: string) => T) {
+  return (raw: string, env: string): T | undefined => parse(raw, env);
+}
+
+function ipAddress(raw: string, env: string): string {
+  const v = raw.trim();
+  if (isIP(v) === 0) throw new ConfigError(`${env} must be an IPv4 or IPv6 address, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+function list(raw: string): readonly string[] {
+  return raw
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+export interface IceServer {
+  readonly urls: readonly string[];
+  readonly username?: string;
+  readonly credential?: string;
+}
+
+function iceServers(raw: string, env: string): readonly IceServer[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${env} must be a JSON array of {urls, username?, credential?}, got invalid JSON`);
+  }
+  if (!Array.isArray(value)) throw new ConfigError(`${env} must be a JSON array of {urls, username?, credential?}`);
+  return value.map((entry: unknown, i): IceServer => {
+    const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    const urls = typeof e.urls === 'string' ? [e.urls] : e.urls;
+    if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string' && /^(stun|stuns|turn|turns):/.test(u))) {
+      throw new ConfigError(`${env}[${i}].urls must be stun:, stuns:, turn: or turns: URLs`);
+    }
+    for (const key of ['username', 'credential'] as const) {
+      if (e[key] !== undefined && typeof e[key] !== 'string') throw new ConfigError(`${env}[${i}].${key} must be a string`);
+    }
+    return {
+      urls: urls as string[],
+      ...(typeof e.username === 'string' ? { username: e.username } : {}),
+      ...(typeof e.credential === 'string' ? { credential: e.credential } : {}),
+    };
+  });
+}
+
 export const SETTINGS = {
   port: { env: 'PORT', doc: 'HTTP port', parse: int(0, 65535), default: 8080 },
   host: { env: 'HOST', doc: 'address to listen on', parse: text, default: '0.0.0.0' },
@@ -98,11 +147,73 @@ export const SETTINGS = {
     default: 60,
   },
   retryAfterSeconds: { env: 'RETRY_AFTER_SECONDS', doc: 'Retry-After sent with 503 when full', parse: int(1, 3600), default: 1 },
+  shutdownDelaySeconds: {
+    env: 'SHUTDOWN_DELAY_SECONDS',
+    doc: 'after SIGTERM, readiness fails at once but requests are served this long (endpoints take time to drop the pod)',
+    parse: num(0, 600),
+    default: 5,
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     doc: 'pino log level',
     parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
     default: 'info',
+  },
+  maxSessions: {
+    env: 'MAX_SESSIONS',
+    doc: 'WebRTC peer connections (WHIP publishers and WHEP viewers) per pod before new ones get 503',
+    parse: int(1, 10_000),
+    default: 6,
+  },
+  frameSloMs: {
+    env: 'FRAME_SLO_MS',
+    doc: 'WebRTC frame latency objective: with SLO_ADMISSION, new sessions get 503 while the p95 is above it',
+    parse: num(1, 10_000),
+    default: 20,
+  },
+  sloAdmission: {
+    env: 'SLO_ADMISSION',
+    doc: 'refuse new WebRTC sessions while the frame p95 over P95_WINDOW_SECONDS is above FRAME_SLO_MS',
+    parse: bool,
+    default: true,
+  },
+  iceServers: {
+    env: 'ICE_SERVERS',
+    doc: 'STUN/TURN servers as a JSON array of {"urls", "username", "credential"}',
+    parse: iceServers,
+    default: [],
+  },
+  rtcPortMin: { env: 'RTC_PORT_MIN', doc: 'lowest UDP/TCP port for WebRTC media (set with RTC_PORT_MAX)', parse: optional(int(1, 65535)), default: undefined },
+  rtcPortMax: { env: 'RTC_PORT_MAX', doc: 'highest UDP/TCP port for WebRTC media (set with RTC_PORT_MIN)', parse: optional(int(1, 65535)), default: undefined },
+  announcedIp: {
+    env: 'ANNOUNCED_IP',
+    doc: 'address written into the host candidates of SDP answers (hostNetwork, hostPort or 1:1 NAT)',
+    parse: optional(ipAddress),
+    default: undefined,
+  },
+  corsOrigins: {
+    env: 'CORS_ORIGINS',
+    doc: 'origins allowed to call WHIP/WHEP from a browser, comma-separated (* for any; empty: same origin only)',
+    parse: list,
+    default: [],
+  },
+  sessionIdleSeconds: {
+    env: 'SESSION_IDLE_SECONDS',
+    doc: 'a WebRTC session that receives no frame for this long is closed',
+    parse: int(1, 3600),
+    default: 30,
+  },
+  sessionDrainSeconds: {
+    env: 'SESSION_DRAIN_SECONDS',
+    doc: 'on shutdown, running WebRTC sessions get this long to end before they are closed',
+    parse: int(0, 3600),
+    default: 60,
+  },
+  whipToken: {
+    env: 'WHIP_TOKEN',
+    doc: 'if set, WHIP/WHEP requests need "Authorization: Bearer <token>"',
+    parse: optional(text),
+    default: undefined,
   },
 } as const satisfies Record<string, Setting<unknown>>;
 

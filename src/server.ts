@@ -1,29 +1,19 @@
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { installShutdown } from './shutdown.ts';
 
 /** Process entry: configuration, app, listen, and an orderly stop on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const ctx = await buildApp(config);
-  const { app } = ctx;
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) {
-      app.log.warn({ signal }, 'second signal, exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    ctx.startDraining();
-    app.log.info({ signal }, 'shutting down');
-    await app.close();
-    app.log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', (s) => void stop(s));
-  process.on('SIGINT', (s) => void stop(s));
-
-  await app.listen({ port: config.port, host: config.host });
+  installShutdown({
+    log: ctx.app.log,
+    delaySeconds: config.shutdownDelaySeconds,
+    startDraining: ctx.startDraining,
+    close: () => ctx.app.close(),
+    exit: (code) => process.exit(code),
+  });
+  await ctx.app.listen({ port: config.port, host: config.host });
 }
 
 main().catch((err: unknown) => {

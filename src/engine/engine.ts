@@ -45,6 +45,10 @@ export class Engine {
     return this.#ready;
   }
 
+  get pool(): EffectPool {
+    return this.#pool;
+  }
+
   get queueDepth(): number {
     return this.#pool.queueDepth;
   }

@@ -38,8 +38,9 @@ export class EffectPool {
     return this.#piscina.queueSize;
   }
 
-  get workers(): number {
-    return this.#piscina.threads.length;
+  /** The live worker threads (supervision and tests; the pool replaces any that exit). */
+  get threads(): readonly import('node:worker_threads').Worker[] {
+    return this.#piscina.threads;
   }
 
   async run(task: Omit<ProcessTask, 'type' | 'queuedAtMs'>): Promise<ProcessResult> {

@@ -1,0 +1,46 @@
+import type { FastifyBaseLogger } from 'fastify';
+
+export interface ShutdownSteps {
+  readonly log: FastifyBaseLogger;
+  /** Seconds to keep serving after readiness fails. */
+  readonly delaySeconds: number;
+  /** Readiness goes 503. */
+  readonly startDraining: () => void;
+  /** Stops accepting, finishes in-flight work, releases the engine (and its sessions). */
+  readonly close: () => Promise<void>;
+  readonly exit: (code: number) => void;
+}
+
+/**
+ * SIGTERM/SIGINT: fail readiness at once, keep serving for the delay (the pod is still in the
+ * Service's endpoints for a while), then close in order and exit 0. A second signal exits at once.
+ */
+export function installShutdown(steps: ShutdownSteps): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): Promise<void> => {
+    if (stopping) {
+      steps.log.warn({ signal }, 'second signal, exiting now');
+      steps.exit(1);
+      return stopping;
+    }
+    steps.startDraining();
+    steps.log.info({ signal, delaySeconds: steps.delaySeconds }, 'draining: readiness failed, still serving');
+    stopping = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, steps.delaySeconds * 1000));
+      steps.log.info('closing: no new connections, finishing in-flight work');
+      try {
+        await steps.close();
+        steps.log.info('stopped');
+        steps.exit(0);
+      } catch (err) {
+        steps.log.error({ err }, 'shutdown failed');
+        steps.exit(1);
+      }
+    })();
+    return stopping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => void stop(signal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return () => stop('manual');
+}

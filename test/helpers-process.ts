@@ -1,0 +1,39 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly baseUrl: string;
+  /** Resolves with the exit code (or signal name). */
+  readonly exited: Promise<number | string>;
+  readonly logs: string[];
+}
+
+const serverEntry = fileURLToPath(new URL('../src/server.ts', import.meta.url));
+
+/** Starts the real server (`src/server.ts` under tsx) on a free loopback port. */
+export async function startServer(env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', WORKERS: '1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = once(child, 'exit').then(([code, signal]) => (code ?? String(signal)) as number | string);
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${logs.join('')}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      logs.push(text);
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => logs.push(c.toString()));
+    void exited.then((code) => reject(new Error(`server exited early (${code}): ${logs.join('')}`)));
+  });
+  return { child, baseUrl, exited, logs };
+}
