@@ -5,12 +5,15 @@ import { chooseDevice } from './engine/device.ts';
 import { Engine } from './engine/engine.ts';
 import { HttpError } from './errors.ts';
 import { healthRoutes } from './http/routes/health.ts';
-import { infoRoutes } from './http/routes/info.ts';
+import { guards } from './http/guards.ts';
+import { infoRoutes, metricsRoute } from './http/routes/info.ts';
 import { processRoutes } from './http/routes/process.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 
 export interface AppContext {
   readonly app: FastifyInstance;
+  /** Serves /metrics alone when METRICS_PORT is set (not listening yet). */
+  readonly metricsApp: FastifyInstance | undefined;
   readonly engine: Engine;
   readonly metrics: Metrics;
   /** Readiness goes 503 from now on (the process is shutting down). */
@@ -32,15 +35,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Per-request log lines cost more than the work at hundreds of requests per second.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    requestTimeout: 120_000,
-    keepAliveTimeout: 72_000,
+    requestTimeout: config.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
   });
+  app.server.headersTimeout = config.headersTimeoutSeconds * 1000;
 
   const choice = chooseDevice(config);
   app.log.info({ device: choice.device, name: choice.name, reason: choice.reason }, 'effect backend chosen');
 
-  let engine: Engine | undefined;
-  const metrics = createMetrics({ p95WindowSeconds: config.p95WindowSeconds, queueDepth: () => engine?.queueDepth ?? 0 });
+  // The queue-depth gauge reads the engine at scrape time; the engine records into the metrics.
+  let engine: Engine;
+  const metrics = createMetrics({ p95WindowSeconds: config.p95WindowSeconds, queueDepth: () => engine.queueDepth });
   engine = new Engine(
     {
       device: choice.device,
@@ -51,7 +56,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     metrics,
   );
-  const readyEngine = engine;
   let draining = false;
 
   app.addHook('onRequest', async (request) => {
@@ -94,19 +98,34 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.code(404).send({ error: 'not_found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  await app.register(healthRoutes, { engine: readyEngine, version: VERSION, isDraining: () => draining });
-  await app.register(infoRoutes, { metrics });
+  await app.register(guards, {
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    maxEventLoopUtilization: config.maxEventLoopUtilization,
+    retryAfterSeconds: config.retryAfterSeconds,
+  });
+  await app.register(healthRoutes, { engine: engine, version: VERSION, isDraining: () => draining });
+  await app.register(infoRoutes);
+  if (config.metricsPort === undefined) await app.register(metricsRoute, { metrics });
   await app.register(processRoutes, {
-    engine: readyEngine,
+    engine: engine,
     limits: { maxPixels: config.maxPixels, maxIters: config.maxIters },
     maxBodyBytes: config.maxBodyBytes,
   });
-  app.addHook('onClose', async () => readyEngine.close());
+  app.addHook('onClose', async () => engine.close());
 
-  await readyEngine.start();
+  let metricsApp: FastifyInstance | undefined;
+  if (config.metricsPort !== undefined) {
+    metricsApp = Fastify({ logger: false });
+    await metricsApp.register(metricsRoute, { metrics });
+    const separate = metricsApp;
+    app.addHook('onClose', async () => separate.close());
+  }
+
+  await engine.start();
   return {
     app,
-    engine: readyEngine,
+    metricsApp,
+    engine: engine,
     metrics,
     startDraining: () => {
       draining = true;

@@ -147,6 +147,32 @@ export const SETTINGS = {
     default: 60,
   },
   retryAfterSeconds: { env: 'RETRY_AFTER_SECONDS', doc: 'Retry-After sent with 503 when full', parse: int(1, 3600), default: 1 },
+  maxEventLoopDelayMs: {
+    env: 'MAX_EVENT_LOOP_DELAY_MS',
+    doc: 'the API answers 503 while the main thread event-loop delay is above this (0: off); health and metrics are exempt',
+    parse: int(0, 60_000),
+    default: 500,
+  },
+  maxEventLoopUtilization: {
+    env: 'MAX_EVENT_LOOP_UTILIZATION',
+    doc: 'the API answers 503 while main-thread event-loop utilisation is above this (0: off)',
+    parse: num(0, 1),
+    default: 0.98,
+  },
+  requestTimeoutSeconds: { env: 'REQUEST_TIMEOUT_SECONDS', doc: 'longest time to receive a whole request', parse: int(1, 3600), default: 60 },
+  headersTimeoutSeconds: { env: 'HEADERS_TIMEOUT_SECONDS', doc: 'longest time to receive request headers', parse: int(1, 600), default: 10 },
+  keepAliveTimeoutSeconds: {
+    env: 'KEEP_ALIVE_TIMEOUT_SECONDS',
+    doc: 'idle keep-alive connections close after this (longer than a load balancer idle timeout)',
+    parse: int(1, 3600),
+    default: 72,
+  },
+  metricsPort: {
+    env: 'METRICS_PORT',
+    doc: 'serve /metrics on this port only (not on PORT), so it need not be public; unset: /metrics on PORT',
+    parse: optional(int(1, 65535)),
+    default: undefined,
+  },
   shutdownDelaySeconds: {
     env: 'SHUTDOWN_DELAY_SECONDS',
     doc: 'after SIGTERM, readiness fails at once but requests are served this long (endpoints take time to drop the pod)',

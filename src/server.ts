@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     exit: (code) => process.exit(code),
   });
   await ctx.app.listen({ port: config.port, host: config.host });
+  if (ctx.metricsApp) await ctx.metricsApp.listen({ port: config.metricsPort, host: config.host });
 }
 
 main().catch((err: unknown) => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine/engine.ts';
+import { EXEMPT_FROM_PRESSURE } from '../guards.ts';
 
 export interface HealthRouteOptions {
   readonly engine: Engine;
@@ -10,14 +11,14 @@ export interface HealthRouteOptions {
 /** Liveness says the process answers; readiness says it should get traffic. */
 export async function healthRoutes(app: FastifyInstance, options: HealthRouteOptions): Promise<void> {
   const startedAt = performance.now();
-  app.get('/healthz', async () => ({
+  app.get('/healthz', { config: EXEMPT_FROM_PRESSURE }, async () => ({
     ok: true,
     device: options.engine.device,
     version: options.version,
     uptimeSeconds: Math.round((performance.now() - startedAt) / 100) / 10,
   }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', { config: EXEMPT_FROM_PRESSURE }, async (_request, reply) => {
     const draining = options.isDraining();
     const ready = options.engine.ready && !draining;
     reply.code(ready ? 200 : 503);

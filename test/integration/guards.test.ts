@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { metricValue, testApp } from '../helpers.ts';
+
+test('security headers and a CSP on every response; no stack traces in errors', async (t) => {
+  const { app } = await testApp(t);
+  const res = await app.inject('/healthz');
+  const csp = String(res.headers['content-security-policy']);
+  assert.match(csp, /default-src 'self'/);
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.equal(res.headers['x-content-type-options'], 'nosniff');
+  assert.ok(res.headers['strict-transport-security']);
+  const bad = await app.inject('/process?pixels=abc');
+  assert.doesNotMatch(bad.body, /at .*\.ts:\d+/);
+});
+
+test('when the event loop stalls, the API sheds with 503 while probes and metrics still answer', async (t) => {
+  const { app } = await testApp(t, { maxEventLoopDelayMs: 20, retryAfterSeconds: 3 });
+  assert.equal((await app.inject('/process?pixels=32x32&iters=1')).statusCode, 200);
+  // Hold the main thread well past the threshold, then let the guard take a sample.
+  const until = performance.now() + 400;
+  while (performance.now() < until) {
+    /* busy: the stall under test */
+  }
+  await sleep(30);
+  const shed = await app.inject('/process?pixels=32x32&iters=1');
+  assert.equal(shed.statusCode, 503, shed.body);
+  assert.equal(shed.headers['retry-after'], '3');
+  assert.equal(shed.json().error, 'overloaded');
+  assert.equal((await app.inject('/healthz')).statusCode, 200);
+  assert.equal((await app.inject('/readyz')).statusCode, 200);
+  assert.equal((await app.inject('/metrics')).statusCode, 200);
+});
+
+test('METRICS_PORT moves /metrics off the public port', async (t) => {
+  const ctx = await testApp(t, { metricsPort: 1 });
+  assert.ok(ctx.metricsApp);
+  assert.equal((await ctx.app.inject('/metrics')).statusCode, 404);
+  await ctx.app.inject('/process?pixels=16x16&iters=1');
+  const text = (await ctx.metricsApp.inject('/metrics')).body;
+  assert.equal(metricValue(text, 'app_requests_total', { endpoint: '/process', status: '200' }), 1);
+});
