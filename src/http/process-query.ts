@@ -50,8 +50,9 @@ export function parseProcessQuery(query: Readonly<Record<string, unknown>>, limi
   if (itersRaw !== undefined && itersRaw !== '') {
     if (!/^\d{1,9}$/.test(itersRaw)) throw badRequest(`iters must be a whole number, got ${JSON.stringify(itersRaw.slice(0, 40))}`);
     iters = Number(itersRaw);
-    if (iters > limits.maxIters) throw unprocessable(`iters must be at most ${limits.maxIters} (MAX_ITERS), got ${iters}`);
   }
+  // Defaults obey the limits too: a deployment may set MAX_ITERS below the default.
+  if (iters > limits.maxIters) throw unprocessable(`iters must be at most ${limits.maxIters} (MAX_ITERS), got ${iters}`);
 
   const effect = single(query, 'effect') || DEFAULT_EFFECT;
   if (!isEffectName(effect)) {
@@ -73,8 +74,9 @@ export function parseProcessQuery(query: Readonly<Record<string, unknown>>, limi
   return { size, format: formatRaw, job: { effect, params, iters } };
 }
 
-export function layoutOf(query: ProcessQuery): FrameLayout {
-  const size = query.size ?? DEFAULT_SIZE;
+/** The frame of a request without a body: `pixels=` or the default size, within MAX_PIXELS. */
+export function layoutOf(query: ProcessQuery, limits: ProcessLimits): FrameLayout {
+  const size = query.size ?? parseSize(`${DEFAULT_SIZE.width}x${DEFAULT_SIZE.height}`, limits);
   return { format: query.format, width: size.width, height: size.height };
 }
 

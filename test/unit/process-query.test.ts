@@ -17,7 +17,7 @@ function status(query: Record<string, unknown>): number {
 
 test('defaults: 1280x720, 5 iterations of blur on RGBA', () => {
   const q = parseProcessQuery({}, limits);
-  assert.deepEqual(layoutOf(q), { format: 'rgba', width: 1280, height: 720 });
+  assert.deepEqual(layoutOf(q, limits), { format: 'rgba', width: 1280, height: 720 });
   assert.deepEqual(q.job, { effect: 'blur', params: {}, iters: 5 });
 });
 
@@ -27,6 +27,13 @@ test('effect parameters get defaults and are range-checked', () => {
   assert.equal(status({ effect: 'gaussian', sigma: '0' }), 422);
   assert.equal(status({ effect: 'gaussian', sigma: 'wide' }), 422);
   assert.equal(status({ effect: 'pixelate', block: '2.5' }), 422);
+});
+
+test('defaults obey the limits too', () => {
+  const small = { maxPixels: 64 * 64, maxIters: 3 };
+  assert.throws(() => parseProcessQuery({}, small), (e: unknown) => e instanceof HttpError && e.statusCode === 422);
+  const q = parseProcessQuery({ iters: '2' }, small);
+  assert.throws(() => layoutOf(q, small), (e: unknown) => e instanceof HttpError && e.statusCode === 413);
 });
 
 test('bad input maps to 400, 413 or 422', () => {

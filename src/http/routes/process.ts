@@ -51,7 +51,7 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
     const query = parseProcessQuery(request.query as Record<string, unknown>, limits);
     const body = request.body;
     if (!Buffer.isBuffer(body) || body.length === 0) {
-      const layout = layoutOf(query);
+      const layout = layoutOf(query, limits);
       const timings = await engine.processSynthetic(layout, query.job);
       return timingJson(engine, query, layout, timings, reply);
     }
