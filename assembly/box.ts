@@ -5,7 +5,8 @@
  * Each output row is made in two SIMD sweeps: a vertical sweep combines the three source rows
  * into 16-bit row buffers (16 source bytes -> two i16x8 per buffer), the buffers get their
  * clamped border lanes, and a horizontal sweep combines lanes at -c, 0, +c and narrows back to
- * bytes. Rows shorter than 16 bytes take a scalar path; otherwise the last, partial vector is
+ * bytes. Blur makes two output rows per vertical sweep, sharing the two middle source rows.
+ * Rows shorter than 16 bytes take a scalar path; otherwise the last, partial vector is
  * redone overlapping the previous one (dst never aliases src, so recomputing is harmless).
  */
 import { clampIndex, PAD, rowBuf16Bytes, padRow16, alphaMask } from './common';
@@ -70,30 +71,67 @@ function blurHorizontal(vs: usize, out: usize, i: i32, c: i32): void {
   v128.store(out + <usize>i, i8x16.narrow_i16x8_u(i16x8.q15mulr_sat_s(lo, k), i16x8.q15mulr_sat_s(hi, k)));
 }
 
+// Two output rows per sweep share the middle rows: p = r1 + r2, v0 = r0 + p, v1 = p + r3.
+// @ts-ignore: decorator
+@inline
+function blurVertical2(r0: usize, r1: usize, r2: usize, r3: usize, vs0: usize, vs1: usize, i: i32): void {
+  const a = v128.load(r0 + <usize>i);
+  const b = v128.load(r1 + <usize>i);
+  const c = v128.load(r2 + <usize>i);
+  const d = v128.load(r3 + <usize>i);
+  const plo = i16x8.add(i16x8.extend_low_i8x16_u(b), i16x8.extend_low_i8x16_u(c));
+  const phi = i16x8.add(i16x8.extend_high_i8x16_u(b), i16x8.extend_high_i8x16_u(c));
+  const o = <usize>(i << 1);
+  v128.store(vs0 + o, i16x8.add(plo, i16x8.extend_low_i8x16_u(a)));
+  v128.store(vs0 + o, i16x8.add(phi, i16x8.extend_high_i8x16_u(a)), 16);
+  v128.store(vs1 + o, i16x8.add(plo, i16x8.extend_low_i8x16_u(d)));
+  v128.store(vs1 + o, i16x8.add(phi, i16x8.extend_high_i8x16_u(d)), 16);
+}
+
 // @ts-ignore: decorator
 @inline
 function blurImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, scratch: usize): void {
   const n = w * c;
-  const vs = scratch + <usize>PAD;
+  const vs0 = scratch + <usize>PAD;
+  const vs1 = vs0 + <usize>rowBuf16Bytes(n);
   const last = n - 16;
-  for (let y = 0; y < h; y++) {
+  let y = 0;
+  if (n >= 16) {
+    for (; y + 1 < h; y += 2) {
+      const r0 = src + <usize>(clampIndex(y - 1, h) * n);
+      const r1 = src + <usize>(y * n);
+      const r2 = r1 + <usize>n;
+      const r3 = src + <usize>(clampIndex(y + 2, h) * n);
+      const out = dst + <usize>(y * n);
+      for (let i = 0; i < last; i += 16) blurVertical2(r0, r1, r2, r3, vs0, vs1, i);
+      blurVertical2(r0, r1, r2, r3, vs0, vs1, last);
+      padRow16(vs0, n, c);
+      padRow16(vs1, n, c);
+      for (let i = 0; i < last; i += 16) blurHorizontal(vs0, out, i, c);
+      blurHorizontal(vs0, out, last, c);
+      const out1 = out + <usize>n;
+      for (let i = 0; i < last; i += 16) blurHorizontal(vs1, out1, i, c);
+      blurHorizontal(vs1, out1, last, c);
+    }
+  }
+  for (; y < h; y++) {
     const r0 = src + <usize>(clampIndex(y - 1, h) * n);
     const r1 = src + <usize>(y * n);
     const r2 = src + <usize>(clampIndex(y + 1, h) * n);
     const out = dst + <usize>(y * n);
     if (n >= 16) {
-      for (let i = 0; i < last; i += 16) blurVertical(r0, r1, r2, vs, i);
-      blurVertical(r0, r1, r2, vs, last);
-      padRow16(vs, n, c);
-      for (let i = 0; i < last; i += 16) blurHorizontal(vs, out, i, c);
-      blurHorizontal(vs, out, last, c);
+      for (let i = 0; i < last; i += 16) blurVertical(r0, r1, r2, vs0, i);
+      blurVertical(r0, r1, r2, vs0, last);
+      padRow16(vs0, n, c);
+      for (let i = 0; i < last; i += 16) blurHorizontal(vs0, out, i, c);
+      blurHorizontal(vs0, out, last, c);
     } else {
       for (let i = 0; i < n; i++) {
-        store<u16>(vs + <usize>(i << 1), <u16>(<i32>load<u8>(r0 + <usize>i) + <i32>load<u8>(r1 + <usize>i) + <i32>load<u8>(r2 + <usize>i)));
+        store<u16>(vs0 + <usize>(i << 1), <u16>(<i32>load<u8>(r0 + <usize>i) + <i32>load<u8>(r1 + <usize>i) + <i32>load<u8>(r2 + <usize>i)));
       }
-      padRow16(vs, n, c);
+      padRow16(vs0, n, c);
       for (let i = 0; i < n; i++) {
-        const s = <i32>load<u16>(vs + <usize>((i - c) << 1)) + <i32>load<u16>(vs + <usize>(i << 1)) + <i32>load<u16>(vs + <usize>((i + c) << 1));
+        const s = <i32>load<u16>(vs0 + <usize>((i - c) << 1)) + <i32>load<u16>(vs0 + <usize>(i << 1)) + <i32>load<u16>(vs0 + <usize>((i + c) << 1));
         store<u8>(out + <usize>i, <u8>((s + 4) / 9));
       }
     }

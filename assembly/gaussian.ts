@@ -2,15 +2,22 @@
  * Separable Gaussian blur, radius r = ceil(3 * sigma), weights exp(-i^2 / (2 sigma^2)) normalised
  * to sum 1, clamp-to-edge, over one plane of `channels` interleaved 8-bit channels.
  *
- * Precision: the weights are computed in f64, normalised, then stored as f32; both passes
- * accumulate in f32 and the intermediate row is kept unrounded in f32. With at most 193 taps of
- * values <= 255 the accumulated error stays far below 0.01, so the result (round half up, clamp
- * 0..255) is within 1 of the f64 reference (equal except where the exact value sits on a .5).
- *
  * Convolution with clamped edges is separable and the order of the passes does not change the
- * exact result, so this runs the vertical pass first, straight from the 8-bit source (rows of
- * bytes are cheaper to stream than f32 rows), into one padded f32 row that stays in L1 for the
- * horizontal pass. Symmetric taps are paired: w_k * (a + b), with a + b summed in 16 bits.
+ * exact result, so the vertical pass runs first, straight from the 8-bit rows, into one padded
+ * 16-bit row that stays in L1 for the horizontal pass.
+ *
+ * Both passes are 16-bit fixed point on i32x4.dot_i16x8_s (8 multiply-adds per instruction):
+ * symmetric taps are paired, t_k = a[-k] + a[+k] (t_0 = 2 a[0] with half the centre weight), and
+ * the t of two consecutive k are interleaved so that one dot product applies (w_k, w_k+1).
+ * Precision (intermediate and weights), chosen so that the result is always within 1 of the exact
+ * value the f64 reference rounds:
+ * - weights are round(w * 2^s), s as large as the i16 lanes and the i32 sums allow: vertical
+ *   s <= 22 (sums <= 510 * 2^(s-1) < 2^31), horizontal s <= 17 (sums <= 32640 * 2^(s-1) < 2^31),
+ *   and max weight * 2^s <= 32767. Each weight is off by <= 2^-(s+1), a pass by at most
+ *   255 * (r + 1) * 2^-s: <= 0.19 horizontally at sigma 32, a few hundredths elsewhere;
+ * - the vertical result is rounded to unsigned Q6 (x64, <= ~16330, pair sums fit i16): <= 1/128;
+ * - the horizontal sum is rounded half up and saturated to 0..255.
+ * The result equals the reference unless the exact value lies within ~0.25 of a .5.
  */
 import { clampIndex } from './common';
 
@@ -24,10 +31,32 @@ function align16(n: i32): i32 {
   return (n + 15) & ~15;
 }
 
-/** Scratch bytes: weights, per-row source offsets, and the padded f32 row (+16 bytes of slack). */
+const VERTICAL_MAX_SHIFT = 22;
+const HORIZONTAL_MAX_SHIFT = 17;
+const Q6: i32 = 6;
+
+// Scratch layout: i16 vertical weights [r + 2] | i16 horizontal weights [r + 2] |
+// i32 row-offset pairs [r + 2] | i16 Q6 row with r + 1 pixels of padding each side (+ slack).
+// @ts-ignore: decorator
+@inline
+function weightsBytes(r: i32): i32 {
+  return align16((r + 2) * 2);
+}
+// @ts-ignore: decorator
+@inline
+function offsBytes(r: i32): i32 {
+  return align16((r + 2) * 8);
+}
+// @ts-ignore: decorator
+@inline
+function padLanes(r: i32, c: i32): i32 {
+  return (r + 1) * c + 8;
+}
+
+/** Scratch bytes for a plane of this width. */
 export function gaussianScratch(width: i32, channels: i32, sigma: f64): i32 {
   const r = gaussianRadius(sigma);
-  return align16((r + 1) * 4) + align16((r + 1) * 8) + align16((width * channels + 2 * r * channels) * 4 + 16);
+  return 2 * weightsBytes(r) + offsBytes(r) + align16((width * channels + 2 * padLanes(r, channels)) * 2 + 32);
 }
 
 export function gaussian(src: usize, dst: usize, width: i32, height: i32, channels: i32, sigma: f64, scratch: usize): void {
@@ -35,86 +64,103 @@ export function gaussian(src: usize, dst: usize, width: i32, height: i32, channe
   else gaussianImpl(src, dst, width, height, 1, sigma, scratch);
 }
 
+/**
+ * Writes the fixed-point weights q[0..r+1] (q[0] for the doubled centre, q[r+1] = 0 so taps go in
+ * pairs) and returns their shift s.
+ */
+function quantiseWeights(sigma: f64, r: i32, q: usize, maxShift: i32): i32 {
+  const denom = 2 * sigma * sigma;
+  let total: f64 = 1;
+  for (let k = 1; k <= r; k++) total += 2 * Math.exp(-<f64>(k * k) / denom);
+  const wMax = max(0.5 / total, Math.exp(-1 / denom) / total); // w0 / 2, w1
+  let s = 0;
+  while (s < maxShift && wMax * <f64>(1 << (s + 1)) <= 32767) s++;
+  const scale = <f64>(1 << s);
+  store<i16>(q, <i16>Math.round((0.5 / total) * scale));
+  for (let k = 1; k <= r; k++) store<i16>(q + <usize>(k << 1), <i16>Math.round((Math.exp(-<f64>(k * k) / denom) / total) * scale));
+  store<i16>(q + <usize>((r + 1) << 1), 0);
+  return s;
+}
+
+/** Lanes 0..3 of a and b interleaved (a0 b0 a1 b1 ...), as 16-bit lanes. */
 // @ts-ignore: decorator
 @inline
-function widenSum(a: v128, b: v128, lo: bool): v128 {
-  return lo
-    ? i16x8.add(i16x8.extend_low_i8x16_u(a), i16x8.extend_low_i8x16_u(b))
-    : i16x8.add(i16x8.extend_high_i8x16_u(a), i16x8.extend_high_i8x16_u(b));
+function zipLo(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
 }
 
 // @ts-ignore: decorator
 @inline
-function toF32(v16: v128, lo: bool): v128 {
-  return f32x4.convert_i32x4_s(lo ? i32x4.extend_low_i16x8_u(v16) : i32x4.extend_high_i16x8_u(v16));
+function zipHi(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
 }
 
-/** Vertical pass for 16 bytes at offset i of row y into the f32 row at `row + i * 4`. */
+/** Vertical pass for 16 bytes at offset i into the Q6 row at `row + 2i`. */
 // @ts-ignore: decorator
 @inline
-function verticalChunk(src: usize, center: usize, offs: usize, weights: usize, r: i32, row: usize, i: i32): void {
-  const w0 = v128.load32_splat(weights);
-  const c = v128.load(center + <usize>i);
-  const c0 = i16x8.extend_low_i8x16_u(c);
-  const c1 = i16x8.extend_high_i8x16_u(c);
-  let acc0 = f32x4.mul(w0, toF32(c0, true));
-  let acc1 = f32x4.mul(w0, toF32(c0, false));
-  let acc2 = f32x4.mul(w0, toF32(c1, true));
-  let acc3 = f32x4.mul(w0, toF32(c1, false));
-  for (let k = 1; k <= r; k++) {
-    const wk = v128.load32_splat(weights + <usize>(k << 2));
+function verticalChunk(src: usize, offs: usize, qw: usize, r: i32, shift: i32, row: usize, i: i32): void {
+  let acc0 = i32x4.splat(0);
+  let acc1 = acc0;
+  let acc2 = acc0;
+  let acc3 = acc0;
+  const base = src + <usize>i;
+  for (let k = 0; k <= r; k += 2) {
     const o = offs + <usize>(k << 3);
-    const a = v128.load(src + <usize>load<i32>(o) + <usize>i);
-    const b = v128.load(src + <usize>load<i32>(o, 4) + <usize>i);
-    const s0 = widenSum(a, b, true);
-    const s1 = widenSum(a, b, false);
-    acc0 = f32x4.add(acc0, f32x4.mul(wk, toF32(s0, true)));
-    acc1 = f32x4.add(acc1, f32x4.mul(wk, toF32(s0, false)));
-    acc2 = f32x4.add(acc2, f32x4.mul(wk, toF32(s1, true)));
-    acc3 = f32x4.add(acc3, f32x4.mul(wk, toF32(s1, false)));
+    const a0 = v128.load(base + <usize>load<i32>(o));
+    const b0 = v128.load(base + <usize>load<i32>(o, 4));
+    const a1 = v128.load(base + <usize>load<i32>(o, 8));
+    const b1 = v128.load(base + <usize>load<i32>(o, 12));
+    const s0lo = i16x8.add(i16x8.extend_low_i8x16_u(a0), i16x8.extend_low_i8x16_u(b0));
+    const s0hi = i16x8.add(i16x8.extend_high_i8x16_u(a0), i16x8.extend_high_i8x16_u(b0));
+    const s1lo = i16x8.add(i16x8.extend_low_i8x16_u(a1), i16x8.extend_low_i8x16_u(b1));
+    const s1hi = i16x8.add(i16x8.extend_high_i8x16_u(a1), i16x8.extend_high_i8x16_u(b1));
+    const w = v128.load32_splat(qw + <usize>(k << 1)); // (q_k, q_k+1) in every i32 lane
+    acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(zipLo(s0lo, s1lo), w));
+    acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(s0lo, s1lo), w));
+    acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(s0hi, s1hi), w));
+    acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(s0hi, s1hi), w));
   }
-  const p = row + <usize>(i << 2);
-  v128.store(p, acc0);
-  v128.store(p, acc1, 16);
-  v128.store(p, acc2, 32);
-  v128.store(p, acc3, 48);
+  const rnd = i32x4.splat(1 << (shift - Q6 - 1));
+  const sh = shift - Q6;
+  const p = row + <usize>(i << 1);
+  v128.store(p, i16x8.narrow_i32x4_s(i32x4.shr_u(i32x4.add(acc0, rnd), sh), i32x4.shr_u(i32x4.add(acc1, rnd), sh)));
+  v128.store(p, i16x8.narrow_i32x4_s(i32x4.shr_u(i32x4.add(acc2, rnd), sh), i32x4.shr_u(i32x4.add(acc3, rnd), sh)), 16);
 }
 
+/** Horizontal pass for 16 output bytes at offset i, from the padded Q6 row. */
 // @ts-ignore: decorator
 @inline
-function roundToBytes(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
-  const half = f32x4.splat(0.5);
-  // Values are >= 0, so truncation after + 0.5 is round half up; narrowing saturates to 0..255.
-  const i0 = i32x4.trunc_sat_f32x4_s(f32x4.add(a0, half));
-  const i1 = i32x4.trunc_sat_f32x4_s(f32x4.add(a1, half));
-  const i2 = i32x4.trunc_sat_f32x4_s(f32x4.add(a2, half));
-  const i3 = i32x4.trunc_sat_f32x4_s(f32x4.add(a3, half));
-  return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(i0, i1), i16x8.narrow_i32x4_s(i2, i3));
-}
-
-/** Horizontal pass for 16 output bytes at offset i, from the padded f32 row. */
-// @ts-ignore: decorator
-@inline
-function horizontalChunk(row: usize, weights: usize, r: i32, c: i32, out: usize, i: i32): void {
-  const p = row + <usize>(i << 2);
-  const w0 = v128.load32_splat(weights);
-  let acc0 = f32x4.mul(w0, v128.load(p));
-  let acc1 = f32x4.mul(w0, v128.load(p, 16));
-  let acc2 = f32x4.mul(w0, v128.load(p, 32));
-  let acc3 = f32x4.mul(w0, v128.load(p, 48));
-  const step = <usize>(c << 2);
+function horizontalChunk(row: usize, qw: usize, r: i32, shift: i32, c: i32, out: usize, i: i32): void {
+  let acc0 = i32x4.splat(0);
+  let acc1 = acc0;
+  let acc2 = acc0;
+  let acc3 = acc0;
+  const p = row + <usize>(i << 1);
+  const step = <usize>(c << 1);
   let l = p;
   let rr = p;
-  for (let k = 1; k <= r; k++) {
+  for (let k = 0; k <= r; k += 2) {
+    const t0lo = i16x8.add(v128.load(l), v128.load(rr));
+    const t0hi = i16x8.add(v128.load(l, 16), v128.load(rr, 16));
     l -= step;
     rr += step;
-    const wk = v128.load32_splat(weights + <usize>(k << 2));
-    acc0 = f32x4.add(acc0, f32x4.mul(wk, f32x4.add(v128.load(l), v128.load(rr))));
-    acc1 = f32x4.add(acc1, f32x4.mul(wk, f32x4.add(v128.load(l, 16), v128.load(rr, 16))));
-    acc2 = f32x4.add(acc2, f32x4.mul(wk, f32x4.add(v128.load(l, 32), v128.load(rr, 32))));
-    acc3 = f32x4.add(acc3, f32x4.mul(wk, f32x4.add(v128.load(l, 48), v128.load(rr, 48))));
+    const t1lo = i16x8.add(v128.load(l), v128.load(rr));
+    const t1hi = i16x8.add(v128.load(l, 16), v128.load(rr, 16));
+    l -= step;
+    rr += step;
+    const w = v128.load32_splat(qw + <usize>(k << 1));
+    acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(zipLo(t0lo, t1lo), w));
+    acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(t0lo, t1lo), w));
+    acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(t0hi, t1hi), w));
+    acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(t0hi, t1hi), w));
   }
-  v128.store(out + <usize>i, roundToBytes(acc0, acc1, acc2, acc3));
+  const sh = shift + Q6;
+  const rnd = i32x4.splat(1 << (sh - 1));
+  const o0 = i32x4.shr_u(i32x4.add(acc0, rnd), sh);
+  const o1 = i32x4.shr_u(i32x4.add(acc1, rnd), sh);
+  const o2 = i32x4.shr_u(i32x4.add(acc2, rnd), sh);
+  const o3 = i32x4.shr_u(i32x4.add(acc3, rnd), sh);
+  v128.store(out + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(o0, o1), i16x8.narrow_i32x4_s(o2, o3)));
 }
 
 // @ts-ignore: decorator
@@ -122,63 +168,63 @@ function horizontalChunk(row: usize, weights: usize, r: i32, c: i32, out: usize,
 function gaussianImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, sigma: f64, scratch: usize): void {
   const r = gaussianRadius(sigma);
   const n = w * c;
-  const weights = scratch;
-  const offs = weights + <usize>align16((r + 1) * 4);
-  const rowBase = offs + <usize>align16((r + 1) * 8);
-  const row = rowBase + <usize>(r * c * 4); // element 0 of the row; r pixels of padding each side
-
-  // Weights, normalised in f64 like the reference, stored as f32.
-  const denom = 2 * sigma * sigma;
-  let total: f64 = 1;
-  for (let k = 1; k <= r; k++) total += 2 * Math.exp(-<f64>(k * k) / denom);
-  store<f32>(weights, <f32>(1 / total));
-  for (let k = 1; k <= r; k++) store<f32>(weights + <usize>(k << 2), <f32>(Math.exp(-<f64>(k * k) / denom) / total));
+  const qv = scratch;
+  const qh = qv + <usize>weightsBytes(r);
+  const offs = qh + <usize>weightsBytes(r);
+  const pad = padLanes(r, c);
+  const row = offs + <usize>offsBytes(r) + <usize>(pad << 1); // lane 0 of the row
+  const sv = quantiseWeights(sigma, r, qv, VERTICAL_MAX_SHIFT);
+  const shh = quantiseWeights(sigma, r, qh, HORIZONTAL_MAX_SHIFT);
 
   const last = n - 16;
   for (let y = 0; y < h; y++) {
-    for (let k = 1; k <= r; k++) {
+    const center = y * n;
+    for (let k = 0; k <= r; k++) {
       store<i32>(offs + <usize>(k << 3), clampIndex(y - k, h) * n);
       store<i32>(offs + <usize>(k << 3), clampIndex(y + k, h) * n, 4);
     }
-    const center = src + <usize>(y * n);
-    const out = dst + <usize>(y * n);
+    store<i32>(offs + <usize>((r + 1) << 3), center);
+    store<i32>(offs + <usize>((r + 1) << 3), center, 4);
+    const out = dst + <usize>center;
 
     if (n >= 16) {
-      for (let i = 0; i < last; i += 16) verticalChunk(src, center, offs, weights, r, row, i);
-      verticalChunk(src, center, offs, weights, r, row, last);
+      for (let i = 0; i < last; i += 16) verticalChunk(src, offs, qv, r, sv, row, i);
+      verticalChunk(src, offs, qv, r, sv, row, last);
     } else {
       for (let i = 0; i < n; i++) {
-        let acc = load<f32>(weights) * <f32>load<u8>(center + <usize>i);
-        for (let k = 1; k <= r; k++) {
+        let acc: i32 = 0;
+        for (let k = 0; k <= r; k++) {
           const o = offs + <usize>(k << 3);
-          const s = <i32>load<u8>(src + <usize>load<i32>(o) + <usize>i) + <i32>load<u8>(src + <usize>load<i32>(o, 4) + <usize>i);
-          acc += load<f32>(weights + <usize>(k << 2)) * <f32>s;
+          const t = <i32>load<u8>(src + <usize>load<i32>(o) + <usize>i) + <i32>load<u8>(src + <usize>load<i32>(o, 4) + <usize>i);
+          acc += <i32>load<i16>(qv + <usize>(k << 1)) * t;
         }
-        store<f32>(row + <usize>(i << 2), acc);
+        store<i16>(row + <usize>(i << 1), <i16>((acc + (1 << (sv - Q6 - 1))) >>> (sv - Q6)));
       }
     }
 
-    // Clamp-to-edge padding: r copies of the first pixel before, of the last pixel after.
+    // Clamp-to-edge padding: r + 1 copies of the first pixel before, of the last pixel after.
     for (let ch = 0; ch < c; ch++) {
-      const first = load<f32>(row + <usize>(ch << 2));
-      const lastPx = load<f32>(row + <usize>((n - c + ch) << 2));
-      for (let k = 1; k <= r; k++) {
-        store<f32>(row + <usize>((ch - k * c) << 2), first);
-        store<f32>(row + <usize>((n - c + ch + k * c) << 2), lastPx);
+      const first = load<i16>(row + <usize>(ch << 1));
+      const lastPx = load<i16>(row + <usize>((n - c + ch) << 1));
+      for (let k = 1; k <= r + 1; k++) {
+        store<i16>(row + <usize>((ch - k * c) << 1), first);
+        store<i16>(row + <usize>((n - c + ch + k * c) << 1), lastPx);
       }
     }
 
     if (n >= 16) {
-      for (let i = 0; i < last; i += 16) horizontalChunk(row, weights, r, c, out, i);
-      horizontalChunk(row, weights, r, c, out, last);
+      for (let i = 0; i < last; i += 16) horizontalChunk(row, qh, r, shh, c, out, i);
+      horizontalChunk(row, qh, r, shh, c, out, last);
     } else {
+      const sh = shh + Q6;
       for (let i = 0; i < n; i++) {
-        let acc = load<f32>(weights) * load<f32>(row + <usize>(i << 2));
-        for (let k = 1; k <= r; k++) {
-          acc += load<f32>(weights + <usize>(k << 2)) * (load<f32>(row + <usize>((i - k * c) << 2)) + load<f32>(row + <usize>((i + k * c) << 2)));
+        let acc: i32 = 0;
+        for (let k = 0; k <= r; k++) {
+          const t = <i32>load<i16>(row + <usize>((i - k * c) << 1)) + <i32>load<i16>(row + <usize>((i + k * c) << 1));
+          acc += <i32>load<i16>(qh + <usize>(k << 1)) * t;
         }
-        const v = <i32>(acc + 0.5);
-        store<u8>(out + <usize>i, <u8>(v < 0 ? 0 : v > 255 ? 255 : v));
+        const v = (acc + (1 << (sh - 1))) >>> sh;
+        store<u8>(out + <usize>i, <u8>min(v, 255));
       }
     }
   }

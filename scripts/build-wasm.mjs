@@ -32,4 +32,5 @@ if (error) {
   process.exit(1);
 }
 const { size } = await stat(new URL(`../${outFile}`, import.meta.url));
-console.log(`build-wasm: ${outFile} (${size} bytes)`);
+// stderr, so that `npm run bench -- --json` prints nothing but JSON on stdout.
+console.error(`build-wasm: ${outFile} (${size} bytes)`);

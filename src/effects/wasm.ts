@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import type { EffectKernels } from './backend.ts';
-import { EFFECTS, type EffectJob } from './catalog.ts';
+import { EFFECTS, isEffectName, type EffectJob } from './catalog.ts';
 
 // The project compiles without lib "dom" and @types/node 20 has no WebAssembly namespace: declare
 // the little of the global WebAssembly API used here.
@@ -48,8 +48,11 @@ interface KernelExports {
   fillBytes(dst: number, value: number, bytes: number): void;
 }
 
-// src/effects/wasm.ts and dist/src/effects/wasm.js sit at different depths below build/.
-const WASM_URL = new URL(`${import.meta.url.includes('/dist/') ? '../../../' : '../../'}build/effects.wasm`, import.meta.url);
+/**
+ * build/effects.wasm as seen from src/effects/ (tsx) and from the compiled dist/src/effects/ (or
+ * dist/effects/ with a build rooted at src/): the first that exists is used.
+ */
+const WASM_URLS = [new URL('../../build/effects.wasm', import.meta.url), new URL('../../../build/effects.wasm', import.meta.url)];
 const PAGE = 65536;
 const ALIGN = 16;
 /** Grow by at least this many pages at a time so that a series of allocations grows rarely. */
@@ -59,14 +62,26 @@ const MAX_BLOCK = 256;
 
 let compiled: Promise<WasmModule> | undefined;
 
+async function readWasm(): Promise<Uint8Array> {
+  let firstError: unknown;
+  for (const url of WASM_URLS) {
+    try {
+      return await readFile(url);
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  const tried = WASM_URLS.map((u) => u.pathname).join(' or ');
+  throw new Error(`cannot read ${tried}: run \`npm run build:wasm\` first`, { cause: firstError });
+}
+
 function compileModule(): Promise<WasmModule> {
-  compiled ??= readFile(WASM_URL).then(
-    (bytes) => WebAssembly.compile(bytes),
-    (err: unknown) => {
+  compiled ??= readWasm()
+    .then((bytes) => WebAssembly.compile(bytes))
+    .catch((err: unknown) => {
       compiled = undefined;
-      throw new Error(`cannot read ${WASM_URL.pathname}: run \`npm run build:wasm\` first`, { cause: err });
-    },
-  );
+      throw err;
+    });
   return compiled;
 }
 
@@ -136,6 +151,7 @@ class WasmKernels implements EffectKernels {
   run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void {
     const bytes = frameBytes(layout);
     this.#checkFrame(layout, bytes, srcPtr, dstPtr);
+    if (!isEffectName(job.effect)) throw new RangeError(`unknown effect ${String(job.effect)}`);
     if (!Number.isSafeInteger(job.iters) || job.iters < 0) throw new RangeError(`iters must be an integer >= 0, got ${job.iters}`);
     if (job.iters === 0) {
       this.#k.copyBytes(srcPtr, dstPtr, bytes);
@@ -154,10 +170,16 @@ class WasmKernels implements EffectKernels {
     this.#ensureScratch(bytes, Math.min(job.iters - 1, 2), this.#rowScratchBytes(job, planes[0], sigma));
     let from = srcPtr;
     for (let pass = 1; pass <= job.iters; pass++) {
-      const to = pass === job.iters ? dstPtr : (this.#frames[(pass - 1) & 1] ?? dstPtr);
+      const to = pass === job.iters ? dstPtr : this.#scratchFrame((pass - 1) & 1);
       this.#pass(layout, planes, job, from, to, sigma, block);
       from = to;
     }
+  }
+
+  #scratchFrame(index: number): number {
+    const ptr = this.#frames[index];
+    if (ptr === undefined) throw new Error(`scratch frame ${index} was not allocated`);
+    return ptr;
   }
 
   #checkFrame(layout: FrameLayout, bytes: number, srcPtr: number, dstPtr: number): void {
