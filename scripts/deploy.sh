@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# Deploys the media service: monitoring and autoscaler charts with helm, then the chosen
+# kustomize overlay (+ WebRTC networking option), then exactly one autoscaler.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: scripts/deploy.sh [options]
+
+  --overlay gpu|cpu           gpu: GPU nodes (default); cpu: laptops (kind, minikube), CPU-only
+  --autoscaler cpu|keda|adapter|none
+                              cpu: k8s/hpa-cpu.yaml (default, needs metrics-server)
+                              keda: KEDA + k8s/hpa-keda-latency.yaml (p95 latency, sessions)
+                              adapter: Prometheus Adapter + k8s/hpa-latency-custom.yaml
+                              none: fixed size
+  --webrtc none|turn|hostport WebRTC media path (default none: HTTP only)
+                              turn: coturn relay (k8s/components/webrtc-turn)
+                              hostport: UDP hostPorts on the node (k8s/components/webrtc-hostport)
+  --turn-host HOST            address clients use for TURN (default: the turn Service's
+                              load balancer address, waited for)
+  --gatekeeper                also apply k8s/policy/gatekeeper-sample-constraint.yaml
+                              (OPA Gatekeeper must be installed)
+  --skip-helm                 do not install or upgrade helm charts
+  --context NAME              kube context for kubectl and helm
+  --render                    print the manifests for --overlay/--webrtc and exit (needs only
+                              kubectl; nothing is applied)
+  --dry-run                   print the commands instead of running them
+  -h, --help                  show this help
+
+Chart versions (override with the environment):
+  KPS_CHART_VERSION      kube-prometheus-stack  (default 67.11.0)
+  KEDA_CHART_VERSION     keda                   (default 2.17.0; the ScaledObject's fallback
+                                                 behavior needs KEDA >= 2.17)
+  ADAPTER_CHART_VERSION  prometheus-adapter     (default 5.3.0)
+USAGE
+}
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+overlay=gpu
+autoscaler=cpu
+webrtc=none
+turn_host=""
+gatekeeper=false
+skip_helm=false
+context=""
+render_only=false
+dry_run=false
+
+need_value() {
+  if [[ $# -lt 2 || -z "$2" ]]; then
+    echo "$1 needs a value (see --help)" >&2
+    exit 2
+  fi
+}
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --overlay)
+      need_value "$@"
+      overlay="$2"
+      shift
+      ;;
+    --autoscaler)
+      need_value "$@"
+      autoscaler="$2"
+      shift
+      ;;
+    --webrtc)
+      need_value "$@"
+      webrtc="$2"
+      shift
+      ;;
+    --turn-host)
+      need_value "$@"
+      turn_host="$2"
+      shift
+      ;;
+    --context)
+      need_value "$@"
+      context="$2"
+      shift
+      ;;
+    --gatekeeper) gatekeeper=true ;;
+    --skip-helm) skip_helm=true ;;
+    --render) render_only=true ;;
+    --dry-run) dry_run=true ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *)
+      echo "unknown option: $1 (see --help)" >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
+
+case "${overlay}" in gpu | cpu) ;; *)
+  echo "--overlay must be gpu or cpu" >&2
+  exit 2
+  ;;
+esac
+case "${autoscaler}" in cpu | keda | adapter | none) ;; *)
+  echo "--autoscaler must be cpu, keda, adapter or none" >&2
+  exit 2
+  ;;
+esac
+case "${webrtc}" in none | turn | hostport) ;; *)
+  echo "--webrtc must be none, turn or hostport" >&2
+  exit 2
+  ;;
+esac
+
+require() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "$1 not found in PATH" >&2
+    exit 127
+  fi
+}
+require kubectl
+if [[ "${render_only}" == false && "${dry_run}" == false && "${skip_helm}" == false ]]; then
+  require helm
+fi
+
+KPS_CHART_VERSION="${KPS_CHART_VERSION:-67.11.0}"
+KEDA_CHART_VERSION="${KEDA_CHART_VERSION:-2.17.0}"
+ADAPTER_CHART_VERSION="${ADAPTER_CHART_VERSION:-5.3.0}"
+
+kubectl_args=()
+helm_args=()
+if [[ -n "${context}" ]]; then
+  kubectl_args=(--context "${context}")
+  helm_args=(--kube-context "${context}")
+fi
+
+run() {
+  if [[ "${dry_run}" == true ]]; then
+    printf '+'
+    printf ' %q' "$@"
+    printf '\n'
+  else
+    "$@"
+  fi
+}
+
+kc() {
+  run kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} "$@"
+}
+
+hm() {
+  run helm ${helm_args[@]+"${helm_args[@]}"} "$@"
+}
+
+work="$(mktemp -d)"
+trap 'rm -rf "${work}"' EXIT
+
+# Kustomize only loads bases and components through relative paths inside a tree it may read,
+# so a combined overlay is built in a copy of k8s/ and observability/.
+render() {
+  if [[ "${webrtc}" == none ]]; then
+    kubectl kustomize "${repo_root}/k8s/overlays/${overlay}"
+    return
+  fi
+  cp -R "${repo_root}/k8s" "${repo_root}/observability" "${work}/"
+  mkdir -p "${work}/k8s/overlays/deploy"
+  cat >"${work}/k8s/overlays/deploy/kustomization.yaml" <<KUSTOMIZATION
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../${overlay}
+components:
+  - ../../components/webrtc-${webrtc}
+KUSTOMIZATION
+  kubectl kustomize "${work}/k8s/overlays/deploy"
+}
+
+if [[ "${render_only}" == true ]]; then
+  render
+  exit 0
+fi
+
+manifests="${work}/manifests.yaml"
+render >"${manifests}"
+echo "rendered k8s/overlays/${overlay} (webrtc: ${webrtc}) to ${manifests}"
+
+if [[ "${skip_helm}" == false ]]; then
+  hm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
+  if [[ "${autoscaler}" == keda ]]; then
+    hm repo add kedacore https://kedacore.github.io/charts --force-update
+  fi
+  hm repo update
+  # Select ServiceMonitors and PrometheusRules from every namespace, not only the chart's own.
+  hm upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack \
+    --namespace monitoring --create-namespace \
+    --version "${KPS_CHART_VERSION}" \
+    --set prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues=false \
+    --set prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues=false \
+    --set prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues=false \
+    --wait --timeout 10m
+  case "${autoscaler}" in
+    keda)
+      hm upgrade --install keda kedacore/keda \
+        --namespace keda --create-namespace \
+        --version "${KEDA_CHART_VERSION}" \
+        --wait --timeout 10m
+      ;;
+    adapter)
+      hm upgrade --install prom-adapter prometheus-community/prometheus-adapter \
+        --namespace monitoring \
+        --version "${ADAPTER_CHART_VERSION}" \
+        -f "${repo_root}/observability/prometheus-adapter-values.yaml" \
+        --wait --timeout 10m
+      ;;
+    *) ;;
+  esac
+fi
+
+kc apply -f "${manifests}"
+
+if [[ "${webrtc}" == turn ]]; then
+  # The relay's credentials: kept if the Secret exists, generated otherwise.
+  password=""
+  if [[ "${dry_run}" == false ]]; then
+    existing="$(kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc get secret gpu-media-ice \
+      -o jsonpath='{.data.TURN_USER}' 2>/dev/null || true)"
+    if [[ -n "${existing}" ]]; then
+      password="$(printf '%s' "${existing}" | base64 -d | cut -d: -f2-)"
+    fi
+  fi
+  if [[ -z "${password}" ]]; then
+    password="$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24 || true)"
+  fi
+  if [[ -z "${turn_host}" ]]; then
+    if [[ "${dry_run}" == true ]]; then
+      turn_host="TURN_LOAD_BALANCER_ADDRESS"
+    else
+      echo "waiting for the turn Service's load balancer address (up to 5 min)"
+      for _ in $(seq 60); do
+        turn_host="$(kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc get service turn \
+          -o jsonpath='{.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}')"
+        [[ -n "${turn_host}" ]] && break
+        sleep 5
+      done
+      if [[ -z "${turn_host}" ]]; then
+        echo "the turn Service has no load balancer address; pass --turn-host" >&2
+        exit 1
+      fi
+    fi
+  fi
+  ice_servers="[{\"urls\":[\"turn:${turn_host}:3478?transport=udp\",\"turn:${turn_host}:3478?transport=tcp\"],\"username\":\"rtc\",\"credential\":\"${password}\"}]"
+  kubectl create secret generic gpu-media-ice --namespace rtc \
+    --from-literal=ICE_SERVERS="${ice_servers}" \
+    --from-literal=TURN_USER="rtc:${password}" \
+    --dry-run=client -o yaml >"${work}/gpu-media-ice.yaml"
+  kc apply -f "${work}/gpu-media-ice.yaml"
+  # Environment from a Secret is read at start-up.
+  kc -n rtc rollout restart deployment/turn deployment/gpu-media
+fi
+
+# Exactly one autoscaler: two controllers on one Deployment fight over its replicas.
+has_scaledobjects() {
+  [[ "${dry_run}" == true ]] ||
+    kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} api-resources --api-group=keda.sh -o name 2>/dev/null |
+    grep -q '^scaledobjects'
+}
+if [[ "${autoscaler}" != cpu ]]; then
+  kc -n rtc delete horizontalpodautoscaler gpu-media-cpu --ignore-not-found
+fi
+if [[ "${autoscaler}" != adapter ]]; then
+  kc -n rtc delete horizontalpodautoscaler gpu-media-latency --ignore-not-found
+fi
+if [[ "${autoscaler}" != keda ]] && has_scaledobjects; then
+  kc -n rtc delete scaledobjects.keda.sh gpu-media --ignore-not-found
+fi
+case "${autoscaler}" in
+  cpu) kc apply -f "${repo_root}/k8s/hpa-cpu.yaml" ;;
+  keda) kc apply -f "${repo_root}/k8s/hpa-keda-latency.yaml" ;;
+  adapter) kc apply -f "${repo_root}/k8s/hpa-latency-custom.yaml" ;;
+  none) ;;
+esac
+
+# The dashboard, for kube-prometheus-stack's Grafana sidecar (label grafana_dashboard=1).
+kubectl create configmap gpu-media-dashboard --namespace monitoring \
+  --from-file=gpu-media.json="${repo_root}/observability/grafana-dashboard.json" \
+  --dry-run=client -o yaml >"${work}/dashboard.yaml"
+kubectl label --local -f "${work}/dashboard.yaml" grafana_dashboard=1 -o yaml >"${work}/dashboard-labelled.yaml"
+kc apply --server-side --force-conflicts -f "${work}/dashboard-labelled.yaml"
+
+if [[ "${gatekeeper}" == true ]]; then
+  # The constraint's kind exists once Gatekeeper has processed the template.
+  kc apply -f "${repo_root}/k8s/policy/gatekeeper-sample-constraint.yaml" || true
+  kc wait --for condition=established --timeout=120s crd/k8sallowedrepospinned.constraints.gatekeeper.sh
+  kc apply -f "${repo_root}/k8s/policy/gatekeeper-sample-constraint.yaml"
+fi
+
+if [[ "${dry_run}" == false ]]; then
+  kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc rollout status deployment/gpu-media --timeout=15m
+fi
+
+cat <<NEXT
+
+Deployed overlay ${overlay} (webrtc: ${webrtc}, autoscaler: ${autoscaler}).
+  kubectl -n rtc get pods,svc,hpa
+  kubectl -n rtc port-forward svc/gpu-media 8080:80
+  curl -s localhost:8080/healthz
+  kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80   # dashboard "rtc-scale / gpu-media"
+NEXT

@@ -1,0 +1,137 @@
+/**
+ * The deployment scripts: clean under shellcheck, strict mode, --help, argument errors, and the
+ * commands they would run (--dry-run), without docker, gcloud, helm or a cluster.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MINE = ['scripts/build_and_push.sh', 'scripts/gke_create_gpu_pool.sh', 'scripts/deploy.sh'];
+
+function which(tool: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, tool);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+function haveTool(t: TestContext, tool: string): boolean {
+  if (which(tool)) return true;
+  if (process.env.CI === 'true') assert.fail(`${tool} is not installed (required when CI=true)`);
+  t.skip(`${tool} is not installed; install it (or set CI=true to make this a failure)`);
+  return false;
+}
+
+function run(script: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync('bash', [script, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, ...env },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('every script in scripts/ is clean under shellcheck', (t) => {
+  if (!haveTool(t, 'shellcheck')) return;
+  const scripts = fs
+    .readdirSync(path.join(ROOT, 'scripts'))
+    .filter((f) => f.endsWith('.sh'))
+    .map((f) => `scripts/${f}`);
+  for (const s of MINE) assert.ok(scripts.includes(s), `${s} is missing`);
+  const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', ...scripts], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, `shellcheck:\n${r.stdout}${r.stderr}`);
+});
+
+test('the scripts run in strict mode, answer --help and reject unknown options', () => {
+  for (const s of MINE) {
+    const text = fs.readFileSync(path.join(ROOT, s), 'utf8');
+    assert.ok(text.startsWith('#!/usr/bin/env bash\n'), `${s}: shebang`);
+    assert.match(text, /^set -euo pipefail$/m, `${s}: set -euo pipefail`);
+    const help = run(s, ['--help']);
+    assert.equal(help.status, 0, `${s} --help: ${help.stderr}`);
+    assert.match(help.stdout, /^Usage: scripts\//m, `${s} --help prints usage`);
+    const bad = run(s, ['--no-such-option']);
+    assert.equal(bad.status, 2, `${s}: unknown option exits 2`);
+    assert.match(bad.stderr, /unknown option/);
+  }
+});
+
+test('build_and_push.sh builds REGISTRY/IMAGE:TAG (CPU) and :TAG-cuda (GPU), and refuses latest', () => {
+  const env = { REGISTRY: 'gcr.io/example-project', IMAGE: 'gpu-media', TAG: 'v1' };
+  const r = run('scripts/build_and_push.sh', ['--dry-run'], env);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('+ docker buildx build'));
+  assert.equal(lines.length, 2);
+  assert.match(lines[0] ?? '', /--file \S+\/Dockerfile --tag gcr\.io\/example-project\/gpu-media:v1 --platform linux\/amd64\\,linux\/arm64 .* --push /);
+  assert.match(lines[1] ?? '', /--file \S+\/Dockerfile\.gpu --tag gcr\.io\/example-project\/gpu-media:v1-cuda --platform linux\/amd64 .* --push /);
+  // Defaults: the manifests' image and the package version.
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const d = run('scripts/build_and_push.sh', ['--dry-run', '--cpu-only'], { REGISTRY: '', IMAGE: '', TAG: '' });
+  assert.match(d.stdout, new RegExp(`--tag ghcr\\.io/rtc-scale/gpu-media:${version.replaceAll('.', '\\.')} `));
+  assert.doesNotMatch(d.stdout, /Dockerfile\.gpu/);
+  const latest = run('scripts/build_and_push.sh', ['--dry-run'], { ...env, TAG: 'latest' });
+  assert.equal(latest.status, 2);
+  assert.match(latest.stderr, /latest/);
+});
+
+test('gke_create_gpu_pool.sh creates an autoscaling GPU pool with GKE driver installation', () => {
+  const r = run('scripts/gke_create_gpu_pool.sh', ['--dry-run'], { PROJECT_ID: 'example-project', MAX_NODES: '3' });
+  assert.equal(r.status, 0, r.stderr);
+  const create = r.stdout.split('\n').find((l) => l.startsWith('+ gcloud container node-pools create'));
+  assert.ok(create, r.stdout);
+  for (const expected of [
+    '--accelerator type=nvidia-l4\\,count=1\\,gpu-driver-version=latest',
+    '--enable-autoscaling',
+    '--min-nodes 0',
+    '--max-nodes 3',
+    '--cluster rtc-scale',
+    '--project example-project',
+  ])
+    assert.ok(create.includes(expected), `missing ${expected} in: ${create}`);
+  assert.ok(r.stdout.includes('+ gcloud container clusters get-credentials'));
+  const bad = run('scripts/gke_create_gpu_pool.sh', ['--dry-run'], { PROJECT_ID: 'p', MIN_NODES: '5', MAX_NODES: '2' });
+  assert.equal(bad.status, 2);
+  const driver = run('scripts/gke_create_gpu_pool.sh', ['--dry-run'], { PROJECT_ID: 'p', GPU_DRIVER_VERSION: '535' });
+  assert.equal(driver.status, 2);
+});
+
+test('deploy.sh installs the charts, applies the chosen overlay and exactly one autoscaler', (t) => {
+  if (!haveTool(t, 'kubectl')) return;
+  const steps = (args: string[]) => {
+    const r = run('scripts/deploy.sh', ['--dry-run', ...args]);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split('\n').filter((l) => l.startsWith('+ '));
+  };
+  const keda = steps(['--overlay', 'gpu', '--autoscaler', 'keda']);
+  assert.ok(keda.some((l) => l.includes('helm upgrade --install kube-prometheus-stack')));
+  assert.ok(keda.some((l) => l.includes('helm upgrade --install keda kedacore/keda')));
+  assert.ok(!keda.some((l) => l.includes('prometheus-adapter')));
+  assert.ok(keda.some((l) => l.endsWith('k8s/hpa-keda-latency.yaml')));
+  assert.ok(keda.some((l) => l.includes('delete horizontalpodautoscaler gpu-media-cpu')));
+  const applyManifests = keda.findIndex((l) => /kubectl apply -f \S+manifests\.yaml$/.test(l));
+  const installKeda = keda.findIndex((l) => l.includes('kedacore/keda'));
+  assert.ok(applyManifests > installKeda, 'CRDs are installed before the manifests that use them');
+
+  const adapter = steps(['--overlay', 'cpu', '--autoscaler', 'adapter', '--skip-helm']);
+  assert.ok(!adapter.some((l) => l.includes('helm ')), '--skip-helm');
+  assert.ok(adapter.some((l) => l.endsWith('k8s/hpa-latency-custom.yaml')));
+  assert.ok(adapter.some((l) => l.includes('delete scaledobjects.keda.sh gpu-media')));
+
+  const turn = steps(['--webrtc', 'turn', '--turn-host', 'turn.example.com', '--skip-helm']);
+  assert.ok(turn.some((l) => /kubectl apply -f \S+gpu-media-ice\.yaml$/.test(l)), 'creates the ICE servers Secret');
+  assert.ok(turn.some((l) => l.includes('rollout restart deployment/turn deployment/gpu-media')));
+
+  const bad = run('scripts/deploy.sh', ['--dry-run', '--overlay', 'tpu']);
+  assert.equal(bad.status, 2);
+});

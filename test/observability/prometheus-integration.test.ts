@@ -1,0 +1,380 @@
+/**
+ * Every PromQL expression the kit ships, evaluated by a real Prometheus scraping the real
+ * service: the KEDA triggers, the Prometheus Adapter rule (templated as the adapter does), the
+ * PrometheusRule's records and alerts (loaded as rule files, so recorded series exist), and the
+ * dashboard's queries and variables (Grafana's variables substituted).
+ *
+ * - Everything must parse (Prometheus answers status "success").
+ * - Expressions over the service's own series (app_*, process_*, nodejs_*, up, and what is
+ *   recorded from them) must return data with no NaN or infinity, both while idle and after a
+ *   bounded load. Alerts must parse and carry no NaN; whether they fire is promtool's job.
+ * - kube-state-metrics, cAdvisor and DCGM series (kube_*, container_*, DCGM_*) cannot exist
+ *   here: those expressions are checked to parse only.
+ *
+ * Both processes listen on 127.0.0.1 only and are killed when the test ends.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SCRAPE_SECONDS = 1;
+/** What Grafana would use for $__rate_interval with a 1 s scrape and a short time range. */
+const GRAFANA_RATE_INTERVAL = '15s';
+
+function which(tool: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, tool);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+function haveTool(t: TestContext, tool: string): boolean {
+  if (which(tool)) return true;
+  if (process.env.CI === 'true') assert.fail(`${tool} is not installed (required when CI=true)`);
+  t.skip(`${tool} is not installed; install it (or set CI=true to make this a failure)`);
+  return false;
+}
+
+function readYaml<T>(file: string): T {
+  return YAML.parse(fs.readFileSync(path.join(ROOT, file), 'utf8')) as T;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A child process whose output is kept (the tail goes into failure messages). */
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; log: () => string } {
+  const proc = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    out = (out + chunk.toString()).slice(-4000);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  return { proc, log: () => out };
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitFor(what: string, log: () => string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(200);
+  }
+  assert.fail(`timed out waiting for ${what}\n${log()}`);
+}
+
+interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+interface QueryResult {
+  status: string;
+  error?: string;
+  data?: { resultType: string; result: Sample[] | [number, string] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The expressions
+
+interface Expression {
+  readonly source: string;
+  readonly query: string;
+  /** Alerts: parse and no NaN; their emptiness is expected. */
+  readonly alert?: boolean;
+  /** Grafana label_values(): every series must carry this label. */
+  readonly label?: string;
+}
+
+function prometheusRuleGroups() {
+  const groups = readYaml<IPrometheusRule>('k8s/base/gpu-media-prometheusrule.yaml').spec.groups;
+  assert.ok(groups);
+  return groups;
+}
+
+function kedaExpressions(): Expression[] {
+  const so = readYaml<IScaledObject>('k8s/hpa-keda-latency.yaml');
+  return so.spec.triggers.map((tr) => {
+    assert.ok(tr.metadata.query);
+    return { source: `KEDA trigger ${tr.name}`, query: tr.metadata.query };
+  });
+}
+
+interface AdapterRule {
+  seriesQuery: string;
+  name: { matches: string; as: string };
+  metricsQuery: string;
+}
+
+/** Templated the way prometheus-adapter does for a Pods metric over the given pods. */
+function adapterExpressions(pod: string): Expression[] {
+  const rules = readYaml<{ rules: { custom: AdapterRule[] } }>('observability/prometheus-adapter-values.yaml').rules.custom;
+  return rules.flatMap((r, i) => {
+    const series = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(r.seriesQuery)?.[1];
+    assert.ok(series, r.seriesQuery);
+    const query = r.metricsQuery
+      .replaceAll('<<.Series>>', series)
+      .replaceAll('<<.LabelMatchers>>', `namespace="rtc",pod=~"${pod}"`)
+      .replaceAll('<<.GroupBy>>', 'pod');
+    assert.doesNotMatch(query, /<<|>>/, 'every adapter placeholder substituted');
+    return [
+      { source: `adapter rule ${i} seriesQuery`, query: r.seriesQuery },
+      { source: `adapter rule ${i} metricsQuery`, query },
+    ];
+  });
+}
+
+function ruleExpressions(): Expression[] {
+  return prometheusRuleGroups().flatMap((g) =>
+    (g.rules ?? []).flatMap((r): Expression[] =>
+      r.record
+        ? [
+            { source: `record ${r.record} (expr)`, query: String(r.expr) },
+            { source: `record ${r.record} (recorded series)`, query: r.record },
+          ]
+        : [{ source: `alert ${r.alert}`, query: String(r.expr), alert: true }],
+    ),
+  );
+}
+
+interface Dashboard {
+  templating: { list: { name: string; type: string; query: unknown }[] };
+  panels: { title: string; targets?: { refId: string; expr: string }[] }[];
+}
+
+function dashboardExpressions(): Expression[] {
+  const dash = JSON.parse(fs.readFileSync(path.join(ROOT, 'observability/grafana-dashboard.json'), 'utf8')) as Dashboard;
+  const values: Record<string, string> = {
+    namespace: 'rtc',
+    service: 'gpu-media',
+    __rate_interval: GRAFANA_RATE_INTERVAL,
+    __interval: '5s',
+    __range: '5m',
+  };
+  for (const v of dash.templating.list) if (v.type === 'constant') values[v.name] = String(v.query);
+  const substitute = (expr: string, where: string) =>
+    expr.replace(/\$\{?(\w+)\}?/g, (_, name: string) => {
+      const value = values[name];
+      assert.ok(value !== undefined, `${where}: unknown variable $${name}`);
+      return value;
+    });
+  const out: Expression[] = [];
+  for (const v of dash.templating.list) {
+    if (v.type !== 'query') continue;
+    // label_values(selector, label): the selector must return series carrying the label.
+    const q = (v.query as { query: string }).query;
+    const m = /^label_values\((.+), (\w+)\)$/.exec(q);
+    assert.ok(m?.[1] && m[2], `variable ${v.name}: ${q}`);
+    out.push({ source: `dashboard variable ${v.name}`, query: substitute(m[1], v.name), label: m[2] });
+  }
+  for (const p of dash.panels)
+    for (const t of p.targets ?? []) out.push({ source: `dashboard "${p.title}" ${t.refId}`, query: substitute(t.expr, p.title) });
+  return out;
+}
+
+/** Series that only exist in a cluster (kube-state-metrics, cAdvisor, DCGM). */
+const CLUSTER_ONLY = /\b(kube_|container_|DCGM_)\w*/;
+
+// ---------------------------------------------------------------------------------------------
+
+test('every PromQL expression parses, and the service ones return defined data idle and under load (real Prometheus, real service)', { timeout: 150_000 }, async (t) => {
+  if (!haveTool(t, 'prometheus')) return;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rtc-prometheus-'));
+  const children: ChildProcess[] = [];
+  t.after(async () => {
+    await Promise.all(children.map(stop));
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  // The service.
+  const appPort = await freePort();
+  const app = start(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    ...process.env,
+    PORT: String(appPort),
+    HOST: '127.0.0.1',
+    WORKERS: '1',
+    // Small, so the burst below is partly shed and 503 / rejection series exist too.
+    MAX_QUEUE: '2',
+    SHUTDOWN_DELAY_SECONDS: '0',
+    LOG_LEVEL: 'warn',
+  });
+  children.push(app.proc);
+  const base = `http://127.0.0.1:${appPort}`;
+  await waitFor('the service to be ready', app.log, async () => (await fetch(`${base}/readyz`)).status === 200, 40_000);
+
+  // Prometheus: observability/prometheus.yml with this target, 1 s scrapes and rule evaluation,
+  // and the PrometheusRule's groups as rule files.
+  interface PromConfig {
+    global: Record<string, string>;
+    rule_files: string[];
+    scrape_configs: { job_name: string; static_configs: { targets: string[]; labels?: Record<string, string> }[] }[];
+  }
+  const config = readYaml<PromConfig>('observability/prometheus.yml');
+  const job = config.scrape_configs.find((j) => j.job_name === 'gpu-media');
+  const labels = job?.static_configs[0]?.labels;
+  assert.ok(job && labels?.pod, 'observability/prometheus.yml has the gpu-media job with target labels');
+  config.global = { scrape_interval: `${SCRAPE_SECONDS}s`, scrape_timeout: `${SCRAPE_SECONDS}s`, evaluation_interval: '1s' };
+  config.scrape_configs = [{ ...job, static_configs: [{ targets: [`127.0.0.1:${appPort}`], labels }] }];
+  const groups = prometheusRuleGroups().map((g) => ({ ...g, interval: '1s' }));
+  fs.writeFileSync(path.join(tmp, 'rules.yaml'), YAML.stringify({ groups }));
+  config.rule_files = [path.join(tmp, 'rules.yaml')];
+  fs.writeFileSync(path.join(tmp, 'prometheus.yml'), YAML.stringify(config));
+
+  const promPort = await freePort();
+  const prom = start(
+    'prometheus',
+    [
+      `--config.file=${path.join(tmp, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(tmp, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+      '--log.level=warn',
+    ],
+    process.env,
+  );
+  children.push(prom.proc);
+  const promUrl = `http://127.0.0.1:${promPort}`;
+  const logs = () => `--- prometheus ---\n${prom.log()}\n--- service ---\n${app.log()}`;
+  await waitFor('Prometheus to be ready', logs, async () => (await fetch(`${promUrl}/-/ready`)).ok, 30_000);
+
+  const query = async (q: string, time: number): Promise<QueryResult> => {
+    const res = await fetch(`${promUrl}/api/v1/query`, { method: 'POST', body: new URLSearchParams({ query: q, time: String(time) }) });
+    return (await res.json()) as QueryResult;
+  };
+  const samples = (r: QueryResult): string[] => {
+    if (!r.data) return [];
+    if (r.data.resultType === 'scalar') return [String((r.data.result as [number, string])[1])];
+    return (r.data.result as Sample[]).map((s) => s.value[1]);
+  };
+  const nonEmpty = async (q: string) => samples(await query(q, Date.now() / 1000)).length > 0;
+
+  await waitFor('the first scrapes', logs, () => nonEmpty(`up{job="gpu-media"} == 1`), 20_000);
+  await waitFor('the first rule evaluations', logs, () => nonEmpty('namespace_service:app_request_latency_seconds:p95_rate2m'), 20_000);
+  await sleep(3000);
+  const idleTime = Date.now() / 1000;
+
+  // Bounded load: ~300 small requests over ~10 s, a few other effects, and a short burst of large
+  // ones that the 2-slot queue partly sheds (503).
+  const effects = ['blur', 'grayscale', 'invert'];
+  let sent = 0;
+  const statuses = new Map<number, number>();
+  const loadEnd = Date.now() + 10_000;
+  const worker = async () => {
+    while (sent < 300 && Date.now() < loadEnd) {
+      const effect = effects[sent % effects.length] ?? 'blur';
+      sent++;
+      const r = await fetch(`${base}/process?pixels=320x240&iters=1&effect=${effect}`);
+      await r.arrayBuffer();
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      await sleep(100);
+    }
+  };
+  const burst = async () => {
+    await sleep(4000);
+    await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const r = await fetch(`${base}/process?pixels=1280x720&iters=20`);
+        await r.arrayBuffer();
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      }),
+    );
+  };
+  await Promise.all([worker(), worker(), worker(), worker(), burst()]);
+  assert.ok((statuses.get(200) ?? 0) >= 100, `load: ${JSON.stringify([...statuses])}\n${app.log()}`);
+  // Let the last requests be scraped and the rules evaluate on them.
+  await sleep(3000);
+  const loadTime = Date.now() / 1000;
+
+  // Every rule evaluates without error.
+  interface RulesResponse {
+    data: { groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] };
+  }
+  const rules = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as RulesResponse;
+  const unhealthy = rules.data.groups.flatMap((g) => g.rules.filter((r) => r.health !== 'ok').map((r) => `${g.name}/${r.name}: ${r.health} ${r.lastError ?? ''}`));
+  assert.deepEqual(unhealthy, [], 'rule evaluation errors');
+  assert.equal(rules.data.groups.length, prometheusRuleGroups().length);
+
+  const expressions = [...kedaExpressions(), ...adapterExpressions(labels.pod), ...ruleExpressions(), ...dashboardExpressions()];
+  assert.ok(expressions.length >= 80, `only ${expressions.length} expressions`);
+  const failures: string[] = [];
+  let withData = 0;
+  let parseOnly = 0;
+  for (const e of expressions) {
+    const clusterOnly = CLUSTER_ONLY.test(e.query);
+    for (const [moment, time] of [
+      ['idle', idleTime],
+      ['load', loadTime],
+    ] as const) {
+      const r = await query(e.query, time);
+      if (r.status !== 'success') {
+        failures.push(`${e.source} [${moment}]: ${r.error ?? r.status}\n    ${e.query}`);
+        continue;
+      }
+      const values = samples(r);
+      const undefinedValues = values.filter((v) => !Number.isFinite(Number(v)));
+      if (undefinedValues.length > 0) failures.push(`${e.source} [${moment}]: ${undefinedValues.join(', ')}\n    ${e.query}`);
+      if (clusterOnly || e.alert) continue;
+      if (values.length === 0) failures.push(`${e.source} [${moment}]: empty result\n    ${e.query}`);
+      const label = e.label;
+      if (label && r.data?.resultType === 'vector' && !(r.data.result as Sample[]).every((x) => x.metric[label]))
+        failures.push(`${e.source} [${moment}]: series without label ${label}`);
+    }
+    if (clusterOnly) parseOnly++;
+    else if (!e.alert) withData++;
+  }
+  assert.deepEqual(failures, [], `PromQL problems (service stats ${JSON.stringify([...statuses])})`);
+  t.diagnostic(`statuses ${JSON.stringify([...statuses])}; ${expressions.length} expressions: ${withData} with data idle and under load, ${parseOnly} cluster-only parsed, ${expressions.length - withData - parseOnly} alerts parsed`);
+
+  // Under load the latency queries see real requests: the p95s are positive, not the idle 0.
+  for (const q of [
+    'namespace_service:app_request_latency_seconds:p95_rate2m',
+    kedaExpressions()[0]?.query ?? '',
+    adapterExpressions(labels.pod)[1]?.query ?? '',
+  ]) {
+    const [v] = samples(await query(q, loadTime));
+    assert.ok(Number(v) > 0, `${q} under load: ${v}`);
+  }
+  // The dashboard's namespace/service variables offer exactly this target's values.
+  const nsSeries = await query('group by (namespace, service) (app_requests_total)', loadTime);
+  assert.deepEqual(
+    (nsSeries.data?.result as Sample[]).map((s) => [s.metric.namespace, s.metric.service]),
+    [['rtc', 'gpu-media']],
+  );
+});
