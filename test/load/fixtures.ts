@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface TestServer {
+  /** Base URL without a trailing slash, e.g. http://127.0.0.1:40123 */
+  baseUrl: string;
+  port: number;
+  requestCount(): number;
+  close(): Promise<void>;
+}
+
+/** An HTTP server on 127.0.0.1 with an OS-chosen port, closed by close(). */
+export async function startServer(handler: (request: IncomingMessage, response: ServerResponse, index: number) => void): Promise<TestServer> {
+  let count = 0;
+  const server: Server = createServer((request, response) => {
+    const index = count;
+    count += 1;
+    request.resume();
+    handler(request, response, index);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    port,
+    requestCount: () => count,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A port on 127.0.0.1 that was just free, so connecting to it is refused. */
+export async function refusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from its sources in a child process, so tests never depend on build output. */
+export function runRtcLoad(args: readonly string[], timeoutMs = 15_000): Promise<CliResult> {
+  return runCommand(process.execPath, ['--import', 'tsx', 'tools/rtc-load/main.ts', ...args], timeoutMs);
+}
+
+export function runCommand(file: string, args: readonly string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(file, [...args], { cwd: REPO_ROOT, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: env ?? process.env }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Parses the single JSON object that --json prints. */
+export function parseReport(result: CliResult): Record<string, unknown> & {
+  requests: number;
+  latency: Record<string, number>;
+  statusCounts: Record<string, number>;
+  errors: Record<string, number>;
+} {
+  const text = result.stdout.trim();
+  if (text === '' || text.includes('\n')) throw new Error(`expected one JSON line on stdout, got: ${text.slice(0, 500)}\nstderr: ${result.stderr}`);
+  return JSON.parse(text);
+}

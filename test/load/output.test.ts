@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseReport, refusedPort, runRtcLoad, startServer } from './fixtures.ts';
+
+test('--json: one object with the documented fields; statuses and error causes counted', async (t) => {
+  // Every fourth request answers 503.
+  const server = await startServer((_request, response, index) => {
+    response.statusCode = index % 4 === 3 ? 503 : 200;
+    response.end('ok');
+  });
+  t.after(() => server.close());
+
+  const result = await runRtcLoad([`${server.baseUrl}/process?pixels=64x64&iters=1`, '-c', '2', '-n', '40', '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  const report = parseReport(result);
+  assert.equal(report.url, `${server.baseUrl}/process?pixels=64x64&iters=1`);
+  assert.equal(report.mode, 'closed');
+  assert.equal(report.requests, 40);
+  assert.deepEqual(report.statusCounts, { '200': 30, '503': 10 });
+  assert.deepEqual(report.errors, {});
+  assert.equal(typeof report.durationSeconds, 'number');
+  assert.equal(typeof report.throughputPerSecond, 'number');
+  for (const key of ['p50', 'p90', 'p95', 'p99', 'p999', 'max', 'mean', 'min']) {
+    assert.equal(typeof report.latency[key], 'number', key);
+  }
+  const timeline = report.timeline as Array<Record<string, number>>;
+  assert.ok(Array.isArray(timeline) && timeline.length >= 1);
+  for (const key of ['tSeconds', 'requests', 'throughputPerSecond', 'p50', 'p95', 'p99']) {
+    assert.equal(typeof timeline[0]?.[key], 'number', key);
+  }
+  assert.equal(
+    timeline.reduce((sum, point) => sum + (point.requests ?? 0), 0),
+    40,
+  );
+  assert.equal(report.stages, undefined);
+
+  const failing = await runRtcLoad([`${server.baseUrl}/`, '-c', '1', '-n', '8', '--json', '--fail-on-errors']);
+  assert.equal(failing.code, 1, 'a 503 among the answers fails the run with --fail-on-errors');
+});
+
+test('transport errors are counted by cause, apart from HTTP statuses', async (t) => {
+  const port = await refusedPort();
+  const refused = await runRtcLoad([`http://127.0.0.1:${port}/`, '-c', '2', '-n', '6', '--json']);
+  assert.equal(refused.code, 0, refused.stderr);
+  const report = parseReport(refused);
+  assert.equal(report.requests, 6);
+  assert.deepEqual(report.errors, { connection_refused: 6 });
+  assert.deepEqual(report.statusCounts, {});
+  assert.equal(report.latency.p99, 0);
+
+  const refusedStrict = await runRtcLoad([`http://127.0.0.1:${port}/`, '-n', '1', '--fail-on-errors']);
+  assert.equal(refusedStrict.code, 1);
+  assert.match(refusedStrict.stdout, /connection_refused: 1/);
+
+  const silent = await startServer(() => {
+    // Never answers.
+  });
+  t.after(() => silent.close());
+  const timedOut = parseReport(await runRtcLoad([`${silent.baseUrl}/`, '-c', '2', '-n', '2', '--timeout', '300ms', '--json']));
+  assert.deepEqual(timedOut.errors, { timeout: 2 });
+});
+
+test('open-loop stages: ramps, per-stage figures, summary table', async (t) => {
+  const server = await startServer((_request, response) => response.end('ok'));
+  t.after(() => server.close());
+  // 0→20 req/s over 0.5 s (5 sends), then 20→40 over 0.5 s (15 sends).
+  const report = parseReport(await runRtcLoad([`${server.baseUrl}/`, '--stages', '500ms:20,500ms:40', '--json']));
+  assert.equal(report.mode, 'open');
+  assert.equal(report.requests, 20);
+  const stages = report.stages as Array<Record<string, number>>;
+  assert.equal(stages.length, 2);
+  assert.deepEqual(
+    stages.map((s) => [s.startSeconds, s.durationSeconds, s.fromRatePerSecond, s.targetRatePerSecond, s.requests]),
+    [
+      [0, 0.5, 0, 20, 5],
+      [0.5, 0.5, 20, 40, 15],
+    ],
+  );
+
+  const table = await runRtcLoad([`${server.baseUrl}/`, '--rate', '20', '--duration', '500ms']);
+  assert.equal(table.code, 0);
+  assert.match(table.stdout, /open loop, 20 req\/s/);
+  assert.match(table.stdout, /Latency \(ms\)/);
+  assert.match(table.stdout, /Status codes\s+200: 10/);
+  assert.equal(table.stderr, '', 'no progress line when stderr is not a TTY');
+});
+
+test('--html writes a self-contained report; Prometheus series are sampled into it', async (t) => {
+  const server = await startServer((_request, response) => setTimeout(() => response.end('ok'), 5));
+  t.after(() => server.close());
+  let queries = 0;
+  const prometheus = await startServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const query = url.searchParams.get('query') ?? '';
+    queries += 1;
+    const value = query.includes('kube_deployment_status_replicas') ? String(1 + (queries % 3)) : '0.042';
+    response.setHeader('content-type', 'application/json');
+    response.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [Date.now() / 1000, value] }] } }));
+  });
+  t.after(() => prometheus.close());
+
+  const directory = await mkdtemp(join(tmpdir(), 'rtc-load-'));
+  t.after(() => rm(directory, { recursive: true, force: true }));
+  const htmlPath = join(directory, 'report.html');
+  const result = await runRtcLoad([
+    `${server.baseUrl}/`,
+    '--rate',
+    '50',
+    '--duration',
+    '1200ms',
+    '--json',
+    '--html',
+    htmlPath,
+    '--prometheus',
+    prometheus.baseUrl,
+    '--prometheus-interval',
+    '200ms',
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const report = parseReport(result);
+  const sampled = report.prometheus as { samples: Array<{ tSeconds: number; replicas: number | null; p95Ms: number | null }>; failures: number };
+  assert.ok(sampled.samples.length >= 2, `samples ${sampled.samples.length}`);
+  assert.equal(sampled.failures, 0);
+  assert.equal(sampled.samples[0]?.p95Ms, 42);
+  assert.ok(sampled.samples.every((s) => s.replicas !== null && s.replicas >= 1 && s.replicas <= 3));
+
+  const html = await readFile(htmlPath, 'utf8');
+  assert.match(html, /^<!DOCTYPE html>/);
+  assert.match(html, /<\/html>\s*$/);
+  assert.ok((html.match(/<svg[\s>]/g) ?? []).length >= 3, 'latency, throughput and histogram charts');
+  assert.equal((html.match(/<svg[\s>]/g) ?? []).length, (html.match(/<\/svg>/g) ?? []).length, 'every <svg> closed');
+  assert.doesNotMatch(html, /<script/i);
+  assert.doesNotMatch(html, /\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i, 'no external resources');
+  assert.doesNotMatch(html, /<link\b/i);
+  assert.match(html, /replicas/);
+  assert.match(html, /server p95 \(Prometheus\)/);
+  assert.match(html, /<path d="M/);
+  // Loose well-formedness: tags used by the report are balanced.
+  for (const tag of ['table', 'figure', 'div', 'text', 'body', 'head']) {
+    const opened = (html.match(new RegExp(`<${tag}[\\s>]`, 'g')) ?? []).length;
+    const closed = (html.match(new RegExp(`</${tag}>`, 'g')) ?? []).length;
+    assert.equal(opened, closed, `<${tag}> balanced`);
+  }
+});
+
+test('an unreachable Prometheus is a warning, not a failure', async (t) => {
+  const server = await startServer((_request, response) => response.end('ok'));
+  t.after(() => server.close());
+  const port = await refusedPort();
+  const result = await runRtcLoad([`${server.baseUrl}/`, '-n', '20', '-c', '2', '--prometheus', `http://127.0.0.1:${port}`, '--json']);
+  assert.equal(result.code, 0);
+  assert.match(result.stderr, /warning: Prometheus query failed/);
+  assert.equal((result.stderr.match(/warning/g) ?? []).length, 1, 'warned once');
+  const report = parseReport(result);
+  assert.equal(report.requests, 20);
+  const sampled = report.prometheus as { samples: unknown[]; failures: number };
+  assert.equal(sampled.samples.length, 0);
+  assert.ok(sampled.failures >= 1);
+});
