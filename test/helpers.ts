@@ -2,9 +2,9 @@ import type { TestContext } from 'node:test';
 import { buildApp, type AppContext } from '../src/app.ts';
 import { configWith, type Config } from '../src/config.ts';
 
-/** An app with a small engine and no logging, closed when the test ends. */
+/** An app with a small CPU engine and no logging, closed when the test ends (CPU even on a GPU machine). */
 export async function testApp(t: TestContext, overrides: Partial<Config> = {}): Promise<AppContext> {
-  const ctx = await buildApp(configWith({ workers: 1, maxQueue: 16, logLevel: 'silent', ...overrides }), { logger: false });
+  const ctx = await buildApp(configWith({ device: 'cpu', workers: 1, maxQueue: 16, logLevel: 'silent', ...overrides }), { logger: false });
   t.after(() => ctx.app.close());
   return ctx;
 }

@@ -1,26 +1,48 @@
 import { ConfigError, type Config } from '../config.ts';
+import { probeCuda, type CudaDeviceInfo, type CudaProbe } from '../cuda/backend.ts';
 import { cpuName } from '../metrics.ts';
 import type { DeviceKind } from './engine.ts';
 
 export interface DeviceChoice {
   readonly device: DeviceKind;
+  /** The CPU model, or the GPU's name. */
   readonly name: string;
   /** Why this backend was chosen, for the start-up log. */
   readonly reason: string;
+  /** The GPU, when the choice is cuda. */
+  readonly gpu?: CudaDeviceInfo;
+}
+
+/** DEVICE=cuda on a machine without a usable GPU: the process must not start. */
+export class DeviceUnavailableError extends ConfigError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeviceUnavailableError';
+  }
 }
 
 /**
- * Picks the effect backend from DEVICE / CUDA_WANTED. This build has the CPU (WASM SIMD) backend
- * only, so `auto` settles on it and says why, and `cuda` refuses to start rather than silently
- * running somewhere else.
+ * Picks the effect backend from DEVICE / CUDA_WANTED. `auto` uses CUDA when the driver library
+ * loads, a device exists and the driver accepts the kernels' PTX, and otherwise the CPU, saying
+ * why; `cuda` refuses to start without a usable GPU rather than silently running somewhere else.
+ * `probe` is replaceable for tests.
  */
-export function chooseDevice(config: Pick<Config, 'device' | 'cudaWanted'>): DeviceChoice {
+export function chooseDevice(config: Pick<Config, 'device' | 'cudaWanted'>, probe: () => CudaProbe = () => probeCuda()): DeviceChoice {
   const name = cpuName();
-  if (config.device === 'cuda') {
-    throw new ConfigError('DEVICE=cuda, but this build has no CUDA backend; use DEVICE=auto or DEVICE=cpu');
-  }
-  if (config.device === 'cpu' || !config.cudaWanted) {
+  if (config.device === 'cpu' || (config.device === 'auto' && !config.cudaWanted)) {
     return { device: 'cpu', name, reason: config.device === 'cpu' ? 'DEVICE=cpu' : 'CUDA_WANTED=false' };
   }
-  return { device: 'cpu', name, reason: 'DEVICE=auto: no CUDA backend in this build, using CPU' };
+  const found = probe();
+  if (found.ok) {
+    return {
+      device: 'cuda',
+      name: found.info.name,
+      gpu: found.info,
+      reason: config.device === 'cuda' ? 'DEVICE=cuda' : 'DEVICE=auto: CUDA device found',
+    };
+  }
+  if (config.device === 'cuda') {
+    throw new DeviceUnavailableError(`DEVICE=cuda, but there is no usable CUDA device: ${found.reason}. Use DEVICE=auto to fall back to the CPU, or DEVICE=cpu`);
+  }
+  return { device: 'cpu', name, reason: `DEVICE=auto: no usable CUDA device (${found.reason}), using CPU` };
 }

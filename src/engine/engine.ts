@@ -1,34 +1,57 @@
+import { pino } from 'pino';
 import type { EffectJob } from '../effects/catalog.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import type { Metrics } from '../metrics.ts';
-import type { ProcessResult } from './messages.ts';
+import { cpuName, type Metrics } from '../metrics.ts';
+import type { GpuInfo, ProcessResult } from './messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
 export type DeviceKind = 'cpu' | 'cuda';
 
+/** The logger methods the engine uses (a pino or Fastify logger fits). */
+export interface EngineLog {
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
 export interface EngineOptions extends PoolOptions {
   readonly device: DeviceKind;
   readonly deviceName: string;
+  /** Where GPU fallbacks are reported (default: a pino logger on stdout). */
+  readonly log?: EngineLog;
 }
+
+/** At most one fallback log line per interval; the fallbacks in between are counted in the next. */
+const FALLBACK_LOG_INTERVAL_MS = 10_000;
 
 export type JobTimings = ProcessResult;
 
 /**
  * The effect engine as the rest of the service sees it: frames in, frames out, with timings and
  * metrics. Admission (the bounded queue) and the worker pool sit behind it.
+ *
+ * On CUDA, a job a worker redid on its CPU kernels after a CUDA error counts in
+ * app_gpu_fallback_total (and a rate-limited log line). Once a worker reports that it gave its GPU
+ * up, the engine is `degraded`: every later job is sent to the workers' CPU kernels, and `device`,
+ * /healthz and app_device_info say cpu until the process restarts.
  */
 export class Engine {
-  readonly device: DeviceKind;
   readonly deviceName: string;
+  readonly #configuredDevice: DeviceKind;
   readonly #pool: EffectPool;
   readonly #buffers: SharedBufferPool;
   readonly #metrics: Metrics;
+  #log: EngineLog | undefined;
   #ready = false;
+  #degraded = false;
+  #gpu: GpuInfo | undefined;
+  #lastFallbackLogMs = Number.NEGATIVE_INFINITY;
+  #fallbacksNotLogged = 0;
 
   constructor(options: EngineOptions, metrics: Metrics) {
-    this.device = options.device;
+    this.#configuredDevice = options.device;
     this.deviceName = options.deviceName;
+    this.#log = options.log;
     this.#pool = new EffectPool(options);
     // Enough idle frames for every worker plus the queue at 1080p, without pinning gigabytes.
     this.#buffers = new SharedBufferPool(Math.min(512, options.workers * 4 + options.maxQueue) * 1920 * 1080 * 4);
@@ -37,8 +60,23 @@ export class Engine {
   }
 
   async start(): Promise<void> {
-    await this.#pool.warmUp();
+    for (const result of await this.#pool.warmUp()) this.#noteDevice(result);
     this.#ready = true;
+  }
+
+  /** The backend computing the jobs: the configured one, or cpu once the GPU was given up. */
+  get device(): DeviceKind {
+    return this.#degraded ? 'cpu' : this.#configuredDevice;
+  }
+
+  /** A CUDA engine whose GPU failed: it runs on the CPU until the process restarts. */
+  get degraded(): boolean {
+    return this.#degraded;
+  }
+
+  /** The GPU of a CUDA engine, as its workers found it. */
+  get gpu(): GpuInfo | undefined {
+    return this.#gpu;
   }
 
   get ready(): boolean {
@@ -55,7 +93,7 @@ export class Engine {
 
   /** Runs the job on the engine's cached test card of this layout (no pixels cross threads). */
   async processSynthetic(layout: FrameLayout, job: EffectJob): Promise<JobTimings> {
-    return this.#observe(job, await this.#pool.run({ layout, job, source: { kind: 'synthetic' } }));
+    return this.#observe(job, await this.#pool.run({ layout, job, source: { kind: 'synthetic' }, ...this.#taskDevice() }));
   }
 
   /**
@@ -73,18 +111,53 @@ export class Engine {
     try {
       const frame = new Uint8Array(buffer, 0, bytes);
       frame.set(pixels.subarray(0, bytes));
-      const result = await this.#pool.run({ layout, job, source: { kind: 'shared', buffer } });
+      const result = await this.#pool.run({ layout, job, source: { kind: 'shared', buffer }, ...this.#taskDevice() });
       return await use(frame, this.#observe(job, result));
     } finally {
       this.#buffers.release(buffer);
     }
   }
 
+  /** Only GPU trouble is logged here, so the default logger is made on first use. */
+  get #logger(): EngineLog {
+    this.#log ??= pino({ base: { component: 'engine' } });
+    return this.#log;
+  }
+
+  #taskDevice(): { device?: DeviceKind } {
+    return this.#degraded ? { device: 'cpu' } : {};
+  }
+
   #observe(job: EffectJob, result: ProcessResult): JobTimings {
-    const labels = { effect: job.effect, device: this.device };
-    this.#metrics.effectDuration.observe(labels, result.computeSeconds);
+    const device = result.device ?? this.#configuredDevice;
+    const labels = { effect: job.effect, device };
+    // On the GPU the effect's time is its kernels' (CUDA events), without the copies around them.
+    const seconds = device === 'cuda' && result.kernelSeconds !== undefined ? result.kernelSeconds : result.computeSeconds;
+    this.#metrics.effectDuration.observe(labels, seconds);
     this.#metrics.framesProcessed.inc(labels);
+    this.#noteDevice(result);
     return result;
+  }
+
+  #noteDevice(result: ProcessResult): void {
+    if (result.gpu) this.#gpu = result.gpu;
+    if (result.fellBack) {
+      this.#metrics.gpuFallbacks.inc();
+      const now = performance.now();
+      if (now - this.#lastFallbackLogMs >= FALLBACK_LOG_INTERVAL_MS) {
+        this.#logger.warn({ error: result.gpuError, fallbacksNotLogged: this.#fallbacksNotLogged }, 'CUDA error: job redone on CPU');
+        this.#lastFallbackLogMs = now;
+        this.#fallbacksNotLogged = 0;
+      } else {
+        this.#fallbacksNotLogged++;
+      }
+    }
+    if (result.gpuHealthy === false && !this.#degraded && this.#configuredDevice === 'cuda') {
+      this.#degraded = true;
+      this.#metrics.deviceInfo.reset();
+      this.#metrics.deviceInfo.set({ device: 'cpu', name: cpuName() }, 1);
+      this.#logger.error({ gpu: this.#gpu?.name ?? this.deviceName, error: result.gpuError }, 'GPU given up: effects run on CPU until the process restarts');
+    }
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
+import type { DeviceKind } from './engine.ts';
 
 /** Every message that crosses the thread boundary between the pool and a worker. */
 
@@ -16,6 +17,8 @@ export interface ProcessTask {
   readonly source: FrameSource;
   /** performance.timeOrigin + performance.now() when the task was queued: one clock for all threads. */
   readonly queuedAtMs: number;
+  /** 'cpu' sends a CUDA worker's job to its CPU kernels (the engine has given up the GPU). */
+  readonly device?: DeviceKind;
 }
 
 export interface ProcessResult {
@@ -24,6 +27,35 @@ export interface ProcessResult {
   readonly computeSeconds: number;
   /** A checksum of the output (synthetic jobs return no pixels; this proves the work was done). */
   readonly checksum: number;
+  /** Where the output was computed (absent: the engine's device). */
+  readonly device?: DeviceKind;
+  /** A CUDA error made the worker redo this job on its CPU kernels. */
+  readonly fellBack?: boolean;
+  /** GPU kernel time of all iterations, from CUDA events (jobs computed on the GPU). */
+  readonly kernelSeconds?: number;
+  /** The CUDA error behind a fallback, or why the worker gave up its GPU. */
+  readonly gpuError?: string;
+  /** A CUDA worker: false once it has given up its GPU for good. */
+  readonly gpuHealthy?: boolean;
+  /** A CUDA worker: the GPU it runs on. */
+  readonly gpu?: GpuInfo;
+}
+
+/** The GPU as /healthz shows it. */
+export interface GpuInfo {
+  readonly name: string;
+  readonly totalMemoryBytes: number;
+  readonly computeCapability: string;
+  readonly driverCudaVersion: string;
+}
+
+/** Given to every worker thread at start (piscina's workerData). */
+export interface WorkerInit {
+  readonly device: DeviceKind;
+  /** The CUDA driver library (default libcuda.so.1). */
+  readonly cudaLibraryPath?: string;
+  /** CUDA failures in a row after which a worker gives its GPU up. */
+  readonly maxConsecutiveGpuFailures?: number;
 }
 
 export type WorkerTask = ProcessTask;

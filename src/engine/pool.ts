@@ -4,13 +4,20 @@
  */
 import { Piscina } from 'piscina';
 import { OverloadedError, WorkerFailedError } from '../errors.ts';
-import { epochNowMs, type ProcessResult, type ProcessTask, type WorkerTask } from './messages.ts';
+import type { DeviceKind } from './engine.ts';
+import { epochNowMs, type ProcessResult, type ProcessTask, type WorkerInit, type WorkerTask } from './messages.ts';
 
 export interface PoolOptions {
   readonly workers: number;
   /** Tasks allowed to wait for a worker; the next one is refused with OverloadedError. */
   readonly maxQueue: number;
   readonly retryAfterSeconds: number;
+  /** The workers' kernels (default cpu). */
+  readonly device?: DeviceKind;
+  /** CUDA workers: the driver library (default libcuda.so.1). */
+  readonly cudaLibraryPath?: string;
+  /** CUDA workers: failures in a row after which a worker gives its GPU up. */
+  readonly maxConsecutiveGpuFailures?: number;
 }
 
 // Under tsx the sources run as .ts; once compiled they are .js beside each other.
@@ -30,6 +37,11 @@ export class EffectPool {
       maxQueue: Number.MAX_SAFE_INTEGER,
       idleTimeout: Number.MAX_SAFE_INTEGER,
       concurrentTasksPerWorker: 1,
+      workerData: {
+        device: options.device ?? 'cpu',
+        cudaLibraryPath: options.cudaLibraryPath,
+        maxConsecutiveGpuFailures: options.maxConsecutiveGpuFailures,
+      } satisfies WorkerInit,
     });
   }
 
@@ -57,11 +69,11 @@ export class EffectPool {
     }
   }
 
-  /** Resolves once every worker has loaded its kernels and run one small job. */
-  async warmUp(): Promise<void> {
+  /** Resolves once every worker has loaded its kernels and run one small job, with their results. */
+  async warmUp(): Promise<ProcessResult[]> {
     const layout = { format: 'rgba', width: 8, height: 8 } as const;
     const job = { effect: 'blur', params: {}, iters: 1 } as const;
-    await Promise.all(
+    return Promise.all(
       Array.from({ length: this.#options.workers }, () => this.run({ layout, job, source: { kind: 'synthetic' } })),
     );
   }

@@ -1,13 +1,40 @@
 /**
- * Worker-thread side of the engine: owns one set of WASM kernels and its frame memory, and runs
+ * Worker-thread side of the engine: owns one set of kernels and their frame memory, and runs
  * one task at a time. Only the pool talks to this module (via piscina).
+ *
+ * A CUDA worker (workerData.device) runs its jobs on the GPU with its WASM kernels as the
+ * fallback: a job the GPU fails is redone on the CPU and reported `fellBack`, and a worker whose
+ * GPU keeps failing gives it up (src/cuda/fallback.ts has the policy).
  */
+import { workerData } from 'node:worker_threads';
+import { createGpuWorkerKernels, type GpuWorkerKernels } from '../cuda/fallback.ts';
+import type { EffectKernels } from '../effects/backend.ts';
 import { createWasmKernels } from '../effects/wasm.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import { epochNowMs, type ProcessResult, type WorkerTask } from './messages.ts';
+import { epochNowMs, type ProcessResult, type WorkerInit, type WorkerTask } from './messages.ts';
 
-const kernels = await createWasmKernels();
+const init = (workerData ?? { device: 'cpu' }) as WorkerInit;
+const cpuKernels = await createWasmKernels();
+const gpu: GpuWorkerKernels | undefined =
+  init.device === 'cuda'
+    ? await createGpuWorkerKernels(cpuKernels, { libraryPath: init.cudaLibraryPath, maxConsecutiveFailures: init.maxConsecutiveGpuFailures })
+    : undefined;
+const kernels: EffectKernels = gpu?.kernels ?? cpuKernels;
+
+/** Where the last job ran and how, for a CUDA worker; nothing for a CPU one. */
+function deviceReport(): Partial<ProcessResult> {
+  if (!gpu) return {};
+  const r = gpu.kernels.lastReport;
+  return {
+    device: r.device,
+    fellBack: r.fellBack,
+    gpuHealthy: r.gpuHealthy,
+    ...(r.kernelSeconds !== undefined ? { kernelSeconds: r.kernelSeconds } : {}),
+    ...(r.gpuError !== undefined ? { gpuError: r.gpuError } : {}),
+    ...(gpu.info ? { gpu: gpu.info } : {}),
+  };
+}
 
 // Test cards stay resident in kernel memory, a few sizes at most (a 4K card is 33 MB).
 const SYNTHETIC_CACHE_SIZE = 4;
@@ -49,6 +76,7 @@ export default function runTask(task: WorkerTask): ProcessResult {
   const t0 = performance.now();
   const bytes = frameBytes(task.layout);
   const { source } = task;
+  gpu?.kernels.preferCpu(task.device === 'cpu');
   let srcPtr: number;
   if (source.kind === 'synthetic') {
     srcPtr = syntheticCard(task.layout);
@@ -61,7 +89,7 @@ export default function runTask(task: WorkerTask): ProcessResult {
     kernels.run(task.layout, task.job, srcPtr, dstPtr);
     const out = kernels.view(dstPtr, bytes);
     if (source.kind === 'shared') new Uint8Array(source.buffer, 0, bytes).set(out);
-    return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: checksum(out) };
+    return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: checksum(out), ...deviceReport() };
   } finally {
     kernels.free(dstPtr, bytes);
     if (source.kind === 'shared') kernels.free(srcPtr, bytes);

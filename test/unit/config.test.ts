@@ -38,10 +38,11 @@ test('DEVICE=cuda and CUDA_WANTED=false contradict each other', () => {
   assert.throws(() => loadConfig({ DEVICE: 'cuda', CUDA_WANTED: 'false' }), /contradicts/);
 });
 
-test('device choice: auto resolves to cpu and says why; cuda refuses to start', () => {
-  const auto = chooseDevice({ device: 'auto', cudaWanted: true });
+test('device choice: auto without a usable GPU resolves to cpu and says why; cuda refuses to start', () => {
+  const noGpu = () => ({ ok: false as const, reason: 'libcuda.so.1 not found' });
+  const auto = chooseDevice({ device: 'auto', cudaWanted: true }, noGpu);
   assert.equal(auto.device, 'cpu');
-  assert.match(auto.reason, /auto/);
-  assert.equal(chooseDevice({ device: 'auto', cudaWanted: false }).reason, 'CUDA_WANTED=false');
-  assert.throws(() => chooseDevice({ device: 'cuda', cudaWanted: true }), ConfigError);
+  assert.match(auto.reason, /auto.*libcuda/);
+  assert.equal(chooseDevice({ device: 'auto', cudaWanted: false }, noGpu).reason, 'CUDA_WANTED=false');
+  assert.throws(() => chooseDevice({ device: 'cuda', cudaWanted: true }, noGpu), ConfigError);
 });

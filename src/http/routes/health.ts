@@ -14,6 +14,9 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
   app.get('/healthz', { config: EXEMPT_FROM_PRESSURE }, async () => ({
     ok: true,
     device: options.engine.device,
+    // A CUDA engine that gave its GPU up serves on the CPU: still alive and ready, but flagged.
+    degraded: options.engine.degraded,
+    ...(options.engine.gpu ? { gpu: options.engine.gpu } : {}),
     version: options.version,
     uptimeSeconds: Math.round((performance.now() - startedAt) / 100) / 10,
   }));

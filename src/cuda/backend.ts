@@ -1,0 +1,570 @@
+/**
+ * The CUDA backend behind the `EffectKernels` interface, one instance per worker thread.
+ *
+ * Memory: the frames the caller fills and reads are page-locked host blocks (cuMemHostAlloc),
+ * addressed by their host address and viewed without a copy; freed blocks are kept per size for
+ * reuse. Device buffers are pooled per size as well. Each pool keeps a bounded number of idle
+ * bytes and gives back the least recently used beyond that: page-locked memory is RAM the kernel
+ * cannot page out, so its budget is small; device memory is plentiful, and cuMemFree waits for the
+ * whole device, so its budget is larger.
+ *
+ * run(): one upload, every iteration on the device (two device frames ping-pong; the gaussian
+ * adds one float intermediate), one download, all queued on this instance's own stream, then one
+ * blocking wait on an event (the worker thread sleeps rather than spins). Two timing events
+ * around the kernels give `lastKernelSeconds`.
+ *
+ * The kernels and their argument layouts are in kernels.cu; the PTX that the driver JIT-compiles
+ * is committed in ptx/kernels.ptx (scripts/build-ptx.mjs).
+ */
+import { readFileSync } from 'node:fs';
+import type { EffectKernels } from '../effects/backend.ts';
+import { EFFECTS, type EffectJob } from '../effects/catalog.ts';
+import { gaussianWeights } from '../effects/reference.ts';
+import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
+import {
+  CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+  CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+  CU_EVENT_BLOCKING_SYNC,
+  CU_EVENT_DEFAULT,
+  CU_EVENT_DISABLE_TIMING,
+  CU_STREAM_NON_BLOCKING,
+  CudaError,
+  CudaUnavailableError,
+  DEFAULT_CUDA_LIBRARY,
+  loadCudaDriver,
+  type CuContext,
+  type CudaDriver,
+  type CuDevicePtr,
+  type CuEvent,
+  type CuFunction,
+  type CuHostPointer,
+  type CuModule,
+  type CuStream,
+  type LaunchArgs,
+} from './driver.ts';
+
+/** Every `.entry` of kernels.cu; the PTX must declare exactly these. */
+export const CUDA_KERNEL_NAMES = [
+  'rtc_blur_c4',
+  'rtc_blur_c1',
+  'rtc_sharpen_c4',
+  'rtc_sharpen_c1',
+  'rtc_edge_c4',
+  'rtc_edge_c1',
+  'rtc_gaussian_rows_c4',
+  'rtc_gaussian_rows_c1',
+  'rtc_gaussian_columns_c4',
+  'rtc_gaussian_columns_c1',
+  'rtc_pixelate_c4',
+  'rtc_pixelate_c1',
+  'rtc_pixelate_small_c4',
+  'rtc_pixelate_small_c1',
+  'rtc_grayscale_rgba',
+  'rtc_invert_rgba',
+  'rtc_invert_bytes',
+] as const;
+export type CudaKernelName = (typeof CUDA_KERNEL_NAMES)[number];
+
+// src/cuda/backend.ts and dist/src/cuda/backend.js sit at different depths; the PTX stays in src/.
+export const PTX_URL = new URL(`${import.meta.url.includes('/dist/') ? '../../../src/cuda/' : './'}ptx/kernels.ptx`, import.meta.url);
+
+/** Mirrors of kernels.cu: argument layouts (little-endian, x86-64 / aarch64) and block shapes. */
+const PLANE_ARGS_BYTES = 32;
+const GAUSS_ARGS_BYTES = 424;
+const GAUSS_WEIGHTS_OFFSET = 32;
+const MAX_RADIUS = 96;
+const GAUSS_TILE_W = 128;
+const GAUSS_ROWS = 2;
+const GAUSS_COLUMN_OUTPUTS = 4;
+const PIXELATE_THREADS = 256;
+const PIXELATE_SMALL_MAX = 8;
+const PIXEL_BLOCK = [32, 8, 1] as const;
+const MAX_GRID_Y = 65535;
+const MAX_GRID_X = 0x7fffffff;
+const MAX_BLOCK = 256;
+
+const DEFAULT_MAX_IDLE_HOST_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_IDLE_DEVICE_BYTES = 512 * 1024 * 1024;
+const PAGE_BYTES = 4096;
+
+export interface CudaOptions {
+  /** The driver library (default libcuda.so.1; tests pass the emulator). */
+  readonly libraryPath?: string;
+  /** The device ordinal (default 0). */
+  readonly ordinal?: number;
+}
+
+export interface CudaKernelsOptions extends CudaOptions {
+  /** Idle pinned host bytes kept for reuse, per instance (default 64 MiB). */
+  readonly maxIdleHostBytes?: number;
+  /** Idle device bytes kept for reuse, per instance (default 512 MiB). */
+  readonly maxIdleDeviceBytes?: number;
+}
+
+export interface CudaDeviceInfo {
+  readonly name: string;
+  readonly totalMemoryBytes: number;
+  /** e.g. "9.0" for an H100. */
+  readonly computeCapability: string;
+  /** The CUDA version the driver supports, e.g. "13.0". */
+  readonly driverCudaVersion: string;
+}
+
+export type CudaProbe = { readonly ok: true; readonly info: CudaDeviceInfo } | { readonly ok: false; readonly reason: string };
+
+/** The PTX text, and what a driver needs to load it (from its `.version` line). */
+export function readPtx(): { text: string; isa: string } {
+  const text = readFileSync(PTX_URL, 'utf8');
+  const isa = /^\.version\s+(\d+\.\d+)\s*$/m.exec(text)?.[1] ?? 'unknown';
+  return { text, isa };
+}
+
+/** CUDA releases by PTX ISA version: a driver JIT-compiles the ISA of its CUDA version and older. */
+const ISA_TO_CUDA: Readonly<Record<string, string>> = {
+  '7.8': '11.8',
+  '8.0': '12.0',
+  '8.1': '12.1',
+  '8.2': '12.2',
+  '8.3': '12.3',
+  '8.4': '12.4',
+  '8.5': '12.5',
+  '8.7': '12.8',
+  '8.8': '12.9',
+  '9.0': '13.0',
+};
+
+export function ptxRequirement(isa: string): string {
+  const cuda = ISA_TO_CUDA[isa];
+  return cuda ? `the kernels are PTX ISA ${isa}: they need a driver for CUDA ${cuda} or newer` : `the kernels are PTX ISA ${isa}`;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function deviceInfo(driver: CudaDriver, device: number): CudaDeviceInfo {
+  const version = driver.driverVersion();
+  return {
+    name: driver.deviceName(device).slice(0, 80),
+    totalMemoryBytes: driver.deviceTotalMemoryBytes(device),
+    computeCapability: `${driver.deviceAttribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device)}.${driver.deviceAttribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device)}`,
+    driverCudaVersion: `${Math.floor(version / 1000)}.${Math.floor((version % 1000) / 10)}`,
+  };
+}
+
+/**
+ * Is there a CUDA device this build can use? Loads the driver, counts devices, and has the driver
+ * JIT-compile the kernels once, so that an old driver is found at start-up rather than on the
+ * first request. Never throws; the primary context it creates is released again.
+ */
+export function probeCuda(options: CudaOptions = {}): CudaProbe {
+  const libraryPath = options.libraryPath ?? DEFAULT_CUDA_LIBRARY;
+  const ordinal = options.ordinal ?? 0;
+  let driver: CudaDriver;
+  try {
+    driver = loadCudaDriver(libraryPath);
+  } catch (err) {
+    const hint =
+      err instanceof CudaUnavailableError && err.missing === 'library' && libraryPath === DEFAULT_CUDA_LIBRARY
+        ? ' (no NVIDIA driver mounted: not a GPU node, or no nvidia.com/gpu requested)'
+        : '';
+    return { ok: false, reason: `${describe(err)}${hint}` };
+  }
+  try {
+    driver.init();
+    const count = driver.deviceCount();
+    if (count <= ordinal) return { ok: false, reason: `no CUDA device ${ordinal} (${count} found)` };
+    const device = driver.device(ordinal);
+    const info = deviceInfo(driver, device);
+    const ptx = readPtx();
+    const context = driver.primaryContextRetain(device);
+    try {
+      driver.setCurrentContext(context);
+      let module: CuModule;
+      try {
+        module = driver.loadModule(ptx.text);
+      } catch (err) {
+        return { ok: false, reason: `the driver cannot load the kernels (${describe(err)}); ${ptxRequirement(ptx.isa)}, this one supports CUDA ${info.driverCudaVersion}` };
+      }
+      try {
+        for (const name of CUDA_KERNEL_NAMES) driver.getFunction(module, name);
+      } finally {
+        driver.unloadModule(module);
+      }
+    } finally {
+      driver.setCurrentContext(null);
+      driver.primaryContextRelease(device);
+    }
+    return { ok: true, info };
+  } catch (err) {
+    if (err instanceof CudaError && err.errorName === 'CUDA_ERROR_NO_DEVICE') return { ok: false, reason: `no CUDA device (${err.message})` };
+    return { ok: false, reason: describe(err) };
+  }
+}
+
+interface HostBlock {
+  readonly pointer: CuHostPointer;
+  readonly address: number;
+  readonly capacity: number;
+  readonly buffer: ArrayBuffer;
+}
+
+/**
+ * Idle buffers by exact size, least recently released first out when over budget. `dispose`
+ * gives a buffer back to the driver.
+ */
+class IdlePool<T> {
+  readonly #bySize = new Map<number, T[]>();
+  /** Release order, for eviction. */
+  #order: Array<{ size: number; item: T }> = [];
+  #idleBytes = 0;
+
+  readonly #maxIdleBytes: number;
+  readonly #dispose: (item: T, size: number) => void;
+
+  constructor(maxIdleBytes: number, dispose: (item: T, size: number) => void) {
+    this.#maxIdleBytes = maxIdleBytes;
+    this.#dispose = dispose;
+  }
+
+  take(size: number): T | undefined {
+    const list = this.#bySize.get(size);
+    const item = list?.pop();
+    if (item === undefined) return undefined;
+    this.#idleBytes -= size;
+    const at = this.#order.findIndex((e) => e.item === item);
+    if (at >= 0) this.#order.splice(at, 1);
+    return item;
+  }
+
+  put(size: number, item: T): void {
+    const list = this.#bySize.get(size);
+    if (list) list.push(item);
+    else this.#bySize.set(size, [item]);
+    this.#order.push({ size, item });
+    this.#idleBytes += size;
+    while (this.#idleBytes > this.#maxIdleBytes && this.#order.length > 0) {
+      const oldest = this.#order.shift()!;
+      const same = this.#bySize.get(oldest.size)!;
+      same.splice(same.indexOf(oldest.item), 1);
+      this.#idleBytes -= oldest.size;
+      this.#dispose(oldest.item, oldest.size);
+    }
+  }
+
+  drain(): void {
+    for (const { size, item } of this.#order) this.#dispose(item, size);
+    this.#order = [];
+    this.#bySize.clear();
+    this.#idleBytes = 0;
+  }
+}
+
+const roundToPage = (bytes: number) => Math.ceil(Math.max(bytes, 1) / PAGE_BYTES) * PAGE_BYTES;
+
+/** Creates the kernels on device `ordinal`: its primary context, the module, a stream and events. */
+export async function createCudaKernels(options: CudaKernelsOptions = {}): Promise<CudaKernels> {
+  const driver = loadCudaDriver(options.libraryPath ?? DEFAULT_CUDA_LIBRARY);
+  driver.init();
+  const device = driver.device(options.ordinal ?? 0);
+  return new CudaKernels(driver, device, readPtx().text, {
+    host: options.maxIdleHostBytes ?? DEFAULT_MAX_IDLE_HOST_BYTES,
+    device: options.maxIdleDeviceBytes ?? DEFAULT_MAX_IDLE_DEVICE_BYTES,
+  });
+}
+
+export class CudaKernels implements EffectKernels {
+  readonly info: CudaDeviceInfo;
+  /** GPU time of the last run's kernels (all iterations), from CUDA events; 0 for iters=0. */
+  lastKernelSeconds = 0;
+
+  readonly #driver: CudaDriver;
+  readonly #device: number;
+  readonly #context: CuContext;
+  readonly #resources: Array<() => void> = [];
+  readonly #functions = new Map<CudaKernelName, CuFunction>();
+  #stream!: CuStream;
+  #start!: CuEvent;
+  #stop!: CuEvent;
+  #done!: CuEvent;
+  #args!: LaunchArgs;
+  readonly #live = new Map<number, HostBlock>();
+  readonly #idleHost: IdlePool<HostBlock>;
+  readonly #idleDevice: IdlePool<CuDevicePtr>;
+  #closed = false;
+
+  constructor(driver: CudaDriver, device: number, ptx: string, maxIdleBytes: { readonly host: number; readonly device: number }) {
+    this.#driver = driver;
+    this.#device = device;
+    this.info = deviceInfo(driver, device);
+    this.#context = driver.primaryContextRetain(device);
+    this.#resources.push(() => driver.primaryContextRelease(device));
+    this.#idleHost = new IdlePool<HostBlock>(maxIdleBytes.host, (block) => driver.memFreeHost(block.pointer));
+    this.#idleDevice = new IdlePool<CuDevicePtr>(maxIdleBytes.device, (pointer) => driver.memFree(pointer));
+    try {
+      driver.setCurrentContext(this.#context);
+      const module = driver.loadModule(ptx);
+      this.#resources.push(() => driver.unloadModule(module));
+      for (const name of CUDA_KERNEL_NAMES) this.#functions.set(name, driver.getFunction(module, name));
+      const stream = driver.streamCreate(CU_STREAM_NON_BLOCKING);
+      this.#stream = stream;
+      this.#resources.push(() => driver.streamDestroy(stream));
+      const events = [CU_EVENT_DEFAULT, CU_EVENT_DEFAULT, CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING].map((flags) => {
+        const event = driver.eventCreate(flags);
+        this.#resources.push(() => driver.eventDestroy(event));
+        return event;
+      });
+      [this.#start, this.#stop, this.#done] = events as [CuEvent, CuEvent, CuEvent];
+      const args = driver.createLaunchArgs(GAUSS_ARGS_BYTES);
+      this.#args = args;
+      this.#resources.push(() => driver.freeLaunchArgs(args));
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  alloc(bytes: number): number {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`alloc: invalid size ${bytes}`);
+    const capacity = roundToPage(bytes);
+    let block = this.#idleHost.take(capacity);
+    if (!block) {
+      this.#driver.setCurrentContext(this.#context);
+      const { pointer, address } = this.#driver.memHostAlloc(capacity);
+      block = { pointer, address, capacity, buffer: this.#driver.hostView(pointer, capacity) };
+    }
+    this.#live.set(block.address, block);
+    return block.address;
+  }
+
+  free(ptr: number, bytes: number): void {
+    const block = this.#live.get(ptr);
+    if (!block || roundToPage(bytes) !== block.capacity) throw new RangeError(`free: ${ptr} (+${bytes}) was not allocated here`);
+    this.#live.delete(ptr);
+    this.#idleHost.put(block.capacity, block);
+  }
+
+  view(ptr: number, bytes: number): Uint8Array {
+    const block = this.#blockOf(ptr, bytes);
+    return new Uint8Array(block.buffer, ptr - block.address, bytes);
+  }
+
+  #blockOf(ptr: number, bytes: number): HostBlock {
+    const exact = this.#live.get(ptr);
+    if (exact && bytes <= exact.capacity) return exact;
+    for (const block of this.#live.values()) {
+      if (ptr >= block.address && ptr + bytes <= block.address + block.capacity) return block;
+    }
+    throw new RangeError(`frame at ${ptr} (+${bytes}) lies outside the kernels' memory`);
+  }
+
+  run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void {
+    if (this.#closed) throw new Error('the CUDA kernels are closed');
+    const bytes = frameBytes(layout);
+    const { sigma, block } = checkJob(layout, job);
+    this.#blockOf(srcPtr, bytes);
+    this.#blockOf(dstPtr, bytes);
+    if (srcPtr < dstPtr + bytes && dstPtr < srcPtr + bytes) throw new RangeError('srcPtr and dstPtr frames overlap');
+    this.lastKernelSeconds = 0;
+    if (job.iters === 0) {
+      this.view(dstPtr, bytes).set(this.view(srcPtr, bytes));
+      return;
+    }
+
+    const d = this.#driver;
+    const stream = this.#stream;
+    const planes = planesOf(layout);
+    const largestPlane = planes[0]!;
+    const tmpBytes = job.effect === 'gaussian' ? largestPlane.width * largestPlane.height * largestPlane.channels * 4 : 0;
+    const held: Array<[CuDevicePtr, number]> = [];
+    const acquire = (size: number): CuDevicePtr => {
+      const pointer = this.#idleDevice.take(size) ?? d.memAlloc(size);
+      held.push([pointer, size]);
+      return pointer;
+    };
+    let ok = false;
+    try {
+      d.setCurrentContext(this.#context);
+      let from = acquire(bytes);
+      let to = acquire(bytes);
+      const tmp = tmpBytes > 0 ? acquire(tmpBytes) : 0n;
+      d.memcpyHtoDAsync(from, srcPtr, bytes, stream);
+      d.eventRecord(this.#start, stream);
+      for (let pass = 0; pass < job.iters; pass++) {
+        this.#pass(layout, planes, job, from, to, tmp, sigma, block);
+        [from, to] = [to, from];
+      }
+      d.eventRecord(this.#stop, stream);
+      d.memcpyDtoHAsync(dstPtr, from, bytes, stream);
+      d.eventRecord(this.#done, stream);
+      d.eventSynchronize(this.#done);
+      this.lastKernelSeconds = d.eventElapsedMs(this.#start, this.#stop) / 1000;
+      ok = true;
+    } finally {
+      if (!ok) {
+        // Work may still be queued on these buffers; a later run reuses them only after it, as
+        // the stream orders it, but the caller may now read or reuse the host frames at once.
+        try {
+          d.streamSynchronize(stream);
+        } catch {
+          // the error that brought us here is the one to report
+        }
+      }
+      for (const [pointer, size] of held) this.#idleDevice.put(size, pointer);
+    }
+  }
+
+  #pass(
+    layout: FrameLayout,
+    planes: PlaneLayout[],
+    job: EffectJob,
+    from: CuDevicePtr,
+    to: CuDevicePtr,
+    tmp: CuDevicePtr,
+    sigma: number,
+    block: number,
+  ): void {
+    const d = this.#driver;
+    const rgba = layout.format === 'rgba';
+    if (job.effect === 'invert') {
+      if (rgba) return this.#launchPlane('rtc_invert_rgba', from, to, layout.width, layout.height, 0);
+      return this.#launchPlane('rtc_invert_bytes', from, to, frameBytes(layout), 1, 0);
+    }
+    planes.forEach((p, index) => {
+      const src = from + BigInt(p.offset);
+      const dst = to + BigInt(p.offset);
+      const chroma = !rgba && index > 0;
+      const c = rgba ? 'c4' : 'c1';
+      const samples = p.width * p.height * p.channels;
+      switch (job.effect) {
+        case 'blur':
+          return this.#launchPlane(`rtc_blur_${c}`, src, dst, p.width, p.height, 0);
+        case 'sharpen':
+          return this.#launchPlane(`rtc_sharpen_${c}`, src, dst, p.width, p.height, 0);
+        case 'edge':
+          if (chroma) return d.memsetD8Async(dst, 128, samples, this.#stream);
+          return this.#launchPlane(`rtc_edge_${c}`, src, dst, p.width, p.height, 0);
+        case 'pixelate': {
+          const edge = chroma ? Math.max(1, block >> 1) : block;
+          const name = edge <= PIXELATE_SMALL_MAX ? (`rtc_pixelate_small_${c}` as const) : (`rtc_pixelate_${c}` as const);
+          return this.#launchPlane(name, src, dst, p.width, p.height, edge);
+        }
+        case 'grayscale':
+          if (chroma) return d.memsetD8Async(dst, 128, samples, this.#stream);
+          if (rgba) return this.#launchPlane('rtc_grayscale_rgba', src, dst, p.width, p.height, 0);
+          return d.memcpyDtoDAsync(dst, src, samples, this.#stream);
+        case 'gaussian':
+          return this.#gaussian(c, src, dst, tmp, p, sigma);
+        case 'invert':
+          return;
+      }
+    });
+  }
+
+  #launchPlane(name: CudaKernelName, src: CuDevicePtr, dst: CuDevicePtr, width: number, height: number, block: number): void {
+    const v = this.#args.view;
+    v.setBigUint64(0, src, true);
+    v.setBigUint64(8, dst, true);
+    v.setInt32(16, width, true);
+    v.setInt32(20, height, true);
+    v.setInt32(24, block, true);
+    v.setInt32(28, 0, true);
+    let grid: [number, number, number];
+    let threads: readonly [number, number, number];
+    if (name === 'rtc_pixelate_c4' || name === 'rtc_pixelate_c1') {
+      threads = [PIXELATE_THREADS, 1, 1];
+      grid = [Math.min(Math.ceil(width / block), MAX_GRID_X), Math.min(Math.ceil(height / block), MAX_GRID_Y), 1];
+    } else if (name === 'rtc_pixelate_small_c4' || name === 'rtc_pixelate_small_c1') {
+      threads = PIXEL_BLOCK;
+      const tilesX = Math.ceil(width / block);
+      const tilesY = Math.ceil(height / block);
+      grid = [Math.ceil(tilesX / PIXEL_BLOCK[0]), Math.min(Math.ceil(tilesY / PIXEL_BLOCK[1]), MAX_GRID_Y), 1];
+    } else if (name === 'rtc_invert_bytes') {
+      threads = [256, 1, 1];
+      grid = [Math.ceil(width / 256), 1, 1];
+    } else {
+      threads = PIXEL_BLOCK;
+      grid = [Math.ceil(width / PIXEL_BLOCK[0]), Math.min(Math.ceil(height / PIXEL_BLOCK[1]), MAX_GRID_Y), 1];
+    }
+    this.#driver.launch(this.#fn(name), grid, threads, this.#stream, this.#args);
+  }
+
+  /** Row pass into the float intermediate, then the column pass into dst. */
+  #gaussian(c: 'c4' | 'c1', src: CuDevicePtr, dst: CuDevicePtr, tmp: CuDevicePtr, p: PlaneLayout, sigma: number): void {
+    const weights = gaussianWeights(sigma);
+    const radius = weights.length - 1;
+    if (radius > MAX_RADIUS) throw new RangeError(`gaussian: radius ${radius} exceeds the kernels' ${MAX_RADIUS}`);
+    const v = this.#args.view;
+    v.setInt32(16, p.width, true);
+    v.setInt32(20, p.height, true);
+    v.setInt32(24, radius, true);
+    v.setInt32(28, 0, true);
+    weights.forEach((w, i) => v.setFloat32(GAUSS_WEIGHTS_OFFSET + 4 * i, w, true));
+
+    v.setBigUint64(0, src, true);
+    v.setBigUint64(8, tmp, true);
+    const rowsGrid = [Math.ceil(p.width / GAUSS_TILE_W), Math.min(Math.ceil(p.height / GAUSS_ROWS), MAX_GRID_Y), 1] as const;
+    this.#driver.launch(this.#fn(`rtc_gaussian_rows_${c}`), rowsGrid, [GAUSS_TILE_W, GAUSS_ROWS, 1], this.#stream, this.#args);
+
+    v.setBigUint64(0, tmp, true);
+    v.setBigUint64(8, dst, true);
+    const rowsPerBlock = PIXEL_BLOCK[1] * GAUSS_COLUMN_OUTPUTS;
+    const grid = [Math.ceil(p.width / PIXEL_BLOCK[0]), Math.min(Math.ceil(p.height / rowsPerBlock), MAX_GRID_Y), 1] as const;
+    this.#driver.launch(this.#fn(`rtc_gaussian_columns_${c}`), grid, PIXEL_BLOCK, this.#stream, this.#args);
+  }
+
+  #fn(name: CudaKernelName): CuFunction {
+    const fn = this.#functions.get(name);
+    if (!fn) throw new Error(`kernel ${name} is not loaded`);
+    return fn;
+  }
+
+  /** Gives every buffer, the stream, events, module and context back to the driver. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const d = this.#driver;
+    const steps: Array<() => void> = [
+      () => d.setCurrentContext(this.#context),
+      () => this.#idleDevice.drain(),
+      () => this.#idleHost.drain(),
+      () => {
+        for (const block of this.#live.values()) d.memFreeHost(block.pointer);
+        this.#live.clear();
+      },
+      ...this.#resources.reverse(),
+    ];
+    // Best effort: after a sticky error every call fails, and the rest should still be tried.
+    for (const step of steps) {
+      try {
+        step();
+      } catch {
+        // nothing more to do for this resource
+      }
+    }
+  }
+
+  get device(): number {
+    return this.#device;
+  }
+}
+
+/** The same validation as the CPU kernels, so that both refuse the same jobs. */
+function checkJob(layout: FrameLayout, job: EffectJob): { sigma: number; block: number } {
+  const { width, height, format } = layout;
+  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
+    throw new RangeError(`invalid frame size ${width}x${height}`);
+  }
+  if (format !== 'rgba' && format !== 'i420') throw new RangeError(`unknown pixel format ${String(format)}`);
+  if (frameBytes(layout) > 0x7fffffff) throw new RangeError(`frame of ${width}x${height} is too large`);
+  if (!Number.isSafeInteger(job.iters) || job.iters < 0) throw new RangeError(`iters must be an integer >= 0, got ${job.iters}`);
+  const sigma = job.params.sigma ?? EFFECTS.gaussian.params.sigma.default;
+  const block = job.params.block ?? EFFECTS.pixelate.params.block.default;
+  if (job.effect === 'gaussian' && !(sigma > 0 && sigma <= EFFECTS.gaussian.params.sigma.max)) {
+    throw new RangeError(`gaussian: sigma must be in (0, ${EFFECTS.gaussian.params.sigma.max}], got ${sigma}`);
+  }
+  if (job.effect === 'pixelate' && !(Number.isInteger(block) && block >= 1 && block <= MAX_BLOCK)) {
+    throw new RangeError(`pixelate: block must be an integer in [1, ${MAX_BLOCK}], got ${block}`);
+  }
+  return { sigma, block };
+}
