@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { IContainer } from 'kubernetes-models/v1/Container';
@@ -20,6 +20,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { haveTool } from '../tools.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -30,25 +31,6 @@ interface K8sObject {
   [field: string]: unknown;
 }
 
-function which(tool: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, tool);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
-function haveTool(t: TestContext, tool: string): boolean {
-  if (which(tool)) return true;
-  if (process.env.CI === 'true') assert.fail(`${tool} is not installed (required when CI=true)`);
-  t.skip(`${tool} is not installed; install it (or set CI=true to make this a failure)`);
-  return false;
-}
 
 function parseObjects(text: string): K8sObject[] {
   return YAML.parseAllDocuments(text)

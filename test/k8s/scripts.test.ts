@@ -6,31 +6,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { haveTool } from '../tools.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MINE = ['scripts/build_and_push.sh', 'scripts/gke_create_gpu_pool.sh', 'scripts/deploy.sh'];
 
-function which(tool: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, tool);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
-function haveTool(t: TestContext, tool: string): boolean {
-  if (which(tool)) return true;
-  if (process.env.CI === 'true') assert.fail(`${tool} is not installed (required when CI=true)`);
-  t.skip(`${tool} is not installed; install it (or set CI=true to make this a failure)`);
-  return false;
-}
 
 function run(script: string, args: string[], env: Record<string, string> = {}) {
   const r = spawnSync('bash', [script, ...args], {

@@ -7,37 +7,19 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { SETTINGS, loadConfig } from '../../src/config.ts';
+import { haveTool } from '../tools.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Read by libraries in the container, not by the service's configuration. */
 const NOT_SERVICE_SETTINGS = new Set(['CUDA_CACHE_PATH']);
 
-function which(tool: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, tool);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
-function haveTool(t: TestContext, tool: string): boolean {
-  if (which(tool)) return true;
-  if (process.env.CI === 'true') assert.fail(`${tool} is not installed (required when CI=true)`);
-  t.skip(`${tool} is not installed; install it (or set CI=true to make this a failure)`);
-  return false;
-}
 
 function ceilCpu(q: string | number | undefined): string {
   assert.ok(q !== undefined, 'limits.cpu');

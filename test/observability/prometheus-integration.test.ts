@@ -19,36 +19,18 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+import { haveTool } from '../tools.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRAPE_SECONDS = 1;
 /** What Grafana would use for $__rate_interval with a 1 s scrape and a short time range. */
 const GRAFANA_RATE_INTERVAL = '15s';
 
-function which(tool: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, tool);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
-function haveTool(t: TestContext, tool: string): boolean {
-  if (which(tool)) return true;
-  if (process.env.CI === 'true') assert.fail(`${tool} is not installed (required when CI=true)`);
-  t.skip(`${tool} is not installed; install it (or set CI=true to make this a failure)`);
-  return false;
-}
 
 function readYaml<T>(file: string): T {
   return YAML.parse(fs.readFileSync(path.join(ROOT, file), 'utf8')) as T;

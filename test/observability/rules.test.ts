@@ -10,35 +10,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { haveTool } from '../tools.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SOURCE = 'k8s/base/gpu-media-prometheusrule.yaml';
 const GENERATED = 'observability/rules/gpu-media.rules.yaml';
 const UNIT_TESTS = 'observability/tests/slo-alerts.test.yaml';
 
-function which(tool: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, tool);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
-function haveTool(t: TestContext, tool: string): boolean {
-  if (which(tool)) return true;
-  if (process.env.CI === 'true') assert.fail(`${tool} is not installed (required when CI=true)`);
-  t.skip(`${tool} is not installed; install it (or set CI=true to make this a failure)`);
-  return false;
-}
 
 type Groups = NonNullable<IPrometheusRule['spec']['groups']>;
 
