@@ -8,6 +8,9 @@ import { healthRoutes } from './http/routes/health.ts';
 import { guards } from './http/guards.ts';
 import { infoRoutes, metricsRoute } from './http/routes/info.ts';
 import { processRoutes } from './http/routes/process.ts';
+import { demoRoutes } from './http/routes/demo.ts';
+import { whipRoutes } from './http/routes/whip.ts';
+import { SessionRegistry } from './webrtc/sessions.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 
 export interface AppContext {
@@ -16,6 +19,8 @@ export interface AppContext {
   readonly metricsApp: FastifyInstance | undefined;
   readonly engine: Engine;
   readonly metrics: Metrics;
+  /** WebRTC sessions (WHIP/WHEP): `drain(seconds)` and `closeAll(outcome)` for shutdown. */
+  readonly sessions: SessionRegistry;
   /** Readiness goes 503 from now on (the process is shutting down). */
   startDraining(): void;
 }
@@ -53,6 +58,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       workers: config.workers,
       maxQueue: config.maxQueue,
       retryAfterSeconds: config.retryAfterSeconds,
+      log: app.log.child({ component: 'engine' }),
     },
     metrics,
   );
@@ -112,6 +118,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maxBodyBytes: config.maxBodyBytes,
   });
   app.addHook('onClose', async () => engine.close());
+  const sessions = new SessionRegistry(config, { engine, metrics, log: app.log.child({ component: 'webrtc' }), isDraining: () => draining });
+  await app.register(whipRoutes, { sessions, config });
+  await app.register(demoRoutes);
+  // Calls in progress get SESSION_DRAIN_SECONDS to end on their own before the rest are closed.
+  app.addHook('preClose', async () => sessions.drain(config.sessionDrainSeconds));
+  app.addHook('onClose', async () => sessions.closeAll('drained'));
 
   let metricsApp: FastifyInstance | undefined;
   if (config.metricsPort !== undefined) {
@@ -127,6 +139,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     metricsApp,
     engine: engine,
     metrics,
+    sessions,
     startDraining: () => {
       draining = true;
     },

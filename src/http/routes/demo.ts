@@ -1,0 +1,25 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+
+// src/http/routes/demo.ts and dist/src/http/routes/demo.js sit at different depths below public/.
+const publicDir = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../../public/' : '../../../public/', import.meta.url));
+
+/** The demo page at `/` (plain files from public/, nothing built). */
+export async function demoRoutes(app: FastifyInstance): Promise<void> {
+  if (!existsSync(publicDir)) {
+    // An image built without public/ still serves the API.
+    app.log.warn({ publicDir }, 'demo page not found, not served');
+    return;
+  }
+  await app.register(fastifyStatic, {
+    root: publicDir,
+    // One route per file present at start-up: no wildcard competing with the API's 404s.
+    wildcard: false,
+    index: 'index.html',
+    decorateReply: false,
+    cacheControl: true,
+    maxAge: '5m',
+  });
+}

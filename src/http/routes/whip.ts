@@ -1,0 +1,106 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../../config.ts';
+import { InvalidEffectError } from '../../effects/catalog.ts';
+import { HttpError, unprocessable } from '../../errors.ts';
+import { parseJob } from '../../webrtc/job.ts';
+import { MAX_SDP_BYTES } from '../../webrtc/sdp.ts';
+import type { Session } from '../../webrtc/session.ts';
+import { notFound, type SessionRegistry } from '../../webrtc/sessions.ts';
+import { EXEMPT_FROM_PRESSURE } from '../guards.ts';
+import { asSdp, bearerMatches, iceServerLinks, JSON_TYPE, patchIce, requireType, SDP_TYPE, SDPFRAG_TYPE } from '../whip-support.ts';
+import { whepRoutes } from './whep.ts';
+
+export interface WhipRouteOptions {
+  readonly sessions: SessionRegistry;
+  readonly config: Pick<Config, 'iceServers' | 'corsOrigins' | 'whipToken' | 'maxIters'>;
+}
+
+/**
+ * WHIP (RFC 9725) for publishers, WHEP for viewers, with their CORS and optional bearer token.
+ * `POST /whip?effect=E&<params>` answers with the processed video on the same connection.
+ */
+export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions): Promise<void> {
+  const { sessions, config } = options;
+  const anyOrigin = config.corsOrigins.includes('*');
+  const links = iceServerLinks(config.iceServers);
+
+  app.addContentTypeParser([SDP_TYPE, SDPFRAG_TYPE], { parseAs: 'string', bodyLimit: MAX_SDP_BYTES }, (_request, body, done) =>
+    done(null, body),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin !== undefined && (anyOrigin || config.corsOrigins.includes(origin))) {
+      reply.header('access-control-allow-origin', origin);
+      reply.header('vary', 'Origin');
+      reply.header('access-control-expose-headers', 'Location, ETag, Link, Retry-After, Accept-Post');
+      if (request.method === 'OPTIONS') {
+        reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+        reply.header('access-control-allow-headers', 'Authorization, Content-Type, If-Match');
+        reply.header('access-control-max-age', '600');
+      }
+    }
+    // Preflights carry no credentials, so OPTIONS stays open (it reveals ICE servers only when authorized).
+    if (config.whipToken !== undefined && request.method !== 'OPTIONS' && !bearerMatches(request.headers.authorization, config.whipToken)) {
+      throw new HttpError(401, 'unauthorized', 'Authorization: Bearer <WHIP_TOKEN> is required', { 'www-authenticate': 'Bearer' });
+    }
+  });
+
+  const authorized = (request: FastifyRequest): boolean =>
+    config.whipToken === undefined || bearerMatches(request.headers.authorization, config.whipToken);
+
+  const options204 = (accepts: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
+    if (accepts) reply.header('accept-post', SDP_TYPE);
+    if (authorized(request) && links.length > 0) reply.header('link', links);
+    return reply.code(204).send();
+  };
+  // Only new sessions wait for the pressure guard: ending or steering a running one must work when
+  // the pod is busiest (a DELETE is what relieves it).
+  const exempt = { config: EXEMPT_FROM_PRESSURE };
+  app.options('/whip', exempt, options204(true));
+  app.options('/whip/:id', exempt, options204(false));
+
+  app.post('/whip', async (request, reply) => {
+    requireType(request, SDP_TYPE);
+    let job;
+    try {
+      job = parseJob(request.query as Record<string, unknown>, config.maxIters);
+    } catch (err) {
+      if (err instanceof InvalidEffectError) throw unprocessable(err.message);
+      throw err;
+    }
+    const { session, answerSdp } = await sessions.publish(asSdp(request.body), job);
+    if (links.length > 0) reply.header('link', links);
+    return reply.code(201).type(SDP_TYPE).header('location', `/whip/${session.id}`).header('etag', session.etag).send(answerSdp);
+  });
+
+  const sessionOf = (request: FastifyRequest<{ Params: { id: string } }>): Session => {
+    const session = sessions.get(request.params.id);
+    if (!session) throw notFound(`no session ${request.params.id.slice(0, 64)}`);
+    return session;
+  };
+
+  app.get<{ Params: { id: string } }>('/whip/:id', exempt, async (request) => sessionOf(request).stats());
+
+  app.patch<{ Params: { id: string } }>('/whip/:id', exempt, async (request, reply) => {
+    const session = sessionOf(request);
+    const type = requireType(request, JSON_TYPE, SDPFRAG_TYPE);
+    if (type === SDPFRAG_TYPE) return patchIce(sessions, session, request, reply);
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw unprocessable('the body must be a JSON object like {"effect":"gaussian","params":{"sigma":4}}');
+    try {
+      const job = session.changeEffect(body as Record<string, unknown>);
+      return { effect: job.effect, params: job.params, iters: job.iters };
+    } catch (err) {
+      if (err instanceof InvalidEffectError) throw unprocessable(err.message);
+      throw err;
+    }
+  });
+
+  app.delete<{ Params: { id: string } }>('/whip/:id', exempt, async (request, reply) => {
+    sessionOf(request).close('closed');
+    return reply.code(200).send();
+  });
+
+  await whepRoutes(app, { sessions, options204 });
+}

@@ -1,0 +1,69 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IceServer } from '../config.ts';
+import { HttpError, unprocessable, unsupportedMediaType } from '../errors.ts';
+import type { Session } from '../webrtc/session.ts';
+import type { SessionRegistry, TrickleResult } from '../webrtc/sessions.ts';
+import type { Viewer } from '../webrtc/viewer.ts';
+
+/** HTTP pieces shared by the WHIP and WHEP routes. */
+
+export const SDP_TYPE = 'application/sdp';
+export const SDPFRAG_TYPE = 'application/trickle-ice-sdpfrag';
+export const JSON_TYPE = 'application/json';
+
+export const contentTypeOf = (request: FastifyRequest): string =>
+  (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+
+/** RFC 8288 quoted-string. */
+const quoted = (value: string): string => `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+
+/** ICE servers as RFC 9725 §4.6 Link header values. */
+export function iceServerLinks(servers: readonly IceServer[]): string[] {
+  return servers.flatMap((server) =>
+    server.urls.map((url) => {
+      let link = `<${url}>; rel="ice-server"`;
+      if (server.username !== undefined) link += `; username=${quoted(server.username)}`;
+      if (server.credential !== undefined) link += `; credential=${quoted(server.credential)}; credential-type="password"`;
+      return link;
+    }),
+  );
+}
+
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1]!);
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export function requireType(request: FastifyRequest, ...types: string[]): string {
+  const type = contentTypeOf(request);
+  if (!types.includes(type)) throw unsupportedMediaType(`Content-Type must be ${types.join(' or ')}, got ${JSON.stringify(type || 'none')}`);
+  return type;
+}
+
+export function asSdp(body: unknown): string {
+  return typeof body === 'string' ? body : '';
+}
+
+/**
+ * Trickle ICE and ICE restarts (RFC 9725 §4.3) for a session or a viewer. `If-Match` other than
+ * `*` must carry the resource's current ETag (412 otherwise).
+ */
+export async function patchIce(sessions: SessionRegistry, target: Session | Viewer, request: FastifyRequest, reply: FastifyReply) {
+  const ifMatch = request.headers['if-match'];
+  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== target.etag) {
+    throw new HttpError(412, 'precondition_failed', 'If-Match does not carry the current ETag of this session');
+  }
+  let result: TrickleResult;
+  try {
+    result = await sessions.trickle(target, asSdp(request.body));
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw unprocessable(`ICE restart failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!result.restarted) return reply.code(204).send();
+  return reply.code(200).type(SDPFRAG_TYPE).header('etag', result.etag).send(result.fragment);
+}

@@ -1,0 +1,361 @@
+/**
+ * The one module that touches libwebrtc (@roamhq/wrtc). Everything else sees I420 frames, SDP text
+ * and typed peer events; the binding's objects never leave this file.
+ */
+import { createRequire } from 'node:module';
+import type { IceServer } from '../config.ts';
+import { SafeEmitter, type ListenerErrorHandler } from './events.ts';
+
+export interface I420Frame {
+  readonly width: number;
+  readonly height: number;
+  /** Y, then U, then V, tightly packed; chroma planes are ceil(w/2) x ceil(h/2). */
+  readonly data: Uint8Array;
+}
+
+export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+export type PeerEvents = {
+  /** A decoded frame from the remote side; `receivedAtMs` is performance.now() on arrival. */
+  frame: [frame: I420Frame, receivedAtMs: number];
+  state: [state: PeerState];
+  /** A text message on a data channel the remote side opened (or we opened with `offer`). */
+  message: [label: string, text: string];
+  channelopen: [label: string];
+};
+
+export interface PeerOptions {
+  readonly iceServers: readonly IceServer[];
+  readonly portRange?: { readonly min: number; readonly max: number } | undefined;
+  /** How long `answer`/`offer` wait for ICE gathering before returning the candidates found so far. */
+  readonly gatherTimeoutMs: number;
+  readonly onListenerError: ListenerErrorHandler;
+}
+
+export interface AnswerResult {
+  readonly sdp: string;
+  /** The remote side receives our video (its offer was sendrecv or recvonly). */
+  readonly sending: boolean;
+  /** The remote side sends video to us. */
+  readonly receiving: boolean;
+}
+
+export interface PeerStats {
+  readonly roundTripSeconds: number | undefined;
+  readonly inboundFramesPerSecond: number | undefined;
+  readonly outboundFramesPerSecond: number | undefined;
+  readonly framesDecoded: number;
+  readonly framesEncoded: number;
+}
+
+export interface RemoteCandidate {
+  readonly candidate: string;
+  readonly mid: string | null;
+}
+
+// ---- the binding's surface, as far as we use it -------------------------------------------------
+
+interface NativeTrack {
+  readonly kind: string;
+  stop(): void;
+}
+interface NativeTransceiver {
+  readonly mid: string | null;
+  direction: string;
+  readonly sender: { replaceTrack(track: NativeTrack | null): Promise<void> };
+  readonly receiver: { readonly track: NativeTrack };
+}
+interface NativeDataChannel {
+  readonly label: string;
+  readonly readyState: string;
+  send(data: string): void;
+  close(): void;
+  onopen: (() => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+}
+interface NativeDescription {
+  readonly type: string;
+  readonly sdp: string;
+}
+interface NativeStatsReport {
+  forEach(callback: (report: Record<string, unknown>) => void): void;
+}
+interface NativePeerConnection {
+  readonly connectionState: PeerState;
+  readonly iceGatheringState: string;
+  readonly localDescription: NativeDescription | null;
+  readonly remoteDescription: NativeDescription | null;
+  setRemoteDescription(description: NativeDescription): Promise<void>;
+  setLocalDescription(description: NativeDescription): Promise<void>;
+  createOffer(): Promise<NativeDescription>;
+  createAnswer(): Promise<NativeDescription>;
+  addTransceiver(trackOrKind: NativeTrack | string, init: { direction: string }): NativeTransceiver;
+  getTransceivers(): NativeTransceiver[];
+  createDataChannel(label: string): NativeDataChannel;
+  addIceCandidate(candidate: { candidate: string; sdpMid: string; sdpMLineIndex: number }): Promise<void>;
+  getStats(): Promise<NativeStatsReport>;
+  close(): void;
+  ontrack: ((event: { track: NativeTrack }) => void) | null;
+  onconnectionstatechange: (() => void) | null;
+  onicegatheringstatechange: (() => void) | null;
+  ondatachannel: ((event: { channel: NativeDataChannel }) => void) | null;
+}
+interface NativeVideoSink {
+  stop(): void;
+  onframe: ((event: { frame: I420Frame & { rotation: number } }) => void) | null;
+}
+interface NativeVideoSource {
+  createTrack(): NativeTrack;
+  onFrame(frame: I420Frame): void;
+}
+interface Wrtc {
+  RTCPeerConnection: new (config: Record<string, unknown>) => NativePeerConnection;
+  nonstandard: {
+    RTCVideoSink: new (track: NativeTrack) => NativeVideoSink;
+    RTCVideoSource: new (init?: { isScreencast?: boolean; needsDenoising?: boolean }) => NativeVideoSource;
+  };
+}
+
+let binding: Wrtc | undefined;
+
+function wrtc(): Wrtc {
+  if (binding) return binding;
+  binding = createRequire(import.meta.url)('@roamhq/wrtc') as Wrtc;
+  // Once native sources or sinks exist, the binding's finalizers crash the process while Node tears
+  // its environment down (WonderInventions/node-webrtc#7, #35). Ending with process.exit once the
+  // event loop is empty skips that teardown and keeps the exit code.
+  process.once('beforeExit', () => process.exit());
+  return binding;
+}
+
+// ---- outgoing video ------------------------------------------------------------------------------
+
+/**
+ * Processed video leaving the server: one libwebrtc source whose frames go to a track per peer
+ * (the publisher itself and any WHEP viewers); each peer encodes for its own connection.
+ */
+export class VideoOutput {
+  readonly #source: NativeVideoSource;
+  #closed = false;
+
+  constructor() {
+    this.#source = new (wrtc().nonstandard.RTCVideoSource)({ needsDenoising: false });
+  }
+
+  /** Hands a frame to every track of this output. `frame.data` must not be a SharedArrayBuffer view. */
+  send(frame: I420Frame): void {
+    if (!this.#closed) this.#source.onFrame(frame);
+  }
+
+  /** @internal A new track fed by this output; the peer that adds it stops it. */
+  createTrack(): NativeTrack {
+    return this.#source.createTrack();
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+}
+
+// ---- peers ---------------------------------------------------------------------------------------
+
+const directionOf = (sdpSection: string): string =>
+  /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(sdpSection)?.[1] ?? 'sendrecv';
+
+/** The video m-sections of an SDP with their mid and direction, in order. */
+function videoSections(sdp: string): { mid: string | null; direction: string }[] {
+  return sdp
+    .split(/\r?\nm=/)
+    .slice(1)
+    .filter((section) => section.startsWith('video '))
+    .map((section) => ({ mid: /^a=mid:(\S+)/m.exec(section)?.[1] ?? null, direction: directionOf(section) }));
+}
+
+export class Peer extends SafeEmitter<PeerEvents> {
+  readonly #pc: NativePeerConnection;
+  readonly #gatherTimeoutMs: number;
+  readonly #sinks: NativeVideoSink[] = [];
+  readonly #tracks: NativeTrack[] = [];
+  readonly #channels = new Map<string, NativeDataChannel>();
+  #closed = false;
+
+  constructor(options: PeerOptions) {
+    super(options.onListenerError);
+    const config: Record<string, unknown> = {
+      iceServers: options.iceServers.map((s) => ({ ...s, urls: [...s.urls] })),
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    };
+    if (options.portRange) config.portRange = { min: options.portRange.min, max: options.portRange.max };
+    this.#pc = new (wrtc().RTCPeerConnection)(config);
+    this.#gatherTimeoutMs = options.gatherTimeoutMs;
+
+    this.#pc.ontrack = ({ track }) => {
+      if (track.kind !== 'video' || this.#closed) return;
+      const sink = new (wrtc().nonstandard.RTCVideoSink)(track);
+      sink.onframe = ({ frame }) => this.safeEmit('frame', frame, performance.now());
+      this.#sinks.push(sink);
+    };
+    this.#pc.onconnectionstatechange = () => this.safeEmit('state', this.#pc.connectionState);
+    this.#pc.ondatachannel = ({ channel }) => this.#adopt(channel);
+  }
+
+  get state(): PeerState {
+    return this.#closed ? 'closed' : this.#pc.connectionState;
+  }
+
+  /**
+   * Answerer side (WHIP, WHEP): applies the offer, passes incoming video to 'frame' events, sends
+   * `output` on the first video section that accepts it, and returns the answer once ICE gathering
+   * is complete or the gathering bound has passed (a non-trickle answer). Audio is declined.
+   */
+  async answer(offerSdp: string, output: VideoOutput | undefined): Promise<AnswerResult> {
+    await this.#pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    const offered = videoSections(offerSdp);
+    let sending = false;
+    let receiving = false;
+    for (const transceiver of this.#pc.getTransceivers()) {
+      const kind = transceiver.receiver.track.kind;
+      if (kind !== 'video') {
+        transceiver.direction = 'inactive';
+        continue;
+      }
+      const remote = offered.find((o) => o.mid === transceiver.mid)?.direction ?? 'inactive';
+      const remoteSends = remote === 'sendrecv' || remote === 'sendonly';
+      const remoteReceives = (remote === 'sendrecv' || remote === 'recvonly') && output !== undefined && !sending;
+      if (remoteReceives) {
+        const track = output.createTrack();
+        this.#tracks.push(track);
+        await transceiver.sender.replaceTrack(track);
+        sending = true;
+      }
+      receiving ||= remoteSends;
+      transceiver.direction = remoteSends ? (remoteReceives ? 'sendrecv' : 'recvonly') : remoteReceives ? 'sendonly' : 'inactive';
+    }
+    await this.#pc.setLocalDescription(await this.#pc.createAnswer());
+    return { sdp: await this.#gatheredSdp(), sending, receiving };
+  }
+
+  /** Offerer side (Node clients: tests, benchmarks, load tools). Returns the offer after gathering. */
+  async offer(init: { readonly send?: VideoOutput; readonly receive: boolean; readonly channel?: string }): Promise<string> {
+    const direction = init.send ? (init.receive ? 'sendrecv' : 'sendonly') : 'recvonly';
+    if (init.send) {
+      const track = init.send.createTrack();
+      this.#tracks.push(track);
+      this.#pc.addTransceiver(track, { direction });
+    } else {
+      this.#pc.addTransceiver('video', { direction });
+    }
+    if (init.channel !== undefined) this.#adopt(this.#pc.createDataChannel(init.channel));
+    await this.#pc.setLocalDescription(await this.#pc.createOffer());
+    return this.#gatheredSdp();
+  }
+
+  async acceptAnswer(answerSdp: string): Promise<void> {
+    await this.#pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
+  }
+
+  /** Trickled remote candidates (RFC 8840 fragments, already parsed). */
+  async addCandidates(candidates: readonly RemoteCandidate[]): Promise<void> {
+    // The binding wants both keys; the m-line index comes from the negotiated mids.
+    const mids = (this.#pc.remoteDescription?.sdp ?? '').split(/\r?\nm=/).slice(1).map((s) => /^a=mid:(\S+)/m.exec(s)?.[1]);
+    for (const c of candidates) {
+      const index = c.mid === null ? 0 : Math.max(0, mids.indexOf(c.mid));
+      await this.#pc.addIceCandidate({ candidate: c.candidate, sdpMid: c.mid ?? mids[0] ?? '0', sdpMLineIndex: index });
+    }
+  }
+
+  /**
+   * ICE restart as the answerer: the remote offer is re-applied with the new credentials and a new
+   * answer made; returns the new local SDP (new ufrag, pwd and candidates).
+   */
+  async restartIce(remoteOfferSdp: string): Promise<string> {
+    await this.#pc.setRemoteDescription({ type: 'offer', sdp: remoteOfferSdp });
+    await this.#pc.setLocalDescription(await this.#pc.createAnswer());
+    return this.#gatheredSdp();
+  }
+
+  get remoteSdp(): string | undefined {
+    return this.#pc.remoteDescription?.sdp;
+  }
+
+  /** Sends text on an open data channel; false when there is none by that label. */
+  sendMessage(label: string, text: string): boolean {
+    const channel = this.#channels.get(label);
+    if (!channel || channel.readyState !== 'open') return false;
+    channel.send(text);
+    return true;
+  }
+
+  async stats(): Promise<PeerStats> {
+    let roundTripSeconds: number | undefined;
+    let inboundFramesPerSecond: number | undefined;
+    let outboundFramesPerSecond: number | undefined;
+    let framesDecoded = 0;
+    let framesEncoded = 0;
+    if (this.#closed) return { roundTripSeconds, inboundFramesPerSecond, outboundFramesPerSecond, framesDecoded, framesEncoded };
+    const report = await this.#pc.getStats();
+    report.forEach((r) => {
+      const num = (key: string): number | undefined => (typeof r[key] === 'number' ? (r[key] as number) : undefined);
+      if (r.type === 'candidate-pair' && r.nominated === true && num('currentRoundTripTime') !== undefined) {
+        roundTripSeconds = num('currentRoundTripTime');
+      } else if (r.type === 'inbound-rtp' && r.kind === 'video') {
+        inboundFramesPerSecond = num('framesPerSecond') ?? inboundFramesPerSecond;
+        framesDecoded += num('framesDecoded') ?? 0;
+      } else if (r.type === 'outbound-rtp' && r.kind === 'video') {
+        outboundFramesPerSecond = num('framesPerSecond') ?? outboundFramesPerSecond;
+        framesEncoded += num('framesEncoded') ?? 0;
+      }
+    });
+    return { roundTripSeconds, inboundFramesPerSecond, outboundFramesPerSecond, framesDecoded, framesEncoded };
+  }
+
+  /** Stops sinks and tracks (each keeps the event loop alive) and closes the connection. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const sink of this.#sinks) {
+      sink.onframe = null;
+      sink.stop();
+    }
+    for (const track of this.#tracks) track.stop();
+    for (const channel of this.#channels.values()) {
+      channel.onmessage = null;
+      channel.onopen = null;
+    }
+    this.#pc.ontrack = null;
+    this.#pc.ondatachannel = null;
+    this.#pc.onicegatheringstatechange = null;
+    this.#pc.close();
+    this.#pc.onconnectionstatechange = null;
+    this.safeEmit('state', 'closed');
+  }
+
+  #adopt(channel: NativeDataChannel): void {
+    if (this.#closed) return;
+    this.#channels.set(channel.label, channel);
+    channel.onopen = () => this.safeEmit('channelopen', channel.label);
+    channel.onmessage = ({ data }) => {
+      if (typeof data === 'string') this.safeEmit('message', channel.label, data);
+    };
+  }
+
+  async #gatheredSdp(): Promise<string> {
+    if (this.#pc.iceGatheringState !== 'complete') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.#gatherTimeoutMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#pc.onicegatheringstatechange = () => {
+          if (this.#pc.iceGatheringState === 'complete') done();
+        };
+      });
+      this.#pc.onicegatheringstatechange = null;
+    }
+    const sdp = this.#pc.localDescription?.sdp;
+    if (sdp === undefined) throw new Error('no local description after negotiation');
+    return sdp;
+  }
+}

@@ -1,0 +1,233 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { InvalidEffectError, type EffectJob } from '../effects/catalog.ts';
+import type { Engine } from '../engine/engine.ts';
+import { OverloadedError } from '../errors.ts';
+import { frameBytes, type FrameLayout } from '../frames/layout.ts';
+import type { Metrics } from '../metrics.ts';
+import type { RollingQuantile } from '../stats/rolling-quantile.ts';
+import { SafeEmitter } from './events.ts';
+import { LatestFrameLoop } from './frame-loop.ts';
+import { parseJob } from './job.ts';
+import type { I420Frame, Peer, PeerState, VideoOutput } from './peer.ts';
+
+export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained';
+
+/** The data channel a publisher may open to change the effect (same JSON as PATCH /whip/{id}). */
+export const CONTROL_CHANNEL = 'control';
+
+export interface SessionDeps {
+  readonly engine: Pick<Engine, 'processFrame'>;
+  readonly metrics: Metrics;
+  /** The pod's frame latency window (SLO-aware admission reads its p95). */
+  readonly frameWindow: RollingQuantile;
+  readonly log: FastifyBaseLogger;
+  readonly idleSeconds: number;
+  readonly maxIters: number;
+}
+
+export type SessionEvents = { closed: [outcome: SessionOutcome] };
+
+export interface SessionStats {
+  readonly id: string;
+  readonly state: PeerState;
+  readonly effect: string;
+  readonly params: Readonly<Record<string, number>>;
+  readonly iters: number;
+  readonly ageSeconds: number;
+  readonly framesReceived: number;
+  readonly framesProcessed: number;
+  readonly framesDropped: number;
+  /** p95 / last of the server frame latency over the session's last 128 frames. */
+  readonly frameLatencyP95Ms: number | undefined;
+  readonly frameLatencyLastMs: number | undefined;
+  readonly inboundFramesPerSecond: number | undefined;
+  readonly outboundFramesPerSecond: number | undefined;
+  readonly roundTripSeconds: number | undefined;
+  readonly viewers: number;
+}
+
+interface ReceivedFrame {
+  readonly frame: I420Frame;
+  readonly receivedAtMs: number;
+}
+
+const LATENCY_RING = 128;
+
+/**
+ * One WHIP publisher: its peer connection, the frame loop that sends every received frame through
+ * the engine, and the processed output (sent back on the same connection and to WHEP viewers).
+ */
+export class Session extends SafeEmitter<SessionEvents> {
+  readonly id: string;
+  readonly output: VideoOutput;
+  readonly #peer: Peer;
+  readonly #deps: SessionDeps;
+  readonly #loop: LatestFrameLoop<ReceivedFrame>;
+  readonly #createdAtMs = performance.now();
+  readonly #latenciesMs = new Float64Array(LATENCY_RING);
+  readonly #viewers = new Set<{ close(outcome: SessionOutcome): void }>();
+  #job: EffectJob;
+  #etag: string;
+  #scratch = new Uint8Array(0);
+  #lastActivityMs = performance.now();
+  #framesReceived = 0;
+  #framesProcessed = 0;
+  #framesDropped = 0;
+  #idleTimer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(id: string, peer: Peer, output: VideoOutput, job: EffectJob, etag: string, deps: SessionDeps) {
+    super((err, event) => deps.log.error({ err, event, sessionId: id }, 'session listener failed'));
+    this.id = id;
+    this.#peer = peer;
+    this.output = output;
+    this.#job = job;
+    this.#etag = etag;
+    this.#deps = deps;
+    this.#loop = new LatestFrameLoop<ReceivedFrame>({
+      run: (f) => this.#process(f),
+      onDropped: () => this.#dropped(),
+      onError: (err) => {
+        this.#dropped();
+        if (!(err instanceof OverloadedError)) deps.log.warn({ err, sessionId: id }, 'frame processing failed');
+      },
+    });
+    peer.on('frame', (frame, receivedAtMs) => {
+      this.#framesReceived++;
+      this.#lastActivityMs = receivedAtMs;
+      this.#loop.push({ frame, receivedAtMs });
+    });
+    peer.on('state', (state) => {
+      deps.log.debug({ sessionId: id, state }, 'session connection state');
+      // Closing from inside a libwebrtc callback is not safe; leave the callback first.
+      if (state === 'failed') setImmediate(() => this.close('failed'));
+    });
+    peer.on('message', (label, text) => {
+      if (label === CONTROL_CHANNEL) this.#control(text);
+    });
+    const tickMs = Math.min(1000, deps.idleSeconds * 500);
+    this.#idleTimer = setInterval(() => {
+      if (performance.now() - this.#lastActivityMs > deps.idleSeconds * 1000) this.close('idle');
+    }, tickMs);
+    this.#idleTimer.unref();
+  }
+
+  get job(): EffectJob {
+    return this.#job;
+  }
+
+  get etag(): string {
+    return this.#etag;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get peer(): Peer {
+    return this.#peer;
+  }
+
+  /** Applies a change request (`{effect?, params?, iters?}`); throws InvalidEffectError (422). */
+  changeEffect(request: Readonly<Record<string, unknown>>): EffectJob {
+    this.#job = parseJob(request, this.#deps.maxIters, this.#job);
+    this.#deps.log.info({ sessionId: this.id, effect: this.#job.effect, params: this.#job.params, iters: this.#job.iters }, 'session effect changed');
+    return this.#job;
+  }
+
+  setEtag(etag: string): void {
+    this.#etag = etag;
+  }
+
+  addViewer(viewer: { close(outcome: SessionOutcome): void }): void {
+    this.#viewers.add(viewer);
+  }
+
+  removeViewer(viewer: { close(outcome: SessionOutcome): void }): void {
+    this.#viewers.delete(viewer);
+  }
+
+  get viewerCount(): number {
+    return this.#viewers.size;
+  }
+
+  async stats(): Promise<SessionStats> {
+    const peer = await this.#peer.stats();
+    const n = Math.min(this.#framesProcessed, LATENCY_RING);
+    const recent = Array.from(this.#latenciesMs.subarray(0, n)).sort((a, b) => a - b);
+    const last = this.#framesProcessed > 0 ? this.#latenciesMs[(this.#framesProcessed - 1) % LATENCY_RING] : undefined;
+    return {
+      id: this.id,
+      state: this.#peer.state,
+      effect: this.#job.effect,
+      params: this.#job.params,
+      iters: this.#job.iters,
+      ageSeconds: (performance.now() - this.#createdAtMs) / 1000,
+      framesReceived: this.#framesReceived,
+      framesProcessed: this.#framesProcessed,
+      framesDropped: this.#framesDropped,
+      frameLatencyP95Ms: n > 0 ? recent[Math.min(n - 1, Math.ceil(0.95 * n) - 1)] : undefined,
+      frameLatencyLastMs: last,
+      inboundFramesPerSecond: peer.inboundFramesPerSecond,
+      outboundFramesPerSecond: peer.outboundFramesPerSecond,
+      roundTripSeconds: peer.roundTripSeconds,
+      viewers: this.#viewers.size,
+    };
+  }
+
+  /** Ends the session and its viewers; the frame in progress is not sent. Idempotent. */
+  close(outcome: SessionOutcome): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#idleTimer);
+    void this.#loop.stop();
+    for (const viewer of [...this.#viewers]) viewer.close(outcome);
+    this.#peer.close();
+    this.#peer.removeAllListeners();
+    this.output.close();
+    this.#deps.log.info(
+      { sessionId: this.id, outcome, framesReceived: this.#framesReceived, framesProcessed: this.#framesProcessed, framesDropped: this.#framesDropped },
+      'session ended',
+    );
+    this.safeEmit('closed', outcome);
+    this.removeAllListeners();
+  }
+
+  async #process({ frame, receivedAtMs }: ReceivedFrame): Promise<void> {
+    const layout: FrameLayout = { format: 'i420', width: frame.width, height: frame.height };
+    const bytes = frameBytes(layout);
+    if (frame.data.length < bytes) throw new Error(`frame of ${frame.width}x${frame.height} has ${frame.data.length} bytes, expected ${bytes}`);
+    await this.#deps.engine.processFrame(layout, this.#job, frame.data, (processed) => {
+      if (this.#closed) return;
+      // libwebrtc copies the frame during onFrame but refuses shared memory, so one plain buffer
+      // per session carries every frame.
+      if (this.#scratch.length !== bytes) this.#scratch = new Uint8Array(bytes);
+      this.#scratch.set(processed.subarray(0, bytes));
+      const latencySeconds = (performance.now() - receivedAtMs) / 1000;
+      this.output.send({ width: frame.width, height: frame.height, data: this.#scratch });
+      this.#latenciesMs[this.#framesProcessed % LATENCY_RING] = latencySeconds * 1000;
+      this.#framesProcessed++;
+      this.#deps.metrics.frameLatency.observe(latencySeconds);
+      this.#deps.frameWindow.recordSeconds(latencySeconds);
+    });
+  }
+
+  #dropped(): void {
+    this.#framesDropped++;
+    this.#deps.metrics.framesDropped.inc();
+  }
+
+  #control(text: string): void {
+    let reply: unknown;
+    try {
+      const request: unknown = JSON.parse(text);
+      if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new InvalidEffectError('a control message is a JSON object');
+      const job = this.changeEffect(request as Record<string, unknown>);
+      reply = { type: 'effect', effect: job.effect, params: job.params, iters: job.iters };
+    } catch (err) {
+      const detail = err instanceof InvalidEffectError ? err.message : 'a control message is a JSON object like {"effect":"gaussian","params":{"sigma":4}}';
+      reply = { type: 'error', error: 'unprocessable', detail };
+    }
+    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify(reply));
+  }
+}

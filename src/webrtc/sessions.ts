@@ -1,0 +1,274 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { IceServer } from '../config.ts';
+import { ConfigError } from '../config.ts';
+import type { EffectJob } from '../effects/catalog.ts';
+import type { Engine } from '../engine/engine.ts';
+import { badRequest, HttpError } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+import { RollingQuantile } from '../stats/rolling-quantile.ts';
+import { Peer, VideoOutput } from './peer.ts';
+import { announceAddress, fragmentOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
+import { Session, type SessionOutcome } from './session.ts';
+import { Viewer } from './viewer.ts';
+
+export interface SessionsConfig {
+  readonly maxSessions: number;
+  readonly frameSloMs: number;
+  readonly sloAdmission: boolean;
+  readonly iceServers: readonly IceServer[];
+  readonly rtcPortMin: number | undefined;
+  readonly rtcPortMax: number | undefined;
+  readonly announcedIp: string | undefined;
+  readonly sessionIdleSeconds: number;
+  readonly maxIters: number;
+  readonly retryAfterSeconds: number;
+  readonly p95WindowSeconds: number;
+}
+
+export interface SessionsDeps {
+  readonly engine: Pick<Engine, 'processFrame'>;
+  readonly metrics: Metrics;
+  readonly log: FastifyBaseLogger;
+  /** True once the pod is shutting down (readiness failed): new sessions are refused. */
+  readonly isDraining?: () => boolean;
+}
+
+/** Non-trickle answers wait this long for ICE gathering (STUN/TURN replies), then go with what they have. */
+const GATHER_TIMEOUT_MS = 2500;
+/** The frame p95 says little before this many frames are in the window. */
+const MIN_SLO_SAMPLES = 60;
+
+export class ServiceUnavailableError extends HttpError {
+  readonly retryable = true;
+  constructor(detail: string, retryAfterSeconds: number) {
+    super(503, 'unavailable', detail, { 'retry-after': String(retryAfterSeconds) });
+    this.name = 'ServiceUnavailableError';
+  }
+}
+
+export const notFound = (detail: string): HttpError => new HttpError(404, 'not_found', detail);
+
+/** The result of a trickle-ICE PATCH: 204 for candidates, 200 with a fragment after an ICE restart. */
+export type TrickleResult = { readonly restarted: false } | { readonly restarted: true; readonly fragment: string; readonly etag: string };
+
+export function portRangeOf(config: Pick<SessionsConfig, 'rtcPortMin' | 'rtcPortMax'>): { min: number; max: number } | undefined {
+  const { rtcPortMin: min, rtcPortMax: max } = config;
+  if (min === undefined && max === undefined) return undefined;
+  if (min === undefined || max === undefined) throw new ConfigError('RTC_PORT_MIN and RTC_PORT_MAX must be set together');
+  if (min > max) throw new ConfigError(`RTC_PORT_MIN (${min}) must not be above RTC_PORT_MAX (${max})`);
+  return { min, max };
+}
+
+const newEtag = (): string => `"${randomBytes(9).toString('base64url')}"`;
+
+/**
+ * The pod's WebRTC sessions: admission (MAX_SESSIONS peer connections, SLO-aware refusal, drain),
+ * creation of publishers and viewers, lookup, and orderly shutdown.
+ */
+export class SessionRegistry {
+  /** Frame latency of every session over P95_WINDOW_SECONDS (app_frame_latency_seconds is the histogram). */
+  readonly frameWindow: RollingQuantile;
+  readonly #sessions = new Map<string, Session>();
+  readonly #viewers = new Map<string, Viewer>();
+  readonly #config: SessionsConfig;
+  readonly #deps: SessionsDeps;
+  readonly #portRange: { min: number; max: number } | undefined;
+  #reserved = 0;
+  #drain: Promise<void> | undefined;
+
+  constructor(config: SessionsConfig, deps: SessionsDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#portRange = portRangeOf(config);
+    this.frameWindow = new RollingQuantile({ windowSeconds: config.p95WindowSeconds });
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Peer connections open or being negotiated: publishers and viewers. */
+  get peerCount(): number {
+    return this.#sessions.size + this.#viewers.size + this.#reserved;
+  }
+
+  get(id: string): Session | undefined {
+    return this.#sessions.get(id);
+  }
+
+  viewer(sessionId: string, viewerId: string): Viewer | undefined {
+    const viewer = this.#viewers.get(viewerId);
+    return viewer?.session.id === sessionId ? viewer : undefined;
+  }
+
+  /** Admits, negotiates and starts a publisher session. Returns it with the answer SDP. */
+  async publish(offerSdp: string, job: EffectJob): Promise<{ session: Session; answerSdp: string }> {
+    this.#checkOffer(offerSdp);
+    const release = this.#admit('session');
+    const id = randomUUID();
+    const peer = this.#newPeer();
+    const output = new VideoOutput();
+    try {
+      const answer = await this.#negotiate(peer, offerSdp, output);
+      if (!answer.receiving) throw badRequest('a WHIP offer must send video (sendrecv or sendonly) in a codec the server decodes (VP8, VP9)');
+      const session = new Session(id, peer, output, job, newEtag(), {
+        engine: this.#deps.engine,
+        metrics: this.#deps.metrics,
+        frameWindow: this.frameWindow,
+        log: this.#deps.log,
+        idleSeconds: this.#config.sessionIdleSeconds,
+        maxIters: this.#config.maxIters,
+      });
+      this.#sessions.set(id, session);
+      this.#deps.metrics.sessionsActive.inc();
+      session.on('closed', (outcome) => {
+        this.#sessions.delete(id);
+        this.#deps.metrics.sessionsActive.dec();
+        this.#deps.metrics.sessions.inc({ outcome });
+      });
+      this.#deps.log.info({ sessionId: id, effect: job.effect, sending: answer.sending, receiving: answer.receiving }, 'session started');
+      return { session, answerSdp: answer.sdp };
+    } catch (err) {
+      peer.close();
+      output.close();
+      this.#deps.metrics.sessions.inc({ outcome: 'failed' });
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  /** Admits and negotiates a WHEP viewer of a session's processed output. */
+  async view(sessionId: string, offerSdp: string): Promise<{ viewer: Viewer; answerSdp: string }> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) throw notFound(`no session ${sessionId}`);
+    this.#checkOffer(offerSdp);
+    const release = this.#admit('viewer');
+    const peer = this.#newPeer();
+    try {
+      const answer = await this.#negotiate(peer, offerSdp, session.output);
+      if (!answer.sending) throw badRequest('a WHEP offer must receive video (recvonly or sendrecv)');
+      if (session.closed) throw notFound(`no session ${sessionId}`);
+      const viewer = new Viewer(randomUUID(), session, peer, newEtag(), { log: this.#deps.log, idleSeconds: this.#config.sessionIdleSeconds });
+      this.#viewers.set(viewer.id, viewer);
+      viewer.on('closed', () => this.#viewers.delete(viewer.id));
+      this.#deps.log.info({ sessionId, viewerId: viewer.id }, 'viewer started');
+      return { viewer, answerSdp: answer.sdp };
+    } catch (err) {
+      peer.close();
+      throw err;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Trickle ICE for a session or viewer (RFC 9725 §4.3): candidates are added; new ICE credentials
+   * mean an ICE restart, answered with the new local fragment and a new ETag.
+   */
+  async trickle(target: Session | Viewer, body: string): Promise<TrickleResult> {
+    let fragment;
+    try {
+      fragment = parseSdpFragment(body);
+    } catch (err) {
+      if (err instanceof SdpError) throw badRequest(err.message);
+      throw err;
+    }
+    const remote = target.peer.remoteSdp;
+    const currentUfrag = remote === undefined ? undefined : /^a=ice-ufrag:(\S+)/m.exec(remote)?.[1];
+    if (fragment.iceUfrag !== undefined && fragment.icePwd !== undefined && fragment.iceUfrag !== currentUfrag && remote !== undefined) {
+      const localSdp = this.#announce(await target.peer.restartIce(withIceCredentials(remote, fragment.iceUfrag, fragment.icePwd)));
+      await target.peer.addCandidates(fragment.candidates);
+      const etag = newEtag();
+      target.setEtag(etag);
+      return { restarted: true, fragment: fragmentOf(localSdp), etag };
+    }
+    try {
+      await target.peer.addCandidates(fragment.candidates);
+    } catch (err) {
+      throw badRequest(`candidate refused: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return { restarted: false };
+  }
+
+  /** Closes every session and viewer now, with `outcome` on the sessions' metric. */
+  async closeAll(outcome: SessionOutcome): Promise<void> {
+    for (const viewer of [...this.#viewers.values()]) viewer.close(outcome);
+    for (const session of [...this.#sessions.values()]) session.close(outcome);
+  }
+
+  /**
+   * Refuses new sessions from now on, gives the running ones up to `seconds` to end on their own,
+   * then closes the rest ('drained'). Calling it again returns the same drain.
+   */
+  drain(seconds: number): Promise<void> {
+    this.#drain ??= (async () => {
+      const deadlineMs = performance.now() + seconds * 1000;
+      if (this.#sessions.size + this.#viewers.size > 0) {
+        this.#deps.log.info({ sessions: this.#sessions.size, viewers: this.#viewers.size, drainSeconds: seconds }, 'draining sessions');
+      }
+      while (this.#sessions.size + this.#viewers.size + this.#reserved > 0 && performance.now() < deadlineMs) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      await this.closeAll('drained');
+    })();
+    return this.#drain;
+  }
+
+  #checkOffer(sdp: string): void {
+    try {
+      validateOffer(sdp);
+    } catch (err) {
+      if (err instanceof SdpError) throw badRequest(`malformed SDP offer: ${err.message}`);
+      throw err;
+    }
+  }
+
+  #admit(kind: 'session' | 'viewer'): () => void {
+    const refuse = (reason: string, detail: string): never => {
+      this.#deps.metrics.rejected.inc({ reason });
+      if (kind === 'session') this.#deps.metrics.sessions.inc({ outcome: 'rejected' });
+      throw new ServiceUnavailableError(detail, this.#config.retryAfterSeconds);
+    };
+    if (this.#drain !== undefined || this.#deps.isDraining?.()) refuse('draining', 'this pod is shutting down; retry on another');
+    if (this.peerCount >= this.#config.maxSessions) {
+      refuse('sessions_full', `this pod holds ${this.#config.maxSessions} WebRTC peer connections (MAX_SESSIONS); retry later`);
+    }
+    if (this.#config.sloAdmission && this.frameWindow.count() >= MIN_SLO_SAMPLES) {
+      const p95Ms = this.frameWindow.quantileSeconds(0.95) * 1000;
+      if (p95Ms > this.#config.frameSloMs) {
+        refuse('frame_slo', `frame latency p95 ${p95Ms.toFixed(1)} ms is above FRAME_SLO_MS ${this.#config.frameSloMs}; retry later`);
+      }
+    }
+    this.#reserved++;
+    let released = false;
+    return () => {
+      if (!released) this.#reserved--;
+      released = true;
+    };
+  }
+
+  #newPeer(): Peer {
+    return new Peer({
+      iceServers: this.#config.iceServers,
+      portRange: this.#portRange,
+      gatherTimeoutMs: GATHER_TIMEOUT_MS,
+      onListenerError: (err, event) => this.#deps.log.error({ err, event }, 'peer listener failed'),
+    });
+  }
+
+  async #negotiate(peer: Peer, offerSdp: string, output: VideoOutput) {
+    let answer;
+    try {
+      answer = await peer.answer(offerSdp, output);
+    } catch (err) {
+      throw badRequest(`the SDP offer was refused: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return { ...answer, sdp: this.#announce(answer.sdp) };
+  }
+
+  #announce(sdp: string): string {
+    return this.#config.announcedIp === undefined ? sdp : announceAddress(sdp, this.#config.announcedIp);
+  }
+}

@@ -1,0 +1,75 @@
+import type { TestContext } from 'node:test';
+import type { AppContext } from '../../src/app.ts';
+import type { Config } from '../../src/config.ts';
+import { i420Frame, WhipPublisher, type ClientOptions } from '../../src/webrtc/client.ts';
+import type { I420Frame, Peer } from '../../src/webrtc/peer.ts';
+import { testApp } from '../helpers.ts';
+
+export const WIDTH = 320;
+export const HEIGHT = 240;
+
+/** A listening app on 127.0.0.1 (WebRTC needs real sockets), closed when the test ends. */
+export async function listeningApp(t: TestContext, overrides: Partial<Config> = {}): Promise<{ ctx: AppContext; base: string }> {
+  const ctx = await testApp(t, { sessionDrainSeconds: 0, sloAdmission: false, ...overrides });
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = ctx.app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return { ctx, base: `http://127.0.0.1:${address.port}` };
+}
+
+/** Publishes via WHIP and makes sure the connection is closed when the test ends, pass or fail. */
+export async function publish(t: TestContext, url: string, options: ClientOptions & { controlChannel?: boolean } = {}): Promise<WhipPublisher> {
+  const publisher = await WhipPublisher.publish(url, options);
+  t.after(() => publisher.abandon());
+  return publisher;
+}
+
+/**
+ * The test card: left half dark, right half bright (a hard vertical edge at x = 160), chroma
+ * away from neutral so that effects on U and V show.
+ */
+export const CARD: I420Frame = i420Frame(WIDTH, HEIGHT, (plane, x) => (plane === 0 ? (x < WIDTH / 2 ? 40 : 200) : plane === 1 ? 90 : 170));
+
+export const y = (frame: I420Frame, x: number, row: number): number => frame.data[row * frame.width + x] ?? -1;
+export const u = (frame: I420Frame, x: number, row: number): number => frame.data[frame.width * frame.height + row * ((frame.width + 1) >> 1) + x] ?? -1;
+export const v = (frame: I420Frame, x: number, row: number): number => {
+  const cw = (frame.width + 1) >> 1;
+  return frame.data[frame.width * frame.height + cw * ((frame.height + 1) >> 1) + row * cw + x] ?? -1;
+};
+
+/** The first frame from `peer` that satisfies `accept`, or a rejection naming `what` after `timeoutMs`. */
+export function frameWhere(peer: Peer, what: string, accept: (frame: I420Frame) => boolean, timeoutMs = 8000): Promise<I420Frame> {
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    let last: I420Frame | undefined;
+    const onFrame = (frame: I420Frame) => {
+      seen++;
+      last = frame;
+      if (!accept(frame)) return;
+      clearTimeout(timer);
+      peer.off('frame', onFrame);
+      resolve(frame);
+    };
+    const timer = setTimeout(() => {
+      peer.off('frame', onFrame);
+      const sample = last ? ` (last: Y ${y(last, 40, 120)}/${y(last, 280, 120)}, U ${u(last, 20, 60)}, V ${v(last, 20, 60)})` : '';
+      reject(new Error(`no frame with ${what} within ${timeoutMs} ms; ${seen} frames seen${sample}`));
+    }, timeoutMs);
+    peer.on('frame', onFrame);
+  });
+}
+
+/** Polls `check` until it returns true, failing with `what` after `timeoutMs`. */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 8000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function metricsText(base: string): Promise<string> {
+  return (await fetch(`${base}/metrics`)).text();
+}
+
+export const near = (actual: number, expected: number, tolerance: number): boolean => Math.abs(actual - expected) <= tolerance;
