@@ -17,6 +17,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY --from=build /app/build build
+COPY public public
 USER 10001:10001
 EXPOSE 8080
 CMD ["node", "dist/src/server.js"]

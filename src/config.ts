@@ -185,11 +185,17 @@ export const SETTINGS = {
     parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
     default: 'info',
   },
+  sessionRateLimitPerMinute: {
+    env: 'SESSION_RATE_LIMIT_PER_MINUTE',
+    doc: 'WHIP/WHEP sessions one client address may create per minute before 429 (0: no limit)',
+    parse: int(0, 1_000_000),
+    default: 30,
+  },
   maxSessions: {
     env: 'MAX_SESSIONS',
-    doc: 'WebRTC peer connections (WHIP publishers and WHEP viewers) per pod before new ones get 503',
+    doc: 'WebRTC peer connections (WHIP publishers and WHEP viewers) per pod before new ones get 503 (a 720p30 session takes about half a core)',
     parse: int(1, 10_000),
-    default: 6,
+    default: 4,
   },
   frameSloMs: {
     env: 'FRAME_SLO_MS',

@@ -10,6 +10,7 @@ async function main(): Promise<void> {
     log: ctx.app.log,
     delaySeconds: config.shutdownDelaySeconds,
     startDraining: ctx.startDraining,
+    drainSessions: () => ctx.sessions.drain(config.sessionDrainSeconds),
     close: () => ctx.app.close(),
     exit: (code) => process.exit(code),
   });

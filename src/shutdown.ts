@@ -6,14 +6,17 @@ export interface ShutdownSteps {
   readonly delaySeconds: number;
   /** Readiness goes 503. */
   readonly startDraining: () => void;
-  /** Stops accepting, finishes in-flight work, releases the engine (and its sessions). */
+  /** Lets live WebRTC sessions end on their own (bounded), while HTTP still answers their DELETEs. */
+  readonly drainSessions: () => Promise<void>;
+  /** Stops accepting, finishes in-flight work, releases the engine (and what sessions remain). */
   readonly close: () => Promise<void>;
   readonly exit: (code: number) => void;
 }
 
 /**
  * SIGTERM/SIGINT: fail readiness at once, keep serving for the delay (the pod is still in the
- * Service's endpoints for a while), then close in order and exit 0. A second signal exits at once.
+ * Service's endpoints for a while), let live sessions end (new ones are refused while draining),
+ * then close in order and exit 0. A second signal exits at once.
  */
 export function installShutdown(steps: ShutdownSteps): () => Promise<void> {
   let stopping: Promise<void> | undefined;
@@ -27,8 +30,10 @@ export function installShutdown(steps: ShutdownSteps): () => Promise<void> {
     steps.log.info({ signal, delaySeconds: steps.delaySeconds }, 'draining: readiness failed, still serving');
     stopping = (async () => {
       await new Promise((resolve) => setTimeout(resolve, steps.delaySeconds * 1000));
-      steps.log.info('closing: no new connections, finishing in-flight work');
       try {
+        steps.log.info('draining sessions');
+        await steps.drainSessions();
+        steps.log.info('closing: no new connections, finishing in-flight work');
         await steps.close();
         steps.log.info('stopped');
         steps.exit(0);

@@ -1,8 +1,9 @@
 import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { OverloadedError } from '../errors.ts';
+import { HttpError, OverloadedError } from '../errors.ts';
 
 export interface GuardOptions {
   readonly maxEventLoopDelayMs: number;
@@ -10,8 +11,24 @@ export interface GuardOptions {
   readonly retryAfterSeconds: number;
 }
 
+// @fastify/under-pressure reads a per-route `pressureHandler` from the route config but does not
+// declare it; say so, so route configs type-check alongside @fastify/rate-limit's `rateLimit`.
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    pressureHandler?: (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => Promise<void> | void;
+  }
+}
+
 /** Route config that lets a route answer even when the API is under pressure (probes, metrics). */
 export const EXEMPT_FROM_PRESSURE = { pressureHandler: () => undefined } as const;
+
+/**
+ * Route config for the routes that create sessions: a per-client-address budget, so one client
+ * cannot take every session slot or churn peer connections. 0 turns it off.
+ */
+export function sessionCreationLimit(perMinute: number) {
+  return { rateLimit: perMinute > 0 ? { max: perMinute, timeWindow: 60_000 } : false } as const;
+}
 
 /**
  * Cross-cutting protections: a main-thread pressure guard (a fast 503 beats a slow 200 when the
@@ -26,6 +43,14 @@ export const guards = fp(async (app: FastifyInstance, options: GuardOptions) => 
     pressureHandler: async (_request, _reply, type, value) => {
       throw new OverloadedError(`the server is under pressure (${type}: ${String(value)})`, options.retryAfterSeconds);
     },
+  });
+  // Off by default; the session-creating routes opt in with sessionCreationLimit().
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new HttpError(429, 'rate_limited', `too many sessions from this address: ${context.max} per minute; retry in ${context.after}`, {
+        'retry-after': String(Math.ceil(context.ttl / 1000)),
+      }),
   });
   await app.register(helmet, {
     contentSecurityPolicy: {

@@ -42,3 +42,17 @@ test('METRICS_PORT moves /metrics off the public port', async (t) => {
   const text = (await ctx.metricsApp.inject('/metrics')).body;
   assert.equal(metricValue(text, 'app_requests_total', { endpoint: '/process', status: '200' }), 1);
 });
+
+test('session creation is rate-limited per client address with 429 and Retry-After', async (t) => {
+  const { app } = await testApp(t, { sessionRateLimitPerMinute: 2 });
+  const offer = () =>
+    app.inject({ method: 'POST', url: '/whip?effect=blur', headers: { 'content-type': 'application/sdp' }, payload: 'not sdp' });
+  assert.equal((await offer()).statusCode, 400);
+  assert.equal((await offer()).statusCode, 400);
+  const limited = await offer();
+  assert.equal(limited.statusCode, 429);
+  assert.equal(limited.json().error, 'rate_limited');
+  assert.ok(Number(limited.headers['retry-after']) > 0);
+  // Other routes are not limited.
+  assert.equal((await app.inject('/process?pixels=16x16&iters=1')).statusCode, 200);
+});

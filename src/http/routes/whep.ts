@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { EXEMPT_FROM_PRESSURE } from '../guards.ts';
+import { EXEMPT_FROM_PRESSURE, type sessionCreationLimit } from '../guards.ts';
 import { notFound, type SessionRegistry } from '../../webrtc/sessions.ts';
 import type { Viewer } from '../../webrtc/viewer.ts';
 import { asSdp, patchIce, requireType, SDP_TYPE, SDPFRAG_TYPE } from '../whip-support.ts';
@@ -14,6 +14,8 @@ export async function whepRoutes(
   app: FastifyInstance,
   options: {
     readonly sessions: SessionRegistry;
+    /** Route config limiting how fast one client creates viewers. */
+    readonly createLimit: ReturnType<typeof sessionCreationLimit>;
     readonly options204: (acceptsPost: boolean) => (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
   },
 ): Promise<void> {
@@ -22,7 +24,7 @@ export async function whepRoutes(
   app.options('/whep/:sessionId', exempt, options.options204(true));
   app.options('/whep/:sessionId/:viewerId', exempt, options.options204(false));
 
-  app.post<{ Params: { sessionId: string } }>('/whep/:sessionId', async (request, reply) => {
+  app.post<{ Params: { sessionId: string } }>('/whep/:sessionId', { config: options.createLimit }, async (request, reply) => {
     requireType(request, SDP_TYPE);
     const { sessionId } = request.params;
     const { viewer, answerSdp } = await sessions.view(sessionId, asSdp(request.body));

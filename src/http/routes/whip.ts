@@ -6,13 +6,13 @@ import { parseJob } from '../../webrtc/job.ts';
 import { MAX_SDP_BYTES } from '../../webrtc/sdp.ts';
 import type { Session } from '../../webrtc/session.ts';
 import { notFound, type SessionRegistry } from '../../webrtc/sessions.ts';
-import { EXEMPT_FROM_PRESSURE } from '../guards.ts';
+import { EXEMPT_FROM_PRESSURE, sessionCreationLimit } from '../guards.ts';
 import { asSdp, bearerMatches, iceServerLinks, JSON_TYPE, patchIce, requireType, SDP_TYPE, SDPFRAG_TYPE } from '../whip-support.ts';
 import { whepRoutes } from './whep.ts';
 
 export interface WhipRouteOptions {
   readonly sessions: SessionRegistry;
-  readonly config: Pick<Config, 'iceServers' | 'corsOrigins' | 'whipToken' | 'maxIters'>;
+  readonly config: Pick<Config, 'iceServers' | 'corsOrigins' | 'whipToken' | 'maxIters' | 'sessionRateLimitPerMinute'>;
 }
 
 /**
@@ -60,7 +60,7 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
   app.options('/whip', exempt, options204(true));
   app.options('/whip/:id', exempt, options204(false));
 
-  app.post('/whip', async (request, reply) => {
+  app.post('/whip', { config: sessionCreationLimit(config.sessionRateLimitPerMinute) }, async (request, reply) => {
     requireType(request, SDP_TYPE);
     let job;
     try {
@@ -102,5 +102,5 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     return reply.code(200).send();
   });
 
-  await whepRoutes(app, { sessions, options204 });
+  await whepRoutes(app, { sessions, options204, createLimit: sessionCreationLimit(config.sessionRateLimitPerMinute) });
 }
