@@ -19,6 +19,7 @@ import {
   type EffectName,
   type EffectParams,
 } from '../../src/effects/index.ts';
+import { runKernels } from '../kernels.ts';
 
 const FORMATS: readonly PixelFormat[] = ['rgba', 'i420'];
 /** Tiny (scalar paths), exact and non-multiples of the 16-byte SIMD width, odd chroma sizes. */
@@ -66,19 +67,7 @@ before(async () => {
 
 /** Runs the WASM kernels on `src`, checks src is untouched, returns the output. */
 function runWasm(layout: FrameLayout, job: EffectJob, src: Uint8Array): Uint8Array {
-  const bytes = frameBytes(layout);
-  const srcPtr = kernels.alloc(bytes);
-  const dstPtr = kernels.alloc(bytes);
-  try {
-    kernels.view(srcPtr, bytes).set(src);
-    kernels.view(dstPtr, bytes).fill(0xa5);
-    kernels.run(layout, job, srcPtr, dstPtr);
-    assert.deepEqual(kernels.view(srcPtr, bytes), src, 'srcPtr must be left untouched');
-    return kernels.view(dstPtr, bytes).slice();
-  } finally {
-    kernels.free(dstPtr, bytes);
-    kernels.free(srcPtr, bytes);
-  }
+  return runKernels(kernels, layout, job, src);
 }
 
 /** Asserts max |a - b| <= tol, naming the first offending sample. */
