@@ -39,7 +39,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger: options.logger ?? { level: config.logLevel },
     // Per-request log lines cost more than the work at hundreds of requests per second.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 1024 * 1024,
+    // Routes that take media set their own limits (MAX_BODY_BYTES, SDP); everything else is small.
+    bodyLimit: 64 * 1024,
     requestTimeout: config.requestTimeoutSeconds * 1000,
     keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
   });

@@ -80,6 +80,18 @@ test('raw RGBA upload comes back processed', async (t) => {
   const expected = Buffer.from(frame.map((v, i) => (i % 4 === 3 ? v : 255 - v)));
   assert.deepEqual(res.rawPayload, expected);
 
+  // A full 720p frame is well over the 64 KiB default body limit: the route's own limit applies.
+  const big = await app.inject({
+    method: 'POST',
+    url: '/process?pixels=1280x720&effect=invert&iters=1',
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: Buffer.alloc(1280 * 720 * 4, 7),
+  });
+  assert.equal(big.statusCode, 200);
+  assert.equal(big.rawPayload.length, 1280 * 720 * 4);
+  assert.equal(big.rawPayload[0], 248);
+  assert.equal(big.rawPayload[3], 7, 'alpha kept');
+
   const short = await app.inject({
     method: 'POST',
     url: '/process?pixels=3x3&effect=invert',
