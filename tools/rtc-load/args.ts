@@ -100,6 +100,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
 
+  if (positionals.includes('webrtc')) throw new ArgError("'webrtc' must come first: rtc-load webrtc URL [options]");
   const targets = positionals[0] === 'http' ? positionals.slice(1) : positionals;
   if (targets.length === 0) throw new ArgError('missing URL (try --help)');
   if (targets.length > 1) throw new ArgError(`unexpected argument: ${targets[1] ?? ''}`);

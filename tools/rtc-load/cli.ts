@@ -13,6 +13,11 @@ const EXIT_INTERRUPTED_TWICE = 130;
 
 /** The whole command: parse, run, print, and the exit code to end with. */
 export async function runCli(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'webrtc') {
+    // Loaded on demand: HTTP runs never load the WebRTC client.
+    const { runWebRtcCli } = await import('./webrtc-cli.ts');
+    return runWebRtcCli(argv.slice(1));
+  }
   let command;
   try {
     command = parseCommandLine(argv);

@@ -1,0 +1,162 @@
+import { LoadRecorder } from './recorder.ts';
+import { formatMs } from './summary.ts';
+import type { WebRtcRunOptions } from './webrtc-args.ts';
+import { buildWebRtcReport, type WebRtcReport } from './webrtc-report.ts';
+import { SyntheticSession, type SessionObserver } from './webrtc-session.ts';
+
+export interface WebRtcRunEnvironment {
+  /** Where the live progress line goes (only if it is a TTY). */
+  progressStream: NodeJS.WriteStream;
+  warn(message: string): void;
+  /** Aborting ends the run early; sessions are still deleted and what was measured is reported. */
+  signal?: AbortSignal;
+}
+
+/** After sending stops, frames still in flight (jitter buffers, the server's queue) get this long. */
+const DRAIN_MS = 1000;
+const PROGRESS_INTERVAL_MS = 250;
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Runs N synthetic publishers: session i starts at i/N of the ramp (plus a fraction of a frame
+ * period, so that sessions started together do not send in lockstep), all stop at ramp + duration,
+ * in-flight frames drain, and every session is deleted, also when the run is interrupted.
+ */
+export async function runWebRtcLoad(options: WebRtcRunOptions, environment: WebRtcRunEnvironment): Promise<WebRtcReport> {
+  const { signal } = environment;
+  const startMs = performance.now();
+  const recorder = new LoadRecorder(startMs);
+  const sentPerSecond: number[] = [];
+  const sessionsPerSecond: number[] = [];
+  const lastSecondOf = new Map<SyntheticSession, number>();
+  const secondOf = (atMs: number): number => Math.max(0, Math.floor((atMs - startMs) / 1000));
+
+  const observer: SessionObserver = {
+    frameSent(atMs) {
+      const second = secondOf(atMs);
+      sentPerSecond[second] = (sentPerSecond[second] ?? 0) + 1;
+    },
+    frameReceived(session, atMs, roundTripMs) {
+      const second = secondOf(atMs);
+      if (lastSecondOf.get(session) !== second) {
+        lastSecondOf.set(session, second);
+        sessionsPerSecond[second] = (sessionsPerSecond[second] ?? 0) + 1;
+      }
+      if (roundTripMs === undefined) recorder.recordError('no_id', atMs, -1);
+      else recorder.recordResponse(200, roundTripMs, atMs, -1);
+    },
+  };
+
+  const settings = {
+    whipUrl: options.url.href,
+    width: options.width,
+    height: options.height,
+    fps: options.fps,
+    timeoutMs: options.timeoutMs,
+    token: options.token,
+  };
+  const sessions = Array.from({ length: options.sessions }, (_, i) => new SyntheticSession(i, settings, observer));
+  const starts: Promise<void>[] = [];
+  const progress = new WebRtcProgress(environment.progressStream, sessions, recorder, options.rampMs + options.durationMs);
+  progress.start();
+
+  let interrupted = false;
+  try {
+    const framePeriodMs = 1000 / options.fps;
+    for (const session of sessions) {
+      const offsetMs = (session.index * (options.rampMs + framePeriodMs)) / options.sessions;
+      await sleep(startMs + offsetMs - performance.now(), signal);
+      if (signal?.aborted) break;
+      starts.push(session.start());
+    }
+    await sleep(startMs + options.rampMs + options.durationMs - performance.now(), signal);
+    interrupted = signal?.aborted ?? false;
+  } finally {
+    // Publishes still in flight finish first (each is bounded by --timeout), so that none is left open.
+    await Promise.all(starts);
+    for (const session of sessions) session.stopSending();
+    progress.stop();
+    if (!interrupted && !signal?.aborted) await sleep(DRAIN_MS, signal);
+    await Promise.all(sessions.map((session) => session.close()));
+  }
+  const endMs = performance.now();
+
+  const report = buildWebRtcReport({ options, sessions, recorder, sentPerSecond, sessionsPerSecond, endMs, interrupted: interrupted || (signal?.aborted ?? false) });
+  if (report.frames.received > 0 && !report.frameIds) {
+    environment.warn(`no frame id could be read back from ${report.frames.received} returned frames (effect ${report.effect ?? 'default'}): fps only, no round trip`);
+  }
+  const badDeletes = Object.entries(report.deletes).filter(([status]) => status !== '200' && status !== '204');
+  if (badDeletes.length > 0) environment.warn(`DELETE did not succeed for ${badDeletes.map(([status, n]) => `${n} session(s) (${status === '0' ? 'no answer' : status})`).join(', ')}`);
+  return report;
+}
+
+/** One status line on a terminal; nothing when the stream is not a TTY. */
+class WebRtcProgress {
+  readonly #stream: NodeJS.WriteStream;
+  readonly #sessions: readonly SyntheticSession[];
+  readonly #recorder: LoadRecorder;
+  readonly #plannedMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #lastReceived = 0;
+  #lastAtMs = 0;
+
+  constructor(stream: NodeJS.WriteStream, sessions: readonly SyntheticSession[], recorder: LoadRecorder, plannedMs: number) {
+    this.#stream = stream;
+    this.#sessions = sessions;
+    this.#recorder = recorder;
+    this.#plannedMs = plannedMs;
+  }
+
+  start(): void {
+    if (!this.#stream.isTTY) return;
+    this.#lastAtMs = performance.now();
+    this.#timer = setInterval(() => this.#render(), PROGRESS_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer === undefined) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#stream.write('\r\x1b[2K');
+  }
+
+  #render(): void {
+    const nowMs = performance.now();
+    let up = 0;
+    let refused = 0;
+    let received = 0;
+    for (const s of this.#sessions) {
+      if (s.status === 'established') up++;
+      else if (s.status === 'rejected' || s.status === 'failed') refused++;
+      received += s.received;
+    }
+    const fps = ((received - this.#lastReceived) * 1000) / Math.max(1, nowMs - this.#lastAtMs);
+    this.#lastReceived = received;
+    this.#lastAtMs = nowMs;
+    const latency = this.#recorder.latencyUs;
+    const percentiles =
+      latency.totalCount === 0
+        ? 'rt p50 -  p99 -'
+        : `rt p50 ${formatMs(latency.getValueAtPercentile(50) / 1000)}ms  p99 ${formatMs(latency.getValueAtPercentile(99) / 1000)}ms`;
+    const elapsed = ((nowMs - this.#recorder.startMs) / 1000).toFixed(1);
+    const line =
+      `  ${elapsed}s/${(this.#plannedMs / 1000).toFixed(0)}s  sessions ${up}/${this.#sessions.length} up, ${refused} refused` +
+      `  ${fps.toFixed(0)} frames/s back  ${percentiles}`;
+    const columns = this.#stream.columns > 0 ? this.#stream.columns : 120;
+    this.#stream.write(`\r\x1b[2K${line.slice(0, Math.max(20, columns - 1))}`);
+  }
+}
