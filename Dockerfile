@@ -11,6 +11,9 @@ COPY tools tools
 RUN npm run build && npm prune --omit=dev
 
 FROM node:22-slim
+# Two malloc arenas: libwebrtc's many threads otherwise grow one arena each and RSS creeps with
+# session churn (docs/benchmarks.md, Soak).
+ENV MALLOC_ARENA_MAX=2
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/package.json ./

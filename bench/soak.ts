@@ -39,6 +39,7 @@ import { LoadRecorder, newLatencyHistogram } from '../tools/rtc-load/recorder.ts
 import { summarize, type LatencySummaryMs } from '../tools/rtc-load/report.ts';
 import { formatMs } from '../tools/rtc-load/summary.ts';
 import { parseResolution } from '../tools/rtc-load/webrtc-args.ts';
+import { sleep } from '../tools/rtc-load/webrtc-run.ts';
 import { SyntheticSession } from '../tools/rtc-load/webrtc-session.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -127,19 +128,6 @@ function parseOptions(argv: string[]): SoakOptions {
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -193,7 +181,8 @@ class ServerUnderTest {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: root,
-      env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+      // The images set MALLOC_ARENA_MAX=2 (see the Dockerfiles); soak what is deployed unless told otherwise.
+      env: { MALLOC_ARENA_MAX: '2', ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // The last lines only: a soak must not grow its own memory with the server's log.

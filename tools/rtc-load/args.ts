@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDurationMs } from './duration.ts';
 import { RateSchedule, type Stage } from './schedule.ts';
 
@@ -90,14 +90,17 @@ const OPTION_SPEC = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function parseCommandLine(argv: readonly string[]): ParsedCommand {
-  let parsed;
+/** node:util parseArgs, strict, with positionals; its complaints become ArgError (exit 2). */
+export function parseStrict<const O extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: O) {
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTION_SPEC, allowPositionals: true, strict: true });
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new ArgError(error instanceof Error ? error.message : String(error));
   }
-  const { values, positionals } = parsed;
+}
+
+export function parseCommandLine(argv: readonly string[]): ParsedCommand {
+  const { values, positionals } = parseStrict(argv, OPTION_SPEC);
   if (values.help) return { kind: 'help' };
 
   if (positionals.includes('webrtc')) throw new ArgError("'webrtc' must come first: rtc-load webrtc URL [options]");
@@ -188,7 +191,7 @@ export function parseStages(text: string): Stage[] {
   return stages;
 }
 
-function parseTargetUrl(text: string): URL {
+export function parseTargetUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
@@ -259,15 +262,19 @@ function parsePrometheus(values: Values): PrometheusOptions | undefined {
   };
 }
 
-function durationOption(flag: string, text: string): number {
+export function durationOption(flag: string, text: string, zeroAllowed = false): number {
   const durationMs = parseDurationMs(text);
-  if (durationMs === undefined || durationMs <= 0) throw new ArgError(`${flag} must be a duration such as 500ms, 30s or 2m: ${text}`);
+  if (durationMs === undefined || durationMs < 0 || (!zeroAllowed && durationMs === 0)) {
+    throw new ArgError(`${flag} must be a duration such as 500ms, 30s or 2m: ${text}`);
+  }
   return durationMs;
 }
 
-function positiveInteger(flag: string, text: string): number {
+export function positiveInteger(flag: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) throw new ArgError(`${flag} must be a whole number >= 1: ${text}`);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new ArgError(`${flag} must be a whole number from 1 to ${max}: ${text}`);
+  }
   return value;
 }
 

@@ -1,21 +1,9 @@
 import type { LoadReport } from './report.ts';
+import { htmlPage } from './html-page.ts';
 import { formatMs } from './summary.ts';
 import { type ChartSeries, escapeXml, lineChart, logBarChart } from './svg-chart.ts';
 
 const COLORS = { p50: '#2b8a3e', p95: '#e67700', p99: '#c92a2a', throughput: '#1c7ed6', errors: '#868e96', server: '#7048e8', replicas: '#0b7285' };
-
-const STYLE = `
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1600px; padding: 0 16px; color: #212529; }
-h1 { font-size: 20px; margin-bottom: 4px; }
-.sub { color: #495057; margin-top: 0; word-break: break-all; }
-table { border-collapse: collapse; margin: 12px 0 20px; }
-th, td { border-bottom: 1px solid #dee2e6; padding: 4px 12px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-.charts { display: flex; flex-wrap: wrap; gap: 16px; }
-figure { margin: 0; }
-figcaption { color: #495057; font-size: 12px; max-width: 760px; }
-svg { border: 1px solid #e9ecef; max-width: 100%; height: auto; }
-`;
 
 /** A self-contained HTML document (inline CSS and SVG only) for one run. */
 export function renderHtmlReport(report: LoadReport, generatedAt: Date = new Date()): string {
@@ -45,21 +33,7 @@ export function renderHtmlReport(report: LoadReport, generatedAt: Date = new Dat
   body.push('</div>');
   if (report.stages) body.push(stagesTable(report));
   body.push(`<p class="sub">Generated ${escapeXml(generatedAt.toISOString())} by rtc-load.</p>`);
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>rtc-load report: ${escapeXml(report.url)}</title>`,
-    `<style>${STYLE}</style>`,
-    '</head>',
-    '<body>',
-    ...body,
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+  return htmlPage(`rtc-load report: ${report.url}`, body);
 }
 
 function describeRun(report: LoadReport): string {

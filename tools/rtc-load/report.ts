@@ -156,7 +156,8 @@ function timeline(recorder: LoadRecorder, durationSeconds: number): TimelinePoin
   });
 }
 
-function histogramBins(counts: Float64Array): HistogramBin[] {
+/** The non-empty log-spaced bins of a recorder's latency counts, in milliseconds. */
+export function histogramBins(counts: Float64Array): HistogramBin[] {
   const bins: HistogramBin[] = [];
   counts.forEach((count, index) => {
     if (count === 0) return;

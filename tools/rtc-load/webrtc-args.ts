@@ -1,7 +1,5 @@
-import { parseArgs } from 'node:util';
 import { EFFECT_NAMES, isEffectName } from '../../src/effects/catalog.ts';
-import { ArgError } from './args.ts';
-import { parseDurationMs } from './duration.ts';
+import { ArgError, durationOption, parseStrict, parseTargetUrl, positiveInteger } from './args.ts';
 import { MIN_HEIGHT, MIN_WIDTH } from './webrtc-frame-id.ts';
 
 const DEFAULT_SESSIONS = 1;
@@ -57,18 +55,12 @@ const OPTION_SPEC = {
 
 /** Parses the arguments after `webrtc`; throws ArgError (exit 2) on anything invalid. */
 export function parseWebRtcCommandLine(argv: readonly string[]): ParsedWebRtcCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTION_SPEC, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new ArgError(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseStrict(argv, OPTION_SPEC);
   if (values.help) return { kind: 'help' };
   if (positionals.length === 0) throw new ArgError('missing WHIP URL, e.g. http://localhost:8080/whip (try webrtc --help)');
   if (positionals.length > 1) throw new ArgError(`unexpected argument: ${positionals[1] ?? ''}`);
 
-  const url = parseWhipUrl(positionals[0] ?? '');
+  const url = parseTargetUrl(positionals[0] ?? '');
   if (values.effect !== undefined) {
     if (!isEffectName(values.effect)) throw new ArgError(`--effect must be one of ${EFFECT_NAMES.join(', ')}: ${values.effect}`);
     url.searchParams.set('effect', values.effect);
@@ -89,28 +81,17 @@ export function parseWebRtcCommandLine(argv: readonly string[]): ParsedWebRtcCom
     options: {
       url,
       effect,
-      sessions: values.sessions === undefined ? DEFAULT_SESSIONS : boundedInteger('--sessions', values.sessions, MAX_SESSIONS),
+      sessions: values.sessions === undefined ? DEFAULT_SESSIONS : positiveInteger('--sessions', values.sessions, MAX_SESSIONS),
       width,
       height,
       fps: values.fps === undefined ? DEFAULT_FPS : parseFps(values.fps),
-      durationMs: values.duration === undefined ? DEFAULT_DURATION_MS : duration('--duration', values.duration, false),
-      rampMs: values.ramp === undefined ? 0 : duration('--ramp', values.ramp, true),
-      timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : duration('--timeout', values.timeout, false),
+      durationMs: values.duration === undefined ? DEFAULT_DURATION_MS : durationOption('--duration', values.duration),
+      rampMs: values.ramp === undefined ? 0 : durationOption('--ramp', values.ramp, true),
+      timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : durationOption('--timeout', values.timeout),
       token: values.token,
       output,
     },
   };
-}
-
-function parseWhipUrl(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ArgError(`not a URL: ${text}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ArgError(`URL must be http:// or https://: ${text}`);
-  return url;
 }
 
 export function parseResolution(text: string): { width: number; height: number } {
@@ -128,18 +109,6 @@ function parseFps(text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > MAX_FPS) throw new ArgError(`--fps must be a number in (0, ${MAX_FPS}]: ${text}`);
   return value;
-}
-
-function boundedInteger(flag: string, text: string, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || value < 1 || value > max) throw new ArgError(`${flag} must be a whole number from 1 to ${max}: ${text}`);
-  return value;
-}
-
-function duration(flag: string, text: string, zeroAllowed: boolean): number {
-  const ms = parseDurationMs(text);
-  if (ms === undefined || ms < 0 || (!zeroAllowed && ms === 0)) throw new ArgError(`${flag} must be a duration such as 500ms, 30s or 2m: ${text}`);
-  return ms;
 }
 
 export const WEBRTC_HELP_TEXT = `rtc-load webrtc: synthetic WHIP publishers with frame round-trip latency

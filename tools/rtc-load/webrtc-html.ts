@@ -1,22 +1,9 @@
+import { htmlPage } from './html-page.ts';
 import { formatMs } from './summary.ts';
 import { type ChartSeries, escapeXml, lineChart, logBarChart } from './svg-chart.ts';
 import type { WebRtcReport } from './webrtc-report.ts';
 
 const COLORS = { p50: '#2b8a3e', p95: '#e67700', p99: '#c92a2a', frames: '#1c7ed6', sent: '#868e96', sessions: '#0b7285' };
-
-// The same look as the HTTP report (html-report.ts), so the two kinds of report sit side by side.
-const STYLE = `
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1600px; padding: 0 16px; color: #212529; }
-h1 { font-size: 20px; margin-bottom: 4px; }
-.sub { color: #495057; margin-top: 0; word-break: break-all; }
-table { border-collapse: collapse; margin: 12px 0 20px; }
-th, td { border-bottom: 1px solid #dee2e6; padding: 4px 12px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-.charts { display: flex; flex-wrap: wrap; gap: 16px; }
-figure { margin: 0; }
-figcaption { color: #495057; font-size: 12px; max-width: 760px; }
-svg { border: 1px solid #e9ecef; max-width: 100%; height: auto; }
-`;
 
 /** A self-contained HTML document (inline CSS and SVG only) for one `rtc-load webrtc` run. */
 export function renderWebRtcHtmlReport(report: WebRtcReport, generatedAt: Date = new Date()): string {
@@ -85,21 +72,7 @@ export function renderWebRtcHtmlReport(report: WebRtcReport, generatedAt: Date =
   body.push('</div>');
   body.push(sessionsTable(report));
   body.push(`<p class="sub">Generated ${escapeXml(generatedAt.toISOString())} by rtc-load webrtc.</p>`);
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>rtc-load webrtc report: ${escapeXml(report.url)}</title>`,
-    `<style>${STYLE}</style>`,
-    '</head>',
-    '<body>',
-    ...body,
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+  return htmlPage(`rtc-load webrtc report: ${report.url}`, body);
 }
 
 function latencyRow(title: string, l: WebRtcReport['latency']): string {

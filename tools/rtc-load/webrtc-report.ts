@@ -1,7 +1,7 @@
 import { build } from 'hdr-histogram-js';
 import type { WebRtcRunOptions } from './webrtc-args.ts';
-import { HISTOGRAM_BINS_PER_OCTAVE, type LoadRecorder } from './recorder.ts';
-import { summarize, type HistogramBin, type LatencySummaryMs } from './report.ts';
+import type { LoadRecorder } from './recorder.ts';
+import { histogramBins, summarize, type HistogramBin, type LatencySummaryMs } from './report.ts';
 import { formatMs } from './summary.ts';
 import type { SessionStatus, SyntheticSession } from './webrtc-session.ts';
 
@@ -174,17 +174,6 @@ function timeline(inputs: WebRtcReportInputs, durationSeconds: number): WebRtcTi
       p99: latency?.p99 ?? 0,
     };
   });
-}
-
-function histogramBins(counts: Float64Array): HistogramBin[] {
-  const bins: HistogramBin[] = [];
-  counts.forEach((count, index) => {
-    if (count === 0) return;
-    const fromUs = 2 ** (index / HISTOGRAM_BINS_PER_OCTAVE);
-    const toUs = 2 ** ((index + 1) / HISTOGRAM_BINS_PER_OCTAVE);
-    bins.push({ fromMs: round3(fromUs / 1000), toMs: round3(toUs / 1000), count });
-  });
-  return bins;
 }
 
 // ---- the end-of-run table -----------------------------------------------------------------------

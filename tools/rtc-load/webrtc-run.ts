@@ -1,5 +1,5 @@
 import { LoadRecorder } from './recorder.ts';
-import { formatMs } from './summary.ts';
+import { percentilesText, TtyStatusLine } from './progress.ts';
 import type { WebRtcRunOptions } from './webrtc-args.ts';
 import { buildWebRtcReport, type WebRtcReport } from './webrtc-report.ts';
 import { SyntheticSession, type SessionObserver } from './webrtc-session.ts';
@@ -14,10 +14,9 @@ export interface WebRtcRunEnvironment {
 
 /** After sending stops, frames still in flight (jitter buffers, the server's queue) get this long. */
 const DRAIN_MS = 1000;
-const PROGRESS_INTERVAL_MS = 250;
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (ms <= 0 || signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
@@ -103,39 +102,21 @@ export async function runWebRtcLoad(options: WebRtcRunOptions, environment: WebR
   return report;
 }
 
-/** One status line on a terminal; nothing when the stream is not a TTY. */
-class WebRtcProgress {
-  readonly #stream: NodeJS.WriteStream;
+/** The WebRTC run's line: sessions up and refused, frames back per second, round trip. */
+class WebRtcProgress extends TtyStatusLine {
   readonly #sessions: readonly SyntheticSession[];
   readonly #recorder: LoadRecorder;
   readonly #plannedMs: number;
-  #timer: NodeJS.Timeout | undefined;
   #lastReceived = 0;
-  #lastAtMs = 0;
 
   constructor(stream: NodeJS.WriteStream, sessions: readonly SyntheticSession[], recorder: LoadRecorder, plannedMs: number) {
-    this.#stream = stream;
+    super(stream);
     this.#sessions = sessions;
     this.#recorder = recorder;
     this.#plannedMs = plannedMs;
   }
 
-  start(): void {
-    if (!this.#stream.isTTY) return;
-    this.#lastAtMs = performance.now();
-    this.#timer = setInterval(() => this.#render(), PROGRESS_INTERVAL_MS);
-    this.#timer.unref();
-  }
-
-  stop(): void {
-    if (this.#timer === undefined) return;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    this.#stream.write('\r\x1b[2K');
-  }
-
-  #render(): void {
-    const nowMs = performance.now();
+  protected line(nowMs: number, sinceLastMs: number): string {
     let up = 0;
     let refused = 0;
     let received = 0;
@@ -144,19 +125,12 @@ class WebRtcProgress {
       else if (s.status === 'rejected' || s.status === 'failed') refused++;
       received += s.received;
     }
-    const fps = ((received - this.#lastReceived) * 1000) / Math.max(1, nowMs - this.#lastAtMs);
+    const fps = ((received - this.#lastReceived) * 1000) / sinceLastMs;
     this.#lastReceived = received;
-    this.#lastAtMs = nowMs;
-    const latency = this.#recorder.latencyUs;
-    const percentiles =
-      latency.totalCount === 0
-        ? 'rt p50 -  p99 -'
-        : `rt p50 ${formatMs(latency.getValueAtPercentile(50) / 1000)}ms  p99 ${formatMs(latency.getValueAtPercentile(99) / 1000)}ms`;
     const elapsed = ((nowMs - this.#recorder.startMs) / 1000).toFixed(1);
-    const line =
+    return (
       `  ${elapsed}s/${(this.#plannedMs / 1000).toFixed(0)}s  sessions ${up}/${this.#sessions.length} up, ${refused} refused` +
-      `  ${fps.toFixed(0)} frames/s back  ${percentiles}`;
-    const columns = this.#stream.columns > 0 ? this.#stream.columns : 120;
-    this.#stream.write(`\r\x1b[2K${line.slice(0, Math.max(20, columns - 1))}`);
+      `  ${fps.toFixed(0)} frames/s back  ${percentilesText(this.#recorder, 'rt ')}`
+    );
   }
 }
