@@ -11,10 +11,15 @@ export interface ServerProcess {
 }
 
 const serverEntry = fileURLToPath(new URL('../src/server.ts', import.meta.url));
+export const compiledEntry = fileURLToPath(new URL('../dist/src/server.js', import.meta.url));
 
-/** Starts the real server (`src/server.ts` under tsx) on a free loopback port. */
-export async function startServer(env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
+/**
+ * Starts the real server on a free loopback port: `src/server.ts` under tsx, or with `compiled`
+ * the build output exactly as `npm start` and the images run it.
+ */
+export async function startServer(env: Record<string, string> = {}, timeoutMs = 20_000, compiled = false): Promise<ServerProcess> {
+  const args = compiled ? [compiledEntry] : ['--import', 'tsx', serverEntry];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', WORKERS: '1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
