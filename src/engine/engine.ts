@@ -53,8 +53,9 @@ export class Engine {
     this.deviceName = options.deviceName;
     this.#log = options.log;
     this.#pool = new EffectPool(options);
-    // Enough idle frames for every worker plus the queue at 1080p, without pinning gigabytes.
-    this.#buffers = new SharedBufferPool(Math.min(512, options.workers * 4 + options.maxQueue) * 1920 * 1080 * 4);
+    // Keep about two idle 1080p frames per worker: enough to serve a steady stream of uploads from
+    // the pool; a burst beyond that allocates, and the garbage collector takes those back later.
+    this.#buffers = new SharedBufferPool((options.workers * 2 + 2) * 1920 * 1080 * 4);
     this.#metrics = metrics;
     metrics.deviceInfo.set({ device: options.device, name: options.deviceName }, 1);
   }
