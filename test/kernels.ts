@@ -18,3 +18,22 @@ export function runKernels(kernels: EffectKernels, layout: FrameLayout, job: Eff
     kernels.free(srcPtr, bytes);
   }
 }
+
+/** mulberry32: small, seeded, good enough for test frames. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomFrame(layout: FrameLayout, seed: number): Uint8Array {
+  const next = prng(seed);
+  const out = new Uint8Array(frameBytes(layout));
+  for (let i = 0; i < out.length; i++) out[i] = Math.floor(next() * 256);
+  return out;
+}

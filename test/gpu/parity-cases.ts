@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { EFFECT_NAMES, EFFECTS, referenceApply, resolveParams, type EffectJob, type EffectKernels, type EffectName, type EffectParams } from '../../src/effects/index.ts';
-import { frameBytes, type FrameLayout, type PixelFormat } from '../../src/frames/layout.ts';
+import type { FrameLayout, PixelFormat } from '../../src/frames/layout.ts';
 
 export const FORMATS: readonly PixelFormat[] = ['rgba', 'i420'];
 export const ITERS = [0, 1, 3] as const;
@@ -20,24 +20,6 @@ export const SMALL_SIZES: ReadonlyArray<readonly [number, number]> = [
   [1, 1], [1, 2], [2, 1], [3, 3], [5, 7], [17, 9], [33, 31], [64, 48], [129, 3], [130, 17],
 ];
 
-/** mulberry32: small, seeded, good enough for test frames. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randomFrame(layout: FrameLayout, seed: number): Uint8Array {
-  const next = prng(seed);
-  const out = new Uint8Array(frameBytes(layout));
-  for (let i = 0; i < out.length; i++) out[i] = Math.floor(next() * 256);
-  return out;
-}
 
 /** min, default and max of each parameter (one at a time), or `{}` for parameterless effects. */
 export function paramSets(effect: EffectName): EffectParams[] {
@@ -74,9 +56,9 @@ export function maxAbsDiff(a: Uint8Array, b: Uint8Array): { max: number; at: num
   return { max, at };
 }
 
-import { runKernels } from '../kernels.ts';
+import { prng, randomFrame, runKernels } from '../kernels.ts';
 
-export { runKernels };
+export { prng, randomFrame, runKernels };
 
 export interface ParityOracles {
   readonly gpu: EffectKernels;

@@ -19,7 +19,7 @@ import {
   type EffectName,
   type EffectParams,
 } from '../../src/effects/index.ts';
-import { runKernels } from '../kernels.ts';
+import { randomFrame, runKernels } from '../kernels.ts';
 
 const FORMATS: readonly PixelFormat[] = ['rgba', 'i420'];
 /** Tiny (scalar paths), exact and non-multiples of the 16-byte SIMD width, odd chroma sizes. */
@@ -30,23 +30,6 @@ const ITERS = [0, 1, 3] as const;
 
 function tolerance(effect: EffectName): number {
   return effect === 'gaussian' ? 1 : 0;
-}
-
-/** mulberry32: small, seeded, good enough for test frames. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomFrame(layout: FrameLayout, seed: number): Uint8Array {
-  const next = prng(seed);
-  return Uint8Array.from({ length: frameBytes(layout) }, () => Math.floor(next() * 256));
 }
 
 /** min, default and max of each parameter (one at a time), or `{}` for parameterless effects. */
