@@ -63,18 +63,8 @@ fi
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 
-run_rtc_load() {
-  if [[ -f "$ROOT/dist/tools/rtc-load/main.js" ]]; then
-    node "$ROOT/bin/rtc-load.js" "$@"
-  elif [[ -f "$ROOT/tools/rtc-load/main.ts" && -f "$ROOT/node_modules/tsx/package.json" ]]; then
-    node --import "$ROOT/node_modules/tsx/dist/loader.mjs" "$ROOT/tools/rtc-load/main.ts" "$@"
-  elif command -v rtc-load >/dev/null 2>&1; then
-    rtc-load "$@"
-  else
-    echo "${RED}rtc-load not found: run 'npm ci && npm run build' in $ROOT${RESET}" >&2
-    return 1
-  fi
-}
+# shellcheck source=scripts/lib/rtc-load.sh
+source "$SCRIPT_DIR/lib/rtc-load.sh"
 
 health_check() {
   local url="$1"

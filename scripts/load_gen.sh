@@ -43,20 +43,8 @@ done
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 
-# Prefer the built CLI; fall back to the TypeScript sources in a development checkout,
-# then to an installed rtc-load.
-run_rtc_load() {
-  if [[ -f "$ROOT/dist/tools/rtc-load/main.js" ]]; then
-    node "$ROOT/bin/rtc-load.js" "$@"
-  elif [[ -f "$ROOT/tools/rtc-load/main.ts" && -f "$ROOT/node_modules/tsx/package.json" ]]; then
-    node --import "$ROOT/node_modules/tsx/dist/loader.mjs" "$ROOT/tools/rtc-load/main.ts" "$@"
-  elif command -v rtc-load >/dev/null 2>&1; then
-    rtc-load "$@"
-  else
-    echo "load_gen.sh: rtc-load not found: run 'npm ci && npm run build' in $ROOT" >&2
-    return 1
-  fi
-}
+# shellcheck source=scripts/lib/rtc-load.sh
+source "$SCRIPT_DIR/lib/rtc-load.sh"
 
 echo "Load: ${REQUESTS} requests to ${URL}, concurrency ${CONCURRENCY}"
 run_rtc_load "$URL" --concurrency "$CONCURRENCY" --requests "$REQUESTS"
