@@ -77,15 +77,8 @@ if [[ "${TAG}" == "latest" ]]; then
   exit 2
 fi
 
-run() {
-  if [[ "${dry_run}" == true ]]; then
-    printf '+'
-    printf ' %q' "$@"
-    printf '\n'
-  else
-    "$@"
-  fi
-}
+# shellcheck source=scripts/lib/run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/run.sh"
 
 revision="$(git -C "${repo_root}" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 created="$(date -u +%Y-%m-%dT%H:%M:%SZ)"

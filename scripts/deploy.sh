@@ -135,15 +135,8 @@ if [[ -n "${context}" ]]; then
   helm_args=(--kube-context "${context}")
 fi
 
-run() {
-  if [[ "${dry_run}" == true ]]; then
-    printf '+'
-    printf ' %q' "$@"
-    printf '\n'
-  else
-    "$@"
-  fi
-}
+# shellcheck source=scripts/lib/run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/run.sh"
 
 kc() {
   run kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} "$@"

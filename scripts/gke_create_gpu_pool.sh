@@ -55,15 +55,8 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
-run() {
-  if [[ "${dry_run}" == true ]]; then
-    printf '+'
-    printf ' %q' "$@"
-    printf '\n'
-  else
-    "$@"
-  fi
-}
+# shellcheck source=scripts/lib/run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/run.sh"
 
 if [[ -z "${PROJECT_ID:-}" ]]; then
   if [[ "${dry_run}" == true ]]; then
