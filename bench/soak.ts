@@ -28,7 +28,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -41,6 +40,7 @@ import { formatMs } from '../tools/rtc-load/summary.ts';
 import { parseResolution } from '../tools/rtc-load/webrtc-args.ts';
 import { sleep } from '../tools/rtc-load/webrtc-run.ts';
 import { SyntheticSession } from '../tools/rtc-load/webrtc-session.ts';
+import { freePort } from '../test/ports.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SAMPLE_MS = 5000;
@@ -128,15 +128,6 @@ function parseOptions(argv: string[]): SoakOptions {
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 interface ProcSample {
   rssMiB: number;

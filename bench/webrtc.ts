@@ -13,12 +13,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { WhipPublisher, i420Frame } from '../src/webrtc/client.ts';
 import type { I420Frame } from '../src/webrtc/peer.ts';
 import type { SessionStats } from '../src/webrtc/session.ts';
+import { freePort } from '../test/ports.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,15 +47,6 @@ const log = (line: string) => {
   if (!args.json) process.stdout.write(`${line}\n`);
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function startServer(port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
