@@ -12,6 +12,7 @@ import { demoRoutes } from './http/routes/demo.ts';
 import { whipRoutes } from './http/routes/whip.ts';
 import { SessionRegistry } from './webrtc/session-registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { Fleet } from './fleet/fleet.ts';
 import { packageUrl } from './paths.ts';
 
 export interface AppContext {
@@ -22,6 +23,8 @@ export interface AppContext {
   readonly metrics: Metrics;
   /** WebRTC sessions (WHIP/WHEP): `drain(seconds)` and `closeAll(outcome)` for shutdown. */
   readonly sessions: SessionRegistry;
+  /** This replica's place in the fleet: its address, the members, forwarding to session owners. */
+  readonly fleet: Fleet;
   /** Readiness goes 503 from now on (the process is shutting down). */
   startDraining(): void;
 }
@@ -119,8 +122,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maxBodyBytes: config.maxBodyBytes,
   });
   app.addHook('onClose', async () => engine.close());
-  const sessions = new SessionRegistry(config, { engine, metrics, log: app.log.child({ component: 'webrtc' }), isDraining: () => draining });
-  await app.register(whipRoutes, { sessions, config });
+  const fleet = new Fleet(config, { metrics, log: app.log.child({ component: 'fleet' }) });
+  app.addHook('onClose', async () => fleet.close());
+  const sessions = new SessionRegistry(config, {
+    engine,
+    metrics,
+    log: app.log.child({ component: 'webrtc' }),
+    isDraining: () => draining,
+    selfAddress: fleet.selfAddress,
+  });
+  await app.register(whipRoutes, { sessions, config, fleet });
   await app.register(demoRoutes);
   // Calls in progress get SESSION_DRAIN_SECONDS to end on their own before the rest are closed.
   app.addHook('preClose', async () => sessions.drain(config.sessionDrainSeconds));
@@ -141,6 +152,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     engine: engine,
     metrics,
     sessions,
+    fleet,
     startDraining: () => {
       draining = true;
     },

@@ -72,6 +72,37 @@ function ipAddress(raw: string, env: string): string {
   return v;
 }
 
+/** `host:port` as replicas reach each other (IPv4, [IPv6] or a DNS name). */
+function peerAddress(raw: string, env: string): string {
+  const v = raw.trim();
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(`${env} must be host:port (IPv6 in brackets), got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+function peerList(raw: string, env: string): readonly string[] {
+  return list(raw).map((v) => peerAddress(v, env));
+}
+
+function dnsName(raw: string, env: string): string {
+  const v = raw.trim().replace(/\.$/, '');
+  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v) || v.length > 253) {
+    throw new ConfigError(`${env} must be a DNS name, got ${JSON.stringify(raw)}`);
+  }
+  return v;
+}
+
+function httpUrl(raw: string, env: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(`${env} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${env} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  return url.href.replace(/\/$/, '');
+}
+
 function list(raw: string): readonly string[] {
   return raw
     .split(',')
@@ -246,6 +277,85 @@ export const SETTINGS = {
     doc: 'if set, WHIP/WHEP requests need "Authorization: Bearer <token>"',
     parse: optional(text),
     default: undefined,
+  },
+  // ---- fleet: many replicas, one service (docs/kubernetes.md, ARCHITECTURE.md) ----
+  selfAddress: {
+    env: 'SELF_ADDRESS',
+    doc: "this replica's peer address host:port, written into its session ids (default: POD_IP:PORT, else 127.0.0.1:PORT)",
+    parse: optional(peerAddress),
+    default: undefined,
+  },
+  podIp: { env: 'POD_IP', doc: "the pod's IP (Kubernetes downward API); gives SELF_ADDRESS its default", parse: optional(ipAddress), default: undefined },
+  peers: {
+    env: 'PEERS',
+    doc: 'the fleet as a fixed list of peer addresses host:port, comma-separated (local fleets, docker compose)',
+    parse: peerList,
+    default: [],
+  },
+  peerDns: {
+    env: 'PEER_DNS',
+    doc: "the fleet as a DNS name whose addresses are the replicas' (a headless Service), each on PORT",
+    parse: optional(dnsName),
+    default: undefined,
+  },
+  peerDnsRefreshSeconds: {
+    env: 'PEER_DNS_REFRESH_SECONDS',
+    doc: 'PEER_DNS answers are reused this long; an unknown owner triggers at most one early lookup per second',
+    parse: num(0.5, 300),
+    default: 5,
+  },
+  maxPeers: { env: 'MAX_PEERS', doc: 'most fleet members kept from PEERS or PEER_DNS (the rest are ignored)', parse: int(1, 10_000), default: 1000 },
+  forwardTimeoutSeconds: {
+    env: 'FORWARD_TIMEOUT_SECONDS',
+    doc: "longest wait for the owning replica's answer to a forwarded WHIP/WHEP call (then 504)",
+    parse: num(0.5, 120),
+    default: 10,
+  },
+  forwardConnectTimeoutMs: {
+    env: 'FORWARD_CONNECT_TIMEOUT_MS',
+    doc: 'longest wait to connect to the owning replica (then 404 session_gone)',
+    parse: int(50, 60_000),
+    default: 2000,
+  },
+  forwardMaxBodyBytes: {
+    env: 'FORWARD_MAX_BODY_BYTES',
+    doc: "largest answer body taken from the owning replica (an SDP answer; larger: 502)",
+    parse: int(1024, 16 * 1024 * 1024),
+    default: 256 * 1024,
+  },
+  forwardMaxInflight: {
+    env: 'FORWARD_MAX_INFLIGHT',
+    doc: 'forwarded WHIP/WHEP calls in flight from this replica before new ones get 503',
+    parse: int(1, 100_000),
+    default: 256,
+  },
+  podDeletionCost: {
+    env: 'POD_DELETION_COST',
+    doc: 'keep this pod\'s controller.kubernetes.io/pod-deletion-cost at its live session count (needs POD_NAME, POD_NAMESPACE and RBAC: k8s/components/pod-deletion-cost)',
+    parse: bool,
+    default: false,
+  },
+  podDeletionCostIntervalSeconds: {
+    env: 'POD_DELETION_COST_INTERVAL_SECONDS',
+    doc: 'the pod-deletion-cost annotation is patched at most this often, and only when the count changed',
+    parse: num(1, 3600),
+    default: 5,
+  },
+  podName: { env: 'POD_NAME', doc: "the pod's name (downward API), for the pod-deletion-cost updater", parse: optional(text), default: undefined },
+  podNamespace: { env: 'POD_NAMESPACE', doc: "the pod's namespace (downward API), for the pod-deletion-cost updater", parse: optional(text), default: undefined },
+  kubernetesApiUrl: {
+    env: 'KUBERNETES_API_URL',
+    doc: 'Kubernetes API base URL for the pod-deletion-cost updater (default: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)',
+    parse: optional(httpUrl),
+    default: undefined,
+  },
+  kubernetesServiceHost: { env: 'KUBERNETES_SERVICE_HOST', doc: 'set by Kubernetes in every pod: the API server address', parse: optional(text), default: undefined },
+  kubernetesServicePort: { env: 'KUBERNETES_SERVICE_PORT', doc: 'set by Kubernetes in every pod: the API server port', parse: optional(int(1, 65535)), default: undefined },
+  serviceAccountDir: {
+    env: 'SERVICE_ACCOUNT_DIR',
+    doc: "where the pod's service-account token and CA certificate are mounted",
+    parse: text,
+    default: '/var/run/secrets/kubernetes.io/serviceaccount',
   },
 } as const satisfies Record<string, Setting<unknown>>;
 

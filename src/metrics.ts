@@ -112,6 +112,24 @@ export function createMetrics(options: MetricsOptions) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    forwarded: new Counter({
+      name: 'app_forwarded_requests_total',
+      help: 'WHIP/WHEP calls for sessions owned by another replica, by outcome (answered, gone, non_member, loop, timeout, failed, too_large, overloaded)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    forwardDuration: new Histogram({
+      name: 'app_forward_duration_seconds',
+      help: "Time from forwarding a WHIP/WHEP call to the owning replica's whole answer",
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [registry],
+    }),
+    deletionCostPatches: new Counter({
+      name: 'app_pod_deletion_cost_patches_total',
+      help: "Patches of this pod's controller.kubernetes.io/pod-deletion-cost annotation, by result (ok, failed)",
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
   };
 }
 

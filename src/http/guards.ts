@@ -26,8 +26,8 @@ export const EXEMPT_FROM_PRESSURE = { pressureHandler: () => undefined } as cons
  * Route config for the routes that create sessions: a per-client-address budget, so one client
  * cannot take every session slot or churn peer connections. 0 turns it off.
  */
-export function sessionCreationLimit(perMinute: number) {
-  return { rateLimit: perMinute > 0 ? { max: perMinute, timeWindow: 60_000 } : false } as const;
+export function sessionCreationLimit(perMinute: number, exempt?: (request: FastifyRequest) => boolean | Promise<boolean>) {
+  return { rateLimit: perMinute > 0 ? { max: perMinute, timeWindow: 60_000, ...(exempt ? { allowList: exempt } : {}) } : false } as const;
 }
 
 /**

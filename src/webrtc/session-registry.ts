@@ -1,10 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { IceServer } from '../config.ts';
 import { ConfigError } from '../config.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import type { Engine } from '../engine/engine.ts';
 import { badRequest, HttpError } from '../errors.ts';
+import { mintSession, mintViewer, parsePublisherId, parseViewerId, secretMatches } from '../fleet/session-id.ts';
 import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { Peer, VideoOutput } from './peer.ts';
@@ -32,6 +33,8 @@ export interface SessionsDeps {
   readonly log: FastifyBaseLogger;
   /** True once the pod is shutting down (readiness failed): new sessions are refused. */
   readonly isDraining?: () => boolean;
+  /** This replica's peer address, minted into session ids so any replica can route to it (default 127.0.0.1:0). */
+  readonly selfAddress?: string;
 }
 
 /** Non-trickle answers wait this long for ICE gathering (STUN/TURN replies), then go with what they have. */
@@ -71,6 +74,8 @@ export class SessionRegistry {
   readonly frameWindow: RollingQuantile;
   readonly #sessions = new Map<string, Session>();
   readonly #viewers = new Map<string, Viewer>();
+  /** Publisher and viewer secrets, by session id and viewer id: only their holders may steer or end them. */
+  readonly #secrets = new Map<string, string>();
   readonly #config: SessionsConfig;
   readonly #deps: SessionsDeps;
   readonly #portRange: { min: number; max: number } | undefined;
@@ -93,20 +98,35 @@ export class SessionRegistry {
     return this.#sessions.size + this.#viewers.size + this.#reserved;
   }
 
+  /** A session by its watch id (what viewers know). */
   get(id: string): Session | undefined {
     return this.#sessions.get(id);
   }
 
-  viewer(sessionId: string, viewerId: string): Viewer | undefined {
-    const viewer = this.#viewers.get(viewerId);
-    return viewer?.session.id === sessionId ? viewer : undefined;
+  /** A session by its publisher resource id `<sessionId>.<secret>`, only with the right secret. */
+  publisher(resourceId: string): Session | undefined {
+    const parsed = parsePublisherId(resourceId);
+    if (parsed === undefined) return undefined;
+    const session = this.#sessions.get(parsed.sessionId);
+    const secret = this.#secrets.get(parsed.sessionId);
+    return session !== undefined && secret !== undefined && secretMatches(parsed.secret, secret) ? session : undefined;
+  }
+
+  /** A viewer by its resource `<sessionId>` + `<viewerId>.<secret>`, only with the right secret. */
+  viewer(sessionId: string, viewerResource: string): Viewer | undefined {
+    const parsed = parseViewerId(viewerResource);
+    if (parsed === undefined) return undefined;
+    const viewer = this.#viewers.get(parsed.viewerId);
+    const secret = this.#secrets.get(parsed.viewerId);
+    if (viewer?.session.id !== sessionId || secret === undefined) return undefined;
+    return secretMatches(parsed.secret, secret) ? viewer : undefined;
   }
 
   /** Admits, negotiates and starts a publisher session. Returns it with the answer SDP. */
-  async publish(offerSdp: string, job: EffectJob): Promise<{ session: Session; answerSdp: string }> {
+  async publish(offerSdp: string, job: EffectJob): Promise<{ session: Session; publisherSecret: string; answerSdp: string }> {
     this.#checkOffer(offerSdp);
     const release = this.#admit('session');
-    const id = randomUUID();
+    const { sessionId: id, publisherSecret } = mintSession(this.#deps.selfAddress ?? '127.0.0.1:0');
     const peer = this.#newPeer();
     const output = new VideoOutput();
     try {
@@ -121,14 +141,16 @@ export class SessionRegistry {
         maxIters: this.#config.maxIters,
       });
       this.#sessions.set(id, session);
+      this.#secrets.set(id, publisherSecret);
       this.#deps.metrics.sessionsActive.inc();
       session.on('closed', (outcome) => {
         this.#sessions.delete(id);
+        this.#secrets.delete(id);
         this.#deps.metrics.sessionsActive.dec();
         this.#deps.metrics.sessions.inc({ outcome });
       });
       this.#deps.log.info({ sessionId: id, effect: job.effect, sending: answer.sending, receiving: answer.receiving }, 'session started');
-      return { session, answerSdp: answer.sdp };
+      return { session, publisherSecret, answerSdp: answer.sdp };
     } catch (err) {
       peer.close();
       output.close();
@@ -140,7 +162,7 @@ export class SessionRegistry {
   }
 
   /** Admits and negotiates a WHEP viewer of a session's processed output. */
-  async view(sessionId: string, offerSdp: string): Promise<{ viewer: Viewer; answerSdp: string }> {
+  async view(sessionId: string, offerSdp: string): Promise<{ viewer: Viewer; viewerSecret: string; answerSdp: string }> {
     const session = this.#sessions.get(sessionId);
     if (!session) throw notFound(`no session ${sessionId}`);
     this.#checkOffer(offerSdp);
@@ -150,11 +172,16 @@ export class SessionRegistry {
       const answer = await this.#negotiate(peer, offerSdp, session.output);
       if (!answer.sending) throw badRequest('a WHEP offer must receive video (recvonly or sendrecv)');
       if (session.closed) throw notFound(`no session ${sessionId}`);
-      const viewer = new Viewer(randomUUID(), session, peer, newEtag(), { log: this.#deps.log, idleSeconds: this.#config.sessionIdleSeconds });
+      const { viewerId, viewerSecret } = mintViewer();
+      const viewer = new Viewer(viewerId, session, peer, newEtag(), { log: this.#deps.log, idleSeconds: this.#config.sessionIdleSeconds });
       this.#viewers.set(viewer.id, viewer);
-      viewer.on('closed', () => this.#viewers.delete(viewer.id));
+      this.#secrets.set(viewer.id, viewerSecret);
+      viewer.on('closed', () => {
+        this.#viewers.delete(viewer.id);
+        this.#secrets.delete(viewer.id);
+      });
       this.#deps.log.info({ sessionId, viewerId: viewer.id }, 'viewer started');
-      return { viewer, answerSdp: answer.sdp };
+      return { viewer, viewerSecret, answerSdp: answer.sdp };
     } catch (err) {
       peer.close();
       throw err;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WhepViewer } from '../../src/webrtc/client.ts';
 import type { SessionStats } from '../../src/webrtc/publisher-session.ts';
+import { watchPathOf } from '../../src/fleet/session-id.ts';
 import { metricValue } from '../helpers.ts';
 import { CARD, eventually, frameWhere, listeningApp, metricsText, near, publish, u, v, y } from './support.ts';
 
@@ -11,7 +12,8 @@ const FLAT = 12;
 test('a Node publisher gets its video back processed, and can change the effect mid-session', { timeout: 60_000 }, async (t) => {
   const { ctx, base } = await listeningApp(t);
   const publisher = await publish(t, `${base}/whip?effect=invert`, { controlChannel: true });
-  assert.match(publisher.resourceUrl, /\/whip\/[0-9a-f-]{36}$/);
+  // /whip/<ownerKey>.<sessionRand>.<publisherSecret>
+  assert.match(publisher.resourceUrl, /\/whip\/[\w-]+\.[\w-]{22}\.[\w-]{43}$/);
   assert.match(publisher.etag ?? '', /^".+"$/);
   const stop = publisher.startFrames(20, () => CARD);
   t.after(stop);
@@ -76,25 +78,50 @@ test('a WHEP viewer watches the processed output of a session', { timeout: 60_00
   const publisher = await publish(t, `${base}/whip?effect=invert`);
   const stop = publisher.startFrames(20, () => CARD);
   t.after(stop);
-  const sessionId = publisher.resourceUrl.split('/').pop()!;
+  const watchPath = watchPathOf(publisher.resourceUrl)!;
+  const sessionStats = (await (await fetch(publisher.resourceUrl)).json()) as SessionStats & { watchUrl: string };
+  assert.equal(sessionStats.watchUrl, watchPath, 'the publisher learns the watch URL it may share');
+  const publisherSecret = publisher.resourceUrl.split('.').pop()!;
 
-  const viewer = await WhepViewer.view(`${base}/whep/${sessionId}`);
-  t.after(() => viewer.peer.close());
-  assert.match(viewer.resourceUrl, new RegExp(`/whep/${sessionId}/[0-9a-f-]{36}$`));
-  await frameWhere(viewer.peer, 'inverted Y', (f) => near(y(f, 40, 120), 215, FLAT) && near(y(f, 280, 120), 55, FLAT));
-  assert.equal(((await (await fetch(publisher.resourceUrl)).json()) as SessionStats).viewers, 1);
-
-  assert.equal(await viewer.close(), 200);
-  await eventually('the viewer to be gone', async () => ((await (await fetch(publisher.resourceUrl)).json()) as SessionStats).viewers === 0);
-  assert.equal((await fetch(viewer.resourceUrl, { method: 'DELETE' })).status, 404);
-  // Viewers never see an unknown session.
-  const orphan = await fetch(`${base}/whep/00000000-0000-0000-0000-000000000000`, {
+  // The publisher's own id is not a watch id: whoever has the watch URL must not learn the secret from it.
+  const withSecret = await fetch(`${base}/whep/${publisher.resourceUrl.split('/').pop()}`, {
     method: 'POST',
     headers: { 'content-type': 'application/sdp' },
     body: 'v=0\r\n',
   });
-  assert.equal(orphan.status, 404);
+  assert.equal(withSecret.status, 404);
 
+  const viewer = await WhepViewer.view(`${base}${watchPath}`);
+  t.after(() => viewer.peer.close());
+  assert.match(viewer.resourceUrl, new RegExp(`${watchPath}/[\\w-]{22}\\.[\\w-]{43}$`));
+  assert.ok(!viewer.resourceUrl.includes(publisherSecret), 'a viewer never sees the publisher secret');
+  await frameWhere(viewer.peer, 'inverted Y', (f) => near(y(f, 40, 120), 215, FLAT) && near(y(f, 280, 120), 55, FLAT));
+  assert.equal(((await (await fetch(publisher.resourceUrl)).json()) as SessionStats).viewers, 1);
+
+  // A viewer can only watch and leave: the watch id and its own id open no publisher resource, and a
+  // guessed secret (same length) is refused like an unknown session.
+  const sessionId = watchPath.split('/').pop()!;
+  const viewerSecret = viewer.resourceUrl.split('.').pop()!;
+  for (const id of [sessionId, `${sessionId}.${viewerSecret}`, `${sessionId}.${'A'.repeat(43)}`]) {
+    for (const method of ['GET', 'DELETE'] as const) assert.equal((await fetch(`${base}/whip/${id}`, { method })).status, 404, `${method} /whip/${id}`);
+    const patch = await fetch(`${base}/whip/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"effect":"grayscale"}' });
+    assert.equal(patch.status, 404);
+  }
+  // Nor another viewer's resource with a wrong secret.
+  const forgedViewer = viewer.resourceUrl.replace(/\.[\w-]{43}$/, `.${'B'.repeat(43)}`);
+  assert.equal((await fetch(forgedViewer, { method: 'DELETE' })).status, 404);
+  assert.equal(((await (await fetch(publisher.resourceUrl)).json()) as SessionStats).viewers, 1, 'the viewer is still there');
+
+  assert.equal(await viewer.close(), 200);
+  await eventually('the viewer to be gone', async () => ((await (await fetch(publisher.resourceUrl)).json()) as SessionStats).viewers === 0);
+  assert.equal((await fetch(viewer.resourceUrl, { method: 'DELETE' })).status, 404);
   stop();
+  // Viewers never see an unknown session.
+  const orphan = await fetch(`${base}/whep/${sessionId.split('.')[0]}.AAAAAAAAAAAAAAAAAAAAAA`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp' },
+    body: 'v=0\r\n',
+  });
+  assert.equal(orphan.status, 404, await orphan.clone().text());
   assert.equal(await publisher.close(), 200);
 });

@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
 import { InvalidEffectError } from '../../effects/catalog.ts';
 import { HttpError, unprocessable } from '../../errors.ts';
+import type { Fleet } from '../../fleet/fleet.ts';
+import { publisherResourceId } from '../../fleet/session-id.ts';
 import { parseJob } from '../../webrtc/job.ts';
 import { MAX_SDP_BYTES } from '../../webrtc/sdp.ts';
 import type { Session } from '../../webrtc/publisher-session.ts';
@@ -13,6 +15,8 @@ import { whepRoutes } from './whep.ts';
 export interface WhipRouteOptions {
   readonly sessions: SessionRegistry;
   readonly config: Pick<Config, 'iceServers' | 'corsOrigins' | 'whipToken' | 'maxIters' | 'sessionRateLimitPerMinute'>;
+  /** Routes calls for other replicas' sessions to their owner (src/fleet). */
+  readonly fleet: Pick<Fleet, 'routeToOwner' | 'isForwardedByMember' | 'stripForgedHopHeader'>;
 }
 
 /**
@@ -20,7 +24,7 @@ export interface WhipRouteOptions {
  * `POST /whip?effect=E&<params>` answers with the processed video on the same connection.
  */
 export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions): Promise<void> {
-  const { sessions, config } = options;
+  const { sessions, config, fleet } = options;
   const anyOrigin = config.corsOrigins.includes('*');
   const links = iceServerLinks(config.iceServers);
 
@@ -28,6 +32,7 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     done(null, body),
   );
 
+  app.addHook('onRequest', fleet.stripForgedHopHeader);
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     if (origin !== undefined && (anyOrigin || config.corsOrigins.includes(origin))) {
@@ -57,10 +62,15 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
   // Only new sessions wait for the pressure guard: ending or steering a running one must work when
   // the pod is busiest (a DELETE is what relieves it).
   const exempt = { config: EXEMPT_FROM_PRESSURE };
+  // Calls for a session held by another replica go to that replica (src/fleet): the route below only
+  // ever sees this replica's sessions.
+  const owned = { ...exempt, preHandler: fleet.routeToOwner('id') };
+  // A viewer created through another replica was already counted against its client there.
+  const createLimit = sessionCreationLimit(config.sessionRateLimitPerMinute, (request) => fleet.isForwardedByMember(request));
   app.options('/whip', exempt, options204(true));
-  app.options('/whip/:id', exempt, options204(false));
+  app.options('/whip/:id', owned, options204(false));
 
-  app.post('/whip', { config: sessionCreationLimit(config.sessionRateLimitPerMinute) }, async (request, reply) => {
+  app.post('/whip', { config: createLimit }, async (request, reply) => {
     requireType(request, SDP_TYPE);
     let job;
     try {
@@ -69,20 +79,29 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
       if (err instanceof InvalidEffectError) throw unprocessable(err.message);
       throw err;
     }
-    const { session, answerSdp } = await sessions.publish(asSdp(request.body), job);
+    const { session, publisherSecret, answerSdp } = await sessions.publish(asSdp(request.body), job);
     if (links.length > 0) reply.header('link', links);
-    return reply.code(201).type(SDP_TYPE).header('location', `/whip/${session.id}`).header('etag', session.etag).send(answerSdp);
+    return reply
+      .code(201)
+      .type(SDP_TYPE)
+      .header('location', `/whip/${publisherResourceId(session.id, publisherSecret)}`)
+      .header('etag', session.etag)
+      .send(answerSdp);
   });
 
+  // The publisher's resource carries its secret; a wrong secret is indistinguishable from no session.
   const sessionOf = (request: FastifyRequest<{ Params: { id: string } }>): Session => {
-    const session = sessions.get(request.params.id);
-    if (!session) throw notFound(`no session ${request.params.id.slice(0, 64)}`);
+    const session = sessions.publisher(request.params.id);
+    if (!session) throw notFound('no such session');
     return session;
   };
 
-  app.get<{ Params: { id: string } }>('/whip/:id', exempt, async (request) => sessionOf(request).stats());
+  app.get<{ Params: { id: string } }>('/whip/:id', owned, async (request) => {
+    const session = sessionOf(request);
+    return { ...(await session.stats()), watchUrl: `/whep/${session.id}` };
+  });
 
-  app.patch<{ Params: { id: string } }>('/whip/:id', exempt, async (request, reply) => {
+  app.patch<{ Params: { id: string } }>('/whip/:id', owned, async (request, reply) => {
     const session = sessionOf(request);
     const type = requireType(request, JSON_TYPE, SDPFRAG_TYPE);
     if (type === SDPFRAG_TYPE) return patchIce(sessions, session, request, reply);
@@ -97,10 +116,10 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     }
   });
 
-  app.delete<{ Params: { id: string } }>('/whip/:id', exempt, async (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/whip/:id', owned, async (request, reply) => {
     sessionOf(request).close('closed');
     return reply.code(200).send();
   });
 
-  await whepRoutes(app, { sessions, options204, createLimit: sessionCreationLimit(config.sessionRateLimitPerMinute) });
+  await whepRoutes(app, { sessions, options204, createLimit, routeToOwner: fleet.routeToOwner('sessionId') });
 }

@@ -1,0 +1,185 @@
+import { Agent, errors as undiciErrors } from 'undici';
+import { HttpError, OverloadedError } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+
+/**
+ * Hands a WHIP/WHEP call to the replica that owns its session and returns that replica's answer as
+ * it is. The one module that opens connections to other replicas; callers check membership first.
+ */
+
+/** Set on every forwarded call; a call that carries it is never forwarded again. Stripped from clients' calls. */
+export const HOP_HEADER = 'x-rtc-scale-forwarded-by';
+
+/** Request headers that travel to the owner (the client's credentials and preconditions among them). */
+const REQUEST_HEADERS = ['content-type', 'authorization', 'if-match', 'if-none-match', 'origin', 'accept', 'user-agent'] as const;
+
+/** Answer headers returned to the client as the owner sent them. */
+const ANSWER_HEADERS = [
+  'content-type',
+  'location',
+  'etag',
+  'link',
+  'retry-after',
+  'www-authenticate',
+  'accept-post',
+  'vary',
+  'access-control-allow-origin',
+  'access-control-allow-credentials',
+  'access-control-expose-headers',
+  'access-control-allow-methods',
+  'access-control-allow-headers',
+  'access-control-max-age',
+] as const;
+
+export type ForwardOutcome = 'answered' | 'gone' | 'non_member' | 'loop' | 'timeout' | 'failed' | 'too_large' | 'overloaded';
+
+export interface ForwardedCall {
+  readonly method: string;
+  /** Path and query, as the client sent them. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: string | undefined;
+  /** The client's address as this replica sees it (appended to X-Forwarded-For). */
+  readonly clientIp: string;
+}
+
+export interface ForwardedAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  readonly body: Buffer;
+}
+
+export interface ForwarderOptions {
+  /** This replica's peer address, sent in the hop header. */
+  readonly selfAddress: string;
+  readonly timeoutSeconds: number;
+  readonly connectTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly maxInflight: number;
+  readonly retryAfterSeconds: number;
+  readonly metrics: Pick<Metrics, 'forwarded' | 'forwardDuration'>;
+}
+
+export const sessionGone = (): HttpError =>
+  new HttpError(404, 'session_gone', 'the replica that held this session is no longer in the fleet; start a new session');
+
+/** Connection-level failures that mean the owner is not there (as opposed to slow or broken). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+  }
+  return undefined;
+}
+
+class TooLargeError extends Error {}
+
+export class Forwarder {
+  readonly #options: ForwarderOptions;
+  readonly #agent: Agent;
+  #inflight = 0;
+
+  constructor(options: ForwarderOptions) {
+    this.#options = options;
+    this.#agent = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.timeoutSeconds * 1000,
+      bodyTimeout: options.timeoutSeconds * 1000,
+      // Calls to one owner are few and short; a small pool per owner bounds sockets per peer.
+      connections: 16,
+      pipelining: 1,
+      keepAliveTimeout: 4000,
+      maxResponseSize: options.maxBodyBytes,
+    });
+  }
+
+  /** Counts a call that was refused before any connection (a non-member owner, or a second hop). */
+  refused(outcome: 'non_member' | 'loop'): void {
+    this.#options.metrics.forwarded.inc({ outcome });
+  }
+
+  /**
+   * Sends `call` to `owner` (a current member: the caller checked) and returns its answer, or throws
+   * an HttpError: 404 session_gone when the owner cannot be reached, 504 when it does not answer in
+   * time, 502 when the answer breaks off or is too large, 503 when too many calls are in flight.
+   */
+  async forward(owner: string, call: ForwardedCall): Promise<ForwardedAnswer> {
+    const { metrics } = this.#options;
+    if (this.#inflight >= this.#options.maxInflight) {
+      metrics.forwarded.inc({ outcome: 'overloaded' });
+      throw new OverloadedError(`this replica is forwarding ${this.#options.maxInflight} calls (FORWARD_MAX_INFLIGHT); retry`, this.#options.retryAfterSeconds);
+    }
+    this.#inflight++;
+    const startedMs = performance.now();
+    let outcome: ForwardOutcome = 'failed';
+    try {
+      const answer = await this.#send(owner, call);
+      outcome = 'answered';
+      return answer;
+    } catch (err) {
+      const code = errorCode(err);
+      if (err instanceof TooLargeError || err instanceof undiciErrors.ResponseExceededMaxSizeError) {
+        outcome = 'too_large';
+        throw new HttpError(502, 'bad_gateway', 'the owning replica sent an answer larger than FORWARD_MAX_BODY_BYTES');
+      }
+      if (code !== undefined && UNREACHABLE_CODES.has(code)) {
+        outcome = 'gone';
+        throw sessionGone();
+      }
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        outcome = 'timeout';
+        throw new HttpError(504, 'gateway_timeout', 'the replica that holds this session did not answer in time; retry');
+      }
+      throw new HttpError(502, 'bad_gateway', 'the replica that holds this session broke off its answer; retry');
+    } finally {
+      this.#inflight--;
+      metrics.forwarded.inc({ outcome });
+      metrics.forwardDuration.observe((performance.now() - startedMs) / 1000);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#agent.close();
+  }
+
+  async #send(owner: string, call: ForwardedCall): Promise<ForwardedAnswer> {
+    const headers: Record<string, string> = {};
+    for (const name of REQUEST_HEADERS) {
+      const value = call.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const forwardedFor = call.headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = typeof forwardedFor === 'string' && forwardedFor !== '' ? `${forwardedFor}, ${call.clientIp}` : call.clientIp;
+    headers[HOP_HEADER] = this.#options.selfAddress;
+    const res = await this.#agent.request({
+      origin: `http://${owner}`,
+      path: call.url,
+      method: call.method as 'GET',
+      headers,
+      body: call.body,
+    });
+    const declared = Number(res.headers['content-length'] ?? '0');
+    if (declared > this.#options.maxBodyBytes) {
+      res.body.destroy();
+      throw new TooLargeError();
+    }
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of res.body) {
+      bytes += (chunk as Buffer).length;
+      if (bytes > this.#options.maxBodyBytes) {
+        res.body.destroy();
+        throw new TooLargeError();
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const answerHeaders: Record<string, string | string[]> = {};
+    for (const name of ANSWER_HEADERS) {
+      const value = res.headers[name];
+      if (value !== undefined) answerHeaders[name] = value;
+    }
+    return { status: res.statusCode, headers: answerHeaders, body: Buffer.concat(chunks) };
+  }
+}
