@@ -44,6 +44,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logController: new LogController({ disableRequestLogging: true }),
     // Routes that take media set their own limits (MAX_BODY_BYTES, SDP); everything else is small.
     bodyLimit: 64 * 1024,
+    // Session ids carry their owner's address and a secret (src/fleet/session-id.ts): longer than
+    // Fastify's default 100 characters with an IPv6 or DNS-name owner.
+    maxParamLength: 512,
     requestTimeout: config.requestTimeoutSeconds * 1000,
     keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
   });

@@ -27,7 +27,7 @@ export const ownerKeyOf = (address: string): string => Buffer.from(address, 'utf
 
 /**
  * The `host:port` an ownerKey names, or undefined when it is not one: an IPv4 address, a bracketed
- * IPv6 address or a DNS name, and a port 1..65535.
+ * IPv6 address or a DNS name, and a port.
  */
 export function addressOfOwnerKey(key: string): string | undefined {
   if (key.length === 0 || key.length > MAX_OWNER_KEY_CHARS || !PART.test(key)) return undefined;
@@ -37,12 +37,13 @@ export function addressOfOwnerKey(key: string): string | undefined {
   return isPeerAddress(address) ? address : undefined;
 }
 
-/** `host:port` with a plain host (IPv4, [IPv6] or a DNS name) and a port 1..65535. */
+/**
+ * `host:port` with a plain host (IPv4, [IPv6] or a DNS name) and a port. Port 0 is allowed: a replica
+ * listening on a random port (PORT=0, tests) mints ids that only it can serve, since no member has it.
+ */
 export function isPeerAddress(address: string): boolean {
   const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(address);
-  if (!m) return false;
-  const port = Number(m[2]);
-  return port >= 1 && port <= 65535;
+  return m !== null && Number(m[2]) <= 65535;
 }
 
 /** A new session's ids: the watch id viewers use, and the publisher's secret. */

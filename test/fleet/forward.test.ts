@@ -1,0 +1,218 @@
+/**
+ * Forwarding to a session's owner, against stand-in owners (plain HTTP servers that record what
+ * reaches them): the owner's answer comes back unchanged, only members are ever contacted, a
+ * forwarded call is never forwarded again, and each failure has its status and metric.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { test, type TestContext } from 'node:test';
+import type { Config } from '../../src/config.ts';
+import { HOP_HEADER } from '../../src/fleet/forward.ts';
+import { mintSession, ownerKeyOf, publisherResourceId } from '../../src/fleet/session-id.ts';
+import { metricValue, testApp } from '../helpers.ts';
+
+interface Recorded {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** An HTTP server on loopback that records every request and answers with `answer`. */
+async function standIn(t: TestContext, answer: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+  const requests: Recorded[] = [];
+  let connections = 0;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      requests.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      answer(req, res);
+    });
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return { address, requests, connections: () => connections };
+}
+
+/** A TCP listener that must receive nothing: counts connections. */
+async function tripwire(t: TestContext) {
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, connections: () => connections };
+}
+
+const SELF = '127.0.0.1:1';
+
+function app(t: TestContext, peers: string[], overrides: Partial<Config> = {}) {
+  return testApp(t, {
+    selfAddress: SELF,
+    peers: [SELF, ...peers],
+    // Routing is under test, not the shared machine's event loop.
+    maxEventLoopDelayMs: 0,
+    maxEventLoopUtilization: 0,
+    ...overrides,
+  });
+}
+
+const idOn = (owner: string): string => {
+  const { sessionId, publisherSecret } = mintSession(owner);
+  return publisherResourceId(sessionId, publisherSecret);
+};
+
+test("the owner's answer comes back unchanged: status, body, Location, ETag, Link, CORS; the client's headers travel", async (t) => {
+  const owner = await standIn(t, (req, res) => {
+    res.writeHead(req.method === 'POST' ? 201 : 200, {
+      'content-type': 'application/sdp',
+      location: '/whep/abc.def/ghi.jkl',
+      etag: '"e1"',
+      link: '<stun:stun.example.net>; rel="ice-server"',
+      'access-control-allow-origin': 'https://studio.example',
+      'access-control-expose-headers': 'Location, ETag, Link',
+      'x-internal': 'not for clients',
+    });
+    res.end('v=0\r\nanswer\r\n');
+  });
+  const { app: a, metrics } = await app(t, [owner.address], { corsOrigins: ['https://studio.example'], whipToken: 'tok' });
+  const id = idOn(owner.address);
+  const watchId = id.split('.').slice(0, 2).join('.');
+
+  const res = await a.inject({
+    method: 'POST',
+    url: `/whep/${watchId}?x=1`,
+    headers: { 'content-type': 'application/sdp', authorization: 'Bearer tok', origin: 'https://studio.example', 'x-forwarded-for': '203.0.113.9' },
+    payload: 'v=0\r\noffer\r\n',
+  });
+  assert.equal(res.statusCode, 201);
+  assert.equal(res.body, 'v=0\r\nanswer\r\n');
+  assert.equal(res.headers.location, '/whep/abc.def/ghi.jkl');
+  assert.equal(res.headers.etag, '"e1"');
+  assert.equal(res.headers.link, '<stun:stun.example.net>; rel="ice-server"');
+  assert.equal(res.headers['content-type'], 'application/sdp');
+  assert.equal(res.headers['access-control-allow-origin'], 'https://studio.example');
+  assert.equal(res.headers['x-internal'], undefined, 'only the answer headers a client needs');
+
+  const [seen] = owner.requests;
+  assert.equal(seen?.method, 'POST');
+  assert.equal(seen?.url, `/whep/${watchId}?x=1`);
+  assert.equal(seen?.body, 'v=0\r\noffer\r\n');
+  assert.equal(seen?.headers.authorization, 'Bearer tok', "the client's Authorization travels");
+  assert.equal(seen?.headers['content-type'], 'application/sdp');
+  assert.equal(seen?.headers.origin, 'https://studio.example');
+  assert.equal(seen?.headers[HOP_HEADER], SELF);
+  assert.equal(seen?.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+
+  // JSON PATCH, GET, DELETE and OPTIONS on the publisher resource go the same way.
+  const patch = await a.inject({ method: 'PATCH', url: `/whip/${id}`, headers: { 'content-type': 'application/json', authorization: 'Bearer tok', 'if-match': '"e0"' }, payload: { effect: 'invert' } });
+  assert.equal(patch.statusCode, 200);
+  assert.deepEqual(JSON.parse(owner.requests[1]!.body), { effect: 'invert' });
+  assert.equal(owner.requests[1]!.headers['if-match'], '"e0"');
+  for (const method of ['GET', 'DELETE', 'OPTIONS'] as const) {
+    assert.equal((await a.inject({ method, url: `/whip/${id}`, headers: { authorization: 'Bearer tok' } })).statusCode, 200, method);
+  }
+  assert.deepEqual(owner.requests.map((r) => r.method), ['POST', 'PATCH', 'GET', 'DELETE', 'OPTIONS']);
+
+  // The token is checked where the client arrives: without it nothing is forwarded.
+  assert.equal((await a.inject({ method: 'GET', url: `/whip/${id}` })).statusCode, 401);
+  assert.equal(owner.requests.length, 5);
+
+  const text = await metrics.registry.metrics();
+  assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'answered' }), 5);
+  assert.equal(metricValue(text, 'app_forward_duration_seconds_count'), 5);
+});
+
+test('forged ids naming non-members get 404 session_gone and nothing is contacted', async (t) => {
+  const listener = await tripwire(t);
+  const member = await tripwire(t);
+  const { app: a, metrics } = await app(t, [member.address]);
+  const owners = [listener.address, '169.254.169.254:80', '127.0.0.1:22', 'metadata.google.internal:80', '[::1]:8080', 'localhost:1'];
+  let calls = 0;
+  for (const owner of owners) {
+    const id = idOn(owner);
+    const watchId = id.split('.').slice(0, 2).join('.');
+    const requests = [
+      { method: 'GET' as const, url: `/whip/${id}` },
+      { method: 'DELETE' as const, url: `/whip/${id}` },
+      { method: 'OPTIONS' as const, url: `/whip/${id}` },
+      { method: 'PATCH' as const, url: `/whip/${id}`, headers: { 'content-type': 'application/json' }, payload: '{"effect":"invert"}' },
+      { method: 'POST' as const, url: `/whep/${watchId}`, headers: { 'content-type': 'application/sdp' }, payload: 'v=0\r\n' },
+      { method: 'DELETE' as const, url: `/whep/${watchId}/AAAA.BBBB` },
+    ];
+    for (const request of requests) {
+      const res = await a.inject(request);
+      calls++;
+      assert.equal(res.statusCode, 404, `${request.method} ${request.url}`);
+      assert.equal(res.json().error, 'session_gone');
+    }
+  }
+  assert.equal(listener.connections(), 0, 'the listener at a forged address received nothing');
+  assert.equal(member.connections(), 0);
+  assert.equal(metricValue(await metrics.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'non_member' }), calls);
+});
+
+test('a forwarded call is never forwarded again; a hop header from a non-member is stripped', async (t) => {
+  const member = await standIn(t, (_req, res) => res.end('{}'));
+  const { app: a, metrics } = await app(t, [member.address]);
+  const id = idOn(member.address);
+  // From a member's host (inject comes from 127.0.0.1, as the members do): a second hop is refused.
+  const loop = await a.inject({ method: 'GET', url: `/whip/${id}`, headers: { [HOP_HEADER]: member.address } });
+  assert.equal(loop.statusCode, 404);
+  assert.equal(loop.json().error, 'session_gone');
+  assert.equal(member.connections(), 0);
+  assert.equal(metricValue(await metrics.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'loop' }), 1);
+
+  // The same header from a client address is a forgery: it is dropped and the call is routed as usual.
+  const forged = await a.inject({ method: 'GET', url: `/whip/${id}`, headers: { [HOP_HEADER]: member.address }, remoteAddress: '198.51.100.7' });
+  assert.equal(forged.statusCode, 200);
+  assert.equal(member.requests[0]?.headers[HOP_HEADER], SELF, 'the owner sees our hop header, not the forgery');
+});
+
+test('calls for this replica itself, or for malformed ids, stay here (404 not_found), never forwarded', async (t) => {
+  const member = await standIn(t, (_req, res) => res.end('{}'));
+  const { app: a } = await app(t, [member.address]);
+  for (const url of [`/whip/${idOn(SELF)}`, '/whip/nope', `/whip/${ownerKeyOf(member.address)}`, `/whip/${ownerKeyOf(member.address)}.a.b.c`]) {
+    const res = await a.inject({ method: 'GET', url });
+    assert.equal(res.statusCode, 404, url);
+    assert.equal(res.json().error, 'not_found', url);
+  }
+  assert.equal(member.connections(), 0);
+});
+
+test('a departed owner is 404 session_gone; a silent one 504; an oversized answer 502', async (t) => {
+  const silent = await standIn(t, () => undefined);
+  const huge = await standIn(t, (_req, res) => res.end('x'.repeat(200_000)));
+  const { app: a, metrics } = await app(t, [silent.address, huge.address], { forwardTimeoutSeconds: 0.5, forwardMaxBodyBytes: 64 * 1024 });
+
+  // A member address where nothing listens any more (a pod that died): take a port and release it.
+  const free = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+  const gone = `127.0.0.1:${free}`;
+  const { app: b, metrics: mb } = await app(t, [gone]);
+  const goneRes = await b.inject({ method: 'GET', url: `/whip/${idOn(gone)}` });
+  assert.equal(goneRes.statusCode, 404);
+  assert.equal(goneRes.json().error, 'session_gone');
+  assert.equal(metricValue(await mb.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'gone' }), 1);
+
+  const slow = await a.inject({ method: 'GET', url: `/whip/${idOn(silent.address)}` });
+  assert.equal(slow.statusCode, 504);
+  const big = await a.inject({ method: 'GET', url: `/whip/${idOn(huge.address)}` });
+  assert.equal(big.statusCode, 502);
+  const text = await metrics.registry.metrics();
+  assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'timeout' }), 1);
+  assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'too_large' }), 1);
+});
