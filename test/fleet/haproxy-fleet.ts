@@ -53,7 +53,7 @@ export interface FleetOptions {
   readonly env?: Record<string, string>;
   /** Slots reserved for addReplica() beyond `replicas` (default 2). */
   readonly spareSlots?: number;
-  /** How long a replica may take to start (default 30 s: tsx compiles on a loaded 2-core machine). */
+  /** How long a replica may take to start (default 60 s: tsx compiles on a loaded 2-core machine). */
   readonly startTimeoutMs?: number;
 }
 
@@ -79,7 +79,7 @@ function haproxyConfig(listenPort: number, socketPath: string, slots: readonly n
     (port, i) =>
       // Health checks on /readyz take a draining replica out of the rotation (other replicas then
       // forward its sessions' calls to it); `disabled` slots wait for addReplica().
-      `  server ${slotName(i)} 127.0.0.1:${port} check inter 300ms fall 2 rise 1${i < enabled ? '' : ' disabled'}`,
+      `  server ${slotName(i)} 127.0.0.1:${port} check inter 500ms fall 3 rise 1${i < enabled ? '' : ' disabled'}`,
   );
   return [
     'global',
@@ -91,11 +91,15 @@ function haproxyConfig(listenPort: number, socketPath: string, slots: readonly n
     '  timeout client 60s',
     '  timeout server 60s',
     '  timeout http-request 10s',
+    // Without it a check must finish within `inter`; a loaded machine answers /readyz slower than that.
+    '  timeout check 3s',
     // Connection refused (a replica just killed) is retried on another server, never shown to the client.
     '  retries 2',
     '  option redispatch 1',
     'frontend fleet',
     `  bind 127.0.0.1:${listenPort}`,
+    // Only replicas set the hop header on the calls they forward; a client's is dropped at the door.
+    '  http-request del-header x-rtc-scale-forwarded-by',
     '  default_backend replicas',
     'backend replicas',
     '  balance roundrobin',
@@ -152,7 +156,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const haproxy = haproxyPath();
   if (!haproxy) throw new Error('haproxy is not installed (Debian package haproxy)');
-  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const slotCount = options.replicas + (options.spareSlots ?? 2);
   const slots: number[] = [];
   while (slots.length < slotCount) {
@@ -233,7 +237,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     balancer.stderr!.on('data', (c: Buffer) => balancerLogs.push(c.toString()));
     const balancerExit = once(balancer, 'exit');
     await Promise.race([
-      until('HAProxy to see every replica UP', async () => (await upServers(socketPath)).size === options.replicas, startTimeoutMs),
+      until('HAProxy to see every replica UP', async () => (await upServers(socketPath)).size === options.replicas, startTimeoutMs).catch(
+        async (err: unknown) => {
+          const stat = await runtimeCommand(socketPath, 'show stat').catch(() => '');
+          const states = stat.split('\n').map((l) => l.split(',').slice(0, 2).concat(l.split(',')[17] ?? '', l.split(',')[36] ?? '').join(' '));
+          throw new Error(`${err instanceof Error ? err.message : String(err)}\n${states.join('\n')}`);
+        },
+      ),
       balancerExit.then(([code]) => {
         throw new Error(`haproxy exited (${String(code)}): ${balancerLogs.join('')}`);
       }),

@@ -72,7 +72,7 @@ test('Chromium publishes its camera from the demo page, gets grayscale frames ba
   await page.selectOption('#effect', 'grayscale');
   await page.click('#start');
   const sessionUrl = await pageValue(page, 'document.body.dataset.session', 'the WHIP session to start', 20_000);
-  assert.match(String(sessionUrl), /\/whip\/[0-9a-f-]{36}$/);
+  assert.match(String(sessionUrl), /\/whip\/[\w-]+\.[\w-]{22}\.[\w-]{43}$/);
 
   // Frames come back: the processed video plays.
   await pageValue(page, PROCESSED_PLAYING, 'processed frames to play', 20_000);
