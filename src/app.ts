@@ -13,6 +13,7 @@ import { whipRoutes } from './http/routes/whip.ts';
 import { SessionRegistry } from './webrtc/session-registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Fleet } from './fleet/fleet.ts';
+import { deletionCostUpdater } from './fleet/deletion-cost.ts';
 import { packageUrl } from './paths.ts';
 
 export interface AppContext {
@@ -135,6 +136,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     selfAddress: fleet.selfAddress,
   });
   await app.register(whipRoutes, { sessions, config, fleet });
+  const deletionCost = deletionCostUpdater(config, { count: () => sessions.peerCount, log: app.log.child({ component: 'pod-deletion-cost' }), metrics });
+  if (deletionCost) {
+    deletionCost.start();
+    app.addHook('onClose', async () => deletionCost.stop());
+  }
   await app.register(demoRoutes);
   // Calls in progress get SESSION_DRAIN_SECONDS to end on their own before the rest are closed.
   app.addHook('preClose', async () => sessions.drain(config.sessionDrainSeconds));
