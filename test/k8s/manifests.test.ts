@@ -25,6 +25,10 @@ import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployme
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { ValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
+import { ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
@@ -174,6 +178,19 @@ const MODELS: Record<string, Model> = {
   ),
   'policy/v1/PodDisruptionBudget': model((o) => new PodDisruptionBudget(o), 'kubernetes-models/policy/v1/PodDisruptionBudget', 'IPodDisruptionBudget'),
   'networking.k8s.io/v1/NetworkPolicy': model((o) => new NetworkPolicy(o), 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', 'INetworkPolicy'),
+  // components/pod-deletion-cost
+  'rbac.authorization.k8s.io/v1/Role': model((o) => new Role(o), 'kubernetes-models/rbac.authorization.k8s.io/v1/Role', 'IRole'),
+  'rbac.authorization.k8s.io/v1/RoleBinding': model((o) => new RoleBinding(o), 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding', 'IRoleBinding'),
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': model(
+    (o) => new ValidatingAdmissionPolicy(o),
+    'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy',
+    'IValidatingAdmissionPolicy',
+  ),
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': model(
+    (o) => new ValidatingAdmissionPolicyBinding(o),
+    'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding',
+    'IValidatingAdmissionPolicyBinding',
+  ),
   'keda.sh/v1alpha1/ScaledObject': model((o) => new ScaledObject(o), '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject', 'IScaledObject'),
   'monitoring.coreos.com/v1/ServiceMonitor': model(
     (o) => new ServiceMonitor(o),

@@ -436,7 +436,7 @@ test('manifests use stable API versions for built-in kinds', (t) => {
     for (const o of b.objects) assert.ok(builtIn.test(o.apiVersion) || crd.has(o.apiVersion), `${b.name}: ${o.kind} uses ${o.apiVersion}`);
 });
 
-test('the network policies admit HTTP only from the ingress namespace and Prometheus, and deny everything else by default', (t) => {
+test('the network policies admit HTTP only from the ingress namespace, Prometheus and the other replicas, and deny everything else by default', (t) => {
   if (!haveTool(t, 'kubectl')) return;
   const b = build('overlay gpu, webrtc none');
   const policies = b.objects.filter((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy[];
@@ -453,10 +453,18 @@ test('the network policies admit HTTP only from the ingress namespace and Promet
   assert.deepEqual(sources, [
     [JSON.stringify([{ 'kubernetes.io/metadata.name': 'ingress-nginx' }, null])],
     [JSON.stringify([{ 'kubernetes.io/metadata.name': 'monitoring' }, { 'app.kubernetes.io/name': 'prometheus' }])],
+    // A replica forwards calls for a peer's session to that peer (src/fleet), on the HTTP port only.
+    [JSON.stringify([undefined, { 'app.kubernetes.io/instance': 'gpu-media', 'app.kubernetes.io/name': 'gpu-media' }])],
   ]);
-  // Without a WebRTC option the pods may only resolve names.
+  // Without a WebRTC option the pods may only resolve names and reach each other's HTTP port.
   assert.deepEqual(
-    (http?.spec?.egress ?? []).flatMap((r) => (r.ports ?? []).map((p) => `${p.protocol}/${p.port}`)),
-    ['UDP/53', 'TCP/53'],
+    (http?.spec?.egress ?? []).map((r) => [
+      (r.to ?? []).map((to) => JSON.stringify(to.podSelector?.matchLabels ?? null)),
+      (r.ports ?? []).map((p) => `${p.protocol}/${p.port}`),
+    ]),
+    [
+      [[JSON.stringify({ 'app.kubernetes.io/instance': 'gpu-media', 'app.kubernetes.io/name': 'gpu-media' })], ['TCP/8080']],
+      [[], ['UDP/53', 'TCP/53']],
+    ],
   );
 });

@@ -34,6 +34,9 @@ function podEnvironment(c: IContainer): Record<string, string> {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.resourceFieldRef?.resource === 'limits.cpu') env[e.name] = ceilCpu(c.resources?.limits?.cpu);
     else if (e.valueFrom?.fieldRef?.fieldPath === 'status.hostIP') env[e.name] = '10.128.0.7';
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') env[e.name] = '10.4.2.17';
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = 'gpu-media-7d9f8c6b5-x2x9q';
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = 'rtc';
     else if (e.valueFrom?.secretKeyRef?.name === 'gpu-media-ice' && e.name === 'ICE_SERVERS')
       // The shape scripts/deploy.sh and docs/kubernetes.md write into the Secret.
       env[e.name] = '[{"urls":["turn:203.0.113.7:3478?transport=udp","turn:203.0.113.7:3478?transport=tcp"],"username":"rtc","credential":"x"}]';
