@@ -2,13 +2,10 @@
  * SDP text helpers for the WHIP/WHEP resources: validation of offers before they reach libwebrtc,
  * trickle-ICE fragments (RFC 8840), and the rewrites the service needs. Pure string functions.
  */
+import { SdpError } from '../errors.ts';
 
-export class SdpError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SdpError';
-  }
-}
+/** Malformed SDP: 400 `bad_request` (src/errors.ts). */
+export { SdpError };
 
 export const MAX_SDP_BYTES = 64 * 1024;
 

@@ -4,7 +4,7 @@ import type { IceServer } from '../config.ts';
 import { ConfigError } from '../config.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import type { Engine } from '../engine/engine.ts';
-import { badRequest, HttpError } from '../errors.ts';
+import { badRequest, notFound, OverloadedError, type RejectReason } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { Peer, VideoOutput } from './peer.ts';
@@ -39,15 +39,7 @@ const GATHER_TIMEOUT_MS = 2500;
 /** The frame p95 says little before this many frames are in the window. */
 const MIN_SLO_SAMPLES = 60;
 
-export class ServiceUnavailableError extends HttpError {
-  readonly retryable = true;
-  constructor(detail: string, retryAfterSeconds: number) {
-    super(503, 'unavailable', detail, { 'retry-after': String(retryAfterSeconds) });
-    this.name = 'ServiceUnavailableError';
-  }
-}
-
-export const notFound = (detail: string): HttpError => new HttpError(404, 'not_found', detail);
+export { notFound };
 
 /** The result of a trickle-ICE PATCH: 204 for candidates, 200 with a fragment after an ICE restart. */
 export type TrickleResult = { readonly restarted: false } | { readonly restarted: true; readonly fragment: string; readonly etag: string };
@@ -226,10 +218,10 @@ export class SessionRegistry {
   }
 
   #admit(kind: 'session' | 'viewer'): () => void {
-    const refuse = (reason: string, detail: string): never => {
+    const refuse = (reason: RejectReason, detail: string): never => {
       this.#deps.metrics.rejected.inc({ reason });
       if (kind === 'session') this.#deps.metrics.sessions.inc({ outcome: 'rejected' });
-      throw new ServiceUnavailableError(detail, this.#config.retryAfterSeconds);
+      throw new OverloadedError(detail, this.#config.retryAfterSeconds, reason, 'unavailable');
     };
     if (this.#drain !== undefined || this.#deps.isDraining?.()) refuse('draining', 'this pod is shutting down; retry on another');
     if (this.peerCount >= this.#config.maxSessions) {
