@@ -2,17 +2,14 @@ import { pino } from 'pino';
 import type { EffectJob } from '../effects/catalog.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import { cpuName, type Metrics } from '../metrics.ts';
-import type { GpuInfo, ProcessResult } from './messages.ts';
+import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
+import { cpuName } from '../host.ts';
+import type { Metrics } from '../metrics.ts';
+import type { DeviceKind, EngineLog } from './engine-types.ts';
+import type { ProcessResult } from './messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
-export type DeviceKind = 'cpu' | 'cuda';
-
-/** The logger methods the engine uses (a pino or Fastify logger fits). */
-export interface EngineLog {
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+export type { DeviceKind, EngineLog };
 
 export interface EngineOptions extends PoolOptions {
   readonly device: DeviceKind;
@@ -44,7 +41,7 @@ export class Engine {
   #log: EngineLog | undefined;
   #ready = false;
   #degraded = false;
-  #gpu: GpuInfo | undefined;
+  #gpu: CudaDeviceInfo | undefined;
   #lastFallbackLogMs = Number.NEGATIVE_INFINITY;
   #fallbacksNotLogged = 0;
 
@@ -76,7 +73,7 @@ export class Engine {
   }
 
   /** The GPU of a CUDA engine, as its workers found it. */
-  get gpu(): GpuInfo | undefined {
+  get gpu(): CudaDeviceInfo | undefined {
     return this.#gpu;
   }
 
