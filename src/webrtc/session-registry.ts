@@ -8,7 +8,7 @@ import { badRequest, notFound, OverloadedError, type RejectReason } from '../err
 import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { Peer, VideoOutput } from './peer.ts';
-import { announceAddress, fragmentOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
+import { announceAddress, fragmentOf, iceUfragOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
 import { Session, type SessionOutcome } from './publisher-session.ts';
 import { Viewer } from './viewer.ts';
 
@@ -168,7 +168,7 @@ export class SessionRegistry {
       throw err;
     }
     const remote = target.peer.remoteSdp;
-    const currentUfrag = remote === undefined ? undefined : /^a=ice-ufrag:(\S+)/m.exec(remote)?.[1];
+    const currentUfrag = remote === undefined ? undefined : iceUfragOf(remote);
     if (fragment.iceUfrag !== undefined && fragment.icePwd !== undefined && fragment.iceUfrag !== currentUfrag && remote !== undefined) {
       const localSdp = this.#announce(await target.peer.restartIce(withIceCredentials(remote, fragment.iceUfrag, fragment.icePwd)));
       await target.peer.addCandidates(fragment.candidates);
