@@ -5,11 +5,11 @@ import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
 import { cpuName } from '../host.ts';
 import type { Metrics } from '../metrics.ts';
-import type { DeviceKind, EngineLog } from './engine-types.ts';
+import type { DeviceKind, EffectEngine, EngineLog, JobTimings } from './engine-types.ts';
 import type { ProcessResult } from './messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
-export type { DeviceKind, EngineLog };
+export type { DeviceKind, EffectEngine, EngineLog, JobTimings };
 
 export interface EngineOptions extends PoolOptions {
   readonly device: DeviceKind;
@@ -21,7 +21,6 @@ export interface EngineOptions extends PoolOptions {
 /** At most one fallback log line per interval; the fallbacks in between are counted in the next. */
 const FALLBACK_LOG_INTERVAL_MS = 10_000;
 
-export type JobTimings = ProcessResult;
 
 /**
  * The effect engine as the rest of the service sees it: frames in, frames out, with timings and
@@ -32,7 +31,7 @@ export type JobTimings = ProcessResult;
  * up, the engine is `degraded`: every later job is sent to the workers' CPU kernels, and `device`,
  * /healthz and app_device_info say cpu until the process restarts.
  */
-export class Engine {
+export class Engine implements EffectEngine {
   readonly deviceName: string;
   readonly #configuredDevice: DeviceKind;
   readonly #pool: EffectPool;

@@ -1,9 +1,11 @@
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
-import type { DeviceKind } from './engine-types.ts';
 
 /** Every message that crosses the thread boundary between the pool and a worker. */
+
+/** Where a job runs. */
+export type DeviceKind = 'cpu' | 'cuda';
 
 export type FrameSource =
   /** The worker's cached deterministic test card of this layout. */

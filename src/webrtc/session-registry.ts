@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { IceServer } from '../config.ts';
 import { ConfigError } from '../config.ts';
 import type { EffectJob } from '../effects/catalog.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { EffectEngine } from '../engine/engine-types.ts';
 import { badRequest, notFound, OverloadedError, type RejectReason } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
@@ -27,7 +27,7 @@ export interface SessionsConfig {
 }
 
 export interface SessionsDeps {
-  readonly engine: Pick<Engine, 'processFrame'>;
+  readonly engine: Pick<EffectEngine, 'processFrame'>;
   readonly metrics: Metrics;
   readonly log: FastifyBaseLogger;
   /** True once the pod is shutting down (readiness failed): new sessions are refused. */
