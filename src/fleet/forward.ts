@@ -57,11 +57,10 @@ export interface ForwarderOptions {
   readonly maxBodyBytes: number;
   readonly maxInflight: number;
   readonly retryAfterSeconds: number;
-  readonly metrics: Pick<Metrics, 'forwarded' | 'forwardDuration'>;
+  readonly metrics: Pick<Metrics, 'forwarded' | 'forwardDuration' | 'rejected'>;
 }
 
-export const sessionGone = (): HttpError =>
-  new HttpError(404, 'session_gone', 'the replica that held this session is no longer in the fleet; start a new session');
+export const sessionGone = (): HttpError => new HttpError('session_gone');
 
 /** Connection-level failures that mean the owner is not there (as opposed to slow or broken). */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -109,7 +108,8 @@ export class Forwarder {
     const { metrics } = this.#options;
     if (this.#inflight >= this.#options.maxInflight) {
       metrics.forwarded.inc({ outcome: 'overloaded' });
-      throw new OverloadedError(`this replica is forwarding ${this.#options.maxInflight} calls (FORWARD_MAX_INFLIGHT); retry`, this.#options.retryAfterSeconds);
+      metrics.rejected.inc({ reason: 'forward_full' });
+      throw new OverloadedError(`this replica is forwarding ${this.#options.maxInflight} calls (FORWARD_MAX_INFLIGHT); retry`, this.#options.retryAfterSeconds, 'forward_full');
     }
     this.#inflight++;
     const startedMs = performance.now();
@@ -122,7 +122,7 @@ export class Forwarder {
       const code = errorCode(err);
       if (err instanceof TooLargeError || err instanceof undiciErrors.ResponseExceededMaxSizeError) {
         outcome = 'too_large';
-        throw new HttpError(502, 'bad_gateway', 'the owning replica sent an answer larger than FORWARD_MAX_BODY_BYTES');
+        throw new HttpError('bad_gateway', 'the owning replica sent an answer larger than FORWARD_MAX_BODY_BYTES');
       }
       if (code !== undefined && UNREACHABLE_CODES.has(code)) {
         outcome = 'gone';
@@ -130,9 +130,9 @@ export class Forwarder {
       }
       if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
         outcome = 'timeout';
-        throw new HttpError(504, 'gateway_timeout', 'the replica that holds this session did not answer in time; retry');
+        throw new HttpError('gateway_timeout');
       }
-      throw new HttpError(502, 'bad_gateway', 'the replica that holds this session broke off its answer; retry');
+      throw new HttpError('bad_gateway', 'the replica that holds this session broke off its answer; retry');
     } finally {
       this.#inflight--;
       metrics.forwarded.inc({ outcome });
