@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
@@ -21,9 +22,24 @@ export type FleetConfig = Pick<
   | 'retryAfterSeconds'
 >;
 
-/** SELF_ADDRESS, else POD_IP:PORT, else 127.0.0.1:PORT. */
-export function selfAddressOf(config: Pick<Config, 'selfAddress' | 'podIp' | 'port'>): string {
-  return config.selfAddress ?? joinHostPort(config.podIp ?? '127.0.0.1', config.port);
+/**
+ * SELF_ADDRESS, else POD_IP:PORT; else, in a DNS-discovered fleet (docker compose replicas), this
+ * host's first non-loopback IPv4 address, which is what the peers' DNS name resolves to; else
+ * 127.0.0.1:PORT (a replica alone, or a local fleet that sets SELF_ADDRESS).
+ */
+export function selfAddressOf(
+  config: Pick<Config, 'selfAddress' | 'podIp' | 'port' | 'peerDns'>,
+  interfaces: () => ReturnType<typeof os.networkInterfaces> = os.networkInterfaces,
+): string {
+  if (config.selfAddress !== undefined) return config.selfAddress;
+  if (config.podIp !== undefined) return joinHostPort(config.podIp, config.port);
+  if (config.peerDns !== undefined) {
+    const own = Object.values(interfaces())
+      .flat()
+      .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal);
+    if (own) return joinHostPort(own.address, config.port);
+  }
+  return joinHostPort('127.0.0.1', config.port);
 }
 
 /**

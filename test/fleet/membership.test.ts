@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { selfAddressOf } from '../../src/fleet/fleet.ts';
 import { DnsMembership, joinHostPort, StaticMembership } from '../../src/fleet/membership.ts';
 
 test('PEERS: members are exactly the list (capped at MAX_PEERS)', async () => {
@@ -57,4 +58,16 @@ test('PEER_DNS: cached answers, at most one early lookup a second for unknown ow
   nowMs = 20_000;
   answer = ['10.2.0.1', '10.2.0.2', '10.2.0.3', '10.2.0.4'];
   assert.equal((await m.members()).length, 3);
+});
+
+test("a replica's own address: SELF_ADDRESS, else POD_IP:PORT, else its interface address in a DNS fleet, else loopback", () => {
+  const nics = () => ({
+    lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }],
+    eth0: [{ address: '172.20.0.5', family: 'IPv4', internal: false }],
+  }) as unknown as ReturnType<typeof import('node:os').networkInterfaces>;
+  const base = { selfAddress: undefined, podIp: undefined, peerDns: undefined, port: 8080 };
+  assert.equal(selfAddressOf({ ...base, selfAddress: 'media-1:9000', podIp: '10.0.0.1' }, nics), 'media-1:9000');
+  assert.equal(selfAddressOf({ ...base, podIp: 'fd00::5' }, nics), '[fd00::5]:8080');
+  assert.equal(selfAddressOf({ ...base, peerDns: 'gpu-media' }, nics), '172.20.0.5:8080');
+  assert.equal(selfAddressOf(base, nics), '127.0.0.1:8080');
 });

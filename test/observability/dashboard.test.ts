@@ -162,7 +162,7 @@ interface Compose {
 
 test('docker-compose.yml: the service, Prometheus and Grafana, pinned images, existing mounts, loopback ports', () => {
   const compose = YAML.parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as Compose;
-  assert.deepEqual(Object.keys(compose.services).sort(), ['gpu-media', 'grafana', 'prometheus']);
+  assert.deepEqual(Object.keys(compose.services).sort(), ['balancer', 'gpu-media', 'grafana', 'prometheus']);
   for (const [name, svc] of Object.entries(compose.services)) {
     assert.ok(svc.image, `${name}: image`);
     const tag = svc.image.split('/').pop()?.split(':')[1];
@@ -216,10 +216,17 @@ test('observability/prometheus.yml scrapes the service with the labels a Service
   const cfg = YAML.parse(fs.readFileSync(path.join(ROOT, 'observability/prometheus.yml'), 'utf8')) as PromConfig;
   const job = cfg.scrape_configs.find((j) => j.job_name === 'gpu-media');
   assert.ok(job, 'job gpu-media (the rules select job="gpu-media")');
-  const [sc] = job.static_configs;
-  assert.deepEqual(sc?.targets, ['gpu-media:8080']);
-  for (const label of ['namespace', 'service', 'pod']) assert.ok(sc?.labels?.[label], `target label ${label}`);
-  assert.equal(sc?.labels?.namespace, 'rtc');
-  assert.equal(sc?.labels?.service, 'gpu-media');
+  // One target per replica of docker-compose.yml (test/fleet/haproxy-fleet.test.ts checks they agree).
+  assert.ok(job.static_configs.length >= 1);
+  const pods = new Set<string>();
+  for (const sc of job.static_configs) {
+    assert.equal(sc.targets.length, 1);
+    assert.match(sc.targets[0] ?? '', /^rtc-scale-gpu-media-\d+:8080$/);
+    for (const label of ['namespace', 'service', 'pod']) assert.ok(sc.labels?.[label], `target label ${label}`);
+    assert.equal(sc.labels?.namespace, 'rtc');
+    assert.equal(sc.labels?.service, 'gpu-media');
+    pods.add(sc.labels?.pod ?? '');
+  }
+  assert.equal(pods.size, job.static_configs.length, 'each replica its own pod label');
   assert.deepEqual(cfg.rule_files, ['rules/*.yaml']);
 });
