@@ -216,3 +216,17 @@ test('a departed owner is 404 session_gone; a silent one 504; an oversized answe
   assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'timeout' }), 1);
   assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'too_large' }), 1);
 });
+
+test("viewers created through another replica are not counted against that replica's address on the owner", async (t) => {
+  const member = await tripwire(t);
+  const { app: owner } = await app(t, [member.address], { sessionRateLimitPerMinute: 1 });
+  const watchId = idOn(SELF).split('.').slice(0, 2).join('.');
+  const post = (headers: Record<string, string>, remoteAddress = '127.0.0.1') =>
+    owner.inject({ method: 'POST', url: `/whep/${watchId}`, headers: { 'content-type': 'application/sdp', ...headers }, payload: 'v=0\r\n', remoteAddress });
+  // Forwarded by a member (hop header, from a member's host): the entry replica already counted them.
+  for (let i = 0; i < 3; i++) assert.equal((await post({ [HOP_HEADER]: member.address })).statusCode, 404, 'no such session, but not rate-limited');
+  // A client that forges the header is counted like any other client.
+  assert.equal((await post({ [HOP_HEADER]: member.address }, '198.51.100.7')).statusCode, 404);
+  assert.equal((await post({ [HOP_HEADER]: member.address }, '198.51.100.7')).statusCode, 429);
+  assert.equal(member.connections(), 0);
+});

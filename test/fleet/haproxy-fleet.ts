@@ -68,7 +68,9 @@ export function haproxyPath(): string | undefined {
 export function haveHaproxy(t: TestContext): boolean {
   if (haproxyPath()) return true;
   if (process.env.CI === 'true') assert.fail('haproxy is not installed (required when CI=true; Debian package haproxy)');
-  t.skip('haproxy is not installed; apt-get install haproxy (or set CI=true to make this a failure)');
+  const message = 'haproxy is not installed; apt-get install haproxy (or set CI=true to make this a failure)';
+  process.stderr.write(`SKIPPED: ${message}\n`);
+  t.skip(message);
   return false;
 }
 
