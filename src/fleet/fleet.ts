@@ -124,10 +124,14 @@ export class Fleet {
 
   /**
    * onRequest hook: a hop header from anyone but a member is a client's forgery and is dropped, so
-   * nothing downstream mistakes the call for a forwarded one.
+   * nothing downstream mistakes the call for a forwarded one. One naming this replica itself is kept
+   * whoever sent it: it is our own call come back (a replica whose SELF_ADDRESS is not the address its
+   * peers know it by), and keeping it ends the loop at the second hop.
    */
   readonly stripForgedHopHeader = async (request: FastifyRequest): Promise<void> => {
-    if (request.headers[HOP_HEADER] !== undefined && !(await this.isForwardedByMember(request))) delete request.headers[HOP_HEADER];
+    const by = request.headers[HOP_HEADER];
+    if (by === undefined || by === this.selfAddress) return;
+    if (!(await this.isForwardedByMember(request))) delete request.headers[HOP_HEADER];
   };
 
   close(): Promise<void> {

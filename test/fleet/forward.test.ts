@@ -230,3 +230,21 @@ test("viewers created through another replica are not counted against that repli
   assert.equal((await post({ [HOP_HEADER]: member.address }, '198.51.100.7')).statusCode, 429);
   assert.equal(member.connections(), 0);
 });
+
+test('a replica that forwards to itself (SELF_ADDRESS not the address its peers know) stops at the second hop', async (t) => {
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const known = `127.0.0.1:${port}`;
+  const ctx = await testApp(t, { selfAddress: 'media-1.internal:1', peers: [known], maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 });
+  await ctx.app.listen({ port, host: '127.0.0.1' });
+  const res = await fetch(`http://${known}/whip/${idOn(known)}`);
+  assert.equal(res.status, 404);
+  assert.equal(((await res.json()) as { error: string }).error, 'session_gone');
+  const text = await ctx.metrics.registry.metrics();
+  assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'answered' }), 1, 'one hop');
+  assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'loop' }), 1, 'and no second');
+});
