@@ -47,7 +47,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: 64 * 1024,
     // Session ids carry their owner's address and a secret (src/fleet/session-id.ts): longer than
     // Fastify's default 100 characters with an IPv6 or DNS-name owner.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     requestTimeout: config.requestTimeoutSeconds * 1000,
     keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
   });

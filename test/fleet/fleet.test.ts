@@ -45,7 +45,7 @@ const FLEET_ENV = {
   LOG_LEVEL: 'info',
 };
 
-test('three replicas behind HAProxy round-robin: every call reaches its session', { timeout: 240_000 }, async (t) => {
+test('three replicas behind HAProxy round-robin: every call reaches its session', { timeout: 360_000 }, async (t) => {
   if (!haveHaproxy(t)) return;
   const fleet = await startFleet({ replicas: 3, env: FLEET_ENV, spareSlots: 0 });
   t.after(() => fleet.close());

@@ -53,7 +53,7 @@ export interface FleetOptions {
   readonly env?: Record<string, string>;
   /** Slots reserved for addReplica() beyond `replicas` (default 2). */
   readonly spareSlots?: number;
-  /** How long a replica may take to start (default 60 s: tsx compiles on a loaded 2-core machine). */
+  /** How long a replica may take to start (default 120 s: tsx compiles on a loaded 2-core machine). */
   readonly startTimeoutMs?: number;
 }
 
@@ -158,7 +158,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const haproxy = haproxyPath();
   if (!haproxy) throw new Error('haproxy is not installed (Debian package haproxy)');
-  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 120_000;
   const slotCount = options.replicas + (options.spareSlots ?? 2);
   const slots: number[] = [];
   while (slots.length < slotCount) {
