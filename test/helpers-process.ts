@@ -26,7 +26,11 @@ export async function startServer(env: Record<string, string> = {}, timeoutMs = 
   const logs: string[] = [];
   const exited = once(child, 'exit').then(([code, signal]) => (code ?? String(signal)) as number | string);
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${logs.join('')}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // A server that did not start in time must not outlive the caller's failure.
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start: ${logs.join('')}`));
+    }, timeoutMs);
     const onData = (chunk: Buffer) => {
       const text = chunk.toString();
       logs.push(text);

@@ -231,7 +231,10 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   };
 
   try {
-    await Promise.all(Array.from({ length: options.replicas }, (_, i) => startReplica(i)));
+    // Wait for every start to settle, so that none is still starting (and left behind) on failure.
+    const started = await Promise.allSettled(Array.from({ length: options.replicas }, (_, i) => startReplica(i)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     // Start order is not slot order; keep `replicas[i]` in slot i for the callers' sake.
     replicas.sort((a, b) => slots.indexOf(a.port) - slots.indexOf(b.port));
     balancer = spawn(haproxy, ['-db', '-f', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
