@@ -14,7 +14,7 @@ import { haproxyPath, haveHaproxy, startFleet, type Replica } from './haproxy-fl
 const effectsCalls = async (replica: Replica): Promise<number> =>
   metricValue(await (await fetch(`${replica.url}/metrics`)).text(), 'app_requests_total', { endpoint: '/effects', status: '200' }) ?? 0;
 
-test('round-robin over every replica; a killed replica is skipped; addReplica joins the rotation', { timeout: 120_000 }, async (t) => {
+test('round-robin over every replica; a killed replica is skipped; addReplica joins the rotation', { timeout: 300_000 }, async (t) => {
   if (!haveHaproxy(t)) return;
   const fleet = await startFleet({ replicas: 2, spareSlots: 1 });
   t.after(() => fleet.close());
