@@ -41,16 +41,20 @@ export const guards = fp(async (app: FastifyInstance, options: GuardOptions) => 
     eventLoopUtilizationMode: 'interval',
     sampleInterval: 250,
     pressureHandler: async (_request, _reply, type, value) => {
-      throw new OverloadedError(`the server is under pressure (${type}: ${String(value)})`, options.retryAfterSeconds);
+      throw new OverloadedError(`the server is under pressure (${type}: ${String(value)})`, options.retryAfterSeconds, 'pressure');
     },
   });
   // Off by default; the session-creating routes opt in with sessionCreationLimit().
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) =>
-      new HttpError(429, 'rate_limited', `too many sessions from this address: ${context.max} per minute; retry in ${context.after}`, {
-        'retry-after': String(Math.ceil(context.ttl / 1000)),
-      }),
+      new HttpError(
+        429,
+        'rate_limited',
+        `too many sessions from this address: ${context.max} per minute; retry in ${context.after}`,
+        { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
+        'rate_limited',
+      ),
   });
   await app.register(helmet, {
     contentSecurityPolicy: {

@@ -21,25 +21,14 @@ export interface WhipRouteOptions {
  */
 export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions): Promise<void> {
   const { sessions, config } = options;
-  const anyOrigin = config.corsOrigins.includes('*');
   const links = iceServerLinks(config.iceServers);
 
   app.addContentTypeParser([SDP_TYPE, SDPFRAG_TYPE], { parseAs: 'string', bodyLimit: MAX_SDP_BYTES }, (_request, body, done) =>
     done(null, body),
   );
 
-  app.addHook('onRequest', async (request, reply) => {
-    const origin = request.headers.origin;
-    if (origin !== undefined && (anyOrigin || config.corsOrigins.includes(origin))) {
-      reply.header('access-control-allow-origin', origin);
-      reply.header('vary', 'Origin');
-      reply.header('access-control-expose-headers', 'Location, ETag, Link, Retry-After, Accept-Post');
-      if (request.method === 'OPTIONS') {
-        reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS');
-        reply.header('access-control-allow-headers', 'Authorization, Content-Type, If-Match');
-        reply.header('access-control-max-age', '600');
-      }
-    }
+  // CORS headers are set before this, by src/http/cors.ts (so that the guards' refusals carry them).
+  app.addHook('onRequest', async (request) => {
     // Preflights carry no credentials, so OPTIONS stays open (it reveals ICE servers only when authorized).
     if (config.whipToken !== undefined && request.method !== 'OPTIONS' && !bearerMatches(request.headers.authorization, config.whipToken)) {
       throw new HttpError(401, 'unauthorized', 'Authorization: Bearer <WHIP_TOKEN> is required', { 'www-authenticate': 'Bearer' });
