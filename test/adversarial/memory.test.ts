@@ -1,0 +1,101 @@
+/**
+ * Memory attacks against the real server (issue 12): many distinct 4K test-card sizes, then a burst
+ * of concurrent 4K PNG uploads. Before the byte bounds these took the server from about 200 MB to
+ * 4-6 GB; now the RSS must stay within the budgets set here, an ordinary client must keep getting
+ * 200 within a bounded time, and no answer may be a 5xx other than a 503 with Retry-After.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { metricValue } from '../helpers.ts';
+import { hostileServer, metricsText, MiB, onlyExpectedStatuses, ordinaryClient, rssBytes, tally, watchRss } from './support.ts';
+
+const MEMORY_BUDGET_BYTES = 192 * MiB;
+const TEST_CARD_CACHE_BYTES = 48 * MiB;
+const MAX_PIXELS = 3840 * 2160;
+// One 4K job: source, result and two scratch frames, plus the card cache and slack for the row buffers.
+const WORKER_MEMORY_BYTES = 4 * MAX_PIXELS * 4 + TEST_CARD_CACHE_BYTES + 16 * MiB;
+/** Allocator slack, garbage not yet collected, libvips' own buffers. */
+const SLACK_BYTES = 128 * MiB;
+const CARD_SIZES = 40;
+const UPLOADS = 48;
+
+test('distinct 4K card sizes and concurrent 4K PNG uploads: RSS stays within the budgets; an ordinary client keeps getting 200', async (t) => {
+  const server = await hostileServer(t, {
+    WORKERS: '1',
+    MEMORY_BUDGET_BYTES: String(MEMORY_BUDGET_BYTES),
+    TEST_CARD_CACHE_BYTES: String(TEST_CARD_CACHE_BYTES),
+    WORKER_MEMORY_BYTES: String(WORKER_MEMORY_BYTES),
+    MAX_PIXELS: String(MAX_PIXELS),
+    // This test is about memory: a busy shared machine must not turn it into a test of the stall guard.
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+    MAX_EVENT_LOOP_UTILIZATION: '0',
+  });
+  const pid = server.child.pid!;
+  // Warm: the worker's first 4K job sizes its scratch; the baseline is the server at rest after it.
+  await (await fetch(`${server.baseUrl}/process?pixels=1280x720&iters=2`)).arrayBuffer();
+  const baseline = rssBytes(pid);
+  const bound = baseline + MEMORY_BUDGET_BYTES + WORKER_MEMORY_BYTES + SLACK_BYTES;
+  const rss = watchRss(pid);
+  const ordinary = ordinaryClient(`${server.baseUrl}/process?pixels=320x240&iters=2`);
+
+  const attacker: (number | string)[] = [];
+  for (let i = 0; i < CARD_SIZES; i++) {
+    const res = await fetch(`${server.baseUrl}/process?pixels=3840x${2160 - i}&iters=0`);
+    await res.arrayBuffer();
+    attacker.push(res.status);
+  }
+  const afterCards = rss.peak;
+
+  const png = await sharp({ create: { width: 3840, height: 2160, channels: 4, background: '#336699' } }).png().toBuffer();
+  const uploads = await Promise.all(
+    Array.from({ length: UPLOADS }, async () => {
+      try {
+        const res = await fetch(`${server.baseUrl}/process?iters=1`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
+        await res.arrayBuffer();
+        if (res.status === 503) assert.ok(res.headers.get('retry-after'), 'a 503 says when to retry');
+        return res.status;
+      } catch (err) {
+        return err instanceof Error ? err.name : 'error';
+      }
+    }),
+  );
+  attacker.push(...uploads);
+  const peak = rss.stop();
+  const { statuses, latenciesMs } = await ordinary.stop();
+  const metrics = await metricsText(server.baseUrl);
+
+  const summary = `baseline ${(baseline / MiB).toFixed(0)} MiB, peak after cards ${(afterCards / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB, bound ${(bound / MiB).toFixed(0)} MiB; attacker ${JSON.stringify(tally(attacker))}; ordinary ${JSON.stringify(tally(statuses))}, max ${Math.max(...latenciesMs).toFixed(0)} ms`;
+  t.diagnostic(summary);
+  assert.ok(peak <= bound, `RSS stays within the budgets: ${summary}`);
+  assert.ok(onlyExpectedStatuses(attacker), `attacker answers: ${summary}`);
+  assert.ok(uploads.filter((s) => s === 200).length >= 1, `some uploads are served: ${summary}`);
+  assert.ok(uploads.filter((s) => s === 503).length >= 1, `the excess is refused: ${summary}`);
+  assert.ok(statuses.length >= 5 && statuses.every((s) => s === 200), `the ordinary client is always served: ${summary}`);
+  // Its job is tiny: what bounds it is one 4K job ahead of it and a busy shared machine.
+  assert.ok(Math.max(...latenciesMs) < 3000, `ordinary latency bounded: ${summary}`);
+  assert.ok((metricValue(metrics, 'app_rejected_total', { reason: 'memory' }) ?? 0) >= 1, 'refusals are counted as memory');
+  assert.equal(metricValue(metrics, 'app_memory_inflight_bytes'), 0, 'every reservation was given back');
+});
+
+test('a body declared over the budget is refused before it is read, and the connection closes', async (t) => {
+  const server = await hostileServer(t, { WORKERS: '1', MEMORY_BUDGET_BYTES: String(8 * MiB) });
+  const { request } = await import('node:http');
+  const url = new URL(`${server.baseUrl}/process?pixels=3840x2160`);
+  // Declares 33 MB but sends only the headers: the answer must come without the body.
+  const answer = await new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': String(3840 * 2160 * 4) } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+  assert.equal(answer.status, 503, answer.body);
+  assert.equal(answer.connection, 'close');
+  assert.equal(JSON.parse(answer.body).error, 'overloaded');
+  const metrics = await metricsText(server.baseUrl);
+  assert.equal(metricValue(metrics, 'app_rejected_total', { reason: 'memory' }), 1);
+  assert.equal(metricValue(metrics, 'app_inflight_requests'), 0);
+});
