@@ -58,7 +58,7 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
       if (err instanceof InvalidEffectError) throw unprocessable(err.message);
       throw err;
     }
-    const { session, answerSdp } = await sessions.publish(asSdp(request.body), job);
+    const { session, answerSdp } = await sessions.publish(asSdp(request.body), job, request.ip);
     if (links.length > 0) reply.header('link', links);
     return reply.code(201).type(SDP_TYPE).header('location', `/whip/${session.id}`).header('etag', session.etag).send(answerSdp);
   });
