@@ -73,6 +73,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       memoryBudgetBytes: memoryBudgetBytes(config),
       maxQueueWaitSeconds: config.maxQueueWaitSeconds,
       maxJobSeconds: config.maxJobSeconds,
+      clientQueueShare: config.clientQueueShare,
     },
     metrics,
   );

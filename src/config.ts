@@ -329,6 +329,12 @@ export const SETTINGS = {
     parse: num(0.001, 3600),
     default: 5,
   },
+  clientQueueShare: {
+    env: 'CLIENT_QUEUE_SHARE',
+    doc: 'the part of MAX_QUEUE_WAIT_SECONDS that one client address\'s own queued jobs may fill (1: no per-client bound); more from it gets 503 while others are still served',
+    parse: num(0.01, 1),
+    default: 0.5,
+  },
   requestDeadlineSeconds: {
     env: 'REQUEST_DEADLINE_SECONDS',
     doc: 'a /process job not finished this long after its request arrived is cancelled between passes and answered 503 (reason deadline)',

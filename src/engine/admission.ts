@@ -14,6 +14,11 @@ export interface AdmissionOptions {
   readonly maxQueueWaitSeconds: number;
   readonly maxJobSeconds: number;
   readonly retryAfterSeconds: number;
+  /**
+   * CLIENT_QUEUE_SHARE: the part of MAX_QUEUE_WAIT_SECONDS one client's own queued work may fill
+   * (1: no per-client bound), so one address cannot take the whole queue from everyone else.
+   */
+  readonly clientQueueShare?: number;
 }
 
 /** I420 is 1.5 bytes a pixel against RGBA's 4, and the kernels' time follows the bytes. */
@@ -26,7 +31,7 @@ const INITIAL_SECONDS_PER_UNIT = 1e-9;
 const JOB_OVERHEAD_SECONDS = 0.0002;
 /** Jobs smaller than this say more about overheads than about throughput: not learnt from. */
 const MIN_UNITS_TO_LEARN = 1e5;
-const LEARN_RATE = 0.2;
+const LEARN_RATE = 0.3;
 
 export function costUnits(layout: FrameLayout, job: EffectJob): number {
   const pixels = layout.width * layout.height;
@@ -45,6 +50,8 @@ export class Admission {
   #secondsPerUnit = INITIAL_SECONDS_PER_UNIT;
   #backlogSeconds = 0;
   #jobs = 0;
+  /** Predicted seconds of each client's admitted, unfinished jobs (entries leave at zero: bounded by jobs). */
+  readonly #clients = new Map<string, number>();
 
   constructor(options: AdmissionOptions) {
     this.#options = options;
@@ -70,7 +77,7 @@ export class Admission {
   }
 
   /** Admits a job of `units` or throws TooCostlyError / OverloadedError (reason queue_full). */
-  admit(units: number): AdmittedJob {
+  admit(units: number, client?: string): AdmittedJob {
     const predicted = this.predictSeconds(units);
     if (predicted > this.#options.maxJobSeconds) {
       throw new TooCostlyError(
@@ -85,8 +92,18 @@ export class Admission {
         'queue_full',
       );
     }
+    const share = this.#options.clientQueueShare ?? 1;
+    const own = client === undefined ? 0 : (this.#clients.get(client) ?? 0);
+    if (client !== undefined && share < 1 && this.#jobs >= this.#options.workers && own / this.#options.workers > share * this.#options.maxQueueWaitSeconds) {
+      throw new OverloadedError(
+        `this client's own queued work would keep it waiting about ${(own / this.#options.workers).toFixed(2)} s (CLIENT_QUEUE_SHARE ${share} of MAX_QUEUE_WAIT_SECONDS); retry later`,
+        this.#options.retryAfterSeconds,
+        'queue_full',
+      );
+    }
     this.#backlogSeconds += predicted;
     this.#jobs++;
+    if (client !== undefined) this.#clients.set(client, own + predicted);
     let finished = false;
     return {
       predictedSeconds: predicted,
@@ -95,6 +112,11 @@ export class Admission {
         finished = true;
         this.#jobs--;
         this.#backlogSeconds = this.#jobs === 0 ? 0 : Math.max(0, this.#backlogSeconds - predicted);
+        if (client !== undefined) {
+          const left = (this.#clients.get(client) ?? 0) - predicted;
+          if (left <= 1e-9 || this.#jobs === 0) this.#clients.delete(client);
+          else this.#clients.set(client, left);
+        }
         if (measured && measured.units >= MIN_UNITS_TO_LEARN && measured.computeSeconds > 0) this.#learn(measured.units, measured.computeSeconds);
       },
     };

@@ -28,6 +28,8 @@ export interface EngineOptions extends PoolOptions {
   readonly maxQueueWaitSeconds?: number;
   /** MAX_JOB_SECONDS (default 5). */
   readonly maxJobSeconds?: number;
+  /** CLIENT_QUEUE_SHARE (default 1: no per-client bound). */
+  readonly clientQueueShare?: number;
 }
 
 /** How a caller bounds one job. */
@@ -36,6 +38,8 @@ export interface JobOptions {
   readonly signal?: AbortSignal;
   /** performance.now() by which the job must be done; past it the job is stopped and refused (503, reason deadline). */
   readonly deadlineMs?: number;
+  /** Who asked (the client address): bounds one client's share of the queue. */
+  readonly client?: string;
 }
 
 /** At most one fallback log line per interval; the fallbacks in between are counted in the next. */
@@ -85,6 +89,7 @@ export class Engine {
       maxQueueWaitSeconds: options.maxQueueWaitSeconds ?? 0.5,
       maxJobSeconds: options.maxJobSeconds ?? 5,
       retryAfterSeconds: options.retryAfterSeconds,
+      ...(options.clientQueueShare !== undefined ? { clientQueueShare: options.clientQueueShare } : {}),
     });
     metrics.deviceInfo.set({ device: options.device, name: options.deviceName }, 1);
   }
@@ -172,7 +177,7 @@ export class Engine {
     const { signal, deadlineMs } = options;
     if (signal?.aborted) throw new RequestCancelledError('client_gone');
     const units = costUnits(layout, job);
-    const admitted = this.#admission.admit(units);
+    const admitted = this.#admission.admit(units, options.client);
     const cancel = new SharedArrayBuffer(4);
     const flag = new Int32Array(cancel);
     let why: 'client_gone' | 'deadline' | undefined;

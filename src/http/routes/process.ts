@@ -101,6 +101,7 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
 
   const jobOptions = (request: FastifyRequest, reply: FastifyReply): JobOptions => ({
     ...(request.clientGone ? { signal: request.clientGone } : {}),
+    client: request.ip,
     deadlineMs: performance.now() - reply.elapsedTime + options.requestDeadlineSeconds * 1000,
   });
 
