@@ -74,6 +74,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       maxQueueWaitSeconds: config.maxQueueWaitSeconds,
       maxJobSeconds: config.maxJobSeconds,
       clientQueueShare: config.clientQueueShare,
+      memoryClientShare: config.memoryClientShare,
     },
     metrics,
   );

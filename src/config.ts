@@ -305,6 +305,12 @@ export const SETTINGS = {
     parse: optional(int(1 << 20, Number.MAX_SAFE_INTEGER)),
     default: undefined,
   },
+  memoryClientShare: {
+    env: 'MEMORY_CLIENT_SHARE',
+    doc: 'the part of MEMORY_BUDGET_BYTES one client address may hold (slow uploads from one address cannot take it all); more from it gets 503 (reason memory)',
+    parse: num(0.01, 1),
+    default: 0.5,
+  },
   workerMemoryBytes: {
     env: 'WORKER_MEMORY_BYTES',
     doc: 'linear memory each CPU worker\'s kernels may grow to (it never shrinks). Unset: four MAX_PIXELS RGBA frames plus TEST_CARD_CACHE_BYTES plus 16 MiB',

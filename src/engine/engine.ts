@@ -28,6 +28,8 @@ export interface EngineOptions extends PoolOptions {
   readonly maxQueueWaitSeconds?: number;
   /** MAX_JOB_SECONDS (default 5). */
   readonly maxJobSeconds?: number;
+  /** MEMORY_CLIENT_SHARE (default 1: no per-client bound). */
+  readonly memoryClientShare?: number;
   /** CLIENT_QUEUE_SHARE (default 1: no per-client bound). */
   readonly clientQueueShare?: number;
 }
@@ -83,7 +85,7 @@ export class Engine {
     this.#buffers = new SharedBufferPool((options.workers * 2 + 2) * 1920 * 1080 * 4);
     this.#metrics = metrics;
     this.#retryAfterSeconds = options.retryAfterSeconds;
-    this.memory = new MemoryBudget(options.memoryBudgetBytes ?? 512 * 1024 * 1024);
+    this.memory = new MemoryBudget(options.memoryBudgetBytes ?? 512 * 1024 * 1024, options.memoryClientShare);
     this.#admission = new Admission({
       workers: options.workers,
       maxQueueWaitSeconds: options.maxQueueWaitSeconds ?? 0.5,

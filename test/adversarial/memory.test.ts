@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { metricValue } from '../helpers.ts';
 import { hostileServer, metricsText, MiB, onlyExpectedStatuses, ordinaryClient, rssBytes, tally, watchRss } from './support.ts';
 
-const MEMORY_BUDGET_BYTES = 192 * MiB;
+const MEMORY_BUDGET_BYTES = 256 * MiB;
 const TEST_CARD_CACHE_BYTES = 48 * MiB;
 const MAX_PIXELS = 3840 * 2160;
 // One 4K job: source, result and two scratch frames, plus the card cache and slack for the row buffers.
@@ -98,4 +98,43 @@ test('a body declared over the budget is refused before it is read, and the conn
   const metrics = await metricsText(server.baseUrl);
   assert.equal(metricValue(metrics, 'app_rejected_total', { reason: 'memory' }), 1);
   assert.equal(metricValue(metrics, 'app_inflight_requests'), 0);
+});
+
+test('slow uploads from one address hold at most MEMORY_CLIENT_SHARE of the budget: another address is still served', async (t) => {
+  const server = await hostileServer(t, {
+    WORKERS: '1',
+    MEMORY_BUDGET_BYTES: String(128 * MiB),
+    MEMORY_CLIENT_SHARE: '0.5',
+    TRUST_PROXY: '127.0.0.1',
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+    MAX_EVENT_LOOP_UTILIZATION: '0',
+  });
+  const { request } = await import('node:http');
+  const url = new URL(`${server.baseUrl}/process?effect=invert`);
+  // Three uploads that declare 30 MB each and never send it: the first two hold the address's share.
+  const held: import('node:http').ClientRequest[] = [];
+  const statuses = await Promise.all(
+    Array.from({ length: 3 }, (_, i) =>
+      new Promise<number>((resolve) => {
+        const req = request(url, {
+          method: 'POST',
+          headers: { 'content-type': 'image/png', 'content-length': String(30 * MiB), 'x-forwarded-for': '203.0.113.9' },
+        }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', () => resolve(-1));
+        req.flushHeaders();
+        held.push(req);
+        // Those still waiting for a body do not answer: count them as held after a moment.
+        setTimeout(() => resolve(0), 1500 + i * 10);
+      }),
+    ),
+  );
+  t.after(() => held.forEach((r) => r.destroy()));
+  assert.deepEqual([...statuses].sort(), [0, 0, 503], 'two held, the third refused');
+  const png = await sharp({ create: { width: 640, height: 480, channels: 4, background: '#808080' } }).png().toBuffer();
+  const other = await fetch(url, { method: 'POST', body: png, headers: { 'content-type': 'image/png', 'x-forwarded-for': '198.51.100.7' } });
+  await other.arrayBuffer();
+  assert.equal(other.status, 200, 'another address is served while the slow uploads hang');
 });

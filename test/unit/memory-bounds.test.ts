@@ -108,3 +108,14 @@ test('derived memory settings: from the cgroup limit with headroom, else 512 MiB
     throw new Error('ENOENT');
   }), undefined);
 });
+
+test('MemoryBudget: one client holds at most its share; others still fit', () => {
+  const budget = new MemoryBudget(100, 0.5);
+  const a = budget.tryReserve(40, 'a')!;
+  assert.equal(budget.tryReserve(20, 'a'), undefined, 'over the client share');
+  assert.equal(a.grow(20), false);
+  const b = budget.tryReserve(50, 'b');
+  assert.ok(b);
+  a.release();
+  assert.ok(budget.tryReserve(50, 'a'));
+});

@@ -86,7 +86,7 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
     // A raw frame is answered with a copy of itself: reserve both.
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const bytes = type === RAW_TYPE ? 2 * declared : declared;
-    const reservation = engine.memory.tryReserve(bytes);
+    const reservation = engine.memory.tryReserve(bytes, request.ip);
     if (!reservation) throw memoryFull(bytes, { connection: 'close' });
     request.memoryReservation = reservation;
   };
