@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { memoryBudgetBytes, workerMemoryBytes, type Config } from './config.ts';
 import { chooseDevice } from './engine/device.ts';
 import { Engine } from './engine/engine.ts';
-import { HttpError, RequestCancelledError, WorkerFailedError } from './errors.ts';
+import { ERRORS, HttpError, RequestCancelledError, type RejectReason } from './errors.ts';
 import { corsHeaders } from './http/cors.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { guards } from './http/guards.ts';
@@ -60,6 +60,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     memoryInflightBytes: () => engine.memory.inUseBytes,
     queueWaitSeconds: () => engine.admission.predictedWaitSeconds(),
   });
+  const countRejection = (reason: RejectReason): void => {
+    metrics.rejected.inc({ reason });
+  };
   engine = new Engine(
     {
       device: choice.device,
@@ -67,6 +70,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       workers: config.workers,
       maxQueue: config.maxQueue,
       retryAfterSeconds: config.retryAfterSeconds,
+      onRejected: countRejection,
       log: app.log.child({ component: 'engine' }),
       workerMemoryBytes: workerMemoryBytes(config),
       cardCacheBytes: config.testCardCacheBytes,
@@ -105,9 +109,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof HttpError) {
-      if (error.reason !== undefined) metrics.rejected.inc({ reason: error.reason });
-      if (error instanceof WorkerFailedError) request.log.error({ err: error, internal: error.internal }, 'worker failed');
-      else if (error.statusCode >= 500 && error.reason === undefined) request.log.error({ err: error }, 'request failed');
+      // A 500 says only its code: what failed inside stays in the log. A 503 tells the client why.
+      if (error.statusCode === 500) {
+        request.log.error({ err: error }, 'request failed');
+        return reply.code(500).headers(error.headers).send({ error: error.code, detail: ERRORS[error.code].message });
+      }
       return reply.code(error.statusCode).headers(error.headers).send({ error: error.code, detail: error.message });
     }
     // Nobody is left to answer (nginx's 499); the status only reaches the metrics.
@@ -118,7 +124,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       return reply.code(status).send({ error: code, detail: error.message });
     }
     request.log.error({ err: error }, 'unexpected error');
-    return reply.code(500).send({ error: 'internal', detail: 'internal error' });
+    return reply.code(500).send({ error: 'internal', detail: ERRORS.internal.message });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'not_found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
@@ -130,6 +136,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     maxEventLoopUtilization: config.maxEventLoopUtilization,
     retryAfterSeconds: config.retryAfterSeconds,
+    onRejected: countRejection,
   });
   await app.register(healthRoutes, { engine: engine, version: VERSION, isDraining: () => draining });
   await app.register(infoRoutes);
@@ -139,7 +146,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     limits: { maxPixels: config.maxPixels, maxIters: config.maxIters },
     maxBodyBytes: config.maxBodyBytes,
     requestDeadlineSeconds: config.requestDeadlineSeconds,
-    retryAfterSeconds: config.retryAfterSeconds,
   });
   app.addHook('onClose', async () => engine.close());
   const sessions = new SessionRegistry(config, { engine, metrics, log: app.log.child({ component: 'webrtc' }), isDraining: () => draining });

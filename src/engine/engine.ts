@@ -1,21 +1,18 @@
 import { pino } from 'pino';
 import type { EffectJob } from '../effects/catalog.ts';
-import { HttpError, OverloadedError, RequestCancelledError } from '../errors.ts';
+import { OverloadedError, RequestCancelledError, TooCostlyError, WorkerMemoryError } from '../errors.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import { cpuName, type Metrics } from '../metrics.ts';
+import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
+import { cpuName } from '../host.ts';
+import type { Metrics } from '../metrics.ts';
+import type { DeviceKind, EffectEngine, EngineLog, JobOptions, JobTimings } from './engine-types.ts';
 import { Admission, costUnits } from './admission.ts';
 import { MemoryBudget } from './memory-budget.ts';
-import type { FrameSource, GpuInfo, ProcessResult } from './messages.ts';
+import type { FrameSource, ProcessResult } from './messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
-export type DeviceKind = 'cpu' | 'cuda';
-
-/** The logger methods the engine uses (a pino or Fastify logger fits). */
-export interface EngineLog {
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+export type { DeviceKind, EffectEngine, EngineLog, JobOptions, JobTimings };
 
 export interface EngineOptions extends PoolOptions {
   readonly device: DeviceKind;
@@ -34,20 +31,9 @@ export interface EngineOptions extends PoolOptions {
   readonly clientQueueShare?: number;
 }
 
-/** How a caller bounds one job. */
-export interface JobOptions {
-  /** Aborted when the result is no longer wanted (the client went away): the job is skipped, or stopped between passes. */
-  readonly signal?: AbortSignal;
-  /** performance.now() by which the job must be done; past it the job is stopped and refused (503, reason deadline). */
-  readonly deadlineMs?: number;
-  /** Who asked (the client address): bounds one client's share of the queue. */
-  readonly client?: string;
-}
-
 /** At most one fallback log line per interval; the fallbacks in between are counted in the next. */
 const FALLBACK_LOG_INTERVAL_MS = 10_000;
 
-export type JobTimings = ProcessResult;
 
 /**
  * The effect engine as the rest of the service sees it: frames in, frames out, with timings and
@@ -58,7 +44,7 @@ export type JobTimings = ProcessResult;
  * up, the engine is `degraded`: every later job is sent to the workers' CPU kernels, and `device`,
  * /healthz and app_device_info say cpu until the process restarts.
  */
-export class Engine {
+export class Engine implements EffectEngine {
   readonly deviceName: string;
   readonly #configuredDevice: DeviceKind;
   readonly #pool: EffectPool;
@@ -66,12 +52,13 @@ export class Engine {
   readonly #metrics: Metrics;
   readonly #admission: Admission;
   readonly #retryAfterSeconds: number;
+  readonly #onRejected: EngineOptions['onRejected'];
   /** The pod's in-flight byte budget: routes reserve what they buffer; the engine what it copies. */
   readonly memory: MemoryBudget;
   #log: EngineLog | undefined;
   #ready = false;
   #degraded = false;
-  #gpu: GpuInfo | undefined;
+  #gpu: CudaDeviceInfo | undefined;
   #lastFallbackLogMs = Number.NEGATIVE_INFINITY;
   #fallbacksNotLogged = 0;
 
@@ -85,6 +72,7 @@ export class Engine {
     this.#buffers = new SharedBufferPool((options.workers * 2 + 2) * 1920 * 1080 * 4);
     this.#metrics = metrics;
     this.#retryAfterSeconds = options.retryAfterSeconds;
+    this.#onRejected = options.onRejected;
     this.memory = new MemoryBudget(options.memoryBudgetBytes ?? 512 * 1024 * 1024, options.memoryClientShare);
     this.#admission = new Admission({
       workers: options.workers,
@@ -112,7 +100,7 @@ export class Engine {
   }
 
   /** The GPU of a CUDA engine, as its workers found it. */
-  get gpu(): GpuInfo | undefined {
+  get gpu(): CudaDeviceInfo | undefined {
     return this.#gpu;
   }
 
@@ -152,7 +140,7 @@ export class Engine {
     const bytes = frameBytes(layout);
     // The shared frame is reserved before it is taken or filled.
     const reservation = this.memory.tryReserve(bytes);
-    if (!reservation) throw this.#memoryFull(bytes);
+    if (!reservation) throw this.memoryRefusal(bytes);
     const buffer = this.#buffers.acquire(bytes);
     try {
       const frame = new Uint8Array(buffer, 0, bytes);
@@ -165,21 +153,30 @@ export class Engine {
     }
   }
 
-  /** The 503 for a reservation that does not fit MEMORY_BUDGET_BYTES. */
-  #memoryFull(bytes: number): OverloadedError {
+  /** The 503 for a reservation that does not fit MEMORY_BUDGET_BYTES (counted here, where it is decided). */
+  memoryRefusal(bytes: number, headers: Record<string, string> = {}): OverloadedError {
+    this.#onRejected?.('memory');
     return new OverloadedError(
       `${bytes} more bytes in flight would exceed MEMORY_BUDGET_BYTES (${this.memory.inUseBytes} of ${this.memory.limitBytes} in use); retry later`,
       this.#retryAfterSeconds,
       'memory',
+      'overloaded',
+      headers,
     );
   }
 
   /** Admission, cancellation and the deadline around one pool task. */
   async #run(layout: FrameLayout, job: EffectJob, source: FrameSource, options: JobOptions): Promise<ProcessResult> {
     const { signal, deadlineMs } = options;
-    if (signal?.aborted) throw new RequestCancelledError('client_gone');
+    if (signal?.aborted) throw new RequestCancelledError();
     const units = costUnits(layout, job);
-    const admitted = this.#admission.admit(units, options.client);
+    let admitted;
+    try {
+      admitted = this.#admission.admit(units, options.client);
+    } catch (err) {
+      if (err instanceof OverloadedError || err instanceof TooCostlyError) this.#onRejected?.(err.reason);
+      throw err;
+    }
     const cancel = new SharedArrayBuffer(4);
     const flag = new Int32Array(cancel);
     let why: 'client_gone' | 'deadline' | undefined;
@@ -204,12 +201,14 @@ export class Engine {
     if (result.outcome === 'cancelled') {
       this.#metrics.jobsCancelled.inc({ reason: why ?? 'client_gone' });
       if (why === 'deadline') {
+        this.#onRejected?.('deadline');
         throw new OverloadedError('the job did not finish within REQUEST_DEADLINE_SECONDS; retry later or ask for less work', this.#retryAfterSeconds, 'deadline');
       }
-      throw new RequestCancelledError('client_gone');
+      throw new RequestCancelledError();
     }
     if (result.outcome === 'no_memory') {
-      throw new HttpError(413, 'payload_too_large', `a ${layout.width}x${layout.height} ${layout.format} job does not fit in a worker's WORKER_MEMORY_BYTES`, {}, 'memory');
+      this.#onRejected?.('memory');
+      throw new WorkerMemoryError(`a ${layout.width}x${layout.height} ${layout.format} job does not fit in a worker's WORKER_MEMORY_BYTES`);
     }
     return result;
   }

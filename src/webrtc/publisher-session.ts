@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { InvalidEffectError, type EffectJob } from '../effects/catalog.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { EffectEngine } from '../engine/engine-types.ts';
 import { HttpError, OverloadedError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { Metrics } from '../metrics.ts';
@@ -18,7 +18,7 @@ export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained' | 'connect
 export const CONTROL_CHANNEL = 'control';
 
 export interface SessionDeps {
-  readonly engine: Pick<Engine, 'processFrame'>;
+  readonly engine: Pick<EffectEngine, 'processFrame'>;
   readonly metrics: Metrics;
   /** The pod's frame latency window (SLO-aware admission reads its p95). */
   readonly frameWindow: RollingQuantile;
@@ -141,7 +141,8 @@ export class Session extends SafeEmitter<SessionEvents> {
   /** Applies a change request (`{effect?, params?, iters?}`); throws InvalidEffectError (422). */
   changeEffect(request: Readonly<Record<string, unknown>>): EffectJob {
     if (this.#changes && !this.#changes.take()) {
-      throw new HttpError(429, 'rate_limited', `at most ${this.#deps.effectChangesPerSecond} effect changes a second (EFFECT_CHANGES_PER_SECOND)`, { 'retry-after': '1' }, 'rate_limited');
+      this.#deps.metrics.rejected.inc({ reason: 'rate_limited' });
+      throw new HttpError('rate_limited', `at most ${this.#deps.effectChangesPerSecond} effect changes a second (EFFECT_CHANGES_PER_SECOND)`, { 'retry-after': '1' });
     }
     this.#job = parseJob(request, this.#deps.maxIters, this.#job);
     this.#deps.log.info({ sessionId: this.id, effect: this.#job.effect, params: this.#job.params, iters: this.#job.iters }, 'session effect changed');

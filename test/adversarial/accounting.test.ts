@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ERRORS } from '../../src/errors.ts';
 import { bearerMatches } from '../../src/http/whip-support.ts';
 import { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
 import { metricValue, testApp } from '../helpers.ts';
@@ -35,7 +36,7 @@ test('a worker that dies answers worker_failed with a fixed detail: nothing from
   await engine.pool.threads[0]!.terminate();
   const res = await slow;
   assert.equal(res.statusCode, 500);
-  assert.deepEqual(res.json(), { error: 'worker_failed', detail: 'a worker failed while processing this request; it has been replaced' });
+  assert.deepEqual(res.json(), { error: 'worker_failed', detail: ERRORS.worker_failed.message });
 });
 
 test('a job refused by the worker\'s memory budget leaks nothing: a job that fits exactly still runs after it', async (t) => {

@@ -1,18 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Engine, JobOptions, JobTimings } from '../../engine/engine.ts';
+import type { EffectEngine, JobOptions, JobTimings } from '../../engine/engine-types.ts';
 import type { MemoryReservation } from '../../engine/memory-budget.ts';
-import { badRequest, OverloadedError, tooLarge, unprocessable } from '../../errors.ts';
+import { badRequest, tooLarge, unprocessable } from '../../errors.ts';
 import { decodeImage, encodeImage, IMAGE_TYPES, type ImageFormat } from '../../frames/codec.ts';
 import type { FrameLayout } from '../../frames/layout.ts';
 import { layoutOf, parseProcessQuery, type ProcessLimits, type ProcessQuery } from '../process-query.ts';
 
 export interface ProcessRouteOptions {
-  readonly engine: Engine;
+  readonly engine: EffectEngine;
   readonly limits: ProcessLimits;
   readonly maxBodyBytes: number;
   /** REQUEST_DEADLINE_SECONDS: a job not done this long after its request arrived is stopped (503). */
   readonly requestDeadlineSeconds: number;
-  readonly retryAfterSeconds: number;
 }
 
 declare module 'fastify' {
@@ -26,7 +25,7 @@ declare module 'fastify' {
 
 const RAW_TYPE = 'application/octet-stream';
 
-function timingJson(engine: Engine, query: ProcessQuery, layout: FrameLayout, timings: JobTimings, reply: FastifyReply) {
+function timingJson(engine: EffectEngine, query: ProcessQuery, layout: FrameLayout, timings: JobTimings, reply: FastifyReply) {
   return {
     ok: true,
     device: engine.device,
@@ -91,13 +90,7 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
     request.memoryReservation = reservation;
   };
 
-  const memoryFull = (bytes: number, headers: Record<string, string> = {}) =>
-    new OverloadedError(
-      `${bytes} more bytes in flight would exceed MEMORY_BUDGET_BYTES (${engine.memory.inUseBytes} of ${engine.memory.limitBytes} in use); retry later`,
-      options.retryAfterSeconds,
-      'memory',
-      headers,
-    );
+  const memoryFull = (bytes: number, headers: Record<string, string> = {}) => engine.memoryRefusal(bytes, headers);
 
   const jobOptions = (request: FastifyRequest, reply: FastifyReply): JobOptions => ({
     ...(request.clientGone ? { signal: request.clientGone } : {}),
