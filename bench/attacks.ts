@@ -8,7 +8,9 @@
  *   node --import tsx bench/attacks.ts [--workers 2] [--json] [--only cards,uploads,...]
  *
  * Attacker and ordinary client run in this process, on the same machine as the server: on a small
- * machine they compete with it for CPU, so latencies are upper bounds.
+ * machine they compete with it for CPU, so latencies are upper bounds. They are two clients to the
+ * server: the server trusts this process as a proxy (TRUST_PROXY) and each sends its own
+ * X-Forwarded-For, as clients behind an ingress do.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,6 +29,10 @@ const { values: args } = parseArgs({
 });
 const MiB = 1024 * 1024;
 const ORDINARY = '/process?pixels=320x240&iters=2';
+const ATTACKER_HEADERS = { 'x-forwarded-for': '203.0.113.9' };
+const ORDINARY_HEADERS = { 'x-forwarded-for': '198.51.100.7' };
+/** fetch as the attacker. */
+const hit = (url: string, init: RequestInit = {}) => fetch(url, { ...init, headers: { ...ATTACKER_HEADERS, ...(init.headers as Record<string, string> | undefined) } });
 
 interface Attack {
   readonly name: string;
@@ -51,7 +57,7 @@ const ATTACKS: Attack[] = [
     name: 'cards: 120 GETs of distinct 4K test-card sizes',
     run: async (base) => {
       const out = [];
-      for (let i = 0; i < 120; i++) out.push(await statusOf(fetch(`${base}/process?pixels=3840x${2160 - i}&iters=0`)));
+      for (let i = 0; i < 120; i++) out.push(await statusOf(hit(`${base}/process?pixels=3840x${2160 - i}&iters=0`)));
       return out;
     },
   },
@@ -63,7 +69,7 @@ const ATTACKS: Attack[] = [
       for (let round = 0; round < 2; round++) {
         out.push(
           ...(await Promise.all(
-            Array.from({ length: 64 }, () => statusOf(fetch(`${base}/process?iters=1`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } }))),
+            Array.from({ length: 64 }, () => statusOf(hit(`${base}/process?iters=1`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } }))),
           )),
         );
       }
@@ -73,12 +79,12 @@ const ATTACKS: Attack[] = [
   {
     name: 'cost: 24 at a time of 1080p blur x40 for 5 s, and 4K gaussian sigma 32 x100',
     run: async (base) => {
-      const out: (number | string)[] = [await statusOf(fetch(`${base}/process?pixels=3840x2160&iters=100&effect=gaussian&sigma=32`))];
+      const out: (number | string)[] = [await statusOf(hit(`${base}/process?pixels=3840x2160&iters=100&effect=gaussian&sigma=32`))];
       const until = performance.now() + 5000;
       await Promise.all(
         Array.from({ length: 24 }, async () => {
           while (performance.now() < until) {
-            const s = await statusOf(fetch(`${base}/process?pixels=1920x1080&iters=40`));
+            const s = await statusOf(hit(`${base}/process?pixels=1920x1080&iters=40`));
             out.push(s);
             if (s === 503) await sleep(20);
           }
@@ -93,7 +99,7 @@ const ATTACKS: Attack[] = [
       return Promise.all(
         Array.from({ length: 20 }, async () => {
           const gone = new AbortController();
-          const p = statusOf(fetch(`${base}/process?pixels=1920x1080&iters=30&effect=gaussian&sigma=4`, { signal: gone.signal }));
+          const p = statusOf(hit(`${base}/process?pixels=1920x1080&iters=30&effect=gaussian&sigma=4`, { signal: gone.signal }));
           await sleep(100);
           gone.abort();
           return p;
@@ -110,7 +116,7 @@ const ATTACKS: Attack[] = [
         const peer = new Peer({ iceServers: [], gatherTimeoutMs: 500, onListenerError: () => undefined });
         const output = new VideoOutput();
         const offer = await peer.offer({ send: output, receive: true });
-        out.push(await statusOf(fetch(`${base}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer })));
+        out.push(await statusOf(hit(`${base}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer })));
         peer.close();
         output.close();
       }
@@ -135,7 +141,7 @@ const tally = (values: readonly (number | string)[]) => {
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 
 async function measure(attack: Attack) {
-  const server: ServerProcess = await startServer({ WORKERS: args.workers, LOG_LEVEL: 'info', ...(attack.env ?? {}) }, 60_000);
+  const server: ServerProcess = await startServer({ WORKERS: args.workers, LOG_LEVEL: 'info', TRUST_PROXY: '127.0.0.1', ...(attack.env ?? {}) }, 60_000);
   try {
     const pid = server.child.pid!;
     for (let i = 0; i < 3; i++) await statusOf(fetch(`${server.baseUrl}/process?pixels=1280x720&iters=5`));
@@ -148,7 +154,7 @@ async function measure(attack: Attack) {
     const loop = (async () => {
       while (running) {
         const t0 = performance.now();
-        const s = await statusOf(fetch(`${server.baseUrl}${ORDINARY}`, { signal: AbortSignal.timeout(15_000) }));
+        const s = await statusOf(fetch(`${server.baseUrl}${ORDINARY}`, { headers: ORDINARY_HEADERS, signal: AbortSignal.timeout(15_000) }));
         ordinary.push(s);
         if (s === 200) latenciesMs.push(performance.now() - t0);
         await sleep(100);

@@ -94,7 +94,10 @@ export class Admission {
     }
     const share = this.#options.clientQueueShare ?? 1;
     const own = client === undefined ? 0 : (this.#clients.get(client) ?? 0);
-    if (client !== undefined && share < 1 && this.#jobs >= this.#options.workers && own / this.#options.workers > share * this.#options.maxQueueWaitSeconds) {
+    // A client with nothing in flight always gets its one job (within MAX_JOB_SECONDS); beyond that
+    // its own work may fill only its share of the wait, idle workers or not, so that one address
+    // cannot take every worker in the moment no one else has a job.
+    if (client !== undefined && share < 1 && own > 0 && (own + predicted) / this.#options.workers > share * this.#options.maxQueueWaitSeconds) {
       throw new OverloadedError(
         `this client's own queued work would keep it waiting about ${(own / this.#options.workers).toFixed(2)} s (CLIENT_QUEUE_SHARE ${share} of MAX_QUEUE_WAIT_SECONDS); retry later`,
         this.#options.retryAfterSeconds,

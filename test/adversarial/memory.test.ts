@@ -18,11 +18,13 @@ const WORKER_MEMORY_BYTES = 4 * MAX_PIXELS * 4 + TEST_CARD_CACHE_BYTES + 16 * Mi
 /** Allocator slack, garbage not yet collected, libvips' own buffers. */
 const SLACK_BYTES = 128 * MiB;
 const CARD_SIZES = 40;
+// Two workers: the attacker's one request at a time leaves the other to the ordinary client.
+const WORKERS = 2;
 const UPLOADS = 48;
 
 test('distinct 4K card sizes and concurrent 4K PNG uploads: RSS stays within the budgets; an ordinary client keeps getting 200', async (t) => {
   const server = await hostileServer(t, {
-    WORKERS: '1',
+    WORKERS: String(WORKERS),
     MEMORY_BUDGET_BYTES: String(MEMORY_BUDGET_BYTES),
     TEST_CARD_CACHE_BYTES: String(TEST_CARD_CACHE_BYTES),
     WORKER_MEMORY_BYTES: String(WORKER_MEMORY_BYTES),
@@ -35,14 +37,17 @@ test('distinct 4K card sizes and concurrent 4K PNG uploads: RSS stays within the
   // Warm: the worker's first 4K job sizes its scratch; the baseline is the server at rest after it.
   await (await fetch(`${server.baseUrl}/process?pixels=1280x720&iters=2`)).arrayBuffer();
   const baseline = rssBytes(pid);
-  const bound = baseline + MEMORY_BUDGET_BYTES + WORKER_MEMORY_BYTES + SLACK_BYTES;
+  const bound = baseline + MEMORY_BUDGET_BYTES + WORKERS * WORKER_MEMORY_BYTES + SLACK_BYTES;
   const rss = watchRss(pid);
   const ordinary = ordinaryClient(`${server.baseUrl}/process?pixels=320x240&iters=2`);
 
   const attacker: (number | string)[] = [];
+  let slowestCardMs = 0;
   for (let i = 0; i < CARD_SIZES; i++) {
+    const t0 = performance.now();
     const res = await fetch(`${server.baseUrl}/process?pixels=3840x${2160 - i}&iters=0`);
     await res.arrayBuffer();
+    slowestCardMs = Math.max(slowestCardMs, performance.now() - t0);
     attacker.push(res.status);
   }
   const afterCards = rss.peak;
@@ -72,8 +77,10 @@ test('distinct 4K card sizes and concurrent 4K PNG uploads: RSS stays within the
   assert.ok(uploads.filter((s) => s === 200).length >= 1, `some uploads are served: ${summary}`);
   assert.ok(uploads.filter((s) => s === 503).length >= 1, `the excess is refused: ${summary}`);
   assert.ok(statuses.length >= 5 && statuses.every((s) => s === 200), `the ordinary client is always served: ${summary}`);
-  // Its job is tiny: what bounds it is one 4K job ahead of it and a busy shared machine.
-  assert.ok(Math.max(...latenciesMs) < 3000, `ordinary latency bounded: ${summary}`);
+  // Its job is tiny: what bounds it is at most one 4K job ahead of it (making a 4K card takes
+  // seconds on a busy shared machine), and scheduling.
+  const boundMs = Math.max(3000, 2 * slowestCardMs + 1000);
+  assert.ok(Math.max(...latenciesMs) < boundMs, `ordinary latency bounded by ${boundMs.toFixed(0)} ms: ${summary}`);
   assert.ok((metricValue(metrics, 'app_rejected_total', { reason: 'memory' }) ?? 0) >= 1, 'refusals are counted as memory');
   assert.equal(metricValue(metrics, 'app_memory_inflight_bytes'), 0, 'every reservation was given back');
 });

@@ -119,3 +119,14 @@ test('MemoryBudget: one client holds at most its share; others still fit', () =>
   a.release();
   assert.ok(budget.tryReserve(50, 'a'));
 });
+
+test('admission: one client gets its first job whatever it costs, then only its share of the wait, idle workers or not', () => {
+  const adm = new Admission({ workers: 2, maxQueueWaitSeconds: 0.5, maxJobSeconds: 10, retryAfterSeconds: 1, clientQueueShare: 0.5 });
+  const perSecond = 1 / adm.secondsPerUnit;
+  const big = adm.admit(4 * perSecond, 'a');
+  assert.throws(() => adm.admit(0.1 * perSecond, 'a'), OverloadedError, 'a second worker is not the same address\'s');
+  const other = adm.admit(0.1 * perSecond, 'b');
+  other.done();
+  big.done();
+  adm.admit(0.1 * perSecond, 'a').done();
+});
