@@ -167,6 +167,10 @@ async function measure(attack: Attack) {
     await loop;
     clearInterval(sampler);
     const after = procStats(pid);
+    const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    const rejected = Object.fromEntries(
+      [...metrics.matchAll(/^app_rejected_total\{reason="(\w+)"\} (\d+)/gm)].map((m) => [m[1]!, Number(m[2])]),
+    );
     latenciesMs.sort((a, b) => a - b);
     return {
       attack: attack.name,
@@ -175,6 +179,7 @@ async function measure(attack: Attack) {
       rssPeakMiB: peak / MiB,
       cpuSeconds: after.cpuSeconds - rest.cpuSeconds,
       attacker: tally(attacker),
+      rejected,
       ordinary: tally(ordinary),
       ordinaryP50Ms: quantile(latenciesMs, 0.5),
       ordinaryP95Ms: quantile(latenciesMs, 0.95),
@@ -194,7 +199,7 @@ for (const attack of ATTACKS) {
   if (!args.json) {
     const r = rows.at(-1)!;
     console.log(
-      `| ${r.attack} | ${r.seconds.toFixed(1)} | ${r.rssRestMiB.toFixed(0)} → ${r.rssPeakMiB.toFixed(0)} | ${r.cpuSeconds.toFixed(1)} | ${JSON.stringify(r.attacker)} | ${JSON.stringify(r.ordinary)} | ${r.ordinaryP50Ms.toFixed(0)} / ${r.ordinaryP95Ms.toFixed(0)} / ${r.ordinaryMaxMs.toFixed(0)} |`,
+      `| ${r.attack} | ${r.seconds.toFixed(1)} | ${r.rssRestMiB.toFixed(0)} → ${r.rssPeakMiB.toFixed(0)} | ${r.cpuSeconds.toFixed(1)} | ${JSON.stringify(r.attacker)} | ${JSON.stringify(r.rejected)} | ${JSON.stringify(r.ordinary)} | ${r.ordinaryP50Ms.toFixed(0)} / ${r.ordinaryP95Ms.toFixed(0)} / ${r.ordinaryMaxMs.toFixed(0)} |`,
     );
   }
 }
