@@ -101,3 +101,31 @@ test('effect changes are rate-limited per session: the excess gets 429, the sess
   assert.equal((await fetch(publisher.resourceUrl)).status, 200, 'the session is still there');
   assert.ok((metricValue(await metricsText(base), 'app_rejected_total', { reason: 'rate_limited' }) ?? 0) >= 6);
 });
+
+test('an offer with two video sections: only the first is received, the other is answered inactive', async (t) => {
+  const { base } = await listeningApp(t);
+  const peer = new Peer({ iceServers: [], gatherTimeoutMs: 500, onListenerError: () => undefined });
+  const output = new VideoOutput();
+  t.after(() => {
+    peer.close();
+    output.close();
+  });
+  // A real offer, with its video section copied under a new mid (bundled, without the SSRCs).
+  const offer = await peer.offer({ send: output, receive: true });
+  const parts = offer.replace(/(\r\n)+$/, '').split(/\r\nm=/);
+  const video = parts.find((p) => p.startsWith('video '))!;
+  const mid = /a=mid:(\S+)/.exec(video)![1]!;
+  const copy = video
+    .replace(`a=mid:${mid}`, 'a=mid:extra')
+    .split('\r\n')
+    .filter((l) => !l.startsWith('a=ssrc') && !l.startsWith('a=msid'))
+    .join('\r\n');
+  const sdp = `${[...parts, copy].join('\r\nm=').replace(/a=group:BUNDLE ([^\r]*)/, (_m, group: string) => `a=group:BUNDLE ${group} extra`)}\r\n`;
+  const res = await fetch(`${base}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: sdp });
+  const answer = await res.text();
+  assert.equal(res.status, 201, answer);
+  const sections = answer.split(/\r\nm=/).filter((s) => s.startsWith('video '));
+  const direction = (s: string) => /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(s)?.[1];
+  assert.deepEqual(sections.map(direction), ['sendrecv', 'inactive']);
+  await fetch(res.headers.get('location')!.startsWith('http') ? res.headers.get('location')! : `${base}${res.headers.get('location')}`, { method: 'DELETE' });
+});
