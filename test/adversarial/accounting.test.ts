@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ERRORS } from '../../src/errors.ts';
+import { watchPathOf } from '../../src/fleet/session-id.ts';
 import { bearerMatches } from '../../src/http/whip-support.ts';
 import { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
 import { metricValue, testApp } from '../helpers.ts';
@@ -68,7 +69,8 @@ test('the token check compares digests: right token only, whatever the length of
 test('a viewer that offers to send video gets a receive-only answer on our side: its video is never decoded', async (t) => {
   const { base } = await listeningApp(t);
   const publisher = await publish(t, `${base}/whip?effect=invert`);
-  const sessionId = publisher.resourceUrl.split('/').pop()!;
+  // Viewers use the watch URL (the publisher's own id carries its secret).
+  const watchPath = watchPathOf(publisher.resourceUrl)!;
   const peer = new Peer({ iceServers: [], gatherTimeoutMs: 500, onListenerError: () => undefined });
   const output = new VideoOutput();
   t.after(() => {
@@ -76,7 +78,7 @@ test('a viewer that offers to send video gets a receive-only answer on our side:
     output.close();
   });
   const offer = await peer.offer({ send: output, receive: true });
-  const res = await fetch(`${base}/whep/${sessionId}`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer });
+  const res = await fetch(`${base}${watchPath}`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer });
   const answer = await res.text();
   assert.equal(res.status, 201, answer);
   const video = answer.split(/\r?\nm=/).find((s) => s.startsWith('video '))!;
