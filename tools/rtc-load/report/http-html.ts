@@ -1,6 +1,6 @@
-import type { LoadReport } from './report.ts';
+import type { LoadReport } from '../http/report.ts';
 import { htmlPage } from './html-page.ts';
-import { formatMs } from './summary.ts';
+import { formatMs } from '../core/format.ts';
 import { type ChartSeries, escapeXml, lineChart, logBarChart } from './svg-chart.ts';
 
 const COLORS = { p50: '#2b8a3e', p95: '#e67700', p99: '#c92a2a', throughput: '#1c7ed6', errors: '#868e96', server: '#7048e8', replicas: '#0b7285' };

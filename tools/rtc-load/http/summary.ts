@@ -1,11 +1,5 @@
+import { formatMs } from '../core/format.ts';
 import type { LoadReport } from './report.ts';
-
-/** Milliseconds with precision that suits their size. */
-export function formatMs(valueMs: number): string {
-  if (valueMs < 10) return valueMs.toFixed(2);
-  if (valueMs < 1000) return valueMs.toFixed(1);
-  return valueMs.toFixed(0);
-}
 
 function formatCount(value: number): string {
   return Math.round(value).toLocaleString('en-US');

@@ -1,31 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseDurationMs } from './duration.ts';
+import { parseArgs } from 'node:util';
+import { ArgError, durationOption, parseStrict, parseTargetUrl, positiveInteger, positiveNumber } from '../core/args.ts';
+import { parseDurationMs } from '../core/duration.ts';
+import { parsePrometheusOptions, type PrometheusOptions } from '../core/prometheus.ts';
 import { RateSchedule, type Stage } from './schedule.ts';
 
-/** Invalid command line: reported with its message and exit code 2. */
-export class ArgError extends Error {
-  override readonly name = 'ArgError';
-}
-
-export const DEFAULT_REPLICAS_QUERY = 'sum(kube_deployment_status_replicas{namespace="rtc",deployment="gpu-media"})';
-export const DEFAULT_P95_QUERY = 'histogram_quantile(0.95, sum(rate(app_request_latency_seconds_bucket[1m])) by (le))';
 
 const DEFAULT_CONCURRENCY = 20;
 const DEFAULT_REQUESTS = 200;
 const DEFAULT_OPEN_DURATION_MS = 30_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
-const DEFAULT_PROMETHEUS_INTERVAL_MS = 5_000;
-const MIN_PROMETHEUS_INTERVAL_MS = 100;
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-export interface PrometheusOptions {
-  baseUrl: URL;
-  intervalMs: number;
-  replicasQuery: string;
-  p95Query: string;
-}
 
 export interface RequestOptions {
   url: URL;
@@ -67,7 +54,7 @@ export interface HttpRunOptions {
   output: OutputOptions;
 }
 
-export type ParsedCommand = { kind: 'help' } | { kind: 'http'; options: HttpRunOptions };
+export type ParsedCommand = { kind: 'help' } | { kind: 'run'; options: HttpRunOptions };
 
 const OPTION_SPEC = {
   concurrency: { type: 'string', short: 'c' },
@@ -89,15 +76,6 @@ const OPTION_SPEC = {
   'fail-on-errors': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** node:util parseArgs, strict, with positionals; its complaints become ArgError (exit 2). */
-export function parseStrict<const O extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: O) {
-  try {
-    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new ArgError(error instanceof Error ? error.message : String(error));
-  }
-}
 
 export function parseCommandLine(argv: readonly string[]): ParsedCommand {
   const { values, positionals } = parseStrict(argv, OPTION_SPEC);
@@ -123,13 +101,13 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
     json: values.json ?? false,
     htmlPath: values.html,
     failOnErrors: values['fail-on-errors'] ?? false,
-    prometheus: parsePrometheus(values),
+    prometheus: parsePrometheusOptions(values),
   };
   if (output.htmlPath === '') throw new ArgError('--html needs a file name');
 
   const openLoop = values.rate !== undefined || values.stages !== undefined;
   const plan = openLoop ? parseOpenPlan(values) : parseClosedPlan(values);
-  return { kind: 'http', options: { request, plan, output } };
+  return { kind: 'run', options: { request, plan, output } };
 }
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTION_SPEC }>>['values'];
@@ -191,17 +169,6 @@ export function parseStages(text: string): Stage[] {
   return stages;
 }
 
-export function parseTargetUrl(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ArgError(`not a URL: ${text}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ArgError(`URL must be http:// or https://: ${text}`);
-  return url;
-}
-
 function parseMethod(text: string | undefined): string {
   const method = (text ?? 'GET').toUpperCase();
   if (!METHODS.has(method)) throw new ArgError(`--method must be one of ${[...METHODS].join(', ')}: ${text ?? ''}`);
@@ -236,50 +203,3 @@ function parseBody(text: string | undefined): Buffer | undefined {
   }
 }
 
-function parsePrometheus(values: Values): PrometheusOptions | undefined {
-  const base = values.prometheus;
-  if (base === undefined) {
-    for (const name of ['prometheus-interval', 'replicas-query', 'p95-query'] as const) {
-      if (values[name] !== undefined) throw new ArgError(`--${name} needs --prometheus URL`);
-    }
-    return undefined;
-  }
-  let baseUrl: URL;
-  try {
-    baseUrl = new URL(base);
-  } catch {
-    throw new ArgError(`--prometheus: not a URL: ${base}`);
-  }
-  if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') throw new ArgError(`--prometheus must be http:// or https://: ${base}`);
-  const intervalText = values['prometheus-interval'];
-  const intervalMs = intervalText === undefined ? DEFAULT_PROMETHEUS_INTERVAL_MS : durationOption('--prometheus-interval', intervalText);
-  if (intervalMs < MIN_PROMETHEUS_INTERVAL_MS) throw new ArgError('--prometheus-interval must be at least 100ms');
-  return {
-    baseUrl,
-    intervalMs,
-    replicasQuery: values['replicas-query'] ?? DEFAULT_REPLICAS_QUERY,
-    p95Query: values['p95-query'] ?? DEFAULT_P95_QUERY,
-  };
-}
-
-export function durationOption(flag: string, text: string, zeroAllowed = false): number {
-  const durationMs = parseDurationMs(text);
-  if (durationMs === undefined || durationMs < 0 || (!zeroAllowed && durationMs === 0)) {
-    throw new ArgError(`${flag} must be a duration such as 500ms, 30s or 2m: ${text}`);
-  }
-  return durationMs;
-}
-
-export function positiveInteger(flag: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new ArgError(`${flag} must be a whole number from 1 to ${max}: ${text}`);
-  }
-  return value;
-}
-
-function positiveNumber(flag: string, text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new ArgError(`${flag} must be a number > 0: ${text}`);
-  return value;
-}

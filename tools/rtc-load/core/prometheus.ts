@@ -1,5 +1,51 @@
 import { Agent, request } from 'undici';
-import type { PrometheusOptions } from './args.ts';
+import { ArgError, durationOption } from './args.ts';
+
+export const DEFAULT_REPLICAS_QUERY = 'sum(kube_deployment_status_replicas{namespace="rtc",deployment="gpu-media"})';
+export const DEFAULT_P95_QUERY = 'histogram_quantile(0.95, sum(rate(app_request_latency_seconds_bucket[1m])) by (le))';
+const DEFAULT_PROMETHEUS_INTERVAL_MS = 5_000;
+const MIN_PROMETHEUS_INTERVAL_MS = 100;
+
+export interface PrometheusOptions {
+  baseUrl: URL;
+  intervalMs: number;
+  replicasQuery: string;
+  p95Query: string;
+}
+
+export interface PrometheusFlagValues {
+  readonly prometheus?: string | undefined;
+  readonly 'prometheus-interval'?: string | undefined;
+  readonly 'replicas-query'?: string | undefined;
+  readonly 'p95-query'?: string | undefined;
+}
+
+/** The --prometheus flags, shared by the commands that sample Prometheus during a run. */
+export function parsePrometheusOptions(values: PrometheusFlagValues): PrometheusOptions | undefined {
+  const base = values.prometheus;
+  if (base === undefined) {
+    for (const name of ['prometheus-interval', 'replicas-query', 'p95-query'] as const) {
+      if (values[name] !== undefined) throw new ArgError(`--${name} needs --prometheus URL`);
+    }
+    return undefined;
+  }
+  let baseUrl: URL;
+  try {
+    baseUrl = new URL(base);
+  } catch {
+    throw new ArgError(`--prometheus: not a URL: ${base}`);
+  }
+  if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') throw new ArgError(`--prometheus must be http:// or https://: ${base}`);
+  const intervalText = values['prometheus-interval'];
+  const intervalMs = intervalText === undefined ? DEFAULT_PROMETHEUS_INTERVAL_MS : durationOption('--prometheus-interval', intervalText);
+  if (intervalMs < MIN_PROMETHEUS_INTERVAL_MS) throw new ArgError('--prometheus-interval must be at least 100ms');
+  return {
+    baseUrl,
+    intervalMs,
+    replicasQuery: values['replicas-query'] ?? DEFAULT_REPLICAS_QUERY,
+    p95Query: values['p95-query'] ?? DEFAULT_P95_QUERY,
+  };
+}
 
 export interface PrometheusSample {
   tSeconds: number;

@@ -18,7 +18,7 @@
  * a cell, iters=0. edge turns uniform cells into black, so neither reference nor bit survives:
  * frames then arrive without an id and only their rate can be measured.
  */
-import { chromaSize } from '../../src/frames/layout.ts';
+import { chromaSize } from '../client/i420.ts';
 
 export const ID_BITS = 24;
 const CHECK_BITS = 8;

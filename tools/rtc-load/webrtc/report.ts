@@ -1,9 +1,9 @@
 import { build } from 'hdr-histogram-js';
-import type { WebRtcRunOptions } from './webrtc-args.ts';
-import type { LoadRecorder } from './recorder.ts';
-import { histogramBins, summarize, type HistogramBin, type LatencySummaryMs } from './report.ts';
-import { formatMs } from './summary.ts';
-import type { SessionStatus, SyntheticSession } from './webrtc-session.ts';
+import type { WebRtcRunOptions } from './args.ts';
+import type { LoadRecorder } from '../core/recorder.ts';
+import { histogramBins, summarize, type HistogramBin, type LatencySummaryMs } from '../core/latency.ts';
+import { formatMs } from '../core/format.ts';
+import type { SessionStatus, SyntheticSession } from './session.ts';
 
 export interface WebRtcSessionReport {
   index: number;

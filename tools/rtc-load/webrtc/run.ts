@@ -1,16 +1,9 @@
-import { LoadRecorder } from './recorder.ts';
-import { percentilesText, TtyStatusLine } from './progress.ts';
-import type { WebRtcRunOptions } from './webrtc-args.ts';
-import { buildWebRtcReport, type WebRtcReport } from './webrtc-report.ts';
-import { SyntheticSession, type SessionObserver } from './webrtc-session.ts';
-
-export interface WebRtcRunEnvironment {
-  /** Where the live progress line goes (only if it is a TTY). */
-  progressStream: NodeJS.WriteStream;
-  warn(message: string): void;
-  /** Aborting ends the run early; sessions are still deleted and what was measured is reported. */
-  signal?: AbortSignal;
-}
+import type { RunEnvironment } from '../command.ts';
+import { LoadRecorder } from '../core/recorder.ts';
+import { percentilesText, TtyStatusLine } from '../core/status-line.ts';
+import type { WebRtcRunOptions } from './args.ts';
+import { buildWebRtcReport, type WebRtcReport } from './report.ts';
+import { SyntheticSession, type SessionObserver } from './session.ts';
 
 /** After sending stops, frames still in flight (jitter buffers, the server's queue) get this long. */
 const DRAIN_MS = 1000;
@@ -34,7 +27,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * period, so that sessions started together do not send in lockstep), all stop at ramp + duration,
  * in-flight frames drain, and every session is deleted, also when the run is interrupted.
  */
-export async function runWebRtcLoad(options: WebRtcRunOptions, environment: WebRtcRunEnvironment): Promise<WebRtcReport> {
+export async function runWebRtcLoad(options: WebRtcRunOptions, environment: RunEnvironment): Promise<WebRtcReport> {
   const { signal } = environment;
   const startMs = performance.now();
   const recorder = new LoadRecorder(startMs);

@@ -1,20 +1,13 @@
+import type { RunEnvironment } from '../command.ts';
 import type { HttpRunOptions } from './args.ts';
 import { ClosedLoop } from './closed-loop.ts';
 import type { LoadLoop } from './loop-base.ts';
 import { OpenLoop } from './open-loop.ts';
-import { ProgressLine } from './progress.ts';
-import { PrometheusSampler } from './prometheus.ts';
-import { LoadRecorder } from './recorder.ts';
+import { ProgressLine } from '../core/status-line.ts';
+import { PrometheusSampler } from '../core/prometheus.ts';
+import { LoadRecorder } from '../core/recorder.ts';
 import { buildReport, type LoadReport } from './report.ts';
 import { createPool, dispatchOptionsFor } from './target.ts';
-
-export interface RunEnvironment {
-  /** Where the live progress line goes (only if it is a TTY). */
-  progressStream: NodeJS.WriteStream;
-  warn(message: string): void;
-  /** Aborting ends the run early; what finished so far is still reported. */
-  signal?: AbortSignal;
-}
 
 /** Runs one HTTP load plan to completion and returns its report. */
 export async function runHttpLoad(options: HttpRunOptions, environment: RunEnvironment): Promise<LoadReport> {

@@ -1,6 +1,6 @@
-import { frameBytes } from '../../src/frames/layout.ts';
-import type { I420Frame } from '../../src/webrtc/peer.ts';
-import { codeGeometry, MAX_FRAME_ID, writeFrameId, type CodeGeometry } from './webrtc-frame-id.ts';
+import { i420Bytes } from '../client/i420.ts';
+import type { I420Frame } from '../client/i420.ts';
+import { codeGeometry, MAX_FRAME_ID, writeFrameId, type CodeGeometry } from './frame-id.ts';
 
 /** Distinct backgrounds cycled through: enough motion for VP8 to code inter frames with real residue. */
 const BACKGROUNDS = 16;
@@ -22,7 +22,7 @@ function backgrounds(width: number, height: number): Uint8Array[] {
   const step = Math.max(2, Math.round(width / 160));
   const list = Array.from({ length: BACKGROUNDS }, (_, i) => {
     const shift = i * step;
-    const data = new Uint8Array(frameBytes({ format: 'i420', width, height }));
+    const data = new Uint8Array(i420Bytes(width, height));
     const barX = (shift * 4) % width;
     const barHalf = Math.max(4, width >> 5);
     for (let y = 0; y < height; y++) {
@@ -60,7 +60,7 @@ export class FrameSource {
     this.height = height;
     this.geometry = codeGeometry(width, height);
     this.#backgrounds = backgrounds(width, height);
-    this.#ring = Array.from({ length: RING }, () => new Uint8Array(frameBytes({ format: 'i420', width, height })));
+    this.#ring = Array.from({ length: RING }, () => new Uint8Array(i420Bytes(width, height)));
   }
 
   /** The frame that carries `id`; ids wrap at MAX_FRAME_ID + 1. */

@@ -1,6 +1,6 @@
 import { formatDurationMs } from './duration.ts';
 import type { LoadRecorder } from './recorder.ts';
-import { formatMs } from './summary.ts';
+import { formatMs } from '../core/format.ts';
 
 const PROGRESS_INTERVAL_MS = 250;
 

@@ -1,15 +1,16 @@
 /**
- * WHIP publisher and WHEP viewer clients in Node, on the same libwebrtc module as the server:
- * used by the tests, the benchmark and load tools.
+ * WHIP publisher and WHEP viewer clients (RFC 9725 and the WHEP draft) over plain HTTP: what the
+ * load tool, the tests and the benchmarks use to talk to the service as any client would.
  */
-import { frameBytes } from '../frames/layout.ts';
-import type { IceServer } from '../config.ts';
-import { Peer, VideoOutput, type I420Frame } from './peer.ts';
-import { CONTROL_CHANNEL } from './session.ts';
+import type { I420Frame } from './i420.ts';
+import { ClientPeer, type IceServerConfig } from './peer.ts';
+
+/** The data channel the service reads effect changes from (its wire protocol, see docs/webrtc.md). */
+export const CONTROL_CHANNEL = 'control';
 
 export interface ClientOptions {
   readonly token?: string;
-  readonly iceServers?: readonly IceServer[];
+  readonly iceServers?: readonly IceServerConfig[];
   /** Bound on each HTTP exchange. */
   readonly timeoutMs?: number;
 }
@@ -25,18 +26,19 @@ export class WhipHttpError extends Error {
   }
 }
 
-function newPeer(options: ClientOptions): Peer {
-  return new Peer({
-    iceServers: options.iceServers ?? [],
-    gatherTimeoutMs: 2000,
-    onListenerError: (err) => process.emitWarning(err instanceof Error ? err : new Error(String(err))),
-  });
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+function authorization(options: ClientOptions): Record<string, string> {
+  return options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
 }
 
 async function postOffer(url: string, sdp: string, options: ClientOptions): Promise<{ location: string; etag: string | null; answer: string }> {
-  const headers: Record<string, string> = { 'content-type': 'application/sdp' };
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  const res = await fetch(url, { method: 'POST', headers, body: sdp, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp', ...authorization(options) },
+    body: sdp,
+    signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+  });
   const text = await res.text();
   if (res.status !== 201) throw new WhipHttpError(res.status, text);
   const location = res.headers.get('location');
@@ -45,24 +47,20 @@ async function postOffer(url: string, sdp: string, options: ClientOptions): Prom
 }
 
 async function deleteResource(url: string, options: ClientOptions): Promise<number> {
-  const headers: Record<string, string> = {};
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  const res = await fetch(url, { method: 'DELETE', headers, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+  const res = await fetch(url, { method: 'DELETE', headers: authorization(options), signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS) });
   await res.arrayBuffer();
   return res.status;
 }
 
 /** A publisher: sends frames, receives the processed ones on the same connection. */
 export class WhipPublisher {
-  readonly peer: Peer;
+  readonly peer: ClientPeer;
   readonly resourceUrl: string;
   readonly etag: string | null;
-  readonly #output: VideoOutput;
   readonly #options: ClientOptions;
 
-  private constructor(peer: Peer, output: VideoOutput, resourceUrl: string, etag: string | null, options: ClientOptions) {
+  private constructor(peer: ClientPeer, resourceUrl: string, etag: string | null, options: ClientOptions) {
     this.peer = peer;
-    this.#output = output;
     this.resourceUrl = resourceUrl;
     this.etag = etag;
     this.#options = options;
@@ -70,22 +68,20 @@ export class WhipPublisher {
 
   /** POSTs an offer to `whipUrl` (e.g. `http://host/whip?effect=invert`) and applies the answer. */
   static async publish(whipUrl: string, options: ClientOptions & { readonly controlChannel?: boolean } = {}): Promise<WhipPublisher> {
-    const peer = newPeer(options);
-    const output = new VideoOutput();
+    const peer = new ClientPeer({ iceServers: options.iceServers ?? [] });
     try {
-      const offer = await peer.offer({ send: output, receive: true, ...(options.controlChannel ? { channel: CONTROL_CHANNEL } : {}) });
+      const offer = await peer.offer({ send: true, receive: true, ...(options.controlChannel ? { channel: CONTROL_CHANNEL } : {}) });
       const { location, etag, answer } = await postOffer(whipUrl, offer, options);
       await peer.acceptAnswer(answer);
-      return new WhipPublisher(peer, output, location, etag, options);
+      return new WhipPublisher(peer, location, etag, options);
     } catch (err) {
       peer.close();
-      output.close();
       throw err;
     }
   }
 
   sendFrame(frame: I420Frame): void {
-    this.#output.send(frame);
+    this.peer.sendFrame(frame);
   }
 
   /** Sends synthetic frames from `next` at `fps` until the returned function is called. */
@@ -101,33 +97,31 @@ export class WhipPublisher {
       return await deleteResource(this.resourceUrl, this.#options);
     } finally {
       this.peer.close();
-      this.#output.close();
     }
   }
 
   /** Closes the connection without telling the server (a publisher that vanished). */
   abandon(): void {
     this.peer.close();
-    this.#output.close();
   }
 }
 
 /** A WHEP viewer of a session's processed output. */
 export class WhepViewer {
-  readonly peer: Peer;
+  readonly peer: ClientPeer;
   readonly resourceUrl: string;
   readonly #options: ClientOptions;
 
-  private constructor(peer: Peer, resourceUrl: string, options: ClientOptions) {
+  private constructor(peer: ClientPeer, resourceUrl: string, options: ClientOptions) {
     this.peer = peer;
     this.resourceUrl = resourceUrl;
     this.#options = options;
   }
 
   static async view(whepUrl: string, options: ClientOptions = {}): Promise<WhepViewer> {
-    const peer = newPeer(options);
+    const peer = new ClientPeer({ iceServers: options.iceServers ?? [] });
     try {
-      const offer = await peer.offer({ receive: true });
+      const offer = await peer.offer({ send: false, receive: true });
       const { location, answer } = await postOffer(whepUrl, offer, options);
       await peer.acceptAnswer(answer);
       return new WhepViewer(peer, location, options);
@@ -144,15 +138,4 @@ export class WhepViewer {
       this.peer.close();
     }
   }
-}
-
-/** An I420 frame of `width` x `height` filled by `fill(plane, x, y)` (plane 0 = Y, 1 = U, 2 = V). */
-export function i420Frame(width: number, height: number, fill: (plane: 0 | 1 | 2, x: number, y: number) => number): I420Frame {
-  const data = new Uint8Array(frameBytes({ format: 'i420', width, height }));
-  const cw = (width + 1) >> 1;
-  const ch = (height + 1) >> 1;
-  let o = 0;
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[o++] = fill(0, x, y);
-  for (const plane of [1, 2] as const) for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) data[o++] = fill(plane, x, y);
-  return { width, height, data };
 }

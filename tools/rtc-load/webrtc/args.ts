@@ -1,6 +1,6 @@
-import { EFFECT_NAMES, isEffectName } from '../../src/effects/catalog.ts';
-import { ArgError, durationOption, parseStrict, parseTargetUrl, positiveInteger } from './args.ts';
-import { MIN_HEIGHT, MIN_WIDTH } from './webrtc-frame-id.ts';
+import { EFFECT_NAMES, isEffectName } from '../../../src/effects/catalog.ts';
+import { ArgError, durationOption, parseStrict, parseTargetUrl, positiveInteger } from '../core/args.ts';
+import { MIN_HEIGHT, MIN_WIDTH } from './frame-id.ts';
 
 const DEFAULT_SESSIONS = 1;
 const DEFAULT_WIDTH = 1280;
@@ -36,7 +36,7 @@ export interface WebRtcRunOptions {
   output: WebRtcOutputOptions;
 }
 
-export type ParsedWebRtcCommand = { kind: 'help' } | { kind: 'webrtc'; options: WebRtcRunOptions };
+export type ParsedWebRtcCommand = { kind: 'help' } | { kind: 'run'; options: WebRtcRunOptions };
 
 const OPTION_SPEC = {
   sessions: { type: 'string', short: 's' },
@@ -77,7 +77,7 @@ export function parseWebRtcCommandLine(argv: readonly string[]): ParsedWebRtcCom
   if (values.token === '') throw new ArgError('--token needs a value');
 
   return {
-    kind: 'webrtc',
+    kind: 'run',
     options: {
       url,
       effect,

@@ -1,10 +1,10 @@
 import type { Histogram } from 'hdr-histogram-js';
-import { WhipHttpError, WhipPublisher } from '../../src/webrtc/client.ts';
-import type { I420Frame } from '../../src/webrtc/peer.ts';
-import { errorCause } from './error-cause.ts';
-import { newLatencyHistogram } from './recorder.ts';
-import { MAX_FRAME_ID, readFrameId } from './webrtc-frame-id.ts';
-import { FrameSource } from './webrtc-frames.ts';
+import { WhipHttpError, WhipPublisher } from '../client/whip.ts';
+import type { I420Frame } from '../client/i420.ts';
+import { errorCause } from '../core/error-cause.ts';
+import { newLatencyHistogram } from '../core/recorder.ts';
+import { MAX_FRAME_ID, readFrameId } from './frame-id.ts';
+import { FrameSource } from './frames.ts';
 
 export interface PublisherSettings {
   /** The WHIP endpoint with the effect in its query, e.g. http://host/whip?effect=blur. */

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
-import { RequestTimeoutError, errorCause } from './error-cause.ts';
-import type { LoadRecorder } from './recorder.ts';
+import { RequestTimeoutError, errorCause } from '../core/error-cause.ts';
+import type { LoadRecorder } from '../core/recorder.ts';
 import { RequestSlot, type SlotOwner } from './target.ts';
 
 export interface LoopContext {
