@@ -47,4 +47,5 @@ ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 source "$SCRIPT_DIR/lib/rtc-load.sh"
 
 echo "Load: ${REQUESTS} requests to ${URL}, concurrency ${CONCURRENCY}"
-run_rtc_load "$URL" --concurrency "$CONCURRENCY" --requests "$REQUESTS"
+# POST with an empty body, as the seed's curl loop sent it: the service processes its test card.
+run_rtc_load "$URL" --method POST --concurrency "$CONCURRENCY" --requests "$REQUESTS"

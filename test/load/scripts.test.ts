@@ -22,9 +22,14 @@ test('shellcheck passes on the load scripts', (t) => {
 });
 
 test('load_gen.sh runs the seed arguments through rtc-load and prints the summary', async (t) => {
-  const server = await startServer((_request, response) => response.end('ok'));
+  const methods: string[] = [];
+  const server = await startServer((request, response) => {
+    methods.push(request.method ?? '');
+    response.end('ok');
+  });
   t.after(() => server.close());
   const result = await runCommand(join(REPO_ROOT, 'scripts/load_gen.sh'), [`${server.baseUrl}/process?pixels=64x64&iters=1`, '3', '30']);
+  assert.deepEqual(new Set(methods), new Set(['POST']), 'the seed sent POST');
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /30 requests/);
   assert.match(result.stdout, /concurrency 3/);
