@@ -16,7 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { WhipPublisher, i420Frame, type I420Frame } from '../tools/rtc-load/client/index.ts';
-import type { SessionStats } from '../src/webrtc/session.ts';
+import type { SessionStats } from '../src/webrtc/publisher-session.ts';
 import { freePort } from '../test/ports.ts';
 
 const { values: args } = parseArgs({
