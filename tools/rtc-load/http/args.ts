@@ -21,6 +21,11 @@ export interface RequestOptions {
   headers: string[];
   body: Buffer | undefined;
   timeoutMs: number;
+  /**
+   * Close each connection after this many requests (undefined: keep it for the whole run), so a
+   * per-connection balancer (kube-proxy, an Ingress in TCP mode) spreads load onto new pods.
+   */
+  requestsPerConnection: number | undefined;
 }
 
 export interface OutputOptions {
@@ -63,6 +68,7 @@ const OPTION_SPEC = {
   rate: { type: 'string' },
   stages: { type: 'string' },
   connections: { type: 'string' },
+  'requests-per-connection': { type: 'string' },
   method: { type: 'string', short: 'm' },
   header: { type: 'string', short: 'H', multiple: true },
   body: { type: 'string', short: 'b' },
@@ -92,6 +98,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
     headers: parseHeaders(values.header ?? []),
     body: parseBody(values.body),
     timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : durationOption('--timeout', values.timeout),
+    requestsPerConnection:
+      values['requests-per-connection'] === undefined ? undefined : positiveInteger('--requests-per-connection', values['requests-per-connection']),
   };
   if (request.body !== undefined && !hasHeader(request.headers, 'content-type')) {
     request.headers.push('content-type', 'application/octet-stream');

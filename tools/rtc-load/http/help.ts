@@ -24,6 +24,10 @@ Request:
   -H, --header 'Name: value' extra request header (repeatable)
   -b, --body TEXT|@FILE      request body, literal or read from FILE
       --timeout D            per-request timeout (default 10s)
+      --requests-per-connection N
+                             close each connection after N requests and open a new
+                             one, so kube-proxy and balancers spread load onto new
+                             pods (default: keep connections for the whole run)
 
 Output:
       --json                 print one JSON object on stdout instead of the table

@@ -87,6 +87,8 @@ export function createPool(request: RequestOptions, connections: number): Pool {
     headersTimeout: request.timeoutMs,
     bodyTimeout: request.timeoutMs,
     keepAliveTimeout: 30_000,
+    // undici sends `connection: close` on the last request of a connection and opens a new one.
+    ...(request.requestsPerConnection === undefined ? {} : { maxRequestsPerClient: request.requestsPerConnection }),
   });
 }
 
