@@ -1,4 +1,6 @@
+import { autoscalerPoint, autoscalerText, type AutoscalerSettings } from './autoscaler.ts';
 import { formatDurationMs } from './duration.ts';
+import type { PrometheusSample } from './prometheus.ts';
 import type { LoadRecorder } from './recorder.ts';
 import { formatMs } from '../core/format.ts';
 
@@ -55,12 +57,22 @@ export function percentilesText(recorder: LoadRecorder, prefix = ''): string {
 export class ProgressLine extends TtyStatusLine {
   readonly #recorder: LoadRecorder;
   readonly #plannedMs: number | undefined;
+  readonly #autoscaler: AutoscalerSettings | undefined;
+  readonly #samples: readonly PrometheusSample[];
   #lastRequests = 0;
 
-  constructor(stream: NodeJS.WriteStream, recorder: LoadRecorder, plannedMs: number | undefined) {
+  constructor(
+    stream: NodeJS.WriteStream,
+    recorder: LoadRecorder,
+    plannedMs: number | undefined,
+    autoscaler?: AutoscalerSettings,
+    samples: readonly PrometheusSample[] = [],
+  ) {
     super(stream);
     this.#recorder = recorder;
     this.#plannedMs = plannedMs;
+    this.#autoscaler = autoscaler;
+    this.#samples = samples;
   }
 
   protected line(nowMs: number, sinceLastMs: number): string {
@@ -71,7 +83,8 @@ export class ProgressLine extends TtyStatusLine {
     const planned = this.#plannedMs === undefined ? '' : `/${formatDurationMs(this.#plannedMs)}`;
     return (
       `  ${elapsedSeconds.toFixed(1)}s${planned}  ${recorder.requests} req  ${rate.toFixed(0)} req/s  ${percentilesText(recorder)}` +
-      `  non-2xx ${recorder.nonSuccessResponses()}  errors ${recorder.errors}`
+      `  non-2xx ${recorder.nonSuccessResponses()}  errors ${recorder.errors}` +
+      (this.#autoscaler ? `  ${autoscalerText(autoscalerPoint(this.#autoscaler, recorder.timeline, this.#samples, elapsedSeconds), this.#autoscaler)}` : '')
     );
   }
 }

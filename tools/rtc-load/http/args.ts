@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ArgError, durationOption, parseStrict, parseTargetUrl, positiveInteger, positiveNumber } from '../core/args.ts';
 import { parseDurationMs } from '../core/duration.ts';
+import { DEFAULT_TARGET_P95_MS, DEFAULT_TOLERANCE, type AutoscalerSettings } from '../core/autoscaler.ts';
 import { parsePrometheusOptions, type PrometheusOptions } from '../core/prometheus.ts';
 import { RateSchedule, type Stage } from './schedule.ts';
 
@@ -33,6 +34,8 @@ export interface OutputOptions {
   htmlPath: string | undefined;
   failOnErrors: boolean;
   prometheus: PrometheusOptions | undefined;
+  /** The HPA rule shown live and in the report. */
+  autoscaler: AutoscalerSettings;
 }
 
 export interface ClosedLoopPlan {
@@ -80,6 +83,8 @@ const OPTION_SPEC = {
   'replicas-query': { type: 'string' },
   'p95-query': { type: 'string' },
   'fail-on-errors': { type: 'boolean' },
+  'hpa-target-p95': { type: 'string' },
+  'hpa-tolerance': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -110,6 +115,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
     htmlPath: values.html,
     failOnErrors: values['fail-on-errors'] ?? false,
     prometheus: parsePrometheusOptions(values),
+    autoscaler: {
+      targetP95Ms: values['hpa-target-p95'] === undefined ? DEFAULT_TARGET_P95_MS : durationOption('--hpa-target-p95', values['hpa-target-p95']),
+      tolerance: values['hpa-tolerance'] === undefined ? DEFAULT_TOLERANCE : fraction('--hpa-tolerance', values['hpa-tolerance']),
+    },
   };
   if (output.htmlPath === '') throw new ArgError('--html needs a file name');
 
@@ -211,3 +220,8 @@ function parseBody(text: string | undefined): Buffer | undefined {
   }
 }
 
+function fraction(flag: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value >= 1) throw new ArgError(`${flag} must be a number from 0 to below 1: ${text}`);
+  return value;
+}

@@ -38,6 +38,11 @@ Output:
                              (default sum(kube_deployment_status_replicas{namespace="rtc",deployment="gpu-media"}))
       --p95-query Q          PromQL for server-side p95 in seconds
                              (default histogram_quantile(0.95, sum(rate(app_request_latency_seconds_bucket[1m])) by (le)))
+      --hpa-target-p95 D     the p95 the autoscaler targets (default 250ms); the live line,
+                             the table and the HTML report show the replicas the HPA rule
+                             ceil(replicas x p95 / target) asks for, from Prometheus when
+                             sampled, else from one replica and this run's own p95
+      --hpa-tolerance F      no change while |p95/target - 1| <= F (default 0.1)
       --fail-on-errors       exit 1 if any response is not 2xx or any request failed
   -h, --help                 show this help
 

@@ -1,4 +1,5 @@
 import type { HttpRunOptions } from './args.ts';
+import { autoscalerTimeline, type AutoscalerPoint } from '../core/autoscaler.ts';
 import type { PrometheusSample } from '../core/prometheus.ts';
 import { histogramBins, round3, summarize, toMs, type HistogramBin, type LatencySummaryMs } from '../core/latency.ts';
 import type { LoadRecorder } from '../core/recorder.ts';
@@ -50,6 +51,8 @@ export interface LoadReport {
   timeline: TimelinePoint[];
   latencyHistogram: HistogramBin[];
   prometheus?: { url: string; samples: PrometheusSample[]; failures: number };
+  /** What the HPA rule asks for, second by second (replicas and p95 from Prometheus when sampled). */
+  autoscaler?: { targetP95Ms: number; tolerance: number; points: AutoscalerPoint[] };
   /** True when the run was interrupted (SIGINT) before its plan finished. */
   interrupted?: boolean;
 }
@@ -106,6 +109,8 @@ export function buildReport(inputs: ReportInputs): LoadReport {
   if (inputs.prometheus !== undefined && options.output.prometheus !== undefined) {
     report.prometheus = { url: options.output.prometheus.baseUrl.href, ...inputs.prometheus };
   }
+  const settings = options.output.autoscaler;
+  report.autoscaler = { ...settings, points: autoscalerTimeline(settings, recorder.timeline, inputs.prometheus?.samples ?? []) };
   if (inputs.interrupted) report.interrupted = true;
   return report;
 }

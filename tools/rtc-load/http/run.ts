@@ -21,9 +21,9 @@ export async function runHttpLoad(options: HttpRunOptions, environment: RunEnvir
   const loop: LoadLoop = plan.mode === 'closed' ? new ClosedLoop(context, plan) : new OpenLoop(context, plan);
 
   const plannedMs = plan.mode === 'closed' ? plan.durationMs : plan.schedule.durationMs;
-  const progress = new ProgressLine(environment.progressStream, recorder, plannedMs);
   const prometheusOptions = options.output.prometheus;
   const sampler = prometheusOptions ? new PrometheusSampler(prometheusOptions, startMs, environment.warn) : undefined;
+  const progress = new ProgressLine(environment.progressStream, recorder, plannedMs, options.output.autoscaler, sampler?.samples ?? []);
 
   let interrupted = false;
   const onAbort = (): void => {

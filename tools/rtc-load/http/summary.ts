@@ -73,5 +73,14 @@ export function formatSummary(report: LoadReport): string {
         (last ? `; last: replicas ${last.replicas ?? 'n/a'}, server p95 ${last.p95Ms === null ? 'n/a' : `${formatMs(last.p95Ms)} ms`}` : ''),
     );
   }
+  const points = report.autoscaler?.points ?? [];
+  const last = points[points.length - 1];
+  if (report.autoscaler && last) {
+    const peak = Math.max(...points.map((p) => p.desiredReplicas));
+    lines.push(
+      `Autoscaler      ${last.replicas} replica${last.replicas === 1 ? '' : 's'}, p95 ${formatMs(last.p95Ms)} ms (${last.source}) vs target ${report.autoscaler.targetP95Ms} ms: ` +
+        `the HPA asks for ${last.desiredReplicas} now, ${peak} at peak`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }

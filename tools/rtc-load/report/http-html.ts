@@ -14,6 +14,7 @@ export function renderHtmlReport(report: LoadReport, generatedAt: Date = new Dat
   body.push('<div class="charts">');
   body.push(figure(latencyChart(report), latencyCaption(report)));
   body.push(figure(throughputChart(report), 'Finished requests per one-second bucket (by completion time); errors are transport failures.'));
+  if (report.autoscaler && report.autoscaler.points.length > 0) body.push(figure(autoscalerChart(report), autoscalerCaption(report)));
   body.push(
     figure(
       logBarChart({
@@ -129,4 +130,31 @@ function stagesTable(report: LoadReport): string {
 
 function figure(svg: string, caption: string): string {
   return `<figure>\n${svg}\n<figcaption>${escapeXml(caption)}</figcaption>\n</figure>`;
+}
+
+function autoscalerChart(report: LoadReport): string {
+  const { points, targetP95Ms } = report.autoscaler ?? { points: [], targetP95Ms: 0 };
+  return lineChart({
+    title: 'What the autoscaler sees',
+    xLabel: 'time since start (s)',
+    leftLabel: 'p95 (ms)',
+    rightLabel: 'replicas',
+    series: [
+      { name: 'p95 the HPA reads', color: COLORS.p95, points: points.map((p) => [p.tSeconds, p.p95Ms] as const) },
+      { name: `target ${targetP95Ms} ms`, color: COLORS.errors, points: points.map((p) => [p.tSeconds, targetP95Ms] as const), dashed: true },
+      { name: 'replicas', color: COLORS.replicas, points: points.map((p) => [p.tSeconds, p.replicas] as const), axis: 'right', step: true },
+      { name: 'HPA asks for', color: COLORS.server, points: points.map((p) => [p.tSeconds, p.desiredReplicas] as const), axis: 'right', step: true, dashed: true },
+    ],
+    xMax: Math.max(1, Math.ceil(report.durationSeconds)),
+  });
+}
+
+function autoscalerCaption(report: LoadReport): string {
+  const autoscaler = report.autoscaler;
+  if (!autoscaler) return '';
+  const source = autoscaler.points.some((p) => p.source === 'prometheus')
+    ? 'replicas and the server’s p95 from Prometheus'
+    : `one replica and this run’s own p95 over the trailing 10 s (no Prometheus)`;
+  const peak = Math.max(...autoscaler.points.map((p) => p.desiredReplicas));
+  return `desired = ceil(replicas × p95 / ${autoscaler.targetP95Ms} ms), unchanged within ±${Math.round(autoscaler.tolerance * 100)}%; ${source}. Peak ask: ${peak} replica${peak === 1 ? '' : 's'}.`;
 }
