@@ -8,5 +8,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     const { WEBRTC_COMMAND } = await import('./webrtc/command.ts');
     return runCommand(WEBRTC_COMMAND, argv.slice(1));
   }
+  if (argv[0] === 'plan') {
+    const { PLAN_COMMAND } = await import('./plan/command.ts');
+    return runCommand(PLAN_COMMAND, argv.slice(1));
+  }
   return runCommand(HTTP_COMMAND, argv);
 }

@@ -3,6 +3,7 @@ export const HELP_TEXT = `rtc-load: HTTP load generator with HDR latency histogr
 Usage:
   rtc-load [http] URL [options]
   rtc-load webrtc WHIP_URL [options]    WebRTC sessions (see rtc-load webrtc --help)
+  rtc-load plan URL [options]           capacity planner (see rtc-load plan --help)
 
 Closed loop (default): a fixed number of requests at a fixed concurrency,
 each connection sending its next request as soon as the previous answers.
