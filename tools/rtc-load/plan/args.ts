@@ -131,7 +131,8 @@ Plan:
       --gpus-per-pod N       GPUs per pod (default 1)
       --utilization F        run pods at F of the knee (default 0.8)
 
-Output: --json, --html FILE (the knee plotted), --fail-on-errors (exit 1 when no step met the SLO).
+Output: --json, --html FILE (the knee plotted), --fail-on-errors (exit 1 when no step met the SLO),
+-h, --help.
 
 Example:
   kubectl -n rtc port-forward pod/POD 8080   # one pod, on purpose

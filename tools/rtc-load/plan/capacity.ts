@@ -7,7 +7,7 @@
 export interface PlanStep {
   /** Offered requests per second during the step. */
   ratePerSecond: number;
-  /** Finished requests per second (responses and errors). */
+  /** Requests per second sent in the step (by intended send time; below the rate when interrupted). */
   throughputPerSecond: number;
   p95Ms: number;
   requests: number;

@@ -28,7 +28,7 @@ async function runPlan(options: PlanRunOptions, environment: RunEnvironment): Pr
 }
 
 export function formatPlan(plan: PlanReport): string {
-  const lines = [`rtc-load plan  ${plan.source}`, `  SLO p95 ${plan.sloP95Ms} ms`, '', 'Step    rate (req/s)  done (req/s)  p95 (ms)'];
+  const lines = [`rtc-load plan  ${plan.source}`, `  SLO p95 ${plan.sloP95Ms} ms`, '', 'Step    rate (req/s)  sent (req/s)  p95 (ms)'];
   plan.steps.forEach((step, i) => {
     const mark = step === plan.knee ? '  <- knee' : step.p95Ms > plan.sloP95Ms ? '  over SLO' : '';
     lines.push(`${String(i + 1).padEnd(8)}${step.ratePerSecond.toFixed(1).padEnd(14)}${step.throughputPerSecond.toFixed(1).padEnd(14)}${formatMs(step.p95Ms)}${mark}`);

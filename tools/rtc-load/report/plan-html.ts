@@ -26,7 +26,7 @@ export function renderPlanHtml(plan: PlanReport, generatedAt: Date = new Date())
     (s) =>
       `<tr><td>${s.ratePerSecond.toFixed(1)}</td><td>${s.throughputPerSecond.toFixed(1)}</td><td>${formatMs(s.p95Ms)}</td><td>${s === knee ? 'knee' : s.p95Ms > plan.sloP95Ms ? 'over SLO' : ''}</td></tr>`,
   );
-  body.push(`<table><tr><th>rate (req/s)</th><th>done (req/s)</th><th>p95 (ms)</th><th></th></tr>${rows.join('')}</table>`);
+  body.push(`<table><tr><th>rate (req/s)</th><th>sent (req/s)</th><th>p95 (ms)</th><th></th></tr>${rows.join('')}</table>`);
   const r = plan.recommendation;
   const facts = [
     knee ? `One pod: <b>${plan.podCapacityRps} req/s</b> within the SLO${plan.kneeIsLowerBound ? ' (at least)' : ''}, about ${plan.podCapacitySessions} sessions.` : 'No step met the SLO.',
