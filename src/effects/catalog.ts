@@ -1,3 +1,5 @@
+import { InvalidEffectError } from '../errors.ts';
+
 /**
  * The effects the engine offers and their parameters. This is the single description used by
  * validation (HTTP, WebRTC), by `GET /effects` and by every backend.
@@ -37,17 +39,26 @@ export const EFFECT_NAMES = Object.keys(EFFECTS) as EffectName[];
 /** Resolved parameters: every parameter of the effect present, validated, in range. */
 export type EffectParams = Readonly<Record<string, number>>;
 
+/** The parameters of one effect by name, as its backends read them (defaults filled in). */
+export type ParamsOf<E extends EffectName> = { readonly [K in keyof (typeof EFFECTS)[E]['params']]: number };
+
+/**
+ * `params` over the effect's defaults, without range checks: what a backend reads. Parameters the
+ * effect does not have are dropped.
+ */
+export function withDefaults<E extends EffectName>(effect: E, params: EffectParams): ParamsOf<E> {
+  const specs: Readonly<Record<string, ParamSpec>> = EFFECTS[effect].params;
+  const out: Record<string, number> = {};
+  for (const [name, spec] of Object.entries(specs)) out[name] = params[name] ?? spec.default;
+  return out as ParamsOf<E>;
+}
+
 export function isEffectName(name: string): name is EffectName {
   return Object.hasOwn(EFFECTS, name);
 }
 
-export class InvalidEffectError extends Error {
-  readonly statusCode = 422;
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidEffectError';
-  }
-}
+/** An effect, parameter or iteration count out of range: 422 `unprocessable` (src/errors.ts). */
+export { InvalidEffectError };
 
 /**
  * Turns raw parameter strings (a query string, a data-channel message) into the effect's parameters,
