@@ -4,7 +4,7 @@
  * open-loop rtc-load ramp against it with --html and captures that report, then the capacity
  * planner's report. Writes docs/img/*.png.
  *
- *   node --import tsx scripts/screenshots.ts [--chromium /usr/bin/chromium] [--out docs/img]
+ *   npm run screenshots -- [--chromium /usr/bin/chromium] [--out docs/img]
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -62,7 +62,7 @@ try {
   // The demo page with a live session: the fake camera through the server's blur and back.
   const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
   await page.goto(`${service.baseUrl}/`);
-  await page.waitForSelector('#effect:not([disabled])', { timeout: 15_000 });
+  await page.waitForSelector('#effect:not([disabled])', { timeout: 60_000 });
   await page.selectOption('#effect', 'edge');
   await page.click('#start');
   for (let i = 0; i < 60; i++) {
