@@ -34,7 +34,7 @@ test('without Prometheus: one replica and the run’s own p95 (a server that tak
   assert.equal(last.desiredReplicas, Math.ceil(last.p95Ms / 40));
 
   const table = await runRtcLoad([`${server.baseUrl}/`, '-n', '20', '-c', '4', '--hpa-target-p95', '40ms']);
-  assert.match(table.stdout, /Autoscaler\s+1 replica, p95 [\d.]+ ms \(client\) vs target 40 ms: the HPA asks for [2-9] now/);
+  assert.match(table.stdout, /Autoscaler\s+1 replica, p95 [\d.]+ ms \(client\) vs target 40 ms: the HPA asks for \d+ now/);
 });
 
 test('with Prometheus: its replicas and server p95 (3 pods at 412 ms, target 250 ms → 5)', async (t) => {
