@@ -20,7 +20,8 @@ Prometheus scrape, the rate[2m] window and a KEDA poll to see it):
   --duration D   shorten or lengthen the scenario (30s, 2m, ...); demo keeps its 1:2:1 shape
   --rate R       demo's peak rate in requests per second (default 40)
   --in-cluster   run rtc-load as a Kubernetes Job next to the service (HOST then defaults to
-                 http://gpu-media.rtc.svc); see scripts/load_gen.sh --help
+                 http://gpu-media.rtc.svc), sampling kube-prometheus-stack's Prometheus
+                 (PROMETHEUS_URL to change it); see scripts/load_gen.sh --help
 
 Every scenario closes each connection after 50 requests (--requests-per-connection 50), so
 kube-proxy and the Ingress spread the load onto pods as the autoscaler adds them.
@@ -148,6 +149,8 @@ echo
 
 if [[ "$IN_CLUSTER" == 1 ]]; then
   export RTC_LOAD_IN_CLUSTER=1
+  # The Job's report then shows the replicas and server p95 the autoscaler saw (k8s/load admits it).
+  PLAN+=(--prometheus "${PROMETHEUS_URL:-http://kube-prometheus-stack-prometheus.monitoring.svc:9090}")
 else
   echo -n "Checking ${HOST}/healthz ... "
   if ! health_check "${HOST}/healthz" 2>/dev/null; then

@@ -111,9 +111,31 @@ test('--in-cluster: the Job runs gpu-media\'s image with the arguments, labelled
   assert.deepEqual(container?.command, ['node', 'dist/tools/rtc-load/main.js']);
   assert.deepEqual(container?.args, ['http://10.0.0.7/process?pixels=1920x1080&iters=10', '--method', 'POST', '--concurrency', '40', '--requests', '800', '--requests-per-connection', '50']);
 
-  // The policy that admits it: egress to gpu-media:8080, and gpu-media's ingress from it.
+  // demo_load_gen.sh --in-cluster: the scenario's plan, sampling the cluster's Prometheus for the report.
+  const demo = await runCommand(join(REPO_ROOT, 'scripts/demo_load_gen.sh'), ['demo', '--in-cluster', '--duration', '2m', '--rate', '30'], 15_000, {
+    ...process.env,
+    RTC_LOAD_DRY_RUN: '1',
+    RTC_LOAD_IMAGE: 'registry.example/gpu-media:1.2.3',
+  });
+  assert.equal(demo.code, 0, demo.stderr);
+  const manifest = demo.stdout.slice(demo.stdout.indexOf('apiVersion:'));
+  const demoJob = parse(manifest.slice(0, manifest.indexOf('\n\n'))) as typeof job;
+  assert.deepEqual(demoJob.spec.template.spec.containers[0]?.args, [
+    'http://gpu-media.rtc.svc/process?pixels=1920x1080&iters=8',
+    '--method',
+    'POST',
+    '--stages',
+    '30s:30,60s:30,30s:0',
+    '--prometheus',
+    'http://kube-prometheus-stack-prometheus.monitoring.svc:9090',
+    '--requests-per-connection',
+    '50',
+  ]);
+
+  // The policy that admits it: egress to gpu-media:8080 and Prometheus:9090, and gpu-media's ingress from it.
   const policies = parseAllDocuments(readFileSync(join(REPO_ROOT, 'k8s/load/rtc-load-networkpolicy.yaml'), 'utf8')).map((d) => d.toJSON() as { spec: Record<string, unknown> });
   const text = JSON.stringify(policies);
   assert.match(text, /"podSelector":\{"matchLabels":\{"app.kubernetes.io\/name":"rtc-load"\}\}/);
   assert.match(text, /"port":8080/);
+  assert.match(text, /"port":9090/);
 });
