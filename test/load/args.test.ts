@@ -164,3 +164,17 @@ test('Prometheus instant query values: vector, scalar, empty, NaN, error', () =>
   assert.equal(parseInstantValue({ status: 'success', data: { resultType: 'vector', result: [{ value: [1, 'NaN'] }] } }), null);
   assert.throws(() => parseInstantValue({ status: 'error', error: 'bad query' }), /bad query/);
 });
+
+test('--requests-per-connection and the --hpa flags: parsed, validated', () => {
+  const parsed = parseCommandLine(['http://localhost/', '--requests-per-connection', '50', '--hpa-target-p95', '400ms', '--hpa-tolerance', '0.2']);
+  assert.ok(parsed.kind === 'run');
+  assert.equal(parsed.options.request.requestsPerConnection, 50);
+  assert.deepEqual(parsed.options.output.autoscaler, { targetP95Ms: 400, tolerance: 0.2 });
+  const defaults = parseCommandLine(['http://localhost/']);
+  assert.ok(defaults.kind === 'run');
+  assert.equal(defaults.options.request.requestsPerConnection, undefined);
+  assert.deepEqual(defaults.options.output.autoscaler, { targetP95Ms: 250, tolerance: 0.1 });
+  for (const bad of [['--requests-per-connection', '0'], ['--hpa-target-p95', 'soon'], ['--hpa-tolerance', '1.5']]) {
+    assert.throws(() => parseCommandLine(['http://localhost/', ...bad]), ArgError, bad.join(' '));
+  }
+});
