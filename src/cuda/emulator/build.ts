@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 // From dist/ the sources are still in src/.
 const sourceDir = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../../../src/cuda/emulator') : here;
-const SOURCES = ['libcuda-emu.cpp', 'cuda-emu.h', '../kernels.cu'].map((f) => path.join(sourceDir, f));
+const SOURCES = ['libcuda-emu.cpp', 'cuda-emu.h', '../kernels.cu', '../segment.cu'].map((f) => path.join(sourceDir, f));
 
 export const HOST_COMPILER = 'g++';
 
