@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { gaussianWeights } from '../effects/reference.ts';
+import { packageUrl } from '../paths.ts';
 import { elements, opInputs, type Activation, type GraphModel, type GraphOp, type Shape } from '../segmentation/graph.ts';
 import { FEATHER_HIGH, FEATHER_LOW } from '../segmentation/graph-frame.ts';
 import {
@@ -48,7 +49,7 @@ export const SEGMENT_KERNEL_NAMES = [
 ] as const;
 export type SegmentKernelName = (typeof SEGMENT_KERNEL_NAMES)[number];
 
-export const SEGMENT_PTX_URL = new URL(`${import.meta.url.includes('/dist/') ? '../../../src/cuda/' : './'}ptx/segment.ptx`, import.meta.url);
+export const SEGMENT_PTX_URL = packageUrl('src/cuda/ptx/segment.ptx');
 
 export function readSegmentPtx(): string {
   return readFileSync(SEGMENT_PTX_URL, 'utf8');

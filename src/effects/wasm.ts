@@ -13,8 +13,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
-import type { EffectKernels } from './backend.ts';
+import type { EffectKernels } from './kernel-types.ts';
 import { EFFECTS, isEffectName, type EffectJob } from './catalog.ts';
+import { packageUrl } from '../paths.ts';
 
 // The project compiles without lib "dom" and @types/node 20 has no WebAssembly namespace: declare
 // the little of the global WebAssembly API used here.
@@ -52,7 +53,7 @@ interface KernelExports {
  * build/effects.wasm as seen from src/effects/ (tsx) and from the compiled dist/src/effects/ (or
  * dist/effects/ with a build rooted at src/): the first that exists is used.
  */
-const WASM_URLS = [new URL('../../build/effects.wasm', import.meta.url), new URL('../../../build/effects.wasm', import.meta.url)];
+const WASM_URLS = [packageUrl('build/effects.wasm')];
 const PAGE = 65536;
 const ALIGN = 16;
 /** Grow by at least this many pages at a time so that a series of allocations grows rarely. */

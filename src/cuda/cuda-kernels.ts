@@ -17,10 +17,11 @@
  * is committed in ptx/kernels.ptx (scripts/build-ptx.mjs).
  */
 import { readFileSync } from 'node:fs';
-import type { EffectKernels } from '../effects/backend.ts';
+import type { EffectKernels } from '../effects/kernel-types.ts';
 import { EFFECTS, type EffectJob } from '../effects/catalog.ts';
 import { gaussianWeights } from '../effects/reference.ts';
 import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
+import { packageUrl } from '../paths.ts';
 import {
   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
@@ -65,8 +66,8 @@ export const CUDA_KERNEL_NAMES = [
 ] as const;
 export type CudaKernelName = (typeof CUDA_KERNEL_NAMES)[number];
 
-// src/cuda/backend.ts and dist/src/cuda/backend.js sit at different depths; the PTX stays in src/.
-export const PTX_URL = new URL(`${import.meta.url.includes('/dist/') ? '../../../src/cuda/' : './'}ptx/kernels.ptx`, import.meta.url);
+// The PTX stays in src/ for the build too.
+export const PTX_URL = packageUrl('src/cuda/ptx/kernels.ptx');
 
 /** Mirrors of kernels.cu: argument layouts (little-endian, x86-64 / aarch64) and block shapes. */
 const PLANE_ARGS_BYTES = 32;
