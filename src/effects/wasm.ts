@@ -87,7 +87,7 @@ function compileModule(): Promise<WasmModule> {
 }
 
 /** A fresh instance (own memory) of the kernels module; the compiled module is shared. */
-export async function createWasmKernels(): Promise<EffectKernels> {
+export async function createWasmKernels(): Promise<EffectKernels & { readonly exports: unknown }> {
   const module = await compileModule();
   const instance = await WebAssembly.instantiate(module, {
     env: {
@@ -147,6 +147,11 @@ class WasmKernels implements EffectKernels {
 
   view(ptr: number, bytes: number): Uint8Array {
     return new Uint8Array(this.#k.memory.buffer, ptr, bytes);
+  }
+
+  /** The module's exports, for kernels that work over the same memory (src/segmentation/). */
+  get exports(): unknown {
+    return this.#k;
   }
 
   run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void {
