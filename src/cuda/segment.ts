@@ -150,6 +150,10 @@ export class CudaSegmenter {
     const layers = this.model.ops.filter((op): op is Extract<GraphOp, { filter: Float32Array }> => 'filter' in op);
     let total = 0;
     for (const op of layers) total += alignUp(op.filter.byteLength) + alignUp(op.bias.byteLength);
+    if (total === 0) {
+      for (const _ of this.model.ops) this.#weights.push({ filter: 0n, bias: 0n });
+      return 0;
+    }
     const device = this.#alloc(total);
     const host = this.#stagingBlock(total);
     const floats = new Float32Array(host.view, 0, total / F32);
