@@ -30,6 +30,10 @@
 // The largest blur radius the frame kernels take: ceil(3 * sigma) for sigma up to 32.
 #define RTC_SEG_MAX_RADIUS 96
 
+#define RTC_SEG_BACKDROP_BLUR 0
+#define RTC_SEG_BACKDROP_COLOUR 1
+#define RTC_SEG_BACKDROP_IMAGE 2
+
 struct SegArgs {
   const float *in;
   const float *in2;    /* add, mul: the second operand */
@@ -46,23 +50,29 @@ struct SegArgs {
 };
 
 struct SegFrameArgs {
-  const unsigned char *src; /* RGBA frame */
-  unsigned char *dst;       /* RGBA frame */
-  const float *mask;        /* model output, maskH x maskW x maskC; channel 0 is the person probability */
-  float *work;              /* to_input: the model input (maskH x maskW x 3); blur: RGBA rows as floats */
-  int width, height;
+  const unsigned char *src; /* the frame's plane (RGBA, or one I420 plane); to_input_i420: Y, with U and V after it */
+  unsigned char *dst;       /* the output plane */
+  const float *prob;        /* model output, maskH x maskW x maskC; channel 0 is the person probability */
+  unsigned char *mask;      /* the (smoothed) person mask, maskH x maskW bytes, 255 = person */
+  float *work;              /* to_input: the model input (maskH x maskW x 3); blur: the plane's rows as floats */
+  const unsigned char *bg;  /* backdrop image plane, same layout as src (mode RTC_SEG_BACKDROP_IMAGE) */
+  int width, height;        /* the plane (to_input: the frame) */
   int maskH, maskW, maskC;
   int radius;
-  float featherLow, featherHigh;
-  float weights[RTC_SEG_MAX_RADIUS + 1]; /* w[0..radius], normalised as gaussianWeights() */
+  int mode;                 /* RTC_SEG_BACKDROP_* */
+  unsigned int colour;      /* mode colour: RGBA bytes (little-endian u32) or the plane's byte */
+  float featherLow, featherHigh; /* the alpha ramp on mask / 255 */
+  float newWeight;          /* mask_update: weight of the new probability, 1 = no smoothing */
   int reserved;
+  float weights[RTC_SEG_MAX_RADIUS + 1]; /* w[0..radius], normalised as gaussianWeights() */
 };
 
 static_assert(sizeof(SegArgs) == 112, "SegArgs layout is mirrored in src/cuda/segment.ts");
 static_assert(offsetof(SegArgs, inH) == 40 && offsetof(SegArgs, kh) == 64 && offsetof(SegArgs, act) == 88 && offsetof(SegArgs, scaleH) == 96,
               "SegArgs layout");
-static_assert(sizeof(SegFrameArgs) == 456, "SegFrameArgs layout is mirrored in src/cuda/segment.ts");
-static_assert(offsetof(SegFrameArgs, width) == 32 && offsetof(SegFrameArgs, radius) == 52 && offsetof(SegFrameArgs, weights) == 64,
+static_assert(sizeof(SegFrameArgs) == 488, "SegFrameArgs layout is mirrored in src/cuda/segment.ts");
+static_assert(offsetof(SegFrameArgs, width) == 48 && offsetof(SegFrameArgs, radius) == 68 && offsetof(SegFrameArgs, featherLow) == 80 &&
+                  offsetof(SegFrameArgs, weights) == 96,
               "SegFrameArgs layout");
 
 __device__ __forceinline__ float segActivate(int act, float x) {
@@ -220,8 +230,21 @@ extern "C" __global__ void rtc_seg_mul(const SegArgs a) {
 
 __device__ __forceinline__ float segScale(int inSize, int outSize) { return (float)inSize / (float)outSize; }
 
+/* Bilinear sample (half-pixel centres) of a one-byte-per-pixel plane of pw x ph at output (ox, oy) of ow x oh. */
+__device__ __forceinline__ float segSampleBytes(const unsigned char *p, int pw, int ph, int ox, int oy, int ow, int oh) {
+  int y0, y1, x0, x1;
+  float fy, fx;
+  segResizeAxis(oy, segScale(ph, oh), ph, true, y0, y1, fy);
+  segResizeAxis(ox, segScale(pw, ow), pw, true, x0, x1, fx);
+  const float tl = p[(size_t)y0 * pw + x0], tr = p[(size_t)y0 * pw + x1];
+  const float bl = p[(size_t)y1 * pw + x0], br = p[(size_t)y1 * pw + x1];
+  const float top = tl + (tr - tl) * fx;
+  const float bottom = bl + (br - bl) * fx;
+  return top + (bottom - top) * fy;
+}
+
 /* RGBA frame -> model input (maskH x maskW x 3), bilinear with half-pixel centres, RGB / 255. */
-extern "C" __global__ void rtc_seg_frame_to_input(const SegFrameArgs a) {
+extern "C" __global__ void rtc_seg_rgba_to_input(const SegFrameArgs a) {
   const float sy = segScale(a.height, a.maskH);
   const float sx = segScale(a.width, a.maskW);
   forEachIndex(a.maskH * a.maskW, [&](int i) {
@@ -248,68 +271,116 @@ extern "C" __global__ void rtc_seg_frame_to_input(const SegFrameArgs a) {
   });
 }
 
-/* Horizontal Gaussian of the RGBA frame into float rows (work: width x height x 4). */
-extern "C" __global__ void rtc_seg_blur_rows(const SegFrameArgs a) {
+__device__ __forceinline__ float segClampByte(float v) { return fminf(fmaxf(v, 0.f), 255.f); }
+
+/* I420 frame -> model input: each plane sampled bilinearly, then BT.601 limited range to RGB / 255. */
+extern "C" __global__ void rtc_seg_i420_to_input(const SegFrameArgs a) {
+  const int cw = (a.width + 1) >> 1;
+  const int ch = (a.height + 1) >> 1;
+  const unsigned char *u = a.src + (size_t)a.width * a.height;
+  const unsigned char *v = u + (size_t)cw * ch;
+  forEachIndex(a.maskH * a.maskW, [&](int i) {
+    const int ox = i % a.maskW;
+    const int oy = i / a.maskW;
+    const float Y = (segSampleBytes(a.src, a.width, a.height, ox, oy, a.maskW, a.maskH) - 16.f) * 1.164f;
+    const float U = segSampleBytes(u, cw, ch, ox, oy, a.maskW, a.maskH) - 128.f;
+    const float V = segSampleBytes(v, cw, ch, ox, oy, a.maskW, a.maskH) - 128.f;
+    a.work[(size_t)i * 3 + 0] = segClampByte(Y + 1.596f * V) / 255.f;
+    a.work[(size_t)i * 3 + 1] = segClampByte(Y - 0.813f * V - 0.391f * U) / 255.f;
+    a.work[(size_t)i * 3 + 2] = segClampByte(Y + 2.018f * U) / 255.f;
+  });
+}
+
+/* mask = mask + (p * 255 - mask) * newWeight, rounded half up (newWeight 1: the new mask as is). */
+extern "C" __global__ void rtc_seg_mask_update(const SegFrameArgs a) {
+  forEachIndex(a.maskH * a.maskW, [&](int i) {
+    const float p = fminf(fmaxf(a.prob[(size_t)i * a.maskC], 0.f), 1.f);
+    const float old = (float)a.mask[i];
+    a.mask[i] = (unsigned char)(int)(old + (p * 255.f - old) * a.newWeight + 0.5f);
+  });
+}
+
+template <int C> struct SegPx {
+  float v[C];
+};
+
+template <int C> __device__ __forceinline__ SegPx<C> segLoad(const unsigned char *plane, size_t i);
+template <> __device__ __forceinline__ SegPx<4> segLoad<4>(const unsigned char *plane, size_t i) {
+  const uchar4 u = reinterpret_cast<const uchar4 *>(plane)[i];
+  SegPx<4> p = {{(float)u.x, (float)u.y, (float)u.z, (float)u.w}};
+  return p;
+}
+template <> __device__ __forceinline__ SegPx<1> segLoad<1>(const unsigned char *plane, size_t i) {
+  SegPx<1> p = {{(float)plane[i]}};
+  return p;
+}
+
+/* Horizontal Gaussian of the plane into float rows (work: width x height x C). */
+template <int C> __device__ void segBlurRows(const SegFrameArgs &a) {
   forEachIndex(a.width * a.height, [&](int i) {
     const int x = i % a.width;
-    const int y = i / a.width;
-    const uchar4 *row = reinterpret_cast<const uchar4 *>(a.src) + (size_t)y * a.width;
-    float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+    const size_t row = (size_t)(i - x);
+    SegPx<C> sum;
+#pragma unroll
+    for (int c = 0; c < C; ++c) sum.v[c] = 0.f;
     for (int k = -a.radius; k <= a.radius; ++k) {
       const int xx = x + k < 0 ? 0 : (x + k > a.width - 1 ? a.width - 1 : x + k);
       const float w = a.weights[k < 0 ? -k : k];
-      const uchar4 p = row[xx];
-      sum.x += w * (float)p.x;
-      sum.y += w * (float)p.y;
-      sum.z += w * (float)p.z;
-      sum.w += w * (float)p.w;
+      const SegPx<C> p = segLoad<C>(a.src, row + xx);
+#pragma unroll
+      for (int c = 0; c < C; ++c) sum.v[c] += w * p.v[c];
     }
-    reinterpret_cast<float4 *>(a.work)[i] = sum;
+#pragma unroll
+    for (int c = 0; c < C; ++c) a.work[(size_t)i * C + c] = sum.v[c];
   });
 }
 
 /*
- * Vertical Gaussian of the rows, the person alpha from the model's mask (bilinear upsampling,
- * then smoothstep between featherLow and featherHigh), and the blend: person from the frame,
- * background from the blur; alpha channel kept.
+ * The person alpha at this pixel (the mask bilinearly upsampled, then smoothstep between
+ * featherLow and featherHigh), and the blend: person from the frame, background from the vertical
+ * Gaussian of the rows, a colour, or an image. RGBA keeps the frame's alpha channel.
  */
-extern "C" __global__ void rtc_seg_blend(const SegFrameArgs a) {
-  const float sy = segScale(a.maskH, a.height);
-  const float sx = segScale(a.maskW, a.width);
+template <int C> __device__ void segBlend(const SegFrameArgs &a) {
   forEachIndex(a.width * a.height, [&](int i) {
     const int x = i % a.width;
     const int y = i / a.width;
-    const float4 *rows = reinterpret_cast<const float4 *>(a.work);
-    float br = 0.f, bg = 0.f, bb = 0.f;
-    for (int k = -a.radius; k <= a.radius; ++k) {
-      const int yy = y + k < 0 ? 0 : (y + k > a.height - 1 ? a.height - 1 : y + k);
-      const float w = a.weights[k < 0 ? -k : k];
-      const float4 p = rows[(size_t)yy * a.width + x];
-      br += w * p.x;
-      bg += w * p.y;
-      bb += w * p.z;
+    SegPx<C> back;
+    if (a.mode == RTC_SEG_BACKDROP_BLUR) {
+#pragma unroll
+      for (int c = 0; c < C; ++c) back.v[c] = 0.f;
+      for (int k = -a.radius; k <= a.radius; ++k) {
+        const int yy = y + k < 0 ? 0 : (y + k > a.height - 1 ? a.height - 1 : y + k);
+        const float w = a.weights[k < 0 ? -k : k];
+        const float *p = a.work + ((size_t)yy * a.width + x) * C;
+#pragma unroll
+        for (int c = 0; c < C; ++c) back.v[c] += w * p[c];
+      }
+    } else if (a.mode == RTC_SEG_BACKDROP_IMAGE) {
+      back = segLoad<C>(a.bg, (size_t)i);
+    } else {
+#pragma unroll
+      for (int c = 0; c < C; ++c) back.v[c] = (float)((a.colour >> (8 * c)) & 0xffu);
     }
-    int y0, y1, x0, x1;
-    float fy, fx;
-    segResizeAxis(y, sy, a.maskH, true, y0, y1, fy);
-    segResizeAxis(x, sx, a.maskW, true, x0, x1, fx);
-    const int mc = a.maskC;
-    const float tl = a.mask[((size_t)y0 * a.maskW + x0) * mc];
-    const float tr = a.mask[((size_t)y0 * a.maskW + x1) * mc];
-    const float bl = a.mask[((size_t)y1 * a.maskW + x0) * mc];
-    const float bm = a.mask[((size_t)y1 * a.maskW + x1) * mc];
-    const float top = tl + (tr - tl) * fx;
-    const float bottom = bl + (bm - bl) * fx;
-    const float m = top + (bottom - top) * fy;
+    const float m = segSampleBytes(a.mask, a.maskW, a.maskH, x, y, a.width, a.height) / 255.f;
     float t = (m - a.featherLow) / (a.featherHigh - a.featherLow);
     t = fminf(fmaxf(t, 0.f), 1.f);
     const float alpha = t * t * (3.f - 2.f * t);
-    const uchar4 s = reinterpret_cast<const uchar4 *>(a.src)[i];
-    const float keep = 1.f - alpha;
-    const float r = floorf(alpha * (float)s.x + keep * br + 0.5f);
-    const float g = floorf(alpha * (float)s.y + keep * bg + 0.5f);
-    const float b = floorf(alpha * (float)s.z + keep * bb + 0.5f);
-    reinterpret_cast<uchar4 *>(a.dst)[i] = make_uchar4((unsigned char)fminf(fmaxf(r, 0.f), 255.f), (unsigned char)fminf(fmaxf(g, 0.f), 255.f),
-                                                       (unsigned char)fminf(fmaxf(b, 0.f), 255.f), s.w);
+    const SegPx<C> s = segLoad<C>(a.src, (size_t)i);
+    unsigned char out[C];
+#pragma unroll
+    for (int c = 0; c < C; ++c) out[c] = (unsigned char)segClampByte(floorf(alpha * s.v[c] + (1.f - alpha) * back.v[c] + 0.5f));
+    if (C == 4) {
+      out[C - 1] = (unsigned char)s.v[C - 1];
+      reinterpret_cast<uchar4 *>(a.dst)[i] = make_uchar4(out[0], out[1 % C], out[2 % C], out[3 % C]);
+    } else {
+      a.dst[i] = out[0];
+    }
   });
+}
+
+extern "C" {
+__global__ void rtc_seg_blur_rows_c4(const SegFrameArgs a) { segBlurRows<4>(a); }
+__global__ void rtc_seg_blur_rows_c1(const SegFrameArgs a) { segBlurRows<1>(a); }
+__global__ void rtc_seg_blend_c4(const SegFrameArgs a) { segBlend<4>(a); }
+__global__ void rtc_seg_blend_c1(const SegFrameArgs a) { segBlend<1>(a); }
 }

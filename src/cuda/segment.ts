@@ -15,7 +15,9 @@ import { readFileSync } from 'node:fs';
 import { gaussianWeights } from '../effects/reference.ts';
 import { packageUrl } from '../paths.ts';
 import { elements, opInputs, type Activation, type GraphModel, type GraphOp, type Shape } from '../segmentation/graph.ts';
-import { FEATHER_HIGH, FEATHER_LOW } from '../segmentation/graph-frame.ts';
+import { planeColour } from '../segmentation/background.ts';
+import { FEATHER_HIGH, FEATHER_LOW, MAX_DEVICE_SIGMA } from '../segmentation/graph-frame.ts';
+import { frameBytes, planesOf, type FrameLayout } from '../frames/layout.ts';
 import {
   CU_EVENT_BLOCKING_SYNC,
   CU_EVENT_DISABLE_TIMING,
@@ -43,9 +45,13 @@ export const SEGMENT_KERNEL_NAMES = [
   'rtc_seg_activation',
   'rtc_seg_add',
   'rtc_seg_mul',
-  'rtc_seg_frame_to_input',
-  'rtc_seg_blur_rows',
-  'rtc_seg_blend',
+  'rtc_seg_rgba_to_input',
+  'rtc_seg_i420_to_input',
+  'rtc_seg_mask_update',
+  'rtc_seg_blur_rows_c4',
+  'rtc_seg_blur_rows_c1',
+  'rtc_seg_blend_c4',
+  'rtc_seg_blend_c1',
 ] as const;
 export type SegmentKernelName = (typeof SEGMENT_KERNEL_NAMES)[number];
 
@@ -57,9 +63,9 @@ export function readSegmentPtx(): string {
 
 /** Mirrors of segment.cu. */
 export const SEG_ARGS_BYTES = 112;
-export const SEG_FRAME_ARGS_BYTES = 456;
-const SEG_FRAME_WEIGHTS_OFFSET = 64;
-export const SEG_MAX_RADIUS = 96;
+export const SEG_FRAME_ARGS_BYTES = 488;
+const SEG_FRAME_WEIGHTS_OFFSET = 96;
+const BACKDROP_CODE = { blur: 0, colour: 1, image: 2 } as const;
 const ACT_CODE: Readonly<Record<Activation, number>> = { none: 0, relu: 1, relu6: 2, sigmoid: 3, hswish: 4 };
 const FLAG_HALF_PIXEL = 1;
 const FLAG_ALIGN_CORNERS = 2;
@@ -74,6 +80,25 @@ const alignUp = (n: number) => Math.ceil(n / ALIGN_BYTES) * ALIGN_BYTES;
 interface OpWeights {
   readonly filter: CuDevicePtr;
   readonly bias: CuDevicePtr;
+}
+
+/** What goes behind the person. An image is a device frame of the job's layout. */
+export type DeviceBackdrop =
+  | { readonly kind: 'blur'; readonly strengthPx: number }
+  | { readonly kind: 'colour'; readonly rgb: number }
+  | { readonly kind: 'image'; readonly frame: CuDevicePtr };
+
+export interface DeviceBackgroundJob {
+  readonly layout: FrameLayout;
+  readonly src: CuDevicePtr;
+  readonly dst: CuDevicePtr;
+  readonly backdrop: DeviceBackdrop;
+  /** Run the network on this frame; false blends with the mask already on the device. */
+  readonly infer: boolean;
+  /** Weight of the previous mask in the temporal smoothing, 0 .. 0.95. */
+  readonly smoothing: number;
+  /** The device's mask is not this session's: take the new one as it is. */
+  readonly fresh: boolean;
 }
 
 export interface SegmenterStats {
@@ -96,6 +121,9 @@ export class CudaSegmenter {
   readonly #weights: OpWeights[] = [];
   /** Device address of each tensor's buffer. */
   readonly #tensor: CuDevicePtr[] = [];
+  /** The session's person mask on the device, model resolution, one byte per pixel. */
+  readonly #mask: CuDevicePtr = 0n;
+  #maskPinned: { pointer: CuHostPointer; address: number; bytes: Uint8Array } | undefined;
   #rows: { pointer: CuDevicePtr; bytes: number } | undefined;
   #staging: { pointer: CuHostPointer; address: number; bytes: number; view: ArrayBuffer } | undefined;
   #done: CuEvent | undefined;
@@ -114,6 +142,9 @@ export class CudaSegmenter {
       this.#args = driver.createLaunchArgs(Math.max(SEG_ARGS_BYTES, SEG_FRAME_ARGS_BYTES));
       const weightBytes = this.#uploadWeights();
       const { bytes, buffers } = this.#assignTensors();
+      const out = model.tensors[model.output]!;
+      this.#mask = this.#alloc(out.h * out.w);
+      driver.memsetD8Async(this.#mask, 0, out.h * out.w, stream);
       this.stats = { weightBytes, tensorBytes: bytes, tensorBuffers: buffers };
     } catch (err) {
       this.close();
@@ -259,59 +290,127 @@ export class CudaSegmenter {
     return this.#tensor[this.model.output]!;
   }
 
-  /** `grid` is the model-resolution side: the model input for frame_to_input, the mask for the blur. */
-  #frameArgs(src: CuDevicePtr, dst: CuDevicePtr, work: CuDevicePtr, width: number, height: number, grid: Shape, sigma: number): void {
+  /** `grid` is the model-resolution side: the model input for *_to_input, the mask otherwise. */
+  #frameArgs(f: { src: CuDevicePtr; dst?: CuDevicePtr; work?: CuDevicePtr; bg?: CuDevicePtr; width: number; height: number; grid: Shape; sigma?: number; mode?: number; colour?: number; newWeight?: number }): void {
     const v = this.#args.view;
-    v.setBigUint64(0, src, true);
-    v.setBigUint64(8, dst, true);
+    v.setBigUint64(0, f.src, true);
+    v.setBigUint64(8, f.dst ?? 0n, true);
     v.setBigUint64(16, this.#tensor[this.model.output]!, true);
-    v.setBigUint64(24, work, true);
-    v.setInt32(32, width, true);
-    v.setInt32(36, height, true);
-    v.setInt32(40, grid.h, true);
-    v.setInt32(44, grid.w, true);
-    v.setInt32(48, grid.c, true);
-    const weights = sigma > 0 ? gaussianWeights(sigma) : [1];
-    if (weights.length - 1 > SEG_MAX_RADIUS) throw new RangeError(`background blur: radius ${weights.length - 1} exceeds the kernels' ${SEG_MAX_RADIUS}`);
-    v.setInt32(52, weights.length - 1, true);
-    v.setFloat32(56, FEATHER_LOW, true);
-    v.setFloat32(60, FEATHER_HIGH, true);
+    v.setBigUint64(24, this.#mask, true);
+    v.setBigUint64(32, f.work ?? 0n, true);
+    v.setBigUint64(40, f.bg ?? 0n, true);
+    v.setInt32(48, f.width, true);
+    v.setInt32(52, f.height, true);
+    v.setInt32(56, f.grid.h, true);
+    v.setInt32(60, f.grid.w, true);
+    v.setInt32(64, f.grid.c, true);
+    const weights = f.sigma !== undefined && f.sigma > 0 ? gaussianWeights(Math.min(f.sigma, MAX_DEVICE_SIGMA)) : [1];
+    v.setInt32(68, weights.length - 1, true);
+    v.setInt32(72, f.mode ?? BACKDROP_CODE.blur, true);
+    v.setUint32(76, f.colour ?? 0, true);
+    v.setFloat32(80, FEATHER_LOW, true);
+    v.setFloat32(84, FEATHER_HIGH, true);
+    v.setFloat32(88, f.newWeight ?? 1, true);
+    v.setInt32(92, 0, true);
     weights.forEach((w, i) => v.setFloat32(SEG_FRAME_WEIGHTS_OFFSET + 4 * i, w, true));
   }
 
-  /** Queues frame -> model input -> network for an RGBA frame in device memory. */
-  enqueueMask(src: CuDevicePtr, width: number, height: number): CuDevicePtr {
-    this.#checkOpen();
-    checkFrame(width, height);
+  /** Queues frame -> model input -> network; the probability stays on the device. */
+  #enqueueNetworkOnFrame(layout: FrameLayout, src: CuDevicePtr): void {
     const input = this.model.tensors[0]!;
     if (input.c !== 3) throw new RangeError(`the model takes ${input.c} channels, not RGB`);
-    this.#d.setCurrentContext(this.#context);
-    this.#frameArgs(src, 0n, this.#tensor[0]!, width, height, input, 0);
-    this.#launch('rtc_seg_frame_to_input', input.h * input.w);
-    return this.#enqueueNetwork();
+    this.#frameArgs({ src, work: this.#tensor[0]!, width: layout.width, height: layout.height, grid: input });
+    this.#launch(layout.format === 'rgba' ? 'rtc_seg_rgba_to_input' : 'rtc_seg_i420_to_input', input.h * input.w);
+    this.#enqueueNetwork();
   }
 
   /**
-   * Queues the whole background blur of an RGBA frame: mask, Gaussian of sigma, blend into dst.
-   * src and dst are device frames of width x height x 4 bytes and must not overlap.
+   * Queues the whole background effect of one frame in device memory: unless the job reuses the
+   * mask, the network and the mask update; then, plane by plane, the backdrop and the blend into
+   * dst. src and dst hold frameBytes(layout) and must not overlap.
    */
-  enqueueBackgroundBlur(src: CuDevicePtr, dst: CuDevicePtr, width: number, height: number, sigma: number): void {
-    if (!(sigma > 0 && Number.isFinite(sigma))) throw new RangeError(`background blur: sigma must be > 0, got ${sigma}`);
-    this.enqueueMask(src, width, height);
-    const rowBytes = width * height * 4 * F32;
-    if (!this.#rows || this.#rows.bytes < rowBytes) {
-      // The old buffer may still be read by queued work: the stream orders the free after it on a
-      // GPU only if we wait, so wait (this happens once per new largest frame size).
-      if (this.#rows) {
-        this.#sync();
-        this.#d.memFree(this.#rows.pointer);
-        this.#allocations.splice(this.#allocations.indexOf(this.#rows.pointer), 1);
-      }
-      this.#rows = { pointer: this.#alloc(rowBytes), bytes: rowBytes };
+  enqueueBackground(job: DeviceBackgroundJob): void {
+    this.#checkOpen();
+    const { layout } = job;
+    checkFrame(layout.width, layout.height);
+    this.#d.setCurrentContext(this.#context);
+    const maskShape = this.model.tensors[this.model.output]!;
+    if (job.infer) {
+      this.#enqueueNetworkOnFrame(layout, job.src);
+      const newWeight = job.fresh ? 1 : 1 - Math.min(0.95, Math.max(0, job.smoothing));
+      this.#frameArgs({ src: job.src, width: layout.width, height: layout.height, grid: maskShape, newWeight });
+      this.#launch('rtc_seg_mask_update', maskShape.h * maskShape.w);
     }
-    this.#frameArgs(src, dst, this.#rows.pointer, width, height, this.model.tensors[this.model.output]!, sigma);
-    this.#launch('rtc_seg_blur_rows', width * height);
-    this.#launch('rtc_seg_blend', width * height);
+    const planes = planesOf(layout);
+    const first = planes[0]!;
+    const backdrop = job.backdrop;
+    if (backdrop.kind === 'blur') this.#ensureRows(first.width * first.height * first.channels * F32);
+    planes.forEach((p, index) => {
+      const c = p.channels === 4 ? 'c4' : 'c1';
+      const src = job.src + BigInt(p.offset);
+      const dst = job.dst + BigInt(p.offset);
+      const common = { src, dst, width: p.width, height: p.height, grid: { h: maskShape.h, w: maskShape.w, c: 1 } };
+      if (backdrop.kind === 'blur') {
+        if (!(backdrop.strengthPx > 0 && Number.isFinite(backdrop.strengthPx))) throw new RangeError(`background blur: strength must be > 0, got ${backdrop.strengthPx}`);
+        const sigma = backdrop.strengthPx / (layout.format === 'i420' && index > 0 ? 2 : 1);
+        const args = { ...common, work: this.#rows!.pointer, sigma, mode: BACKDROP_CODE.blur };
+        this.#frameArgs(args);
+        this.#launch(`rtc_seg_blur_rows_${c}`, p.width * p.height);
+        this.#frameArgs(args);
+        this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
+      } else if (backdrop.kind === 'image') {
+        this.#frameArgs({ ...common, bg: backdrop.frame + BigInt(p.offset), mode: BACKDROP_CODE.image });
+        this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
+      } else {
+        this.#frameArgs({ ...common, colour: planeColour(backdrop.rgb, layout, index), mode: BACKDROP_CODE.colour });
+        this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
+      }
+    });
+  }
+
+  /** The float rows of the blur: kept, grown to the largest plane seen. */
+  #ensureRows(bytes: number): void {
+    if (this.#rows && this.#rows.bytes >= bytes) return;
+    if (this.#rows) {
+      // Queued work may still read the old buffer: wait for it (once per new largest frame size).
+      this.#sync();
+      this.#freeOwned(this.#rows.pointer);
+    }
+    this.#rows = { pointer: this.#alloc(bytes), bytes };
+  }
+
+  /** Queues the upload of a session's mask (model resolution, one byte per pixel) to the device. */
+  enqueueMaskUpload(mask: Uint8Array): void {
+    const host = this.#maskHost();
+    if (mask.length !== host.bytes.length) throw new RangeError(`a mask of ${mask.length} bytes; the model's has ${host.bytes.length}`);
+    host.bytes.set(mask);
+    this.#d.memcpyHtoDAsync(this.#mask, host.address, mask.length, this.#stream);
+  }
+
+  /** Queues the download of the device's mask; read it with hostMask() after the stream is done. */
+  enqueueMaskDownload(): void {
+    const host = this.#maskHost();
+    this.#d.memcpyDtoHAsync(host.address, this.#mask, host.bytes.length, this.#stream);
+  }
+
+  /** The pinned copy of the mask (valid after the stream has run a download). */
+  hostMask(): Uint8Array {
+    return this.#maskHost().bytes;
+  }
+
+  #maskHost(): { address: number; bytes: Uint8Array } {
+    if (!this.#maskPinned) {
+      const shape = this.model.tensors[this.model.output]!;
+      const size = shape.h * shape.w;
+      const { pointer, address } = this.#d.memHostAlloc(size);
+      this.#maskPinned = { pointer, address, bytes: new Uint8Array(this.#d.hostView(pointer, size)) };
+    }
+    return this.#maskPinned;
+  }
+
+  /** Waits for everything queued on the stream. */
+  sync(): void {
+    this.#sync();
   }
 
   /** Test and benchmark helper: runs the network on `input` (NHWC, the model's input shape) and returns its output. */
@@ -330,46 +429,56 @@ export class CudaSegmenter {
     return new Float32Array(host.view, 0, outCount).slice();
   }
 
-  /** Test helper: the model's output for an RGBA frame (the whole device path from the frame). */
-  maskOf(rgba: Uint8Array, width: number, height: number): Float32Array {
-    return this.#roundTrip(rgba, width, height, (src) => {
-      const outCount = elements(this.model.tensors[this.model.output]!);
-      const out = this.enqueueMask(src, width, height);
-      return { from: out, bytes: outCount * F32 };
-    }, (view, bytes) => new Float32Array(view, 0, bytes / F32).slice());
-  }
-
-  /** Test helper: the background blur of an RGBA frame through the device. */
-  backgroundBlur(rgba: Uint8Array, width: number, height: number, sigma: number): Uint8Array {
-    const frameBytes = width * height * 4;
-    let dst: CuDevicePtr = 0n;
-    return this.#roundTrip(rgba, width, height, (src) => {
-      dst = this.#alloc(frameBytes);
-      this.enqueueBackgroundBlur(src, dst, width, height, sigma);
-      return { from: dst, bytes: frameBytes };
-    }, (view, bytes) => {
-      this.#freeOwned(dst);
-      return new Uint8Array(view, 0, bytes).slice();
+  /** Test helper: the model's probability for a frame, through the device path from the frame. */
+  probabilityOf(frame: Uint8Array, layout: FrameLayout): Float32Array {
+    const outBytes = elements(this.model.tensors[this.model.output]!) * F32;
+    return this.#withFrames(frame, layout, 0, (src, _dst, host) => {
+      this.#enqueueNetworkOnFrame(layout, src);
+      this.#d.memcpyDtoHAsync(host.address, this.#tensor[this.model.output]!, outBytes, this.#stream);
+      this.#sync();
+      return new Float32Array(host.view, 0, outBytes / F32).slice();
     });
   }
 
-  #roundTrip<T>(rgba: Uint8Array, width: number, height: number, work: (src: CuDevicePtr) => { from: CuDevicePtr; bytes: number }, read: (view: ArrayBuffer, bytes: number) => T): T {
-    this.#checkOpen();
-    checkFrame(width, height);
-    if (rgba.length !== width * height * 4) throw new RangeError(`an RGBA frame of ${width}x${height} has ${width * height * 4} bytes, got ${rgba.length}`);
-    this.#d.setCurrentContext(this.#context);
-    const src = this.#alloc(rgba.length);
-    try {
-      const outBytes = Math.max(rgba.length, elements(this.model.tensors[this.model.output]!) * F32);
-      const host = this.#stagingBlock(outBytes);
-      new Uint8Array(host.view, 0, rgba.length).set(rgba);
-      this.#d.memcpyHtoDAsync(src, host.address, rgba.length, this.#stream);
-      const { from, bytes } = work(src);
-      this.#d.memcpyDtoHAsync(host.address, from, bytes, this.#stream);
+  /**
+   * Test helper: the background effect of one frame through the device, with an optional mask
+   * state before it; returns the output frame and the mask after it. An image backdrop is a frame
+   * of the same layout.
+   */
+  compose(frame: Uint8Array, layout: FrameLayout, backdrop: { kind: 'blur'; strengthPx: number } | { kind: 'colour'; rgb: number } | { kind: 'image'; frame: Uint8Array }, state: { mask?: Uint8Array; infer?: boolean; smoothing?: number } = {}): { frame: Uint8Array; mask: Uint8Array } {
+    const bytes = frame.length;
+    return this.#withFrames(frame, layout, backdrop.kind === 'image' ? 2 : 1, (src, extra, host) => {
+      const [dst, bg] = extra;
+      if (backdrop.kind === 'image') {
+        new Uint8Array(host.view, 0, bytes).set(backdrop.frame);
+        this.#d.memcpyHtoDAsync(bg!, host.address, bytes, this.#stream);
+      }
+      if (state.mask) this.enqueueMaskUpload(state.mask);
+      const device: DeviceBackdrop = backdrop.kind === 'image' ? { kind: 'image', frame: bg! } : backdrop;
+      this.enqueueBackground({ layout, src, dst: dst!, backdrop: device, infer: state.infer ?? true, smoothing: state.smoothing ?? 0, fresh: state.mask === undefined });
+      this.enqueueMaskDownload();
+      this.#d.memcpyDtoHAsync(host.address, dst!, bytes, this.#stream);
       this.#sync();
-      return read(host.view, bytes);
+      return { frame: new Uint8Array(host.view, 0, bytes).slice(), mask: this.hostMask().slice() };
+    });
+  }
+
+  /** Uploads `frame` to a device buffer, allocates `extra` more of its size, runs `work`, frees them. */
+  #withFrames<T>(frame: Uint8Array, layout: FrameLayout, extra: number, work: (src: CuDevicePtr, extra: CuDevicePtr[], host: { address: number; view: ArrayBuffer }) => T): T {
+    this.#checkOpen();
+    checkFrame(layout.width, layout.height);
+    if (frame.length !== frameBytes(layout)) throw new RangeError(`a ${layout.format} frame of ${layout.width}x${layout.height} has ${frameBytes(layout)} bytes, got ${frame.length}`);
+    this.#d.setCurrentContext(this.#context);
+    const buffers: CuDevicePtr[] = [];
+    try {
+      for (let i = 0; i <= extra; i++) buffers.push(this.#alloc(frame.length));
+      const host = this.#stagingBlock(Math.max(frame.length, elements(this.model.tensors[this.model.output]!) * F32));
+      new Uint8Array(host.view, 0, frame.length).set(frame);
+      this.#d.memcpyHtoDAsync(buffers[0]!, host.address, frame.length, this.#stream);
+      return work(buffers[0]!, buffers.slice(1), host);
     } finally {
-      this.#freeOwned(src);
+      this.#sync();
+      for (const b of buffers) this.#freeOwned(b);
     }
   }
 
@@ -394,6 +503,7 @@ export class CudaSegmenter {
       () => d.streamSynchronize(this.#stream),
       ...this.#allocations.map((p) => () => d.memFree(p)),
       () => this.#staging && d.memFreeHost(this.#staging.pointer),
+      () => this.#maskPinned && d.memFreeHost(this.#maskPinned.pointer),
       () => this.#done && d.eventDestroy(this.#done),
       () => this.#args && d.freeLaunchArgs(this.#args),
       () => d.unloadModule(this.#module),

@@ -3,41 +3,82 @@
  * do them (this is their oracle):
  *
  * 1. frame -> model input: bilinear resize (half-pixel centres, as TensorFlow's ResizeBilinear)
- *    of the RGBA frame to the model's input size, RGB scaled to [0, 1];
- * 2. model output (person probability, model resolution) -> alpha at frame resolution: bilinear
- *    upsampling, then a smoothstep between FEATHER_LOW and FEATHER_HIGH, which keeps the soft
- *    edge of the upsampled mask (the feather) and drops the low-confidence halo around it;
- * 3. background blur: separable Gaussian of the frame (clamped edges, float sums), then
- *    out = alpha * frame + (1 - alpha) * blurred, rounded half up; alpha channel kept.
+ *    to the model's input size, RGB scaled to [0, 1]; an I420 frame samples each plane on its own
+ *    grid and converts BT.601 limited range to RGB, as the CPU path does;
+ * 2. model output -> the person mask, one byte per model pixel: mask += (p * 255 - mask) * w,
+ *    w = 1 - smoothing (w = 1 on a session's first frame), as the CPU path's maskUpdate;
+ * 3. per plane: the mask bilinearly upsampled to the plane, /255, through a smoothstep between
+ *    FEATHER_LOW and FEATHER_HIGH (the feathered edge), and out = alpha * frame + (1 - alpha) *
+ *    backdrop, rounded half up; RGBA keeps its alpha channel. The blur backdrop is a separable
+ *    Gaussian of the plane (clamped edges, float sums) with sigma = strength in pixels, halved on
+ *    the half-size chroma planes of I420.
  */
 import { gaussianWeights } from '../effects/reference.ts';
+import { planesOf, type FrameLayout } from '../frames/layout.ts';
 import type { Shape } from './graph.ts';
 import { resizeAxis } from './graph-reference.ts';
 
-export const FEATHER_LOW = 0.3;
-export const FEATHER_HIGH = 0.7;
+/** The alpha ramp on the mask (as the CPU path's 80..176 of 255). */
+export const FEATHER_LOW = 80 / 255;
+export const FEATHER_HIGH = 176 / 255;
 
 /** The person mask counts a pixel as person where the model's probability is at least this. */
 export const MASK_THRESHOLD = 0.5;
 
-export function frameToModelInput(rgba: Uint8Array, width: number, height: number, input: Shape): Float32Array {
+/** The largest blur sigma (full-resolution pixels) the CUDA kernels take: radius ceil(3 sigma) <= 96. */
+export const MAX_DEVICE_SIGMA = 32;
+
+export type ReferenceBackdrop =
+  | { readonly kind: 'blur'; readonly strengthPx: number }
+  /** The value of each plane: RGBA as a little-endian u32, I420 the Y, U or V byte. */
+  | { readonly kind: 'colour'; readonly planeValues: readonly number[] }
+  | { readonly kind: 'image'; readonly frame: Uint8Array };
+
+/** Bilinear sample (half-pixel centres) of a w x h one-channel grid at output (ox, oy) of ow x oh. */
+function sampler(values: ArrayLike<number>, w: number, h: number, ow: number, oh: number, stride = 1, offset = 0) {
+  const ay = resizeAxis(h, oh, true, false);
+  const ax = resizeAxis(w, ow, true, false);
+  return (ox: number, oy: number): number => {
+    const [y0, y1, fy] = ay(oy);
+    const [x0, x1, fx] = ax(ox);
+    const at = (y: number, x: number) => values[(y * w + x) * stride + offset]!;
+    const top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * fx;
+    const bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * fx;
+    return top + (bottom - top) * fy;
+  };
+}
+
+export function frameToModelInput(frame: Uint8Array, layout: FrameLayout, input: Shape): Float32Array {
   if (input.c !== 3) throw new RangeError(`the model takes ${input.c} channels, not RGB`);
   const out = new Float32Array(input.h * input.w * 3);
-  const ay = resizeAxis(height, input.h, true, false);
-  const ax = resizeAxis(width, input.w, true, false);
-  for (let oy = 0; oy < input.h; oy++) {
-    const [y0, y1, fy] = ay(oy);
-    for (let ox = 0; ox < input.w; ox++) {
-      const [x0, x1, fx] = ax(ox);
-      for (let c = 0; c < 3; c++) {
-        const at = (y: number, x: number) => rgba[(y * width + x) * 4 + c]!;
-        const top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * fx;
-        const bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * fx;
-        out[(oy * input.w + ox) * 3 + c] = (top + (bottom - top) * fy) / 255;
-      }
-    }
+  const { width, height } = layout;
+  if (layout.format === 'rgba') {
+    const channel = [0, 1, 2].map((c) => sampler(frame, width, height, input.w, input.h, 4, c));
+    for (let y = 0; y < input.h; y++)
+      for (let x = 0; x < input.w; x++) for (let c = 0; c < 3; c++) out[(y * input.w + x) * 3 + c] = channel[c]!(x, y) / 255;
+    return out;
   }
+  const [yp, up, vp] = planesOf(layout).map((p) => sampler(frame.subarray(p.offset, p.offset + p.width * p.height), p.width, p.height, input.w, input.h));
+  const clamp = (v: number) => Math.min(255, Math.max(0, v));
+  for (let y = 0; y < input.h; y++)
+    for (let x = 0; x < input.w; x++) {
+      const Y = (yp!(x, y) - 16) * 1.164;
+      const U = up!(x, y) - 128;
+      const V = vp!(x, y) - 128;
+      const o = (y * input.w + x) * 3;
+      out[o] = clamp(Y + 1.596 * V) / 255;
+      out[o + 1] = clamp(Y - 0.813 * V - 0.391 * U) / 255;
+      out[o + 2] = clamp(Y + 2.018 * U) / 255;
+    }
   return out;
+}
+
+/** The mask update of step 2, in place. */
+export function updateMask(mask: Uint8Array, probability: Float32Array, channels: number, newWeight: number): void {
+  for (let i = 0; i < mask.length; i++) {
+    const p = Math.min(1, Math.max(0, probability[i * channels]!));
+    mask[i] = Math.floor(mask[i]! + (p * 255 - mask[i]!) * newWeight + 0.5);
+  }
 }
 
 export function smoothstep(low: number, high: number, v: number): number {
@@ -45,63 +86,71 @@ export function smoothstep(low: number, high: number, v: number): number {
   return t * t * (3 - 2 * t);
 }
 
-/** The model's probability bilinearly upsampled to the frame (not yet feathered). */
-export function upsampleMask(mask: Float32Array, mask2: Shape, width: number, height: number): Float32Array {
+/** The person alpha of step 3 on a width x height plane. */
+export function planeAlpha(mask: Uint8Array, maskShape: Shape, width: number, height: number): Float32Array {
+  const sample = sampler(mask, maskShape.w, maskShape.h, width, height);
   const out = new Float32Array(width * height);
-  const ay = resizeAxis(mask2.h, height, true, false);
-  const ax = resizeAxis(mask2.w, width, true, false);
-  for (let y = 0; y < height; y++) {
-    const [y0, y1, fy] = ay(y);
-    for (let x = 0; x < width; x++) {
-      const [x0, x1, fx] = ax(x);
-      const at = (yy: number, xx: number) => mask[(yy * mask2.w + xx) * mask2.c]!;
-      const top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * fx;
-      const bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * fx;
-      out[y * width + x] = top + (bottom - top) * fy;
-    }
-  }
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = smoothstep(FEATHER_LOW, FEATHER_HIGH, sample(x, y) / 255);
   return out;
 }
 
-/** Blurs the background of an RGBA frame behind the person that `mask` (model output) finds. */
-export function backgroundBlurReference(rgba: Uint8Array, width: number, height: number, mask: Float32Array, maskShape: Shape, sigma: number): Uint8Array {
-  const alpha = upsampleMask(mask, maskShape, width, height).map((m) => smoothstep(FEATHER_LOW, FEATHER_HIGH, m));
-  const w = gaussianWeights(sigma);
-  const r = w.length - 1;
-  const rows = new Float64Array(width * height * 4);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++)
-      for (let c = 0; c < 4; c++) {
+/** Composes person (from `frame`) over the backdrop, as step 3 says. */
+export function composeReference(frame: Uint8Array, layout: FrameLayout, mask: Uint8Array, maskShape: Shape, backdrop: ReferenceBackdrop): Uint8Array {
+  const out = new Uint8Array(frame.length);
+  planesOf(layout).forEach((p, index) => {
+    const { width, height, channels: c } = p;
+    const src = frame.subarray(p.offset, p.offset + width * height * c);
+    const alpha = planeAlpha(mask, maskShape, width, height);
+    let back: (i: number, ch: number) => number;
+    if (backdrop.kind === 'blur') {
+      const sigma = Math.min(MAX_DEVICE_SIGMA, backdrop.strengthPx / (layout.format === 'i420' && index > 0 ? 2 : 1));
+      const w = gaussianWeights(sigma);
+      const r = w.length - 1;
+      const rows = new Float64Array(width * height * c);
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++)
+          for (let ch = 0; ch < c; ch++) {
+            let sum = 0;
+            for (let k = -r; k <= r; k++) sum += w[Math.abs(k)]! * src[(y * width + Math.min(Math.max(x + k, 0), width - 1)) * c + ch]!;
+            rows[(y * width + x) * c + ch] = sum;
+          }
+      back = (i, ch) => {
+        const x = i % width;
+        const y = (i - x) / width;
         let sum = 0;
-        for (let k = -r; k <= r; k++) sum += w[Math.abs(k)]! * rgba[(y * width + Math.min(Math.max(x + k, 0), width - 1)) * 4 + c]!;
-        rows[(y * width + x) * 4 + c] = sum;
-      }
-  const out = new Uint8Array(rgba.length);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const a = alpha[y * width + x]!;
-      for (let c = 0; c < 4; c++) {
-        const i = (y * width + x) * 4 + c;
-        if (c === 3) {
-          out[i] = rgba[i]!;
+        for (let k = -r; k <= r; k++) sum += w[Math.abs(k)]! * rows[(Math.min(Math.max(y + k, 0), height - 1) * width + x) * c + ch]!;
+        return sum;
+      };
+    } else if (backdrop.kind === 'image') {
+      const bg = backdrop.frame.subarray(p.offset, p.offset + width * height * c);
+      back = (i, ch) => bg[i * c + ch]!;
+    } else {
+      const value = backdrop.planeValues[index]!;
+      back = (_i, ch) => (value >>> (8 * ch)) & 0xff;
+    }
+    const dst = out.subarray(p.offset, p.offset + width * height * c);
+    for (let i = 0; i < width * height; i++) {
+      const a = alpha[i]!;
+      for (let ch = 0; ch < c; ch++) {
+        if (c === 4 && ch === 3) {
+          dst[i * 4 + 3] = src[i * 4 + 3]!;
           continue;
         }
-        let blurred = 0;
-        for (let k = -r; k <= r; k++) blurred += w[Math.abs(k)]! * rows[(Math.min(Math.max(y + k, 0), height - 1) * width + x) * 4 + c]!;
-        out[i] = Math.min(255, Math.max(0, Math.floor(a * rgba[i]! + (1 - a) * blurred + 0.5)));
+        dst[i * c + ch] = Math.min(255, Math.max(0, Math.floor(a * src[i * c + ch]! + (1 - a) * back(i, ch) + 0.5)));
       }
     }
+  });
   return out;
 }
 
 /** Intersection over union of two probability masks thresholded at MASK_THRESHOLD. */
-export function maskIoU(a: ArrayLike<number>, b: ArrayLike<number>): number {
+export function maskIoU(a: ArrayLike<number>, b: ArrayLike<number>, threshold = MASK_THRESHOLD): number {
   if (a.length !== b.length) throw new RangeError(`masks of ${a.length} and ${b.length} values`);
   let inter = 0;
   let union = 0;
   for (let i = 0; i < a.length; i++) {
-    const pa = a[i]! >= MASK_THRESHOLD;
-    const pb = b[i]! >= MASK_THRESHOLD;
+    const pa = a[i]! >= threshold;
+    const pb = b[i]! >= threshold;
     if (pa && pb) inter++;
     if (pa || pb) union++;
   }

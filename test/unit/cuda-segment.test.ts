@@ -13,7 +13,9 @@ import { createCudaSegmenter, readSegmentPtx, SEGMENT_KERNEL_NAMES, type CudaSeg
 import { packagePath } from '../../src/paths.ts';
 import { createCpuSegmenter } from '../../src/segmentation/cpu-mask.ts';
 import { elements, type Activation, type GraphModel, type GraphOp, type Shape } from '../../src/segmentation/graph.ts';
-import { backgroundBlurReference, FEATHER_HIGH, FEATHER_LOW, frameToModelInput, maskIoU, smoothstep, upsampleMask } from '../../src/segmentation/graph-frame.ts';
+import { composeReference, frameToModelInput, maskIoU, planeAlpha, updateMask, type ReferenceBackdrop } from '../../src/segmentation/graph-frame.ts';
+import { planeColour } from '../../src/segmentation/background.ts';
+import { frameBytes, type FrameLayout } from '../../src/frames/layout.ts';
 import { loadGraphModelFile } from '../../src/segmentation/graph-load.ts';
 import { runReferenceGraph } from '../../src/segmentation/graph-reference.ts';
 import { photoPath, photosPresent, readPhoto } from '../photos.ts';
@@ -23,6 +25,13 @@ if (!compiler && process.env.CI === 'true') throw new Error('CI needs a host C++
 const skip = compiler ? false : 'no host C++ compiler (g++): the emulated CUDA driver cannot be built';
 const photosMissing = !photosPresent(['astronaut.png']);
 if (photosMissing && process.env.CI === 'true') throw new Error(`CI needs ${photoPath('astronaut.png')} (python3-skimage)`);
+
+function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
 
 /** Deterministic values in [-scale, scale). */
 function seeded(seed: number): (n: number, scale?: number) => Float32Array {
@@ -129,7 +138,7 @@ describe('segmentation kernels on the emulated driver', { skip }, () => {
     const text = readSegmentPtx();
     const params = [...text.matchAll(/^\.visible \.entry (\w+)\(\s*\.param \.align 8 \.b8 \w+\[(\d+)\]\s*\)/gm)].map((m) => [m[1]!, Number(m[2])] as const);
     assert.deepEqual(params.map(([n]) => n).sort(), [...SEGMENT_KERNEL_NAMES].sort());
-    for (const [name, bytes] of params) assert.equal(bytes, /frame_to_input|blur_rows|blend/.test(name) ? 456 : 112, name);
+    for (const [name, bytes] of params) assert.equal(bytes, /to_input|mask_update|blur_rows|blend/.test(name) ? 488 : 112, name);
     assert.match(text, /^\.version 8\.0$/m);
     assert.match(text, /^\.target sm_75$/m);
   });
@@ -154,20 +163,93 @@ describe('segmentation kernels on the emulated driver', { skip }, () => {
     });
   });
 
+  describe('frame steps on small frames (a one-layer model)', () => {
+    // Input 12x10 RGB -> 1x1 convolution to one channel, sigmoid: a small stand-in for the network.
+    const tiny = (): GraphModel => {
+      const rand = seeded(77);
+      return {
+        tensors: [{ h: 12, w: 10, c: 3 }, { h: 12, w: 10, c: 1 }],
+        ops: [{ kind: 'conv2d', input: 0, output: 1, filter: rand(3, 4), bias: new Float32Array([-0.5]), act: 'sigmoid', kh: 1, kw: 1, strideH: 1, strideW: 1, padTop: 0, padLeft: 0 }],
+        output: 1,
+        weightBytes: 16,
+      };
+    };
+    const identity: GraphModel = { tensors: [{ h: 12, w: 10, c: 3 }, { h: 12, w: 10, c: 3 }], ops: [{ kind: 'activation', input: 0, output: 1, act: 'none' }], output: 1, weightBytes: 0 };
+    const layouts: FrameLayout[] = [
+      { format: 'rgba', width: 37, height: 23 },
+      { format: 'i420', width: 37, height: 23 },
+    ];
+    const randomFrame = (layout: FrameLayout, seed: number) => Uint8Array.from(seeded(seed)(frameBytes(layout), 1), (v) => Math.floor((v + 1) * 127.99));
+
+    for (const layout of layouts) {
+      test(`${layout.format} frame -> model input`, () => {
+        const seg = createCudaSegmenter(identity, { libraryPath: lib });
+        try {
+          const frame = randomFrame(layout, 5);
+          const got = seg.probabilityOf(frame, layout);
+          const want = frameToModelInput(frame, layout, identity.tensors[0]!);
+          assert.ok(maxAbs(got, want) < 1e-5, `max difference ${maxAbs(got, want)}`);
+        } finally {
+          seg.dispose();
+        }
+      });
+
+      const backdrops = [
+        ['blur', { kind: 'blur', strengthPx: 3 }],
+        ['colour', { kind: 'colour', rgb: 0x2080c0 }],
+        ['image', { kind: 'image', frame: randomFrame(layout, 9) }],
+      ] as const;
+      for (const [name, backdrop] of backdrops) {
+        test(`${layout.format} person over a ${name} backdrop, then the mask reused and smoothed`, () => {
+          const model = tiny();
+          const seg = createCudaSegmenter(model, { libraryPath: lib });
+          try {
+            const frame = randomFrame(layout, 6);
+            const maskShape = model.tensors[1]!;
+            const probability = runReferenceGraph(model, frameToModelInput(frame, layout, model.tensors[0]!));
+            const mask = new Uint8Array(maskShape.h * maskShape.w);
+            updateMask(mask, probability, 1, 1);
+            const refBackdrop: ReferenceBackdrop =
+              backdrop.kind === 'colour' ? { kind: 'colour', planeValues: [0, 1, 2].map((i) => planeColour(backdrop.rgb, layout, i)) } : backdrop;
+            const first = seg.compose(frame, layout, backdrop);
+            assert.ok(maxAbs(first.mask, mask) <= 1, 'the fresh mask');
+            assert.ok(maxAbs(first.frame, composeReference(frame, layout, first.mask, maskShape, refBackdrop)) <= 1, 'the composed frame');
+            assert.ok(new Set(first.mask).size > 4, 'a mask with some variety');
+
+            // A later frame of a session: its mask blends with the previous one (smoothing 0.5).
+            const next = randomFrame(layout, 8);
+            const previous = first.mask.map((v) => 255 - v);
+            const smoothed = seg.compose(next, layout, backdrop, { mask: previous, smoothing: 0.5 });
+            const wantMask = previous.slice();
+            updateMask(wantMask, runReferenceGraph(model, frameToModelInput(next, layout, model.tensors[0]!)), 1, 0.5);
+            assert.ok(maxAbs(smoothed.mask, wantMask) <= 1, 'the smoothed mask');
+            // No inference: the frame is composed over the state's mask as it is.
+            const reused = seg.compose(next, layout, backdrop, { mask: previous, infer: false });
+            assert.deepEqual(reused.mask, previous);
+            assert.ok(maxAbs(reused.frame, composeReference(next, layout, previous, maskShape, refBackdrop)) <= 1, 'composed over the reused mask');
+          } finally {
+            seg.dispose();
+          }
+        });
+      }
+    }
+  });
+
   describe('the selfie model at its input size', { skip: photosMissing ? `no ${photoPath('astronaut.png')} (python3-skimage)` : false }, () => {
     let model: GraphModel;
     let seg: CudaSegmenter & { dispose(): void };
     let rgba: Uint8Array;
-    let width: number;
-    let height: number;
+    let layout: FrameLayout;
     let reference: Float32Array;
     let device: Float32Array;
     before(async () => {
       model = loadGraphModelFile(packagePath('models/selfie/model.json'));
       seg = createCudaSegmenter(model, { libraryPath: lib });
-      ({ rgba, width, height } = await readPhoto('astronaut.png'));
-      reference = runReferenceGraph(model, frameToModelInput(rgba, width, height, model.tensors[0]!));
-      device = seg.maskOf(rgba, width, height);
+      const photo = await readPhoto('astronaut.png');
+      rgba = photo.rgba;
+      layout = { format: 'rgba', width: photo.width, height: photo.height };
+      reference = runReferenceGraph(model, frameToModelInput(rgba, layout, model.tensors[0]!));
+      device = seg.probabilityOf(rgba, layout);
     });
     after(() => seg?.dispose());
 
@@ -178,28 +260,27 @@ describe('segmentation kernels on the emulated driver', { skip }, () => {
       assert.ok(seg.stats.tensorBytes < all / 2, `${seg.stats.tensorBytes} of ${all} bytes`);
     });
 
-    test('frame -> mask on the device matches the reference (IoU >= 0.98, probabilities within 1e-3)', () => {
-      let worst = 0;
-      for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(device[i]! - reference[i]!));
+    test('frame -> probability on the device matches the reference (IoU >= 0.98, within 1e-3)', () => {
       assert.ok(maskIoU(device, reference) >= 0.98, `IoU ${maskIoU(device, reference)}`);
-      assert.ok(worst < 1e-3, `max difference ${worst}`);
+      assert.ok(maxAbs(device, reference) < 1e-3, `max difference ${maxAbs(device, reference)}`);
     });
 
     test('the CPU path (TF.js WASM) and the CUDA path find the same person (IoU >= 0.98)', async () => {
-      const cpu = (await createCpuSegmenter()).maskRgba(rgba, width, height).probability;
+      const cpu = (await createCpuSegmenter()).maskRgba(rgba, layout.width, layout.height).probability;
       const iou = maskIoU(device, cpu);
       assert.ok(iou >= 0.98, `IoU ${iou}`);
     });
 
     test('background blur: the reference chain within 1 level, the person sharp and the background blurred', () => {
-      const sigma = 6;
-      const got = seg.backgroundBlur(rgba, width, height, sigma);
-      const want = backgroundBlurReference(rgba, width, height, reference, model.tensors[model.output]!, sigma);
-      let worst = 0;
-      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-      assert.ok(worst <= 1, `max difference ${worst}`);
-      // Per-region sharpness: mean absolute horizontal gradient of luma, where the mask is sure.
-      const alpha = upsampleMask(reference, model.tensors[model.output]!, width, height).map((m) => smoothstep(FEATHER_LOW, FEATHER_HIGH, m));
+      const { width, height } = layout;
+      const out = seg.compose(rgba, layout, { kind: 'blur', strengthPx: 6 });
+      const mask = new Uint8Array(out.mask.length);
+      updateMask(mask, reference, 1, 1);
+      assert.ok(maxAbs(out.mask, mask) <= 1, 'the mask');
+      const want = composeReference(rgba, layout, out.mask, model.tensors[model.output]!, { kind: 'blur', strengthPx: 6 });
+      assert.ok(maxAbs(out.frame, want) <= 1, `max difference ${maxAbs(out.frame, want)}`);
+      // Per-region sharpness: mean absolute horizontal luma gradient where the mask is sure.
+      const alpha = planeAlpha(out.mask, model.tensors[model.output]!, width, height);
       const sharpness = (img: Uint8Array, person: boolean) => {
         let sum = 0;
         let n = 0;
@@ -213,8 +294,8 @@ describe('segmentation kernels on the emulated driver', { skip }, () => {
           }
         return sum / n;
       };
-      assert.ok(sharpness(got, true) > 0.97 * sharpness(rgba, true), 'the person keeps its detail');
-      assert.ok(sharpness(got, false) < 0.5 * sharpness(rgba, false), 'the background loses at least half of its detail');
+      assert.ok(sharpness(out.frame, true) > 0.97 * sharpness(rgba, true), 'the person keeps its detail');
+      assert.ok(sharpness(out.frame, false) < 0.5 * sharpness(rgba, false), 'the background loses at least half of its detail');
     });
   });
 });

@@ -102,7 +102,7 @@ describe('reference interpreter against TF.js on photographs of people', { skip:
   for (const photo of PHOTOS) {
     test(`${photo}: same person mask (IoU >= 0.98) and probabilities within 0.1`, async () => {
       const { rgba, width, height } = await readPhoto(photo);
-      const ours = runReferenceGraph(model, frameToModelInput(rgba, width, height, model.tensors[0]!));
+      const ours = runReferenceGraph(model, frameToModelInput(rgba, { format: 'rgba', width, height }, model.tensors[0]!));
       const theirs = tfjs.maskRgba(rgba, width, height).probability;
       assert.equal(ours.length, elements(model.tensors[model.output]!));
       assert.equal(theirs.length, ours.length);

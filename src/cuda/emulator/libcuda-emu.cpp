@@ -153,9 +153,13 @@ const KernelEntry kKernels[] = {
     SEG(rtc_seg_activation),
     SEG(rtc_seg_add),
     SEG(rtc_seg_mul),
-    SEG_FRAME(rtc_seg_frame_to_input),
-    SEG_FRAME(rtc_seg_blur_rows),
-    SEG_FRAME(rtc_seg_blend),
+    SEG_FRAME(rtc_seg_rgba_to_input),
+    SEG_FRAME(rtc_seg_i420_to_input),
+    SEG_FRAME(rtc_seg_mask_update),
+    SEG_FRAME(rtc_seg_blur_rows_c4),
+    SEG_FRAME(rtc_seg_blur_rows_c1),
+    SEG_FRAME(rtc_seg_blend_c4),
+    SEG_FRAME(rtc_seg_blend_c1),
 };
 
 struct Allocation {
@@ -331,10 +335,20 @@ bool checkSegFrameArgs(const KernelEntry &k, void **params) {
   const std::string name = k.name;
   if (a.width < 1 || a.height < 1 || a.maskH < 1 || a.maskW < 1 || a.maskC < 1 || a.radius < 0 || a.radius > RTC_SEG_MAX_RADIUS) return false;
   const size_t pixels = (size_t)a.width * a.height;
-  bool ok = checkDevice((uintptr_t)a.src, pixels * 4);
-  if (name == "rtc_seg_frame_to_input") return ok && checkDevice((uintptr_t)a.work, (size_t)a.maskH * a.maskW * 3 * sizeof(float));
-  ok = ok && checkDevice((uintptr_t)a.work, pixels * 4 * sizeof(float));
-  if (name == "rtc_seg_blend") ok = ok && checkDevice((uintptr_t)a.dst, pixels * 4) && checkDevice((uintptr_t)a.mask, (size_t)a.maskH * a.maskW * a.maskC * sizeof(float));
+  const size_t maskPixels = (size_t)a.maskH * a.maskW;
+  if (name == "rtc_seg_mask_update") return checkDevice((uintptr_t)a.prob, maskPixels * a.maskC * sizeof(float)) && checkDevice((uintptr_t)a.mask, maskPixels);
+  if (name == "rtc_seg_rgba_to_input") return checkDevice((uintptr_t)a.src, pixels * 4) && checkDevice((uintptr_t)a.work, maskPixels * 3 * sizeof(float));
+  if (name == "rtc_seg_i420_to_input") {
+    const size_t chroma = (size_t)((a.width + 1) >> 1) * ((a.height + 1) >> 1);
+    return checkDevice((uintptr_t)a.src, pixels + 2 * chroma) && checkDevice((uintptr_t)a.work, maskPixels * 3 * sizeof(float));
+  }
+  const size_t c = name.back() == '4' ? 4 : 1;
+  bool ok = checkDevice((uintptr_t)a.src, pixels * c);
+  if (name.rfind("rtc_seg_blur_rows", 0) == 0) return ok && checkDevice((uintptr_t)a.work, pixels * c * sizeof(float));
+  ok = ok && checkDevice((uintptr_t)a.dst, pixels * c) && checkDevice((uintptr_t)a.mask, maskPixels);
+  if (a.mode == RTC_SEG_BACKDROP_BLUR) ok = ok && checkDevice((uintptr_t)a.work, pixels * c * sizeof(float));
+  else if (a.mode == RTC_SEG_BACKDROP_IMAGE) ok = ok && checkDevice((uintptr_t)a.bg, pixels * c);
+  else if (a.mode != RTC_SEG_BACKDROP_COLOUR) return false;
   return ok;
 }
 
