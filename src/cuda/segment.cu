@@ -27,7 +27,7 @@
 #define RTC_SEG_FLAG_ALIGN_CORNERS 2
 #define RTC_SEG_FLAG_BROADCAST 4
 
-// The largest blur radius the frame kernels take: ceil(3 * sigma) for sigma up to 32.
+// The largest blur radius the frame kernels take: ceil(3 * sigma) for sigma up to 32 on the quarter grid.
 #define RTC_SEG_MAX_RADIUS 96
 
 #define RTC_SEG_BACKDROP_BLUR 0
@@ -54,7 +54,7 @@ struct SegFrameArgs {
   unsigned char *dst;       /* the output plane */
   const float *prob;        /* model output, maskH x maskW x maskC; channel 0 is the person probability */
   unsigned char *mask;      /* the (smoothed) person mask, maskH x maskW bytes, 255 = person */
-  float *work;              /* to_input: the model input (maskH x maskW x 3); blur: the plane's rows as floats */
+  float *work;              /* to_input: the model input (maskH x maskW x 3); blur: three quarter-grid planes of floats */
   const unsigned char *bg;  /* backdrop image plane, same layout as src (mode RTC_SEG_BACKDROP_IMAGE) */
   int width, height;        /* the plane (to_input: the frame) */
   int maskH, maskW, maskC;
@@ -315,45 +315,86 @@ template <> __device__ __forceinline__ SegPx<1> segLoad<1>(const unsigned char *
   return p;
 }
 
-/* Horizontal Gaussian of the plane into float rows (work: width x height x C). */
-template <int C> __device__ void segBlurRows(const SegFrameArgs &a) {
-  forEachIndex(a.width * a.height, [&](int i) {
-    const int x = i % a.width;
-    const size_t row = (size_t)(i - x);
-    SegPx<C> sum;
+/*
+ * The blur backdrop is computed on the quarter grid of the plane (qw = ceil(width / 4) by qh),
+ * as the CPU path does: a Gaussian of sigma s at full resolution is close to one of s / 4 on the
+ * 4x4 box means, at a sixteenth of the pixels and a quarter of the taps. work holds three
+ * quarter planes of C floats: the box means, their row pass, and the blurred result.
+ */
+__device__ __forceinline__ int segQuarter(int n) { return (n + 3) >> 2; }
+
+template <int C> __device__ void segDown4(const SegFrameArgs &a) {
+  const int qw = segQuarter(a.width), qh = segQuarter(a.height);
+  forEachIndex(qw * qh, [&](int i) {
+    const int qx = i % qw;
+    const int qy = i / qw;
+    float sum[C];
 #pragma unroll
-    for (int c = 0; c < C; ++c) sum.v[c] = 0.f;
-    for (int k = -a.radius; k <= a.radius; ++k) {
-      const int xx = x + k < 0 ? 0 : (x + k > a.width - 1 ? a.width - 1 : x + k);
-      const float w = a.weights[k < 0 ? -k : k];
-      const SegPx<C> p = segLoad<C>(a.src, row + xx);
+    for (int c = 0; c < C; ++c) sum[c] = 0.f;
+    for (int dy = 0; dy < 4; ++dy) {
+      const int y = 4 * qy + dy > a.height - 1 ? a.height - 1 : 4 * qy + dy;
+      for (int dx = 0; dx < 4; ++dx) {
+        const int x = 4 * qx + dx > a.width - 1 ? a.width - 1 : 4 * qx + dx;
+        const SegPx<C> p = segLoad<C>(a.src, (size_t)y * a.width + x);
 #pragma unroll
-      for (int c = 0; c < C; ++c) sum.v[c] += w * p.v[c];
+        for (int c = 0; c < C; ++c) sum[c] += p.v[c];
+      }
     }
 #pragma unroll
-    for (int c = 0; c < C; ++c) a.work[(size_t)i * C + c] = sum.v[c];
+    for (int c = 0; c < C; ++c) a.work[(size_t)i * C + c] = sum[c] / 16.f;
   });
 }
 
-/*
- * The person alpha at this pixel (the mask bilinearly upsampled, then smoothstep between
- * featherLow and featherHigh), and the blend: person from the frame, background from the vertical
- * Gaussian of the rows, a colour, or an image. RGBA keeps the frame's alpha channel.
- */
+/* One pass of the separable Gaussian on the quarter grid: rows (from the means) or columns (from the rows). */
+template <int C, bool Rows> __device__ void segBlurQuarter(const SegFrameArgs &a) {
+  const int qw = segQuarter(a.width), qh = segQuarter(a.height);
+  const size_t plane = (size_t)qw * qh * C;
+  const float *in = a.work + (Rows ? 0 : plane);
+  float *out = a.work + (Rows ? plane : 2 * plane);
+  forEachIndex(qw * qh, [&](int i) {
+    const int x = i % qw;
+    const int y = i / qw;
+    float sum[C];
+#pragma unroll
+    for (int c = 0; c < C; ++c) sum[c] = 0.f;
+    for (int k = -a.radius; k <= a.radius; ++k) {
+      const float w = a.weights[k < 0 ? -k : k];
+      int j;
+      if (Rows) {
+        const int xx = x + k < 0 ? 0 : (x + k > qw - 1 ? qw - 1 : x + k);
+        j = y * qw + xx;
+      } else {
+        const int yy = y + k < 0 ? 0 : (y + k > qh - 1 ? qh - 1 : y + k);
+        j = yy * qw + x;
+      }
+#pragma unroll
+      for (int c = 0; c < C; ++c) sum[c] += w * in[(size_t)j * C + c];
+    }
+#pragma unroll
+    for (int c = 0; c < C; ++c) out[(size_t)i * C + c] = sum[c];
+  });
+}
+
 template <int C> __device__ void segBlend(const SegFrameArgs &a) {
   forEachIndex(a.width * a.height, [&](int i) {
     const int x = i % a.width;
     const int y = i / a.width;
     SegPx<C> back;
     if (a.mode == RTC_SEG_BACKDROP_BLUR) {
+      // Bilinear from the blurred quarter grid, whose pixel q is centred on full-resolution 4q + 1.5.
+      const int qw = segQuarter(a.width), qh = segQuarter(a.height);
+      const float *blurred = a.work + 2 * (size_t)qw * qh * C;
+      int y0, y1, x0, x1;
+      float fy, fx;
+      segResizeAxis(y, 0.25f, qh, true, y0, y1, fy);
+      segResizeAxis(x, 0.25f, qw, true, x0, x1, fx);
 #pragma unroll
-      for (int c = 0; c < C; ++c) back.v[c] = 0.f;
-      for (int k = -a.radius; k <= a.radius; ++k) {
-        const int yy = y + k < 0 ? 0 : (y + k > a.height - 1 ? a.height - 1 : y + k);
-        const float w = a.weights[k < 0 ? -k : k];
-        const float *p = a.work + ((size_t)yy * a.width + x) * C;
-#pragma unroll
-        for (int c = 0; c < C; ++c) back.v[c] += w * p[c];
+      for (int c = 0; c < C; ++c) {
+        const float tl = blurred[((size_t)y0 * qw + x0) * C + c], tr = blurred[((size_t)y0 * qw + x1) * C + c];
+        const float bl = blurred[((size_t)y1 * qw + x0) * C + c], br = blurred[((size_t)y1 * qw + x1) * C + c];
+        const float top = tl + (tr - tl) * fx;
+        const float bottom = bl + (br - bl) * fx;
+        back.v[c] = top + (bottom - top) * fy;
       }
     } else if (a.mode == RTC_SEG_BACKDROP_IMAGE) {
       back = segLoad<C>(a.bg, (size_t)i);
@@ -379,8 +420,12 @@ template <int C> __device__ void segBlend(const SegFrameArgs &a) {
 }
 
 extern "C" {
-__global__ void rtc_seg_blur_rows_c4(const SegFrameArgs a) { segBlurRows<4>(a); }
-__global__ void rtc_seg_blur_rows_c1(const SegFrameArgs a) { segBlurRows<1>(a); }
+__global__ void rtc_seg_down4_c4(const SegFrameArgs a) { segDown4<4>(a); }
+__global__ void rtc_seg_down4_c1(const SegFrameArgs a) { segDown4<1>(a); }
+__global__ void rtc_seg_blur_rows_c4(const SegFrameArgs a) { segBlurQuarter<4, true>(a); }
+__global__ void rtc_seg_blur_rows_c1(const SegFrameArgs a) { segBlurQuarter<1, true>(a); }
+__global__ void rtc_seg_blur_columns_c4(const SegFrameArgs a) { segBlurQuarter<4, false>(a); }
+__global__ void rtc_seg_blur_columns_c1(const SegFrameArgs a) { segBlurQuarter<1, false>(a); }
 __global__ void rtc_seg_blend_c4(const SegFrameArgs a) { segBlend<4>(a); }
 __global__ void rtc_seg_blend_c1(const SegFrameArgs a) { segBlend<1>(a); }
 }

@@ -16,7 +16,7 @@ import { gaussianWeights } from '../effects/reference.ts';
 import { packageUrl } from '../paths.ts';
 import { elements, opInputs, type Activation, type GraphModel, type GraphOp, type Shape } from '../segmentation/graph.ts';
 import { planeColour } from '../segmentation/background.ts';
-import { FEATHER_HIGH, FEATHER_LOW, MAX_DEVICE_SIGMA } from '../segmentation/graph-frame.ts';
+import { FEATHER_HIGH, FEATHER_LOW, quarterSigma } from '../segmentation/graph-frame.ts';
 import { frameBytes, planesOf, type FrameLayout } from '../frames/layout.ts';
 import {
   CU_EVENT_BLOCKING_SYNC,
@@ -48,8 +48,12 @@ export const SEGMENT_KERNEL_NAMES = [
   'rtc_seg_rgba_to_input',
   'rtc_seg_i420_to_input',
   'rtc_seg_mask_update',
+  'rtc_seg_down4_c4',
+  'rtc_seg_down4_c1',
   'rtc_seg_blur_rows_c4',
   'rtc_seg_blur_rows_c1',
+  'rtc_seg_blur_columns_c4',
+  'rtc_seg_blur_columns_c1',
   'rtc_seg_blend_c4',
   'rtc_seg_blend_c1',
 ] as const;
@@ -304,7 +308,7 @@ export class CudaSegmenter {
     v.setInt32(56, f.grid.h, true);
     v.setInt32(60, f.grid.w, true);
     v.setInt32(64, f.grid.c, true);
-    const weights = f.sigma !== undefined && f.sigma > 0 ? gaussianWeights(Math.min(f.sigma, MAX_DEVICE_SIGMA)) : [1];
+    const weights = f.sigma !== undefined && f.sigma > 0 ? gaussianWeights(f.sigma) : [1];
     v.setInt32(68, weights.length - 1, true);
     v.setInt32(72, f.mode ?? BACKDROP_CODE.blur, true);
     v.setUint32(76, f.colour ?? 0, true);
@@ -344,19 +348,21 @@ export class CudaSegmenter {
     const planes = planesOf(layout);
     const first = planes[0]!;
     const backdrop = job.backdrop;
-    if (backdrop.kind === 'blur') this.#ensureRows(first.width * first.height * first.channels * F32);
+    const quarter = (n: number) => (n + 3) >> 2;
+    if (backdrop.kind === 'blur') this.#ensureRows(3 * quarter(first.width) * quarter(first.height) * first.channels * F32);
     planes.forEach((p, index) => {
       const c = p.channels === 4 ? 'c4' : 'c1';
       const src = job.src + BigInt(p.offset);
       const dst = job.dst + BigInt(p.offset);
       const common = { src, dst, width: p.width, height: p.height, grid: { h: maskShape.h, w: maskShape.w, c: 1 } };
       if (backdrop.kind === 'blur') {
-        if (!(backdrop.strengthPx > 0 && Number.isFinite(backdrop.strengthPx))) throw new RangeError(`background blur: strength must be > 0, got ${backdrop.strengthPx}`);
-        const sigma = backdrop.strengthPx / (layout.format === 'i420' && index > 0 ? 2 : 1);
+        const sigma = quarterSigma(backdrop.strengthPx, layout.format === 'i420' && index > 0);
         const args = { ...common, work: this.#rows!.pointer, sigma, mode: BACKDROP_CODE.blur };
+        const cells = quarter(p.width) * quarter(p.height);
         this.#frameArgs(args);
-        this.#launch(`rtc_seg_blur_rows_${c}`, p.width * p.height);
-        this.#frameArgs(args);
+        this.#launch(`rtc_seg_down4_${c}`, cells);
+        this.#launch(`rtc_seg_blur_rows_${c}`, cells);
+        this.#launch(`rtc_seg_blur_columns_${c}`, cells);
         this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
       } else if (backdrop.kind === 'image') {
         this.#frameArgs({ ...common, bg: backdrop.frame + BigInt(p.offset), mode: BACKDROP_CODE.image });

@@ -9,9 +9,10 @@
  *    w = 1 - smoothing (w = 1 on a session's first frame), as the CPU path's maskUpdate;
  * 3. per plane: the mask bilinearly upsampled to the plane, /255, through a smoothstep between
  *    FEATHER_LOW and FEATHER_HIGH (the feathered edge), and out = alpha * frame + (1 - alpha) *
- *    backdrop, rounded half up; RGBA keeps its alpha channel. The blur backdrop is a separable
- *    Gaussian of the plane (clamped edges, float sums) with sigma = strength in pixels, halved on
- *    the half-size chroma planes of I420.
+ *    backdrop, rounded half up; RGBA keeps its alpha channel. The blur backdrop is computed on
+ *    the plane's quarter grid, as the CPU path does (quarterBlur: 4x4 box means, a separable
+ *    Gaussian of sigma strength / 4, halved again on the half-size chroma planes of I420) and
+ *    sampled back bilinearly.
  */
 import { gaussianWeights } from '../effects/reference.ts';
 import { planesOf, type FrameLayout } from '../frames/layout.ts';
@@ -25,8 +26,8 @@ export const FEATHER_HIGH = 176 / 255;
 /** The person mask counts a pixel as person where the model's probability is at least this. */
 export const MASK_THRESHOLD = 0.5;
 
-/** The largest blur sigma (full-resolution pixels) the CUDA kernels take: radius ceil(3 sigma) <= 96. */
-export const MAX_DEVICE_SIGMA = 32;
+/** The largest blur sigma on the quarter grid: the kernels' radius ceil(3 sigma) <= 96. */
+export const MAX_QUARTER_SIGMA = 32;
 
 export type ReferenceBackdrop =
   | { readonly kind: 'blur'; readonly strengthPx: number }
@@ -103,23 +104,19 @@ export function composeReference(frame: Uint8Array, layout: FrameLayout, mask: U
     const alpha = planeAlpha(mask, maskShape, width, height);
     let back: (i: number, ch: number) => number;
     if (backdrop.kind === 'blur') {
-      const sigma = Math.min(MAX_DEVICE_SIGMA, backdrop.strengthPx / (layout.format === 'i420' && index > 0 ? 2 : 1));
-      const w = gaussianWeights(sigma);
-      const r = w.length - 1;
-      const rows = new Float64Array(width * height * c);
-      for (let y = 0; y < height; y++)
-        for (let x = 0; x < width; x++)
-          for (let ch = 0; ch < c; ch++) {
-            let sum = 0;
-            for (let k = -r; k <= r; k++) sum += w[Math.abs(k)]! * src[(y * width + Math.min(Math.max(x + k, 0), width - 1)) * c + ch]!;
-            rows[(y * width + x) * c + ch] = sum;
-          }
+      const blurred = quarterBlur(src, width, height, c, quarterSigma(backdrop.strengthPx, layout.format === 'i420' && index > 0));
+      const qw = (width + 3) >> 2;
+      const qh = (height + 3) >> 2;
+      const ay = quarterAxis(qh);
+      const ax = quarterAxis(qw);
       back = (i, ch) => {
         const x = i % width;
-        const y = (i - x) / width;
-        let sum = 0;
-        for (let k = -r; k <= r; k++) sum += w[Math.abs(k)]! * rows[(Math.min(Math.max(y + k, 0), height - 1) * width + x) * c + ch]!;
-        return sum;
+        const [y0, y1, fy] = ay((i - x) / width);
+        const [x0, x1, fx] = ax(x);
+        const at = (yy: number, xx: number) => blurred[(yy * qw + xx) * c + ch]!;
+        const top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * fx;
+        const bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * fx;
+        return top + (bottom - top) * fy;
       };
     } else if (backdrop.kind === 'image') {
       const bg = backdrop.frame.subarray(p.offset, p.offset + width * height * c);
@@ -141,6 +138,56 @@ export function composeReference(frame: Uint8Array, layout: FrameLayout, mask: U
     }
   });
   return out;
+}
+
+/** The blur's sigma on the quarter grid (chroma: half again), within the kernels' range, as the CPU path. */
+export function quarterSigma(strengthPx: number, chroma: boolean): number {
+  if (!(strengthPx > 0 && Number.isFinite(strengthPx))) throw new RangeError(`background blur: strength must be > 0, got ${strengthPx}`);
+  return Math.min(MAX_QUARTER_SIGMA, Math.max(0.5, strengthPx / (chroma ? 8 : 4)));
+}
+
+/** Bilinear positions on a quarter grid of `size` cells for full-resolution pixel o (cell q centred on 4q + 1.5). */
+function quarterAxis(size: number): (o: number) => [number, number, number] {
+  return (o) => {
+    const src = (o + 0.5) * 0.25 - 0.5;
+    const floor = Math.floor(src);
+    return [Math.min(Math.max(floor, 0), size - 1), Math.max(Math.min(Math.ceil(src), size - 1), 0), src - floor];
+  };
+}
+
+/**
+ * The blur backdrop of a plane on its quarter grid: 4x4 box means (edge pixels repeated past the
+ * plane), then the separable Gaussian of sigmaQ with clamped edges, all in floats.
+ */
+export function quarterBlur(src: Uint8Array, width: number, height: number, c: number, sigmaQ: number): Float64Array {
+  const qw = (width + 3) >> 2;
+  const qh = (height + 3) >> 2;
+  const means = new Float64Array(qw * qh * c);
+  for (let qy = 0; qy < qh; qy++)
+    for (let qx = 0; qx < qw; qx++)
+      for (let ch = 0; ch < c; ch++) {
+        let sum = 0;
+        for (let dy = 0; dy < 4; dy++)
+          for (let dx = 0; dx < 4; dx++) sum += src[(Math.min(4 * qy + dy, height - 1) * width + Math.min(4 * qx + dx, width - 1)) * c + ch]!;
+        means[(qy * qw + qx) * c + ch] = sum / 16;
+      }
+  const w = gaussianWeights(sigmaQ);
+  const r = w.length - 1;
+  const pass = (input: Float64Array, rows: boolean) => {
+    const out = new Float64Array(input.length);
+    for (let y = 0; y < qh; y++)
+      for (let x = 0; x < qw; x++)
+        for (let ch = 0; ch < c; ch++) {
+          let sum = 0;
+          for (let k = -r; k <= r; k++) {
+            const j = rows ? y * qw + Math.min(Math.max(x + k, 0), qw - 1) : Math.min(Math.max(y + k, 0), qh - 1) * qw + x;
+            sum += w[Math.abs(k)]! * input[j * c + ch]!;
+          }
+          out[(y * qw + x) * c + ch] = sum;
+        }
+    return out;
+  };
+  return pass(pass(means, true), false);
 }
 
 /** Intersection over union of two probability masks thresholded at MASK_THRESHOLD. */

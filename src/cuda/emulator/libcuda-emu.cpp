@@ -156,8 +156,12 @@ const KernelEntry kKernels[] = {
     SEG_FRAME(rtc_seg_rgba_to_input),
     SEG_FRAME(rtc_seg_i420_to_input),
     SEG_FRAME(rtc_seg_mask_update),
+    SEG_FRAME(rtc_seg_down4_c4),
+    SEG_FRAME(rtc_seg_down4_c1),
     SEG_FRAME(rtc_seg_blur_rows_c4),
     SEG_FRAME(rtc_seg_blur_rows_c1),
+    SEG_FRAME(rtc_seg_blur_columns_c4),
+    SEG_FRAME(rtc_seg_blur_columns_c1),
     SEG_FRAME(rtc_seg_blend_c4),
     SEG_FRAME(rtc_seg_blend_c1),
 };
@@ -344,9 +348,11 @@ bool checkSegFrameArgs(const KernelEntry &k, void **params) {
   }
   const size_t c = name.back() == '4' ? 4 : 1;
   bool ok = checkDevice((uintptr_t)a.src, pixels * c);
-  if (name.rfind("rtc_seg_blur_rows", 0) == 0) return ok && checkDevice((uintptr_t)a.work, pixels * c * sizeof(float));
+  // The blur's three quarter-grid planes of floats.
+  const size_t quarter = 3 * (size_t)((a.width + 3) >> 2) * ((a.height + 3) >> 2) * c * sizeof(float);
+  if (name.rfind("rtc_seg_blur_", 0) == 0 || name.rfind("rtc_seg_down4", 0) == 0) return ok && checkDevice((uintptr_t)a.work, quarter);
   ok = ok && checkDevice((uintptr_t)a.dst, pixels * c) && checkDevice((uintptr_t)a.mask, maskPixels);
-  if (a.mode == RTC_SEG_BACKDROP_BLUR) ok = ok && checkDevice((uintptr_t)a.work, pixels * c * sizeof(float));
+  if (a.mode == RTC_SEG_BACKDROP_BLUR) ok = ok && checkDevice((uintptr_t)a.work, quarter);
   else if (a.mode == RTC_SEG_BACKDROP_IMAGE) ok = ok && checkDevice((uintptr_t)a.bg, pixels * c);
   else if (a.mode != RTC_SEG_BACKDROP_COLOUR) return false;
   return ok;
