@@ -20,6 +20,7 @@ import { FEATHER_HIGH, FEATHER_LOW, quarterSigma } from '../segmentation/graph-f
 import { frameBytes, planesOf, type FrameLayout } from '../frames/layout.ts';
 import {
   CU_EVENT_BLOCKING_SYNC,
+  CU_EVENT_DEFAULT,
   CU_EVENT_DISABLE_TIMING,
   CU_STREAM_NON_BLOCKING,
   DEFAULT_CUDA_LIBRARY,
@@ -131,6 +132,7 @@ export class CudaSegmenter {
   #rows: { pointer: CuDevicePtr; bytes: number } | undefined;
   #staging: { pointer: CuHostPointer; address: number; bytes: number; view: ArrayBuffer } | undefined;
   #done: CuEvent | undefined;
+  #timing: [CuEvent, CuEvent] | undefined;
   #closed = false;
 
   /** The caller owns context and stream, and keeps them alive until close(). */
@@ -419,6 +421,31 @@ export class CudaSegmenter {
     this.#sync();
   }
 
+  /** Benchmark helper: device milliseconds of the work `enqueue` queues (CUDA events around it). */
+  measure(enqueue: () => void): number {
+    this.#checkOpen();
+    this.#d.setCurrentContext(this.#context);
+    this.#timing ??= [this.#d.eventCreate(CU_EVENT_DEFAULT), this.#d.eventCreate(CU_EVENT_DEFAULT)];
+    const [start, stop] = this.#timing;
+    this.#d.eventRecord(start, this.#stream);
+    enqueue();
+    this.#d.eventRecord(stop, this.#stream);
+    this.#sync();
+    return this.#d.eventElapsedMs(start, stop);
+  }
+
+  /** Benchmark helper: a device copy of `bytes`, freed by close() or by the returned function. */
+  deviceCopy(bytes: Uint8Array): { pointer: CuDevicePtr; free: () => void } {
+    this.#checkOpen();
+    this.#d.setCurrentContext(this.#context);
+    const pointer = this.#alloc(bytes.length);
+    const host = this.#stagingBlock(bytes.length);
+    new Uint8Array(host.view, 0, bytes.length).set(bytes);
+    this.#d.memcpyHtoDAsync(pointer, host.address, bytes.length, this.#stream);
+    this.#sync();
+    return { pointer, free: () => this.#freeOwned(pointer) };
+  }
+
   /** Test and benchmark helper: runs the network on `input` (NHWC, the model's input shape) and returns its output. */
   runNetwork(input: Float32Array): Float32Array {
     this.#checkOpen();
@@ -511,6 +538,7 @@ export class CudaSegmenter {
       () => this.#staging && d.memFreeHost(this.#staging.pointer),
       () => this.#maskPinned && d.memFreeHost(this.#maskPinned.pointer),
       () => this.#done && d.eventDestroy(this.#done),
+      ...(this.#timing ?? []).map((e) => () => d.eventDestroy(e)),
       () => this.#args && d.freeLaunchArgs(this.#args),
       () => d.unloadModule(this.#module),
     ];
