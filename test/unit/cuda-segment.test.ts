@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createCudaKernels } from '../../src/cuda/cuda-kernels.ts';
 import { buildCudaEmulator, hostCompilerAvailable } from '../../src/cuda/emulator/build.ts';
 import { createCudaSegmenter, readSegmentPtx, SEGMENT_KERNEL_NAMES, type CudaSegmenter } from '../../src/cuda/segment.ts';
 import { packagePath } from '../../src/paths.ts';
@@ -269,6 +270,32 @@ describe('segmentation kernels on the emulated driver', { skip }, () => {
       const cpu = (await createCpuSegmenter()).maskRgba(rgba, layout.width, layout.height).probability;
       const iou = maskIoU(device, cpu);
       assert.ok(iou >= 0.98, `IoU ${iou}`);
+    });
+
+    test('through the CUDA backend (pinned frames, a session mask): the same frame as the segmenter, the mask kept and reused', async () => {
+      const kernels = await createCudaKernels({ libraryPath: lib });
+      try {
+        const bytes = rgba.length;
+        const src = kernels.alloc(bytes);
+        const dst = kernels.alloc(bytes);
+        kernels.view(src, bytes).set(rgba);
+        let valid = false;
+        const session = { get valid() { return valid; }, mask: new Uint8Array(256 * 256), markValid: () => { valid = true; }, infer: true, smoothing: 0.5 };
+        kernels.runBackground(layout, src, dst, { kind: 'blur', strengthPx: 16 }, session);
+        const want = seg.compose(rgba, layout, { kind: 'blur', strengthPx: 16 });
+        assert.ok(valid, 'the session mask is marked valid');
+        assert.deepEqual(session.mask, want.mask);
+        assert.deepEqual(kernels.view(dst, bytes), want.frame);
+        assert.ok(kernels.lastKernelSeconds > 0);
+        // The next frame reuses the mask without inference: same frame, same output.
+        kernels.view(dst, bytes).fill(0);
+        kernels.runBackground(layout, src, dst, { kind: 'blur', strengthPx: 16 }, { ...session, valid: true, infer: false, markValid: () => assert.fail('no new mask') });
+        assert.deepEqual(kernels.view(dst, bytes), want.frame);
+        kernels.free(dst, bytes);
+        kernels.free(src, bytes);
+      } finally {
+        kernels.close();
+      }
     });
 
     test('background blur: the reference chain within 1 level, the person sharp and the background blurred', () => {
