@@ -11,10 +11,11 @@
  * - each iteration applies the effect again to the previous output; 0 iterations copy the frame.
  */
 import { planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
-import { EFFECTS, isEffectName, type EffectJob } from './catalog.ts';
+import { EFFECTS, isEffectName, isSegmentationEffect, type EffectJob } from './catalog.ts';
 
 export function referenceApply(layout: FrameLayout, job: EffectJob, src: Uint8Array): Uint8Array {
   if (!isEffectName(job.effect)) throw new RangeError(`unknown effect ${String(job.effect)}`);
+  if (isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} has no naive reference: it needs the model`);
   let frame: Uint8Array = src.slice();
   for (let i = 0; i < job.iters; i++) frame = applyOnce(layout, job, frame);
   return frame;

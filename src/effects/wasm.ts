@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import type { EffectKernels } from './backend.ts';
-import { EFFECTS, isEffectName, type EffectJob } from './catalog.ts';
+import { EFFECTS, isEffectName, isSegmentationEffect, type EffectJob } from './catalog.ts';
 
 // The project compiles without lib "dom" and @types/node 20 has no WebAssembly namespace: declare
 // the little of the global WebAssembly API used here.
@@ -157,6 +157,7 @@ class WasmKernels implements EffectKernels {
     const bytes = frameBytes(layout);
     this.#checkFrame(layout, bytes, srcPtr, dstPtr);
     if (!isEffectName(job.effect)) throw new RangeError(`unknown effect ${String(job.effect)}`);
+    if (isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} runs in src/segmentation/, not as a filter`);
     if (!Number.isSafeInteger(job.iters) || job.iters < 0) throw new RangeError(`iters must be an integer >= 0, got ${job.iters}`);
     if (job.iters === 0) {
       this.#k.copyBytes(srcPtr, dstPtr, bytes);
@@ -217,6 +218,8 @@ class WasmKernels implements EffectKernels {
         return this.#k.pixelateScratch(width, channels);
       case 'grayscale':
       case 'invert':
+      case 'background-blur':
+      case 'background-replace':
         return 0;
     }
   }
