@@ -15,7 +15,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { buildApp } from '../src/app.ts';
 import { configWith } from '../src/config.ts';
-import { createCudaKernels, probeCuda } from '../src/cuda/backend.ts';
+import { createCudaKernels, probeCuda } from '../src/cuda/cuda-kernels.ts';
 import { resolveParams, type EffectJob, type EffectName } from '../src/effects/index.ts';
 import { frameBytes, type FrameLayout } from '../src/frames/layout.ts';
 

@@ -17,7 +17,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { WhipPublisher, i420Frame } from '../src/webrtc/client.ts';
 import type { I420Frame } from '../src/webrtc/peer.ts';
-import type { SessionStats } from '../src/webrtc/session.ts';
+import type { SessionStats } from '../src/webrtc/publisher-session.ts';
 import { freePort } from '../test/ports.ts';
 
 const { values: args } = parseArgs({

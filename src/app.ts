@@ -10,8 +10,9 @@ import { infoRoutes, metricsRoute } from './http/routes/info.ts';
 import { processRoutes } from './http/routes/process.ts';
 import { demoRoutes } from './http/routes/demo.ts';
 import { whipRoutes } from './http/routes/whip.ts';
-import { SessionRegistry } from './webrtc/sessions.ts';
+import { SessionRegistry } from './webrtc/session-registry.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { packageUrl } from './paths.ts';
 
 export interface AppContext {
   readonly app: FastifyInstance;
@@ -29,8 +30,7 @@ export interface BuildOptions {
   readonly logger?: FastifyServerOptions['logger'];
 }
 
-// src/app.ts and dist/src/app.js sit at different depths below package.json.
-const packageJsonUrl = new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url);
+const packageJsonUrl = packageUrl('package.json');
 const VERSION = (JSON.parse(readFileSync(packageJsonUrl, 'utf8')) as { version: string }).version;
 
 /** Builds the HTTP app and its engine. Used by server.ts and by tests (`app.inject()`). */

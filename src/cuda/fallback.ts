@@ -17,10 +17,10 @@
  * kernels that run it is staged through the CPU kernels' memory (pinned memory stays readable
  * after a GPU fault: it is host memory).
  */
-import type { EffectKernels } from '../effects/backend.ts';
+import type { EffectKernels } from '../effects/kernel-types.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import { createCudaKernels, type CudaDeviceInfo, type CudaKernelsOptions } from './backend.ts';
+import { createCudaKernels, type CudaDeviceInfo, type CudaKernelsOptions } from './cuda-kernels.ts';
 import { CudaError } from './driver.ts';
 
 /** What the GPU side must offer: the kernels, and the GPU time of their last run. */

@@ -4,7 +4,7 @@
  * accumulates in float and rounds half up at the end, RGBA keeps alpha in grayscale, edge and
  * invert. I420 planes are launched one by one with the channels=1 kernels.
  *
- * Every kernel takes one argument struct by value, so the host side (src/cuda/backend.ts) packs
+ * Every kernel takes one argument struct by value, so the host side (src/cuda/cuda-kernels.ts) packs
  * one buffer per launch. The layouts are fixed by the static_asserts below and mirrored there.
  *
  * All kernels loop over rows with a grid stride, so any height fits the 65535 limit of gridDim.y.
@@ -48,9 +48,9 @@ struct GaussArgs {
   float weights[RTC_MAX_RADIUS + 1]; /* w[0..radius], normalised as in gaussianWeights() */
 };
 
-static_assert(sizeof(PlaneArgs) == 32, "PlaneArgs layout is mirrored in src/cuda/backend.ts");
+static_assert(sizeof(PlaneArgs) == 32, "PlaneArgs layout is mirrored in src/cuda/cuda-kernels.ts");
 static_assert(offsetof(PlaneArgs, width) == 16 && offsetof(PlaneArgs, block) == 24, "PlaneArgs layout");
-static_assert(sizeof(GaussArgs) == 424, "GaussArgs layout is mirrored in src/cuda/backend.ts");
+static_assert(sizeof(GaussArgs) == 424, "GaussArgs layout is mirrored in src/cuda/cuda-kernels.ts");
 static_assert(offsetof(GaussArgs, radius) == 24 && offsetof(GaussArgs, weights) == 32, "GaussArgs layout");
 
 __device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }

@@ -1,5 +1,5 @@
 import { ConfigError, type Config } from '../config.ts';
-import { probeCuda, type CudaDeviceInfo, type CudaProbe } from '../cuda/backend.ts';
+import { probeCuda, type CudaDeviceInfo, type CudaProbe } from '../cuda/cuda-kernels.ts';
 import { cpuName } from '../metrics.ts';
 import type { DeviceKind } from './engine.ts';
 

@@ -8,7 +8,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { createGpuWorkerKernels, type GpuWorkerKernels } from '../cuda/fallback.ts';
-import type { EffectKernels } from '../effects/backend.ts';
+import type { EffectKernels } from '../effects/kernel-types.ts';
 import { createWasmKernels } from '../effects/wasm.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';

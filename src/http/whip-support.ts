@@ -2,8 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IceServer } from '../config.ts';
 import { HttpError, unprocessable, unsupportedMediaType } from '../errors.ts';
-import type { Session } from '../webrtc/session.ts';
-import type { SessionRegistry, TrickleResult } from '../webrtc/sessions.ts';
+import type { Session } from '../webrtc/publisher-session.ts';
+import type { SessionRegistry, TrickleResult } from '../webrtc/session-registry.ts';
 import type { Viewer } from '../webrtc/viewer.ts';
 
 /** HTTP pieces shared by the WHIP and WHEP routes. */

@@ -8,7 +8,7 @@
  * small SharedArrayBuffer the session owns, see mask-state.ts), so any worker can take any frame.
  */
 import { chromaSize, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
-import type { FrameMemory } from '../effects/backend.ts';
+import type { FrameMemory } from '../effects/kernel-types.ts';
 import { SELFIE_MODEL } from './model.ts';
 import type { SegmentationModel } from './runtime.ts';
 import { MASK_STATE_HEADER_BYTES, type MaskStateView } from './mask-state.ts';

@@ -6,7 +6,7 @@
  * Bounded per worker: the model and its buffers, scratch for the largest frame seen, and at most
  * BACKDROP_CACHE_ENTRIES session images resized to a frame layout.
  */
-import type { EffectKernels } from '../effects/backend.ts';
+import type { EffectKernels } from '../effects/kernel-types.ts';
 import { withDefaultsOf, type SegmentationEffectName } from './params.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import { chromaSize, frameBytes, type FrameLayout } from '../frames/layout.ts';

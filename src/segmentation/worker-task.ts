@@ -3,7 +3,7 @@
  * the result back into the caller's buffer. The worker's model loads on its first such task.
  */
 import { isSegmentationEffect } from '../effects/catalog.ts';
-import type { EffectKernels } from '../effects/backend.ts';
+import type { EffectKernels } from '../effects/kernel-types.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes } from '../frames/layout.ts';
 import { epochNowMs, type ProcessResult, type ProcessTask } from '../engine/messages.ts';

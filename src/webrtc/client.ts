@@ -5,7 +5,7 @@
 import { frameBytes } from '../frames/layout.ts';
 import type { IceServer } from '../config.ts';
 import { Peer, VideoOutput, type I420Frame } from './peer.ts';
-import { CONTROL_CHANNEL } from './session.ts';
+import { CONTROL_CHANNEL } from './publisher-session.ts';
 
 export interface ClientOptions {
   readonly token?: string;

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { SafeEmitter } from './events.ts';
 import type { Peer } from './peer.ts';
-import type { Session, SessionOutcome } from './session.ts';
+import type { Session, SessionOutcome } from './publisher-session.ts';
 
 export type ViewerEvents = { closed: [outcome: SessionOutcome] };
 

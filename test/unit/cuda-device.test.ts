@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { probeCuda, ptxRequirement, readPtx, type CudaProbe } from '../../src/cuda/backend.ts';
+import { probeCuda, ptxRequirement, readPtx, type CudaProbe } from '../../src/cuda/cuda-kernels.ts';
 import { CudaError, CudaUnavailableError, loadCudaDriver } from '../../src/cuda/driver.ts';
 import { ConfigError } from '../../src/config.ts';
 import { chooseDevice, DeviceUnavailableError } from '../../src/engine/device.ts';

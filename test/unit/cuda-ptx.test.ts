@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CUDA_KERNEL_NAMES, PTX_URL, readPtx } from '../../src/cuda/backend.ts';
+import { CUDA_KERNEL_NAMES, PTX_URL, readPtx } from '../../src/cuda/cuda-kernels.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -53,7 +53,7 @@ test('the PTX targets sm_75 with ISA 8.0, names no build path, and every kernel 
   assert.match(text, /^\.address_size 64$/m);
   assert.doesNotMatch(text, /\/(home|work|tmp|root)\//, 'no absolute paths: the file must be reproducible anywhere');
   assert.doesNotMatch(text, /used_bytes_mask/, 'an ISA 8.3 hint in ISA 8.0 PTX');
-  // One .param per entry, sized as PlaneArgs (32) or GaussArgs (424) in kernels.cu / backend.ts.
+  // One .param per entry, sized as PlaneArgs (32) or GaussArgs (424) in kernels.cu / cuda-kernels.ts.
   const params = [...text.matchAll(/\.entry (\w+)\(\s*\.param \.align 8 \.b8 \w+\[(\d+)\]\s*\)/g)].map((m) => [m[1], Number(m[2])]);
   assert.equal(params.length, CUDA_KERNEL_NAMES.length);
   for (const [name, bytes] of params) assert.equal(bytes, String(name).startsWith('rtc_gaussian') ? 424 : 32, String(name));

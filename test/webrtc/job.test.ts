@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { InvalidEffectError } from '../../src/effects/catalog.ts';
 import { parseJob } from '../../src/webrtc/job.ts';
-import { portRangeOf } from '../../src/webrtc/sessions.ts';
+import { portRangeOf } from '../../src/webrtc/session-registry.ts';
 
 test('parseJob: query strings, change requests and their defaults', () => {
   assert.deepEqual(parseJob({}, 100), { effect: 'blur', params: {}, iters: 1 });

@@ -7,7 +7,7 @@ import { createMetrics } from '../../src/metrics.ts';
 import { RollingQuantile } from '../../src/stats/rolling-quantile.ts';
 import { SafeEmitter } from '../../src/webrtc/events.ts';
 import type { I420Frame, Peer, PeerEvents, VideoOutput } from '../../src/webrtc/peer.ts';
-import { Session, type SessionOutcome } from '../../src/webrtc/session.ts';
+import { Session, type SessionOutcome } from '../../src/webrtc/publisher-session.ts';
 import { metricValue } from '../helpers.ts';
 
 class FakePeer extends SafeEmitter<PeerEvents> {

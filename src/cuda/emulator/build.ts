@@ -8,11 +8,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../paths.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// From dist/ the sources are still in src/.
-const sourceDir = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../../../src/cuda/emulator') : here;
+// From dist/ too, the sources are in src/.
+const sourceDir = packagePath('src/cuda/emulator');
 const SOURCES = ['libcuda-emu.cpp', 'cuda-emu.h', '../kernels.cu'].map((f) => path.join(sourceDir, f));
 
 export const HOST_COMPILER = 'g++';

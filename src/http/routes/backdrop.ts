@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { unsupportedMediaType } from '../../errors.ts';
 import { decodeImage, IMAGE_TYPES } from '../../frames/codec.ts';
-import type { Session } from '../../webrtc/session.ts';
+import type { Session } from '../../webrtc/publisher-session.ts';
 
 export interface BackdropRouteOptions {
   readonly sessionOf: (request: FastifyRequest<{ Params: { id: string } }>) => Session;

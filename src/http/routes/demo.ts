@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { packagePath } from '../../paths.ts';
 
-// src/http/routes/demo.ts and dist/src/http/routes/demo.js sit at different depths below public/.
-const publicDir = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../../public/' : '../../../public/', import.meta.url));
+const publicDir = packagePath('public/');
 
 /** The demo page at `/` (plain files from public/, nothing built). */
 export async function demoRoutes(app: FastifyInstance): Promise<void> {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EXEMPT_FROM_PRESSURE, type sessionCreationLimit } from '../guards.ts';
-import { notFound, type SessionRegistry } from '../../webrtc/sessions.ts';
+import { notFound, type SessionRegistry } from '../../webrtc/session-registry.ts';
 import type { Viewer } from '../../webrtc/viewer.ts';
 import { asSdp, patchIce, requireType, SDP_TYPE, SDPFRAG_TYPE } from '../whip-support.ts';
 

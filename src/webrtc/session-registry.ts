@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { Peer, VideoOutput } from './peer.ts';
 import { announceAddress, fragmentOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
-import { Session, type SessionOutcome } from './session.ts';
+import { Session, type SessionOutcome } from './publisher-session.ts';
 import { Viewer } from './viewer.ts';
 import { DEFAULT_SEGMENTATION_SETTINGS } from '../segmentation/session-segmentation.ts';
 
