@@ -18,8 +18,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { EffectKernels } from '../effects/kernel-types.ts';
-import type { EffectJob, EffectName, EffectParams, ParamsOf } from '../effects/catalog.ts';
-import { checkJob, checkLayout } from '../effects/job-check.ts';
+import type { EffectJob, EffectParams, FilterEffectName, ParamsOf } from '../effects/catalog.ts';
+import { checkFilterJob, checkLayout } from '../effects/job-check.ts';
 import { gaussianWeights } from '../effects/reference.ts';
 import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import { packagePath, packageUrl } from '../paths.ts';
@@ -432,7 +432,7 @@ export class CudaKernels implements EffectKernels {
   run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void {
     if (this.#closed) throw new Error('the CUDA kernels are closed');
     const bytes = checkLayout(layout);
-    const params = checkJob(job);
+    const { effect: name, params } = checkFilterJob(job);
     this.#blockOf(srcPtr, bytes);
     this.#blockOf(dstPtr, bytes);
     if (srcPtr < dstPtr + bytes && dstPtr < srcPtr + bytes) throw new RangeError('srcPtr and dstPtr frames overlap');
@@ -445,7 +445,7 @@ export class CudaKernels implements EffectKernels {
     const d = this.#driver;
     const stream = this.#stream;
     const planes = planesOf(layout);
-    const effect = PASSES[job.effect] as CudaEffect<EffectParams>;
+    const effect = PASSES[name] as CudaEffect<EffectParams>;
     const tmpBytes = effect.tmpBytes(planes[0]!);
     const held: Array<[CuDevicePtr, number]> = [];
     const acquire = (size: number): CuDevicePtr => {
@@ -715,4 +715,4 @@ const PASSES = {
       return ops.launch('rtc_invert_bytes', from, to, frameBytes(layout), 1, 0);
     },
   },
-} satisfies { readonly [E in EffectName]: CudaEffect<ParamsOf<E>> };
+} satisfies { readonly [E in FilterEffectName]: CudaEffect<ParamsOf<E>> };

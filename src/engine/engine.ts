@@ -3,7 +3,7 @@ import type { EffectJob } from '../effects/catalog.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import { cpuName, type Metrics } from '../metrics.ts';
-import type { GpuInfo, ProcessResult } from './messages.ts';
+import type { GpuInfo, ProcessResult, SegmentationTask } from './messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
 export type DeviceKind = 'cpu' | 'cuda';
@@ -106,13 +106,14 @@ export class Engine {
     job: EffectJob,
     pixels: Uint8Array,
     use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
+    extras: { readonly segmentation?: SegmentationTask } = {},
   ): Promise<T> {
     const bytes = frameBytes(layout);
     const buffer = this.#buffers.acquire(bytes);
     try {
       const frame = new Uint8Array(buffer, 0, bytes);
       frame.set(pixels.subarray(0, bytes));
-      const result = await this.#pool.run({ layout, job, source: { kind: 'shared', buffer }, ...this.#taskDevice() });
+      const result = await this.#pool.run({ layout, job, source: { kind: 'shared', buffer }, ...this.#taskDevice(), ...extras });
       return await use(frame, this.#observe(job, result));
     } finally {
       this.#buffers.release(buffer);

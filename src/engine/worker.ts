@@ -13,6 +13,8 @@ import { createWasmKernels } from '../effects/wasm.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import { epochNowMs, type ProcessResult, type WorkerInit, type WorkerTask } from './messages.ts';
+import { isSegmentationEffect } from '../effects/catalog.ts';
+import { runSegmentationTask } from '../segmentation/worker-task.ts';
 
 const init = (workerData ?? { device: 'cpu' }) as WorkerInit;
 const cpuKernels = await createWasmKernels();
@@ -71,7 +73,9 @@ function checksum(frame: Uint8Array): number {
   return h >>> 0;
 }
 
-export default function runTask(task: WorkerTask): ProcessResult {
+export default function runTask(task: WorkerTask): ProcessResult | Promise<ProcessResult> {
+  // Segmentation effects run on this worker's CPU kernels and the model (src/segmentation/).
+  if (isSegmentationEffect(task.job.effect)) return runSegmentationTask(task, cpuKernels, checksum);
   const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
   const t0 = performance.now();
   const bytes = frameBytes(task.layout);

@@ -68,12 +68,12 @@ export function loadSegmentationModel(spec: ModelSpec = SELFIE_MODEL): Promise<S
 
 class TfjsSegmentationModel implements SegmentationModel {
   readonly spec: ModelSpec;
-  readonly #graph: GraphModel;
+  readonly graph: GraphModel;
   readonly #inputShape: [number, number, number, number];
 
   constructor(spec: ModelSpec, graph: GraphModel) {
     this.spec = spec;
-    this.#graph = graph;
+    this.graph = graph;
     this.#inputShape = [1, spec.inputHeight, spec.inputWidth, 3];
   }
 
@@ -85,9 +85,15 @@ class TfjsSegmentationModel implements SegmentationModel {
     // not block on anything but the computation itself.
     const result = tf.tidy(() => {
       const x = tf.tensor4d(input, this.#inputShape, 'float32');
-      const y = this.#graph.execute(x) as tf.Tensor;
+      const y = this.graph.execute(x) as tf.Tensor;
       return y.dataSync() as Float32Array;
     });
     out.set(result.subarray(0, pixels));
   }
+}
+
+/** The TF.js graph behind a model of this module (benchmarks compare against TF.js ops with it). */
+export function tfjsGraphOf(model: SegmentationModel): GraphModel {
+  if (!(model instanceof TfjsSegmentationModel)) throw new TypeError('not a TF.js segmentation model');
+  return model.graph;
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { InvalidEffectError, type EffectJob } from '../effects/catalog.ts';
+import { InvalidEffectError, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
+import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
 import type { Engine } from '../engine/engine.ts';
 import { OverloadedError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
@@ -23,6 +24,8 @@ export interface SessionDeps {
   readonly log: FastifyBaseLogger;
   readonly idleSeconds: number;
   readonly maxIters: number;
+  /** Segmentation effects: mask smoothing and the longest mask reuse (defaults: src/segmentation/). */
+  readonly segmentation?: SegmentationSettings;
 }
 
 export type SessionEvents = { closed: [outcome: SessionOutcome] };
@@ -69,6 +72,8 @@ export class Session extends SafeEmitter<SessionEvents> {
   #job: EffectJob;
   #etag: string;
   #scratch = new Uint8Array(0);
+  /** Made with the first segmentation effect (mask state, backdrop); dropped with the session. */
+  #segmentation: SessionSegmentation | undefined;
   #lastActivityMs = performance.now();
   #framesReceived = 0;
   #framesProcessed = 0;
@@ -135,6 +140,17 @@ export class Session extends SafeEmitter<SessionEvents> {
     return this.#job;
   }
 
+  /** The image background-replace puts behind the person (undefined: back to the colour). */
+  setBackdrop(image: Backdrop | undefined): void {
+    if (image === undefined && !this.#segmentation) return;
+    this.#segmentationState().setBackdrop(image);
+  }
+
+  #segmentationState(): SessionSegmentation {
+    this.#segmentation ??= new SessionSegmentation(this.#deps.segmentation);
+    return this.#segmentation;
+  }
+
   setEtag(etag: string): void {
     this.#etag = etag;
   }
@@ -185,6 +201,7 @@ export class Session extends SafeEmitter<SessionEvents> {
     this.#peer.close();
     this.#peer.removeAllListeners();
     this.output.close();
+    this.#segmentation = undefined;
     this.#deps.log.info(
       { sessionId: this.id, outcome, framesReceived: this.#framesReceived, framesProcessed: this.#framesProcessed, framesDropped: this.#framesDropped },
       'session ended',
@@ -197,8 +214,11 @@ export class Session extends SafeEmitter<SessionEvents> {
     const layout: FrameLayout = { format: 'i420', width: frame.width, height: frame.height };
     const bytes = frameBytes(layout);
     if (frame.data.length < bytes) throw new Error(`frame of ${frame.width}x${frame.height} has ${frame.data.length} bytes, expected ${bytes}`);
-    await this.#deps.engine.processFrame(layout, this.#job, frame.data, (processed) => {
+    const segmentation = isSegmentationEffect(this.#job.effect) ? this.#segmentationState() : undefined;
+    const extras = segmentation ? { segmentation: segmentation.task(receivedAtMs) } : {};
+    await this.#deps.engine.processFrame(layout, this.#job, frame.data, (processed, timings) => {
       if (this.#closed) return;
+      segmentation?.observe(timings.maskReused === true, (performance.now() - receivedAtMs) / 1000);
       // libwebrtc copies the frame during onFrame but refuses shared memory, so one plain buffer
       // per session carries every frame.
       if (this.#scratch.length !== bytes) this.#scratch = new Uint8Array(bytes);
@@ -209,7 +229,7 @@ export class Session extends SafeEmitter<SessionEvents> {
       this.#framesProcessed++;
       this.#deps.metrics.frameLatency.observe(latencySeconds);
       this.#deps.frameWindow.recordSeconds(latencySeconds);
-    });
+    }, extras);
   }
 
   #dropped(): void {

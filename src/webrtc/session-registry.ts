@@ -11,6 +11,7 @@ import { Peer, VideoOutput } from './peer.ts';
 import { announceAddress, fragmentOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
 import { Session, type SessionOutcome } from './publisher-session.ts';
 import { Viewer } from './viewer.ts';
+import { DEFAULT_SEGMENTATION_SETTINGS } from '../segmentation/session-segmentation.ts';
 
 export interface SessionsConfig {
   readonly maxSessions: number;
@@ -24,6 +25,8 @@ export interface SessionsConfig {
   readonly maxIters: number;
   readonly retryAfterSeconds: number;
   readonly p95WindowSeconds: number;
+  readonly segmentMaskSmoothing?: number;
+  readonly segmentMaxMaskAgeFrames?: number;
 }
 
 export interface SessionsDeps {
@@ -119,6 +122,10 @@ export class SessionRegistry {
         log: this.#deps.log,
         idleSeconds: this.#config.sessionIdleSeconds,
         maxIters: this.#config.maxIters,
+        segmentation: {
+          smoothing: this.#config.segmentMaskSmoothing ?? DEFAULT_SEGMENTATION_SETTINGS.smoothing,
+          maxMaskAgeFrames: this.#config.segmentMaxMaskAgeFrames ?? DEFAULT_SEGMENTATION_SETTINGS.maxMaskAgeFrames,
+        },
       });
       this.#sessions.set(id, session);
       this.#deps.metrics.sessionsActive.inc();

@@ -1,0 +1,50 @@
+/**
+ * One segmentation task in a worker thread: the frame into the CPU kernels' memory, the effect,
+ * the result back into the caller's buffer. The worker's model loads on its first such task.
+ */
+import { isSegmentationEffect } from '../effects/catalog.ts';
+import type { EffectKernels } from '../effects/kernel-types.ts';
+import { fillSynthetic } from '../frames/synthetic.ts';
+import { frameBytes } from '../frames/layout.ts';
+import { epochNowMs, type ProcessResult, type ProcessTask } from '../engine/messages.ts';
+import { SegmentationWorker } from './worker-effects.ts';
+
+let worker: Promise<SegmentationWorker> | undefined;
+
+export async function runSegmentationTask(
+  task: ProcessTask,
+  kernels: EffectKernels & { readonly exports: unknown },
+  checksum: (frame: Uint8Array) => number,
+): Promise<ProcessResult> {
+  const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
+  const { job, layout, source } = task;
+  if (!isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} is not a segmentation effect`);
+  worker ??= SegmentationWorker.create(kernels).catch((err: unknown) => {
+    worker = undefined;
+    throw err;
+  });
+  const seg = await worker;
+  const t0 = performance.now();
+  const bytes = frameBytes(layout);
+  const srcPtr = kernels.alloc(bytes);
+  const dstPtr = kernels.alloc(bytes);
+  try {
+    // The test card is made afresh: segmentation of a card is a smoke test, not a hot path.
+    if (source.kind === 'synthetic') fillSynthetic(layout, kernels.view(srcPtr, bytes));
+    else kernels.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
+    const report = seg.run(layout, { ...job, effect: job.effect }, srcPtr, dstPtr, task.segmentation);
+    const out = kernels.view(dstPtr, bytes);
+    if (source.kind === 'shared') new Uint8Array(source.buffer, 0, bytes).set(out);
+    return {
+      queueSeconds,
+      computeSeconds: (performance.now() - t0) / 1000,
+      checksum: checksum(out),
+      device: 'cpu',
+      inferenceSeconds: report.inferenceSeconds,
+      maskReused: report.maskReused,
+    };
+  } finally {
+    kernels.free(dstPtr, bytes);
+    kernels.free(srcPtr, bytes);
+  }
+}

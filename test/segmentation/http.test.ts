@@ -1,0 +1,55 @@
+/**
+ * The background effects through /effects and /process: the test card, an uploaded photo (PNG in,
+ * PNG out), parameter errors as 422.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { testApp } from '../helpers.ts';
+import { meanDistanceTo, REGIONS, SKIMAGE_DATA, skipWithoutPhotos } from './photos.ts';
+
+test('/effects lists background-blur and background-replace with their parameters', async (t) => {
+  const { app } = await testApp(t);
+  const res = await app.inject('/effects');
+  assert.equal(res.statusCode, 200);
+  const body = res.body;
+  assert.match(body, /background-blur/);
+  assert.match(body, /background-replace/);
+  assert.match(body, /strength/);
+  assert.match(body, /color/);
+});
+
+test('/process runs background-blur on the test card, in RGBA and I420', async (t) => {
+  const { app } = await testApp(t);
+  for (const format of ['rgba', 'i420']) {
+    const res = await app.inject(`/process?pixels=320x180&effect=background-blur&strength=8&format=${format}`);
+    assert.equal(res.statusCode, 200, res.body);
+    const json = res.json();
+    assert.equal(json.effect, 'background-blur');
+    assert.deepEqual(json.params, { strength: 8 });
+    assert.ok(json.compute_sec > 0);
+  }
+});
+
+test('/process refuses out-of-range parameters with 422', async (t) => {
+  const { app } = await testApp(t);
+  for (const query of ['effect=background-blur&strength=0', 'effect=background-blur&strength=x', 'effect=background-replace&color=0x1000000', 'effect=background-replace&color=1.5']) {
+    const res = await app.inject(`/process?pixels=64x64&${query}`);
+    assert.equal(res.statusCode, 422, `${query}: ${res.body}`);
+    assert.ok(res.json().error, query);
+  }
+});
+
+test('/process replaces the background of an uploaded photo (PNG in, PNG out)', async (t) => {
+  if (skipWithoutPhotos(t)) return;
+  const { app } = await testApp(t);
+  const png = readFileSync(`${SKIMAGE_DATA}/astronaut.png`);
+  const res = await app.inject({ method: 'POST', url: '/process?effect=background-replace&color=0x0000ff', payload: png, headers: { 'content-type': 'image/png' } });
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(res.headers['content-type'], 'image/png');
+  const { data, info } = await sharp(res.rawPayload).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  for (const box of REGIONS['astronaut.png'].background) assert.ok(meanDistanceTo(out, info.width, box, 0x0000ff) < 8);
+  for (const box of REGIONS['astronaut.png'].person) assert.ok(meanDistanceTo(out, info.width, box, 0x0000ff) > 60);
+});
