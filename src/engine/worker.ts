@@ -15,6 +15,7 @@ import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import { epochNowMs, type ProcessResult, type WorkerInit, type WorkerTask } from './messages.ts';
 import { isSegmentationEffect } from '../effects/catalog.ts';
 import { runSegmentationTask } from '../segmentation/worker-task.ts';
+import { runSegmentationTaskOnGpu } from '../cuda/background-task.ts';
 
 const init = (workerData ?? { device: 'cpu' }) as WorkerInit;
 const cpuKernels = await createWasmKernels();
@@ -74,8 +75,13 @@ function checksum(frame: Uint8Array): number {
 }
 
 export default function runTask(task: WorkerTask): ProcessResult | Promise<ProcessResult> {
-  // Segmentation effects run on this worker's CPU kernels and the model (src/segmentation/).
-  if (isSegmentationEffect(task.job.effect)) return runSegmentationTask(task, cpuKernels, checksum);
+  // Segmentation effects run on this worker's CPU kernels and the model (src/segmentation/), or on
+  // the GPU of a CUDA worker (src/cuda/background-task.ts) with the CPU as its fallback.
+  if (isSegmentationEffect(task.job.effect)) {
+    if (!gpu) return runSegmentationTask(task, cpuKernels, checksum);
+    gpu.kernels.preferCpu(task.device === 'cpu');
+    return runSegmentationTaskOnGpu(task, gpu.kernels, checksum, deviceReport, () => runSegmentationTask(task, cpuKernels, checksum));
+  }
   const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
   const t0 = performance.now();
   const bytes = frameBytes(task.layout);

@@ -19,13 +19,13 @@ import { planeColour } from '../../src/segmentation/background.ts';
 import { frameBytes, type FrameLayout } from '../../src/frames/layout.ts';
 import { loadGraphModelFile } from '../../src/segmentation/graph-load.ts';
 import { runReferenceGraph } from '../../src/segmentation/graph-reference.ts';
-import { photoPath, photosPresent, readPhoto } from '../photos.ts';
+import { loadPhoto, photosAvailable, SKIMAGE_DATA } from '../segmentation/photos.ts';
 
 const compiler = hostCompilerAvailable();
 if (!compiler && process.env.CI === 'true') throw new Error('CI needs a host C++ compiler (g++) for the CUDA emulator tests');
 const skip = compiler ? false : 'no host C++ compiler (g++): the emulated CUDA driver cannot be built';
-const photosMissing = !photosPresent(['astronaut.png']);
-if (photosMissing && process.env.CI === 'true') throw new Error(`CI needs ${photoPath('astronaut.png')} (python3-skimage)`);
+const photosMissing = !photosAvailable();
+if (photosMissing && process.env.CI === 'true') throw new Error(`CI needs ${SKIMAGE_DATA}/astronaut.png (python3-skimage)`);
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
@@ -236,7 +236,7 @@ describe('segmentation kernels on the emulated driver', { skip }, () => {
     }
   });
 
-  describe('the selfie model at its input size', { skip: photosMissing ? `no ${photoPath('astronaut.png')} (python3-skimage)` : false }, () => {
+  describe('the selfie model at its input size', { skip: photosMissing ? `no ${SKIMAGE_DATA}/astronaut.png (python3-skimage)` : false }, () => {
     let model: GraphModel;
     let seg: CudaSegmenter & { dispose(): void };
     let rgba: Uint8Array;
@@ -246,7 +246,7 @@ describe('segmentation kernels on the emulated driver', { skip }, () => {
     before(async () => {
       model = loadGraphModelFile(packagePath('models/selfie/model.json'));
       seg = createCudaSegmenter(model, { libraryPath: lib });
-      const photo = await readPhoto('astronaut.png');
+      const photo = await loadPhoto('astronaut.png');
       rgba = photo.rgba;
       layout = { format: 'rgba', width: photo.width, height: photo.height };
       reference = runReferenceGraph(model, frameToModelInput(rgba, layout, model.tensors[0]!));

@@ -13,12 +13,12 @@ import { elements, type GraphModel } from '../../src/segmentation/graph.ts';
 import { frameToModelInput, maskIoU } from '../../src/segmentation/graph-frame.ts';
 import { GraphModelError, loadGraphModelFile, parseGraphModel, type TfGraphModelJson } from '../../src/segmentation/graph-load.ts';
 import { runReferenceGraph } from '../../src/segmentation/graph-reference.ts';
-import { photosPresent, readPhoto, SKIMAGE_DATA } from '../photos.ts';
+import { loadPhoto, photosAvailable, SKIMAGE_DATA } from '../segmentation/photos.ts';
 
 const MODEL_JSON = packagePath('models/selfie/model.json');
-const PHOTOS = ['astronaut.png', 'camera.png'];
+const PHOTOS = ['astronaut.png', 'camera.png'] as const;
 
-const photosMissing = !photosPresent(PHOTOS);
+const photosMissing = !photosAvailable();
 if (photosMissing && process.env.CI === 'true') throw new Error(`CI needs scikit-image's photos (python3-skimage) in ${SKIMAGE_DATA}`);
 
 function modelJson(): TfGraphModelJson {
@@ -101,7 +101,7 @@ describe('reference interpreter against TF.js on photographs of people', { skip:
 
   for (const photo of PHOTOS) {
     test(`${photo}: same person mask (IoU >= 0.98) and probabilities within 0.1`, async () => {
-      const { rgba, width, height } = await readPhoto(photo);
+      const { rgba, width, height } = await loadPhoto(photo);
       const ours = runReferenceGraph(model, frameToModelInput(rgba, { format: 'rgba', width, height }, model.tensors[0]!));
       const theirs = tfjs.maskRgba(rgba, width, height).probability;
       assert.equal(ours.length, elements(model.tensors[model.output]!));
