@@ -67,14 +67,21 @@ export async function runSegmentationTaskOnGpu(
   const bytes = frameBytes(layout);
   let sum = 0;
   let maskReused = false;
+  const seg = task.segmentation;
+  const maskOnly = seg?.maskOnly === true;
   const ran = kernels.tryGpu((gpu) => {
-    if (!gpu.runBackground) throw new Error('these GPU kernels have no background effects');
+    if (!gpu.runBackground || !gpu.updateMask) throw new Error('these GPU kernels have no background effects');
     const srcPtr = gpu.alloc(bytes);
     const dstPtr = gpu.alloc(bytes);
     try {
       if (source.kind === 'synthetic') fillSynthetic(layout, gpu.view(srcPtr, bytes));
       else gpu.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
-      const seg = task.segmentation;
+      if (seg && maskOnly) {
+        // A live session's mask job: the model into the session's state, no frame out.
+        const state = viewMaskState(seg.state, MODEL_PIXELS);
+        gpu.updateMask(layout, srcPtr, { get valid() { return state.valid; }, mask: state.mask, markValid: () => state.markValid(), smoothing: seg.smoothing });
+        return;
+      }
       let backdrop: HostBackdrop;
       if (effect === 'background-blur') backdrop = { kind: 'blur', strengthPx: withDefaultsOf('background-blur', job.params).strength };
       else if (seg?.backdrop) backdrop = { kind: 'image', ptr: imageBackdrop(gpu, layout, seg.backdrop) };
@@ -92,5 +99,5 @@ export async function runSegmentationTaskOnGpu(
     }
   });
   if (!ran) return { ...(await onCpu()), ...report() };
-  return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: sum, ...report(), maskReused };
+  return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: sum, ...report(), maskReused: maskOnly ? false : maskReused };
 }

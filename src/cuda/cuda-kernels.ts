@@ -557,8 +557,7 @@ export class CudaKernels implements EffectKernels {
     const d = this.#driver;
     const stream = this.#stream;
     d.setCurrentContext(this.#context);
-    this.#segmenter ??= new CudaSegmenter(d, this.#context, stream, loadGraphModelFile(packagePath(SELFIE_MODEL.graphPath)));
-    const seg = this.#segmenter;
+    const seg = this.#segmenterOnce();
     const held: Array<[CuDevicePtr, number]> = [];
     const acquire = (size: number): CuDevicePtr => {
       const pointer = this.#idleDevice.take(size) ?? d.memAlloc(size);
@@ -604,6 +603,51 @@ export class CudaKernels implements EffectKernels {
       }
       for (const [pointer, size] of held) this.#idleDevice.put(size, pointer);
     }
+  }
+
+  /**
+   * A live session's mask job: the network on one pinned frame, the session's mask updated on the
+   * device and written back; no output frame.
+   */
+  updateMask(layout: FrameLayout, srcPtr: number, session: Omit<DeviceMaskSession, 'infer'>): void {
+    if (this.#closed) throw new Error('the CUDA kernels are closed');
+    const bytes = checkLayout(layout);
+    this.#blockOf(srcPtr, bytes);
+    const d = this.#driver;
+    const stream = this.#stream;
+    d.setCurrentContext(this.#context);
+    const seg = this.#segmenterOnce();
+    const src = this.#idleDevice.take(bytes) ?? d.memAlloc(bytes);
+    let ok = false;
+    try {
+      d.memcpyHtoDAsync(src, srcPtr, bytes, stream);
+      const valid = session.valid;
+      if (valid) seg.enqueueMaskUpload(session.mask);
+      d.eventRecord(this.#start, stream);
+      seg.enqueueMaskUpdate(layout, src, session.smoothing, !valid);
+      d.eventRecord(this.#stop, stream);
+      seg.enqueueMaskDownload();
+      d.eventRecord(this.#done, stream);
+      d.eventSynchronize(this.#done);
+      this.lastKernelSeconds = d.eventElapsedMs(this.#start, this.#stop) / 1000;
+      session.mask.set(seg.hostMask());
+      session.markValid();
+      ok = true;
+    } finally {
+      if (!ok) {
+        try {
+          d.streamSynchronize(stream);
+        } catch {
+          // the error that brought us here is the one to report
+        }
+      }
+      this.#idleDevice.put(bytes, src);
+    }
+  }
+
+  #segmenterOnce(): CudaSegmenter {
+    this.#segmenter ??= new CudaSegmenter(this.#driver, this.#context, this.#stream, loadGraphModelFile(packagePath(SELFIE_MODEL.graphPath)));
+    return this.#segmenter;
   }
 
   close(): void {

@@ -28,6 +28,7 @@ export interface GpuKernels extends EffectKernels {
   readonly lastKernelSeconds: number;
   /** Background effects on the device (CudaKernels has them; src/cuda/background-task.ts uses them). */
   readonly runBackground?: CudaKernels['runBackground'];
+  readonly updateMask?: CudaKernels['updateMask'];
 }
 
 export interface RunReport {

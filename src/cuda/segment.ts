@@ -331,6 +331,21 @@ export class CudaSegmenter {
   }
 
   /**
+   * Queues the network on a device frame and the update of the device's mask with its result
+   * (a live session's mask job; enqueueBackground does it too unless the mask is reused).
+   */
+  enqueueMaskUpdate(layout: FrameLayout, src: CuDevicePtr, smoothing: number, fresh: boolean): void {
+    this.#checkOpen();
+    checkFrame(layout.width, layout.height);
+    this.#d.setCurrentContext(this.#context);
+    const maskShape = this.model.tensors[this.model.output]!;
+    this.#enqueueNetworkOnFrame(layout, src);
+    const newWeight = fresh ? 1 : 1 - Math.min(0.95, Math.max(0, smoothing));
+    this.#frameArgs({ src, width: layout.width, height: layout.height, grid: maskShape, newWeight });
+    this.#launch('rtc_seg_mask_update', maskShape.h * maskShape.w);
+  }
+
+  /**
    * Queues the whole background effect of one frame in device memory: unless the job reuses the
    * mask, the network and the mask update; then, plane by plane, the backdrop and the blend into
    * dst. src and dst hold frameBytes(layout) and must not overlap.
@@ -341,12 +356,7 @@ export class CudaSegmenter {
     checkFrame(layout.width, layout.height);
     this.#d.setCurrentContext(this.#context);
     const maskShape = this.model.tensors[this.model.output]!;
-    if (job.infer) {
-      this.#enqueueNetworkOnFrame(layout, job.src);
-      const newWeight = job.fresh ? 1 : 1 - Math.min(0.95, Math.max(0, job.smoothing));
-      this.#frameArgs({ src: job.src, width: layout.width, height: layout.height, grid: maskShape, newWeight });
-      this.#launch('rtc_seg_mask_update', maskShape.h * maskShape.w);
-    }
+    if (job.infer) this.enqueueMaskUpdate(layout, job.src, job.smoothing, job.fresh);
     const planes = planesOf(layout);
     const first = planes[0]!;
     const backdrop = job.backdrop;
