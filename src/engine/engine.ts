@@ -137,6 +137,10 @@ export class Engine {
     const seconds = device === 'cuda' && result.kernelSeconds !== undefined ? result.kernelSeconds : result.computeSeconds;
     this.#metrics.effectDuration.observe(labels, seconds);
     this.#metrics.framesProcessed.inc(labels);
+    if (result.maskReused !== undefined) {
+      this.#metrics.segmentationMasks.inc({ mask: result.maskReused ? 'reused' : 'inferred' });
+      if (!result.maskReused && result.inferenceSeconds !== undefined) this.#metrics.segmentationInference.observe(result.inferenceSeconds);
+    }
     this.#noteDevice(result);
     return result;
   }
