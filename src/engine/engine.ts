@@ -120,6 +120,25 @@ export class Engine {
     }
   }
 
+  /**
+   * A live session's mask job (segmentation effects): the model runs on `pixels` and updates the
+   * session's mask state; no frame comes back. Counted in the segmentation metrics only, not as a
+   * processed frame.
+   */
+  async updateMask(layout: FrameLayout, job: EffectJob, pixels: Uint8Array, segmentation: SegmentationTask): Promise<JobTimings> {
+    const bytes = frameBytes(layout);
+    const buffer = this.#buffers.acquire(bytes);
+    try {
+      new Uint8Array(buffer, 0, bytes).set(pixels.subarray(0, bytes));
+      const result = await this.#pool.run({ layout, job, source: { kind: 'shared', buffer }, ...this.#taskDevice(), segmentation: { ...segmentation, maskOnly: true } });
+      this.#metrics.segmentationMasks.inc({ mask: 'inferred' });
+      if (result.inferenceSeconds !== undefined) this.#metrics.segmentationInference.observe(result.inferenceSeconds);
+      return result;
+    } finally {
+      this.#buffers.release(buffer);
+    }
+  }
+
   /** Only GPU trouble is logged here, so the default logger is made on first use. */
   get #logger(): EngineLog {
     this.#log ??= pino({ base: { component: 'engine' } });

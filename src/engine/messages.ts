@@ -31,6 +31,8 @@ export interface SegmentationTask {
   readonly infer: boolean;
   /** Weight of the previous mask in the temporal smoothing, 0..0.95. */
   readonly smoothing: number;
+  /** Only update the mask state from this frame (the model); no output frame is written. */
+  readonly maskOnly?: boolean;
   /** The session's backdrop image for background-replace: RGBA, with an id that changes with it. */
   readonly backdrop?: { readonly id: string; readonly width: number; readonly height: number; readonly rgba: SharedArrayBuffer };
 }

@@ -27,6 +27,7 @@ export interface SessionsConfig {
   readonly p95WindowSeconds: number;
   readonly segmentMaskSmoothing?: number;
   readonly segmentMaxMaskAgeFrames?: number;
+  readonly segmentInferenceMaxFps?: number;
 }
 
 export interface SessionsDeps {
@@ -125,6 +126,7 @@ export class SessionRegistry {
         segmentation: {
           smoothing: this.#config.segmentMaskSmoothing ?? DEFAULT_SEGMENTATION_SETTINGS.smoothing,
           maxMaskAgeFrames: this.#config.segmentMaxMaskAgeFrames ?? DEFAULT_SEGMENTATION_SETTINGS.maxMaskAgeFrames,
+          maxInferenceFps: this.#config.segmentInferenceMaxFps ?? DEFAULT_SEGMENTATION_SETTINGS.maxInferenceFps,
         },
       });
       this.#sessions.set(id, session);
