@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RollingQuantile } from './stats/rolling-quantile.ts';
 
@@ -125,9 +124,4 @@ export function createMetrics(options: MetricsOptions) {
       registers: [registry],
     }),
   };
-}
-
-/** A short, bounded description of the CPU for app_device_info. */
-export function cpuName(): string {
-  return (os.cpus()[0]?.model ?? 'cpu').trim().slice(0, 80);
 }

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { InvalidEffectError, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
+import type { EffectEngine } from '../engine/engine-types.ts';
 import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
-import type { Engine } from '../engine/engine.ts';
 import { OverloadedError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { Metrics } from '../metrics.ts';
@@ -17,7 +17,7 @@ export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained';
 export const CONTROL_CHANNEL = 'control';
 
 export interface SessionDeps {
-  readonly engine: Pick<Engine, 'processFrame'> & Partial<Pick<Engine, 'updateMask'>>;
+  readonly engine: Pick<EffectEngine, 'processFrame'> & Partial<Pick<EffectEngine, 'updateMask'>>;
   readonly metrics: Metrics;
   /** The pod's frame latency window (SLO-aware admission reads its p95). */
   readonly frameWindow: RollingQuantile;
