@@ -13,12 +13,9 @@ type Setting<T> = {
   readonly default: T | (() => T);
 };
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+import { ConfigError } from './errors.ts';
+
+export { ConfigError };
 
 function int(min: number, max: number) {
   return (raw: string, env: string): number => {
@@ -253,9 +250,15 @@ export const SETTINGS = {
     parse: num(0, 0.95),
     default: 0.5,
   },
+  segmentInferenceMaxFps: {
+    env: 'SEGMENT_INFERENCE_MAX_FPS',
+    doc: 'background effects on live video: the model runs in its own job beside the frames, one at a time per session and at most this often; frames use the latest mask',
+    parse: num(1, 120),
+    default: 15,
+  },
   segmentMaxMaskAgeFrames: {
     env: 'SEGMENT_MAX_MASK_AGE_FRAMES',
-    doc: 'background effects on live video: when frames fall behind, the model runs on one frame in up to this many and the others reuse its mask (1: every frame)',
+    doc: 'background effects, engines without mask jobs: when frames fall behind, the model runs on one frame in up to this many and the others reuse its mask (1: every frame)',
     parse: int(1, 30),
     default: 6,
   },

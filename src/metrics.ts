@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RollingQuantile } from './stats/rolling-quantile.ts';
 
@@ -112,10 +111,17 @@ export function createMetrics(options: MetricsOptions) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    segmentationInference: new Histogram({
+      name: 'app_segmentation_inference_seconds',
+      help: 'Time in the person-segmentation model per frame that ran it (background effects)',
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1],
+      registers: [registry],
+    }),
+    segmentationMasks: new Counter({
+      name: 'app_segmentation_masks_total',
+      help: 'Frames of background effects by mask: inferred (the model ran) or reused (the session was behind)',
+      labelNames: ['mask'] as const,
+      registers: [registry],
+    }),
   };
-}
-
-/** A short, bounded description of the CPU for app_device_info. */
-export function cpuName(): string {
-  return (os.cpus()[0]?.model ?? 'cpu').trim().slice(0, 80);
 }

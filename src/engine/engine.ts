@@ -2,17 +2,14 @@ import { pino } from 'pino';
 import type { EffectJob } from '../effects/catalog.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import { cpuName, type Metrics } from '../metrics.ts';
-import type { GpuInfo, ProcessResult, SegmentationTask } from './messages.ts';
+import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
+import { cpuName } from '../host.ts';
+import type { Metrics } from '../metrics.ts';
+import type { DeviceKind, EffectEngine, EngineLog, JobTimings } from './engine-types.ts';
+import type { ProcessResult, SegmentationTask } from './messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
-export type DeviceKind = 'cpu' | 'cuda';
-
-/** The logger methods the engine uses (a pino or Fastify logger fits). */
-export interface EngineLog {
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+export type { DeviceKind, EffectEngine, EngineLog, JobTimings };
 
 export interface EngineOptions extends PoolOptions {
   readonly device: DeviceKind;
@@ -24,7 +21,6 @@ export interface EngineOptions extends PoolOptions {
 /** At most one fallback log line per interval; the fallbacks in between are counted in the next. */
 const FALLBACK_LOG_INTERVAL_MS = 10_000;
 
-export type JobTimings = ProcessResult;
 
 /**
  * The effect engine as the rest of the service sees it: frames in, frames out, with timings and
@@ -35,7 +31,7 @@ export type JobTimings = ProcessResult;
  * up, the engine is `degraded`: every later job is sent to the workers' CPU kernels, and `device`,
  * /healthz and app_device_info say cpu until the process restarts.
  */
-export class Engine {
+export class Engine implements EffectEngine {
   readonly deviceName: string;
   readonly #configuredDevice: DeviceKind;
   readonly #pool: EffectPool;
@@ -44,7 +40,7 @@ export class Engine {
   #log: EngineLog | undefined;
   #ready = false;
   #degraded = false;
-  #gpu: GpuInfo | undefined;
+  #gpu: CudaDeviceInfo | undefined;
   #lastFallbackLogMs = Number.NEGATIVE_INFINITY;
   #fallbacksNotLogged = 0;
 
@@ -76,7 +72,7 @@ export class Engine {
   }
 
   /** The GPU of a CUDA engine, as its workers found it. */
-  get gpu(): GpuInfo | undefined {
+  get gpu(): CudaDeviceInfo | undefined {
     return this.#gpu;
   }
 
@@ -120,6 +116,25 @@ export class Engine {
     }
   }
 
+  /**
+   * A live session's mask job (segmentation effects): the model runs on `pixels` and updates the
+   * session's mask state; no frame comes back. Counted in the segmentation metrics only, not as a
+   * processed frame.
+   */
+  async updateMask(layout: FrameLayout, job: EffectJob, pixels: Uint8Array, segmentation: SegmentationTask): Promise<JobTimings> {
+    const bytes = frameBytes(layout);
+    const buffer = this.#buffers.acquire(bytes);
+    try {
+      new Uint8Array(buffer, 0, bytes).set(pixels.subarray(0, bytes));
+      const result = await this.#pool.run({ layout, job, source: { kind: 'shared', buffer }, ...this.#taskDevice(), segmentation: { ...segmentation, maskOnly: true } });
+      this.#metrics.segmentationMasks.inc({ mask: 'inferred' });
+      if (result.inferenceSeconds !== undefined) this.#metrics.segmentationInference.observe(result.inferenceSeconds);
+      return result;
+    } finally {
+      this.#buffers.release(buffer);
+    }
+  }
+
   /** Only GPU trouble is logged here, so the default logger is made on first use. */
   get #logger(): EngineLog {
     this.#log ??= pino({ base: { component: 'engine' } });
@@ -137,6 +152,10 @@ export class Engine {
     const seconds = device === 'cuda' && result.kernelSeconds !== undefined ? result.kernelSeconds : result.computeSeconds;
     this.#metrics.effectDuration.observe(labels, seconds);
     this.#metrics.framesProcessed.inc(labels);
+    if (result.maskReused !== undefined) {
+      this.#metrics.segmentationMasks.inc({ mask: result.maskReused ? 'reused' : 'inferred' });
+      if (!result.maskReused && result.inferenceSeconds !== undefined) this.#metrics.segmentationInference.observe(result.inferenceSeconds);
+    }
     this.#noteDevice(result);
     return result;
   }

@@ -1,8 +1,11 @@
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
-import type { DeviceKind } from './engine.ts';
+import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
 
 /** Every message that crosses the thread boundary between the pool and a worker. */
+
+/** Where a job runs. */
+export type DeviceKind = 'cpu' | 'cuda';
 
 export type FrameSource =
   /** The worker's cached deterministic test card of this layout. */
@@ -31,6 +34,8 @@ export interface SegmentationTask {
   readonly infer: boolean;
   /** Weight of the previous mask in the temporal smoothing, 0..0.95. */
   readonly smoothing: number;
+  /** Only update the mask state from this frame (the model); no output frame is written. */
+  readonly maskOnly?: boolean;
   /** The session's backdrop image for background-replace: RGBA, with an id that changes with it. */
   readonly backdrop?: { readonly id: string; readonly width: number; readonly height: number; readonly rgba: SharedArrayBuffer };
 }
@@ -52,19 +57,11 @@ export interface ProcessResult {
   /** A CUDA worker: false once it has given up its GPU for good. */
   readonly gpuHealthy?: boolean;
   /** A CUDA worker: the GPU it runs on. */
-  readonly gpu?: GpuInfo;
+  readonly gpu?: CudaDeviceInfo;
   /** Segmentation effects: time in the model (0 when the mask was reused). */
   readonly inferenceSeconds?: number;
   /** Segmentation effects: the session's last mask was reused instead of running the model. */
   readonly maskReused?: boolean;
-}
-
-/** The GPU as /healthz shows it. */
-export interface GpuInfo {
-  readonly name: string;
-  readonly totalMemoryBytes: number;
-  readonly computeCapability: string;
-  readonly driverCudaVersion: string;
 }
 
 /** Given to every worker thread at start (piscina's workerData). */

@@ -103,23 +103,38 @@ export class BackgroundEffects {
     const { layout } = job;
     const planes = planesOf(layout);
     this.#ensureScratch(planes, job.backdrop);
-    const hasState = job.state !== undefined && job.state.valid;
-    const infer = job.infer || !hasState;
+    const infer = job.infer || !(job.state?.valid ?? false);
     let inferenceSeconds = 0;
-    if (hasState) this.#mem.view(this.#statePtr, this.#modelPixels).set(job.state!.mask);
-    if (infer) {
-      const t0 = performance.now();
-      this.#infer(layout, job.srcPtr);
-      inferenceSeconds = (performance.now() - t0) / 1000;
-      const weightQ8 = Math.round((1 - Math.min(0.95, Math.max(0, job.smoothing))) * 256);
-      this.#k.maskUpdate(this.#probPtr, this.#statePtr, this.#modelPixels, weightQ8, hasState ? 0 : 1);
-      if (job.state) {
-        job.state.mask.set(this.#mem.view(this.#statePtr, this.#modelPixels));
-        job.state.markValid();
-      }
-    }
+    if (infer) inferenceSeconds = this.updateMask(job);
+    else this.#loadMask(job.state);
     planes.forEach((plane, index) => this.#composePlane(layout, plane, index, job));
     return { inferenceSeconds, maskReused: !infer };
+  }
+
+  /**
+   * Runs the model on the frame and blends its mask into the state (temporal smoothing), without
+   * composing a frame: a live session's mask job. Returns the seconds spent in the model.
+   */
+  updateMask(job: Pick<BackgroundRun, 'layout' | 'srcPtr' | 'state' | 'smoothing'>): number {
+    const hasState = job.state?.valid ?? false;
+    this.#loadMask(job.state);
+    const t0 = performance.now();
+    this.#infer(job.layout, job.srcPtr);
+    const inferenceSeconds = (performance.now() - t0) / 1000;
+    const weightQ8 = Math.round((1 - Math.min(0.95, Math.max(0, job.smoothing))) * 256);
+    this.#k.maskUpdate(this.#probPtr, this.#statePtr, this.#modelPixels, weightQ8, hasState ? 0 : 1);
+    if (job.state) {
+      // Frames of the session may read the state meanwhile: a frame composed from a half-written
+      // mask mixes two masks a frame apart, which the eye does not see; no lock on the hot path.
+      job.state.mask.set(this.#mem.view(this.#statePtr, this.#modelPixels));
+      job.state.markValid();
+    }
+    return inferenceSeconds;
+  }
+
+  /** Copies a valid session mask into the kernels' memory. */
+  #loadMask(state: MaskStateView | undefined): void {
+    if (state?.valid) this.#mem.view(this.#statePtr, this.#modelPixels).set(state.mask);
   }
 
   #infer(layout: FrameLayout, srcPtr: number): void {

@@ -2,7 +2,13 @@
  * A live session's side of the segmentation effects (main thread): the mask state every frame's
  * job carries, the backdrop image, and the inference schedule.
  *
- * Schedule: the model is the expensive part of a frame. When a session's frames take longer than
+ * Mask jobs (the default, `maskJob`): the model runs in a job of its own, beside the frames, at
+ * most one at a time per session and at most SEGMENT_INFERENCE_MAX_FPS; every frame is composed
+ * with the latest mask in the state, so a frame costs the post-processing only and the session
+ * keeps its frame rate; when the pod is loaded the mask jobs simply come less often (the last mask
+ * is reused meanwhile). Frames infer themselves only until the first mask exists.
+ *
+ * Inline schedule (engines without mask jobs): the model is the expensive part of a frame. When a session's frames take longer than
  * the frames' own interval (the pod is loaded, or the CPU is small), the model runs on every Nth
  * frame only and the frames in between reuse the last (smoothed) mask, so the session keeps its
  * frame rate and the mask lags by at most N - 1 frames. N is the smallest that fits the measured
@@ -19,11 +25,13 @@ import { SELFIE_MODEL } from './model.ts';
 export interface SegmentationSettings {
   /** Weight of the previous mask in the temporal smoothing (SEGMENT_MASK_SMOOTHING). */
   readonly smoothing: number;
-  /** Longest run of frames that reuse one mask (SEGMENT_MAX_MASK_AGE_FRAMES); 1: the model on every frame. */
+  /** Inline schedule: longest run of frames that reuse one mask (SEGMENT_MAX_MASK_AGE_FRAMES); 1: the model on every frame. */
   readonly maxMaskAgeFrames: number;
+  /** Mask jobs: the most a session starts per second (SEGMENT_INFERENCE_MAX_FPS). */
+  readonly maxInferenceFps: number;
 }
 
-export const DEFAULT_SEGMENTATION_SETTINGS: SegmentationSettings = { smoothing: 0.5, maxMaskAgeFrames: 6 };
+export const DEFAULT_SEGMENTATION_SETTINGS: SegmentationSettings = { smoothing: 0.5, maxMaskAgeFrames: 6, maxInferenceFps: 15 };
 
 /** Share of the frame interval the session's frames may take on average. */
 const LOAD_TARGET = 0.8;
@@ -50,6 +58,8 @@ export class SessionSegmentation {
   #maskEvery = 1;
   #inferences = 0;
   #reuses = 0;
+  #maskJobInFlight = false;
+  #lastMaskJobMs = Number.NEGATIVE_INFINITY;
 
   constructor(settings: SegmentationSettings = DEFAULT_SEGMENTATION_SETTINGS) {
     this.#settings = settings;
@@ -62,7 +72,7 @@ export class SessionSegmentation {
       if (gap > 0 && gap < 1) this.#intervalSeconds = ema(this.#intervalSeconds, gap);
     }
     this.#lastArrivalMs = arrivedAtMs;
-    const infer = this.#framesSinceInference + 1 >= this.#maskEvery;
+    const infer = this.#async ? !this.#hasMask() : this.#framesSinceInference + 1 >= this.#maskEvery;
     this.#framesSinceInference = infer ? 0 : this.#framesSinceInference + 1;
     return {
       state: this.#state,
@@ -70,6 +80,25 @@ export class SessionSegmentation {
       smoothing: this.#settings.smoothing,
       ...(this.#backdrop ? { backdrop: this.#backdrop } : {}),
     };
+  }
+
+  /**
+   * Mask jobs: the task of a model-only job for the frame that arrived at `arrivedAtMs`, or
+   * undefined when one is running, the last started too recently, or no mask exists yet (the
+   * frame makes the first one itself). Call `maskJobDone` when it settles. After a start, the
+   * frames' own tasks reuse the mask (`task` says infer only while no mask exists).
+   */
+  maskJob(arrivedAtMs: number): SegmentationTask | undefined {
+    this.#async = true;
+    if (this.#maskJobInFlight || !this.#hasMask()) return undefined;
+    if (arrivedAtMs - this.#lastMaskJobMs < 1000 / this.#settings.maxInferenceFps) return undefined;
+    this.#maskJobInFlight = true;
+    this.#lastMaskJobMs = arrivedAtMs;
+    return { state: this.#state, infer: true, smoothing: this.#settings.smoothing, maskOnly: true };
+  }
+
+  maskJobDone(): void {
+    this.#maskJobInFlight = false;
   }
 
   /** A processed frame: whether its mask was reused and its latency from arrival to output. */
@@ -112,6 +141,12 @@ export class SessionSegmentation {
   /** Bytes this session holds for segmentation. */
   get heldBytes(): number {
     return this.#state.byteLength + (this.#backdrop?.rgba.byteLength ?? 0);
+  }
+
+  #async = false;
+
+  #hasMask(): boolean {
+    return Atomics.load(new Int32Array(this.#state, 0, 1), 0) === 1;
   }
 
   #plan(): number {

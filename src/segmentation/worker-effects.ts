@@ -54,6 +54,11 @@ export class SegmentationWorker {
     });
   }
 
+  /** A live session's mask job: the model on this frame into the session's state, no output. */
+  updateMask(layout: FrameLayout, srcPtr: number, task: SegmentationTask): number {
+    return this.#effects.updateMask({ layout, srcPtr, state: viewMaskState(task.state, this.#effects.modelPixels), smoothing: task.smoothing });
+  }
+
   /** The mask of the last run at the model's resolution (bytes), valid until the next run. */
   lastMask(): Uint8Array {
     return this.#effects.maskView();

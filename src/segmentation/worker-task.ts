@@ -32,6 +32,10 @@ export async function runSegmentationTask(
     // The test card is made afresh: segmentation of a card is a smoke test, not a hot path.
     if (source.kind === 'synthetic') fillSynthetic(layout, kernels.view(srcPtr, bytes));
     else kernels.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
+    if (task.segmentation?.maskOnly) {
+      const inferenceSeconds = seg.updateMask(layout, srcPtr, task.segmentation);
+      return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: 0, device: 'cpu', inferenceSeconds, maskReused: false };
+    }
     const report = seg.run(layout, { ...job, effect: job.effect }, srcPtr, dstPtr, task.segmentation);
     const out = kernels.view(dstPtr, bytes);
     if (source.kind === 'shared') new Uint8Array(source.buffer, 0, bytes).set(out);

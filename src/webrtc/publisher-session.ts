@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { InvalidEffectError, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
+import type { EffectEngine } from '../engine/engine-types.ts';
 import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
-import type { Engine } from '../engine/engine.ts';
 import { OverloadedError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { Metrics } from '../metrics.ts';
@@ -17,7 +17,7 @@ export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained';
 export const CONTROL_CHANNEL = 'control';
 
 export interface SessionDeps {
-  readonly engine: Pick<Engine, 'processFrame'>;
+  readonly engine: Pick<EffectEngine, 'processFrame'> & Partial<Pick<EffectEngine, 'updateMask'>>;
   readonly metrics: Metrics;
   /** The pod's frame latency window (SLO-aware admission reads its p95). */
   readonly frameWindow: RollingQuantile;
@@ -215,6 +215,16 @@ export class Session extends SafeEmitter<SessionEvents> {
     const bytes = frameBytes(layout);
     if (frame.data.length < bytes) throw new Error(`frame of ${frame.width}x${frame.height} has ${frame.data.length} bytes, expected ${bytes}`);
     const segmentation = isSegmentationEffect(this.#job.effect) ? this.#segmentationState() : undefined;
+    // The model runs in its own job beside the frames (one at a time); this frame uses the last mask.
+    const maskTask = segmentation && this.#deps.engine.updateMask ? segmentation.maskJob(receivedAtMs) : undefined;
+    if (segmentation && maskTask) {
+      this.#deps.engine
+        .updateMask!(layout, this.#job, frame.data, maskTask)
+        .catch((err: unknown) => {
+          if (!(err instanceof OverloadedError)) this.#deps.log.warn({ err, sessionId: this.id }, 'mask job failed');
+        })
+        .finally(() => segmentation.maskJobDone());
+    }
     const extras = segmentation ? { segmentation: segmentation.task(receivedAtMs) } : {};
     await this.#deps.engine.processFrame(layout, this.#job, frame.data, (processed, timings) => {
       if (this.#closed) return;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { testApp } from '../helpers.ts';
+import { metricValue, testApp } from '../helpers.ts';
 import { meanDistanceTo, REGIONS, SKIMAGE_DATA, skipWithoutPhotos } from './photos.ts';
 
 test('/effects lists background-blur and background-replace with their parameters', async (t) => {
@@ -30,6 +30,9 @@ test('/process runs background-blur on the test card, in RGBA and I420', async (
     assert.deepEqual(json.params, { strength: 8 });
     assert.ok(json.compute_sec > 0);
   }
+  const metrics = (await app.inject('/metrics')).body;
+  assert.equal(metricValue(metrics, 'app_segmentation_masks_total', { mask: 'inferred' }), 2);
+  assert.equal(metricValue(metrics, 'app_segmentation_inference_seconds_count'), 2);
 });
 
 test('/process refuses out-of-range parameters with 422', async (t) => {

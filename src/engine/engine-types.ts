@@ -1,0 +1,45 @@
+/**
+ * The engine as its consumers see it (routes, WebRTC sessions, health): a leaf module of types, so
+ * that they import types, never the implementation (engine.ts) and what it pulls in.
+ */
+import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
+import type { EffectJob } from '../effects/catalog.ts';
+import type { FrameLayout } from '../frames/layout.ts';
+import type { DeviceKind, ProcessResult, SegmentationTask } from './messages.ts';
+
+export type { DeviceKind };
+
+/** Where and how long a job ran. */
+export type JobTimings = ProcessResult;
+
+/** The logger methods the engine uses (a pino or Fastify logger fits). */
+export interface EngineLog {
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface EffectEngine {
+  readonly deviceName: string;
+  /** The backend in use now (cpu once a CUDA engine has given up its GPU). */
+  readonly device: DeviceKind;
+  readonly degraded: boolean;
+  readonly gpu: CudaDeviceInfo | undefined;
+  readonly ready: boolean;
+  /** Jobs waiting for a worker. */
+  readonly queueDepth: number;
+  /** Runs the job on the worker's cached test card of `layout`. */
+  processSynthetic(layout: FrameLayout, job: EffectJob): Promise<JobTimings>;
+  /**
+   * Runs the job on `pixels` and hands the result to `use` while its buffer is still held; the
+   * buffer returns to the pool when `use` settles.
+   */
+  processFrame<T>(
+    layout: FrameLayout,
+    job: EffectJob,
+    pixels: Uint8Array,
+    use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
+    extras?: { readonly segmentation?: SegmentationTask },
+  ): Promise<T>;
+  /** A live session's mask job (segmentation effects): the model updates the session's mask state. */
+  updateMask(layout: FrameLayout, job: EffectJob, pixels: Uint8Array, segmentation: SegmentationTask): Promise<JobTimings>;
+}
