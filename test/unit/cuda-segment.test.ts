@@ -272,7 +272,7 @@ describe('segmentation kernels on the emulated driver', { skip }, () => {
       assert.ok(iou >= 0.98, `IoU ${iou}`);
     });
 
-    test('through the CUDA backend (pinned frames, a session mask): the same frame as the segmenter, the mask kept and reused', async () => {
+    test('through the CUDA backend (pinned frames, a session mask): the same frame as the segmenter, the mask kept and reused; mask jobs', async () => {
       const kernels = await createCudaKernels({ libraryPath: lib });
       try {
         const bytes = rgba.length;
@@ -291,6 +291,15 @@ describe('segmentation kernels on the emulated driver', { skip }, () => {
         kernels.view(dst, bytes).fill(0);
         kernels.runBackground(layout, src, dst, { kind: 'blur', strengthPx: 16 }, { ...session, valid: true, infer: false, markValid: () => assert.fail('no new mask') });
         assert.deepEqual(kernels.view(dst, bytes), want.frame);
+        // A live session's mask job: the network and the mask update only, the mask written back.
+        let jobValid = false;
+        const job = { get valid() { return jobValid; }, mask: new Uint8Array(256 * 256), markValid: () => { jobValid = true; }, smoothing: 0.5 };
+        kernels.updateMask(layout, src, job);
+        assert.ok(jobValid);
+        assert.deepEqual(job.mask, want.mask);
+        // Again with the state valid: the same frame blends into the same mask, which stays put.
+        kernels.updateMask(layout, src, job);
+        assert.ok(maxAbs(job.mask, want.mask) <= 1);
         kernels.free(dst, bytes);
         kernels.free(src, bytes);
       } finally {
