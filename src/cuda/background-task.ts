@@ -99,5 +99,9 @@ export async function runSegmentationTaskOnGpu(
     }
   });
   if (!ran) return { ...(await onCpu()), ...report() };
-  return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: sum, ...report(), maskReused: maskOnly ? false : maskReused };
+  const done = report();
+  // A mask job's device time is the model's (network and mask update); a composed frame's also
+  // covers the blur and the blend, so it is not reported as inference time.
+  const inference = maskOnly && done.kernelSeconds !== undefined ? { inferenceSeconds: done.kernelSeconds } : {};
+  return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: sum, ...done, ...inference, maskReused: maskOnly ? false : maskReused };
 }

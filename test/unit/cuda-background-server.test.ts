@@ -13,6 +13,9 @@ import { buildCudaEmulator, hostCompilerAvailable } from '../../src/cuda/emulato
 import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { metricValue } from '../helpers.ts';
 import { meanDistanceTo, REGIONS, SKIMAGE_DATA, skipWithoutPhotos } from '../segmentation/photos.ts';
+import { rgbaToI420 } from '../../src/segmentation/worker-effects.ts';
+import type { I420Frame } from '../../src/webrtc/peer.ts';
+import { eventually, frameWhere, metricsText, near, publish } from '../webrtc/support.ts';
 
 const compiler = hostCompilerAvailable();
 if (!compiler && process.env.CI === 'true') throw new Error('CI needs a host C++ compiler (g++) for the CUDA emulator tests');
@@ -63,4 +66,34 @@ test('DEVICE=cuda: a GPU fault in a background effect is redone on the CPU path,
   const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
   assert.equal(metricValue(metrics, 'app_gpu_fallback_total'), 1);
   assert.equal(metricValue(metrics, 'app_effect_duration_seconds_count', { effect: 'background-replace', device: 'cpu' }), 1);
+});
+
+test('DEVICE=cuda: a live session replaces the background on the (emulated) GPU, mask jobs included', { skip, timeout: 120_000 }, async (t) => {
+  if (skipWithoutPhotos(t)) return;
+  const server = await startOnEmulatedGpu(t, { WORKERS: '2' });
+  const size = 128;
+  const { data } = await sharp(`${SKIMAGE_DATA}/astronaut.png`).resize(size, size).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const card: I420Frame = { width: size, height: size, data: new Uint8Array(size * size * 1.5) };
+  rgbaToI420(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), size, size, card.data);
+  const publisher = await publish(t, `${server.baseUrl}/whip?effect=background-replace&color=0x0000ff`);
+  t.after(publisher.startFrames(10, () => card));
+  // Blue in BT.601 limited range: Y 41, U 240, V 110. The wall at the top right, the face in the middle.
+  const wall = { x: 115, y: 20 };
+  const face = { x: 56, y: 32 };
+  const yAt = (f: I420Frame, p: { x: number; y: number }) => f.data[p.y * f.width + p.x] ?? -1;
+  const uAt = (f: I420Frame, p: { x: number; y: number }) => f.data[f.width * f.height + (p.y >> 1) * (f.width >> 1) + (p.x >> 1)] ?? -1;
+  const frame = await frameWhere(publisher.peer, 'a blue wall', (f) => near(yAt(f, wall), 41, 16) && near(uAt(f, wall), 240, 16), 90_000);
+  assert.ok(near(yAt(frame, face), yAt(card, face), 16), `the face is kept: Y ${yAt(frame, face)} vs ${yAt(card, face)}`);
+  // Mask jobs run beside the frames at their own pace (an emulated inference takes seconds).
+  let metrics = '';
+  await eventually(
+    'a mask job on the GPU',
+    async () => {
+      metrics = await metricsText(server.baseUrl);
+      return (metricValue(metrics, 'app_segmentation_inference_seconds_count') ?? 0) > 0;
+    },
+    60_000,
+  );
+  assert.ok((metricValue(metrics, 'app_effect_duration_seconds_count', { effect: 'background-replace', device: 'cuda' }) ?? 0) > 0, 'frames composed on the GPU');
+  assert.equal(metricValue(metrics, 'app_gpu_fallback_total'), 0);
 });
