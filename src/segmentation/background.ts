@@ -9,9 +9,8 @@
  */
 import { chromaSize, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import type { FrameMemory } from '../effects/kernel-types.ts';
-import { SELFIE_MODEL } from './model.ts';
 import type { SegmentationModel } from './runtime.ts';
-import { MASK_STATE_HEADER_BYTES, type MaskStateView } from './mask-state.ts';
+import type { MaskStateView } from './mask-state.ts';
 
 /** The exports of assembly/segment.ts (and the shared kernels it reuses), as the host sees them. */
 export interface SegmentKernelExports {
@@ -260,5 +259,3 @@ export function planeColour(rgb: number, layout: FrameLayout, planeIndex: number
         : 128 + 0.439 * r - 0.368 * g - 0.071 * b;
   return Math.min(255, Math.max(0, Math.round(value)));
 }
-
-export { SELFIE_MODEL, MASK_STATE_HEADER_BYTES };

@@ -12,7 +12,7 @@ import type { EffectJob } from '../effects/catalog.ts';
 import { chromaSize, frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { SegmentationTask } from '../engine/messages.ts';
 import { BackgroundEffects, type Backdrop, type BackgroundReport, type SegmentKernelExports } from './background.ts';
-import { createMaskState, viewMaskState } from './mask-state.ts';
+import { viewMaskState } from './mask-state.ts';
 import { loadSegmentationModel } from './runtime.ts';
 
 /** Session images kept resized to a frame layout, per worker (a 1080p RGBA one is 8 MB). */
@@ -165,9 +165,4 @@ export function rgbaToI420(rgba: Uint8Array, w: number, h: number, out: Uint8Arr
       out[vOff + cy * c.width + cx] = Math.round(128 + 0.439 * r - 0.368 * g - 0.071 * b);
     }
   }
-}
-
-/** A fresh state buffer for a session of this worker's model (tests and benchmarks use it). */
-export function newMaskStateFor(worker: SegmentationWorker): SharedArrayBuffer {
-  return createMaskState(worker.modelPixels);
 }

@@ -35,6 +35,24 @@ test('/process runs background-blur on the test card, in RGBA and I420', async (
   assert.equal(metricValue(metrics, 'app_segmentation_inference_seconds_count'), 2);
 });
 
+test('/process takes odd and tiny frame sizes (kernel tails, I420 chroma rounding)', async (t) => {
+  const { app } = await testApp(t);
+  for (const pixels of ['1x1', '2x3', '17x9', '321x241', '64x1']) {
+    for (const format of ['rgba', 'i420']) {
+      for (const effect of ['background-blur&strength=64', 'background-replace']) {
+        const res = await app.inject(`/process?pixels=${pixels}&effect=${effect}&format=${format}`);
+        assert.equal(res.statusCode, 200, `${pixels} ${format} ${effect}: ${res.body}`);
+      }
+    }
+  }
+  // A raw RGBA upload comes back the same size, its alpha kept (a blurred background of alpha 200 is 200).
+  const body = Buffer.alloc(33 * 7 * 4, 200);
+  const res = await app.inject({ method: 'POST', url: '/process?pixels=33x7&effect=background-blur', payload: body, headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.rawPayload.length, body.length);
+  for (let i = 3; i < res.rawPayload.length; i += 4) assert.equal(res.rawPayload[i], 200);
+});
+
 test('/process refuses out-of-range parameters with 422', async (t) => {
   const { app } = await testApp(t);
   for (const query of ['effect=background-blur&strength=0', 'effect=background-blur&strength=x', 'effect=background-replace&color=0x1000000', 'effect=background-replace&color=1.5']) {
