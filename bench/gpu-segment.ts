@@ -8,7 +8,9 @@ import { createCudaSegmenter } from '../src/cuda/segment.ts';
 import { frameBytes, type FrameLayout } from '../src/frames/layout.ts';
 import { packagePath } from '../src/paths.ts';
 import { createCpuSegmenter } from '../src/segmentation/cpu-mask.ts';
+import { frameToModelInput } from '../src/segmentation/graph-frame.ts';
 import { loadGraphModelFile } from '../src/segmentation/graph-load.ts';
+import { runReferenceGraph } from '../src/segmentation/graph-reference.ts';
 
 export interface SegmentationFigure {
   readonly label: string;
@@ -75,5 +77,14 @@ export async function segmentationFigures(options: { libraryPath?: string | unde
     if (i >= warm) cpuMs.push(performance.now() - t0);
   }
   figures.push(summarise('CPU baseline: TF.js WASM mask, one core (wall)', cpuMs));
+  // Our own op list in plain TypeScript (the oracle), for scale: the runtime is far faster.
+  const input = frameToModelInput(rgba, { format: 'rgba', width: 1280, height: 720 }, model.tensors[0]!);
+  const ownMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    runReferenceGraph(model, input);
+    ownMs.push(performance.now() - t0);
+  }
+  figures.push(summarise('own layers in plain TypeScript (graph-reference.ts), one core', ownMs));
   return figures;
 }
