@@ -7,8 +7,10 @@ import type { EffectKernels } from '../effects/kernel-types.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes } from '../frames/layout.ts';
 import { epochNowMs, type ProcessResult, type ProcessTask } from '../engine/messages.ts';
-import { SegmentationWorker } from './worker-effects.ts';
+import type { SegmentationWorker } from './worker-effects.ts';
 
+// TF.js (several MB of JavaScript and a WASM heap) loads on a worker's first segmentation job
+// only: workers that never see one do not pay for it at start-up.
 let worker: Promise<SegmentationWorker> | undefined;
 
 export async function runSegmentationTask(
@@ -19,7 +21,7 @@ export async function runSegmentationTask(
   const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
   const { job, layout, source } = task;
   if (!isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} is not a segmentation effect`);
-  worker ??= SegmentationWorker.create(kernels).catch((err: unknown) => {
+  worker ??= import('./worker-effects.ts').then(({ SegmentationWorker }) => SegmentationWorker.create(kernels)).catch((err: unknown) => {
     worker = undefined;
     throw err;
   });

@@ -74,3 +74,15 @@ test('/process replaces the background of an uploaded photo (PNG in, PNG out)', 
   for (const box of REGIONS['astronaut.png'].background) assert.ok(meanDistanceTo(out, info.width, box, 0x0000ff) < 8);
   for (const box of REGIONS['astronaut.png'].person) assert.ok(meanDistanceTo(out, info.width, box, 0x0000ff) > 60);
 });
+
+test('PUT /whip/{id}/background: 404 for no session, 415 for a type that is not an image', async (t) => {
+  const { app } = await testApp(t);
+  const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+  const missing = await app.inject({ method: 'PUT', url: '/whip/00000000-0000-0000-0000-000000000000/background', payload: png, headers: { 'content-type': 'image/png' } });
+  assert.equal(missing.statusCode, 404);
+  assert.ok(missing.json().error);
+  const text = await app.inject({ method: 'PUT', url: '/whip/00000000-0000-0000-0000-000000000000/background', payload: 'hello', headers: { 'content-type': 'text/plain' } });
+  assert.equal(text.statusCode, 415);
+  const gone = await app.inject({ method: 'DELETE', url: '/whip/00000000-0000-0000-0000-000000000000/background' });
+  assert.equal(gone.statusCode, 404);
+});

@@ -19,10 +19,10 @@ export async function backdropRoutes(app: FastifyInstance, options: BackdropRout
   app.addContentTypeParser(Object.keys(IMAGE_TYPES), { parseAs: 'buffer', bodyLimit: options.maxBodyBytes }, (_request, body, done) => done(null, body));
 
   app.put<{ Params: { id: string } }>('/whip/:id/background', { config: options.exempt }, async (request, reply) => {
-    const session = options.sessionOf(request);
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const format = IMAGE_TYPES[type];
     if (!format || !Buffer.isBuffer(request.body)) throw unsupportedMediaType('the background must be image/png or image/jpeg');
+    const session = options.sessionOf(request);
     const image = await decodeImage(request.body, format, options.maxPixels);
     session.setBackdrop({ width: image.width, height: image.height, rgba: image.pixels });
     return reply.code(204).send();
