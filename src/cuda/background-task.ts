@@ -15,14 +15,15 @@ import { epochNowMs, type ProcessResult, type ProcessTask } from '../engine/mess
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { viewMaskState } from '../segmentation/mask-state.ts';
+import { SELFIE_MODEL } from '../segmentation/model.ts';
 import { withDefaultsOf } from '../segmentation/params.ts';
 import { coverResize, rgbaToI420 } from '../segmentation/worker-effects.ts';
 import type { HostBackdrop } from './cuda-kernels.ts';
 import type { FallbackKernels, GpuKernels } from './fallback.ts';
 
 const BACKDROP_CACHE_ENTRIES = 2;
-/** The selfie model's mask: 256 x 256 bytes (src/segmentation/model.ts). */
-const MODEL_PIXELS = 256 * 256;
+/** The model's mask: one byte per input pixel (src/segmentation/model.ts). */
+const MODEL_PIXELS = SELFIE_MODEL.inputWidth * SELFIE_MODEL.inputHeight;
 
 type ImageBackdrop = NonNullable<NonNullable<ProcessTask['segmentation']>['backdrop']>;
 

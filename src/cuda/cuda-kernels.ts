@@ -638,7 +638,11 @@ export class CudaKernels implements EffectKernels {
   }
 
   #segmenterOnce(): CudaSegmenter {
-    this.#segmenter ??= new CudaSegmenter(this.#driver, this.#context, this.#stream, loadGraphModelFile(packagePath(SELFIE_MODEL.graphPath)));
+    const spec = SELFIE_MODEL;
+    this.#segmenter ??= new CudaSegmenter(this.#driver, this.#context, this.#stream, loadGraphModelFile(packagePath(spec.graphPath)), {
+      scale: spec.inputScale,
+      offset: spec.inputOffset,
+    });
     return this.#segmenter;
   }
 

@@ -63,7 +63,7 @@ struct SegFrameArgs {
   unsigned int colour;      /* mode colour: RGBA bytes (little-endian u32) or the plane's byte */
   float featherLow, featherHigh; /* the alpha ramp on mask / 255 */
   float newWeight;          /* mask_update: weight of the new probability, 1 = no smoothing */
-  int reserved;
+  float inputScale, inputOffset; /* to_input: model value = byte * inputScale + inputOffset */
   float weights[RTC_SEG_MAX_RADIUS + 1]; /* w[0..radius], normalised as gaussianWeights() */
 };
 
@@ -72,7 +72,7 @@ static_assert(offsetof(SegArgs, inH) == 40 && offsetof(SegArgs, kh) == 64 && off
               "SegArgs layout");
 static_assert(sizeof(SegFrameArgs) == 488, "SegFrameArgs layout is mirrored in src/cuda/segment.ts");
 static_assert(offsetof(SegFrameArgs, width) == 48 && offsetof(SegFrameArgs, radius) == 68 && offsetof(SegFrameArgs, featherLow) == 80 &&
-                  offsetof(SegFrameArgs, weights) == 96,
+                  offsetof(SegFrameArgs, inputScale) == 92 && offsetof(SegFrameArgs, weights) == 100,
               "SegFrameArgs layout");
 
 __device__ __forceinline__ float segActivate(int act, float x) {
@@ -243,7 +243,7 @@ __device__ __forceinline__ float segSampleBytes(const unsigned char *p, int pw, 
   return top + (bottom - top) * fy;
 }
 
-/* RGBA frame -> model input (maskH x maskW x 3), bilinear with half-pixel centres, RGB / 255. */
+/* RGBA frame -> model input (maskH x maskW x 3), bilinear with half-pixel centres, RGB * inputScale + inputOffset. */
 extern "C" __global__ void rtc_seg_rgba_to_input(const SegFrameArgs a) {
   const float sy = segScale(a.height, a.maskH);
   const float sx = segScale(a.width, a.maskW);
@@ -266,14 +266,14 @@ extern "C" __global__ void rtc_seg_rgba_to_input(const SegFrameArgs a) {
     for (int c = 0; c < 3; ++c) {
       const float top = tlv[c] + (trv[c] - tlv[c]) * fx;
       const float bottom = blv[c] + (brv[c] - blv[c]) * fx;
-      a.work[(size_t)i * 3 + c] = (top + (bottom - top) * fy) / 255.f;
+      a.work[(size_t)i * 3 + c] = (top + (bottom - top) * fy) * a.inputScale + a.inputOffset;
     }
   });
 }
 
 __device__ __forceinline__ float segClampByte(float v) { return fminf(fmaxf(v, 0.f), 255.f); }
 
-/* I420 frame -> model input: each plane sampled bilinearly, then BT.601 limited range to RGB / 255. */
+/* I420 frame -> model input: each plane sampled bilinearly, BT.601 limited range to RGB, then scaled as the RGBA one. */
 extern "C" __global__ void rtc_seg_i420_to_input(const SegFrameArgs a) {
   const int cw = (a.width + 1) >> 1;
   const int ch = (a.height + 1) >> 1;
@@ -285,9 +285,9 @@ extern "C" __global__ void rtc_seg_i420_to_input(const SegFrameArgs a) {
     const float Y = (segSampleBytes(a.src, a.width, a.height, ox, oy, a.maskW, a.maskH) - 16.f) * 1.164f;
     const float U = segSampleBytes(u, cw, ch, ox, oy, a.maskW, a.maskH) - 128.f;
     const float V = segSampleBytes(v, cw, ch, ox, oy, a.maskW, a.maskH) - 128.f;
-    a.work[(size_t)i * 3 + 0] = segClampByte(Y + 1.596f * V) / 255.f;
-    a.work[(size_t)i * 3 + 1] = segClampByte(Y - 0.813f * V - 0.391f * U) / 255.f;
-    a.work[(size_t)i * 3 + 2] = segClampByte(Y + 2.018f * U) / 255.f;
+    a.work[(size_t)i * 3 + 0] = segClampByte(Y + 1.596f * V) * a.inputScale + a.inputOffset;
+    a.work[(size_t)i * 3 + 1] = segClampByte(Y - 0.813f * V - 0.391f * U) * a.inputScale + a.inputOffset;
+    a.work[(size_t)i * 3 + 2] = segClampByte(Y + 2.018f * U) * a.inputScale + a.inputOffset;
   });
 }
 

@@ -69,7 +69,7 @@ export function readSegmentPtx(): string {
 /** Mirrors of segment.cu. */
 export const SEG_ARGS_BYTES = 112;
 export const SEG_FRAME_ARGS_BYTES = 488;
-const SEG_FRAME_WEIGHTS_OFFSET = 96;
+const SEG_FRAME_WEIGHTS_OFFSET = 100;
 const BACKDROP_CODE = { blur: 0, colour: 1, image: 2 } as const;
 const ACT_CODE: Readonly<Record<Activation, number>> = { none: 0, relu: 1, relu6: 2, sigmoid: 3, hswish: 4 };
 const FLAG_HALF_PIXEL = 1;
@@ -106,6 +106,13 @@ export interface DeviceBackgroundJob {
   readonly fresh: boolean;
 }
 
+/** How a frame's 0..255 byte becomes a model input value: byte * scale + offset. */
+export interface InputScaling {
+  readonly scale: number;
+  readonly offset: number;
+}
+export const RGB_UNIT: InputScaling = { scale: 1 / 255, offset: 0 };
+
 export interface SegmenterStats {
   readonly weightBytes: number;
   readonly tensorBytes: number;
@@ -133,11 +140,16 @@ export class CudaSegmenter {
   #staging: { pointer: CuHostPointer; address: number; bytes: number; view: ArrayBuffer } | undefined;
   #done: CuEvent | undefined;
   #timing: [CuEvent, CuEvent] | undefined;
+  readonly #input: InputScaling;
   #closed = false;
 
-  /** The caller owns context and stream, and keeps them alive until close(). */
-  constructor(driver: CudaDriver, context: CuContext, stream: CuStream, model: GraphModel, ptx: string = readSegmentPtx()) {
+  /**
+   * The caller owns context and stream, and keeps them alive until close(). `input` maps a frame's
+   * byte to the model's input value (value = byte * scale + offset; the selfie model: 1/255, 0).
+   */
+  constructor(driver: CudaDriver, context: CuContext, stream: CuStream, model: GraphModel, input: InputScaling = RGB_UNIT, ptx: string = readSegmentPtx()) {
     this.#d = driver;
+    this.#input = input;
     this.#context = context;
     this.#stream = stream;
     this.model = model;
@@ -317,7 +329,8 @@ export class CudaSegmenter {
     v.setFloat32(80, FEATHER_LOW, true);
     v.setFloat32(84, FEATHER_HIGH, true);
     v.setFloat32(88, f.newWeight ?? 1, true);
-    v.setInt32(92, 0, true);
+    v.setFloat32(92, this.#input.scale, true);
+    v.setFloat32(96, this.#input.offset, true);
     weights.forEach((w, i) => v.setFloat32(SEG_FRAME_WEIGHTS_OFFSET + 4 * i, w, true));
   }
 
@@ -570,14 +583,14 @@ function checkFrame(width: number, height: number): void {
 }
 
 /** A segmenter with its own context and stream (tests, benchmarks); close() releases them too. */
-export function createCudaSegmenter(model: GraphModel, options: { libraryPath?: string; ordinal?: number } = {}): CudaSegmenter & { dispose(): void } {
+export function createCudaSegmenter(model: GraphModel, options: { libraryPath?: string; ordinal?: number; input?: InputScaling } = {}): CudaSegmenter & { dispose(): void } {
   const driver = loadCudaDriver(options.libraryPath ?? DEFAULT_CUDA_LIBRARY);
   driver.init();
   const device = driver.device(options.ordinal ?? 0);
   const context = driver.primaryContextRetain(device);
   driver.setCurrentContext(context);
   const stream = driver.streamCreate(CU_STREAM_NON_BLOCKING);
-  const segmenter = new CudaSegmenter(driver, context, stream, model) as CudaSegmenter & { dispose(): void };
+  const segmenter = new CudaSegmenter(driver, context, stream, model, options.input) as CudaSegmenter & { dispose(): void };
   segmenter.dispose = () => {
     segmenter.close();
     try {

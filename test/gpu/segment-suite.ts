@@ -187,6 +187,16 @@ export function segmentationSuite(options: () => { libraryPath?: string }): void
         } finally {
           seg.dispose();
         }
+        // A model that takes [-1, 1]: value = byte / 127.5 - 1.
+        const signed = createCudaSegmenter(identity, { ...options(), input: { scale: 1 / 127.5, offset: -1 } });
+        try {
+          const frame = randomFrame(layout, 5);
+          const got = signed.probabilityOf(frame, layout);
+          const want = frameToModelInput(frame, layout, identity.tensors[0]!).map((v) => v * 2 - 1);
+          assert.ok(maxAbs(got, want) < 1e-5, `max difference ${maxAbs(got, want)}`);
+        } finally {
+          signed.dispose();
+        }
       });
 
       const backdrops = [
