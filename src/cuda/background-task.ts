@@ -16,6 +16,8 @@ import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { viewMaskState } from '../segmentation/mask-state.ts';
 import { SELFIE_MODEL } from '../segmentation/model.ts';
+import { GraphModelError, loadGraphModelFile } from '../segmentation/graph-load.ts';
+import { packagePath } from '../paths.ts';
 import { withDefaultsOf } from '../segmentation/params.ts';
 import { coverResize, rgbaToI420 } from '../segmentation/worker-effects.ts';
 import type { HostBackdrop } from './cuda-kernels.ts';
@@ -53,6 +55,25 @@ function imageBackdrop(gpu: GpuKernels, layout: FrameLayout, image: ImageBackdro
   return ptr;
 }
 
+/**
+ * Why the model cannot run on the GPU (a layer the graph loader does not know), checked once per
+ * worker; undefined when it can. Such a model's jobs go to the CPU path without counting as GPU
+ * faults, so that it does not make the worker give up its GPU for the other effects.
+ */
+let graphProblem: string | undefined | null = null;
+function gpuGraphProblem(): string | undefined {
+  if (graphProblem === null) {
+    try {
+      loadGraphModelFile(packagePath(SELFIE_MODEL.graphPath));
+      graphProblem = undefined;
+    } catch (err) {
+      if (!(err instanceof GraphModelError)) throw err;
+      graphProblem = err.message;
+    }
+  }
+  return graphProblem;
+}
+
 export async function runSegmentationTaskOnGpu(
   task: ProcessTask,
   kernels: FallbackKernels,
@@ -64,6 +85,7 @@ export async function runSegmentationTaskOnGpu(
   const { job, layout, source } = task;
   if (!isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} is not a segmentation effect`);
   const effect = job.effect;
+  if (gpuGraphProblem() !== undefined) return onCpu();
   const t0 = performance.now();
   const bytes = frameBytes(layout);
   let sum = 0;
