@@ -56,6 +56,8 @@ async function startServer(port: number): Promise<ChildProcess> {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       MAX_SESSIONS: String(Math.max(SESSIONS, 1) + 2),
+      // Every publisher runs here, on one address.
+      MAX_SESSIONS_PER_CLIENT: '0',
       SLO_ADMISSION: 'false',
       SHUTDOWN_DELAY_SECONDS: '0',
       SESSION_DRAIN_SECONDS: '0',

@@ -5,6 +5,7 @@
 import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
+import type { MemoryBudget } from './memory-budget.ts';
 import type { DeviceKind, ProcessResult, SegmentationTask } from './messages.ts';
 
 export type { DeviceKind };
@@ -18,6 +19,18 @@ export interface EngineLog {
   error(fields: object, message: string): void;
 }
 
+/** How a caller bounds one job. */
+export interface JobOptions {
+  /** Aborted when the result is no longer wanted (the client went away): the job is skipped, or stopped between passes. */
+  readonly signal?: AbortSignal;
+  /** performance.now() by which the job must be done; past it the job is stopped and refused (503, reason deadline). */
+  readonly deadlineMs?: number;
+  /** Who asked (the client address): bounds one client's share of the queue. */
+  readonly client?: string;
+  /** Segmentation effects on a live session: its mask state and backdrop (src/segmentation/). */
+  readonly segmentation?: SegmentationTask;
+}
+
 export interface EffectEngine {
   readonly deviceName: string;
   /** The backend in use now (cpu once a CUDA engine has given up its GPU). */
@@ -27,8 +40,12 @@ export interface EffectEngine {
   readonly ready: boolean;
   /** Jobs waiting for a worker. */
   readonly queueDepth: number;
+  /** The pod's in-flight byte budget (MEMORY_BUDGET_BYTES): routes reserve what they buffer. */
+  readonly memory: MemoryBudget;
+  /** The 503 for bytes that do not fit the budget, counted as a memory rejection. */
+  memoryRefusal(bytes: number, headers?: Record<string, string>): Error;
   /** Runs the job on the worker's cached test card of `layout`. */
-  processSynthetic(layout: FrameLayout, job: EffectJob): Promise<JobTimings>;
+  processSynthetic(layout: FrameLayout, job: EffectJob, options?: JobOptions): Promise<JobTimings>;
   /**
    * Runs the job on `pixels` and hands the result to `use` while its buffer is still held; the
    * buffer returns to the pool when `use` settles.
@@ -38,8 +55,8 @@ export interface EffectEngine {
     job: EffectJob,
     pixels: Uint8Array,
     use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
-    extras?: { readonly segmentation?: SegmentationTask },
+    options?: JobOptions,
   ): Promise<T>;
   /** A live session's mask job (segmentation effects): the model updates the session's mask state. */
-  updateMask(layout: FrameLayout, job: EffectJob, pixels: Uint8Array, segmentation: SegmentationTask): Promise<JobTimings>;
+  updateMask(layout: FrameLayout, job: EffectJob, pixels: Uint8Array, segmentation: SegmentationTask, options?: JobOptions): Promise<JobTimings>;
 }

@@ -3,6 +3,7 @@
  * the result back into the caller's buffer. The worker's model loads on its first such task.
  */
 import { isSegmentationEffect } from '../effects/catalog.ts';
+import { WasmMemoryExhaustedError } from '../effects/wasm.ts';
 import type { EffectKernels } from '../effects/kernel-types.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes } from '../frames/layout.ts';
@@ -19,6 +20,8 @@ export async function runSegmentationTask(
   checksum: (frame: Uint8Array) => number,
 ): Promise<ProcessResult> {
   const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
+  // The engine's cancel flag (client gone, deadline): a job not started yet is skipped.
+  if (task.cancel && Atomics.load(new Int32Array(task.cancel), 0) !== 0) return { outcome: 'cancelled', queueSeconds, computeSeconds: 0, checksum: 0 };
   const { job, layout, source } = task;
   if (!isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} is not a segmentation effect`);
   worker ??= import('./worker-effects.ts').then(({ SegmentationWorker }) => SegmentationWorker.create(kernels)).catch((err: unknown) => {
@@ -28,9 +31,11 @@ export async function runSegmentationTask(
   const seg = await worker;
   const t0 = performance.now();
   const bytes = frameBytes(layout);
-  const srcPtr = kernels.alloc(bytes);
-  const dstPtr = kernels.alloc(bytes);
+  let srcPtr: number | undefined;
+  let dstPtr: number | undefined;
   try {
+    srcPtr = kernels.alloc(bytes);
+    dstPtr = kernels.alloc(bytes);
     // The test card is made afresh: segmentation of a card is a smoke test, not a hot path.
     if (source.kind === 'synthetic') fillSynthetic(layout, kernels.view(srcPtr, bytes));
     else kernels.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
@@ -49,8 +54,12 @@ export async function runSegmentationTask(
       inferenceSeconds: report.inferenceSeconds,
       maskReused: report.maskReused,
     };
+  } catch (err) {
+    // The worker's WASM memory budget (WORKER_MEMORY_BYTES) refused a frame or the effect's scratch.
+    if (err instanceof WasmMemoryExhaustedError) return { outcome: 'no_memory', queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: 0 };
+    throw err;
   } finally {
-    kernels.free(dstPtr, bytes);
-    kernels.free(srcPtr, bytes);
+    if (dstPtr !== undefined) kernels.free(dstPtr, bytes);
+    if (srcPtr !== undefined) kernels.free(srcPtr, bytes);
   }
 }
