@@ -85,6 +85,8 @@ export async function runSegmentationTaskOnGpu(
   const { job, layout, source } = task;
   if (!isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} is not a segmentation effect`);
   const effect = job.effect;
+  // The engine's cancel flag (client gone, deadline): a job not started yet is skipped, as on the CPU path.
+  if (task.cancel && Atomics.load(new Int32Array(task.cancel), 0) !== 0) return { outcome: 'cancelled', queueSeconds, computeSeconds: 0, checksum: 0 };
   if (gpuGraphProblem() !== undefined) return onCpu();
   const t0 = performance.now();
   const bytes = frameBytes(layout);
