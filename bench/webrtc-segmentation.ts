@@ -15,8 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { WhipPublisher } from '../src/webrtc/client.ts';
-import type { I420Frame } from '../src/webrtc/peer.ts';
+import { WhipPublisher, type I420Frame } from '../tools/rtc-load/client/index.ts';
 import { rgbaToI420 } from '../src/segmentation/worker-effects.ts';
 import { freePort } from '../test/ports.ts';
 
