@@ -15,8 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { WhipPublisher, i420Frame } from '../src/webrtc/client.ts';
-import type { I420Frame } from '../src/webrtc/peer.ts';
+import { WhipPublisher, i420Frame, type I420Frame } from '../tools/rtc-load/client/index.ts';
 import type { SessionStats } from '../src/webrtc/publisher-session.ts';
 import { freePort } from '../test/ports.ts';
 

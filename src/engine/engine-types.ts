@@ -6,7 +6,7 @@ import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 import type { MemoryBudget } from './memory-budget.ts';
-import type { DeviceKind, ProcessResult } from './messages.ts';
+import type { DeviceKind, ProcessResult, SegmentationTask } from './messages.ts';
 
 export type { DeviceKind };
 
@@ -27,6 +27,8 @@ export interface JobOptions {
   readonly deadlineMs?: number;
   /** Who asked (the client address): bounds one client's share of the queue. */
   readonly client?: string;
+  /** Segmentation effects on a live session: its mask state and backdrop (src/segmentation/). */
+  readonly segmentation?: SegmentationTask;
 }
 
 export interface EffectEngine {
@@ -55,4 +57,6 @@ export interface EffectEngine {
     use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
     options?: JobOptions,
   ): Promise<T>;
+  /** A live session's mask job (segmentation effects): the model updates the session's mask state. */
+  updateMask(layout: FrameLayout, job: EffectJob, pixels: Uint8Array, segmentation: SegmentationTask, options?: JobOptions): Promise<JobTimings>;
 }

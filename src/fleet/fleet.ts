@@ -109,7 +109,8 @@ export class Fleet {
         this.#forwarder.refused('non_member');
         throw sessionGone();
       }
-      const body = request.body === undefined || request.body === null ? undefined : typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+      const raw = request.body;
+      const body = raw === undefined || raw === null ? undefined : typeof raw === 'string' || Buffer.isBuffer(raw) ? raw : JSON.stringify(raw);
       const answer = await this.#forwarder.forward(parsed.owner, {
         method: request.method,
         url: request.url,

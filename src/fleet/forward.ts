@@ -38,7 +38,8 @@ export interface ForwardedCall {
   /** Path and query, as the client sent them. */
   readonly url: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly body: string | undefined;
+  /** As parsed: SDP and fragments as text, images as bytes, JSON re-serialised. */
+  readonly body: string | Buffer | undefined;
   /** The client's address as this replica sees it (appended to X-Forwarded-For). */
   readonly clientIp: string;
 }

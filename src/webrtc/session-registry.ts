@@ -12,6 +12,7 @@ import { Peer, VideoOutput } from './peer.ts';
 import { announceAddress, fragmentOf, iceUfragOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
 import { Session, type SessionOutcome } from './publisher-session.ts';
 import { Viewer } from './viewer.ts';
+import { DEFAULT_SEGMENTATION_SETTINGS } from '../segmentation/session-segmentation.ts';
 
 export interface SessionsConfig {
   readonly maxSessions: number;
@@ -33,6 +34,9 @@ export interface SessionsConfig {
   readonly effectChangesPerSecond?: number;
   /** MAX_OFFER_SECTIONS. */
   readonly maxOfferSections?: number;
+  readonly segmentMaskSmoothing?: number;
+  readonly segmentMaxMaskAgeFrames?: number;
+  readonly segmentInferenceMaxFps?: number;
 }
 
 export interface SessionsDeps {
@@ -144,6 +148,11 @@ export class SessionRegistry {
         maxIters: this.#config.maxIters,
         ...(this.#config.maxFramePixels !== undefined ? { maxFramePixels: this.#config.maxFramePixels } : {}),
         ...(this.#config.effectChangesPerSecond !== undefined ? { effectChangesPerSecond: this.#config.effectChangesPerSecond } : {}),
+        segmentation: {
+          smoothing: this.#config.segmentMaskSmoothing ?? DEFAULT_SEGMENTATION_SETTINGS.smoothing,
+          maxMaskAgeFrames: this.#config.segmentMaxMaskAgeFrames ?? DEFAULT_SEGMENTATION_SETTINGS.maxMaskAgeFrames,
+          maxInferenceFps: this.#config.segmentInferenceMaxFps ?? DEFAULT_SEGMENTATION_SETTINGS.maxInferenceFps,
+        },
       });
       this.#sessions.set(id, session);
       this.#secrets.set(id, publisherSecret);

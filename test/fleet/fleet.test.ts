@@ -9,7 +9,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
 import { addressOfOwnerKey, mintSession, ownerKeyOf, publisherResourceId, watchPathOf } from '../../src/fleet/session-id.ts';
-import { WhepViewer } from '../../src/webrtc/client.ts';
+import { WhepViewer } from '../../tools/rtc-load/client/index.ts';
 import type { I420Frame } from '../../src/webrtc/peer.ts';
 import { metricValue } from '../helpers.ts';
 import { CARD, eventually, frameWhere, near, publish, u, v, y } from '../webrtc/support.ts';
