@@ -26,6 +26,11 @@ const FALLBACK_LOG_INTERVAL_MS = 10_000;
 
 export type JobTimings = ProcessResult;
 
+/** A view over all of a (non-shared, transferable) ArrayBuffer that holds the frame. */
+function isWholePlainBuffer(pixels: Uint8Array, bytes: number): boolean {
+  return pixels.buffer instanceof ArrayBuffer && pixels.byteOffset === 0 && pixels.byteLength === pixels.buffer.byteLength && pixels.byteLength >= bytes;
+}
+
 /**
  * The effect engine as the rest of the service sees it: frames in, frames out, with timings and
  * metrics. Admission (the bounded queue) and the worker pool sit behind it.
@@ -100,14 +105,27 @@ export class Engine {
   /**
    * Runs the job on `pixels` and hands the result to `use` while its buffer is still held; the
    * buffer returns to the pool when `use` settles.
+   *
+   * `movePixels` (the WebRTC frame path): when `pixels` is the whole of a plain ArrayBuffer, as the
+   * binding's decoded frames are, that buffer is moved to the worker instead of copied into a
+   * shared one: no copy on this thread; the worker copies it into its kernels' memory, runs the
+   * job, copies the result back into the same buffer and moves it back, and `use` gets a view of
+   * it. `pixels` is detached once this returns. Any other buffer takes the shared path.
    */
   async processFrame<T>(
     layout: FrameLayout,
     job: EffectJob,
     pixels: Uint8Array,
     use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
+    options: { readonly movePixels?: boolean } = {},
   ): Promise<T> {
     const bytes = frameBytes(layout);
+    if (options.movePixels === true && isWholePlainBuffer(pixels, bytes)) {
+      const buffer = pixels.buffer as ArrayBuffer;
+      const result = await this.#pool.run({ layout, job, source: { kind: 'moved', buffer }, ...this.#taskDevice() }, [buffer]);
+      if (result.frame === undefined) throw new Error('the worker did not move the frame back');
+      return await use(new Uint8Array(result.frame, 0, bytes), this.#observe(job, result));
+    }
     const buffer = this.#buffers.acquire(bytes);
     try {
       const frame = new Uint8Array(buffer, 0, bytes);

@@ -8,7 +8,12 @@ export type FrameSource =
   /** The worker's cached deterministic test card of this layout. */
   | { readonly kind: 'synthetic' }
   /** A caller's frame; the result is written back into the same buffer. */
-  | { readonly kind: 'shared'; readonly buffer: SharedArrayBuffer };
+  | { readonly kind: 'shared'; readonly buffer: SharedArrayBuffer }
+  /**
+   * A caller's frame moved to the worker (transferred, not copied); the result is written into the
+   * same buffer, which moves back as ProcessResult.frame.
+   */
+  | { readonly kind: 'moved'; readonly buffer: ArrayBuffer };
 
 export interface ProcessTask {
   readonly type: 'process';
@@ -39,6 +44,8 @@ export interface ProcessResult {
   readonly gpuHealthy?: boolean;
   /** A CUDA worker: the GPU it runs on. */
   readonly gpu?: GpuInfo;
+  /** A 'moved' source's buffer, moved back with the result in it. */
+  readonly frame?: ArrayBuffer;
 }
 
 /** The GPU as /healthz shows it. */

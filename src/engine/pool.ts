@@ -55,7 +55,8 @@ export class EffectPool {
     return this.#piscina.threads;
   }
 
-  async run(task: Omit<ProcessTask, 'type' | 'queuedAtMs'>): Promise<ProcessResult> {
+  /** `transfer`: buffers of the task moved to the worker (detached here), not copied. */
+  async run(task: Omit<ProcessTask, 'type' | 'queuedAtMs'>, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
     if (this.#piscina.queueSize >= this.#options.maxQueue && this.#piscina.idleThreads === 0) {
       throw new OverloadedError(
         `the effect queue is full (${this.#options.maxQueue} waiting); retry later`,
@@ -63,7 +64,8 @@ export class EffectPool {
       );
     }
     try {
-      return await this.#piscina.run({ ...task, type: 'process', queuedAtMs: epochNowMs() });
+      const message: WorkerTask = { ...task, type: 'process', queuedAtMs: epochNowMs() };
+      return await this.#piscina.run(message, transfer ? { transferList: transfer } : undefined);
     } catch (err) {
       throw new WorkerFailedError(err instanceof Error ? err.message : 'worker failed');
     }

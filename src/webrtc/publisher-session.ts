@@ -3,7 +3,7 @@ import { InvalidEffectError, type EffectJob } from '../effects/catalog.ts';
 import type { Engine } from '../engine/engine.ts';
 import { OverloadedError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import type { Metrics } from '../metrics.ts';
+import type { FrameDropReason, Metrics } from '../metrics.ts';
 import type { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { SafeEmitter } from './events.ts';
 import { LatestFrameLoop } from './frame-loop.ts';
@@ -53,6 +53,14 @@ interface ReceivedFrame {
 
 const LATENCY_RING = 128;
 
+/** A decoded frame whose byte count does not match its size (the binding's contract broken). */
+class InvalidFrameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidFrameError';
+  }
+}
+
 /**
  * One WHIP publisher: its peer connection, the frame loop that sends every received frame through
  * the engine, and the processed output (sent back on the same connection and to WHEP viewers).
@@ -68,7 +76,6 @@ export class Session extends SafeEmitter<SessionEvents> {
   readonly #viewers = new Set<{ close(outcome: SessionOutcome): void }>();
   #job: EffectJob;
   #etag: string;
-  #scratch = new Uint8Array(0);
   #lastActivityMs = performance.now();
   #framesReceived = 0;
   #framesProcessed = 0;
@@ -86,10 +93,11 @@ export class Session extends SafeEmitter<SessionEvents> {
     this.#deps = deps;
     this.#loop = new LatestFrameLoop<ReceivedFrame>({
       run: (f) => this.#process(f),
-      onDropped: () => this.#dropped(),
+      onDropped: () => this.#dropped('superseded'),
       onError: (err) => {
-        this.#dropped();
-        if (!(err instanceof OverloadedError)) deps.log.warn({ err, sessionId: id }, 'frame processing failed');
+        if (err instanceof OverloadedError) return this.#dropped('overloaded');
+        this.#dropped(err instanceof InvalidFrameError ? 'invalid' : 'failed');
+        if (!(err instanceof InvalidFrameError)) deps.log.warn({ err, sessionId: id }, 'frame processing failed');
       },
     });
     peer.on('frame', (frame, receivedAtMs) => {
@@ -196,25 +204,30 @@ export class Session extends SafeEmitter<SessionEvents> {
   async #process({ frame, receivedAtMs }: ReceivedFrame): Promise<void> {
     const layout: FrameLayout = { format: 'i420', width: frame.width, height: frame.height };
     const bytes = frameBytes(layout);
-    if (frame.data.length < bytes) throw new Error(`frame of ${frame.width}x${frame.height} has ${frame.data.length} bytes, expected ${bytes}`);
-    await this.#deps.engine.processFrame(layout, this.#job, frame.data, (processed) => {
-      if (this.#closed) return;
-      // libwebrtc copies the frame during onFrame but refuses shared memory, so one plain buffer
-      // per session carries every frame.
-      if (this.#scratch.length !== bytes) this.#scratch = new Uint8Array(bytes);
-      this.#scratch.set(processed.subarray(0, bytes));
-      const latencySeconds = (performance.now() - receivedAtMs) / 1000;
-      this.output.send({ width: frame.width, height: frame.height, data: this.#scratch });
-      this.#latenciesMs[this.#framesProcessed % LATENCY_RING] = latencySeconds * 1000;
-      this.#framesProcessed++;
-      this.#deps.metrics.frameLatency.observe(latencySeconds);
-      this.#deps.frameWindow.recordSeconds(latencySeconds);
-    });
+    if (frame.data.length < bytes) throw new InvalidFrameError(`frame of ${frame.width}x${frame.height} has ${frame.data.length} bytes, expected ${bytes}`);
+    // The decoded frame's buffer is the binding's, new for every frame and ours alone: it moves to
+    // the worker and back with the result, so this thread copies nothing, and the same buffer goes
+    // to libwebrtc (which copies it once more, into its own frame, during onFrame).
+    await this.#deps.engine.processFrame(
+      layout,
+      this.#job,
+      frame.data,
+      (processed) => {
+        if (this.#closed) return;
+        const latencySeconds = (performance.now() - receivedAtMs) / 1000;
+        this.output.send({ width: frame.width, height: frame.height, data: processed });
+        this.#latenciesMs[this.#framesProcessed % LATENCY_RING] = latencySeconds * 1000;
+        this.#framesProcessed++;
+        this.#deps.metrics.frameLatency.observe(latencySeconds);
+        this.#deps.frameWindow.recordSeconds(latencySeconds);
+      },
+      { movePixels: true },
+    );
   }
 
-  #dropped(): void {
+  #dropped(reason: FrameDropReason): void {
     this.#framesDropped++;
-    this.#deps.metrics.framesDropped.inc();
+    this.#deps.metrics.framesDropped.inc({ reason });
   }
 
   #control(text: string): void {
