@@ -72,7 +72,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     res.writeHead(201, { 'content-type': 'application/sdp', location: `/whip/${newId}` }).end(answer);
   } else if (req.method === 'GET' && id !== undefined && sessions.has(id)) {
     const s = sessions.get(id)!;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id, framesReceived: s.framesReceived, framesProcessed: s.framesProcessed, framesDropped: 0 }));
+    const { framesEncoded } = await s.peer.stats();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id, framesReceived: s.framesReceived, framesProcessed: s.framesProcessed, framesDropped: 0, framesEncoded }));
   } else if (req.method === 'DELETE' && id !== undefined) {
     res.writeHead(end(id) ? 200 : 404).end();
   } else if (req.method === 'GET' && url.pathname === '/sessions') {

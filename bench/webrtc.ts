@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '1280x720' },
     sessions: { type: 'string', default: '1' },
     'find-max': { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '1' },
     'max-sessions': { type: 'string', default: '12' },
     targets: { type: 'string', default: 'echo,service' },
     seconds: { type: 'string', default: '15' },
@@ -57,6 +58,7 @@ const FPS = Number(args.fps);
 const MIN_FPS = Number(args['min-fps']);
 const SLO_MS = Number(args['slo-ms']);
 const MAX_SESSIONS = Number(args['max-sessions']);
+const REPEAT = Number(args.repeat);
 const CLOCK_TICKS_PER_SECOND = 100;
 const SERVER_CPUS = args['server-cpus'];
 const CLIENT_CPUS = args['client-cpus'];
@@ -191,6 +193,13 @@ interface PhaseResult {
   returnedSize: string[];
   /** Server CPU milliseconds per frame returned to a publisher (all sessions). */
   cpuMsPerReturnedFrame: number;
+  /** Frames the server's encoder produced per second, per session (from its getStats). */
+  encodedFps: (number | undefined)[];
+  /**
+   * Server CPU milliseconds per frame it encoded and sent: unlike the returned frames, this does not
+   * depend on whether the publishers had the CPU to decode what came back.
+   */
+  cpuMsPerEncodedFrame: number;
   frameP95Ms: number | undefined;
   /** Frames skipped per second by reason (service only). */
   skippedPerSecond: Record<string, number>;
@@ -231,7 +240,7 @@ async function phase(server: Server, size: string, sessions: number, query: stri
       Promise.all(
         publishers.map(async (p) => {
           const res = await fetch(p.resourceUrl).catch(() => undefined);
-          return res?.ok ? ((await res.json()) as { framesReceived: number }) : undefined;
+          return res?.ok ? ((await res.json()) as { framesReceived: number; framesEncoded: number }) : undefined;
         }),
       );
     const statsBefore = await sessionStats();
@@ -263,6 +272,11 @@ async function phase(server: Server, size: string, sessions: number, query: stri
       return a === undefined || b === undefined ? undefined : (a.framesReceived - b.framesReceived) / elapsed;
     });
     const totalReturned = returnedFps.reduce((a, b) => a + b, 0);
+    const encodedFps = statsAfter.map((a, i) => {
+      const b = statsBefore[i];
+      return a === undefined || b === undefined ? undefined : (a.framesEncoded - b.framesEncoded) / elapsed;
+    });
+    const totalEncoded = encodedFps.reduce<number>((a, b) => a + (b ?? 0), 0);
     const frameP95Ms = p95 === undefined ? undefined : p95 * 1000;
     return {
       target: server.target,
@@ -275,6 +289,8 @@ async function phase(server: Server, size: string, sessions: number, query: stri
       returnedFps,
       returnedSize: sizes,
       cpuMsPerReturnedFrame: totalReturned > 0 ? (serverCores * 1000) / totalReturned : Number.POSITIVE_INFINITY,
+      encodedFps,
+      cpuMsPerEncodedFrame: totalEncoded > 0 ? (serverCores * 1000) / totalEncoded : Number.POSITIVE_INFINITY,
       frameP95Ms,
       skippedPerSecond,
       threadCores,
@@ -341,6 +357,34 @@ async function stopServers(servers: Server[]): Promise<void> {
   );
 }
 
+interface Median {
+  cpuMsPerReturnedFrame: number;
+  cpuMsPerEncodedFrame: number;
+  /** Mean over the sessions of a run, median over the runs. */
+  returnedFps: number;
+  serverCores: number;
+  frameP95Ms: number | undefined;
+  holdsShare: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function medianOf(runs: PhaseResult[]): Median {
+  const p95s = runs.map((r) => r.frameP95Ms).filter((x): x is number => x !== undefined);
+  return {
+    cpuMsPerReturnedFrame: median(runs.map((r) => r.cpuMsPerReturnedFrame)),
+    cpuMsPerEncodedFrame: median(runs.map((r) => r.cpuMsPerEncodedFrame)),
+    returnedFps: median(runs.map((r) => r.returnedFps.reduce((a, b) => a + b, 0) / r.returnedFps.length)),
+    serverCores: median(runs.map((r) => r.serverCores)),
+    frameP95Ms: p95s.length > 0 ? median(p95s) : undefined,
+    holdsShare: runs.filter((r) => r.holds && !r.publisherBound).length / runs.length,
+  };
+}
+
 const fmt = (n: number | undefined, digits = 2) => (n === undefined ? '-' : n.toFixed(digits));
 
 function report(r: PhaseResult, echo: PhaseResult | undefined): void {
@@ -348,7 +392,8 @@ function report(r: PhaseResult, echo: PhaseResult | undefined): void {
   const ratio = echo && r !== echo ? ` = ${(r.cpuMsPerReturnedFrame / echo.cpuMsPerReturnedFrame).toFixed(3)}x echo` : '';
   log(
     `  ${r.target.padEnd(7)} ${r.sessions} x ${r.size}: server ${fmt(r.serverCores)} cores, ${fmt(r.cpuMsPerReturnedFrame)} ms CPU per returned frame${ratio};` +
-      ` fps in ${each(r.serverInFps)}, returned ${each(r.returnedFps)} at ${[...new Set(r.returnedSize)].join(' ')}` +
+      ` (${fmt(r.cpuMsPerEncodedFrame)} per encoded${echo && r !== echo ? ` = ${(r.cpuMsPerEncodedFrame / echo.cpuMsPerEncodedFrame).toFixed(3)}x` : ''});` +
+      ` fps in ${each(r.serverInFps)}, encoded ${each(r.encodedFps)}, returned ${each(r.returnedFps)} at ${[...new Set(r.returnedSize)].join(' ')}` +
       (r.target === 'service' ? `; p95 ${fmt(r.frameP95Ms, 1)} ms; skipped/s ${JSON.stringify(r.skippedPerSecond)}` : '') +
       `; publishers ${fmt(r.clientCores)} cores${r.holds ? ' HOLDS' : ''}${r.publisherBound ? ' (publisher-bound)' : ''}`,
   );
@@ -371,6 +416,7 @@ async function main(): Promise<void> {
   const servers = await startServers(Math.max(...counts));
   const results: PhaseResult[] = [];
   const capacity: Record<string, { service: number; echo: number }> = {};
+  const pairs: { size: string; sessions: number; service: Median; echo: Median; ratio: number }[] = [];
   try {
     for (const size of sizes) {
       const [width, height] = size.split('x').map(Number) as [number, number];
@@ -378,15 +424,38 @@ async function main(): Promise<void> {
       const held = { service: 0, echo: 0 };
       const failed = new Set<Target>();
       for (const n of counts) {
-        let echo: PhaseResult | undefined;
-        for (const server of servers) {
-          if (args['find-max'] && failed.has(server.target)) continue;
-          const r = await phase(server, size, n, `effect=${args.effect}&iters=${args.iters}`, frames);
-          if (r.target === 'echo') echo = r;
-          results.push(r);
-          report(r, echo);
-          if (r.holds && !r.publisherBound) held[r.target] = Math.max(held[r.target], n);
-          else failed.add(r.target);
+        // Echo and service alternate, REPEAT times each, so that both see the same background load.
+        const runs: PhaseResult[] = [];
+        for (let rep = 0; rep < REPEAT; rep++) {
+          let echo: PhaseResult | undefined;
+          for (const server of servers) {
+            if (args['find-max'] && failed.has(server.target)) continue;
+            const r = await phase(server, size, n, `effect=${args.effect}&iters=${args.iters}`, frames);
+            if (r.target === 'echo') echo = r;
+            runs.push(r);
+            results.push(r);
+            report(r, echo);
+          }
+        }
+        const medians = new Map<Target, Median>();
+        for (const target of TARGETS) {
+          const mine = runs.filter((r) => r.target === target);
+          if (mine.length === 0) continue;
+          const m = medianOf(mine);
+          medians.set(target, m);
+          // A count holds when at least half of its repeats held.
+          if (m.holdsShare >= 0.5) held[target] = Math.max(held[target], n);
+          else failed.add(target);
+        }
+        const e = medians.get('echo');
+        const v = medians.get('service');
+        if (e && v) {
+          log(
+            `  => ${n} x ${size}, medians of ${REPEAT}: CPU per returned frame ${fmt(v.cpuMsPerReturnedFrame)} ms (service) / ${fmt(e.cpuMsPerReturnedFrame)} ms (echo) = ${(v.cpuMsPerReturnedFrame / e.cpuMsPerReturnedFrame).toFixed(3)}x;` +
+              ` per encoded frame ${fmt(v.cpuMsPerEncodedFrame)} / ${fmt(e.cpuMsPerEncodedFrame)} ms = ${(v.cpuMsPerEncodedFrame / e.cpuMsPerEncodedFrame).toFixed(3)}x;` +
+              ` returned fps ${fmt(v.returnedFps, 1)} / ${fmt(e.returnedFps, 1)}; server cores ${fmt(v.serverCores)} / ${fmt(e.serverCores)}`,
+          );
+          pairs.push({ size, sessions: n, service: v, echo: e, ratio: v.cpuMsPerReturnedFrame / e.cpuMsPerReturnedFrame });
         }
         if (args['find-max'] && servers.every((s) => failed.has(s.target))) break;
       }
@@ -412,6 +481,7 @@ async function main(): Promise<void> {
     minFps: MIN_FPS,
     frameSloMs: SLO_MS,
     capacity,
+    pairs,
     results,
   };
   if (args['capacity-out'] !== undefined) writeCapacity(args['capacity-out'], summary);

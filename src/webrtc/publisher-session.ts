@@ -42,6 +42,8 @@ export interface SessionStats {
   readonly frameLatencyLastMs: number | undefined;
   readonly inboundFramesPerSecond: number | undefined;
   readonly outboundFramesPerSecond: number | undefined;
+  /** Frames libwebrtc encoded for this connection (what it sent back; the encoder drops frames it cannot keep up with). */
+  readonly framesEncoded: number;
   readonly roundTripSeconds: number | undefined;
   readonly viewers: number;
 }
@@ -178,6 +180,7 @@ export class Session extends SafeEmitter<SessionEvents> {
       frameLatencyLastMs: last,
       inboundFramesPerSecond: peer.inboundFramesPerSecond,
       outboundFramesPerSecond: peer.outboundFramesPerSecond,
+      framesEncoded: peer.framesEncoded,
       roundTripSeconds: peer.roundTripSeconds,
       viewers: this.#viewers.size,
     };
