@@ -18,7 +18,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { EffectKernels } from '../effects/kernel-types.ts';
-import { EFFECTS, type EffectJob } from '../effects/catalog.ts';
+import type { EffectJob, EffectName, EffectParams, ParamsOf } from '../effects/catalog.ts';
+import { checkJob, checkLayout } from '../effects/job-check.ts';
 import { gaussianWeights } from '../effects/reference.ts';
 import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import { packageUrl } from '../paths.ts';
@@ -44,27 +45,60 @@ import {
   type LaunchArgs,
 } from './driver.ts';
 
-/** Every `.entry` of kernels.cu; the PTX must declare exactly these. */
-export const CUDA_KERNEL_NAMES = [
-  'rtc_blur_c4',
-  'rtc_blur_c1',
-  'rtc_sharpen_c4',
-  'rtc_sharpen_c1',
-  'rtc_edge_c4',
-  'rtc_edge_c1',
-  'rtc_gaussian_rows_c4',
-  'rtc_gaussian_rows_c1',
-  'rtc_gaussian_columns_c4',
-  'rtc_gaussian_columns_c1',
-  'rtc_pixelate_c4',
-  'rtc_pixelate_c1',
-  'rtc_pixelate_small_c4',
-  'rtc_pixelate_small_c1',
-  'rtc_grayscale_rgba',
-  'rtc_invert_rgba',
-  'rtc_invert_bytes',
-] as const;
-export type CudaKernelName = (typeof CUDA_KERNEL_NAMES)[number];
+type Dim3 = readonly [number, number, number];
+/** The grid and block of a launch over a plane of `width` x `height` (`block`: pixelate's tile edge). */
+type LaunchShape = (width: number, height: number, block: number) => { readonly grid: Dim3; readonly threads: Dim3 };
+
+/** One thread per pixel in 32x8 blocks. */
+const perPixel: LaunchShape = (width, height) => ({
+  grid: [Math.ceil(width / PIXEL_BLOCK[0]), Math.min(Math.ceil(height / PIXEL_BLOCK[1]), MAX_GRID_Y), 1],
+  threads: PIXEL_BLOCK,
+});
+/** One block of PIXELATE_THREADS per tile. */
+const perTile: LaunchShape = (width, height, block) => ({
+  grid: [Math.min(Math.ceil(width / block), MAX_GRID_X), Math.min(Math.ceil(height / block), MAX_GRID_Y), 1],
+  threads: [PIXELATE_THREADS, 1, 1],
+});
+/** One thread per small tile. */
+const perSmallTile: LaunchShape = (width, height, block) => ({
+  grid: [Math.ceil(Math.ceil(width / block) / PIXEL_BLOCK[0]), Math.min(Math.ceil(Math.ceil(height / block) / PIXEL_BLOCK[1]), MAX_GRID_Y), 1],
+  threads: PIXEL_BLOCK,
+});
+/** One thread per byte (`width` is the byte count). */
+const perByte: LaunchShape = (width) => ({ grid: [Math.ceil(width / 256), 1, 1], threads: [256, 1, 1] });
+/** A tile of GAUSS_TILE_W x GAUSS_ROWS per block. */
+const gaussianRows: LaunchShape = (width, height) => ({
+  grid: [Math.ceil(width / GAUSS_TILE_W), Math.min(Math.ceil(height / GAUSS_ROWS), MAX_GRID_Y), 1],
+  threads: [GAUSS_TILE_W, GAUSS_ROWS, 1],
+});
+/** 32 columns x (8 * GAUSS_COLUMN_OUTPUTS) rows per block. */
+const gaussianColumns: LaunchShape = (width, height) => ({
+  grid: [Math.ceil(width / PIXEL_BLOCK[0]), Math.min(Math.ceil(height / (PIXEL_BLOCK[1] * GAUSS_COLUMN_OUTPUTS)), MAX_GRID_Y), 1],
+  threads: PIXEL_BLOCK,
+});
+
+/** Every `.entry` of kernels.cu and how it is launched; the PTX must declare exactly these. */
+const KERNELS = {
+  rtc_blur_c4: perPixel,
+  rtc_blur_c1: perPixel,
+  rtc_sharpen_c4: perPixel,
+  rtc_sharpen_c1: perPixel,
+  rtc_edge_c4: perPixel,
+  rtc_edge_c1: perPixel,
+  rtc_gaussian_rows_c4: gaussianRows,
+  rtc_gaussian_rows_c1: gaussianRows,
+  rtc_gaussian_columns_c4: gaussianColumns,
+  rtc_gaussian_columns_c1: gaussianColumns,
+  rtc_pixelate_c4: perTile,
+  rtc_pixelate_c1: perTile,
+  rtc_pixelate_small_c4: perSmallTile,
+  rtc_pixelate_small_c1: perSmallTile,
+  rtc_grayscale_rgba: perPixel,
+  rtc_invert_rgba: perPixel,
+  rtc_invert_bytes: perByte,
+} satisfies Record<string, LaunchShape>;
+export type CudaKernelName = keyof typeof KERNELS;
+export const CUDA_KERNEL_NAMES = Object.keys(KERNELS) as readonly CudaKernelName[];
 
 // The PTX stays in src/ for the build too.
 export const PTX_URL = packageUrl('src/cuda/ptx/kernels.ptx');
@@ -82,7 +116,6 @@ const PIXELATE_SMALL_MAX = 8;
 const PIXEL_BLOCK = [32, 8, 1] as const;
 const MAX_GRID_Y = 65535;
 const MAX_GRID_X = 0x7fffffff;
-const MAX_BLOCK = 256;
 
 const DEFAULT_MAX_IDLE_HOST_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_IDLE_DEVICE_BYTES = 512 * 1024 * 1024;
@@ -293,6 +326,13 @@ export class CudaKernels implements EffectKernels {
   readonly #idleHost: IdlePool<HostBlock>;
   readonly #idleDevice: IdlePool<CuDevicePtr>;
   #closed = false;
+  /** What the effect table may do on this instance's stream. */
+  readonly #ops: CudaOps = {
+    launch: (name, src, dst, width, height, block) => this.#launchPlane(name, src, dst, width, height, block),
+    memset: (dst, value, bytes) => this.#driver.memsetD8Async(dst, value, bytes, this.#stream),
+    copy: (dst, src, bytes) => this.#driver.memcpyDtoDAsync(dst, src, bytes, this.#stream),
+    gaussian: (c, src, dst, tmp, plane, sigma) => this.#gaussian(c, src, dst, tmp, plane, sigma),
+  };
 
   constructor(driver: CudaDriver, device: number, ptx: string, maxIdleBytes: { readonly host: number; readonly device: number }) {
     this.#driver = driver;
@@ -361,8 +401,8 @@ export class CudaKernels implements EffectKernels {
 
   run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void {
     if (this.#closed) throw new Error('the CUDA kernels are closed');
-    const bytes = frameBytes(layout);
-    const { sigma, block } = checkJob(layout, job);
+    const bytes = checkLayout(layout);
+    const params = checkJob(job);
     this.#blockOf(srcPtr, bytes);
     this.#blockOf(dstPtr, bytes);
     if (srcPtr < dstPtr + bytes && dstPtr < srcPtr + bytes) throw new RangeError('srcPtr and dstPtr frames overlap');
@@ -375,8 +415,8 @@ export class CudaKernels implements EffectKernels {
     const d = this.#driver;
     const stream = this.#stream;
     const planes = planesOf(layout);
-    const largestPlane = planes[0]!;
-    const tmpBytes = job.effect === 'gaussian' ? largestPlane.width * largestPlane.height * largestPlane.channels * 4 : 0;
+    const effect = PASSES[job.effect] as CudaEffect<EffectParams>;
+    const tmpBytes = effect.tmpBytes(planes[0]!);
     const held: Array<[CuDevicePtr, number]> = [];
     const acquire = (size: number): CuDevicePtr => {
       const pointer = this.#idleDevice.take(size) ?? d.memAlloc(size);
@@ -392,7 +432,7 @@ export class CudaKernels implements EffectKernels {
       d.memcpyHtoDAsync(from, srcPtr, bytes, stream);
       d.eventRecord(this.#start, stream);
       for (let pass = 0; pass < job.iters; pass++) {
-        this.#pass(layout, planes, job, from, to, tmp, sigma, block);
+        this.#pass(layout, planes, effect, params, from, to, tmp);
         [from, to] = [to, from];
       }
       d.eventRecord(this.#stop, stream);
@@ -415,51 +455,17 @@ export class CudaKernels implements EffectKernels {
     }
   }
 
-  #pass(
-    layout: FrameLayout,
-    planes: PlaneLayout[],
-    job: EffectJob,
-    from: CuDevicePtr,
-    to: CuDevicePtr,
-    tmp: CuDevicePtr,
-    sigma: number,
-    block: number,
-  ): void {
-    const d = this.#driver;
+  #pass(layout: FrameLayout, planes: PlaneLayout[], effect: CudaEffect<EffectParams>, params: EffectParams, from: CuDevicePtr, to: CuDevicePtr, tmp: CuDevicePtr): void {
     const rgba = layout.format === 'rgba';
-    if (job.effect === 'invert') {
-      if (rgba) return this.#launchPlane('rtc_invert_rgba', from, to, layout.width, layout.height, 0);
-      return this.#launchPlane('rtc_invert_bytes', from, to, frameBytes(layout), 1, 0);
+    const ops = this.#ops;
+    if (effect.frame) return effect.frame({ ops, rgba, layout, from, to }, params);
+    for (let index = 0; index < planes.length; index++) {
+      const p = planes[index]!;
+      effect.plane(
+        { ops, src: from + BigInt(p.offset), dst: to + BigInt(p.offset), tmp, plane: p, rgba, chroma: !rgba && index > 0, c: rgba ? 'c4' : 'c1' },
+        params,
+      );
     }
-    planes.forEach((p, index) => {
-      const src = from + BigInt(p.offset);
-      const dst = to + BigInt(p.offset);
-      const chroma = !rgba && index > 0;
-      const c = rgba ? 'c4' : 'c1';
-      const samples = p.width * p.height * p.channels;
-      switch (job.effect) {
-        case 'blur':
-          return this.#launchPlane(`rtc_blur_${c}`, src, dst, p.width, p.height, 0);
-        case 'sharpen':
-          return this.#launchPlane(`rtc_sharpen_${c}`, src, dst, p.width, p.height, 0);
-        case 'edge':
-          if (chroma) return d.memsetD8Async(dst, 128, samples, this.#stream);
-          return this.#launchPlane(`rtc_edge_${c}`, src, dst, p.width, p.height, 0);
-        case 'pixelate': {
-          const edge = chroma ? Math.max(1, block >> 1) : block;
-          const name = edge <= PIXELATE_SMALL_MAX ? (`rtc_pixelate_small_${c}` as const) : (`rtc_pixelate_${c}` as const);
-          return this.#launchPlane(name, src, dst, p.width, p.height, edge);
-        }
-        case 'grayscale':
-          if (chroma) return d.memsetD8Async(dst, 128, samples, this.#stream);
-          if (rgba) return this.#launchPlane('rtc_grayscale_rgba', src, dst, p.width, p.height, 0);
-          return d.memcpyDtoDAsync(dst, src, samples, this.#stream);
-        case 'gaussian':
-          return this.#gaussian(c, src, dst, tmp, p, sigma);
-        case 'invert':
-          return;
-      }
-    });
   }
 
   #launchPlane(name: CudaKernelName, src: CuDevicePtr, dst: CuDevicePtr, width: number, height: number, block: number): void {
@@ -470,23 +476,7 @@ export class CudaKernels implements EffectKernels {
     v.setInt32(20, height, true);
     v.setInt32(24, block, true);
     v.setInt32(28, 0, true);
-    let grid: [number, number, number];
-    let threads: readonly [number, number, number];
-    if (name === 'rtc_pixelate_c4' || name === 'rtc_pixelate_c1') {
-      threads = [PIXELATE_THREADS, 1, 1];
-      grid = [Math.min(Math.ceil(width / block), MAX_GRID_X), Math.min(Math.ceil(height / block), MAX_GRID_Y), 1];
-    } else if (name === 'rtc_pixelate_small_c4' || name === 'rtc_pixelate_small_c1') {
-      threads = PIXEL_BLOCK;
-      const tilesX = Math.ceil(width / block);
-      const tilesY = Math.ceil(height / block);
-      grid = [Math.ceil(tilesX / PIXEL_BLOCK[0]), Math.min(Math.ceil(tilesY / PIXEL_BLOCK[1]), MAX_GRID_Y), 1];
-    } else if (name === 'rtc_invert_bytes') {
-      threads = [256, 1, 1];
-      grid = [Math.ceil(width / 256), 1, 1];
-    } else {
-      threads = PIXEL_BLOCK;
-      grid = [Math.ceil(width / PIXEL_BLOCK[0]), Math.min(Math.ceil(height / PIXEL_BLOCK[1]), MAX_GRID_Y), 1];
-    }
+    const { grid, threads } = KERNELS[name](width, height, block);
     this.#driver.launch(this.#fn(name), grid, threads, this.#stream, this.#args);
   }
 
@@ -504,14 +494,13 @@ export class CudaKernels implements EffectKernels {
 
     v.setBigUint64(0, src, true);
     v.setBigUint64(8, tmp, true);
-    const rowsGrid = [Math.ceil(p.width / GAUSS_TILE_W), Math.min(Math.ceil(p.height / GAUSS_ROWS), MAX_GRID_Y), 1] as const;
-    this.#driver.launch(this.#fn(`rtc_gaussian_rows_${c}`), rowsGrid, [GAUSS_TILE_W, GAUSS_ROWS, 1], this.#stream, this.#args);
+    const rows = KERNELS[`rtc_gaussian_rows_${c}`](p.width, p.height, 0);
+    this.#driver.launch(this.#fn(`rtc_gaussian_rows_${c}`), rows.grid, rows.threads, this.#stream, this.#args);
 
     v.setBigUint64(0, tmp, true);
     v.setBigUint64(8, dst, true);
-    const rowsPerBlock = PIXEL_BLOCK[1] * GAUSS_COLUMN_OUTPUTS;
-    const grid = [Math.ceil(p.width / PIXEL_BLOCK[0]), Math.min(Math.ceil(p.height / rowsPerBlock), MAX_GRID_Y), 1] as const;
-    this.#driver.launch(this.#fn(`rtc_gaussian_columns_${c}`), grid, PIXEL_BLOCK, this.#stream, this.#args);
+    const columns = KERNELS[`rtc_gaussian_columns_${c}`](p.width, p.height, 0);
+    this.#driver.launch(this.#fn(`rtc_gaussian_columns_${c}`), columns.grid, columns.threads, this.#stream, this.#args);
   }
 
   #fn(name: CudaKernelName): CuFunction {
@@ -550,22 +539,83 @@ export class CudaKernels implements EffectKernels {
   }
 }
 
-/** The same validation as the CPU kernels, so that both refuse the same jobs. */
-function checkJob(layout: FrameLayout, job: EffectJob): { sigma: number; block: number } {
-  const { width, height, format } = layout;
-  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(`invalid frame size ${width}x${height}`);
-  }
-  if (format !== 'rgba' && format !== 'i420') throw new RangeError(`unknown pixel format ${String(format)}`);
-  if (frameBytes(layout) > 0x7fffffff) throw new RangeError(`frame of ${width}x${height} is too large`);
-  if (!Number.isSafeInteger(job.iters) || job.iters < 0) throw new RangeError(`iters must be an integer >= 0, got ${job.iters}`);
-  const sigma = job.params.sigma ?? EFFECTS.gaussian.params.sigma.default;
-  const block = job.params.block ?? EFFECTS.pixelate.params.block.default;
-  if (job.effect === 'gaussian' && !(sigma > 0 && sigma <= EFFECTS.gaussian.params.sigma.max)) {
-    throw new RangeError(`gaussian: sigma must be in (0, ${EFFECTS.gaussian.params.sigma.max}], got ${sigma}`);
-  }
-  if (job.effect === 'pixelate' && !(Number.isInteger(block) && block >= 1 && block <= MAX_BLOCK)) {
-    throw new RangeError(`pixelate: block must be an integer in [1, ${MAX_BLOCK}], got ${block}`);
-  }
-  return { sigma, block };
+/** The device operations an effect's entry may queue. */
+interface CudaOps {
+  launch(name: CudaKernelName, src: CuDevicePtr, dst: CuDevicePtr, width: number, height: number, block: number): void;
+  memset(dst: CuDevicePtr, value: number, bytes: number): void;
+  copy(dst: CuDevicePtr, src: CuDevicePtr, bytes: number): void;
+  /** Separable Gaussian through the float intermediate `tmp`. */
+  gaussian(c: 'c4' | 'c1', src: CuDevicePtr, dst: CuDevicePtr, tmp: CuDevicePtr, plane: PlaneLayout, sigma: number): void;
 }
+
+/** One plane of one pass, as an effect's CUDA entry sees it. */
+interface CudaPlane {
+  readonly ops: CudaOps;
+  readonly src: CuDevicePtr;
+  readonly dst: CuDevicePtr;
+  /** `tmpBytes` of device scratch (0n when none was asked for). */
+  readonly tmp: CuDevicePtr;
+  readonly plane: PlaneLayout;
+  readonly rgba: boolean;
+  /** U or V of an I420 frame. */
+  readonly chroma: boolean;
+  /** The kernel variant: 4 interleaved channels (RGBA) or 1 (an I420 plane). */
+  readonly c: 'c4' | 'c1';
+}
+
+/** A whole frame of one pass, for effects that do not work plane by plane. */
+interface CudaFrame {
+  readonly ops: CudaOps;
+  readonly layout: FrameLayout;
+  readonly from: CuDevicePtr;
+  readonly to: CuDevicePtr;
+  readonly rgba: boolean;
+}
+
+interface CudaEffect<P> {
+  /** Device scratch for one pass, given the widest plane. */
+  tmpBytes(widest: PlaneLayout): number;
+  plane(p: CudaPlane, params: P): void;
+  /** When present, called once per pass instead of `plane`. */
+  frame?(f: CudaFrame, params: P): void;
+}
+
+const noTmp = (): number => 0;
+const samplesOf = (p: PlaneLayout): number => p.width * p.height * p.channels;
+
+/** The CUDA kernels of each effect; a new effect adds its entry here (the compiler asks for it). */
+const PASSES = {
+  blur: { tmpBytes: noTmp, plane: ({ ops, src, dst, plane: p, c }) => ops.launch(`rtc_blur_${c}`, src, dst, p.width, p.height, 0) },
+  sharpen: { tmpBytes: noTmp, plane: ({ ops, src, dst, plane: p, c }) => ops.launch(`rtc_sharpen_${c}`, src, dst, p.width, p.height, 0) },
+  edge: {
+    tmpBytes: noTmp,
+    plane: ({ ops, src, dst, plane: p, c, chroma }) => (chroma ? ops.memset(dst, 128, samplesOf(p)) : ops.launch(`rtc_edge_${c}`, src, dst, p.width, p.height, 0)),
+  },
+  pixelate: {
+    tmpBytes: noTmp,
+    plane: ({ ops, src, dst, plane: p, c, chroma }, { block }) => {
+      const edge = chroma ? Math.max(1, block >> 1) : block;
+      ops.launch(edge <= PIXELATE_SMALL_MAX ? `rtc_pixelate_small_${c}` : `rtc_pixelate_${c}`, src, dst, p.width, p.height, edge);
+    },
+  },
+  grayscale: {
+    tmpBytes: noTmp,
+    plane: ({ ops, src, dst, plane: p, rgba, chroma }) => {
+      if (chroma) return ops.memset(dst, 128, samplesOf(p));
+      if (rgba) return ops.launch('rtc_grayscale_rgba', src, dst, p.width, p.height, 0);
+      return ops.copy(dst, src, samplesOf(p));
+    },
+  },
+  gaussian: {
+    tmpBytes: (p) => samplesOf(p) * 4,
+    plane: ({ ops, src, dst, tmp, plane, c }, { sigma }) => ops.gaussian(c, src, dst, tmp, plane, sigma),
+  },
+  invert: {
+    tmpBytes: noTmp,
+    plane: () => {},
+    frame: ({ ops, layout, from, to, rgba }) => {
+      if (rgba) return ops.launch('rtc_invert_rgba', from, to, layout.width, layout.height, 0);
+      return ops.launch('rtc_invert_bytes', from, to, frameBytes(layout), 1, 0);
+    },
+  },
+} satisfies { readonly [E in EffectName]: CudaEffect<ParamsOf<E>> };

@@ -37,6 +37,20 @@ export const EFFECT_NAMES = Object.keys(EFFECTS) as EffectName[];
 /** Resolved parameters: every parameter of the effect present, validated, in range. */
 export type EffectParams = Readonly<Record<string, number>>;
 
+/** The parameters of one effect by name, as its backends read them (defaults filled in). */
+export type ParamsOf<E extends EffectName> = { readonly [K in keyof (typeof EFFECTS)[E]['params']]: number };
+
+/**
+ * `params` over the effect's defaults, without range checks: what a backend reads. Parameters the
+ * effect does not have are dropped.
+ */
+export function withDefaults<E extends EffectName>(effect: E, params: EffectParams): ParamsOf<E> {
+  const specs: Readonly<Record<string, ParamSpec>> = EFFECTS[effect].params;
+  const out: Record<string, number> = {};
+  for (const [name, spec] of Object.entries(specs)) out[name] = params[name] ?? spec.default;
+  return out as ParamsOf<E>;
+}
+
 export function isEffectName(name: string): name is EffectName {
   return Object.hasOwn(EFFECTS, name);
 }

@@ -11,7 +11,7 @@
  * - each iteration applies the effect again to the previous output; 0 iterations copy the frame.
  */
 import { planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
-import { EFFECTS, isEffectName, type EffectJob } from './catalog.ts';
+import { isEffectName, withDefaults, type EffectJob, type EffectName, type EffectParams, type ParamsOf } from './catalog.ts';
 
 export function referenceApply(layout: FrameLayout, job: EffectJob, src: Uint8Array): Uint8Array {
   if (!isEffectName(job.effect)) throw new RangeError(`unknown effect ${String(job.effect)}`);
@@ -53,43 +53,43 @@ class Plane {
 
 function applyOnce(layout: FrameLayout, job: EffectJob, frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(frame.length);
-  const planes = planesOf(layout);
   const rgba = layout.format === 'rgba';
-
-  planes.forEach((planeLayout, planeIndex) => {
-    const src = new Plane(frame, planeLayout);
-    const dst = new Plane(out, planeLayout);
-    const isChroma = !rgba && planeIndex > 0;
-    switch (job.effect) {
-      case 'blur':
-        return forEachSample(src, dst, (x, y, ch) => Math.floor((sum3x3(src, x, y, ch, [1, 1, 1, 1, 1, 1, 1, 1, 1]) + 4) / 9));
-      case 'sharpen':
-        return forEachSample(src, dst, (x, y, ch) => clampByte(sum3x3(src, x, y, ch, [0, -1, 0, -1, 5, -1, 0, -1, 0])));
-      case 'edge':
-        if (isChroma) return fill(dst, 128);
-        return forEachSample(src, dst, (x, y, ch) => (rgba && ch === 3 ? src.at(x, y, ch) : sobel(src, x, y, ch)));
-      case 'invert':
-        return forEachSample(src, dst, (x, y, ch) => (rgba && ch === 3 ? src.at(x, y, ch) : 255 - src.at(x, y, ch)));
-      case 'grayscale':
-        if (isChroma) return fill(dst, 128);
-        if (!rgba) return forEachSample(src, dst, (x, y, ch) => src.at(x, y, ch));
-        return forEachSample(src, dst, (x, y, ch) =>
-          ch === 3 ? src.at(x, y, 3) : (77 * src.at(x, y, 0) + 150 * src.at(x, y, 1) + 29 * src.at(x, y, 2) + 128) >> 8,
-        );
-      case 'pixelate': {
-        const block = paramOf(job, 'block', EFFECTS.pixelate.params.block.default);
-        return pixelate(src, dst, isChroma ? Math.max(1, block >> 1) : block);
-      }
-      case 'gaussian':
-        return gaussian(src, dst, paramOf(job, 'sigma', EFFECTS.gaussian.params.sigma.default));
-    }
+  const effect = REFERENCE[job.effect] as ReferencePass<EffectParams>;
+  const params = withDefaults(job.effect, job.params);
+  planesOf(layout).forEach((planeLayout, planeIndex) => {
+    effect({ src: new Plane(frame, planeLayout), dst: new Plane(out, planeLayout), rgba, chroma: !rgba && planeIndex > 0 }, params);
   });
   return out;
 }
 
-function paramOf(job: EffectJob, name: string, fallback: number): number {
-  return job.params[name] ?? fallback;
+/** One plane of one pass: read `src`, write every sample of `dst`. `chroma`: U or V of I420. */
+interface ReferencePlane {
+  readonly src: Plane;
+  readonly dst: Plane;
+  readonly rgba: boolean;
+  readonly chroma: boolean;
 }
+type ReferencePass<P> = (plane: ReferencePlane, params: P) => void;
+
+/** The definition of each effect; a new effect adds its entry here (the compiler asks for it). */
+const REFERENCE = {
+  blur: ({ src, dst }) => forEachSample(src, dst, (x, y, ch) => Math.floor((sum3x3(src, x, y, ch, [1, 1, 1, 1, 1, 1, 1, 1, 1]) + 4) / 9)),
+  sharpen: ({ src, dst }) => forEachSample(src, dst, (x, y, ch) => clampByte(sum3x3(src, x, y, ch, [0, -1, 0, -1, 5, -1, 0, -1, 0]))),
+  edge: ({ src, dst, rgba, chroma }) => {
+    if (chroma) return fill(dst, 128);
+    forEachSample(src, dst, (x, y, ch) => (rgba && ch === 3 ? src.at(x, y, ch) : sobel(src, x, y, ch)));
+  },
+  invert: ({ src, dst, rgba }) => forEachSample(src, dst, (x, y, ch) => (rgba && ch === 3 ? src.at(x, y, ch) : 255 - src.at(x, y, ch))),
+  grayscale: ({ src, dst, rgba, chroma }) => {
+    if (chroma) return fill(dst, 128);
+    if (!rgba) return forEachSample(src, dst, (x, y, ch) => src.at(x, y, ch));
+    forEachSample(src, dst, (x, y, ch) =>
+      ch === 3 ? src.at(x, y, 3) : (77 * src.at(x, y, 0) + 150 * src.at(x, y, 1) + 29 * src.at(x, y, 2) + 128) >> 8,
+    );
+  },
+  pixelate: ({ src, dst, chroma }, { block }) => pixelate(src, dst, chroma ? Math.max(1, block >> 1) : block),
+  gaussian: ({ src, dst }, { sigma }) => gaussian(src, dst, sigma),
+} satisfies { readonly [E in EffectName]: ReferencePass<ParamsOf<E>> };
 
 function forEachCoordinate(p: Plane, f: (x: number, y: number, ch: number) => void): void {
   for (let y = 0; y < p.height; y++) {

@@ -12,9 +12,10 @@
  * note that such a first run may grow the memory and so invalidate views taken before it.
  */
 import { readFile } from 'node:fs/promises';
-import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
+import { planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import type { EffectKernels } from './kernel-types.ts';
-import { EFFECTS, isEffectName, type EffectJob } from './catalog.ts';
+import type { EffectJob, EffectName, EffectParams, ParamsOf } from './catalog.ts';
+import { checkJob, checkLayout } from './job-check.ts';
 import { packageUrl } from '../paths.ts';
 
 // The project compiles without lib "dom" and @types/node 20 has no WebAssembly namespace: declare
@@ -58,8 +59,6 @@ const PAGE = 65536;
 const ALIGN = 16;
 /** Grow by at least this many pages at a time so that a series of allocations grows rarely. */
 const MIN_GROW_PAGES = 16;
-/** Largest pixelate block the kernel's 16-bit column sums hold (257 * 255 < 65536). */
-const MAX_BLOCK = 256;
 
 let compiled: Promise<WasmModule> | undefined;
 
@@ -150,29 +149,21 @@ class WasmKernels implements EffectKernels {
   }
 
   run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void {
-    const bytes = frameBytes(layout);
-    this.#checkFrame(layout, bytes, srcPtr, dstPtr);
-    if (!isEffectName(job.effect)) throw new RangeError(`unknown effect ${String(job.effect)}`);
-    if (!Number.isSafeInteger(job.iters) || job.iters < 0) throw new RangeError(`iters must be an integer >= 0, got ${job.iters}`);
+    const bytes = checkLayout(layout);
+    this.#checkPointers(bytes, srcPtr, dstPtr);
+    const params = checkJob(job);
     if (job.iters === 0) {
       this.#k.copyBytes(srcPtr, dstPtr, bytes);
       return;
     }
     const planes = planesOf(layout);
-    const sigma = job.params.sigma ?? EFFECTS.gaussian.params.sigma.default;
-    const block = job.params.block ?? EFFECTS.pixelate.params.block.default;
-    if (job.effect === 'gaussian' && !(sigma > 0 && sigma <= EFFECTS.gaussian.params.sigma.max)) {
-      throw new RangeError(`gaussian: sigma must be in (0, ${EFFECTS.gaussian.params.sigma.max}], got ${sigma}`);
-    }
-    if (job.effect === 'pixelate' && !(Number.isInteger(block) && block >= 1 && block <= MAX_BLOCK)) {
-      throw new RangeError(`pixelate: block must be an integer in [1, ${MAX_BLOCK}], got ${block}`);
-    }
-
-    this.#ensureScratch(bytes, Math.min(job.iters - 1, 2), this.#rowScratchBytes(job, planes[0], sigma));
+    const effect = PASSES[job.effect] as WasmEffect<EffectParams>;
+    const widest = planes[0];
+    this.#ensureScratch(bytes, Math.min(job.iters - 1, 2), widest ? effect.rowScratchBytes(this.#k, widest, params) : 0);
     let from = srcPtr;
     for (let pass = 1; pass <= job.iters; pass++) {
       const to = pass === job.iters ? dstPtr : this.#scratchFrame((pass - 1) & 1);
-      this.#pass(layout, planes, job, from, to, sigma, block);
+      this.#pass(layout, planes, effect, params, from, to);
       from = to;
     }
   }
@@ -183,12 +174,7 @@ class WasmKernels implements EffectKernels {
     return ptr;
   }
 
-  #checkFrame(layout: FrameLayout, bytes: number, srcPtr: number, dstPtr: number): void {
-    const { width, height, format } = layout;
-    if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
-      throw new RangeError(`invalid frame size ${width}x${height}`);
-    }
-    if (format !== 'rgba' && format !== 'i420') throw new RangeError(`unknown pixel format ${String(format)}`);
+  #checkPointers(bytes: number, srcPtr: number, dstPtr: number): void {
     const end = this.#k.memory.buffer.byteLength;
     for (const ptr of [srcPtr, dstPtr]) {
       if (!Number.isSafeInteger(ptr) || ptr < this.#base || ptr + bytes > end) {
@@ -196,25 +182,6 @@ class WasmKernels implements EffectKernels {
       }
     }
     if (srcPtr < dstPtr + bytes && dstPtr < srcPtr + bytes) throw new RangeError('srcPtr and dstPtr frames overlap');
-  }
-
-  /** Per-row scratch for the widest plane (plane 0: Y or RGBA). */
-  #rowScratchBytes(job: EffectJob, plane: PlaneLayout | undefined, sigma: number): number {
-    if (!plane) return 0;
-    const { width, channels } = plane;
-    switch (job.effect) {
-      case 'blur':
-      case 'sharpen':
-      case 'edge':
-        return this.#k.scratch3x3(width, channels);
-      case 'gaussian':
-        return this.#k.gaussianScratch(width, channels, sigma);
-      case 'pixelate':
-        return this.#k.pixelateScratch(width, channels);
-      case 'grayscale':
-      case 'invert':
-        return 0;
-    }
   }
 
   #ensureScratch(frameBytesNeeded: number, frameCount: number, rowBytes: number): void {
@@ -233,33 +200,65 @@ class WasmKernels implements EffectKernels {
     }
   }
 
-  #pass(layout: FrameLayout, planes: PlaneLayout[], job: EffectJob, from: number, to: number, sigma: number, block: number): void {
-    const k = this.#k;
-    const row = this.#row;
+  #pass(layout: FrameLayout, planes: PlaneLayout[], effect: WasmEffect<EffectParams>, params: EffectParams, from: number, to: number): void {
     const rgba = layout.format === 'rgba';
-    planes.forEach((p, index) => {
-      const src = from + p.offset;
-      const dst = to + p.offset;
-      const chroma = !rgba && index > 0;
-      switch (job.effect) {
-        case 'blur':
-          return k.blur(src, dst, p.width, p.height, p.channels, row);
-        case 'sharpen':
-          return k.sharpen(src, dst, p.width, p.height, p.channels, row);
-        case 'gaussian':
-          return k.gaussian(src, dst, p.width, p.height, p.channels, sigma, row);
-        case 'pixelate':
-          return k.pixelate(src, dst, p.width, p.height, p.channels, chroma ? Math.max(1, block >> 1) : block, row);
-        case 'invert':
-          return k.invert(src, dst, p.width * p.height * p.channels, p.channels);
-        case 'edge':
-          if (chroma) return k.fillBytes(dst, 128, p.width * p.height);
-          return k.edge(src, dst, p.width, p.height, p.channels, row);
-        case 'grayscale':
-          if (chroma) return k.fillBytes(dst, 128, p.width * p.height);
-          if (rgba) return k.grayscaleRgba(src, dst, p.width * p.height);
-          return k.copyBytes(src, dst, p.width * p.height);
-      }
-    });
+    for (let index = 0; index < planes.length; index++) {
+      const p = planes[index]!;
+      effect.plane(
+        { k: this.#k, src: from + p.offset, dst: to + p.offset, width: p.width, height: p.height, channels: p.channels, rgba, chroma: !rgba && index > 0, row: this.#row },
+        params,
+      );
+    }
   }
 }
+
+/** One plane of one pass, as an effect's WASM entry sees it. */
+interface WasmPlane {
+  readonly k: KernelExports;
+  readonly src: number;
+  readonly dst: number;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+  readonly rgba: boolean;
+  /** U or V of an I420 frame. */
+  readonly chroma: boolean;
+  /** Per-row scratch of `rowScratchBytes` bytes. */
+  readonly row: number;
+}
+
+interface WasmEffect<P> {
+  /** Per-row scratch for the widest plane (plane 0: Y or RGBA). */
+  rowScratchBytes(k: KernelExports, plane: PlaneLayout, params: P): number;
+  plane(p: WasmPlane, params: P): void;
+}
+
+const noRowScratch = (): number => 0;
+const scratch3x3 = (k: KernelExports, p: PlaneLayout): number => k.scratch3x3(p.width, p.channels);
+
+/** The WASM kernels of each effect; a new effect adds its entry here (the compiler asks for it). */
+const PASSES = {
+  blur: { rowScratchBytes: scratch3x3, plane: (p) => p.k.blur(p.src, p.dst, p.width, p.height, p.channels, p.row) },
+  sharpen: { rowScratchBytes: scratch3x3, plane: (p) => p.k.sharpen(p.src, p.dst, p.width, p.height, p.channels, p.row) },
+  edge: {
+    rowScratchBytes: scratch3x3,
+    plane: (p) => (p.chroma ? p.k.fillBytes(p.dst, 128, p.width * p.height) : p.k.edge(p.src, p.dst, p.width, p.height, p.channels, p.row)),
+  },
+  gaussian: {
+    rowScratchBytes: (k, p, { sigma }) => k.gaussianScratch(p.width, p.channels, sigma),
+    plane: (p, { sigma }) => p.k.gaussian(p.src, p.dst, p.width, p.height, p.channels, sigma, p.row),
+  },
+  pixelate: {
+    rowScratchBytes: (k, p) => k.pixelateScratch(p.width, p.channels),
+    plane: (p, { block }) => p.k.pixelate(p.src, p.dst, p.width, p.height, p.channels, p.chroma ? Math.max(1, block >> 1) : block, p.row),
+  },
+  invert: { rowScratchBytes: noRowScratch, plane: (p) => p.k.invert(p.src, p.dst, p.width * p.height * p.channels, p.channels) },
+  grayscale: {
+    rowScratchBytes: noRowScratch,
+    plane: (p) => {
+      if (p.chroma) return p.k.fillBytes(p.dst, 128, p.width * p.height);
+      if (p.rgba) return p.k.grayscaleRgba(p.src, p.dst, p.width * p.height);
+      return p.k.copyBytes(p.src, p.dst, p.width * p.height);
+    },
+  },
+} satisfies { readonly [E in EffectName]: WasmEffect<ParamsOf<E>> };

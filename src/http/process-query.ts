@@ -1,4 +1,5 @@
-import { EFFECTS, InvalidEffectError, isEffectName, resolveParams, type EffectJob } from '../effects/catalog.ts';
+import { EFFECTS, InvalidEffectError, type EffectJob } from '../effects/catalog.ts';
+import { parseEffectName, parseJob, PROCESS_JOB_DEFAULTS } from '../effects/job-parse.ts';
 import { badRequest, tooLarge, unprocessable } from '../errors.ts';
 import type { FrameLayout, PixelFormat } from '../frames/layout.ts';
 
@@ -15,8 +16,8 @@ export interface ProcessQuery {
 }
 
 export const DEFAULT_SIZE = { width: 1280, height: 720 } as const;
-export const DEFAULT_ITERS = 5;
-export const DEFAULT_EFFECT = 'blur';
+export const DEFAULT_ITERS = PROCESS_JOB_DEFAULTS.iters;
+export const DEFAULT_EFFECT = PROCESS_JOB_DEFAULTS.effect;
 
 function single(query: Readonly<Record<string, unknown>>, key: string): string | undefined {
   const value = query[key];
@@ -45,33 +46,23 @@ export function parseProcessQuery(query: Readonly<Record<string, unknown>>, limi
   const pixels = single(query, 'pixels');
   const size = pixels === undefined || pixels === '' ? undefined : parseSize(pixels, limits);
 
-  const itersRaw = single(query, 'iters');
-  let iters = DEFAULT_ITERS;
-  if (itersRaw !== undefined && itersRaw !== '') {
-    if (!/^\d{1,9}$/.test(itersRaw)) throw badRequest(`iters must be a whole number, got ${JSON.stringify(itersRaw.slice(0, 40))}`);
-    iters = Number(itersRaw);
+  const iters = single(query, 'iters');
+  if (iters !== undefined && iters !== '' && !/^\d{1,9}$/.test(iters)) {
+    throw badRequest(`iters must be a whole number, got ${JSON.stringify(iters.slice(0, 40))}`);
   }
-  // Defaults obey the limits too: a deployment may set MAX_ITERS below the default.
-  if (iters > limits.maxIters) throw unprocessable(`iters must be at most ${limits.maxIters} (MAX_ITERS), got ${iters}`);
-
-  const effect = single(query, 'effect') || DEFAULT_EFFECT;
-  if (!isEffectName(effect)) {
-    throw unprocessable(`unknown effect ${JSON.stringify(effect.slice(0, 40))}; one of ${Object.keys(EFFECTS).join(', ')}`);
-  }
-
+  const effectRaw = single(query, 'effect');
   const formatRaw = single(query, 'format') || 'rgba';
-  if (formatRaw !== 'rgba' && formatRaw !== 'i420') throw unprocessable(`format must be rgba or i420, got ${JSON.stringify(formatRaw.slice(0, 40))}`);
-
-  const paramRaw: Record<string, string | undefined> = {};
-  for (const name of Object.keys(EFFECTS[effect].params)) paramRaw[name] = single(query, name);
-  let params;
   try {
-    params = resolveParams(effect, paramRaw);
+    const effect = parseEffectName(effectRaw, PROCESS_JOB_DEFAULTS.effect);
+    if (formatRaw !== 'rgba' && formatRaw !== 'i420') throw unprocessable(`format must be rgba or i420, got ${JSON.stringify(formatRaw.slice(0, 40))}`);
+    const raw: Record<string, string | undefined> = { effect, iters };
+    for (const name of Object.keys(EFFECTS[effect].params)) raw[name] = single(query, name);
+    const job = parseJob(raw, { maxIters: limits.maxIters, defaults: PROCESS_JOB_DEFAULTS });
+    return { size, format: formatRaw, job };
   } catch (err) {
     if (err instanceof InvalidEffectError) throw unprocessable(err.message);
     throw err;
   }
-  return { size, format: formatRaw, job: { effect, params, iters } };
 }
 
 /** The frame of a request without a body: `pixels=` or the default size, within MAX_PIXELS. */
