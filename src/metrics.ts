@@ -103,7 +103,7 @@ export function createMetrics(options: MetricsOptions) {
     }),
     framesDropped: new Counter({
       name: 'app_frames_dropped_total',
-      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), encoder_behind (skipped at arrival while the libwebrtc encoder dropped frames), overloaded (the engine queue was full), invalid, failed',
+      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the engine queue was full), invalid, failed',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
@@ -120,7 +120,7 @@ export function createMetrics(options: MetricsOptions) {
  * Why a decoded WebRTC frame was not processed (app_frames_dropped_total{reason}). Every one is
  * skipped before it costs anything beyond its decode: no copy, no effect, no encode.
  */
-export type FrameDropReason = 'superseded' | 'encoder_behind' | 'overloaded' | 'invalid' | 'failed';
+export type FrameDropReason = 'superseded' | 'overloaded' | 'invalid' | 'failed';
 
 /** A short, bounded description of the CPU for app_device_info. */
 export function cpuName(): string {

@@ -6,7 +6,6 @@ import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { FrameDropReason, Metrics } from '../metrics.ts';
 import type { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { SafeEmitter } from './events.ts';
-import { EncoderPacer } from './encoder-pacer.ts';
 import { LatestFrameLoop } from './frame-loop.ts';
 import { parseJob } from './job.ts';
 import type { I420Frame, Peer, PeerState, VideoOutput } from './peer.ts';
@@ -45,8 +44,6 @@ export interface SessionStats {
   readonly outboundFramesPerSecond: number | undefined;
   /** Frames libwebrtc encoded for this connection (what it sent back; the encoder drops frames it cannot keep up with). */
   readonly framesEncoded: number;
-  /** While libwebrtc's encoder is behind: the rate frames are admitted at (the rest are skipped at arrival). */
-  readonly encoderPacedFps: number | undefined;
   readonly roundTripSeconds: number | undefined;
   readonly viewers: number;
 }
@@ -79,8 +76,6 @@ export class Session extends SafeEmitter<SessionEvents> {
   readonly #createdAtMs = performance.now();
   readonly #latenciesMs = new Float64Array(LATENCY_RING);
   readonly #viewers = new Set<{ close(outcome: SessionOutcome): void }>();
-  readonly #pacer = new EncoderPacer();
-  #lastPacerSampleMs = performance.now();
   #job: EffectJob;
   #etag: string;
   #lastActivityMs = performance.now();
@@ -110,8 +105,6 @@ export class Session extends SafeEmitter<SessionEvents> {
     peer.on('frame', (frame, receivedAtMs) => {
       this.#framesReceived++;
       this.#lastActivityMs = receivedAtMs;
-      // The decoder saw it; while the encoder is behind, nothing more is spent on it.
-      if (!this.#pacer.admit(receivedAtMs)) return this.#dropped('encoder_behind');
       this.#loop.push({ frame, receivedAtMs });
     });
     peer.on('state', (state) => {
@@ -125,7 +118,6 @@ export class Session extends SafeEmitter<SessionEvents> {
     const tickMs = Math.min(1000, deps.idleSeconds * 500);
     this.#idleTimer = setInterval(() => {
       if (performance.now() - this.#lastActivityMs > deps.idleSeconds * 1000) this.close('idle');
-      else void this.#samplePacer();
     }, tickMs);
     this.#idleTimer.unref();
   }
@@ -189,7 +181,6 @@ export class Session extends SafeEmitter<SessionEvents> {
       inboundFramesPerSecond: peer.inboundFramesPerSecond,
       outboundFramesPerSecond: peer.outboundFramesPerSecond,
       framesEncoded: peer.framesEncoded,
-      encoderPacedFps: this.#pacer.fps,
       roundTripSeconds: peer.roundTripSeconds,
       viewers: this.#viewers.size,
     };
@@ -228,7 +219,6 @@ export class Session extends SafeEmitter<SessionEvents> {
         if (this.#closed) return;
         const latencySeconds = (performance.now() - receivedAtMs) / 1000;
         this.output.send({ width: frame.width, height: frame.height, data: processed });
-        this.#pacer.handed();
         this.#latenciesMs[this.#framesProcessed % LATENCY_RING] = latencySeconds * 1000;
         this.#framesProcessed++;
         this.#deps.metrics.frameLatency.observe(latencySeconds);
@@ -236,15 +226,6 @@ export class Session extends SafeEmitter<SessionEvents> {
       },
       { movePixels: true },
     );
-  }
-
-  /** Tells the pacer how many of the frames handed over the encoder kept since the last tick. */
-  async #samplePacer(): Promise<void> {
-    const { framesEncoded } = await this.#peer.stats().catch(() => ({ framesEncoded: undefined }));
-    const now = performance.now();
-    if (framesEncoded === undefined || this.#closed) return;
-    this.#pacer.sample(framesEncoded, now - this.#lastPacerSampleMs);
-    this.#lastPacerSampleMs = now;
   }
 
   #dropped(reason: FrameDropReason): void {
