@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     targets: { type: 'string', default: 'echo,service' },
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '6' },
+    'server-warmup': { type: 'string', default: '15' },
     effect: { type: 'string', default: 'blur' },
     iters: { type: 'string', default: '1' },
     fps: { type: 'string', default: '30' },
@@ -210,7 +211,7 @@ interface PhaseResult {
   publisherBound: boolean;
 }
 
-async function phase(server: Server, size: string, sessions: number, query: string, frames: I420Frame[]): Promise<PhaseResult> {
+async function phase(server: Server, size: string, sessions: number, query: string, frames: I420Frame[], seconds = SECONDS): Promise<PhaseResult> {
   const pid = server.child.pid!;
   const publishers: WhipPublisher[] = [];
   const stops: (() => void)[] = [];
@@ -248,7 +249,7 @@ async function phase(server: Server, size: string, sessions: number, query: stri
     const threadsBefore = threadCpuSeconds(pid);
     const clientBefore = process.cpuUsage();
     const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    await new Promise((r) => setTimeout(r, seconds * 1000));
     const elapsed = (performance.now() - t0) / 1000;
     const serverCores = (cpuSeconds(pid) - serverBefore) / elapsed;
     const threadCores: Record<string, number> = {};
@@ -421,6 +422,11 @@ async function main(): Promise<void> {
     for (const size of sizes) {
       const [width, height] = size.split('x').map(Number) as [number, number];
       const frames = cards(width, height, 30);
+      // A fresh server compiles its hot code (TurboFan, on V8's helper threads) during its first
+      // seconds of frames; that is not a per-frame cost, so each server gets one unmeasured session first.
+      if (Number(args['server-warmup']) > 0) {
+        for (const server of servers) await phase(server, size, 1, `effect=${args.effect}&iters=${args.iters}`, frames, Number(args['server-warmup']));
+      }
       const held = { service: 0, echo: 0 };
       const failed = new Set<Target>();
       for (const n of counts) {
