@@ -9,8 +9,9 @@
  * - shared (the path before the frame buffer moved): copy the frame into a pooled SharedArrayBuffer,
  *   the worker copies it into its kernels' memory and back, then the session copies the result into
  *   a plain buffer for libwebrtc (which refuses shared memory): four copies, two on the main thread;
- * - moved (the session's path now): the frame's own buffer moves to the worker and back; the worker
- *   copies it in and out of its kernels' memory: two copies, none on the main thread.
+ * - moved (the session's path now): the frame's own buffer moves to the worker, which copies it into
+ *   its kernels' memory and the result out into the shared buffer; the session's plain copy for
+ *   libwebrtc: three copies, one on the main thread.
  * Each is run with iters=0 (no kernel) and with the effect.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -63,23 +64,17 @@ async function main(): Promise<void> {
       for (const iters of [0, 1]) {
         const job = { effect: args.effect, params: {}, iters } as Parameters<Engine['processFrame']>[1];
         for (const path of ['shared', 'moved'] as const) {
-          let frame = new Uint8Array(bytes).fill(100);
           let scratch = new Uint8Array(0);
           const once = () =>
             engine.processFrame(
               layout,
               job,
-              frame,
+              // A new buffer per frame, as the binding hands them over (the same on both paths).
+              new Uint8Array(bytes),
               (out) => {
-                if (path === 'shared') {
-                  // What the session did before: a plain copy for libwebrtc.
-                  if (scratch.length !== bytes) scratch = new Uint8Array(bytes);
-                  scratch.set(out.subarray(0, bytes));
-                } else {
-                  // The moved buffer comes back and is the next frame's input (the binding would
-                  // hand a fresh one each time; that allocation is the same on both paths).
-                  frame = out as Uint8Array<ArrayBuffer>;
-                }
+                // The session's plain copy for libwebrtc, which refuses shared memory.
+                if (scratch.length !== bytes) scratch = new Uint8Array(bytes);
+                scratch.set(out.subarray(0, bytes));
               },
               { movePixels: path === 'moved' },
             );

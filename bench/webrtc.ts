@@ -110,11 +110,15 @@ function cpuSeconds(pid: number): number {
 /** CPU seconds per thread name of a process (libwebrtc names its threads; node's are 'node' and workers). */
 function threadCpuSeconds(pid: number): Map<string, number> {
   const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+  const tids = readdirSync(`/proc/${pid}/task`).sort((a, b) => Number(a) - Number(b));
+  for (const tid of tids) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      // The main thread (tid = pid) apart from the workers, which are also named 'node'.
-      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '#');
+      // The main thread (tid = pid) apart from the others, which are also named 'node': V8's helper
+      // threads (started first: GC, compilation) and the effect workers (started last), told apart
+      // by their start order.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const name = tid === String(pid) ? 'main' : comm === 'node' ? `node@${tids.indexOf(tid)}` : comm.replace(/\d+$/, '#');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND);
     } catch {
@@ -325,7 +329,7 @@ async function startServers(sessionsHint: number): Promise<Server[]> {
     const base = `http://127.0.0.1:${port}`;
     const child =
       target === 'echo'
-        ? spawnPinned('bench/webrtc-echo.ts', port, {})
+        ? spawnPinned('bench/webrtc-echo.ts', port, {}, args['server-node-args'].split(' ').filter(Boolean))
         : spawnPinned(
             'src/server.ts',
             port,

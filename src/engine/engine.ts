@@ -107,10 +107,13 @@ export class Engine {
    * buffer returns to the pool when `use` settles.
    *
    * `movePixels` (the WebRTC frame path): when `pixels` is the whole of a plain ArrayBuffer, as the
-   * binding's decoded frames are, that buffer is moved to the worker instead of copied into a
-   * shared one: no copy on this thread; the worker copies it into its kernels' memory, runs the
-   * job, copies the result back into the same buffer and moves it back, and `use` gets a view of
-   * it. `pixels` is detached once this returns. Any other buffer takes the shared path.
+   * binding's decoded frames are, that buffer is moved to the worker (transferred, detached here)
+   * instead of copied on this thread; the worker copies it into its kernels' memory, runs the job
+   * and writes the result into a pooled shared buffer, which `use` gets. The result does not come
+   * back by transfer: every ArrayBuffer a thread receives in a message is a new old-generation
+   * object there, and on the main thread (a heap of tens of MB) a frame of those per 33 ms made V8
+   * run a full mark-compact every few hundred ms (measured: 30 against 1 in the same run). Any other
+   * buffer takes the shared path.
    */
   async processFrame<T>(
     layout: FrameLayout,
@@ -120,17 +123,17 @@ export class Engine {
     options: { readonly movePixels?: boolean } = {},
   ): Promise<T> {
     const bytes = frameBytes(layout);
-    if (options.movePixels === true && isWholePlainBuffer(pixels, bytes)) {
-      const buffer = pixels.buffer as ArrayBuffer;
-      const result = await this.#pool.run({ layout, job, source: { kind: 'moved', buffer }, ...this.#taskDevice() }, [buffer]);
-      if (result.frame === undefined) throw new Error('the worker did not move the frame back');
-      return await use(new Uint8Array(result.frame, 0, bytes), this.#observe(job, result));
-    }
     const buffer = this.#buffers.acquire(bytes);
     try {
       const frame = new Uint8Array(buffer, 0, bytes);
-      frame.set(pixels.subarray(0, bytes));
-      const result = await this.#pool.run({ layout, job, source: { kind: 'shared', buffer }, ...this.#taskDevice() });
+      let result: ProcessResult;
+      if (options.movePixels === true && isWholePlainBuffer(pixels, bytes)) {
+        const moved = pixels.buffer as ArrayBuffer;
+        result = await this.#pool.run({ layout, job, source: { kind: 'moved', buffer: moved, output: buffer }, ...this.#taskDevice() }, [moved]);
+      } else {
+        frame.set(pixels.subarray(0, bytes));
+        result = await this.#pool.run({ layout, job, source: { kind: 'shared', buffer }, ...this.#taskDevice() });
+      }
       return await use(frame, this.#observe(job, result));
     } finally {
       this.#buffers.release(buffer);

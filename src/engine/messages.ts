@@ -10,10 +10,10 @@ export type FrameSource =
   /** A caller's frame; the result is written back into the same buffer. */
   | { readonly kind: 'shared'; readonly buffer: SharedArrayBuffer }
   /**
-   * A caller's frame moved to the worker (transferred, not copied); the result is written into the
-   * same buffer, which moves back as ProcessResult.frame.
+   * A caller's frame moved to the worker (transferred, not copied); the result is written into
+   * `output`, a pooled shared buffer of the caller's.
    */
-  | { readonly kind: 'moved'; readonly buffer: ArrayBuffer };
+  | { readonly kind: 'moved'; readonly buffer: ArrayBuffer; readonly output: SharedArrayBuffer };
 
 export interface ProcessTask {
   readonly type: 'process';
@@ -44,8 +44,6 @@ export interface ProcessResult {
   readonly gpuHealthy?: boolean;
   /** A CUDA worker: the GPU it runs on. */
   readonly gpu?: GpuInfo;
-  /** A 'moved' source's buffer, moved back with the result in it. */
-  readonly frame?: ArrayBuffer;
 }
 
 /** The GPU as /healthz shows it. */

@@ -7,7 +7,6 @@
  * GPU keeps failing gives it up (src/cuda/fallback.ts has the policy).
  */
 import { workerData } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import { createGpuWorkerKernels, type GpuWorkerKernels } from '../cuda/fallback.ts';
 import type { EffectKernels } from '../effects/kernel-types.ts';
 import { createWasmKernels } from '../effects/wasm.ts';
@@ -72,16 +71,13 @@ function checksum(frame: Uint8Array): number {
   return h >>> 0;
 }
 
-/** A result whose frame buffer piscina moves back to the caller instead of cloning it. */
-type MovedResult = ReturnType<typeof Piscina.move>;
-
-export default function runTask(task: WorkerTask): ProcessResult | MovedResult {
+export default function runTask(task: WorkerTask): ProcessResult {
   const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
   const t0 = performance.now();
   const bytes = frameBytes(task.layout);
   const { source } = task;
   gpu?.kernels.preferCpu(task.device === 'cpu');
-  if (source.kind === 'moved') return runMoved(task, source.buffer, bytes, queueSeconds, t0);
+  if (source.kind === 'moved') return runMoved(task, source.buffer, source.output, bytes, queueSeconds, t0);
   let srcPtr: number;
   if (source.kind === 'synthetic') {
     srcPtr = syntheticCard(task.layout);
@@ -102,30 +98,26 @@ export default function runTask(task: WorkerTask): ProcessResult | MovedResult {
 }
 
 /**
- * A frame moved here from the caller: one copy into the kernels' memory, the job, one copy back
- * into the same buffer, which moves back with the result (piscina transfers a returned
- * Transferable instead of cloning it). `iters=0` leaves the frame as it came: no copy at all.
+ * A frame moved here from the caller (no copy on its thread): one copy into the kernels' memory,
+ * the job, one copy out into the caller's shared `output`. `iters=0` copies the frame straight to
+ * `output`.
  */
-function runMoved(task: WorkerTask, buffer: ArrayBuffer, bytes: number, queueSeconds: number, t0: number): MovedResult {
+function runMoved(task: WorkerTask, buffer: ArrayBuffer, output: SharedArrayBuffer, bytes: number, queueSeconds: number, t0: number): ProcessResult {
   const frame = new Uint8Array(buffer, 0, bytes);
-  if (task.job.iters > 0) {
+  const out = new Uint8Array(output, 0, bytes);
+  if (task.job.iters === 0) {
+    out.set(frame);
+  } else {
     const srcPtr = kernels.alloc(bytes);
     const dstPtr = kernels.alloc(bytes);
     try {
       kernels.view(srcPtr, bytes).set(frame);
       kernels.run(task.layout, task.job, srcPtr, dstPtr);
-      frame.set(kernels.view(dstPtr, bytes));
+      out.set(kernels.view(dstPtr, bytes));
     } finally {
       kernels.free(dstPtr, bytes);
       kernels.free(srcPtr, bytes);
     }
   }
-  const result: ProcessResult = {
-    queueSeconds,
-    computeSeconds: (performance.now() - t0) / 1000,
-    checksum: checksum(frame),
-    ...deviceReport(),
-    frame: buffer,
-  };
-  return Piscina.move({ [Piscina.transferableSymbol]: buffer, [Piscina.valueSymbol]: result } as unknown as Parameters<typeof Piscina.move>[0]);
+  return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: checksum(frame), ...deviceReport() };
 }

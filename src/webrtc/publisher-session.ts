@@ -78,6 +78,7 @@ export class Session extends SafeEmitter<SessionEvents> {
   readonly #viewers = new Set<{ close(outcome: SessionOutcome): void }>();
   #job: EffectJob;
   #etag: string;
+  #scratch = new Uint8Array(0);
   #lastActivityMs = performance.now();
   #framesReceived = 0;
   #framesProcessed = 0;
@@ -209,16 +210,19 @@ export class Session extends SafeEmitter<SessionEvents> {
     const bytes = frameBytes(layout);
     if (frame.data.length < bytes) throw new InvalidFrameError(`frame of ${frame.width}x${frame.height} has ${frame.data.length} bytes, expected ${bytes}`);
     // The decoded frame's buffer is the binding's, new for every frame and ours alone: it moves to
-    // the worker and back with the result, so this thread copies nothing, and the same buffer goes
-    // to libwebrtc (which copies it once more, into its own frame, during onFrame).
+    // the worker instead of being copied here. The result comes back in shared memory, which
+    // libwebrtc refuses, so one plain buffer per session carries it into onFrame (where libwebrtc
+    // copies it into its own frame).
     await this.#deps.engine.processFrame(
       layout,
       this.#job,
       frame.data,
       (processed) => {
         if (this.#closed) return;
+        if (this.#scratch.length !== bytes) this.#scratch = new Uint8Array(bytes);
+        this.#scratch.set(processed.subarray(0, bytes));
         const latencySeconds = (performance.now() - receivedAtMs) / 1000;
-        this.output.send({ width: frame.width, height: frame.height, data: processed });
+        this.output.send({ width: frame.width, height: frame.height, data: this.#scratch });
         this.#latenciesMs[this.#framesProcessed % LATENCY_RING] = latencySeconds * 1000;
         this.#framesProcessed++;
         this.#deps.metrics.frameLatency.observe(latencySeconds);
