@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import type { Config } from './config.ts';
 import { chooseDevice } from './engine/device.ts';
 import { Engine } from './engine/engine.ts';
-import { HttpError } from './errors.ts';
+import { ERRORS, HttpError, type RejectReason } from './errors.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { guards } from './http/guards.ts';
 import { infoRoutes, metricsRoute } from './http/routes/info.ts';
@@ -52,6 +52,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // The queue-depth gauge reads the engine at scrape time; the engine records into the metrics.
   let engine: Engine;
   const metrics = createMetrics({ p95WindowSeconds: config.p95WindowSeconds, queueDepth: () => engine.queueDepth });
+  const countRejection = (reason: RejectReason): void => {
+    metrics.rejected.inc({ reason });
+  };
   engine = new Engine(
     {
       device: choice.device,
@@ -59,6 +62,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       workers: config.workers,
       maxQueue: config.maxQueue,
       retryAfterSeconds: config.retryAfterSeconds,
+      onRejected: countRejection,
       log: app.log.child({ component: 'engine' }),
     },
     metrics,
@@ -77,8 +81,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const seconds = reply.elapsedTime / 1000;
       metrics.requestLatency.observe(seconds);
       metrics.latencyWindow.recordSeconds(seconds);
-    } else if (reply.statusCode === 503) {
-      metrics.rejected.inc({ reason: 'queue_full' });
     }
   });
 
@@ -90,7 +92,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof HttpError) {
-      if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+      // A 500 says only its code: what failed inside stays in the log. A 503 tells the client why.
+      if (error.statusCode === 500) {
+        request.log.error({ err: error }, 'request failed');
+        return reply.code(500).headers(error.headers).send({ error: error.code, detail: ERRORS[error.code].message });
+      }
       return reply.code(error.statusCode).headers(error.headers).send({ error: error.code, detail: error.message });
     }
     const status = error.statusCode ?? 500;
@@ -99,7 +105,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       return reply.code(status).send({ error: code, detail: error.message });
     }
     request.log.error({ err: error }, 'unexpected error');
-    return reply.code(500).send({ error: 'internal', detail: 'internal error' });
+    return reply.code(500).send({ error: 'internal', detail: ERRORS.internal.message });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'not_found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
@@ -109,6 +115,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     maxEventLoopUtilization: config.maxEventLoopUtilization,
     retryAfterSeconds: config.retryAfterSeconds,
+    onRejected: countRejection,
   });
   await app.register(healthRoutes, { engine: engine, version: VERSION, isDraining: () => draining });
   await app.register(infoRoutes);

@@ -13,12 +13,9 @@ type Setting<T> = {
   readonly default: T | (() => T);
 };
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+import { ConfigError } from './errors.ts';
+
+export { ConfigError };
 
 function int(min: number, max: number) {
   return (raw: string, env: string): number => {

@@ -1,39 +1,123 @@
 /**
- * Errors that know how they reach a client. One error handler (app.ts) maps them to
- * `{ error, detail }` JSON; anything else is an internal error whose details stay in the log.
+ * The error catalog: every error the service reports, with a stable code, its HTTP status, the
+ * message its detail is written with, and whether the client may retry. One error handler (app.ts)
+ * maps any `HttpError` to `{ error: code, detail }`; a 5xx says only its code and a generic detail
+ * (the real one goes to the log). Anything that is not an `HttpError` is `internal`. Every code is
+ * documented in docs/errors.md (test/unit/errors-doc.test.ts checks it).
+ *
+ * Start-up errors (`invalid_config`, `device_unavailable`) never reach a client: server.ts prints
+ * them and exits with status 1.
  */
+export interface ErrorSpec {
+  /** The HTTP status; 0 for start-up errors that no client sees. */
+  readonly status: number;
+  /** The detail when none is given, and the line in docs/errors.md. */
+  readonly message: string;
+  /** A client may try the same request again later (Retry-After says when, where it is sent). */
+  readonly retryable?: boolean;
+}
+
+export const ERRORS = {
+  bad_request: { status: 400, message: 'the request is malformed (query, body, SDP or ICE fragment)' },
+  unauthorized: { status: 401, message: 'Authorization: Bearer <WHIP_TOKEN> is required' },
+  not_found: { status: 404, message: 'no such route or session' },
+  precondition_failed: { status: 412, message: 'If-Match does not carry the current ETag of this session' },
+  payload_too_large: { status: 413, message: 'the body or the frame is over its limit (MAX_BODY_BYTES, MAX_PIXELS)' },
+  unsupported_media_type: { status: 415, message: 'the Content-Type is not one this route takes' },
+  unprocessable: { status: 422, message: 'well-formed but out of range: unknown effect, parameter or iters out of bounds' },
+  rate_limited: { status: 429, message: 'too many sessions from this address; Retry-After says when to come back', retryable: true },
+  worker_failed: { status: 500, message: 'a worker failed while processing the frame' },
+  internal: { status: 500, message: 'internal error' },
+  overloaded: { status: 503, message: 'the effect queue is full or the server is under pressure; Retry-After says when to come back', retryable: true },
+  unavailable: { status: 503, message: 'this pod takes no new WebRTC session now (full, draining or over its frame SLO); retry, another pod may', retryable: true },
+  invalid_config: { status: 0, message: 'a setting is invalid (start-up only: the process exits)' },
+  device_unavailable: { status: 0, message: 'DEVICE=cuda and no usable CUDA device (start-up only: the process exits)' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/**
+ * Why work was refused, the `reason` label of app_rejected_total. Each is counted where the refusal
+ * is decided: the worker pool (queue_full), the pressure and rate-limit guards, the session registry.
+ */
+export const REJECT_REASONS = ['queue_full', 'pressure', 'rate_limited', 'draining', 'sessions_full', 'frame_slo'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** An error a client sees as `{ error: code, detail }` with the code's status. */
 export class HttpError extends Error {
   readonly statusCode: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly headers: Readonly<Record<string, string>>;
+  readonly retryable: boolean;
 
-  constructor(statusCode: number, code: string, detail: string, headers: Record<string, string> = {}) {
+  constructor(code: ErrorCode, detail: string = ERRORS[code].message, headers: Record<string, string> = {}) {
     super(detail);
     this.name = 'HttpError';
-    this.statusCode = statusCode;
     this.code = code;
+    this.statusCode = ERRORS[code].status;
     this.headers = headers;
+    this.retryable = 'retryable' in ERRORS[code] && ERRORS[code].retryable === true;
   }
 }
 
-export const badRequest = (detail: string): HttpError => new HttpError(400, 'bad_request', detail);
-export const unprocessable = (detail: string): HttpError => new HttpError(422, 'unprocessable', detail);
-export const tooLarge = (detail: string): HttpError => new HttpError(413, 'payload_too_large', detail);
-export const unsupportedMediaType = (detail: string): HttpError => new HttpError(415, 'unsupported_media_type', detail);
+export const badRequest = (detail: string): HttpError => new HttpError('bad_request', detail);
+export const notFound = (detail: string): HttpError => new HttpError('not_found', detail);
+export const unprocessable = (detail: string): HttpError => new HttpError('unprocessable', detail);
+export const tooLarge = (detail: string): HttpError => new HttpError('payload_too_large', detail);
+export const unsupportedMediaType = (detail: string): HttpError => new HttpError('unsupported_media_type', detail);
 
-/** The engine is full: callers should come back after `retryAfterSeconds`. */
+/**
+ * Work refused for now: the effect queue is full, the server is under pressure (`overloaded`), or a
+ * WebRTC session cannot be taken (`unavailable`). Callers should come back after `retryAfterSeconds`.
+ */
 export class OverloadedError extends HttpError {
-  readonly retryable = true;
-  constructor(detail: string, retryAfterSeconds: number) {
-    super(503, 'overloaded', detail, { 'retry-after': String(retryAfterSeconds) });
+  readonly reason: RejectReason;
+  constructor(detail: string, retryAfterSeconds: number, reason: RejectReason, code: 'overloaded' | 'unavailable' = 'overloaded') {
+    super(code, detail, { 'retry-after': String(retryAfterSeconds) });
     this.name = 'OverloadedError';
+    this.reason = reason;
   }
 }
 
-/** A worker failed while processing (kernel threw, worker died). The one 500 clients may see. */
+/** A worker failed while processing (kernel threw, worker died). Clients see only the code. */
 export class WorkerFailedError extends HttpError {
   constructor(detail: string) {
-    super(500, 'worker_failed', detail);
+    super('worker_failed', detail);
     this.name = 'WorkerFailedError';
+  }
+}
+
+/** An effect, parameter or iteration count out of range (422), from any surface. */
+export class InvalidEffectError extends HttpError {
+  constructor(detail: string) {
+    super('unprocessable', detail);
+    this.name = 'InvalidEffectError';
+  }
+}
+
+/** Malformed SDP (offer or trickle-ICE fragment), 400. The routes may prefix the detail with context. */
+export class SdpError extends HttpError {
+  constructor(detail: string) {
+    super('bad_request', detail);
+    this.name = 'SdpError';
+  }
+}
+
+/** A setting is invalid. Thrown at start-up only; server.ts prints it and exits 1. */
+export class ConfigError extends Error {
+  readonly code: ErrorCode = 'invalid_config';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** DEVICE=cuda and no usable CUDA device: a configuration error. */
+export class DeviceUnavailableError extends ConfigError {
+  override readonly code: ErrorCode = 'device_unavailable';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeviceUnavailableError';
   }
 }

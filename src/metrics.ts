@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RollingQuantile } from './stats/rolling-quantile.ts';
 
@@ -121,8 +120,3 @@ export function createMetrics(options: MetricsOptions) {
  * skipped before it costs anything beyond its decode: no copy, no effect, no encode.
  */
 export type FrameDropReason = 'superseded' | 'overloaded' | 'invalid' | 'failed';
-
-/** A short, bounded description of the CPU for app_device_info. */
-export function cpuName(): string {
-  return (os.cpus()[0]?.model ?? 'cpu').trim().slice(0, 80);
-}

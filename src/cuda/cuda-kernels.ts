@@ -18,6 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { EffectKernels } from '../effects/kernel-types.ts';
+import type { CudaDeviceInfo, CudaProbe } from './cuda-types.ts';
 import type { EffectJob, EffectName, EffectParams, ParamsOf } from '../effects/catalog.ts';
 import { checkJob, checkLayout } from '../effects/job-check.ts';
 import { gaussianWeights } from '../effects/reference.ts';
@@ -135,16 +136,7 @@ export interface CudaKernelsOptions extends CudaOptions {
   readonly maxIdleDeviceBytes?: number;
 }
 
-export interface CudaDeviceInfo {
-  readonly name: string;
-  readonly totalMemoryBytes: number;
-  /** e.g. "9.0" for an H100. */
-  readonly computeCapability: string;
-  /** The CUDA version the driver supports, e.g. "13.0". */
-  readonly driverCudaVersion: string;
-}
-
-export type CudaProbe = { readonly ok: true; readonly info: CudaDeviceInfo } | { readonly ok: false; readonly reason: string };
+export type { CudaDeviceInfo, CudaProbe };
 
 /** The PTX text, and what a driver needs to load it (from its `.version` line). */
 export function readPtx(): { text: string; isa: string } {

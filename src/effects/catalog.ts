@@ -1,3 +1,5 @@
+import { InvalidEffectError } from '../errors.ts';
+
 /**
  * The effects the engine offers and their parameters. This is the single description used by
  * validation (HTTP, WebRTC), by `GET /effects` and by every backend.
@@ -55,13 +57,8 @@ export function isEffectName(name: string): name is EffectName {
   return Object.hasOwn(EFFECTS, name);
 }
 
-export class InvalidEffectError extends Error {
-  readonly statusCode = 422;
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidEffectError';
-  }
-}
+/** An effect, parameter or iteration count out of range: 422 `unprocessable` (src/errors.ts). */
+export { InvalidEffectError };
 
 /**
  * Turns raw parameter strings (a query string, a data-channel message) into the effect's parameters,

@@ -1,7 +1,9 @@
-import { ConfigError, type Config } from '../config.ts';
-import { probeCuda, type CudaDeviceInfo, type CudaProbe } from '../cuda/cuda-kernels.ts';
-import { cpuName } from '../metrics.ts';
-import type { DeviceKind } from './engine.ts';
+import type { Config } from '../config.ts';
+import { DeviceUnavailableError } from '../errors.ts';
+import { probeCuda } from '../cuda/cuda-kernels.ts';
+import type { CudaDeviceInfo, CudaProbe } from '../cuda/cuda-types.ts';
+import { cpuName } from '../host.ts';
+import type { DeviceKind } from './engine-types.ts';
 
 export interface DeviceChoice {
   readonly device: DeviceKind;
@@ -13,13 +15,8 @@ export interface DeviceChoice {
   readonly gpu?: CudaDeviceInfo;
 }
 
-/** DEVICE=cuda on a machine without a usable GPU: the process must not start. */
-export class DeviceUnavailableError extends ConfigError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DeviceUnavailableError';
-  }
-}
+/** DEVICE=cuda on a machine without a usable GPU: the process must not start (in the error catalog). */
+export { DeviceUnavailableError };
 
 /**
  * Picks the effect backend from DEVICE / CUDA_WANTED. `auto` uses CUDA when the driver library

@@ -2,17 +2,14 @@ import { pino } from 'pino';
 import type { EffectJob } from '../effects/catalog.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import { cpuName, type Metrics } from '../metrics.ts';
-import type { GpuInfo, ProcessResult } from './messages.ts';
+import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
+import { cpuName } from '../host.ts';
+import type { Metrics } from '../metrics.ts';
+import type { DeviceKind, EffectEngine, EngineLog, FrameOptions, JobTimings } from './engine-types.ts';
+import type { ProcessResult } from './messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
-export type DeviceKind = 'cpu' | 'cuda';
-
-/** The logger methods the engine uses (a pino or Fastify logger fits). */
-export interface EngineLog {
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+export type { DeviceKind, EffectEngine, EngineLog, JobTimings };
 
 export interface EngineOptions extends PoolOptions {
   readonly device: DeviceKind;
@@ -24,7 +21,6 @@ export interface EngineOptions extends PoolOptions {
 /** At most one fallback log line per interval; the fallbacks in between are counted in the next. */
 const FALLBACK_LOG_INTERVAL_MS = 10_000;
 
-export type JobTimings = ProcessResult;
 
 /** A view over all of a (non-shared, transferable) ArrayBuffer that holds the frame. */
 function isWholePlainBuffer(pixels: Uint8Array, bytes: number): boolean {
@@ -40,7 +36,7 @@ function isWholePlainBuffer(pixels: Uint8Array, bytes: number): boolean {
  * up, the engine is `degraded`: every later job is sent to the workers' CPU kernels, and `device`,
  * /healthz and app_device_info say cpu until the process restarts.
  */
-export class Engine {
+export class Engine implements EffectEngine {
   readonly deviceName: string;
   readonly #configuredDevice: DeviceKind;
   readonly #pool: EffectPool;
@@ -49,7 +45,7 @@ export class Engine {
   #log: EngineLog | undefined;
   #ready = false;
   #degraded = false;
-  #gpu: GpuInfo | undefined;
+  #gpu: CudaDeviceInfo | undefined;
   #lastFallbackLogMs = Number.NEGATIVE_INFINITY;
   #fallbacksNotLogged = 0;
 
@@ -81,7 +77,7 @@ export class Engine {
   }
 
   /** The GPU of a CUDA engine, as its workers found it. */
-  get gpu(): GpuInfo | undefined {
+  get gpu(): CudaDeviceInfo | undefined {
     return this.#gpu;
   }
 
@@ -120,7 +116,7 @@ export class Engine {
     job: EffectJob,
     pixels: Uint8Array,
     use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
-    options: { readonly movePixels?: boolean } = {},
+    options: FrameOptions = {},
   ): Promise<T> {
     const bytes = frameBytes(layout);
     const buffer = this.#buffers.acquire(bytes);

@@ -1,8 +1,11 @@
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
-import type { DeviceKind } from './engine.ts';
+import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
 
 /** Every message that crosses the thread boundary between the pool and a worker. */
+
+/** Where a job runs. */
+export type DeviceKind = 'cpu' | 'cuda';
 
 export type FrameSource =
   /** The worker's cached deterministic test card of this layout. */
@@ -43,15 +46,7 @@ export interface ProcessResult {
   /** A CUDA worker: false once it has given up its GPU for good. */
   readonly gpuHealthy?: boolean;
   /** A CUDA worker: the GPU it runs on. */
-  readonly gpu?: GpuInfo;
-}
-
-/** The GPU as /healthz shows it. */
-export interface GpuInfo {
-  readonly name: string;
-  readonly totalMemoryBytes: number;
-  readonly computeCapability: string;
-  readonly driverCudaVersion: string;
+  readonly gpu?: CudaDeviceInfo;
 }
 
 /** Given to every worker thread at start (piscina's workerData). */

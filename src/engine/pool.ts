@@ -3,8 +3,8 @@
  * typed results or typed errors back; they never see piscina.
  */
 import { Piscina } from 'piscina';
-import { OverloadedError, WorkerFailedError } from '../errors.ts';
-import type { DeviceKind } from './engine.ts';
+import { OverloadedError, WorkerFailedError, type RejectReason } from '../errors.ts';
+import type { DeviceKind } from './engine-types.ts';
 import { epochNowMs, type ProcessResult, type ProcessTask, type WorkerInit, type WorkerTask } from './messages.ts';
 
 export interface PoolOptions {
@@ -12,6 +12,8 @@ export interface PoolOptions {
   /** Tasks allowed to wait for a worker; the next one is refused with OverloadedError. */
   readonly maxQueue: number;
   readonly retryAfterSeconds: number;
+  /** Called when a task is refused (the full queue), where the refusal is decided: for app_rejected_total. */
+  readonly onRejected?: (reason: RejectReason) => void;
   /** The workers' kernels (default cpu). */
   readonly device?: DeviceKind;
   /** CUDA workers: the driver library (default libcuda.so.1). */
@@ -58,9 +60,11 @@ export class EffectPool {
   /** `transfer`: buffers of the task moved to the worker (detached here), not copied. */
   async run(task: Omit<ProcessTask, 'type' | 'queuedAtMs'>, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
     if (this.#piscina.queueSize >= this.#options.maxQueue && this.#piscina.idleThreads === 0) {
+      this.#options.onRejected?.('queue_full');
       throw new OverloadedError(
         `the effect queue is full (${this.#options.maxQueue} waiting); retry later`,
         this.#options.retryAfterSeconds,
+        'queue_full',
       );
     }
     try {

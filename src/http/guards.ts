@@ -3,12 +3,14 @@ import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { HttpError, OverloadedError } from '../errors.ts';
+import { HttpError, OverloadedError, type RejectReason } from '../errors.ts';
 
 export interface GuardOptions {
   readonly maxEventLoopDelayMs: number;
   readonly maxEventLoopUtilization: number;
   readonly retryAfterSeconds: number;
+  /** Called where a request is refused (pressure, rate limit): for app_rejected_total. */
+  readonly onRejected?: (reason: RejectReason) => void;
 }
 
 // @fastify/under-pressure reads a per-route `pressureHandler` from the route config but does not
@@ -41,16 +43,19 @@ export const guards = fp(async (app: FastifyInstance, options: GuardOptions) => 
     eventLoopUtilizationMode: 'interval',
     sampleInterval: 250,
     pressureHandler: async (_request, _reply, type, value) => {
-      throw new OverloadedError(`the server is under pressure (${type}: ${String(value)})`, options.retryAfterSeconds);
+      options.onRejected?.('pressure');
+      throw new OverloadedError(`the server is under pressure (${type}: ${String(value)})`, options.retryAfterSeconds, 'pressure');
     },
   });
   // Off by default; the session-creating routes opt in with sessionCreationLimit().
   await app.register(rateLimit, {
     global: false,
-    errorResponseBuilder: (_request, context) =>
-      new HttpError(429, 'rate_limited', `too many sessions from this address: ${context.max} per minute; retry in ${context.after}`, {
+    errorResponseBuilder: (_request, context) => {
+      options.onRejected?.('rate_limited');
+      return new HttpError('rate_limited', `too many sessions from this address: ${context.max} per minute; retry in ${context.after}`, {
         'retry-after': String(Math.ceil(context.ttl / 1000)),
-      }),
+      });
+    },
   });
   await app.register(helmet, {
     contentSecurityPolicy: {

@@ -1,4 +1,4 @@
-import { EFFECTS, InvalidEffectError, type EffectJob } from '../effects/catalog.ts';
+import { EFFECTS, type EffectJob } from '../effects/catalog.ts';
 import { parseEffectName, parseJob, PROCESS_JOB_DEFAULTS } from '../effects/job-parse.ts';
 import { badRequest, tooLarge, unprocessable } from '../errors.ts';
 import type { FrameLayout, PixelFormat } from '../frames/layout.ts';
@@ -52,17 +52,13 @@ export function parseProcessQuery(query: Readonly<Record<string, unknown>>, limi
   }
   const effectRaw = single(query, 'effect');
   const formatRaw = single(query, 'format') || 'rgba';
-  try {
-    const effect = parseEffectName(effectRaw, PROCESS_JOB_DEFAULTS.effect);
-    if (formatRaw !== 'rgba' && formatRaw !== 'i420') throw unprocessable(`format must be rgba or i420, got ${JSON.stringify(formatRaw.slice(0, 40))}`);
-    const raw: Record<string, string | undefined> = { effect, iters };
-    for (const name of Object.keys(EFFECTS[effect].params)) raw[name] = single(query, name);
-    const job = parseJob(raw, { maxIters: limits.maxIters, defaults: PROCESS_JOB_DEFAULTS });
-    return { size, format: formatRaw, job };
-  } catch (err) {
-    if (err instanceof InvalidEffectError) throw unprocessable(err.message);
-    throw err;
-  }
+  // Effect, parameters and iters out of range throw InvalidEffectError (422).
+  const effect = parseEffectName(effectRaw, PROCESS_JOB_DEFAULTS.effect);
+  if (formatRaw !== 'rgba' && formatRaw !== 'i420') throw unprocessable(`format must be rgba or i420, got ${JSON.stringify(formatRaw.slice(0, 40))}`);
+  const raw: Record<string, string | undefined> = { effect, iters };
+  for (const name of Object.keys(EFFECTS[effect].params)) raw[name] = single(query, name);
+  const job = parseJob(raw, { maxIters: limits.maxIters, defaults: PROCESS_JOB_DEFAULTS });
+  return { size, format: formatRaw, job };
 }
 
 /** The frame of a request without a body: `pixels=` or the default size, within MAX_PIXELS. */

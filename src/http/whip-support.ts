@@ -55,7 +55,7 @@ export function asSdp(body: unknown): string {
 export async function patchIce(sessions: SessionRegistry, target: Session | Viewer, request: FastifyRequest, reply: FastifyReply) {
   const ifMatch = request.headers['if-match'];
   if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== target.etag) {
-    throw new HttpError(412, 'precondition_failed', 'If-Match does not carry the current ETag of this session');
+    throw new HttpError('precondition_failed');
   }
   let result: TrickleResult;
   try {

@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import type { IceServer } from '../config.ts';
 import { SafeEmitter, type ListenerErrorHandler } from './events.ts';
+import { mediaSections, type MediaSection } from './sdp.ts';
 
 export interface I420Frame {
   readonly width: number;
@@ -159,17 +160,8 @@ export class VideoOutput {
 
 // ---- peers ---------------------------------------------------------------------------------------
 
-const directionOf = (sdpSection: string): string =>
-  /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(sdpSection)?.[1] ?? 'sendrecv';
-
 /** The video m-sections of an SDP with their mid and direction, in order. */
-function videoSections(sdp: string): { mid: string | null; direction: string }[] {
-  return sdp
-    .split(/\r?\nm=/)
-    .slice(1)
-    .filter((section) => section.startsWith('video '))
-    .map((section) => ({ mid: /^a=mid:(\S+)/m.exec(section)?.[1] ?? null, direction: directionOf(section) }));
-}
+const videoSections = (sdp: string): MediaSection[] => mediaSections(sdp).filter((s) => s.kind === 'video');
 
 export class Peer extends SafeEmitter<PeerEvents> {
   readonly #pc: NativePeerConnection;
@@ -258,7 +250,7 @@ export class Peer extends SafeEmitter<PeerEvents> {
   /** Trickled remote candidates (RFC 8840 fragments, already parsed). */
   async addCandidates(candidates: readonly RemoteCandidate[]): Promise<void> {
     // The binding wants both keys; the m-line index comes from the negotiated mids.
-    const mids = (this.#pc.remoteDescription?.sdp ?? '').split(/\r?\nm=/).slice(1).map((s) => /^a=mid:(\S+)/m.exec(s)?.[1]);
+    const mids = mediaSections(this.#pc.remoteDescription?.sdp ?? '').map((s) => s.mid ?? undefined);
     for (const c of candidates) {
       const index = c.mid === null ? 0 : Math.max(0, mids.indexOf(c.mid));
       await this.#pc.addIceCandidate({ candidate: c.candidate, sdpMid: c.mid ?? mids[0] ?? '0', sdpMLineIndex: index });

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { InvalidEffectError, type EffectJob } from '../effects/catalog.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { EffectEngine } from '../engine/engine-types.ts';
 import { OverloadedError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { FrameDropReason, Metrics } from '../metrics.ts';
@@ -16,7 +16,7 @@ export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained';
 export const CONTROL_CHANNEL = 'control';
 
 export interface SessionDeps {
-  readonly engine: Pick<Engine, 'processFrame'>;
+  readonly engine: Pick<EffectEngine, 'processFrame'>;
   readonly metrics: Metrics;
   /** The pod's frame latency window (SLO-aware admission reads its p95). */
   readonly frameWindow: RollingQuantile;

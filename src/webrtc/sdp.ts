@@ -2,13 +2,10 @@
  * SDP text helpers for the WHIP/WHEP resources: validation of offers before they reach libwebrtc,
  * trickle-ICE fragments (RFC 8840), and the rewrites the service needs. Pure string functions.
  */
+import { SdpError } from '../errors.ts';
 
-export class SdpError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SdpError';
-  }
-}
+/** Malformed SDP: 400 `bad_request` (src/errors.ts). */
+export { SdpError };
 
 export const MAX_SDP_BYTES = 64 * 1024;
 
@@ -19,6 +16,29 @@ export interface OfferSummary {
 }
 
 const lines = (sdp: string): string[] => sdp.split(/\r?\n/).filter((l) => l !== '');
+
+/** The m-sections of an SDP, each from its kind (`video 9 UDP/...`) to the next `m=` line. */
+const sectionsOf = (sdp: string): string[] => sdp.split(/\r?\nm=/).slice(1);
+const directionOf = (section: string): string => /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(section)?.[1] ?? 'sendrecv';
+const midOf = (section: string): string | null => /^a=mid:(\S+)/m.exec(section)?.[1] ?? null;
+
+export interface MediaSection {
+  /** audio, video, application. */
+  readonly kind: string;
+  readonly mid: string | null;
+  /** sendrecv when the section does not say. */
+  readonly direction: string;
+}
+
+/** The m-sections of an SDP in order, with their mid and direction. */
+export function mediaSections(sdp: string): MediaSection[] {
+  return sectionsOf(sdp).map((section) => ({ kind: section.split(' ', 1)[0] ?? '', mid: midOf(section), direction: directionOf(section) }));
+}
+
+/** The session's ICE username fragment (the first a=ice-ufrag line), if any. */
+export function iceUfragOf(sdp: string): string | undefined {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+}
 
 /**
  * Checks that `sdp` is an offer we can answer: SDP structure, at least one video section, ICE
@@ -32,11 +52,11 @@ export function validateOffer(sdp: string): OfferSummary {
     if (!/^[a-z]=/.test(line)) throw new SdpError(`not an SDP line: ${JSON.stringify(line.slice(0, 60))}`);
   }
   if (!all.some((l) => l.startsWith('o='))) throw new SdpError('SDP has no o= line');
-  const sections = sdp.split(/\r?\nm=/).slice(1);
+  const sections = sectionsOf(sdp);
   if (sections.length === 0) throw new SdpError('SDP has no media section');
-  const video = sections.filter((s) => s.startsWith('video ')).map((s) => /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(s)?.[1] ?? 'sendrecv');
+  const video = sections.filter((s) => s.startsWith('video ')).map(directionOf);
   if (video.length === 0) throw new SdpError('SDP has no video section');
-  const iceUfrag = /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+  const iceUfrag = iceUfragOf(sdp);
   if (iceUfrag === undefined || !/^a=ice-pwd:\S+/m.test(sdp)) throw new SdpError('SDP has no ICE credentials (a=ice-ufrag, a=ice-pwd)');
   if (!/^a=fingerprint:\S+ \S+/m.test(sdp)) throw new SdpError('SDP has no DTLS fingerprint (a=fingerprint)');
   return { video, iceUfrag };

@@ -3,12 +3,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { IceServer } from '../config.ts';
 import { ConfigError } from '../config.ts';
 import type { EffectJob } from '../effects/catalog.ts';
-import type { Engine } from '../engine/engine.ts';
-import { badRequest, HttpError } from '../errors.ts';
+import type { EffectEngine } from '../engine/engine-types.ts';
+import { badRequest, notFound, OverloadedError, type RejectReason } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { Peer, VideoOutput } from './peer.ts';
-import { announceAddress, fragmentOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
+import { announceAddress, fragmentOf, iceUfragOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
 import { Session, type SessionOutcome } from './publisher-session.ts';
 import { Viewer } from './viewer.ts';
 
@@ -27,7 +27,7 @@ export interface SessionsConfig {
 }
 
 export interface SessionsDeps {
-  readonly engine: Pick<Engine, 'processFrame'>;
+  readonly engine: Pick<EffectEngine, 'processFrame'>;
   readonly metrics: Metrics;
   readonly log: FastifyBaseLogger;
   /** True once the pod is shutting down (readiness failed): new sessions are refused. */
@@ -39,15 +39,7 @@ const GATHER_TIMEOUT_MS = 2500;
 /** The frame p95 says little before this many frames are in the window. */
 const MIN_SLO_SAMPLES = 60;
 
-export class ServiceUnavailableError extends HttpError {
-  readonly retryable = true;
-  constructor(detail: string, retryAfterSeconds: number) {
-    super(503, 'unavailable', detail, { 'retry-after': String(retryAfterSeconds) });
-    this.name = 'ServiceUnavailableError';
-  }
-}
-
-export const notFound = (detail: string): HttpError => new HttpError(404, 'not_found', detail);
+export { notFound };
 
 /** The result of a trickle-ICE PATCH: 204 for candidates, 200 with a fragment after an ICE restart. */
 export type TrickleResult = { readonly restarted: false } | { readonly restarted: true; readonly fragment: string; readonly etag: string };
@@ -176,7 +168,7 @@ export class SessionRegistry {
       throw err;
     }
     const remote = target.peer.remoteSdp;
-    const currentUfrag = remote === undefined ? undefined : /^a=ice-ufrag:(\S+)/m.exec(remote)?.[1];
+    const currentUfrag = remote === undefined ? undefined : iceUfragOf(remote);
     if (fragment.iceUfrag !== undefined && fragment.icePwd !== undefined && fragment.iceUfrag !== currentUfrag && remote !== undefined) {
       const localSdp = this.#announce(await target.peer.restartIce(withIceCredentials(remote, fragment.iceUfrag, fragment.icePwd)));
       await target.peer.addCandidates(fragment.candidates);
@@ -226,10 +218,10 @@ export class SessionRegistry {
   }
 
   #admit(kind: 'session' | 'viewer'): () => void {
-    const refuse = (reason: string, detail: string): never => {
+    const refuse = (reason: RejectReason, detail: string): never => {
       this.#deps.metrics.rejected.inc({ reason });
       if (kind === 'session') this.#deps.metrics.sessions.inc({ outcome: 'rejected' });
-      throw new ServiceUnavailableError(detail, this.#config.retryAfterSeconds);
+      throw new OverloadedError(detail, this.#config.retryAfterSeconds, reason, 'unavailable');
     };
     if (this.#drain !== undefined || this.#deps.isDraining?.()) refuse('draining', 'this pod is shutting down; retry on another');
     if (this.peerCount >= this.#config.maxSessions) {

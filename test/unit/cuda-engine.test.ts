@@ -14,7 +14,8 @@ import { referenceApply } from '../../src/effects/index.ts';
 import { Engine, type EngineLog } from '../../src/engine/engine.ts';
 import type { FrameLayout } from '../../src/frames/layout.ts';
 import { healthRoutes } from '../../src/http/routes/health.ts';
-import { createMetrics, cpuName, type Metrics } from '../../src/metrics.ts';
+import { cpuName } from '../../src/host.ts';
+import { createMetrics, type Metrics } from '../../src/metrics.ts';
 import { metricValue } from '../helpers.ts';
 import { randomFrame } from '../gpu/parity-cases.ts';
 

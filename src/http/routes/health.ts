@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { Engine } from '../../engine/engine.ts';
+import type { EffectEngine } from '../../engine/engine-types.ts';
 import { EXEMPT_FROM_PRESSURE } from '../guards.ts';
 
 export interface HealthRouteOptions {
-  readonly engine: Engine;
+  readonly engine: EffectEngine;
   readonly version: string;
   readonly isDraining: () => boolean;
 }

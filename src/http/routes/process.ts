@@ -1,19 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Engine, JobTimings } from '../../engine/engine.ts';
+import type { EffectEngine, JobTimings } from '../../engine/engine-types.ts';
 import { badRequest, unprocessable } from '../../errors.ts';
 import { decodeImage, encodeImage, IMAGE_TYPES, type ImageFormat } from '../../frames/codec.ts';
 import type { FrameLayout } from '../../frames/layout.ts';
 import { layoutOf, parseProcessQuery, type ProcessLimits, type ProcessQuery } from '../process-query.ts';
 
 export interface ProcessRouteOptions {
-  readonly engine: Engine;
+  readonly engine: EffectEngine;
   readonly limits: ProcessLimits;
   readonly maxBodyBytes: number;
 }
 
 const RAW_TYPE = 'application/octet-stream';
 
-function timingJson(engine: Engine, query: ProcessQuery, layout: FrameLayout, timings: JobTimings, reply: FastifyReply) {
+function timingJson(engine: EffectEngine, query: ProcessQuery, layout: FrameLayout, timings: JobTimings, reply: FastifyReply) {
   return {
     ok: true,
     device: engine.device,

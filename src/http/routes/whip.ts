@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
-import { InvalidEffectError } from '../../effects/catalog.ts';
 import { HttpError, unprocessable } from '../../errors.ts';
 import { parseJob } from '../../webrtc/job.ts';
 import { MAX_SDP_BYTES } from '../../webrtc/sdp.ts';
@@ -42,7 +41,7 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     }
     // Preflights carry no credentials, so OPTIONS stays open (it reveals ICE servers only when authorized).
     if (config.whipToken !== undefined && request.method !== 'OPTIONS' && !bearerMatches(request.headers.authorization, config.whipToken)) {
-      throw new HttpError(401, 'unauthorized', 'Authorization: Bearer <WHIP_TOKEN> is required', { 'www-authenticate': 'Bearer' });
+      throw new HttpError('unauthorized', undefined, { 'www-authenticate': 'Bearer' });
     }
   });
 
@@ -62,13 +61,8 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
 
   app.post('/whip', { config: sessionCreationLimit(config.sessionRateLimitPerMinute) }, async (request, reply) => {
     requireType(request, SDP_TYPE);
-    let job;
-    try {
-      job = parseJob(request.query as Record<string, unknown>, config.maxIters);
-    } catch (err) {
-      if (err instanceof InvalidEffectError) throw unprocessable(err.message);
-      throw err;
-    }
+    // Throws InvalidEffectError: 422 through the error handler.
+    const job = parseJob(request.query as Record<string, unknown>, config.maxIters);
     const { session, answerSdp } = await sessions.publish(asSdp(request.body), job);
     if (links.length > 0) reply.header('link', links);
     return reply.code(201).type(SDP_TYPE).header('location', `/whip/${session.id}`).header('etag', session.etag).send(answerSdp);
@@ -88,13 +82,8 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     if (type === SDPFRAG_TYPE) return patchIce(sessions, session, request, reply);
     const body = request.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw unprocessable('the body must be a JSON object like {"effect":"gaussian","params":{"sigma":4}}');
-    try {
-      const job = session.changeEffect(body as Record<string, unknown>);
-      return { effect: job.effect, params: job.params, iters: job.iters };
-    } catch (err) {
-      if (err instanceof InvalidEffectError) throw unprocessable(err.message);
-      throw err;
-    }
+    const job = session.changeEffect(body as Record<string, unknown>);
+    return { effect: job.effect, params: job.params, iters: job.iters };
   });
 
   app.delete<{ Params: { id: string } }>('/whip/:id', exempt, async (request, reply) => {

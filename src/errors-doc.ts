@@ -1,0 +1,43 @@
+import { ERRORS, REJECT_REASONS, type RejectReason } from './errors.ts';
+
+const REASONS: Readonly<Record<RejectReason, string>> = {
+  queue_full: 'the effect queue holds MAX_QUEUE jobs (a `/process` request or a WebRTC frame); `overloaded`',
+  pressure: 'the event loop is over MAX_EVENT_LOOP_DELAY_MS or MAX_EVENT_LOOP_UTILIZATION; `overloaded`',
+  rate_limited: 'an address opened more than SESSION_RATE_LIMIT_PER_MINUTE sessions; `rate_limited`',
+  draining: 'the pod is shutting down and takes no new session; `unavailable`',
+  sessions_full: 'the pod holds MAX_SESSIONS peer connections; `unavailable`',
+  frame_slo: 'the frame p95 is over FRAME_SLO_MS (SLO_ADMISSION); `unavailable`',
+};
+
+/** docs/errors.md, generated from the catalog in src/errors.ts so the two never drift. */
+export function errorsMarkdown(): string {
+  const rows = Object.entries(ERRORS).map(([code, spec]) => {
+    const status = spec.status === 0 ? 'start-up' : String(spec.status);
+    const retry = 'retryable' in spec && spec.retryable ? 'yes' : 'no';
+    return `| \`${code}\` | ${status} | ${retry} | ${spec.message.replaceAll('|', '\\|')} |`;
+  });
+  const reasons = REJECT_REASONS.map((r) => `| \`${r}\` | ${REASONS[r].replaceAll('|', '\\|')} |`);
+  return [
+    '# Errors',
+    '',
+    '<!-- Generated from src/errors.ts by `npm run docs:errors`; a test fails when it is out of date. -->',
+    '',
+    'Every error a client sees is JSON `{"error": code, "detail": text}` with the status of its code. The',
+    'code is stable; the detail is for people and may change. A 500 carries only its code and the generic',
+    'text below (what failed is in the server log). Retryable errors carry `Retry-After` (seconds).',
+    'Start-up errors never reach a client: the process prints them and exits.',
+    '',
+    '| code | status | retryable | meaning |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+    '',
+    '## Rejections',
+    '',
+    'Refused work is counted in `app_rejected_total{reason}` where the refusal is decided:',
+    '',
+    '| reason | when |',
+    '| --- | --- |',
+    ...reasons,
+    '',
+  ].join('\n');
+}
