@@ -499,25 +499,46 @@ async function main(): Promise<void> {
   log(`load after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
 }
 
-/** The planner's input: sessions per server core held by the service, per size, with where they came from. */
-function writeCapacity(path: string, summary: { capacity: Record<string, { service: number; echo: number }>; serverCores: number } & Record<string, unknown>): void {
-  const sessionsPerCore: Record<string, number> = {};
-  const echoSessionsPerCore: Record<string, number> = {};
+/**
+ * The planner's input, per size: the sessions the service held per server core (measured, --find-max),
+ * and the sessions per core its CPU per frame allows at 30 fps with one session (unsaturated), the
+ * echo's beside each. On a machine shared with other work the measured count is the conservative one.
+ */
+function writeCapacity(
+  path: string,
+  summary: {
+    capacity: Record<string, { service: number; echo: number }>;
+    pairs: { size: string; sessions: number; service: Median; echo: Median; ratio: number }[];
+    serverCores: number;
+  } & Record<string, unknown>,
+): void {
+  const sizes: Record<string, unknown> = {};
   for (const [size, held] of Object.entries(summary.capacity)) {
-    sessionsPerCore[size] = held.service / summary.serverCores;
-    echoSessionsPerCore[size] = held.echo / summary.serverCores;
+    const single = summary.pairs.find((p) => p.size === size && p.sessions === 1);
+    const perCore = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? undefined : Number((1000 / (FPS * ms)).toFixed(2)));
+    sizes[size] = {
+      measuredSessionsPerCore: held.service / summary.serverCores,
+      echoMeasuredSessionsPerCore: held.echo / summary.serverCores,
+      cpuMsPerFrame: single ? Number(single.service.cpuMsPerEncodedFrame.toFixed(2)) : undefined,
+      echoCpuMsPerFrame: single ? Number(single.echo.cpuMsPerEncodedFrame.toFixed(2)) : undefined,
+      cpuSessionsPerCore: perCore(single?.service.cpuMsPerEncodedFrame),
+      echoCpuSessionsPerCore: perCore(single?.echo.cpuMsPerEncodedFrame),
+    };
   }
   const out = {
-    about: 'WebRTC sessions one server core held at >= minFps returned with frame p95 <= frameSloMs (bench/webrtc.ts --find-max); the echo is the bare binding floor measured in the same run',
+    about:
+      'WebRTC sessions per server core (bench/webrtc.ts --find-max --capacity-out): measured = held at >= minFps returned with frame p95 <= frameSloMs; cpu = 1000 / (fps x server CPU ms per encoded frame, one session); echo = the bare binding floor in the same run',
     date: summary.date,
     node: summary.node,
     cpuModel: summary.cpuModel,
+    machineCpus: summary.machineCpus,
     serverCores: summary.serverCores,
+    loadavgBefore: summary.loadavgBefore,
     effect: summary.effect,
+    fps: FPS,
     minFps: summary.minFps,
     frameSloMs: summary.frameSloMs,
-    sessionsPerCore,
-    echoSessionsPerCore,
+    sizes,
   };
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(out, null, 2)}\n`);
