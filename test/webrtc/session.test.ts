@@ -78,7 +78,7 @@ test('frames go through the engine; those replaced while one is in progress are 
     'the first and the newest frame are processed',
   );
   const metrics = await h.metrics.registry.metrics();
-  assert.equal(metricValue(metrics, 'app_frames_dropped_total'), 2);
+  assert.equal(metricValue(metrics, 'app_frames_dropped_total', { reason: 'superseded' }), 2);
   assert.equal(metricValue(metrics, 'app_frame_latency_seconds_count'), 2);
   assert.equal(h.frameWindow.count(), 2);
   const stats = await h.session.stats();
@@ -88,6 +88,7 @@ test('frames go through the engine; those replaced while one is in progress are 
   h.peer.emitFrame({ width: 640, height: 480, data: new Uint8Array(10) });
   await new Promise((r) => setTimeout(r, 10));
   assert.equal((await h.session.stats()).framesDropped, 3);
+  assert.equal(metricValue(await h.metrics.registry.metrics(), 'app_frames_dropped_total', { reason: 'invalid' }), 1);
 });
 
 test('control messages change the effect; a failed connection closes the session as failed', async () => {
