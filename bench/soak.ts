@@ -469,6 +469,8 @@ async function main(): Promise<void> {
 
   const server = await ServerUnderTest.start({
     MAX_SESSIONS: String(options.sessions + 2),
+    // Every publisher runs here, on one address.
+    MAX_SESSIONS_PER_CLIENT: '0',
     // Leaks are the question here, not admission: a busy machine must not turn sessions away.
     SLO_ADMISSION: 'false',
     SHUTDOWN_DELAY_SECONDS: '0',

@@ -340,6 +340,8 @@ async function startServers(sessionsHint: number): Promise<Server[]> {
               SHUTDOWN_DELAY_SECONDS: '0',
               SESSION_DRAIN_SECONDS: '0',
               SESSION_RATE_LIMIT_PER_MINUTE: '0',
+              // Every publisher runs here, on one address.
+              MAX_SESSIONS_PER_CLIENT: '0',
               FRAME_SLO_MS: String(SLO_MS),
             },
             args['server-node-args'].split(' ').filter(Boolean),

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Config } from './config.ts';
+import { memoryBudgetBytes, workerMemoryBytes, type Config } from './config.ts';
 import { chooseDevice } from './engine/device.ts';
 import { Engine } from './engine/engine.ts';
-import { ERRORS, HttpError, type RejectReason } from './errors.ts';
+import { ERRORS, HttpError, RequestCancelledError, type RejectReason } from './errors.ts';
+import { corsHeaders } from './http/cors.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { guards } from './http/guards.ts';
 import { infoRoutes, metricsRoute } from './http/routes/info.ts';
@@ -43,6 +44,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: 64 * 1024,
     requestTimeout: config.requestTimeoutSeconds * 1000,
     keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
+    // Behind an ingress every socket is the proxy's: per-client limits need the forwarded address.
+    ...(config.trustProxy.length > 0 ? { trustProxy: [...config.trustProxy] } : {}),
   });
   app.server.headersTimeout = config.headersTimeoutSeconds * 1000;
 
@@ -51,7 +54,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   // The queue-depth gauge reads the engine at scrape time; the engine records into the metrics.
   let engine: Engine;
-  const metrics = createMetrics({ p95WindowSeconds: config.p95WindowSeconds, queueDepth: () => engine.queueDepth });
+  const metrics = createMetrics({
+    p95WindowSeconds: config.p95WindowSeconds,
+    queueDepth: () => engine.queueDepth,
+    memoryInflightBytes: () => engine.memory.inUseBytes,
+    queueWaitSeconds: () => engine.admission.predictedWaitSeconds(),
+  });
   const countRejection = (reason: RejectReason): void => {
     metrics.rejected.inc({ reason });
   };
@@ -64,19 +72,28 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       retryAfterSeconds: config.retryAfterSeconds,
       onRejected: countRejection,
       log: app.log.child({ component: 'engine' }),
+      workerMemoryBytes: workerMemoryBytes(config),
+      cardCacheBytes: config.testCardCacheBytes,
+      memoryBudgetBytes: memoryBudgetBytes(config),
+      maxQueueWaitSeconds: config.maxQueueWaitSeconds,
+      maxJobSeconds: config.maxJobSeconds,
+      clientQueueShare: config.clientQueueShare,
+      memoryClientShare: config.memoryClientShare,
     },
     metrics,
   );
   let draining = false;
 
-  app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.url === '/process') metrics.inflight.inc();
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url !== '/process') return;
+    metrics.inflight.inc();
+    // 'close' comes once for every response, also when the client went away before it (onResponse does not).
+    reply.raw.once('close', () => metrics.inflight.dec());
   });
   app.addHook('onResponse', async (request, reply) => {
     const endpoint = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ endpoint, status: String(reply.statusCode) });
     if (endpoint !== '/process') return;
-    metrics.inflight.dec();
     if (reply.statusCode < 300) {
       const seconds = reply.elapsedTime / 1000;
       metrics.requestLatency.observe(seconds);
@@ -99,6 +116,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       }
       return reply.code(error.statusCode).headers(error.headers).send({ error: error.code, detail: error.message });
     }
+    // Nobody is left to answer (nginx's 499); the status only reaches the metrics.
+    if ((error as unknown) instanceof RequestCancelledError) return reply.code(499).send({ error: 'client_gone', detail: error.message });
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type' : error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'payload_too_large' : 'bad_request';
@@ -111,6 +130,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.code(404).send({ error: 'not_found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
+  // Before the guards, so that their refusals (503 under pressure, 429) carry CORS headers too.
+  await app.register(corsHeaders, { origins: config.corsOrigins, paths: ['/whip', '/whep'] });
   await app.register(guards, {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     maxEventLoopUtilization: config.maxEventLoopUtilization,
@@ -124,6 +145,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     engine: engine,
     limits: { maxPixels: config.maxPixels, maxIters: config.maxIters },
     maxBodyBytes: config.maxBodyBytes,
+    requestDeadlineSeconds: config.requestDeadlineSeconds,
   });
   app.addHook('onClose', async () => engine.close());
   const sessions = new SessionRegistry(config, { engine, metrics, log: app.log.child({ component: 'webrtc' }), isDraining: () => draining });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
 
@@ -75,6 +76,21 @@ function list(raw: string): readonly string[] {
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v !== '');
+}
+
+/** Addresses and CIDRs (10.0.0.0/8, fd00::/8), as Fastify's trustProxy takes them. */
+function addressList(raw: string, env: string): readonly string[] {
+  const entries = list(raw);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const max = family === 4 ? 32 : 128;
+    const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError(`${env} must be comma-separated IP addresses or CIDRs, got ${JSON.stringify(entry)}`);
+    }
+  }
+  return entries;
 }
 
 export interface IceServer {
@@ -245,6 +261,90 @@ export const SETTINGS = {
     parse: optional(text),
     default: undefined,
   },
+  maxFramePixels: {
+    env: 'MAX_FRAME_PIXELS',
+    doc: 'largest WebRTC frame a publisher may send, as a count or WxH; a larger frame ends the session (reason frame_too_large)',
+    parse: pixels,
+    default: 1920 * 1080,
+  },
+  maxSessionsPerClient: {
+    env: 'MAX_SESSIONS_PER_CLIENT',
+    doc: 'WebRTC peer connections (publishers and viewers, negotiating or open) one client address may hold at once (0: no limit)',
+    parse: int(0, 10_000),
+    default: 2,
+  },
+  sessionConnectSeconds: {
+    env: 'SESSION_CONNECT_SECONDS',
+    doc: 'a WebRTC publisher or viewer whose connection is not up this long after its answer is closed (outcome connect_timeout)',
+    parse: int(1, 600),
+    default: 10,
+  },
+  effectChangesPerSecond: {
+    env: 'EFFECT_CHANGES_PER_SECOND',
+    doc: 'effect changes (PATCH and data channel) one session may make per second, with a burst of twice that; more get 429',
+    parse: num(0.1, 1000),
+    default: 5,
+  },
+  maxOfferSections: {
+    env: 'MAX_OFFER_SECTIONS',
+    doc: 'media sections (m= lines) an SDP offer may carry; only the first video section is processed',
+    parse: int(1, 64),
+    default: 4,
+  },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    doc: 'proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed: per-client limits then use the forwarded client address; empty: the socket address',
+    parse: addressList,
+    default: [],
+  },
+  memoryBudgetBytes: {
+    env: 'MEMORY_BUDGET_BYTES',
+    doc: 'bytes that requests in flight may hold on the main thread (bodies, decoded and encoded images, frames); over it new work gets 503 (reason memory). Unset: 75% of the cgroup memory limit less 256 MiB and the workers\' WORKER_MEMORY_BYTES, at least 64 MiB; 512 MiB without a cgroup limit',
+    parse: optional(int(1 << 20, Number.MAX_SAFE_INTEGER)),
+    default: undefined,
+  },
+  memoryClientShare: {
+    env: 'MEMORY_CLIENT_SHARE',
+    doc: 'the part of MEMORY_BUDGET_BYTES one client address may hold (slow uploads from one address cannot take it all); more from it gets 503 (reason memory)',
+    parse: num(0.01, 1),
+    default: 0.5,
+  },
+  workerMemoryBytes: {
+    env: 'WORKER_MEMORY_BYTES',
+    doc: 'linear memory each CPU worker\'s kernels may grow to (it never shrinks). Unset: four MAX_PIXELS RGBA frames plus TEST_CARD_CACHE_BYTES plus 16 MiB',
+    parse: optional(int(16 << 20, 4 * 1024 ** 3 - 65536)),
+    default: undefined,
+  },
+  testCardCacheBytes: {
+    env: 'TEST_CARD_CACHE_BYTES',
+    doc: 'bytes of test cards (GET /process without a body) each worker keeps, least recently used first out',
+    parse: int(0, 2 ** 31 - 1),
+    default: 64 * 1024 * 1024,
+  },
+  maxQueueWaitSeconds: {
+    env: 'MAX_QUEUE_WAIT_SECONDS',
+    doc: 'a job whose predicted wait for a worker (the cost of the jobs ahead of it) is above this gets 503 at once (reason queue_full); twice the 0.25 s /process p95 SLO',
+    parse: num(0.001, 3600),
+    default: 0.5,
+  },
+  maxJobSeconds: {
+    env: 'MAX_JOB_SECONDS',
+    doc: 'a job whose predicted compute time (pixels x passes x the effect\'s weight) is above this gets 422 (reason cost)',
+    parse: num(0.001, 3600),
+    default: 5,
+  },
+  clientQueueShare: {
+    env: 'CLIENT_QUEUE_SHARE',
+    doc: 'the part of MAX_QUEUE_WAIT_SECONDS that one client address\'s own queued jobs may fill (1: no per-client bound); more from it gets 503 while others are still served',
+    parse: num(0.01, 1),
+    default: 0.5,
+  },
+  requestDeadlineSeconds: {
+    env: 'REQUEST_DEADLINE_SECONDS',
+    doc: 'a /process job not finished this long after its request arrived is cancelled between passes and answered 503 (reason deadline)',
+    parse: num(0.1, 3600),
+    default: 15,
+  },
 } as const satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
@@ -267,7 +367,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       problems.push(err instanceof Error ? err.message : String(err));
     }
   }
-  const config = out as Config;
+  const config = out as Mutable<Config>;
   if (problems.length === 0 && config.device === 'cuda' && env.CUDA_WANTED !== undefined && !config.cudaWanted) {
     problems.push('DEVICE=cuda contradicts CUDA_WANTED=false');
   }
@@ -275,7 +375,45 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   return config;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Test helper and programmatic use: defaults with some settings replaced. */
 export function configWith(overrides: Partial<Config>): Config {
   return { ...loadConfig({}), ...overrides };
+}
+
+/** The container's memory limit (cgroup v2, else v1), or undefined when there is none. */
+export function cgroupMemoryLimitBytes(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number | undefined {
+  for (const path of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    let raw: string;
+    try {
+      raw = read(path).trim();
+    } catch {
+      continue;
+    }
+    const n = Number(raw);
+    // v2 says "max"; v1 says a number near 2^63 when unlimited.
+    if (raw === 'max' || !Number.isSafeInteger(n) || n <= 0 || n >= 2 ** 60) return undefined;
+    return n;
+  }
+  return undefined;
+}
+
+const MiB = 1024 * 1024;
+/** Node, libwebrtc, sharp and the metrics before any request: kept out of the in-flight budget. */
+export const PROCESS_BASE_BYTES = 256 * MiB;
+
+/** WORKER_MEMORY_BYTES as set, or enough for one MAX_PIXELS job (source, result, two scratch frames) and the card cache. */
+export function workerMemoryBytes(config: Pick<Config, 'workerMemoryBytes' | 'maxPixels' | 'testCardCacheBytes'>): number {
+  return config.workerMemoryBytes ?? Math.min(4 * 1024 ** 3 - 65536, 4 * config.maxPixels * 4 + config.testCardCacheBytes + 16 * MiB);
+}
+
+/** MEMORY_BUDGET_BYTES as set, or derived from the container's memory limit with headroom. */
+export function memoryBudgetBytes(
+  config: Pick<Config, 'memoryBudgetBytes' | 'workerMemoryBytes' | 'maxPixels' | 'testCardCacheBytes' | 'workers'>,
+  limitBytes: number | undefined = cgroupMemoryLimitBytes(),
+): number {
+  if (config.memoryBudgetBytes !== undefined) return config.memoryBudgetBytes;
+  if (limitBytes === undefined) return 512 * MiB;
+  return Math.max(64 * MiB, Math.floor(limitBytes * 0.75) - PROCESS_BASE_BYTES - config.workers * workerMemoryBytes(config));
 }

@@ -7,6 +7,10 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   draining: 'the pod is shutting down and takes no new session; `unavailable`',
   sessions_full: 'the pod holds MAX_SESSIONS peer connections; `unavailable`',
   frame_slo: 'the frame p95 is over FRAME_SLO_MS (SLO_ADMISSION); `unavailable`',
+  cost: 'one job would take longer than MAX_JOB_SECONDS (pixels x passes x the effect\'s weight); `too_costly`',
+  memory: 'the bytes in flight would pass MEMORY_BUDGET_BYTES or the client\'s MEMORY_CLIENT_SHARE (`overloaded`), or a job does not fit WORKER_MEMORY_BYTES (`payload_too_large`)',
+  deadline: 'a `/process` job was not done within REQUEST_DEADLINE_SECONDS and was stopped; `overloaded`',
+  sessions_per_client: 'the address holds MAX_SESSIONS_PER_CLIENT peer connections; `unavailable`',
 };
 
 /** docs/errors.md, generated from the catalog in src/errors.ts so the two never drift. */

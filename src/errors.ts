@@ -25,10 +25,15 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'the body or the frame is over its limit (MAX_BODY_BYTES, MAX_PIXELS)' },
   unsupported_media_type: { status: 415, message: 'the Content-Type is not one this route takes' },
   unprocessable: { status: 422, message: 'well-formed but out of range: unknown effect, parameter or iters out of bounds' },
-  rate_limited: { status: 429, message: 'too many sessions from this address; Retry-After says when to come back', retryable: true },
+  too_costly: { status: 422, message: 'the job would take longer than MAX_JOB_SECONDS: ask for fewer pixels, passes or a smaller radius' },
+  rate_limited: { status: 429, message: 'too many sessions from this address, or effect changes in this session; Retry-After says when to come back', retryable: true },
   worker_failed: { status: 500, message: 'a worker failed while processing the frame' },
   internal: { status: 500, message: 'internal error' },
-  overloaded: { status: 503, message: 'the effect queue is full or the server is under pressure; Retry-After says when to come back', retryable: true },
+  overloaded: {
+    status: 503,
+    message: 'the effect queue is full, the work ahead would keep this job too long, the in-flight memory budget is spent, the deadline passed, or the server is under pressure; Retry-After says when to come back',
+    retryable: true,
+  },
   unavailable: { status: 503, message: 'this pod takes no new WebRTC session now (full, draining or over its frame SLO); retry, another pod may', retryable: true },
   invalid_config: { status: 0, message: 'a setting is invalid (start-up only: the process exits)' },
   device_unavailable: { status: 0, message: 'DEVICE=cuda and no usable CUDA device (start-up only: the process exits)' },
@@ -39,9 +44,23 @@ export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 
 /**
  * Why work was refused, the `reason` label of app_rejected_total. Each is counted where the refusal
- * is decided: the worker pool (queue_full), the pressure and rate-limit guards, the session registry.
+ * is decided: the worker pool and cost admission (queue_full: MAX_QUEUE or MAX_QUEUE_WAIT_SECONDS,
+ * cost: MAX_JOB_SECONDS), the memory budgets (memory), the deadline (deadline), the pressure and
+ * rate-limit guards, the sessions (rate_limited for effect changes), the session registry
+ * (sessions_per_client: MAX_SESSIONS_PER_CLIENT).
  */
-export const REJECT_REASONS = ['queue_full', 'pressure', 'rate_limited', 'draining', 'sessions_full', 'frame_slo'] as const;
+export const REJECT_REASONS = [
+  'queue_full',
+  'pressure',
+  'rate_limited',
+  'draining',
+  'sessions_full',
+  'frame_slo',
+  'cost',
+  'memory',
+  'deadline',
+  'sessions_per_client',
+] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** An error a client sees as `{ error: code, detail }` with the code's status. */
@@ -73,10 +92,45 @@ export const unsupportedMediaType = (detail: string): HttpError => new HttpError
  */
 export class OverloadedError extends HttpError {
   readonly reason: RejectReason;
-  constructor(detail: string, retryAfterSeconds: number, reason: RejectReason, code: 'overloaded' | 'unavailable' = 'overloaded') {
-    super(code, detail, { 'retry-after': String(retryAfterSeconds) });
+  constructor(
+    detail: string,
+    retryAfterSeconds: number,
+    reason: RejectReason,
+    code: 'overloaded' | 'unavailable' = 'overloaded',
+    headers: Record<string, string> = {},
+  ) {
+    super(code, detail, { 'retry-after': String(retryAfterSeconds), ...headers });
     this.name = 'OverloadedError';
     this.reason = reason;
+  }
+}
+
+/** One job asks for more work than any request may (MAX_JOB_SECONDS): retrying will not help. */
+export class TooCostlyError extends HttpError {
+  readonly reason: RejectReason = 'cost';
+  constructor(detail: string) {
+    super('too_costly', detail);
+    this.name = 'TooCostlyError';
+  }
+}
+
+/** A job does not fit a worker's WORKER_MEMORY_BYTES even with its caches dropped (413). */
+export class WorkerMemoryError extends HttpError {
+  readonly reason: RejectReason = 'memory';
+  constructor(detail: string) {
+    super('payload_too_large', detail);
+    this.name = 'WorkerMemoryError';
+  }
+}
+
+/**
+ * The job was stopped because its client went away: nobody is left to answer (not an HttpError;
+ * the handler records nginx's 499).
+ */
+export class RequestCancelledError extends Error {
+  constructor() {
+    super('the client went away');
+    this.name = 'RequestCancelledError';
   }
 }
 

@@ -14,6 +14,8 @@ export interface MetricsOptions {
   readonly p95WindowSeconds: number;
   /** Read at scrape time. */
   readonly queueDepth: () => number;
+  readonly memoryInflightBytes?: () => number;
+  readonly queueWaitSeconds?: () => number;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -111,6 +113,28 @@ export function createMetrics(options: MetricsOptions) {
       help: 'WebRTC sessions ended, by outcome',
       labelNames: ['outcome'] as const,
       registers: [registry],
+    }),
+    jobsCancelled: new Counter({
+      name: 'app_jobs_cancelled_total',
+      help: 'Admitted jobs stopped before they finished: client_gone (the client went away) or deadline (REQUEST_DEADLINE_SECONDS)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    memoryInflight: new Gauge({
+      name: 'app_memory_inflight_bytes',
+      help: 'Bytes reserved by requests in flight against MEMORY_BUDGET_BYTES',
+      registers: [registry],
+      collect() {
+        this.set(options.memoryInflightBytes?.() ?? 0);
+      },
+    }),
+    queueWaitPredicted: new Gauge({
+      name: 'app_queue_wait_predicted_seconds',
+      help: 'Predicted wait for a worker of a job admitted now (the admission control input)',
+      registers: [registry],
+      collect() {
+        this.set(options.queueWaitSeconds?.() ?? 0);
+      },
     }),
   };
 }

@@ -15,22 +15,31 @@ export interface ParamSpec {
 export interface EffectSpec {
   readonly description: string;
   readonly params: Readonly<Record<string, ParamSpec>>;
+  /**
+   * Compute per pixel per pass relative to one 3x3 box-blur pass on RGBA (= 1), for these
+   * parameters (defaults filled in). Admission predicts a job's time from it, so every effect must
+   * give one; measure it with `npm run bench` (docs/benchmarks.md, WASM ms per frame).
+   */
+  readonly weight: (params: Readonly<Record<string, number>>) => number;
 }
 
 export const EFFECTS = {
-  blur: { description: '3x3 box blur, edges clamped; one iteration is one pass (the benchmark work unit)', params: {} },
+  blur: { description: '3x3 box blur, edges clamped; one iteration is one pass (the benchmark work unit)', params: {}, weight: () => 1 },
   gaussian: {
     description: 'separable Gaussian blur, radius ceil(3*sigma), edges clamped',
     params: { sigma: { min: 0.5, max: 32, default: 2, integer: false, description: 'standard deviation in pixels' } },
+    // Two 1-D passes of 2r+1 taps: 8.8x a blur pass at sigma 2 (r 6, 13 taps) in docs/benchmarks.md.
+    weight: (p) => 0.68 * (2 * Math.ceil(3 * (p.sigma ?? 2)) + 1),
   },
   pixelate: {
     description: 'mosaic: each block x block tile takes its mean colour',
     params: { block: { min: 2, max: 256, default: 16, integer: true, description: 'tile edge in pixels' } },
+    weight: () => 1,
   },
-  grayscale: { description: 'BT.601 luma; I420 keeps Y and sets chroma to 128', params: {} },
-  edge: { description: 'Sobel gradient magnitude |gx|+|gy| per channel (I420: on Y, chroma 128)', params: {} },
-  sharpen: { description: '3x3 sharpen [0,-1,0; -1,5,-1; 0,-1,0], edges clamped', params: {} },
-  invert: { description: 'negative: 255 - v on colour channels (alpha kept)', params: {} },
+  grayscale: { description: 'BT.601 luma; I420 keeps Y and sets chroma to 128', params: {}, weight: () => 0.8 },
+  edge: { description: 'Sobel gradient magnitude |gx|+|gy| per channel (I420: on Y, chroma 128)', params: {}, weight: () => 1.5 },
+  sharpen: { description: '3x3 sharpen [0,-1,0; -1,5,-1; 0,-1,0], edges clamped', params: {}, weight: () => 1.2 },
+  invert: { description: 'negative: 255 - v on colour channels (alpha kept)', params: {}, weight: () => 0.5 },
 } as const satisfies Record<string, EffectSpec>;
 
 export type EffectName = keyof typeof EFFECTS;

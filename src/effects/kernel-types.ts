@@ -19,6 +19,10 @@ export interface EffectKernels extends FrameMemory {
    * Applies `job.iters` passes of `job.effect` to the frame at `srcPtr` and leaves the result at
    * `dstPtr`. `srcPtr` is left untouched (so a cached source frame can be reused); both hold
    * `frameBytes(layout)` bytes. Intermediate passes use scratch memory owned by the kernels.
+   * `shouldStop` is asked between passes; when it says true the run throws JobCancelledError
+   * (backends that cannot stop mid-job may ignore it).
    */
-  run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void;
+  run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number, shouldStop?: () => boolean): void;
+  /** Frees scratch the kernels keep between runs (memory is short); the next run takes it again. */
+  releaseScratch?(): void;
 }

@@ -3,8 +3,12 @@
  * behind the `EffectKernels` interface.
  *
  * Memory: frames live in the module's own linear memory and are addressed by byte offsets, which
- * stay valid when the memory grows (only views are invalidated). The allocator is a bump pointer
- * over memory.grow with exact-size free lists (sizes rounded up to 16 bytes, blocks 16-aligned).
+ * stay valid when the memory grows (only views are invalidated). Linear memory never shrinks, so
+ * it has a budget (`maxMemoryBytes`) it cannot outgrow: an allocation past it throws
+ * WasmMemoryExhaustedError instead of growing. Freed blocks coalesce with their free neighbours and
+ * are reused best-fit for any smaller size, and a free block at the top lowers the bump pointer, so
+ * a series of distinct sizes reuses the same bytes instead of growing the memory each time
+ * (sizes rounded up to 16 bytes, blocks 16-aligned).
  *
  * run(): passes ping-pong between at most two scratch frames owned by the kernels; the first pass
  * reads `srcPtr` in place, the last writes `dstPtr`. Scratch (frames and per-row buffers) is kept
@@ -85,8 +89,31 @@ function compileModule(): Promise<WasmModule> {
   return compiled;
 }
 
+/** An allocation would take the kernels' linear memory past its budget. */
+export class WasmMemoryExhaustedError extends RangeError {
+  readonly code = 'wasm_memory_exhausted';
+  constructor(bytes: number, inUseBytes: number, maxMemoryBytes: number) {
+    super(`alloc: ${bytes} bytes do not fit: ${inUseBytes} in use of a ${maxMemoryBytes}-byte budget`);
+    this.name = 'WasmMemoryExhaustedError';
+  }
+}
+
+/** `run` stopped between passes because its caller no longer wants the result. */
+export class JobCancelledError extends Error {
+  readonly code = 'job_cancelled';
+  constructor(passesDone: number) {
+    super(`cancelled after ${passesDone} passes`);
+    this.name = 'JobCancelledError';
+  }
+}
+
+export interface WasmKernelOptions {
+  /** Linear memory the instance may grow to (default: 4 GiB, the wasm32 limit). */
+  readonly maxMemoryBytes?: number;
+}
+
 /** A fresh instance (own memory) of the kernels module; the compiled module is shared. */
-export async function createWasmKernels(): Promise<EffectKernels> {
+export async function createWasmKernels(options: WasmKernelOptions = {}): Promise<WasmKernels> {
   const module = await compileModule();
   const instance = await WebAssembly.instantiate(module, {
     env: {
@@ -95,38 +122,81 @@ export async function createWasmKernels(): Promise<EffectKernels> {
       },
     },
   });
-  return new WasmKernels(instance.exports as unknown as KernelExports);
+  return new WasmKernels(instance.exports as unknown as KernelExports, options.maxMemoryBytes ?? WASM32_MAX_BYTES);
 }
+
+const WASM32_MAX_BYTES = 65536 * PAGE;
 
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
-class WasmKernels implements EffectKernels {
+/** A free block of the allocator: [ptr, ptr + size). */
+interface FreeBlock {
+  ptr: number;
+  size: number;
+}
+
+export class WasmKernels implements EffectKernels {
   readonly #k: KernelExports;
   readonly #base: number;
+  readonly #maxMemoryBytes: number;
   #top: number;
-  readonly #free = new Map<number, number[]>();
+  /** Free blocks below #top, sorted by address, never adjacent (they merge), none ending at #top. */
+  #free: FreeBlock[] = [];
+  #inUseBytes = 0;
   /** Ping-pong frames for intermediate passes, each #frameBytes long. */
   #frames: number[] = [];
   #frameBytes = 0;
   #row = 0;
   #rowBytes = 0;
 
-  constructor(exports: KernelExports) {
+  constructor(exports: KernelExports, maxMemoryBytes: number) {
     this.#k = exports;
     this.#base = alignUp(exports.heapBase());
     this.#top = this.#base;
+    this.#maxMemoryBytes = Math.max(maxMemoryBytes, exports.memory.buffer.byteLength);
+  }
+
+  /** Bytes of linear memory (it never shrinks; at most the budget). */
+  get memoryBytes(): number {
+    return this.#k.memory.buffer.byteLength;
+  }
+
+  /** Bytes handed out by alloc and not freed yet (kernel scratch included). */
+  get inUseBytes(): number {
+    return this.#inUseBytes;
   }
 
   alloc(bytes: number): number {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`alloc: invalid size ${bytes}`);
     const size = alignUp(Math.max(bytes, 1));
-    const reused = this.#free.get(size)?.pop();
-    if (reused !== undefined) return reused;
+    // Best fit among the free blocks: the smallest that holds `size`, split if larger.
+    let best = -1;
+    for (let i = 0; i < this.#free.length; i++) {
+      const block = this.#free[i]!;
+      if (block.size >= size && (best < 0 || block.size < this.#free[best]!.size)) best = i;
+    }
+    if (best >= 0) {
+      const block = this.#free[best]!;
+      const ptr = block.ptr;
+      if (block.size === size) this.#free.splice(best, 1);
+      else {
+        block.ptr += size;
+        block.size -= size;
+      }
+      this.#inUseBytes += size;
+      return ptr;
+    }
     const ptr = this.#top;
     const end = ptr + size;
     const have = this.#k.memory.buffer.byteLength;
-    if (end > have) this.#k.memory.grow(Math.max(MIN_GROW_PAGES, Math.ceil((end - have) / PAGE)));
+    if (end > have) {
+      if (end > this.#maxMemoryBytes) throw new WasmMemoryExhaustedError(bytes, this.#inUseBytes, this.#maxMemoryBytes);
+      const need = Math.ceil((end - have) / PAGE);
+      const room = Math.floor((this.#maxMemoryBytes - have) / PAGE);
+      this.#k.memory.grow(Math.min(room, Math.max(MIN_GROW_PAGES, need)));
+    }
     this.#top = end;
+    this.#inUseBytes += size;
     return ptr;
   }
 
@@ -135,20 +205,51 @@ class WasmKernels implements EffectKernels {
     if (!Number.isSafeInteger(ptr) || ptr % ALIGN !== 0 || ptr < this.#base || ptr + size > this.#top) {
       throw new RangeError(`free: ${ptr} (+${bytes}) was not allocated here`);
     }
-    if (ptr + size === this.#top) {
-      this.#top = ptr;
-      return;
+    // Insert in address order, refusing a block that overlaps a free one (a double free).
+    let i = 0;
+    while (i < this.#free.length && this.#free[i]!.ptr < ptr) i++;
+    const prev = this.#free[i - 1];
+    const next = this.#free[i];
+    if ((prev && prev.ptr + prev.size > ptr) || (next && ptr + size > next.ptr)) {
+      throw new RangeError(`free: ${ptr} (+${bytes}) is already free`);
     }
-    const list = this.#free.get(size);
-    if (list) list.push(ptr);
-    else this.#free.set(size, [ptr]);
+    this.#inUseBytes -= size;
+    let block: FreeBlock;
+    if (prev && prev.ptr + prev.size === ptr) {
+      prev.size += size;
+      block = prev;
+      i--;
+    } else {
+      block = { ptr, size };
+      this.#free.splice(i, 0, block);
+    }
+    const after = this.#free[i + 1];
+    if (after && block.ptr + block.size === after.ptr) {
+      block.size += after.size;
+      this.#free.splice(i + 1, 1);
+    }
+    // A free block at the top goes back to the bump pointer: the next allocation of any size starts there.
+    if (block.ptr + block.size === this.#top) {
+      this.#top = block.ptr;
+      this.#free.splice(i, 1);
+    }
+  }
+
+  /** Frees the kernels' own scratch (it is taken again by the next run): used when memory is short. */
+  releaseScratch(): void {
+    for (const ptr of this.#frames) this.free(ptr, this.#frameBytes);
+    this.#frames = [];
+    this.#frameBytes = 0;
+    if (this.#rowBytes > 0) this.free(this.#row, this.#rowBytes);
+    this.#row = 0;
+    this.#rowBytes = 0;
   }
 
   view(ptr: number, bytes: number): Uint8Array {
     return new Uint8Array(this.#k.memory.buffer, ptr, bytes);
   }
 
-  run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void {
+  run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number, shouldStop?: () => boolean): void {
     const bytes = checkLayout(layout);
     this.#checkPointers(bytes, srcPtr, dstPtr);
     const params = checkJob(job);
@@ -162,6 +263,7 @@ class WasmKernels implements EffectKernels {
     this.#ensureScratch(bytes, Math.min(job.iters - 1, 2), widest ? effect.rowScratchBytes(this.#k, widest, params) : 0);
     let from = srcPtr;
     for (let pass = 1; pass <= job.iters; pass++) {
+      if (pass > 1 && shouldStop?.()) throw new JobCancelledError(pass - 1);
       const to = pass === job.iters ? dstPtr : this.#scratchFrame((pass - 1) & 1);
       this.#pass(layout, planes, effect, params, from, to);
       from = to;
@@ -195,6 +297,8 @@ class WasmKernels implements EffectKernels {
     }
     if (rowBytes > this.#rowBytes) {
       if (this.#rowBytes > 0) this.free(this.#row, this.#rowBytes);
+      // Cleared first so that a refused allocation leaves nothing to free twice.
+      this.#rowBytes = 0;
       this.#row = this.alloc(rowBytes);
       this.#rowBytes = rowBytes;
     }

@@ -5,6 +5,7 @@
 import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
+import type { MemoryBudget } from './memory-budget.ts';
 import type { DeviceKind, ProcessResult } from './messages.ts';
 
 export type { DeviceKind };
@@ -18,7 +19,18 @@ export interface EngineLog {
   error(fields: object, message: string): void;
 }
 
-export interface FrameOptions {
+/** How a caller bounds one job. */
+export interface JobOptions {
+  /** Aborted when the result is no longer wanted (the client went away): the job is skipped, or stopped between passes. */
+  readonly signal?: AbortSignal;
+  /** performance.now() by which the job must be done; past it the job is stopped and refused (503, reason deadline). */
+  readonly deadlineMs?: number;
+  /** Who asked (the client address): bounds one client's share of the queue. */
+  readonly client?: string;
+  /**
+   * processFrame: the caller gives `pixels` up; when it is the whole of a plain ArrayBuffer (the
+   * binding's decoded frames) it moves to the worker instead of being copied, detached once moved.
+   */
   readonly movePixels?: boolean;
 }
 
@@ -31,19 +43,21 @@ export interface EffectEngine {
   readonly ready: boolean;
   /** Jobs waiting for a worker. */
   readonly queueDepth: number;
+  /** The pod's in-flight byte budget (MEMORY_BUDGET_BYTES): routes reserve what they buffer. */
+  readonly memory: MemoryBudget;
+  /** The 503 for bytes that do not fit the budget, counted as a memory rejection. */
+  memoryRefusal(bytes: number, headers?: Record<string, string>): Error;
   /** Runs the job on the worker's cached test card of `layout`. */
-  processSynthetic(layout: FrameLayout, job: EffectJob): Promise<JobTimings>;
+  processSynthetic(layout: FrameLayout, job: EffectJob, options?: JobOptions): Promise<JobTimings>;
   /**
    * Runs the job on `pixels` and hands the result to `use` while its buffer is still held; the
-   * buffer returns to the pool when `use` settles. `movePixels`: the caller gives `pixels` up; when
-   * it is the whole of a plain ArrayBuffer it moves to the worker instead of being copied (it is
-   * detached once this returns).
+   * buffer returns to the pool when `use` settles (options.movePixels: see JobOptions).
    */
   processFrame<T>(
     layout: FrameLayout,
     job: EffectJob,
     pixels: Uint8Array,
     use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
-    options?: FrameOptions,
+    options?: JobOptions,
   ): Promise<T>;
 }

@@ -1,21 +1,34 @@
 import { pino } from 'pino';
 import type { EffectJob } from '../effects/catalog.ts';
+import { OverloadedError, RequestCancelledError, TooCostlyError, WorkerMemoryError } from '../errors.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
 import { cpuName } from '../host.ts';
 import type { Metrics } from '../metrics.ts';
-import type { DeviceKind, EffectEngine, EngineLog, FrameOptions, JobTimings } from './engine-types.ts';
-import type { ProcessResult } from './messages.ts';
+import type { DeviceKind, EffectEngine, EngineLog, JobOptions, JobTimings } from './engine-types.ts';
+import { Admission, costUnits } from './admission.ts';
+import { MemoryBudget } from './memory-budget.ts';
+import type { FrameSource, ProcessResult } from './messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
-export type { DeviceKind, EffectEngine, EngineLog, JobTimings };
+export type { DeviceKind, EffectEngine, EngineLog, JobOptions, JobTimings };
 
 export interface EngineOptions extends PoolOptions {
   readonly device: DeviceKind;
   readonly deviceName: string;
   /** Where GPU fallbacks are reported (default: a pino logger on stdout). */
   readonly log?: EngineLog;
+  /** MEMORY_BUDGET_BYTES: bytes requests in flight may hold on the main thread (default 512 MiB). */
+  readonly memoryBudgetBytes?: number;
+  /** MAX_QUEUE_WAIT_SECONDS (default 0.5). */
+  readonly maxQueueWaitSeconds?: number;
+  /** MAX_JOB_SECONDS (default 5). */
+  readonly maxJobSeconds?: number;
+  /** MEMORY_CLIENT_SHARE (default 1: no per-client bound). */
+  readonly memoryClientShare?: number;
+  /** CLIENT_QUEUE_SHARE (default 1: no per-client bound). */
+  readonly clientQueueShare?: number;
 }
 
 /** At most one fallback log line per interval; the fallbacks in between are counted in the next. */
@@ -42,6 +55,11 @@ export class Engine implements EffectEngine {
   readonly #pool: EffectPool;
   readonly #buffers: SharedBufferPool;
   readonly #metrics: Metrics;
+  readonly #admission: Admission;
+  readonly #retryAfterSeconds: number;
+  readonly #onRejected: EngineOptions['onRejected'];
+  /** The pod's in-flight byte budget: routes reserve what they buffer; the engine what it copies. */
+  readonly memory: MemoryBudget;
   #log: EngineLog | undefined;
   #ready = false;
   #degraded = false;
@@ -58,6 +76,16 @@ export class Engine implements EffectEngine {
     // the pool; a burst beyond that allocates, and the garbage collector takes those back later.
     this.#buffers = new SharedBufferPool((options.workers * 2 + 2) * 1920 * 1080 * 4);
     this.#metrics = metrics;
+    this.#retryAfterSeconds = options.retryAfterSeconds;
+    this.#onRejected = options.onRejected;
+    this.memory = new MemoryBudget(options.memoryBudgetBytes ?? 512 * 1024 * 1024, options.memoryClientShare);
+    this.#admission = new Admission({
+      workers: options.workers,
+      maxQueueWaitSeconds: options.maxQueueWaitSeconds ?? 0.5,
+      maxJobSeconds: options.maxJobSeconds ?? 5,
+      retryAfterSeconds: options.retryAfterSeconds,
+      ...(options.clientQueueShare !== undefined ? { clientQueueShare: options.clientQueueShare } : {}),
+    });
     metrics.deviceInfo.set({ device: options.device, name: options.deviceName }, 1);
   }
 
@@ -93,9 +121,14 @@ export class Engine implements EffectEngine {
     return this.#pool.queueDepth;
   }
 
+  /** Cost-and-time admission (its learnt seconds per unit and backlog; tests and /metrics). */
+  get admission(): Admission {
+    return this.#admission;
+  }
+
   /** Runs the job on the engine's cached test card of this layout (no pixels cross threads). */
-  async processSynthetic(layout: FrameLayout, job: EffectJob): Promise<JobTimings> {
-    return this.#observe(job, await this.#pool.run({ layout, job, source: { kind: 'synthetic' }, ...this.#taskDevice() }));
+  async processSynthetic(layout: FrameLayout, job: EffectJob, options: JobOptions = {}): Promise<JobTimings> {
+    return this.#observe(job, await this.#run(layout, job, { kind: 'synthetic' }, options));
   }
 
   /**
@@ -115,24 +148,88 @@ export class Engine implements EffectEngine {
     job: EffectJob,
     pixels: Uint8Array,
     use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
-    options: FrameOptions = {},
+    options: JobOptions = {},
   ): Promise<T> {
     const bytes = frameBytes(layout);
+    // The shared frame is reserved before it is taken or filled.
+    const reservation = this.memory.tryReserve(bytes);
+    if (!reservation) throw this.memoryRefusal(bytes);
     const buffer = this.#buffers.acquire(bytes);
     try {
       const frame = new Uint8Array(buffer, 0, bytes);
       let result: ProcessResult;
       if (options.movePixels === true && isWholePlainBuffer(pixels, bytes)) {
         const moved = pixels.buffer as ArrayBuffer;
-        result = await this.#pool.run({ layout, job, source: { kind: 'moved', buffer: moved, output: buffer }, ...this.#taskDevice() }, [moved]);
+        result = await this.#run(layout, job, { kind: 'moved', buffer: moved, output: buffer }, options, [moved]);
       } else {
         frame.set(pixels.subarray(0, bytes));
-        result = await this.#pool.run({ layout, job, source: { kind: 'shared', buffer }, ...this.#taskDevice() });
+        result = await this.#run(layout, job, { kind: 'shared', buffer }, options);
       }
       return await use(frame, this.#observe(job, result));
     } finally {
       this.#buffers.release(buffer);
+      reservation.release();
     }
+  }
+
+  /** The 503 for a reservation that does not fit MEMORY_BUDGET_BYTES (counted here, where it is decided). */
+  memoryRefusal(bytes: number, headers: Record<string, string> = {}): OverloadedError {
+    this.#onRejected?.('memory');
+    return new OverloadedError(
+      `${bytes} more bytes in flight would exceed MEMORY_BUDGET_BYTES (${this.memory.inUseBytes} of ${this.memory.limitBytes} in use); retry later`,
+      this.#retryAfterSeconds,
+      'memory',
+      'overloaded',
+      headers,
+    );
+  }
+
+  /** Admission, cancellation and the deadline around one pool task. */
+  async #run(layout: FrameLayout, job: EffectJob, source: FrameSource, options: JobOptions, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
+    const { signal, deadlineMs } = options;
+    if (signal?.aborted) throw new RequestCancelledError();
+    const units = costUnits(layout, job);
+    let admitted;
+    try {
+      admitted = this.#admission.admit(units, options.client);
+    } catch (err) {
+      if (err instanceof OverloadedError || err instanceof TooCostlyError) this.#onRejected?.(err.reason);
+      throw err;
+    }
+    const cancel = new SharedArrayBuffer(4);
+    const flag = new Int32Array(cancel);
+    let why: 'client_gone' | 'deadline' | undefined;
+    // A cancelled job leaves the backlog at once: it will be skipped or stopped at its next pass.
+    const stop = (reason: 'client_gone' | 'deadline') => {
+      if (why !== undefined) return;
+      why = reason;
+      Atomics.store(flag, 0, 1);
+      admitted.done();
+    };
+    const onAbort = () => stop('client_gone');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = deadlineMs === undefined ? undefined : setTimeout(() => stop('deadline'), Math.max(0, deadlineMs - performance.now()));
+    let result: ProcessResult | undefined;
+    try {
+      result = await this.#pool.run({ layout, job, source, cancel, ...this.#taskDevice() }, transfer);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      admitted.done(result && result.outcome === undefined ? { units, computeSeconds: result.computeSeconds } : undefined);
+    }
+    if (result.outcome === 'cancelled') {
+      this.#metrics.jobsCancelled.inc({ reason: why ?? 'client_gone' });
+      if (why === 'deadline') {
+        this.#onRejected?.('deadline');
+        throw new OverloadedError('the job did not finish within REQUEST_DEADLINE_SECONDS; retry later or ask for less work', this.#retryAfterSeconds, 'deadline');
+      }
+      throw new RequestCancelledError();
+    }
+    if (result.outcome === 'no_memory') {
+      this.#onRejected?.('memory');
+      throw new WorkerMemoryError(`a ${layout.width}x${layout.height} ${layout.format} job does not fit in a worker's WORKER_MEMORY_BYTES`);
+    }
+    return result;
   }
 
   /** Only GPU trouble is logged here, so the default logger is made on first use. */

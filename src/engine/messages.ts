@@ -27,9 +27,19 @@ export interface ProcessTask {
   readonly queuedAtMs: number;
   /** 'cpu' sends a CUDA worker's job to its CPU kernels (the engine has given up the GPU). */
   readonly device?: DeviceKind;
+  /**
+   * Int32 flag the engine sets to non-zero when the result is no longer wanted (client gone,
+   * deadline passed): the worker skips the job or stops it between passes.
+   */
+  readonly cancel?: SharedArrayBuffer;
 }
 
 export interface ProcessResult {
+  /**
+   * Absent: done. 'cancelled': the cancel flag was set (before the job started or between passes).
+   * 'no_memory': the job does not fit in the worker's WORKER_MEMORY_BYTES even with its caches dropped.
+   */
+  readonly outcome?: 'cancelled' | 'no_memory';
   /** From queuedAtMs to the worker picking the task up. */
   readonly queueSeconds: number;
   readonly computeSeconds: number;
@@ -56,6 +66,10 @@ export interface WorkerInit {
   readonly cudaLibraryPath?: string;
   /** CUDA failures in a row after which a worker gives its GPU up. */
   readonly maxConsecutiveGpuFailures?: number;
+  /** The budget of the worker's WASM linear memory (default: the wasm32 limit). */
+  readonly memoryBytes?: number;
+  /** Bytes of test cards the worker keeps (default 64 MiB). */
+  readonly cardCacheBytes?: number;
 }
 
 export type WorkerTask = ProcessTask;

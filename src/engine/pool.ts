@@ -20,6 +20,10 @@ export interface PoolOptions {
   readonly cudaLibraryPath?: string;
   /** CUDA workers: failures in a row after which a worker gives its GPU up. */
   readonly maxConsecutiveGpuFailures?: number;
+  /** WORKER_MEMORY_BYTES: each worker's WASM memory budget (default: the wasm32 limit). */
+  readonly workerMemoryBytes?: number;
+  /** TEST_CARD_CACHE_BYTES per worker (default 64 MiB). */
+  readonly cardCacheBytes?: number;
 }
 
 // Under tsx the sources run as .ts; once compiled they are .js beside each other.
@@ -43,6 +47,8 @@ export class EffectPool {
         device: options.device ?? 'cpu',
         cudaLibraryPath: options.cudaLibraryPath,
         maxConsecutiveGpuFailures: options.maxConsecutiveGpuFailures,
+        memoryBytes: options.workerMemoryBytes,
+        cardCacheBytes: options.cardCacheBytes,
       } satisfies WorkerInit,
     });
   }
@@ -71,7 +77,7 @@ export class EffectPool {
       const message: WorkerTask = { ...task, type: 'process', queuedAtMs: epochNowMs() };
       return await this.#piscina.run(message, transfer ? { transferList: transfer } : undefined);
     } catch (err) {
-      throw new WorkerFailedError(err instanceof Error ? err.message : 'worker failed');
+      throw new WorkerFailedError(err instanceof Error ? err.message : String(err));
     }
   }
 

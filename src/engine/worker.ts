@@ -9,13 +9,13 @@
 import { workerData } from 'node:worker_threads';
 import { createGpuWorkerKernels, type GpuWorkerKernels } from '../cuda/fallback.ts';
 import type { EffectKernels } from '../effects/kernel-types.ts';
-import { createWasmKernels } from '../effects/wasm.ts';
+import { createWasmKernels, JobCancelledError, WasmMemoryExhaustedError } from '../effects/wasm.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import { epochNowMs, type ProcessResult, type WorkerInit, type WorkerTask } from './messages.ts';
 
 const init = (workerData ?? { device: 'cpu' }) as WorkerInit;
-const cpuKernels = await createWasmKernels();
+const cpuKernels = await createWasmKernels(init.memoryBytes === undefined ? {} : { maxMemoryBytes: init.memoryBytes });
 const gpu: GpuWorkerKernels | undefined =
   init.device === 'cuda'
     ? await createGpuWorkerKernels(cpuKernels, { libraryPath: init.cudaLibraryPath, maxConsecutiveFailures: init.maxConsecutiveGpuFailures })
@@ -36,29 +36,66 @@ function deviceReport(): Partial<ProcessResult> {
   };
 }
 
-// Test cards stay resident in kernel memory, a few sizes at most (a 4K card is 33 MB).
-const SYNTHETIC_CACHE_SIZE = 4;
+// Test cards stay resident in kernel memory, least recently used first out, up to a byte budget
+// (a 4K card is 33 MB; a count of cards would let a client pick sizes that fill the memory).
+const CARD_CACHE_BYTES = init.cardCacheBytes ?? 64 * 1024 * 1024;
 const syntheticCards = new Map<string, { ptr: number; bytes: number }>();
+let cardBytes = 0;
 
-function syntheticCard(layout: FrameLayout): number {
+/** The card the current job reads: never evicted under it. */
+let pinnedCard: number | undefined;
+
+function evictOldestCard(): boolean {
+  for (const [key, card] of syntheticCards) {
+    if (card.ptr === pinnedCard) continue;
+    kernels.free(card.ptr, card.bytes);
+    cardBytes -= card.bytes;
+    syntheticCards.delete(key);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * alloc that, when the worker's memory budget is reached, gives back what it keeps for later
+ * (test cards, then the kernels' scratch) and tries again; throws WasmMemoryExhaustedError when
+ * the job does not fit even then.
+ */
+function allocOrTrim(bytes: number): number {
+  for (;;) {
+    try {
+      return kernels.alloc(bytes);
+    } catch (err) {
+      if (!(err instanceof WasmMemoryExhaustedError)) throw err;
+      if (evictOldestCard()) continue;
+      if (scratchReleased) throw err;
+      kernels.releaseScratch?.();
+      scratchReleased = true;
+    }
+  }
+}
+let scratchReleased = false;
+
+/** The cached card, or a fresh one; `cached` false: the caller frees it (it is larger than the cache). */
+function syntheticCard(layout: FrameLayout): { ptr: number; cached: boolean } {
   const key = `${layout.format}:${layout.width}x${layout.height}`;
   const hit = syntheticCards.get(key);
   if (hit) {
     // Refresh recency: Map iteration order is insertion order.
     syntheticCards.delete(key);
     syntheticCards.set(key, hit);
-    return hit.ptr;
-  }
-  if (syntheticCards.size >= SYNTHETIC_CACHE_SIZE) {
-    const [oldestKey, oldest] = syntheticCards.entries().next().value as [string, { ptr: number; bytes: number }];
-    kernels.free(oldest.ptr, oldest.bytes);
-    syntheticCards.delete(oldestKey);
+    return { ptr: hit.ptr, cached: true };
   }
   const bytes = frameBytes(layout);
-  const ptr = kernels.alloc(bytes);
+  const cached = bytes <= CARD_CACHE_BYTES;
+  if (cached) while (cardBytes + bytes > CARD_CACHE_BYTES && evictOldestCard());
+  const ptr = allocOrTrim(bytes);
   fillSynthetic(layout, kernels.view(ptr, bytes));
-  syntheticCards.set(key, { ptr, bytes });
-  return ptr;
+  if (cached) {
+    syntheticCards.set(key, { ptr, bytes });
+    cardBytes += bytes;
+  }
+  return { ptr, cached };
 }
 
 /** Cheap fingerprint of a frame: FNV-1a over at most 4096 evenly spread bytes. */
@@ -73,51 +110,64 @@ function checksum(frame: Uint8Array): number {
 
 export default function runTask(task: WorkerTask): ProcessResult {
   const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
-  const t0 = performance.now();
+  const cancel = task.cancel ? new Int32Array(task.cancel) : undefined;
+  const shouldStop = cancel ? () => Atomics.load(cancel, 0) !== 0 : undefined;
+  if (shouldStop?.()) return { outcome: 'cancelled', queueSeconds, computeSeconds: 0, checksum: 0 };
+  let t0 = performance.now();
   const bytes = frameBytes(task.layout);
   const { source } = task;
   gpu?.kernels.preferCpu(task.device === 'cpu');
-  if (source.kind === 'moved') return runMoved(task, source.buffer, source.output, bytes, queueSeconds, t0);
-  let srcPtr: number;
-  if (source.kind === 'synthetic') {
-    srcPtr = syntheticCard(task.layout);
-  } else {
-    srcPtr = kernels.alloc(bytes);
-    kernels.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
-  }
-  const dstPtr = kernels.alloc(bytes);
+  scratchReleased = false;
+  // Every block taken here is freed in `finally`, including when a later allocation is refused.
+  let srcPtr: number | undefined;
+  let srcOwned = false;
+  let dstPtr: number | undefined;
   try {
-    kernels.run(task.layout, task.job, srcPtr, dstPtr);
+    if (source.kind === 'synthetic') {
+      const card = syntheticCard(task.layout);
+      srcPtr = card.ptr;
+      srcOwned = !card.cached;
+      pinnedCard = card.ptr;
+    } else {
+      // A shared frame, or a frame moved here (transferred) from the caller: one copy in.
+      srcPtr = allocOrTrim(bytes);
+      srcOwned = true;
+      kernels.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
+    }
+    dstPtr = allocOrTrim(bytes);
+    // compute_sec is the kernels' time: making a new test card is not the job's work (and would
+    // teach admission that a pass costs more than it does).
+    t0 = performance.now();
+    runWithin(task, srcPtr, dstPtr, shouldStop);
     const out = kernels.view(dstPtr, bytes);
+    // One copy out: into the shared frame, or for a moved frame into the caller's shared output.
     if (source.kind === 'shared') new Uint8Array(source.buffer, 0, bytes).set(out);
+    else if (source.kind === 'moved') new Uint8Array(source.output, 0, bytes).set(out);
     return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: checksum(out), ...deviceReport() };
+  } catch (err) {
+    const computeSeconds = (performance.now() - t0) / 1000;
+    if (err instanceof JobCancelledError) return { outcome: 'cancelled', queueSeconds, computeSeconds, checksum: 0 };
+    if (err instanceof WasmMemoryExhaustedError) return { outcome: 'no_memory', queueSeconds, computeSeconds, checksum: 0 };
+    throw err;
   } finally {
-    kernels.free(dstPtr, bytes);
-    if (source.kind === 'shared') kernels.free(srcPtr, bytes);
+    pinnedCard = undefined;
+    if (dstPtr !== undefined) kernels.free(dstPtr, bytes);
+    if (srcPtr !== undefined && srcOwned) kernels.free(srcPtr, bytes);
   }
 }
 
-/**
- * A frame moved here from the caller (no copy on its thread): one copy into the kernels' memory,
- * the job, one copy out into the caller's shared `output`. `iters=0` copies the frame straight to
- * `output`.
- */
-function runMoved(task: WorkerTask, buffer: ArrayBuffer, output: SharedArrayBuffer, bytes: number, queueSeconds: number, t0: number): ProcessResult {
-  const frame = new Uint8Array(buffer, 0, bytes);
-  const out = new Uint8Array(output, 0, bytes);
-  if (task.job.iters === 0) {
-    out.set(frame);
-  } else {
-    const srcPtr = kernels.alloc(bytes);
-    const dstPtr = kernels.alloc(bytes);
+/** Runs the kernels; the kernels' own scratch may be refused too, then the caches go and it runs again. */
+function runWithin(task: WorkerTask, srcPtr: number, dstPtr: number, shouldStop: (() => boolean) | undefined): void {
+  for (;;) {
     try {
-      kernels.view(srcPtr, bytes).set(frame);
-      kernels.run(task.layout, task.job, srcPtr, dstPtr);
-      out.set(kernels.view(dstPtr, bytes));
-    } finally {
-      kernels.free(dstPtr, bytes);
-      kernels.free(srcPtr, bytes);
+      kernels.run(task.layout, task.job, srcPtr, dstPtr, shouldStop);
+      return;
+    } catch (err) {
+      if (!(err instanceof WasmMemoryExhaustedError)) throw err;
+      if (evictOldestCard()) continue;
+      if (scratchReleased) throw err;
+      kernels.releaseScratch?.();
+      scratchReleased = true;
     }
   }
-  return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: checksum(frame), ...deviceReport() };
 }

@@ -22,7 +22,13 @@ export interface DecodedImage {
  * `maxPixels` is refused before any pixel is decoded, and a body that is not what its content type
  * says is refused too.
  */
-export async function decodeImage(body: Buffer, declared: ImageFormat, maxPixels: number): Promise<DecodedImage> {
+export async function decodeImage(
+  body: Buffer,
+  declared: ImageFormat,
+  maxPixels: number,
+  /** Called with the declared size once the header is read, before decoding; may throw to refuse. */
+  beforeDecode?: (width: number, height: number) => void,
+): Promise<DecodedImage> {
   // Only the header is read here (image-size), so a bomb is refused before libvips sees it.
   let header: { width: number; height: number; type?: string | undefined };
   try {
@@ -39,6 +45,7 @@ export async function decodeImage(body: Buffer, declared: ImageFormat, maxPixels
   if (width * height > maxPixels) {
     throw tooLarge(`the image declares ${width}x${height} (${width * height} pixels); the limit is ${maxPixels} (MAX_PIXELS)`);
   }
+  beforeDecode?.(width, height);
   try {
     const { data, info } = await sharp(body, { limitInputPixels: maxPixels, failOn: 'error' })
       .ensureAlpha()

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IceServer } from '../config.ts';
 import { HttpError, unprocessable, unsupportedMediaType } from '../errors.ts';
@@ -30,12 +30,15 @@ export function iceServerLinks(servers: readonly IceServer[]): string[] {
   );
 }
 
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * Compares SHA-256 digests in constant time: both are 32 bytes whatever the token, so neither the
+ * comparison's time nor an early length check tells a caller how long the token is.
+ */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const given = Buffer.from(m[1]!);
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return timingSafeEqual(sha256(m?.[1] ?? ''), sha256(token)) && m !== null;
 }
 
 export function requireType(request: FastifyRequest, ...types: string[]): string {

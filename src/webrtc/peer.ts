@@ -170,6 +170,8 @@ export class Peer extends SafeEmitter<PeerEvents> {
   readonly #tracks: NativeTrack[] = [];
   readonly #channels = new Map<string, NativeDataChannel>();
   #closed = false;
+  /** False for an answerer that only sends (a WHEP viewer): incoming video is not decoded. */
+  #receive = true;
 
   constructor(options: PeerOptions) {
     super(options.onListenerError);
@@ -183,7 +185,8 @@ export class Peer extends SafeEmitter<PeerEvents> {
     this.#gatherTimeoutMs = options.gatherTimeoutMs;
 
     this.#pc.ontrack = ({ track }) => {
-      if (track.kind !== 'video' || this.#closed) return;
+      // One sink at most: the answer receives one video section (see answer()).
+      if (track.kind !== 'video' || this.#closed || !this.#receive || this.#sinks.length > 0) return;
       const sink = new (wrtc().nonstandard.RTCVideoSink)(track);
       sink.onframe = ({ frame }) => this.safeEmit('frame', frame, performance.now());
       this.#sinks.push(sink);
@@ -201,7 +204,10 @@ export class Peer extends SafeEmitter<PeerEvents> {
    * `output` on the first video section that accepts it, and returns the answer once ICE gathering
    * is complete or the gathering bound has passed (a non-trickle answer). Audio is declined.
    */
-  async answer(offerSdp: string, output: VideoOutput | undefined): Promise<AnswerResult> {
+  async answer(offerSdp: string, output: VideoOutput | undefined, options: { readonly receive?: boolean } = {}): Promise<AnswerResult> {
+    const receive = options.receive ?? true;
+    // Tracks arrive during setRemoteDescription: a peer that only sends makes no sink for them.
+    this.#receive = receive;
     await this.#pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     const offered = videoSections(offerSdp);
     let sending = false;
@@ -213,7 +219,9 @@ export class Peer extends SafeEmitter<PeerEvents> {
         continue;
       }
       const remote = offered.find((o) => o.mid === transceiver.mid)?.direction ?? 'inactive';
-      const remoteSends = remote === 'sendrecv' || remote === 'sendonly';
+      // Only the first video section the remote sends on is received (decoding costs CPU, so a
+      // viewer's video and a publisher's extra sections are declined: inactive in the answer).
+      const remoteSends: boolean = receive && !receiving && (remote === 'sendrecv' || remote === 'sendonly');
       const remoteReceives = (remote === 'sendrecv' || remote === 'recvonly') && output !== undefined && !sending;
       if (remoteReceives) {
         const track = output.createTrack();

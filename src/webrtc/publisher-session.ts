@@ -1,16 +1,18 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { InvalidEffectError, type EffectJob } from '../effects/catalog.ts';
 import type { EffectEngine } from '../engine/engine-types.ts';
-import { OverloadedError } from '../errors.ts';
+import { HttpError, OverloadedError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { FrameDropReason, Metrics } from '../metrics.ts';
 import type { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { SafeEmitter } from './events.ts';
 import { LatestFrameLoop } from './frame-loop.ts';
+import { TokenBucket } from './token-bucket.ts';
 import { parseJob } from './job.ts';
 import type { I420Frame, Peer, PeerState, VideoOutput } from './peer.ts';
 
-export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained';
+/** connect_timeout: not connected within SESSION_CONNECT_SECONDS; frame_too_large: a frame over MAX_FRAME_PIXELS. */
+export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained' | 'connect_timeout' | 'frame_too_large';
 
 /** The data channel a publisher may open to change the effect (same JSON as PATCH /whip/{id}). */
 export const CONTROL_CHANNEL = 'control';
@@ -23,6 +25,10 @@ export interface SessionDeps {
   readonly log: FastifyBaseLogger;
   readonly idleSeconds: number;
   readonly maxIters: number;
+  /** MAX_FRAME_PIXELS: a larger frame ends the session (frame_too_large). Default: no cap. */
+  readonly maxFramePixels?: number;
+  /** EFFECT_CHANGES_PER_SECOND (burst twice that). Default: no limit. */
+  readonly effectChangesPerSecond?: number;
 }
 
 export type SessionEvents = { closed: [outcome: SessionOutcome] };
@@ -85,6 +91,8 @@ export class Session extends SafeEmitter<SessionEvents> {
   #framesDropped = 0;
   #idleTimer: NodeJS.Timeout;
   #closed = false;
+  #endingForSize = false;
+  readonly #changes: TokenBucket | undefined;
 
   constructor(id: string, peer: Peer, output: VideoOutput, job: EffectJob, etag: string, deps: SessionDeps) {
     super((err, event) => deps.log.error({ err, event, sessionId: id }, 'session listener failed'));
@@ -94,6 +102,7 @@ export class Session extends SafeEmitter<SessionEvents> {
     this.#job = job;
     this.#etag = etag;
     this.#deps = deps;
+    this.#changes = deps.effectChangesPerSecond === undefined ? undefined : new TokenBucket(deps.effectChangesPerSecond, 2 * deps.effectChangesPerSecond);
     this.#loop = new LatestFrameLoop<ReceivedFrame>({
       run: (f) => this.#process(f),
       onDropped: () => this.#dropped('superseded'),
@@ -104,6 +113,7 @@ export class Session extends SafeEmitter<SessionEvents> {
       },
     });
     peer.on('frame', (frame, receivedAtMs) => {
+      if (deps.maxFramePixels !== undefined && frame.width * frame.height > deps.maxFramePixels) return this.#frameTooLarge(frame);
       this.#framesReceived++;
       this.#lastActivityMs = receivedAtMs;
       this.#loop.push({ frame, receivedAtMs });
@@ -141,6 +151,10 @@ export class Session extends SafeEmitter<SessionEvents> {
 
   /** Applies a change request (`{effect?, params?, iters?}`); throws InvalidEffectError (422). */
   changeEffect(request: Readonly<Record<string, unknown>>): EffectJob {
+    if (this.#changes && !this.#changes.take()) {
+      this.#deps.metrics.rejected.inc({ reason: 'rate_limited' });
+      throw new HttpError('rate_limited', `at most ${this.#deps.effectChangesPerSecond} effect changes a second (EFFECT_CHANGES_PER_SECOND)`, { 'retry-after': '1' });
+    }
     this.#job = parseJob(request, this.#deps.maxIters, this.#job);
     this.#deps.log.info({ sessionId: this.id, effect: this.#job.effect, params: this.#job.params, iters: this.#job.iters }, 'session effect changed');
     return this.#job;
@@ -232,6 +246,17 @@ export class Session extends SafeEmitter<SessionEvents> {
     );
   }
 
+  /** Ends the session, saying why on the control channel: no oversized frame reaches the engine. */
+  #frameTooLarge(frame: { width: number; height: number }): void {
+    if (this.#closed || this.#endingForSize) return;
+    this.#endingForSize = true;
+    const detail = `a ${frame.width}x${frame.height} frame is over MAX_FRAME_PIXELS (${this.#deps.maxFramePixels}); send a smaller resolution`;
+    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify({ type: 'error', error: 'frame_too_large', detail }));
+    this.#deps.log.warn({ sessionId: this.id, width: frame.width, height: frame.height }, 'session frame too large');
+    // Closing from inside a libwebrtc callback is not safe; leave the callback first.
+    setImmediate(() => this.close('frame_too_large'));
+  }
+
   #dropped(reason: FrameDropReason): void {
     this.#framesDropped++;
     this.#deps.metrics.framesDropped.inc({ reason });
@@ -245,8 +270,9 @@ export class Session extends SafeEmitter<SessionEvents> {
       const job = this.changeEffect(request as Record<string, unknown>);
       reply = { type: 'effect', effect: job.effect, params: job.params, iters: job.iters };
     } catch (err) {
-      const detail = err instanceof InvalidEffectError ? err.message : 'a control message is a JSON object like {"effect":"gaussian","params":{"sigma":4}}';
-      reply = { type: 'error', error: 'unprocessable', detail };
+      const limited = err instanceof HttpError && err.code === 'rate_limited';
+      const detail = err instanceof InvalidEffectError || limited ? err.message : 'a control message is a JSON object like {"effect":"gaussian","params":{"sigma":4}}';
+      reply = { type: 'error', error: limited ? 'rate_limited' : 'unprocessable', detail };
     }
     this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify(reply));
   }

@@ -13,6 +13,8 @@ export interface OfferSummary {
   /** Directions of the offer's video sections, in order. */
   readonly video: readonly string[];
   readonly iceUfrag: string;
+  /** Media sections of every kind. */
+  readonly sections: number;
 }
 
 const lines = (sdp: string): string[] => sdp.split(/\r?\n/).filter((l) => l !== '');
@@ -59,7 +61,7 @@ export function validateOffer(sdp: string): OfferSummary {
   const iceUfrag = iceUfragOf(sdp);
   if (iceUfrag === undefined || !/^a=ice-pwd:\S+/m.test(sdp)) throw new SdpError('SDP has no ICE credentials (a=ice-ufrag, a=ice-pwd)');
   if (!/^a=fingerprint:\S+ \S+/m.test(sdp)) throw new SdpError('SDP has no DTLS fingerprint (a=fingerprint)');
-  return { video, iceUfrag };
+  return { video, iceUfrag, sections: sections.length };
 }
 
 export interface SdpFragment {

@@ -24,6 +24,14 @@ export interface SessionsConfig {
   readonly maxIters: number;
   readonly retryAfterSeconds: number;
   readonly p95WindowSeconds: number;
+  /** MAX_SESSIONS_PER_CLIENT (0: no limit). */
+  readonly maxSessionsPerClient?: number;
+  /** SESSION_CONNECT_SECONDS: publishers and viewers not connected this long after their answer are closed. */
+  readonly sessionConnectSeconds?: number;
+  readonly maxFramePixels?: number;
+  readonly effectChangesPerSecond?: number;
+  /** MAX_OFFER_SECTIONS. */
+  readonly maxOfferSections?: number;
 }
 
 export interface SessionsDeps {
@@ -67,6 +75,8 @@ export class SessionRegistry {
   readonly #deps: SessionsDeps;
   readonly #portRange: { min: number; max: number } | undefined;
   #reserved = 0;
+  /** Peer connections per client address (negotiating or open), for MAX_SESSIONS_PER_CLIENT. */
+  readonly #perClient = new Map<string, number>();
   #drain: Promise<void> | undefined;
 
   constructor(config: SessionsConfig, deps: SessionsDeps) {
@@ -95,9 +105,10 @@ export class SessionRegistry {
   }
 
   /** Admits, negotiates and starts a publisher session. Returns it with the answer SDP. */
-  async publish(offerSdp: string, job: EffectJob): Promise<{ session: Session; answerSdp: string }> {
+  async publish(offerSdp: string, job: EffectJob, client = ''): Promise<{ session: Session; answerSdp: string }> {
     this.#checkOffer(offerSdp);
     const release = this.#admit('session');
+    const leave = this.#hold(client, 'session', release);
     const id = randomUUID();
     const peer = this.#newPeer();
     const output = new VideoOutput();
@@ -111,10 +122,15 @@ export class SessionRegistry {
         log: this.#deps.log,
         idleSeconds: this.#config.sessionIdleSeconds,
         maxIters: this.#config.maxIters,
+        ...(this.#config.maxFramePixels !== undefined ? { maxFramePixels: this.#config.maxFramePixels } : {}),
+        ...(this.#config.effectChangesPerSecond !== undefined ? { effectChangesPerSecond: this.#config.effectChangesPerSecond } : {}),
       });
       this.#sessions.set(id, session);
       this.#deps.metrics.sessionsActive.inc();
+      const connectTimer = this.#connectDeadline(session);
       session.on('closed', (outcome) => {
+        clearTimeout(connectTimer);
+        leave();
         this.#sessions.delete(id);
         this.#deps.metrics.sessionsActive.dec();
         this.#deps.metrics.sessions.inc({ outcome });
@@ -124,6 +140,7 @@ export class SessionRegistry {
     } catch (err) {
       peer.close();
       output.close();
+      leave();
       this.#deps.metrics.sessions.inc({ outcome: 'failed' });
       throw err;
     } finally {
@@ -132,27 +149,75 @@ export class SessionRegistry {
   }
 
   /** Admits and negotiates a WHEP viewer of a session's processed output. */
-  async view(sessionId: string, offerSdp: string): Promise<{ viewer: Viewer; answerSdp: string }> {
+  async view(sessionId: string, offerSdp: string, client = ''): Promise<{ viewer: Viewer; answerSdp: string }> {
     const session = this.#sessions.get(sessionId);
     if (!session) throw notFound(`no session ${sessionId}`);
     this.#checkOffer(offerSdp);
     const release = this.#admit('viewer');
+    const leave = this.#hold(client, 'viewer', release);
     const peer = this.#newPeer();
     try {
-      const answer = await this.#negotiate(peer, offerSdp, session.output);
+      // A viewer only watches: its own video, if it offers any, is declined, never decoded.
+      const answer = await this.#negotiate(peer, offerSdp, session.output, { receive: false });
       if (!answer.sending) throw badRequest('a WHEP offer must receive video (recvonly or sendrecv)');
       if (session.closed) throw notFound(`no session ${sessionId}`);
       const viewer = new Viewer(randomUUID(), session, peer, newEtag(), { log: this.#deps.log, idleSeconds: this.#config.sessionIdleSeconds });
       this.#viewers.set(viewer.id, viewer);
-      viewer.on('closed', () => this.#viewers.delete(viewer.id));
+      const connectTimer = this.#connectDeadline(viewer);
+      viewer.on('closed', () => {
+        clearTimeout(connectTimer);
+        leave();
+        this.#viewers.delete(viewer.id);
+      });
       this.#deps.log.info({ sessionId, viewerId: viewer.id }, 'viewer started');
       return { viewer, answerSdp: answer.sdp };
     } catch (err) {
       peer.close();
+      leave();
       throw err;
     } finally {
       release();
     }
+  }
+
+  /**
+   * Counts a peer connection against its client's MAX_SESSIONS_PER_CLIENT (refusing it, after
+   * `release`-ing its pod slot, when the client holds as many); returns the idempotent leave.
+   */
+  #hold(client: string, kind: 'session' | 'viewer', release: () => void): () => void {
+    const max = this.#config.maxSessionsPerClient ?? 0;
+    const held = this.#perClient.get(client) ?? 0;
+    if (max > 0 && held >= max) {
+      release();
+      this.#deps.metrics.rejected.inc({ reason: 'sessions_per_client' });
+      if (kind === 'session') this.#deps.metrics.sessions.inc({ outcome: 'rejected' });
+      throw new OverloadedError(
+        `this address holds ${held} WebRTC peer connections (MAX_SESSIONS_PER_CLIENT ${max}); end one first`,
+        this.#config.retryAfterSeconds,
+        'sessions_per_client',
+        'unavailable',
+      );
+    }
+    this.#perClient.set(client, held + 1);
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      const n = (this.#perClient.get(client) ?? 1) - 1;
+      if (n <= 0) this.#perClient.delete(client);
+      else this.#perClient.set(client, n);
+    };
+  }
+
+  /** Closes a publisher or viewer that is not connected SESSION_CONNECT_SECONDS after its answer. */
+  #connectDeadline(target: { readonly peer: Peer; close(outcome: SessionOutcome): void }): NodeJS.Timeout | undefined {
+    const seconds = this.#config.sessionConnectSeconds;
+    if (seconds === undefined) return undefined;
+    const timer = setTimeout(() => {
+      if (target.peer.state !== 'connected') target.close('connect_timeout');
+    }, seconds * 1000);
+    timer.unref();
+    return timer;
   }
 
   /**
@@ -210,7 +275,9 @@ export class SessionRegistry {
 
   #checkOffer(sdp: string): void {
     try {
-      validateOffer(sdp);
+      const summary = validateOffer(sdp);
+      const max = this.#config.maxOfferSections;
+      if (max !== undefined && summary.sections > max) throw new SdpError(`the offer has ${summary.sections} media sections; at most ${max} (MAX_OFFER_SECTIONS)`);
     } catch (err) {
       if (err instanceof SdpError) throw badRequest(`malformed SDP offer: ${err.message}`);
       throw err;
@@ -250,10 +317,10 @@ export class SessionRegistry {
     });
   }
 
-  async #negotiate(peer: Peer, offerSdp: string, output: VideoOutput) {
+  async #negotiate(peer: Peer, offerSdp: string, output: VideoOutput, options: { receive?: boolean } = {}) {
     let answer;
     try {
-      answer = await peer.answer(offerSdp, output);
+      answer = await peer.answer(offerSdp, output, options);
     } catch (err) {
       throw badRequest(`the SDP offer was refused: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { testApp } from '../helpers.ts';
 
 test('a worker that dies mid-request fails that request with JSON 500; the pool replaces it', async (t) => {
-  const { app, engine } = await testApp(t, { workers: 1 });
+  const { app, engine } = await testApp(t, { workers: 1, maxJobSeconds: 60 });
   const slow = app.inject('/process?pixels=1920x1080&iters=100&effect=gaussian&sigma=8');
   // Let the job reach the worker, then kill the thread under it.
   while (engine.pool.threads.length === 0) await sleep(5);

@@ -92,7 +92,7 @@ describe('rtc-load webrtc against the real server', { timeout: 45_000 }, () => {
   let server: ServerProcess;
   // SLO admission off: on a busy test machine the frame p95 may pass FRAME_SLO_MS and refuse sessions.
   before(async () => {
-    server = await startServer({ MAX_SESSIONS: '3', SLO_ADMISSION: 'false', SHUTDOWN_DELAY_SECONDS: '0', SESSION_DRAIN_SECONDS: '0' });
+    server = await startServer({ MAX_SESSIONS: '3', MAX_SESSIONS_PER_CLIENT: '0', SLO_ADMISSION: 'false', SHUTDOWN_DELAY_SECONDS: '0', SESSION_DRAIN_SECONDS: '0' });
   });
   after(async () => {
     if (!server) return;

@@ -26,7 +26,7 @@ const offer = [
 ].join('\r\n');
 
 test('validateOffer accepts an offer with video, ICE credentials and a fingerprint', () => {
-  assert.deepEqual(validateOffer(offer), { video: ['sendrecv'], iceUfrag: 'abcd' });
+  assert.deepEqual(validateOffer(offer), { video: ['sendrecv'], iceUfrag: 'abcd', sections: 2 });
 });
 
 test('validateOffer names what is wrong', () => {

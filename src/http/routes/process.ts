@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { EffectEngine, JobTimings } from '../../engine/engine-types.ts';
-import { badRequest, unprocessable } from '../../errors.ts';
+import type { EffectEngine, JobOptions, JobTimings } from '../../engine/engine-types.ts';
+import type { MemoryReservation } from '../../engine/memory-budget.ts';
+import { badRequest, tooLarge, unprocessable } from '../../errors.ts';
 import { decodeImage, encodeImage, IMAGE_TYPES, type ImageFormat } from '../../frames/codec.ts';
 import type { FrameLayout } from '../../frames/layout.ts';
 import { layoutOf, parseProcessQuery, type ProcessLimits, type ProcessQuery } from '../process-query.ts';
@@ -9,6 +10,17 @@ export interface ProcessRouteOptions {
   readonly engine: EffectEngine;
   readonly limits: ProcessLimits;
   readonly maxBodyBytes: number;
+  /** REQUEST_DEADLINE_SECONDS: a job not done this long after its request arrived is stopped (503). */
+  readonly requestDeadlineSeconds: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** /process: the bytes this request holds against MEMORY_BUDGET_BYTES (released when the response closes). */
+    memoryReservation?: MemoryReservation;
+    /** /process: aborted when the client goes away before its answer is sent. */
+    clientGone?: AbortSignal;
+  }
 }
 
 const RAW_TYPE = 'application/octet-stream';
@@ -29,6 +41,8 @@ function timingJson(engine: EffectEngine, query: ProcessQuery, layout: FrameLayo
   };
 }
 
+const contentTypeOf = (request: FastifyRequest): string => (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+
 function wantsJson(request: FastifyRequest): boolean {
   return (request.headers.accept ?? '').includes('application/json');
 }
@@ -47,16 +61,56 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
     (_request, body, done) => done(null, body),
   );
 
+  /**
+   * Before Fastify reads a byte of the body: refuse what is declared too large (413) or does not fit
+   * the in-flight byte budget (503, reason memory), else reserve it; and watch for the client going
+   * away. A refusal closes the connection so that the client stops sending.
+   */
+  const admitBody = async (request: FastifyRequest, reply: FastifyReply) => {
+    const gone = new AbortController();
+    request.clientGone = gone.signal;
+    reply.raw.once('close', () => {
+      request.memoryReservation?.release();
+      if (!reply.raw.writableFinished) gone.abort();
+    });
+    const length = request.headers['content-length'];
+    const chunked = request.headers['transfer-encoding'] !== undefined;
+    if (length === undefined && !chunked) return;
+    const declared = length === undefined ? options.maxBodyBytes : Number(length);
+    if (!Number.isSafeInteger(declared) || declared < 0) throw badRequest('Content-Length must be a whole number');
+    if (declared > options.maxBodyBytes) {
+      reply.header('connection', 'close');
+      throw tooLarge(`the body declares ${declared} bytes; the limit is ${options.maxBodyBytes} (MAX_BODY_BYTES)`);
+    }
+    // A raw frame is answered with a copy of itself: reserve both.
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const bytes = type === RAW_TYPE ? 2 * declared : declared;
+    const reservation = engine.memory.tryReserve(bytes, request.ip);
+    if (!reservation) throw memoryFull(bytes, { connection: 'close' });
+    request.memoryReservation = reservation;
+  };
+
+  const memoryFull = (bytes: number, headers: Record<string, string> = {}) => engine.memoryRefusal(bytes, headers);
+
+  const jobOptions = (request: FastifyRequest, reply: FastifyReply): JobOptions => ({
+    ...(request.clientGone ? { signal: request.clientGone } : {}),
+    client: request.ip,
+    deadlineMs: performance.now() - reply.elapsedTime + options.requestDeadlineSeconds * 1000,
+  });
+
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const query = parseProcessQuery(request.query as Record<string, unknown>, limits);
     const body = request.body;
     if (!Buffer.isBuffer(body) || body.length === 0) {
       const layout = layoutOf(query, limits);
-      const timings = await engine.processSynthetic(layout, query.job);
+      const timings = await engine.processSynthetic(layout, query.job, jobOptions(request, reply));
       return timingJson(engine, query, layout, timings, reply);
     }
+    // A chunked body reserved MAX_BODY_BYTES: keep what it turned out to be.
+    const reservation = request.memoryReservation;
+    reservation?.shrinkTo(contentTypeOf(request) === RAW_TYPE ? 2 * body.length : body.length);
 
-    const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const contentType = contentTypeOf(request);
     let layout: FrameLayout;
     let pixels: Uint8Array;
     let imageFormat: ImageFormat | undefined;
@@ -70,25 +124,36 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
       pixels = body;
     } else {
       imageFormat = IMAGE_TYPES[contentType]!;
-      const image = await decodeImage(body, imageFormat, limits.maxPixels);
+      // The decoded pixels, libvips' working copy and the encoded answer: reserved once the header
+      // says the size, before anything is decoded.
+      const image = await decodeImage(body, imageFormat, limits.maxPixels, (width, height) => {
+        const bytes = 3 * width * height * 4;
+        if (!reservation?.grow(bytes)) throw memoryFull(bytes);
+      });
       layout = { format: 'rgba', width: image.width, height: image.height };
       pixels = image.pixels;
     }
 
     const json = wantsJson(request);
-    return engine.processFrame(layout, query.job, pixels, async (output, timings) => {
-      if (json) return timingJson(engine, query, layout, timings, reply);
-      reply.header('x-duration-sec', (reply.elapsedTime / 1000).toFixed(6));
-      if (imageFormat) {
-        reply.type(`image/${imageFormat}`);
-        return encodeImage(output, layout.width, layout.height, imageFormat);
-      }
-      reply.type(RAW_TYPE);
-      // The frame buffer goes back to the pool once this returns: the reply gets its own copy.
-      return Buffer.from(output);
-    });
+    return engine.processFrame(
+      layout,
+      query.job,
+      pixels,
+      async (output, timings) => {
+        if (json) return timingJson(engine, query, layout, timings, reply);
+        reply.header('x-duration-sec', (reply.elapsedTime / 1000).toFixed(6));
+        if (imageFormat) {
+          reply.type(`image/${imageFormat}`);
+          return encodeImage(output, layout.width, layout.height, imageFormat);
+        }
+        reply.type(RAW_TYPE);
+        // The frame buffer goes back to the pool once this returns: the reply gets its own copy.
+        return Buffer.from(output);
+      },
+      jobOptions(request, reply),
+    );
   };
 
-  app.get('/process', handler);
-  app.post('/process', handler);
+  app.get('/process', { onRequest: admitBody }, handler);
+  app.post('/process', { onRequest: admitBody }, handler);
 }

@@ -27,7 +27,7 @@ export async function whepRoutes(
   app.post<{ Params: { sessionId: string } }>('/whep/:sessionId', { config: options.createLimit }, async (request, reply) => {
     requireType(request, SDP_TYPE);
     const { sessionId } = request.params;
-    const { viewer, answerSdp } = await sessions.view(sessionId, asSdp(request.body));
+    const { viewer, answerSdp } = await sessions.view(sessionId, asSdp(request.body), request.ip);
     return reply
       .code(201)
       .type(SDP_TYPE)

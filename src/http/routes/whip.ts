@@ -20,25 +20,14 @@ export interface WhipRouteOptions {
  */
 export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions): Promise<void> {
   const { sessions, config } = options;
-  const anyOrigin = config.corsOrigins.includes('*');
   const links = iceServerLinks(config.iceServers);
 
   app.addContentTypeParser([SDP_TYPE, SDPFRAG_TYPE], { parseAs: 'string', bodyLimit: MAX_SDP_BYTES }, (_request, body, done) =>
     done(null, body),
   );
 
-  app.addHook('onRequest', async (request, reply) => {
-    const origin = request.headers.origin;
-    if (origin !== undefined && (anyOrigin || config.corsOrigins.includes(origin))) {
-      reply.header('access-control-allow-origin', origin);
-      reply.header('vary', 'Origin');
-      reply.header('access-control-expose-headers', 'Location, ETag, Link, Retry-After, Accept-Post');
-      if (request.method === 'OPTIONS') {
-        reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS');
-        reply.header('access-control-allow-headers', 'Authorization, Content-Type, If-Match');
-        reply.header('access-control-max-age', '600');
-      }
-    }
+  // CORS headers are set before this, by src/http/cors.ts (so that the guards' refusals carry them).
+  app.addHook('onRequest', async (request) => {
     // Preflights carry no credentials, so OPTIONS stays open (it reveals ICE servers only when authorized).
     if (config.whipToken !== undefined && request.method !== 'OPTIONS' && !bearerMatches(request.headers.authorization, config.whipToken)) {
       throw new HttpError('unauthorized', undefined, { 'www-authenticate': 'Bearer' });
@@ -63,7 +52,7 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     requireType(request, SDP_TYPE);
     // Throws InvalidEffectError: 422 through the error handler.
     const job = parseJob(request.query as Record<string, unknown>, config.maxIters);
-    const { session, answerSdp } = await sessions.publish(asSdp(request.body), job);
+    const { session, answerSdp } = await sessions.publish(asSdp(request.body), job, request.ip);
     if (links.length > 0) reply.header('link', links);
     return reply.code(201).type(SDP_TYPE).header('location', `/whip/${session.id}`).header('etag', session.etag).send(answerSdp);
   });

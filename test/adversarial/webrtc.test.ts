@@ -1,0 +1,131 @@
+/**
+ * WebRTC attacks against a real listening server (issue 12): offers that never finish ICE, one
+ * address taking every session slot, frames far larger than a camera's, offers with many sections,
+ * effect changes as fast as a client can send them.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { i420Frame } from '../../src/webrtc/client.ts';
+import { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
+import { metricValue } from '../helpers.ts';
+import { eventually, listeningApp, metricsText, publish } from '../webrtc/support.ts';
+
+/** An offer whose answer is never applied: the server's peer never connects (a half-open session). */
+async function halfOpen(url: string, headers: Record<string, string> = {}): Promise<Response> {
+  const peer = new Peer({ iceServers: [], gatherTimeoutMs: 500, onListenerError: () => undefined });
+  const output = new VideoOutput();
+  try {
+    const offer = await peer.offer({ send: output, receive: true });
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', ...headers }, body: offer });
+    await res.arrayBuffer();
+    return res;
+  } finally {
+    peer.close();
+    output.close();
+  }
+}
+
+test('half-open offers: one address holds at most MAX_SESSIONS_PER_CLIENT, and unconnected sessions are released', async (t) => {
+  const { ctx, base } = await listeningApp(t, {
+    maxSessions: 8,
+    maxSessionsPerClient: 2,
+    sessionConnectSeconds: 6,
+    trustProxy: ['127.0.0.1'],
+    // About admission, not about the stall guard of a busy shared machine.
+    maxEventLoopDelayMs: 0,
+    maxEventLoopUtilization: 0,
+  });
+  const attacker = { 'x-forwarded-for': '203.0.113.9' };
+  const statuses = [];
+  for (let i = 0; i < 4; i++) statuses.push((await halfOpen(`${base}/whip`, attacker)).status);
+  assert.deepEqual(statuses, [201, 201, 503, 503], 'two slots, then refusals (all within SESSION_CONNECT_SECONDS)');
+  // Another address still gets a slot.
+  assert.equal((await halfOpen(`${base}/whip`, { 'x-forwarded-for': '198.51.100.7' })).status, 201);
+  assert.equal(ctx.sessions.size, 3);
+  // Nobody completed ICE: within SESSION_CONNECT_SECONDS (plus a tick) every slot is free again.
+  await eventually('the half-open sessions to be released', () => ctx.sessions.size === 0, 15_000);
+  const metrics = await metricsText(base);
+  assert.equal(metricValue(metrics, 'app_webrtc_sessions_total', { outcome: 'connect_timeout' }), 3);
+  assert.equal(metricValue(metrics, 'app_rejected_total', { reason: 'sessions_per_client' }), 2);
+  assert.equal(metricValue(metrics, 'app_webrtc_sessions_active'), 0);
+  assert.equal((await halfOpen(`${base}/whip`, attacker)).status, 201, 'the address may publish again');
+});
+
+test('an offer with more media sections than MAX_OFFER_SECTIONS is refused before libwebrtc sees it', async (t) => {
+  const { base } = await listeningApp(t, { maxOfferSections: 4 });
+  const video = (i: number) => [`m=video 9 UDP/TLS/RTP/SAVPF 96`, 'c=IN IP4 0.0.0.0', `a=mid:${i}`, 'a=sendonly', 'a=rtpmap:96 VP8/90000'];
+  const sdp = [
+    'v=0',
+    'o=- 1 2 IN IP4 127.0.0.1',
+    's=-',
+    't=0 0',
+    'a=ice-ufrag:abcd',
+    'a=ice-pwd:abcdefghijklmnopqrstuvwx',
+    'a=fingerprint:sha-256 AB:CD',
+    ...Array.from({ length: 200 }, (_, i) => video(i)).flat(),
+    '',
+  ].join('\r\n');
+  const res = await fetch(`${base}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: sdp });
+  assert.equal(res.status, 400);
+  assert.match(((await res.json()) as { detail: string }).detail, /MAX_OFFER_SECTIONS/);
+});
+
+test('a publisher sending frames over MAX_FRAME_PIXELS has its session ended with a stated reason', async (t) => {
+  const { ctx, base } = await listeningApp(t, { maxFramePixels: 320 * 240 });
+  const publisher = await publish(t, `${base}/whip?effect=invert`, { controlChannel: true });
+  const reasons: string[] = [];
+  publisher.peer.on('message', (_label, text) => reasons.push(text));
+  const big = i420Frame(640, 480, () => 128);
+  const stop = publisher.startFrames(15, () => big);
+  t.after(stop);
+  await eventually('the session to end', () => ctx.sessions.size === 0, 10_000);
+  stop();
+  const metrics = await metricsText(base);
+  assert.equal(metricValue(metrics, 'app_webrtc_sessions_total', { outcome: 'frame_too_large' }), 1);
+  assert.equal(metricValue(metrics, 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }), undefined, 'no oversized frame reached the engine');
+  if (reasons.length > 0) assert.match(reasons[0]!, /frame_too_large/);
+});
+
+test('effect changes are rate-limited per session: the excess gets 429, the session goes on', async (t) => {
+  const { base } = await listeningApp(t, { effectChangesPerSecond: 2 });
+  const publisher = await publish(t, `${base}/whip?effect=invert`);
+  const statuses: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const res = await fetch(publisher.resourceUrl, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ effect: i % 2 ? 'blur' : 'invert' }) });
+    await res.arrayBuffer();
+    statuses.push(res.status);
+  }
+  // A burst of twice the rate, then refusals (a refill of a token or two while the loop runs).
+  assert.ok(statuses.slice(0, 4).every((s) => s === 200), JSON.stringify(statuses));
+  assert.ok(statuses.filter((s) => s === 429).length >= 6, JSON.stringify(statuses));
+  assert.equal((await fetch(publisher.resourceUrl)).status, 200, 'the session is still there');
+  assert.ok((metricValue(await metricsText(base), 'app_rejected_total', { reason: 'rate_limited' }) ?? 0) >= 6);
+});
+
+test('an offer with two video sections: only the first is received, the other is answered inactive', async (t) => {
+  const { base } = await listeningApp(t);
+  const peer = new Peer({ iceServers: [], gatherTimeoutMs: 500, onListenerError: () => undefined });
+  const output = new VideoOutput();
+  t.after(() => {
+    peer.close();
+    output.close();
+  });
+  // A real offer, with its video section copied under a new mid (bundled, without the SSRCs).
+  const offer = await peer.offer({ send: output, receive: true });
+  const parts = offer.replace(/(\r\n)+$/, '').split(/\r\nm=/);
+  const video = parts.find((p) => p.startsWith('video '))!;
+  const mid = /a=mid:(\S+)/.exec(video)![1]!;
+  const copy = video
+    .replace(`a=mid:${mid}`, 'a=mid:extra')
+    .split('\r\n')
+    .filter((l) => !l.startsWith('a=ssrc') && !l.startsWith('a=msid'))
+    .join('\r\n');
+  const sdp = `${[...parts, copy].join('\r\nm=').replace(/a=group:BUNDLE ([^\r]*)/, (_m, group: string) => `a=group:BUNDLE ${group} extra`)}\r\n`;
+  const res = await fetch(`${base}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: sdp });
+  const answer = await res.text();
+  assert.equal(res.status, 201, answer);
+  const sections = answer.split(/\r\nm=/).filter((s) => s.startsWith('video '));
+  const direction = (s: string) => /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(s)?.[1];
+  assert.deepEqual(sections.map(direction), ['sendrecv', 'inactive']);
+  await fetch(res.headers.get('location')!.startsWith('http') ? res.headers.get('location')! : `${base}${res.headers.get('location')}`, { method: 'DELETE' });
+});

@@ -1,0 +1,132 @@
+/** Byte bounds: the WASM allocator's budget and reuse, the in-flight byte budget, cost admission, derived defaults. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cgroupMemoryLimitBytes, configWith, memoryBudgetBytes, workerMemoryBytes } from '../../src/config.ts';
+import { createWasmKernels, WasmMemoryExhaustedError } from '../../src/effects/wasm.ts';
+import { Admission, costUnits } from '../../src/engine/admission.ts';
+import { MemoryBudget } from '../../src/engine/memory-budget.ts';
+import { OverloadedError, TooCostlyError } from '../../src/errors.ts';
+
+const MiB = 1024 * 1024;
+
+test('a series of distinct sizes reuses the same bytes: memory does not grow per size', async () => {
+  const k = await createWasmKernels({ maxMemoryBytes: 80 * MiB });
+  const card = 3840 * 2160 * 4;
+  // The worker's pattern: a card that stays, a result freed after each job, one new size each time.
+  for (let i = 0; i < 120; i++) {
+    const bytes = card - i * 3840 * 4;
+    const src = k.alloc(bytes);
+    const dst = k.alloc(bytes);
+    k.free(dst, bytes);
+    k.free(src, bytes);
+  }
+  assert.ok(k.memoryBytes <= 2 * card + 2 * MiB, `memory ${k.memoryBytes} for two 4K frames`);
+  assert.equal(k.inUseBytes, 0);
+});
+
+test('freed neighbours coalesce and serve a larger block; a smaller one is split from a free block', async () => {
+  const k = await createWasmKernels();
+  const a = k.alloc(1000);
+  const b = k.alloc(1000);
+  const keep = k.alloc(16);
+  k.free(a, 1000);
+  k.free(b, 1000);
+  assert.equal(k.alloc(2000), a, 'the two freed blocks merged');
+  const c = k.alloc(100);
+  assert.ok(c > keep, 'fresh space above');
+  k.free(c, 100);
+  k.free(a, 2000);
+  assert.equal(k.alloc(48), a, 'best fit inside the freed block');
+  assert.throws(() => k.free(a + 64, 16), RangeError, 'freeing inside a free block is a double free');
+});
+
+test('the budget is a hard bound: past it alloc throws and memory stays put; freeing makes room again', async () => {
+  const k = await createWasmKernels({ maxMemoryBytes: 8 * MiB });
+  const a = k.alloc(5 * MiB);
+  assert.throws(() => k.alloc(5 * MiB), WasmMemoryExhaustedError);
+  assert.ok(k.memoryBytes <= 8 * MiB, `memory ${k.memoryBytes}`);
+  k.free(a, 5 * MiB);
+  const b = k.alloc(7 * MiB);
+  assert.equal(b, a);
+  assert.ok(k.memoryBytes <= 8 * MiB);
+});
+
+test('MemoryBudget: reservations fit or are refused whole, grow, shrink and release once', () => {
+  const budget = new MemoryBudget(100);
+  const r = budget.tryReserve(60)!;
+  assert.ok(r);
+  assert.equal(budget.tryReserve(50), undefined);
+  assert.equal(r.grow(50), false);
+  assert.equal(budget.inUseBytes, 60);
+  assert.ok(r.grow(40));
+  r.shrinkTo(10);
+  assert.equal(budget.inUseBytes, 10);
+  r.release();
+  r.release();
+  assert.equal(budget.inUseBytes, 0);
+});
+
+test('cost: pixels x passes x weight; gaussian weight grows with sigma; I420 costs less than RGBA', () => {
+  const hd = { format: 'rgba', width: 1920, height: 1080 } as const;
+  const blur = costUnits(hd, { effect: 'blur', params: {}, iters: 10 });
+  assert.equal(blur, 1920 * 1080 * 10);
+  assert.ok(costUnits(hd, { effect: 'gaussian', params: { sigma: 32 }, iters: 1 }) > 100 * costUnits(hd, { effect: 'blur', params: {}, iters: 1 }));
+  assert.ok(costUnits({ ...hd, format: 'i420' }, { effect: 'blur', params: {}, iters: 1 }) < costUnits(hd, { effect: 'blur', params: {}, iters: 1 }));
+});
+
+test('admission refuses a job over MAX_JOB_SECONDS and sheds on predicted wait, then admits again', () => {
+  const adm = new Admission({ workers: 1, maxQueueWaitSeconds: 0.5, maxJobSeconds: 2, retryAfterSeconds: 1 });
+  const perSecond = 1 / adm.secondsPerUnit;
+  assert.throws(() => adm.admit(3 * perSecond), TooCostlyError);
+  const first = adm.admit(0.4 * perSecond); // runs at once: one worker, none busy
+  const second = adm.admit(0.4 * perSecond); // waits about 0.4 s
+  assert.throws(() => adm.admit(0.1 * perSecond), (err) => err instanceof OverloadedError && err.reason === 'queue_full');
+  first.done();
+  second.done();
+  assert.equal(adm.backlogSeconds, 0);
+  adm.admit(0.1 * perSecond).done();
+});
+
+test('admission learns the seconds per unit from finished jobs', () => {
+  const adm = new Admission({ workers: 1, maxQueueWaitSeconds: 1, maxJobSeconds: 10, retryAfterSeconds: 1 });
+  for (let i = 0; i < 30; i++) adm.admit(1e6).done({ units: 1e6, computeSeconds: 0.01 });
+  assert.ok(Math.abs(adm.secondsPerUnit - 1e-8) / 1e-8 < 0.1, `learnt ${adm.secondsPerUnit}`);
+});
+
+test('derived memory settings: from the cgroup limit with headroom, else 512 MiB; explicit values win', () => {
+  const config = configWith({ workers: 2, maxPixels: 1920 * 1080, testCardCacheBytes: 16 * MiB });
+  const worker = workerMemoryBytes(config);
+  assert.equal(worker, 4 * 1920 * 1080 * 4 + 16 * MiB + 16 * MiB);
+  assert.equal(memoryBudgetBytes(config, undefined), 512 * MiB);
+  assert.equal(memoryBudgetBytes(config, 2048 * MiB), 1536 * MiB - 256 * MiB - 2 * worker);
+  assert.equal(memoryBudgetBytes(config, 256 * MiB), 64 * MiB, 'never below 64 MiB');
+  assert.equal(memoryBudgetBytes({ ...config, memoryBudgetBytes: 100 * MiB }, 2048 * MiB), 100 * MiB);
+  assert.equal(cgroupMemoryLimitBytes(() => 'max\n'), undefined);
+  assert.equal(cgroupMemoryLimitBytes(() => '2147483648\n'), 2 * 1024 * MiB);
+  assert.equal(cgroupMemoryLimitBytes(() => '9223372036854771712'), undefined, 'cgroup v1 unlimited');
+  assert.equal(cgroupMemoryLimitBytes(() => {
+    throw new Error('ENOENT');
+  }), undefined);
+});
+
+test('MemoryBudget: one client holds at most its share; others still fit', () => {
+  const budget = new MemoryBudget(100, 0.5);
+  const a = budget.tryReserve(40, 'a')!;
+  assert.equal(budget.tryReserve(20, 'a'), undefined, 'over the client share');
+  assert.equal(a.grow(20), false);
+  const b = budget.tryReserve(50, 'b');
+  assert.ok(b);
+  a.release();
+  assert.ok(budget.tryReserve(50, 'a'));
+});
+
+test('admission: one client gets its first job whatever it costs, then only its share of the wait, idle workers or not', () => {
+  const adm = new Admission({ workers: 2, maxQueueWaitSeconds: 0.5, maxJobSeconds: 10, retryAfterSeconds: 1, clientQueueShare: 0.5 });
+  const perSecond = 1 / adm.secondsPerUnit;
+  const big = adm.admit(4 * perSecond, 'a');
+  assert.throws(() => adm.admit(0.1 * perSecond, 'a'), OverloadedError, 'a second worker is not the same address\'s');
+  const other = adm.admit(0.1 * perSecond, 'b');
+  other.done();
+  big.done();
+  adm.admit(0.1 * perSecond, 'a').done();
+});
