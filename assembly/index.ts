@@ -12,3 +12,14 @@ export { invert, grayscaleRgba, copyBytes, fillBytes } from './pointwise';
 export function heapBase(): usize {
   return __heap_base;
 }
+export {
+  resizeRgbaToInput,
+  resizeI420ToInput,
+  maskUpdate,
+  maskToQuarter,
+  downsample4,
+  upsample2x,
+  upsample2xScratch,
+  blendPlane,
+  blendConstant,
+} from './segment';

@@ -8,7 +8,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { frameBytes, type FrameLayout, type PixelFormat } from '../src/frames/layout.ts';
-import { createWasmKernels, EFFECT_NAMES, referenceApply, resolveParams, type EffectJob } from '../src/effects/index.ts';
+import { createWasmKernels, FILTER_EFFECT_NAMES, referenceApply, resolveParams, type EffectJob } from '../src/effects/index.ts';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -72,7 +72,7 @@ for (const [width, height] of SIZES) {
     const dstPtr = kernels.alloc(bytes);
     kernels.view(srcPtr, bytes).set(src);
 
-    for (const effect of EFFECT_NAMES) {
+    for (const effect of FILTER_EFFECT_NAMES) {
       const job: EffectJob = { effect, params: resolveParams(effect, {}), iters: 1 };
       const runWasm = () => kernels.run(layout, job, srcPtr, dstPtr);
       for (let i = 0; i < WASM_WARMUP; i++) runWasm();

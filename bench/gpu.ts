@@ -7,9 +7,16 @@
  * 2. `/process?pixels=1920x1080&iters=10` served by this machine on cuda, then on cpu: throughput
  *    and p95 at 20 concurrent clients (the target: cuda >= 10x cpu).
  *
- * Without a CUDA device it says so and exits 0 (figures, never pass/fail).
+ * 3. background blur (person segmentation, src/cuda/segment.ts) per 720p frame on the device:
+ *    the network alone, and the whole chain (frame -> model input, network, mask update, quarter-
+ *    grid blur, blend), RGBA and I420, from CUDA events; with TF.js WASM inference on one core of
+ *    this machine in the same run as the CPU baseline.
  *
- *   node --import tsx bench/gpu.ts [--quick] [--json] [--seconds N]
+ * Without a CUDA device it says so and exits 0 (figures, never pass/fail). `--segmentation-only`
+ * runs part 3 alone; `--library PATH` uses another libcuda (the emulated one runs the code paths
+ * on the CPU: a smoke run, its times say nothing about a GPU).
+ *
+ *   node --import tsx bench/gpu.ts [--quick] [--json] [--seconds N] [--segmentation-only] [--library PATH]
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +25,7 @@ import { configWith } from '../src/config.ts';
 import { createCudaKernels, probeCuda } from '../src/cuda/cuda-kernels.ts';
 import { resolveParams, type EffectJob, type EffectName } from '../src/effects/index.ts';
 import { frameBytes, type FrameLayout } from '../src/frames/layout.ts';
+import { segmentationFigures, type SegmentationFigure } from './gpu-segment.ts';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -146,18 +154,36 @@ async function loadFigure(device: 'cuda' | 'cpu'): Promise<LoadFigure> {
   }
 }
 
+const libraryArg = argv.indexOf('--library');
+const libraryPath = libraryArg >= 0 ? argv[libraryArg + 1] : undefined;
+
+function printSegmentation(figures: SegmentationFigure[]): void {
+  process.stdout.write('\nbackground blur, 720p (device time, CUDA events)   median     p95\n');
+  for (const f of figures) process.stdout.write(`${f.label.padEnd(48)} ${f.medianMs.toFixed(3).padStart(8)} ms ${f.p95Ms.toFixed(3).padStart(8)} ms\n`);
+}
+
 async function main(): Promise<void> {
-  const found = probeCuda();
+  const found = probeCuda(libraryPath ? { libraryPath } : {});
   if (!found.ok) {
     process.stdout.write(`no CUDA device: ${found.reason}\n`);
+    return;
+  }
+  if (argv.includes('--segmentation-only')) {
+    const figures = await segmentationFigures({ libraryPath, runs: quick ? 5 : 100 });
+    if (json) process.stdout.write(`${JSON.stringify({ gpu: found.info.name, segmentation: figures }, null, 2)}\n`);
+    else {
+      process.stdout.write(`GPU: ${found.info.name}; CPU: ${os.cpus()[0]?.model ?? '?'}\n`);
+      printSegmentation(figures);
+    }
     return;
   }
   const kernels = await kernelFigures();
   const load = [await loadFigure('cuda'), await loadFigure('cpu')];
   const [cuda, cpu] = load as [LoadFigure, LoadFigure];
   const speedup = cuda.throughputPerSecond / cpu.throughputPerSecond;
+  const segmentation = await segmentationFigures({ libraryPath, runs: quick ? 10 : 100 });
   if (json) {
-    process.stdout.write(`${JSON.stringify({ gpu: kernels.gpu, cpu: os.cpus()[0]?.model, kernels: kernels.figures, load, speedup }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ gpu: kernels.gpu, cpu: os.cpus()[0]?.model, kernels: kernels.figures, load, speedup, segmentation }, null, 2)}\n`);
     return;
   }
   process.stdout.write(`GPU: ${kernels.gpu} (driver for CUDA ${found.info.driverCudaVersion}); CPU: ${os.cpus()[0]?.model ?? '?'} x ${os.availableParallelism()}\n\n`);
@@ -171,6 +197,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${l.device.padEnd(5)} ${l.workers} workers: ${l.throughputPerSecond.toFixed(1)} req/s, p50 ${l.p50Ms.toFixed(1)} ms, p95 ${l.p95Ms.toFixed(1)} ms, ${l.errors} errors\n`);
   }
   process.stdout.write(`cuda / cpu throughput: ${speedup.toFixed(1)}x\n`);
+  printSegmentation(segmentation);
 }
 
 await main();

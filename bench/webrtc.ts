@@ -25,8 +25,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { WhipPublisher, i420Frame } from '../src/webrtc/client.ts';
-import type { I420Frame } from '../src/webrtc/peer.ts';
+import { WhipPublisher, i420Frame, type I420Frame } from '../tools/rtc-load/client/index.ts';
 import { freePort } from '../test/ports.ts';
 
 const { values: args } = parseArgs({

@@ -50,7 +50,8 @@ async function loadEffects() {
     option.title = effect.description;
     ui.effect.append(option);
   }
-  ui.effect.value = effects.some((e) => e.name === 'grayscale') ? 'grayscale' : effects[0].name;
+  // What a video call is known for: the person sharp, the room behind them blurred.
+  ui.effect.value = effects.some((e) => e.name === 'background-blur') ? 'background-blur' : effects[0].name;
   renderParams();
   ui.effect.disabled = false;
   ui.start.disabled = false;
@@ -64,17 +65,23 @@ function renderParams() {
     const label = document.createElement('label');
     const input = document.createElement('input');
     const output = document.createElement('output');
-    input.type = 'range';
     input.name = name;
-    input.min = String(spec.min);
-    input.max = String(Math.min(spec.max, spec.integer ? 64 : 16));
-    input.step = spec.integer ? '1' : '0.5';
-    input.value = String(spec.default);
     input.title = spec.description;
-    output.value = input.value;
-    input.addEventListener('input', () => {
+    if (name === 'color') {
+      // An 0xRRGGBB parameter: the browser's colour picker, sent as a number.
+      input.type = 'color';
+      input.value = `#${spec.default.toString(16).padStart(6, '0')}`;
+    } else {
+      input.type = 'range';
+      input.min = String(spec.min);
+      input.max = String(Math.min(spec.max, spec.integer || spec.max <= 64 ? 64 : 16));
+      input.step = spec.integer ? '1' : '0.5';
+      input.value = String(spec.default);
       output.value = input.value;
-    });
+      input.addEventListener('input', () => {
+        output.value = input.value;
+      });
+    }
     input.addEventListener('change', () => void changeEffect());
     label.append(`${name} `, output, input);
     ui.params.append(label);
@@ -83,7 +90,9 @@ function renderParams() {
 
 function currentJob() {
   const params = {};
-  for (const input of ui.params.querySelectorAll('input')) params[input.name] = Number(input.value);
+  for (const input of ui.params.querySelectorAll('input')) {
+    params[input.name] = input.type === 'color' ? Number.parseInt(input.value.slice(1), 16) : Number(input.value);
+  }
   return { effect: ui.effect.value, params };
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Compiles src/cuda/kernels.cu to the committed PTX, src/cuda/ptx/kernels.ptx.
+// Compiles src/cuda/kernels.cu and src/cuda/segment.cu to the committed PTX, src/cuda/ptx/kernels.ptx
+// and src/cuda/ptx/segment.ptx (one module each: the effects, and the segmentation network).
 //
 //   node scripts/build-ptx.mjs                 write the PTX (npm run build:ptx)
 //   node scripts/build-ptx.mjs --out-dir DIR   write it to DIR instead (the test that proves the
@@ -19,8 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE = path.join(root, 'src/cuda/kernels.cu');
-const PTX_NAME = 'kernels.ptx';
+const SOURCES = ['kernels', 'segment'];
 const VIRTUAL_ARCH = 'compute_75';
 const PTX_ISA = '8.0';
 /** Real architectures the PTX is assembled for as a check: Turing to Blackwell. */
@@ -56,7 +56,9 @@ function lowerIsa(ptx) {
   return ptx.replace(/^\.version \d+\.\d+$/m, `.version ${PTX_ISA}`).replace(/^\s*\.pragma "used_bytes_mask \d+";\n/gm, '');
 }
 
-export function buildPtx(outDir) {
+function buildOne(name, outDir) {
+  const SOURCE = path.join(root, `src/cuda/${name}.cu`);
+  const PTX_NAME = `${name}.ptx`;
   const work = mkdtempSync(path.join(os.tmpdir(), 'rtc-ptx-'));
   try {
     const raw = path.join(work, PTX_NAME);
@@ -82,8 +84,14 @@ export function buildPtx(outDir) {
   }
 }
 
+/** Builds every module; returns the paths written. */
+export function buildPtx(outDir) {
+  return SOURCES.map((name) => buildOne(name, outDir));
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { outDir } = parseArgs(process.argv.slice(2));
-  const out = buildPtx(outDir);
-  process.stdout.write(`${path.relative(process.cwd(), out)} (PTX ISA ${PTX_ISA}, ${VIRTUAL_ARCH}; assembled for ${CHECK_ARCHS.join(', ')})\n`);
+  for (const out of buildPtx(outDir)) {
+    process.stdout.write(`${path.relative(process.cwd(), out)} (PTX ISA ${PTX_ISA}, ${VIRTUAL_ARCH}; assembled for ${CHECK_ARCHS.join(', ')})\n`);
+  }
 }

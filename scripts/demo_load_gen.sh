@@ -5,21 +5,44 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/demo_load_gen.sh SCENARIO [HOST] [-- extra rtc-load options]
+Usage: scripts/demo_load_gen.sh SCENARIO [HOST] [--duration D] [--rate R] [--in-cluster] [-- rtc-load options]
 
-Scenarios (closed loop: concurrency, total requests, frame size, iterations):
-  baseline   c=5   n=50    1280x720   iters=3    light load, nothing should scale
-  moderate   c=20  n=200   1920x1080  iters=8    enough to trigger scaling
-  heavy      c=50  n=500   1920x1080  iters=15   dramatic scale-out
-  sustained  c=30  n=1000  1920x1080  iters=10   long enough to watch replicas settle
+Scenarios (the seed's names and settings; each now runs for a duration long enough for a
+Prometheus scrape, the rate[2m] window and a KEDA poll to see it):
+  baseline   closed loop c=5   1280x720   iters=3    2m    light load, nothing should scale
+  moderate   closed loop c=20  1920x1080  iters=8    5m    enough to trigger scaling
+  heavy      closed loop c=50  1920x1080  iters=15   5m    dramatic scale-out
+  sustained  closed loop c=30  1920x1080  iters=10   15m   long enough to watch replicas settle
+  demo       open loop         1920x1080  iters=8    8m    ramp 0 -> R req/s over a quarter,
+                                                           hold R for half, ramp to 0 over the
+                                                           last quarter (scale-up, then scale-down)
 
+  --duration D   shorten or lengthen the scenario (30s, 2m, ...); demo keeps its 1:2:1 shape
+  --rate R       demo's peak rate in requests per second (default 40)
+  --in-cluster   run rtc-load as a Kubernetes Job next to the service (HOST then defaults to
+                 http://gpu-media.rtc.svc), sampling kube-prometheus-stack's Prometheus
+                 (PROMETHEUS_URL to change it); see scripts/load_gen.sh --help
+
+Every scenario closes each connection after 50 requests (--requests-per-connection 50), so
+kube-proxy and the Ingress spread the load onto pods as the autoscaler adds them.
 HOST defaults to http://localhost:8080. Options after -- go to rtc-load as they are,
-e.g. -- --html heavy.html --prometheus http://localhost:9090
+e.g. -- --html demo.html --prometheus http://localhost:9090
 
 While it runs, watch:
   kubectl -n rtc get hpa -w
   the Grafana dashboard (observability/grafana-dashboard.json): p95 latency vs replicas
 USAGE
+}
+
+# "30s", "2m", "1h" -> seconds; empty on anything else.
+to_seconds() {
+  if [[ "$1" =~ ^([0-9]+)(s|m|h)$ ]]; then
+    case "${BASH_REMATCH[2]}" in
+      s) echo "${BASH_REMATCH[1]}" ;;
+      m) echo $((BASH_REMATCH[1] * 60)) ;;
+      h) echo $((BASH_REMATCH[1] * 3600)) ;;
+    esac
+  fi
 }
 
 SCENARIO="${1:-}"
@@ -28,28 +51,62 @@ case "$SCENARIO" in
     usage
     exit 0
     ;;
-  baseline) CONCURRENCY=5 REQUESTS=50 PIXELS=1280x720 ITERS=3 ;;
-  moderate) CONCURRENCY=20 REQUESTS=200 PIXELS=1920x1080 ITERS=8 ;;
-  heavy) CONCURRENCY=50 REQUESTS=500 PIXELS=1920x1080 ITERS=15 ;;
-  sustained) CONCURRENCY=30 REQUESTS=1000 PIXELS=1920x1080 ITERS=10 ;;
+  baseline) CONCURRENCY=5 SECONDS_PLANNED=120 PIXELS=1280x720 ITERS=3 ;;
+  moderate) CONCURRENCY=20 SECONDS_PLANNED=300 PIXELS=1920x1080 ITERS=8 ;;
+  heavy) CONCURRENCY=50 SECONDS_PLANNED=300 PIXELS=1920x1080 ITERS=15 ;;
+  sustained) CONCURRENCY=30 SECONDS_PLANNED=900 PIXELS=1920x1080 ITERS=10 ;;
+  demo) CONCURRENCY='' SECONDS_PLANNED=480 PIXELS=1920x1080 ITERS=8 ;;
   "")
     usage >&2
     exit 2
     ;;
   *)
-    echo "demo_load_gen.sh: unknown scenario '$SCENARIO' (baseline, moderate, heavy or sustained)" >&2
+    echo "demo_load_gen.sh: unknown scenario '$SCENARIO' (baseline, moderate, heavy, sustained or demo)" >&2
     exit 2
     ;;
 esac
 shift
 
-HOST="http://localhost:8080"
-if [[ $# -gt 0 && "$1" != "--" ]]; then
-  HOST="${1%/}"
-  shift
-fi
+HOST=""
+RATE=40
+IN_CLUSTER=0
+while [[ $# -gt 0 && "$1" != "--" ]]; do
+  case "$1" in
+    --duration)
+      SECONDS_PLANNED="$(to_seconds "${2:-}")"
+      if [[ -z "$SECONDS_PLANNED" || "$SECONDS_PLANNED" -lt 1 ]]; then
+        echo "demo_load_gen.sh: --duration must look like 30s, 2m or 1h (got '${2:-}')" >&2
+        exit 2
+      fi
+      shift 2
+      ;;
+    --rate)
+      if ! [[ "${2:-}" =~ ^[1-9][0-9]*$ ]]; then
+        echo "demo_load_gen.sh: --rate must be a whole number of requests per second (got '${2:-}')" >&2
+        exit 2
+      fi
+      RATE="$2"
+      shift 2
+      ;;
+    --in-cluster)
+      IN_CLUSTER=1
+      shift
+      ;;
+    -*)
+      echo "demo_load_gen.sh: unknown option '$1' (rtc-load options go after --)" >&2
+      exit 2
+      ;;
+    *)
+      HOST="${1%/}"
+      shift
+      ;;
+  esac
+done
 if [[ $# -gt 0 && "$1" == "--" ]]; then
   shift
+fi
+if [[ -z "$HOST" ]]; then
+  if [[ "$IN_CLUSTER" == 1 ]]; then HOST="http://gpu-media.rtc.svc"; else HOST="http://localhost:8080"; fi
 fi
 EXTRA_ARGS=("$@")
 
@@ -78,18 +135,33 @@ health_check() {
 URL="${HOST}/process?pixels=${PIXELS}&iters=${ITERS}"
 
 echo "${BOLD}${CYAN}== rtc-scale demo: ${SCENARIO} ==${RESET}"
-echo "   ${REQUESTS} requests, concurrency ${CONCURRENCY}, ${PIXELS} frames, ${ITERS} iterations"
+if [[ "$SCENARIO" == demo ]]; then
+  QUARTER=$((SECONDS_PLANNED / 4 > 0 ? SECONDS_PLANNED / 4 : 1))
+  HOLD=$((SECONDS_PLANNED - 2 * QUARTER > 0 ? SECONDS_PLANNED - 2 * QUARTER : 1))
+  PLAN=(--stages "${QUARTER}s:${RATE},${HOLD}s:${RATE},${QUARTER}s:0")
+  echo "   ramp to ${RATE} req/s over ${QUARTER}s, hold ${HOLD}s, ramp down over ${QUARTER}s; ${PIXELS} frames, ${ITERS} iterations"
+else
+  PLAN=(--concurrency "$CONCURRENCY" --duration "${SECONDS_PLANNED}s")
+  echo "   ${SECONDS_PLANNED}s at concurrency ${CONCURRENCY}, ${PIXELS} frames, ${ITERS} iterations"
+fi
 echo "   target: ${URL}"
 echo
 
-echo -n "Checking ${HOST}/healthz ... "
-if ! health_check "${HOST}/healthz" 2>/dev/null; then
-  echo "${RED}unreachable${RESET}"
-  echo "${RED}The service at ${HOST} does not answer /healthz.${RESET}" >&2
-  echo "Start it (npm start) or port-forward it (kubectl -n rtc port-forward svc/gpu-media 8080:80), or pass HOST." >&2
-  exit 1
+if [[ "$IN_CLUSTER" == 1 ]]; then
+  export RTC_LOAD_IN_CLUSTER=1
+  # The Job's report then shows the replicas and server p95 the autoscaler saw (k8s/load admits it).
+  PLAN+=(--prometheus "${PROMETHEUS_URL:-http://kube-prometheus-stack-prometheus.monitoring.svc:9090}")
+else
+  echo -n "Checking ${HOST}/healthz ... "
+  if ! health_check "${HOST}/healthz" 2>/dev/null; then
+    echo "${RED}unreachable${RESET}"
+    echo "${RED}The service at ${HOST} does not answer /healthz.${RESET}" >&2
+    echo "Start it (npm start), pass HOST (the Ingress address), or use --in-cluster on a cluster" >&2
+    echo "(a kubectl port-forward pins one pod: pods the autoscaler adds would get no load)." >&2
+    exit 1
+  fi
+  echo "${GREEN}ok${RESET}"
 fi
-echo "${GREEN}ok${RESET}"
 echo
 
 echo "${YELLOW}Watch while it runs:${RESET}"
@@ -100,11 +172,11 @@ echo
 
 START_SECONDS=$SECONDS
 # The ${a[@]+...} form keeps `set -u` quiet on an empty array in older bash (macOS ships 3.2).
-run_rtc_load "$URL" --concurrency "$CONCURRENCY" --requests "$REQUESTS" ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}
+run_rtc_load "$URL" --method POST "${PLAN[@]}" --requests-per-connection 50 ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}
 echo
 echo "${GREEN}${BOLD}Scenario ${SCENARIO} finished in $((SECONDS - START_SECONDS)) s.${RESET}"
 case "$SCENARIO" in
   baseline) echo "Next: scripts/demo_load_gen.sh moderate ${HOST}  (p95 should climb towards the target)" ;;
   moderate) echo "Next: scripts/demo_load_gen.sh heavy ${HOST}  (expect the HPA to add replicas)" ;;
-  heavy | sustained) echo "Now watch replicas scale back down once the load stops: kubectl -n rtc get hpa -w" ;;
+  heavy | sustained | demo) echo "Now watch replicas scale back down once the load stops: kubectl -n rtc get hpa -w" ;;
 esac

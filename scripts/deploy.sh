@@ -18,6 +18,14 @@ Usage: scripts/deploy.sh [options]
                               hostport: UDP hostPorts on the node (k8s/components/webrtc-hostport)
   --turn-host HOST            address clients use for TURN (default: the turn Service's
                               load balancer address, waited for)
+  --demo                      everything the autoscaling talk needs in one command: KEDA p95
+                              latency autoscaling, a WebRTC media path (turn, unless --webrtc
+                              says otherwise), the dashboard, the in-cluster load generator's
+                              NetworkPolicy (k8s/load), and one replica to start; prints the
+                              next commands
+  --image REGISTRY/IMAGE      the image built by build_and_push.sh (default ghcr.io/rtc-scale/gpu-media)
+  --tag TAG                   its tag (the GPU overlay uses TAG-cuda, as build_and_push.sh
+                              builds it; default: the overlay's own)
   --gatekeeper                also apply k8s/policy/gatekeeper-sample-constraint.yaml
                               (OPA Gatekeeper must be installed)
   --skip-helm                 do not install or upgrade helm charts
@@ -46,6 +54,11 @@ skip_helm=false
 context=""
 render_only=false
 dry_run=false
+demo=false
+webrtc_given=false
+autoscaler_given=false
+image=""
+tag=""
 
 need_value() {
   if [[ $# -lt 2 || -z "$2" ]]; then
@@ -64,13 +77,26 @@ while [[ $# -gt 0 ]]; do
     --autoscaler)
       need_value "$@"
       autoscaler="$2"
+      autoscaler_given=true
       shift
       ;;
     --webrtc)
       need_value "$@"
       webrtc="$2"
+      webrtc_given=true
       shift
       ;;
+    --image)
+      need_value "$@"
+      image="$2"
+      shift
+      ;;
+    --tag)
+      need_value "$@"
+      tag="$2"
+      shift
+      ;;
+    --demo) demo=true ;;
     --turn-host)
       need_value "$@"
       turn_host="$2"
@@ -96,6 +122,15 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
+
+if [[ "${demo}" == true ]]; then
+  [[ "${autoscaler_given}" == true ]] || autoscaler=keda
+  [[ "${webrtc_given}" == true ]] || webrtc=turn
+fi
+if [[ -n "${tag}" && "${tag}" == latest ]]; then
+  echo "--tag latest is refused (the Gatekeeper policy and rollbacks need a pinned tag)" >&2
+  exit 2
+fi
 
 case "${overlay}" in gpu | cpu) ;; *)
   echo "--overlay must be gpu or cpu" >&2
@@ -169,13 +204,29 @@ KUSTOMIZATION
   kubectl kustomize "${work}/k8s/overlays/deploy"
 }
 
+# The overlay's image (ghcr.io/rtc-scale/gpu-media:0.1.0 or :0.1.0-cuda) swapped for --image/--tag.
+with_image() {
+  if [[ -z "${image}" && -z "${tag}" ]]; then
+    cat
+    return
+  fi
+  local suffix=""
+  [[ "${overlay}" == gpu ]] && suffix="-cuda"
+  local name="${image:-ghcr.io/rtc-scale/gpu-media}"
+  if [[ -n "${tag}" ]]; then
+    sed "s#^\\( *image: \\)ghcr.io/rtc-scale/gpu-media:.*\$#\\1${name}:${tag}${suffix}#"
+  else
+    sed "s#^\\( *image: \\)ghcr.io/rtc-scale/gpu-media:#\\1${name}:#"
+  fi
+}
+
 if [[ "${render_only}" == true ]]; then
-  render
+  render | with_image
   exit 0
 fi
 
 manifests="${work}/manifests.yaml"
-render >"${manifests}"
+render | with_image >"${manifests}"
 echo "rendered k8s/overlays/${overlay} (webrtc: ${webrtc}) to ${manifests}"
 
 if [[ "${skip_helm}" == false ]]; then
@@ -288,8 +339,28 @@ if [[ "${gatekeeper}" == true ]]; then
   kc apply -f "${repo_root}/k8s/policy/gatekeeper-sample-constraint.yaml"
 fi
 
+if [[ "${demo}" == true ]]; then
+  # The in-cluster load generator may reach the pods; the talk starts from one replica.
+  kc apply -k "${repo_root}/k8s/load"
+  kc -n rtc scale deployment/gpu-media --replicas=1
+fi
+
 if [[ "${dry_run}" == false ]]; then
   kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc rollout status deployment/gpu-media --timeout=15m
+fi
+
+if [[ "${demo}" == true ]]; then
+  cat <<NEXT
+
+Demo deployed: overlay ${overlay}, KEDA p95 autoscaling (${autoscaler}), WebRTC ${webrtc}, one replica.
+Next, each in its own terminal:
+  kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80    # dashboard "rtc-scale / gpu-media"
+  kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090:9090
+  kubectl -n rtc get hpa,pods -w
+  scripts/demo_load_gen.sh demo --in-cluster          # ramp up, hold, ramp down, from inside the cluster
+  npx rtc-load plan --help                             # how many pods and GPUs a load needs
+NEXT
+  exit 0
 fi
 
 cat <<NEXT

@@ -25,9 +25,9 @@ Environment:
   MAX_NODES           per zone                     (default: 4)
   SPOT                true for Spot VMs            (default: false)
 
-Driver: the CUDA 13 image needs an NVIDIA driver >= 580. "latest" installs the newest driver
-the node's GKE version supports; use a GKE version whose latest driver is 580 or newer
-(docs/kubernetes.md, "CUDA and the driver").
+Driver: the GPU image's PTX (ISA 8.0) needs an NVIDIA driver R525 or newer (CUDA 12.0+).
+"latest" installs the newest driver the node's GKE version supports (R535 or newer on every
+current GKE version); docs/kubernetes.md, "CUDA and the driver".
 
 Options:
   --create-cluster   create CLUSTER first (VPC-native, Dataplane V2 so NetworkPolicies are

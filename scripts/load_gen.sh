@@ -5,24 +5,35 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/load_gen.sh [URL] [CONCURRENCY] [REQUESTS]
+Usage: scripts/load_gen.sh [--in-cluster] [URL] [CONCURRENCY] [REQUESTS]
 
   URL          target (default http://localhost:8080/process?pixels=1280x720&iters=5)
   CONCURRENCY  requests in flight at once (default 20)
   REQUESTS     total requests (default 200)
+  --in-cluster run rtc-load as a Kubernetes Job in namespace rtc (gpu-media's image,
+               admitted by k8s/load's NetworkPolicy), e.g. against the Service's
+               ClusterIP: the seed's SVC_IP quick test
+
+Each request is a POST with an empty body, as the seed's curl loop sent it.
 
 Prints rtc-load's summary: throughput, latency percentiles (p50 ... p99.9),
 status codes and transport errors. For open-loop runs, ramps, JSON or an HTML
 report, call rtc-load directly (npx rtc-load --help).
 
-Example:
+Examples:
   scripts/load_gen.sh "http://localhost:8080/process?pixels=1920x1080&iters=10" 40 800
+  SVC_IP=$(kubectl -n rtc get svc gpu-media -o jsonpath='{.spec.clusterIP}')
+  scripts/load_gen.sh --in-cluster "http://${SVC_IP}/process?pixels=1920x1080&iters=10" 40 800
 USAGE
 }
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
   usage
   exit 0
+fi
+if [[ "${1:-}" == "--in-cluster" ]]; then
+  export RTC_LOAD_IN_CLUSTER=1
+  shift
 fi
 if [[ $# -gt 3 ]]; then
   usage >&2
@@ -47,4 +58,5 @@ ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 source "$SCRIPT_DIR/lib/rtc-load.sh"
 
 echo "Load: ${REQUESTS} requests to ${URL}, concurrency ${CONCURRENCY}"
-run_rtc_load "$URL" --concurrency "$CONCURRENCY" --requests "$REQUESTS"
+# POST with an empty body, as the seed's curl loop sent it: the service processes its test card.
+run_rtc_load "$URL" --method POST --concurrency "$CONCURRENCY" --requests "$REQUESTS" --requests-per-connection 50

@@ -345,6 +345,30 @@ export const SETTINGS = {
     parse: num(0.1, 3600),
     default: 15,
   },
+  segmentMaskSmoothing: {
+    env: 'SEGMENT_MASK_SMOOTHING',
+    doc: 'background effects on live video: weight of the previous mask when a new one is blended in (0: none; higher: steadier edges, slower to follow)',
+    parse: num(0, 0.95),
+    default: 0.5,
+  },
+  segmentInferenceMaxFps: {
+    env: 'SEGMENT_INFERENCE_MAX_FPS',
+    doc: 'background effects on live video: the model runs in its own job beside the frames, one at a time per session and at most this often; frames use the latest mask',
+    parse: num(1, 120),
+    default: 15,
+  },
+  segmentMaxMaskAgeFrames: {
+    env: 'SEGMENT_MAX_MASK_AGE_FRAMES',
+    doc: 'background effects, engines without mask jobs: when frames fall behind, the model runs on one frame in up to this many and the others reuse its mask (1: every frame)',
+    parse: int(1, 30),
+    default: 6,
+  },
+  backdropMaxPixels: {
+    env: 'BACKDROP_MAX_PIXELS',
+    doc: 'largest backdrop image for background-replace (PUT /whip/{id}/background), pixels or WxH; it is kept in memory per session',
+    parse: pixels,
+    default: 1920 * 1080,
+  },
 } as const satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

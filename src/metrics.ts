@@ -136,6 +136,18 @@ export function createMetrics(options: MetricsOptions) {
         this.set(options.queueWaitSeconds?.() ?? 0);
       },
     }),
+    segmentationInference: new Histogram({
+      name: 'app_segmentation_inference_seconds',
+      help: 'Time in the person-segmentation model per frame that ran it (background effects)',
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1],
+      registers: [registry],
+    }),
+    segmentationMasks: new Counter({
+      name: 'app_segmentation_masks_total',
+      help: 'Frames of background effects by mask: inferred (the model ran) or reused (the session was behind)',
+      labelNames: ['mask'] as const,
+      registers: [registry],
+    }),
   };
 }
 

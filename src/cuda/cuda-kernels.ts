@@ -19,11 +19,14 @@
 import { readFileSync } from 'node:fs';
 import type { EffectKernels } from '../effects/kernel-types.ts';
 import type { CudaDeviceInfo, CudaProbe } from './cuda-types.ts';
-import type { EffectJob, EffectName, EffectParams, ParamsOf } from '../effects/catalog.ts';
-import { checkJob, checkLayout } from '../effects/job-check.ts';
+import type { EffectJob, EffectParams, FilterEffectName, ParamsOf } from '../effects/catalog.ts';
+import { checkFilterJob, checkLayout } from '../effects/job-check.ts';
 import { gaussianWeights } from '../effects/reference.ts';
 import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
-import { packageUrl } from '../paths.ts';
+import { packagePath, packageUrl } from '../paths.ts';
+import { SELFIE_MODEL } from '../segmentation/model.ts';
+import { loadGraphModelFile } from '../segmentation/graph-load.ts';
+import { CudaSegmenter, readSegmentPtx, SEGMENT_KERNEL_NAMES, type DeviceBackdrop } from './segment.ts';
 import {
   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
   CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
@@ -136,6 +139,24 @@ export interface CudaKernelsOptions extends CudaOptions {
   readonly maxIdleDeviceBytes?: number;
 }
 
+/** What goes behind the person in runBackground(); an image is a pinned frame of the job's layout. */
+export type HostBackdrop =
+  | { readonly kind: 'blur'; readonly strengthPx: number }
+  | { readonly kind: 'colour'; readonly rgb: number }
+  | { readonly kind: 'image'; readonly ptr: number };
+
+/** A session's mask for runBackground() (the CPU path's MaskStateView, with this frame's schedule). */
+export interface DeviceMaskSession {
+  readonly valid: boolean;
+  /** Model resolution, one byte per pixel: read when valid, written after an inference. */
+  readonly mask: Uint8Array;
+  markValid(): void;
+  /** Run the model on this frame (false: reuse the mask, when valid). */
+  readonly infer: boolean;
+  /** Weight of the previous mask, 0 .. 0.95. */
+  readonly smoothing: number;
+}
+
 export type { CudaDeviceInfo, CudaProbe };
 
 /** The PTX text, and what a driver needs to load it (from its `.version` line). */
@@ -216,6 +237,13 @@ export function probeCuda(options: CudaOptions = {}): CudaProbe {
         for (const name of CUDA_KERNEL_NAMES) driver.getFunction(module, name);
       } finally {
         driver.unloadModule(module);
+      }
+      // The segmentation module (background effects) too, so that a driver that cannot load it is found now.
+      const segment = driver.loadModule(readSegmentPtx());
+      try {
+        for (const name of SEGMENT_KERNEL_NAMES) driver.getFunction(segment, name);
+      } finally {
+        driver.unloadModule(segment);
       }
     } finally {
       driver.setCurrentContext(null);
@@ -318,6 +346,8 @@ export class CudaKernels implements EffectKernels {
   readonly #idleHost: IdlePool<HostBlock>;
   readonly #idleDevice: IdlePool<CuDevicePtr>;
   #closed = false;
+  /** The segmentation network on this context and stream, made on the first background effect. */
+  #segmenter: CudaSegmenter | undefined;
   /** What the effect table may do on this instance's stream. */
   readonly #ops: CudaOps = {
     launch: (name, src, dst, width, height, block) => this.#launchPlane(name, src, dst, width, height, block),
@@ -394,7 +424,7 @@ export class CudaKernels implements EffectKernels {
   run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number): void {
     if (this.#closed) throw new Error('the CUDA kernels are closed');
     const bytes = checkLayout(layout);
-    const params = checkJob(job);
+    const { effect: name, params } = checkFilterJob(job);
     this.#blockOf(srcPtr, bytes);
     this.#blockOf(dstPtr, bytes);
     if (srcPtr < dstPtr + bytes && dstPtr < srcPtr + bytes) throw new RangeError('srcPtr and dstPtr frames overlap');
@@ -407,7 +437,7 @@ export class CudaKernels implements EffectKernels {
     const d = this.#driver;
     const stream = this.#stream;
     const planes = planesOf(layout);
-    const effect = PASSES[job.effect] as CudaEffect<EffectParams>;
+    const effect = PASSES[name] as CudaEffect<EffectParams>;
     const tmpBytes = effect.tmpBytes(planes[0]!);
     const held: Array<[CuDevicePtr, number]> = [];
     const acquire = (size: number): CuDevicePtr => {
@@ -502,12 +532,127 @@ export class CudaKernels implements EffectKernels {
   }
 
   /** Gives every buffer, the stream, events, module and context back to the driver. */
+  /**
+   * A background effect (person segmentation, src/cuda/segment.ts) of one frame: the frames are
+   * this instance's pinned host blocks, as for run(); an image backdrop is one too, in the frame's
+   * layout. The whole chain runs on the device between one upload and one download. With
+   * `session`, its mask is uploaded first (when valid), updated with the new inference (unless
+   * `infer` is false), and written back after; without it the mask is fresh and not smoothed.
+   */
+  runBackground(layout: FrameLayout, srcPtr: number, dstPtr: number, backdrop: HostBackdrop, session?: DeviceMaskSession): void {
+    if (this.#closed) throw new Error('the CUDA kernels are closed');
+    const bytes = checkLayout(layout);
+    this.#blockOf(srcPtr, bytes);
+    this.#blockOf(dstPtr, bytes);
+    if (backdrop.kind === 'image') this.#blockOf(backdrop.ptr, bytes);
+    if (srcPtr < dstPtr + bytes && dstPtr < srcPtr + bytes) throw new RangeError('srcPtr and dstPtr frames overlap');
+    const d = this.#driver;
+    const stream = this.#stream;
+    d.setCurrentContext(this.#context);
+    const seg = this.#segmenterOnce();
+    const held: Array<[CuDevicePtr, number]> = [];
+    const acquire = (size: number): CuDevicePtr => {
+      const pointer = this.#idleDevice.take(size) ?? d.memAlloc(size);
+      held.push([pointer, size]);
+      return pointer;
+    };
+    let ok = false;
+    try {
+      const src = acquire(bytes);
+      const dst = acquire(bytes);
+      d.memcpyHtoDAsync(src, srcPtr, bytes, stream);
+      let device: DeviceBackdrop;
+      if (backdrop.kind === 'image') {
+        const bg = acquire(bytes);
+        d.memcpyHtoDAsync(bg, backdrop.ptr, bytes, stream);
+        device = { kind: 'image', frame: bg };
+      } else {
+        device = backdrop;
+      }
+      const valid = session?.valid === true;
+      const infer = !valid || session.infer;
+      if (valid) seg.enqueueMaskUpload(session.mask);
+      d.eventRecord(this.#start, stream);
+      seg.enqueueBackground({ layout, src, dst, backdrop: device, infer, smoothing: session?.smoothing ?? 0, fresh: !valid });
+      d.eventRecord(this.#stop, stream);
+      if (session && infer) seg.enqueueMaskDownload();
+      d.memcpyDtoHAsync(dstPtr, dst, bytes, stream);
+      d.eventRecord(this.#done, stream);
+      d.eventSynchronize(this.#done);
+      this.lastKernelSeconds = d.eventElapsedMs(this.#start, this.#stop) / 1000;
+      if (session && infer) {
+        session.mask.set(seg.hostMask());
+        session.markValid();
+      }
+      ok = true;
+    } finally {
+      if (!ok) {
+        try {
+          d.streamSynchronize(stream);
+        } catch {
+          // the error that brought us here is the one to report
+        }
+      }
+      for (const [pointer, size] of held) this.#idleDevice.put(size, pointer);
+    }
+  }
+
+  /**
+   * A live session's mask job: the network on one pinned frame, the session's mask updated on the
+   * device and written back; no output frame.
+   */
+  updateMask(layout: FrameLayout, srcPtr: number, session: Omit<DeviceMaskSession, 'infer'>): void {
+    if (this.#closed) throw new Error('the CUDA kernels are closed');
+    const bytes = checkLayout(layout);
+    this.#blockOf(srcPtr, bytes);
+    const d = this.#driver;
+    const stream = this.#stream;
+    d.setCurrentContext(this.#context);
+    const seg = this.#segmenterOnce();
+    const src = this.#idleDevice.take(bytes) ?? d.memAlloc(bytes);
+    let ok = false;
+    try {
+      d.memcpyHtoDAsync(src, srcPtr, bytes, stream);
+      const valid = session.valid;
+      if (valid) seg.enqueueMaskUpload(session.mask);
+      d.eventRecord(this.#start, stream);
+      seg.enqueueMaskUpdate(layout, src, session.smoothing, !valid);
+      d.eventRecord(this.#stop, stream);
+      seg.enqueueMaskDownload();
+      d.eventRecord(this.#done, stream);
+      d.eventSynchronize(this.#done);
+      this.lastKernelSeconds = d.eventElapsedMs(this.#start, this.#stop) / 1000;
+      session.mask.set(seg.hostMask());
+      session.markValid();
+      ok = true;
+    } finally {
+      if (!ok) {
+        try {
+          d.streamSynchronize(stream);
+        } catch {
+          // the error that brought us here is the one to report
+        }
+      }
+      this.#idleDevice.put(bytes, src);
+    }
+  }
+
+  #segmenterOnce(): CudaSegmenter {
+    const spec = SELFIE_MODEL;
+    this.#segmenter ??= new CudaSegmenter(this.#driver, this.#context, this.#stream, loadGraphModelFile(packagePath(spec.graphPath)), {
+      scale: spec.inputScale,
+      offset: spec.inputOffset,
+    });
+    return this.#segmenter;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     const d = this.#driver;
     const steps: Array<() => void> = [
       () => d.setCurrentContext(this.#context),
+      () => this.#segmenter?.close(),
       () => this.#idleDevice.drain(),
       () => this.#idleHost.drain(),
       () => {
@@ -610,4 +755,4 @@ const PASSES = {
       return ops.launch('rtc_invert_bytes', from, to, frameBytes(layout), 1, 0);
     },
   },
-} satisfies { readonly [E in EffectName]: CudaEffect<ParamsOf<E>> };
+} satisfies { readonly [E in FilterEffectName]: CudaEffect<ParamsOf<E>> };

@@ -20,13 +20,16 @@
 import type { EffectKernels } from '../effects/kernel-types.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import { createCudaKernels, type CudaKernelsOptions } from './cuda-kernels.ts';
+import { createCudaKernels, type CudaKernels, type CudaKernelsOptions } from './cuda-kernels.ts';
 import type { CudaDeviceInfo } from './cuda-types.ts';
 import { CudaError } from './driver.ts';
 
 /** What the GPU side must offer: the kernels, and the GPU time of their last run. */
 export interface GpuKernels extends EffectKernels {
   readonly lastKernelSeconds: number;
+  /** Background effects on the device (CudaKernels has them; src/cuda/background-task.ts uses them). */
+  readonly runBackground?: CudaKernels['runBackground'];
+  readonly updateMask?: CudaKernels['updateMask'];
 }
 
 export interface RunReport {
@@ -180,6 +183,30 @@ export class FallbackKernels implements EffectKernels {
     this.#runOnCpu(layout, job, src, dst);
     gpuError ??= this.#healthy ? undefined : this.#gaveUpBecause;
     this.#lastReport = { device: 'cpu', fellBack, gpuHealthy: this.#healthy, ...(gpuError !== undefined ? { gpuError } : {}) };
+  }
+
+  /**
+   * Runs `work` on the GPU kernels under the same policy as run(): true when it ran there; false
+   * when the GPU is not in use or `work` failed (counted, and reported as a fallback), so that the
+   * caller does the job on the CPU. Argument errors (RangeError) are rethrown.
+   */
+  tryGpu(work: (gpu: GpuKernels) => void): boolean {
+    if (!this.#useGpu()) {
+      const gpuError = this.#healthy ? undefined : this.#gaveUpBecause;
+      this.#lastReport = { device: 'cpu', fellBack: false, gpuHealthy: this.#healthy, ...(gpuError !== undefined ? { gpuError } : {}) };
+      return false;
+    }
+    try {
+      work(this.#gpu!);
+      this.#failures = 0;
+      this.#lastReport = { device: 'cuda', fellBack: false, kernelSeconds: this.#gpu!.lastKernelSeconds, gpuHealthy: true };
+      return true;
+    } catch (err) {
+      if (err instanceof RangeError) throw err;
+      const gpuError = this.#gpuFailed(err);
+      this.#lastReport = { device: 'cpu', fellBack: true, gpuHealthy: this.#healthy, gpuError };
+      return false;
+    }
   }
 
   #runOnCpu(layout: FrameLayout, job: EffectJob, src: Frame, dst: Frame): void {

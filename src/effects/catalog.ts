@@ -1,4 +1,5 @@
 import { InvalidEffectError } from '../errors.ts';
+import { SEGMENTATION_WEIGHT_WITH_MODEL } from '../segmentation/cost.ts';
 
 /**
  * The effects the engine offers and their parameters. This is the single description used by
@@ -21,6 +22,11 @@ export interface EffectSpec {
    * give one; measure it with `npm run bench` (docs/benchmarks.md, WASM ms per frame).
    */
   readonly weight: (params: Readonly<Record<string, number>>) => number;
+  /**
+   * A person-segmentation effect (src/segmentation/): a model and a mask per frame, state per
+   * session, one pass. The others are filters: pure kernels with a WASM, CUDA and reference form.
+   */
+  readonly segmentation?: true;
 }
 
 export const EFFECTS = {
@@ -40,10 +46,36 @@ export const EFFECTS = {
   edge: { description: 'Sobel gradient magnitude |gx|+|gy| per channel (I420: on Y, chroma 128)', params: {}, weight: () => 1.5 },
   sharpen: { description: '3x3 sharpen [0,-1,0; -1,5,-1; 0,-1,0], edges clamped', params: {}, weight: () => 1.2 },
   invert: { description: 'negative: 255 - v on colour channels (alpha kept)', params: {}, weight: () => 0.5 },
+  'background-blur': {
+    description: 'person segmentation (MediaPipe selfie model): the background blurred, the person kept sharp; iters is ignored (one pass)',
+    segmentation: true,
+    // The model dominates and does not grow with the frame: calibrated at 720p (src/segmentation/cost.ts).
+    weight: () => SEGMENTATION_WEIGHT_WITH_MODEL,
+    params: { strength: { min: 2, max: 64, default: 16, integer: false, description: 'blur of the background: Gaussian sigma in pixels of the frame' } },
+  },
+  'background-replace': {
+    description: "person segmentation: the background replaced by a colour, or by the session's image (PUT /whip/{id}/background); iters is ignored",
+    segmentation: true,
+    weight: () => SEGMENTATION_WEIGHT_WITH_MODEL,
+    params: { color: { min: 0, max: 0xffffff, default: 0x00b140, integer: true, description: 'backdrop colour 0xRRGGBB (the query takes 0x00b140 or decimal)' } },
+  },
 } as const satisfies Record<string, EffectSpec>;
 
 export type EffectName = keyof typeof EFFECTS;
 export const EFFECT_NAMES = Object.keys(EFFECTS) as EffectName[];
+
+/** The person-segmentation effects (`segmentation: true`), run by src/segmentation/. */
+export type SegmentationEffectName = {
+  [K in EffectName]: (typeof EFFECTS)[K] extends { readonly segmentation: true } ? K : never;
+}[EffectName];
+/** The filters: effects with kernels in every backend and a naive reference. */
+export type FilterEffectName = Exclude<EffectName, SegmentationEffectName>;
+
+export function isSegmentationEffect(name: string): name is SegmentationEffectName {
+  return isEffectName(name) && (EFFECTS[name] as EffectSpec).segmentation === true;
+}
+export const SEGMENTATION_EFFECT_NAMES = EFFECT_NAMES.filter(isSegmentationEffect);
+export const FILTER_EFFECT_NAMES = EFFECT_NAMES.filter((name): name is FilterEffectName => !isSegmentationEffect(name));
 
 /** Resolved parameters: every parameter of the effect present, validated, in range. */
 export type EffectParams = Readonly<Record<string, number>>;

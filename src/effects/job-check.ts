@@ -5,7 +5,7 @@
  * earlier, at the surfaces; this guards the kernels themselves.
  */
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import { EFFECTS, isEffectName, withDefaults, type EffectJob, type EffectName, type EffectParams, type ParamsOf } from './catalog.ts';
+import { EFFECTS, isEffectName, isSegmentationEffect, withDefaults, type EffectJob, type EffectName, type EffectParams, type FilterEffectName, type ParamsOf } from './catalog.ts';
 
 /** Largest pixelate block the kernels hold (WASM: 16-bit column sums, 257 * 255 < 65536). */
 export const MAX_BLOCK = 256;
@@ -33,6 +33,13 @@ const PARAM_CHECKS = {
   edge: none,
   sharpen: none,
   invert: none,
+  'background-blur': ({ strength }) => {
+    // The quarter-grid Gaussian (src/segmentation/background.ts) takes sigma = strength / 4 <= 32.
+    if (!(strength > 0 && strength <= 128)) throw new RangeError(`background-blur: strength must be in (0, 128], got ${strength}`);
+  },
+  'background-replace': ({ color }) => {
+    if (!(Number.isInteger(color) && color >= 0 && color <= 0xffffff)) throw new RangeError(`background-replace: color must be 0xRRGGBB, got ${color}`);
+  },
 } satisfies { readonly [E in EffectName]: ParamCheck<E> };
 
 /** Checks the frame of a job: sizes, format and byte count. */
@@ -57,4 +64,14 @@ export function checkJob(job: EffectJob): EffectParams {
   const params = withDefaults(job.effect, job.params);
   (PARAM_CHECKS[job.effect] as ParamCheck<EffectName>)(params as never);
   return params;
+}
+
+/**
+ * checkJob for the filter backends (WASM, CUDA, the reference): a segmentation effect is refused,
+ * it needs the model and the session's state (src/segmentation/ runs it).
+ */
+export function checkFilterJob(job: EffectJob): { readonly effect: FilterEffectName; readonly params: EffectParams } {
+  const params = checkJob(job);
+  if (isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} is a segmentation effect: src/segmentation/ runs it, not the filter kernels`);
+  return { effect: job.effect, params };
 }

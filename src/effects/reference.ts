@@ -11,10 +11,11 @@
  * - each iteration applies the effect again to the previous output; 0 iterations copy the frame.
  */
 import { planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
-import { isEffectName, withDefaults, type EffectJob, type EffectName, type EffectParams, type ParamsOf } from './catalog.ts';
+import { isEffectName, isSegmentationEffect, withDefaults, type EffectJob, type EffectParams, type FilterEffectName, type ParamsOf } from './catalog.ts';
 
 export function referenceApply(layout: FrameLayout, job: EffectJob, src: Uint8Array): Uint8Array {
   if (!isEffectName(job.effect)) throw new RangeError(`unknown effect ${String(job.effect)}`);
+  if (isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} has no naive reference: it needs the model (src/segmentation/cpu-mask.ts)`);
   let frame: Uint8Array = src.slice();
   for (let i = 0; i < job.iters; i++) frame = applyOnce(layout, job, frame);
   return frame;
@@ -54,7 +55,7 @@ class Plane {
 function applyOnce(layout: FrameLayout, job: EffectJob, frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(frame.length);
   const rgba = layout.format === 'rgba';
-  const effect = REFERENCE[job.effect] as ReferencePass<EffectParams>;
+  const effect = REFERENCE[job.effect as FilterEffectName] as ReferencePass<EffectParams>;
   const params = withDefaults(job.effect, job.params);
   planesOf(layout).forEach((planeLayout, planeIndex) => {
     effect({ src: new Plane(frame, planeLayout), dst: new Plane(out, planeLayout), rgba, chroma: !rgba && planeIndex > 0 }, params);
@@ -89,7 +90,7 @@ const REFERENCE = {
   },
   pixelate: ({ src, dst, chroma }, { block }) => pixelate(src, dst, chroma ? Math.max(1, block >> 1) : block),
   gaussian: ({ src, dst }, { sigma }) => gaussian(src, dst, sigma),
-} satisfies { readonly [E in EffectName]: ReferencePass<ParamsOf<E>> };
+} satisfies { readonly [E in FilterEffectName]: ReferencePass<ParamsOf<E>> };
 
 function forEachCoordinate(p: Plane, f: (x: number, y: number, ch: number) => void): void {
   for (let y = 0; y < p.height; y++) {

@@ -18,8 +18,8 @@
 import { readFile } from 'node:fs/promises';
 import { planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import type { EffectKernels } from './kernel-types.ts';
-import type { EffectJob, EffectName, EffectParams, ParamsOf } from './catalog.ts';
-import { checkJob, checkLayout } from './job-check.ts';
+import type { EffectJob, EffectParams, FilterEffectName, ParamsOf } from './catalog.ts';
+import { checkFilterJob, checkLayout } from './job-check.ts';
 import { packageUrl } from '../paths.ts';
 
 // The project compiles without lib "dom" and @types/node 20 has no WebAssembly namespace: declare
@@ -249,16 +249,21 @@ export class WasmKernels implements EffectKernels {
     return new Uint8Array(this.#k.memory.buffer, ptr, bytes);
   }
 
+  /** The module's exports, for kernels that work over the same memory (src/segmentation/). */
+  get exports(): unknown {
+    return this.#k;
+  }
+
   run(layout: FrameLayout, job: EffectJob, srcPtr: number, dstPtr: number, shouldStop?: () => boolean): void {
     const bytes = checkLayout(layout);
     this.#checkPointers(bytes, srcPtr, dstPtr);
-    const params = checkJob(job);
+    const { effect: name, params } = checkFilterJob(job);
     if (job.iters === 0) {
       this.#k.copyBytes(srcPtr, dstPtr, bytes);
       return;
     }
     const planes = planesOf(layout);
-    const effect = PASSES[job.effect] as WasmEffect<EffectParams>;
+    const effect = PASSES[name] as WasmEffect<EffectParams>;
     const widest = planes[0];
     this.#ensureScratch(bytes, Math.min(job.iters - 1, 2), widest ? effect.rowScratchBytes(this.#k, widest, params) : 0);
     let from = srcPtr;
@@ -365,4 +370,4 @@ const PASSES = {
       return p.k.copyBytes(p.src, p.dst, p.width * p.height);
     },
   },
-} satisfies { readonly [E in EffectName]: WasmEffect<ParamsOf<E>> };
+} satisfies { readonly [E in FilterEffectName]: WasmEffect<ParamsOf<E>> };

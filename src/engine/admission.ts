@@ -1,4 +1,5 @@
-import { EFFECTS, type EffectJob } from '../effects/catalog.ts';
+import { EFFECTS, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
+import { SEGMENTATION_WEIGHT_MASK_GIVEN } from '../segmentation/cost.ts';
 import { OverloadedError, TooCostlyError } from '../errors.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 
@@ -33,8 +34,15 @@ const JOB_OVERHEAD_SECONDS = 0.0002;
 const MIN_UNITS_TO_LEARN = 1e5;
 const LEARN_RATE = 0.3;
 
-export function costUnits(layout: FrameLayout, job: EffectJob): number {
+export function costUnits(layout: FrameLayout, job: EffectJob, segmentation?: { readonly infer: boolean }): number {
   const pixels = layout.width * layout.height;
+  // A segmentation effect is one pass whatever iters says; a live frame composed with its
+  // session's last mask skips the model, most of the effect's cost.
+  if (isSegmentationEffect(job.effect)) {
+    const withModel: (params: Readonly<Record<string, number>>) => number = EFFECTS[job.effect].weight;
+    const weight = segmentation && !segmentation.infer ? SEGMENTATION_WEIGHT_MASK_GIVEN : withModel(job.params);
+    return pixels * weight * FORMAT_FACTOR[layout.format];
+  }
   const weight = job.iters === 0 ? COPY_WEIGHT : job.iters * EFFECTS[job.effect].weight(job.params);
   return pixels * weight * FORMAT_FACTOR[layout.format];
 }

@@ -6,7 +6,7 @@ import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 import type { MemoryBudget } from './memory-budget.ts';
-import type { DeviceKind, ProcessResult } from './messages.ts';
+import type { DeviceKind, ProcessResult, SegmentationTask } from './messages.ts';
 
 export type { DeviceKind };
 
@@ -32,6 +32,8 @@ export interface JobOptions {
    * binding's decoded frames) it moves to the worker instead of being copied, detached once moved.
    */
   readonly movePixels?: boolean;
+  /** Segmentation effects on a live session: its mask state and backdrop (src/segmentation/). */
+  readonly segmentation?: SegmentationTask;
 }
 
 export interface EffectEngine {
@@ -60,4 +62,6 @@ export interface EffectEngine {
     use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
     options?: JobOptions,
   ): Promise<T>;
+  /** A live session's mask job (segmentation effects): the model updates the session's mask state. */
+  updateMask(layout: FrameLayout, job: EffectJob, pixels: Uint8Array, segmentation: SegmentationTask, options?: JobOptions): Promise<JobTimings>;
 }

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import type { EffectJob } from '../effects/catalog.ts';
+import { isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
 import { OverloadedError, RequestCancelledError, TooCostlyError, WorkerMemoryError } from '../errors.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import type { DeviceKind, EffectEngine, EngineLog, JobOptions, JobTimings } from './engine-types.ts';
 import { Admission, costUnits } from './admission.ts';
 import { MemoryBudget } from './memory-budget.ts';
-import type { FrameSource, ProcessResult } from './messages.ts';
+import type { FrameSource, ProcessResult, SegmentationTask } from './messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
 export type { DeviceKind, EffectEngine, EngineLog, JobOptions, JobTimings };
@@ -158,7 +158,8 @@ export class Engine implements EffectEngine {
     try {
       const frame = new Uint8Array(buffer, 0, bytes);
       let result: ProcessResult;
-      if (options.movePixels === true && isWholePlainBuffer(pixels, bytes)) {
+      // Segmentation jobs (their own worker paths) write only into a shared source: they take the copy.
+      if (options.movePixels === true && !isSegmentationEffect(job.effect) && isWholePlainBuffer(pixels, bytes)) {
         const moved = pixels.buffer as ArrayBuffer;
         result = await this.#run(layout, job, { kind: 'moved', buffer: moved, output: buffer }, options, [moved]);
       } else {
@@ -188,7 +189,7 @@ export class Engine implements EffectEngine {
   async #run(layout: FrameLayout, job: EffectJob, source: FrameSource, options: JobOptions, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
     const { signal, deadlineMs } = options;
     if (signal?.aborted) throw new RequestCancelledError();
-    const units = costUnits(layout, job);
+    const units = costUnits(layout, job, options.segmentation);
     let admitted;
     try {
       admitted = this.#admission.admit(units, options.client);
@@ -211,7 +212,7 @@ export class Engine implements EffectEngine {
     const timer = deadlineMs === undefined ? undefined : setTimeout(() => stop('deadline'), Math.max(0, deadlineMs - performance.now()));
     let result: ProcessResult | undefined;
     try {
-      result = await this.#pool.run({ layout, job, source, cancel, ...this.#taskDevice() }, transfer);
+      result = await this.#pool.run({ layout, job, source, cancel, ...this.#taskDevice(), ...(options.segmentation ? { segmentation: options.segmentation } : {}) }, transfer);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -232,6 +233,28 @@ export class Engine implements EffectEngine {
     return result;
   }
 
+  /**
+   * A live session's mask job (segmentation effects): the model runs on `pixels` and updates the
+   * session's mask state; no frame comes back. Counted in the segmentation metrics only, not as a
+   * processed frame.
+   */
+  async updateMask(layout: FrameLayout, job: EffectJob, pixels: Uint8Array, segmentation: SegmentationTask, options: JobOptions = {}): Promise<JobTimings> {
+    const bytes = frameBytes(layout);
+    const reservation = this.memory.tryReserve(bytes);
+    if (!reservation) throw this.memoryRefusal(bytes);
+    const buffer = this.#buffers.acquire(bytes);
+    try {
+      new Uint8Array(buffer, 0, bytes).set(pixels.subarray(0, bytes));
+      const result = await this.#run(layout, job, { kind: 'shared', buffer }, { ...options, segmentation: { ...segmentation, maskOnly: true } });
+      this.#metrics.segmentationMasks.inc({ mask: 'inferred' });
+      if (result.inferenceSeconds !== undefined) this.#metrics.segmentationInference.observe(result.inferenceSeconds);
+      return result;
+    } finally {
+      this.#buffers.release(buffer);
+      reservation.release();
+    }
+  }
+
   /** Only GPU trouble is logged here, so the default logger is made on first use. */
   get #logger(): EngineLog {
     this.#log ??= pino({ base: { component: 'engine' } });
@@ -249,6 +272,10 @@ export class Engine implements EffectEngine {
     const seconds = device === 'cuda' && result.kernelSeconds !== undefined ? result.kernelSeconds : result.computeSeconds;
     this.#metrics.effectDuration.observe(labels, seconds);
     this.#metrics.framesProcessed.inc(labels);
+    if (result.maskReused !== undefined) {
+      this.#metrics.segmentationMasks.inc({ mask: result.maskReused ? 'reused' : 'inferred' });
+      if (!result.maskReused && result.inferenceSeconds !== undefined) this.#metrics.segmentationInference.observe(result.inferenceSeconds);
+    }
     this.#noteDevice(result);
     return result;
   }

@@ -32,6 +32,22 @@ export interface ProcessTask {
    * deadline passed): the worker skips the job or stops it between passes.
    */
   readonly cancel?: SharedArrayBuffer;
+  /** Segmentation effects: the session's mask state and backdrop (absent: a single image). */
+  readonly segmentation?: SegmentationTask;
+}
+
+/** What a segmentation effect's frame carries besides the frame (src/segmentation/). */
+export interface SegmentationTask {
+  /** The session's mask state (src/segmentation/mask-state.ts). */
+  readonly state: SharedArrayBuffer;
+  /** Run the model on this frame; false reuses the state's last mask (the session is behind). */
+  readonly infer: boolean;
+  /** Weight of the previous mask in the temporal smoothing, 0..0.95. */
+  readonly smoothing: number;
+  /** Only update the mask state from this frame (the model); no output frame is written. */
+  readonly maskOnly?: boolean;
+  /** The session's backdrop image for background-replace: RGBA, with an id that changes with it. */
+  readonly backdrop?: { readonly id: string; readonly width: number; readonly height: number; readonly rgba: SharedArrayBuffer };
 }
 
 export interface ProcessResult {
@@ -57,6 +73,10 @@ export interface ProcessResult {
   readonly gpuHealthy?: boolean;
   /** A CUDA worker: the GPU it runs on. */
   readonly gpu?: CudaDeviceInfo;
+  /** Segmentation effects: time in the model (0 when the mask was reused). */
+  readonly inferenceSeconds?: number;
+  /** Segmentation effects: the session's last mask was reused instead of running the model. */
+  readonly maskReused?: boolean;
 }
 
 /** Given to every worker thread at start (piscina's workerData). */

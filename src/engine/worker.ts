@@ -13,6 +13,9 @@ import { createWasmKernels, JobCancelledError, WasmMemoryExhaustedError } from '
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import { epochNowMs, type ProcessResult, type WorkerInit, type WorkerTask } from './messages.ts';
+import { isSegmentationEffect } from '../effects/catalog.ts';
+import { runSegmentationTask } from '../segmentation/worker-task.ts';
+import { runSegmentationTaskOnGpu } from '../cuda/background-task.ts';
 
 const init = (workerData ?? { device: 'cpu' }) as WorkerInit;
 const cpuKernels = await createWasmKernels(init.memoryBytes === undefined ? {} : { maxMemoryBytes: init.memoryBytes });
@@ -108,7 +111,14 @@ function checksum(frame: Uint8Array): number {
   return h >>> 0;
 }
 
-export default function runTask(task: WorkerTask): ProcessResult {
+export default function runTask(task: WorkerTask): ProcessResult | Promise<ProcessResult> {
+  // Segmentation effects run on this worker's CPU kernels and the model (src/segmentation/), or on
+  // the GPU of a CUDA worker (src/cuda/background-task.ts) with the CPU as its fallback.
+  if (isSegmentationEffect(task.job.effect)) {
+    if (!gpu) return runSegmentationTask(task, cpuKernels, checksum);
+    gpu.kernels.preferCpu(task.device === 'cpu');
+    return runSegmentationTaskOnGpu(task, gpu.kernels, checksum, deviceReport, () => runSegmentationTask(task, cpuKernels, checksum));
+  }
   const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
   const cancel = task.cancel ? new Int32Array(task.cancel) : undefined;
   const shouldStop = cancel ? () => Atomics.load(cancel, 0) !== 0 : undefined;

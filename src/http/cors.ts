@@ -23,7 +23,7 @@ export const corsHeaders = fp(async (app: FastifyInstance, options: CorsOptions)
     reply.header('vary', 'Origin');
     reply.header('access-control-expose-headers', 'Location, ETag, Link, Retry-After, Accept-Post');
     if (request.method === 'OPTIONS') {
-      reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+      reply.header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS');
       reply.header('access-control-allow-headers', 'Authorization, Content-Type, If-Match');
       reply.header('access-control-max-age', '600');
     }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { InvalidEffectError, type EffectJob } from '../effects/catalog.ts';
+import { InvalidEffectError, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
 import type { EffectEngine } from '../engine/engine-types.ts';
+import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
 import { HttpError, OverloadedError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { FrameDropReason, Metrics } from '../metrics.ts';
@@ -18,7 +19,7 @@ export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained' | 'connect
 export const CONTROL_CHANNEL = 'control';
 
 export interface SessionDeps {
-  readonly engine: Pick<EffectEngine, 'processFrame'>;
+  readonly engine: Pick<EffectEngine, 'processFrame'> & Partial<Pick<EffectEngine, 'updateMask'>>;
   readonly metrics: Metrics;
   /** The pod's frame latency window (SLO-aware admission reads its p95). */
   readonly frameWindow: RollingQuantile;
@@ -29,6 +30,8 @@ export interface SessionDeps {
   readonly maxFramePixels?: number;
   /** EFFECT_CHANGES_PER_SECOND (burst twice that). Default: no limit. */
   readonly effectChangesPerSecond?: number;
+  /** Segmentation effects: mask smoothing and the longest mask reuse (defaults: src/segmentation/). */
+  readonly segmentation?: SegmentationSettings;
 }
 
 export type SessionEvents = { closed: [outcome: SessionOutcome] };
@@ -85,6 +88,8 @@ export class Session extends SafeEmitter<SessionEvents> {
   #job: EffectJob;
   #etag: string;
   #scratch = new Uint8Array(0);
+  /** Made with the first segmentation effect (mask state, backdrop); dropped with the session. */
+  #segmentation: SessionSegmentation | undefined;
   #lastActivityMs = performance.now();
   #framesReceived = 0;
   #framesProcessed = 0;
@@ -160,6 +165,17 @@ export class Session extends SafeEmitter<SessionEvents> {
     return this.#job;
   }
 
+  /** The image background-replace puts behind the person (undefined: back to the colour). */
+  setBackdrop(image: Backdrop | undefined): void {
+    if (image === undefined && !this.#segmentation) return;
+    this.#segmentationState().setBackdrop(image);
+  }
+
+  #segmentationState(): SessionSegmentation {
+    this.#segmentation ??= new SessionSegmentation(this.#deps.segmentation);
+    return this.#segmentation;
+  }
+
   setEtag(etag: string): void {
     this.#etag = etag;
   }
@@ -211,6 +227,7 @@ export class Session extends SafeEmitter<SessionEvents> {
     this.#peer.close();
     this.#peer.removeAllListeners();
     this.output.close();
+    this.#segmentation = undefined;
     this.#deps.log.info(
       { sessionId: this.id, outcome, framesReceived: this.#framesReceived, framesProcessed: this.#framesProcessed, framesDropped: this.#framesDropped },
       'session ended',
@@ -223,27 +240,34 @@ export class Session extends SafeEmitter<SessionEvents> {
     const layout: FrameLayout = { format: 'i420', width: frame.width, height: frame.height };
     const bytes = frameBytes(layout);
     if (frame.data.length < bytes) throw new InvalidFrameError(`frame of ${frame.width}x${frame.height} has ${frame.data.length} bytes, expected ${bytes}`);
-    // The decoded frame's buffer is the binding's, new for every frame and ours alone: it moves to
-    // the worker instead of being copied here. The result comes back in shared memory, which
-    // libwebrtc refuses, so one plain buffer per session carries it into onFrame (where libwebrtc
-    // copies it into its own frame).
-    await this.#deps.engine.processFrame(
-      layout,
-      this.#job,
-      frame.data,
-      (processed) => {
-        if (this.#closed) return;
-        if (this.#scratch.length !== bytes) this.#scratch = new Uint8Array(bytes);
-        this.#scratch.set(processed.subarray(0, bytes));
-        const latencySeconds = (performance.now() - receivedAtMs) / 1000;
-        this.output.send({ width: frame.width, height: frame.height, data: this.#scratch });
-        this.#latenciesMs[this.#framesProcessed % LATENCY_RING] = latencySeconds * 1000;
-        this.#framesProcessed++;
-        this.#deps.metrics.frameLatency.observe(latencySeconds);
-        this.#deps.frameWindow.recordSeconds(latencySeconds);
-      },
-      { movePixels: true },
-    );
+    const segmentation = isSegmentationEffect(this.#job.effect) ? this.#segmentationState() : undefined;
+    // The model runs in its own job beside the frames (one at a time); this frame uses the last mask.
+    const maskTask = segmentation && this.#deps.engine.updateMask ? segmentation.maskJob(receivedAtMs) : undefined;
+    if (segmentation && maskTask) {
+      this.#deps.engine
+        .updateMask!(layout, this.#job, frame.data, maskTask)
+        .catch((err: unknown) => {
+          if (!(err instanceof OverloadedError)) this.#deps.log.warn({ err, sessionId: this.id }, 'mask job failed');
+        })
+        .finally(() => segmentation.maskJobDone());
+    }
+    // The decoded frame's buffer is the binding's, new for every frame and ours alone (the mask job
+    // above copied what it needs already): it moves to the worker instead of being copied here.
+    const extras = { movePixels: true, ...(segmentation ? { segmentation: segmentation.task(receivedAtMs) } : {}) };
+    await this.#deps.engine.processFrame(layout, this.#job, frame.data, (processed, timings) => {
+      if (this.#closed) return;
+      segmentation?.observe(timings.maskReused === true, (performance.now() - receivedAtMs) / 1000);
+      // The result comes back in shared memory, which libwebrtc refuses, so one plain buffer per
+      // session carries it into onFrame (where libwebrtc copies it into its own frame).
+      if (this.#scratch.length !== bytes) this.#scratch = new Uint8Array(bytes);
+      this.#scratch.set(processed.subarray(0, bytes));
+      const latencySeconds = (performance.now() - receivedAtMs) / 1000;
+      this.output.send({ width: frame.width, height: frame.height, data: this.#scratch });
+      this.#latenciesMs[this.#framesProcessed % LATENCY_RING] = latencySeconds * 1000;
+      this.#framesProcessed++;
+      this.#deps.metrics.frameLatency.observe(latencySeconds);
+      this.#deps.frameWindow.recordSeconds(latencySeconds);
+    }, extras);
   }
 
   /** Ends the session, saying why on the control channel: no oversized frame reaches the engine. */

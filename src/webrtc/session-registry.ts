@@ -11,6 +11,7 @@ import { Peer, VideoOutput } from './peer.ts';
 import { announceAddress, fragmentOf, iceUfragOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
 import { Session, type SessionOutcome } from './publisher-session.ts';
 import { Viewer } from './viewer.ts';
+import { DEFAULT_SEGMENTATION_SETTINGS } from '../segmentation/session-segmentation.ts';
 
 export interface SessionsConfig {
   readonly maxSessions: number;
@@ -32,6 +33,9 @@ export interface SessionsConfig {
   readonly effectChangesPerSecond?: number;
   /** MAX_OFFER_SECTIONS. */
   readonly maxOfferSections?: number;
+  readonly segmentMaskSmoothing?: number;
+  readonly segmentMaxMaskAgeFrames?: number;
+  readonly segmentInferenceMaxFps?: number;
 }
 
 export interface SessionsDeps {
@@ -124,6 +128,11 @@ export class SessionRegistry {
         maxIters: this.#config.maxIters,
         ...(this.#config.maxFramePixels !== undefined ? { maxFramePixels: this.#config.maxFramePixels } : {}),
         ...(this.#config.effectChangesPerSecond !== undefined ? { effectChangesPerSecond: this.#config.effectChangesPerSecond } : {}),
+        segmentation: {
+          smoothing: this.#config.segmentMaskSmoothing ?? DEFAULT_SEGMENTATION_SETTINGS.smoothing,
+          maxMaskAgeFrames: this.#config.segmentMaxMaskAgeFrames ?? DEFAULT_SEGMENTATION_SETTINGS.maxMaskAgeFrames,
+          maxInferenceFps: this.#config.segmentInferenceMaxFps ?? DEFAULT_SEGMENTATION_SETTINGS.maxInferenceFps,
+        },
       });
       this.#sessions.set(id, session);
       this.#deps.metrics.sessionsActive.inc();

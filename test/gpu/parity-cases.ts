@@ -9,7 +9,7 @@
  * must be within 1 (their gaussian is fixed point, also within 1 of the reference).
  */
 import assert from 'node:assert/strict';
-import { EFFECT_NAMES, EFFECTS, referenceApply, resolveParams, type EffectJob, type EffectKernels, type EffectName, type EffectParams } from '../../src/effects/index.ts';
+import { FILTER_EFFECT_NAMES, EFFECTS, referenceApply, resolveParams, type EffectJob, type EffectKernels, type EffectName, type EffectParams } from '../../src/effects/index.ts';
 import type { FrameLayout, PixelFormat } from '../../src/frames/layout.ts';
 
 export const FORMATS: readonly PixelFormat[] = ['rgba', 'i420'];
@@ -81,7 +81,7 @@ export function checkParity(o: ParityOracles, layout: FrameLayout, job: EffectJo
 /** Every effect, parameter set, format, small size and iteration count. */
 export function* smallCases(): Generator<{ layout: FrameLayout; job: EffectJob; seed: number }> {
   let seed = 1;
-  for (const effect of EFFECT_NAMES) {
+  for (const effect of FILTER_EFFECT_NAMES) {
     for (const params of [...paramSets(effect), ...(BOUNDARY_PARAMS[effect] ?? [])]) {
       for (const format of FORMATS) {
         for (const [width, height] of SMALL_SIZES) {

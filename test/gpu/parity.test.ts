@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createCudaKernels, probeCuda, type CudaKernels } from '../../src/cuda/cuda-kernels.ts';
-import { createWasmKernels, EFFECT_NAMES, resolveParams, type EffectKernels } from '../../src/effects/index.ts';
+import { createWasmKernels, FILTER_EFFECT_NAMES, resolveParams, type EffectKernels } from '../../src/effects/index.ts';
 import { checkParity, FORMATS, ITERS, maxAbsDiff, randomFrame, runKernels, smallCases } from './parity-cases.ts';
 
 const found = probeCuda();
@@ -40,7 +40,7 @@ describe('CUDA parity with the CPU', { skip: required ? false : skip }, () => {
     let seed = 1000;
     for (const [width, height] of sizes) {
       for (const format of FORMATS) {
-        for (const effect of EFFECT_NAMES) {
+        for (const effect of FILTER_EFFECT_NAMES) {
           const params = effect === 'gaussian' ? [{ sigma: 8 }, { sigma: 32 }] : effect === 'pixelate' ? [{ block: 2 }, { block: 16 }, { block: 256 }] : [{}];
           for (const p of params) {
             for (const iters of ITERS) {

@@ -18,7 +18,7 @@ test('health, readiness and the effect list', async (t) => {
 
   const effects = (await app.inject('/effects')).json();
   const names = effects.effects.map((e: { name: string }) => e.name);
-  assert.deepEqual(names.sort(), ['blur', 'edge', 'gaussian', 'grayscale', 'invert', 'pixelate', 'sharpen']);
+  assert.deepEqual(names.sort(), ['background-blur', 'background-replace', 'blur', 'edge', 'gaussian', 'grayscale', 'invert', 'pixelate', 'sharpen']);
   const gaussian = effects.effects.find((e: { name: string }) => e.name === 'gaussian');
   assert.equal(gaussian.params.sigma.min, 0.5);
 });

@@ -23,6 +23,7 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { DaemonSet, type IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { Job } from 'kubernetes-models/batch/v1/Job';
 import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
@@ -173,6 +174,7 @@ const MODELS: Record<string, Model> = {
     'IHorizontalPodAutoscaler',
   ),
   'policy/v1/PodDisruptionBudget': model((o) => new PodDisruptionBudget(o), 'kubernetes-models/policy/v1/PodDisruptionBudget', 'IPodDisruptionBudget'),
+  'batch/v1/Job': model((o) => new Job(o), 'kubernetes-models/batch/v1/Job', 'IJob'),
   'networking.k8s.io/v1/NetworkPolicy': model((o) => new NetworkPolicy(o), 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', 'INetworkPolicy'),
   'keda.sh/v1alpha1/ScaledObject': model((o) => new ScaledObject(o), '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject', 'IScaledObject'),
   'monitoring.coreos.com/v1/ServiceMonitor': model(

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ArgError, DEFAULT_P95_QUERY, parseCommandLine } from '../../tools/rtc-load/args.ts';
-import { parseDurationMs } from '../../tools/rtc-load/duration.ts';
-import { RequestTimeoutError, errorCause } from '../../tools/rtc-load/error-cause.ts';
-import { parseInstantValue } from '../../tools/rtc-load/prometheus.ts';
-import { RateSchedule } from '../../tools/rtc-load/schedule.ts';
+import { ArgError } from '../../tools/rtc-load/core/args.ts';
+import { parseCommandLine } from '../../tools/rtc-load/http/args.ts';
+import { parseDurationMs } from '../../tools/rtc-load/core/duration.ts';
+import { RequestTimeoutError, errorCause } from '../../tools/rtc-load/core/error-cause.ts';
+import { DEFAULT_P95_QUERY, parseInstantValue } from '../../tools/rtc-load/core/prometheus.ts';
+import { RateSchedule } from '../../tools/rtc-load/http/schedule.ts';
 import { runRtcLoad } from './fixtures.ts';
 
 test('durations accept ms, s, m and h', () => {
@@ -18,8 +19,8 @@ test('durations accept ms, s, m and h', () => {
 
 test('closed loop defaults follow the seed script (c=20, n=200)', () => {
   const parsed = parseCommandLine(['http://localhost:8080/process?pixels=1280x720&iters=5']);
-  assert.equal(parsed.kind, 'http');
-  if (parsed.kind !== 'http') return;
+  assert.equal(parsed.kind, 'run');
+  if (parsed.kind !== 'run') return;
   assert.deepEqual(parsed.options.plan, { mode: 'closed', concurrency: 20, requests: 200, durationMs: undefined });
   assert.equal(parsed.options.request.method, 'GET');
   assert.equal(parsed.options.request.timeoutMs, 10_000);
@@ -45,8 +46,8 @@ test('options: http subcommand, headers, body, duration-bound closed loop, prome
     'http://prom:9090',
     '--json',
   ]);
-  assert.equal(parsed.kind, 'http');
-  if (parsed.kind !== 'http') return;
+  assert.equal(parsed.kind, 'run');
+  if (parsed.kind !== 'run') return;
   const { request, plan, output } = parsed.options;
   assert.deepEqual(plan, { mode: 'closed', concurrency: 50, requests: undefined, durationMs: 10_000 });
   assert.equal(request.method, 'POST');
@@ -60,14 +61,14 @@ test('options: http subcommand, headers, body, duration-bound closed loop, prome
 
 test('open loop: --rate with --duration, and --stages', () => {
   const constant = parseCommandLine(['http://h/', '--rate', '100', '--duration', '2s']);
-  assert.ok(constant.kind === 'http' && constant.options.plan.mode === 'open');
-  if (constant.kind !== 'http' || constant.options.plan.mode !== 'open') return;
+  assert.ok(constant.kind === 'run' && constant.options.plan.mode === 'open');
+  if (constant.kind !== 'run' || constant.options.plan.mode !== 'open') return;
   assert.equal(constant.options.plan.schedule.totalSends, 200);
   assert.ok(constant.options.plan.connections >= 8);
 
   const staged = parseCommandLine(['http://h/', '--stages', '30s:10,60s:50,30s:0', '--connections', '16']);
-  assert.ok(staged.kind === 'http' && staged.options.plan.mode === 'open');
-  if (staged.kind !== 'http' || staged.options.plan.mode !== 'open') return;
+  assert.ok(staged.kind === 'run' && staged.options.plan.mode === 'open');
+  if (staged.kind !== 'run' || staged.options.plan.mode !== 'open') return;
   assert.equal(staged.options.plan.connections, 16);
   assert.equal(staged.options.plan.schedule.durationMs, 120_000);
   // 0→10 over 30 s, 10→50 over 60 s, 50→0 over 30 s: 150 + 1800 + 750.
@@ -162,4 +163,18 @@ test('Prometheus instant query values: vector, scalar, empty, NaN, error', () =>
   assert.equal(parseInstantValue({ status: 'success', data: { resultType: 'vector', result: [] } }), null);
   assert.equal(parseInstantValue({ status: 'success', data: { resultType: 'vector', result: [{ value: [1, 'NaN'] }] } }), null);
   assert.throws(() => parseInstantValue({ status: 'error', error: 'bad query' }), /bad query/);
+});
+
+test('--requests-per-connection and the --hpa flags: parsed, validated', () => {
+  const parsed = parseCommandLine(['http://localhost/', '--requests-per-connection', '50', '--hpa-target-p95', '400ms', '--hpa-tolerance', '0.2']);
+  assert.ok(parsed.kind === 'run');
+  assert.equal(parsed.options.request.requestsPerConnection, 50);
+  assert.deepEqual(parsed.options.output.autoscaler, { targetP95Ms: 400, tolerance: 0.2 });
+  const defaults = parseCommandLine(['http://localhost/']);
+  assert.ok(defaults.kind === 'run');
+  assert.equal(defaults.options.request.requestsPerConnection, undefined);
+  assert.deepEqual(defaults.options.output.autoscaler, { targetP95Ms: 250, tolerance: 0.1 });
+  for (const bad of [['--requests-per-connection', '0'], ['--hpa-target-p95', 'soon'], ['--hpa-tolerance', '1.5']]) {
+    assert.throws(() => parseCommandLine(['http://localhost/', ...bad]), ArgError, bad.join(' '));
+  }
 });

@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import type { EffectJob } from '../../src/effects/catalog.ts';
 import { referenceApply } from '../../src/effects/reference.ts';
 import { startServer, type ServerProcess } from '../helpers-process.ts';
-import { codeGeometry, MAX_FRAME_ID, readFrameId, writeFrameId } from '../../tools/rtc-load/webrtc-frame-id.ts';
-import { FrameSource } from '../../tools/rtc-load/webrtc-frames.ts';
-import type { WebRtcReport } from '../../tools/rtc-load/webrtc-report.ts';
+import { codeGeometry, MAX_FRAME_ID, readFrameId, writeFrameId } from '../../tools/rtc-load/webrtc/frame-id.ts';
+import { FrameSource } from '../../tools/rtc-load/webrtc/frames.ts';
+import type { WebRtcReport } from '../../tools/rtc-load/webrtc/report.ts';
 import { REPO_ROOT, runRtcLoad } from './fixtures.ts';
 
 const IDS = [0, 1, 2, 0x5a5a5a, 123_456, MAX_FRAME_ID];

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CUDA_KERNEL_NAMES, PTX_URL, readPtx } from '../../src/cuda/cuda-kernels.ts';
+import { SEGMENT_PTX_URL } from '../../src/cuda/segment.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -30,11 +31,13 @@ test('the committed PTX is current (rebuilt with nvcc and compared)', { skip: !n
   const out = mkdtempSync(path.join(os.tmpdir(), 'rtc-ptx-check-'));
   try {
     execFileSync(process.execPath, [path.join(root, 'scripts/build-ptx.mjs'), '--out-dir', out], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const rebuilt = readFileSync(path.join(out, 'kernels.ptx'), 'utf8');
-    const committed = readFileSync(PTX_URL, 'utf8');
-    const release = (ptx: string) => /Cuda compilation tools, release ([\d.]+)/.exec(ptx)?.[1];
-    assert.equal(release(rebuilt), release(committed), 'the committed PTX was built by another CUDA release: run npm run build:ptx');
-    assert.ok(rebuilt === committed, 'src/cuda/ptx/kernels.ptx is stale: run npm run build:ptx and commit the result');
+    for (const [name, url] of [['kernels.ptx', PTX_URL], ['segment.ptx', SEGMENT_PTX_URL]] as const) {
+      const rebuilt = readFileSync(path.join(out, name), 'utf8');
+      const committed = readFileSync(url, 'utf8');
+      const release = (ptx: string) => /Cuda compilation tools, release ([\d.]+)/.exec(ptx)?.[1];
+      assert.equal(release(rebuilt), release(committed), `the committed ${name} was built by another CUDA release: run npm run build:ptx`);
+      assert.ok(rebuilt === committed, `src/cuda/ptx/${name} is stale: run npm run build:ptx and commit the result`);
+    }
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { frameBytes, type FrameLayout, type PixelFormat } from '../../src/frames/layout.ts';
 import {
   createWasmKernels,
-  EFFECT_NAMES,
+  FILTER_EFFECT_NAMES,
   EFFECTS,
   referenceApply,
   resolveParams,
@@ -69,7 +69,7 @@ function check(layout: FrameLayout, job: EffectJob, src: Uint8Array): void {
 }
 
 describe('wasm kernels match the reference on random frames', () => {
-  for (const effect of EFFECT_NAMES) {
+  for (const effect of FILTER_EFFECT_NAMES) {
     for (const format of FORMATS) {
       test(`${effect} ${format}: every size, iters 0/1/3, params min/default/max`, () => {
         let seed = 1;
@@ -179,7 +179,7 @@ test('the blur divisor 3641 / 2^15 rounds exactly like (sum + 4) / 9 for every 3
 });
 
 test('property: random sizes, formats, effects, params and iterations', () => {
-  const job = fc.constantFrom(...EFFECT_NAMES).chain((effect) =>
+  const job = fc.constantFrom(...FILTER_EFFECT_NAMES).chain((effect) =>
     fc.record({
       effect: fc.constant(effect),
       iters: fc.integer({ min: 0, max: 2 }),

@@ -1,8 +1,8 @@
 import type { TestContext } from 'node:test';
 import type { AppContext } from '../../src/app.ts';
 import type { Config } from '../../src/config.ts';
-import { i420Frame, WhipPublisher, type ClientOptions } from '../../src/webrtc/client.ts';
-import type { I420Frame, Peer } from '../../src/webrtc/peer.ts';
+import { i420Frame, WhipPublisher, type ClientOptions } from '../../tools/rtc-load/client/index.ts';
+import type { ClientPeer as Peer, I420Frame } from '../../tools/rtc-load/client/index.ts';
 import { testApp } from '../helpers.ts';
 
 export const WIDTH = 320;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WhepViewer } from '../../src/webrtc/client.ts';
+import { WhepViewer } from '../../tools/rtc-load/client/index.ts';
 import type { SessionStats } from '../../src/webrtc/publisher-session.ts';
 import { metricValue } from '../helpers.ts';
 import { CARD, eventually, frameWhere, listeningApp, metricsText, near, publish, u, v, y } from './support.ts';

@@ -12,7 +12,7 @@ import { packagePath } from '../../paths.ts';
 
 // From dist/ too, the sources are in src/.
 const sourceDir = packagePath('src/cuda/emulator');
-const SOURCES = ['libcuda-emu.cpp', 'cuda-emu.h', '../kernels.cu'].map((f) => path.join(sourceDir, f));
+const SOURCES = ['libcuda-emu.cpp', 'cuda-emu.h', '../kernels.cu', '../segment.cu'].map((f) => path.join(sourceDir, f));
 
 export const HOST_COMPILER = 'g++';
 

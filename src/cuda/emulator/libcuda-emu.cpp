@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "../kernels.cu"
+#include "../segment.cu"
 
 thread_local uint3 threadIdx;
 thread_local uint3 blockIdx;
@@ -104,7 +105,7 @@ bool isSticky(CUresult code) {
   }
 }
 
-enum class ArgKind { Plane, GaussRows, GaussColumns };
+enum class ArgKind { Plane, GaussRows, GaussColumns, Seg, SegFrame };
 
 struct KernelEntry {
   const char *name;
@@ -123,6 +124,8 @@ template <typename A, void (*K)(A)> void trampoline(void **params) {
 
 #define PLANE(name, barrier, channels) {#name, trampoline<PlaneArgs, name>, barrier, ArgKind::Plane, channels, sizeof(PlaneArgs)}
 #define GAUSS(name, barrier, kind, channels) {#name, trampoline<GaussArgs, name>, barrier, kind, channels, sizeof(GaussArgs)}
+#define SEG(name) {#name, trampoline<SegArgs, name>, false, ArgKind::Seg, 0, sizeof(SegArgs)}
+#define SEG_FRAME(name) {#name, trampoline<SegFrameArgs, name>, false, ArgKind::SegFrame, 0, sizeof(SegFrameArgs)}
 
 const KernelEntry kKernels[] = {
     PLANE(rtc_blur_c4, false, 4),
@@ -142,6 +145,25 @@ const KernelEntry kKernels[] = {
     PLANE(rtc_grayscale_rgba, false, 4),
     PLANE(rtc_invert_rgba, false, 4),
     PLANE(rtc_invert_bytes, false, 1),
+    SEG(rtc_seg_conv2d),
+    SEG(rtc_seg_depthwise),
+    SEG(rtc_seg_deconv),
+    SEG(rtc_seg_avgpool),
+    SEG(rtc_seg_resize),
+    SEG(rtc_seg_activation),
+    SEG(rtc_seg_add),
+    SEG(rtc_seg_mul),
+    SEG_FRAME(rtc_seg_rgba_to_input),
+    SEG_FRAME(rtc_seg_i420_to_input),
+    SEG_FRAME(rtc_seg_mask_update),
+    SEG_FRAME(rtc_seg_down4_c4),
+    SEG_FRAME(rtc_seg_down4_c1),
+    SEG_FRAME(rtc_seg_blur_rows_c4),
+    SEG_FRAME(rtc_seg_blur_rows_c1),
+    SEG_FRAME(rtc_seg_blur_columns_c4),
+    SEG_FRAME(rtc_seg_blur_columns_c1),
+    SEG_FRAME(rtc_seg_blend_c4),
+    SEG_FRAME(rtc_seg_blend_c1),
 };
 
 struct Allocation {
@@ -284,7 +306,61 @@ bool checkDevice(uintptr_t p, size_t bytes) {
   return false;
 }
 
+/* The buffers a segmentation layer reads and writes lie in live allocations (sizes from segment.cu). */
+bool checkSegArgs(const KernelEntry &k, void **params) {
+  SegArgs a;
+  std::memcpy(&a, params[0], sizeof a);
+  const std::string name = k.name;
+  const long long dims[] = {a.inH, a.inW, a.inC, a.outH, a.outW, a.outC};
+  for (long long d : dims)
+    if (d < 1 || d > (1 << 20)) return false;
+  const size_t f = sizeof(float);
+  const size_t in = (size_t)a.inH * a.inW * a.inC, out = (size_t)a.outH * a.outW * a.outC;
+  const size_t taps = (size_t)a.kh * a.kw;
+  if (name == "rtc_seg_conv2d" || name == "rtc_seg_depthwise" || name == "rtc_seg_deconv" || name == "rtc_seg_avgpool") {
+    if (a.kh < 1 || a.kw < 1 || a.strideH < 1 || a.strideW < 1 || a.padTop < 0 || a.padLeft < 0) return false;
+  }
+  if (name == "rtc_seg_avgpool" && ((size_t)(a.outH - 1) * a.strideH + a.kh > (size_t)a.inH || (size_t)(a.outW - 1) * a.strideW + a.kw > (size_t)a.inW || a.inC != a.outC)) return false;
+  if ((name == "rtc_seg_activation" || name == "rtc_seg_add" || name == "rtc_seg_mul") && in != out) return false;
+  if (name == "rtc_seg_depthwise" && a.inC != a.outC) return false;
+  size_t filter = 0;
+  if (name == "rtc_seg_conv2d" || name == "rtc_seg_deconv") filter = taps * a.inC * a.outC;
+  if (name == "rtc_seg_depthwise") filter = taps * a.inC;
+  bool ok = checkDevice((uintptr_t)a.in, in * f) && checkDevice((uintptr_t)a.out, out * f);
+  if (ok && filter > 0) ok = checkDevice((uintptr_t)a.filter, filter * f) && checkDevice((uintptr_t)a.bias, (size_t)a.outC * f);
+  if (ok && name == "rtc_seg_add") ok = checkDevice((uintptr_t)a.in2, out * f);
+  if (ok && name == "rtc_seg_mul") ok = checkDevice((uintptr_t)a.in2, ((a.flags & RTC_SEG_FLAG_BROADCAST) ? (size_t)a.outC : out) * f);
+  return ok;
+}
+
+bool checkSegFrameArgs(const KernelEntry &k, void **params) {
+  SegFrameArgs a;
+  std::memcpy(&a, params[0], sizeof a);
+  const std::string name = k.name;
+  if (a.width < 1 || a.height < 1 || a.maskH < 1 || a.maskW < 1 || a.maskC < 1 || a.radius < 0 || a.radius > RTC_SEG_MAX_RADIUS) return false;
+  const size_t pixels = (size_t)a.width * a.height;
+  const size_t maskPixels = (size_t)a.maskH * a.maskW;
+  if (name == "rtc_seg_mask_update") return checkDevice((uintptr_t)a.prob, maskPixels * a.maskC * sizeof(float)) && checkDevice((uintptr_t)a.mask, maskPixels);
+  if (name == "rtc_seg_rgba_to_input") return checkDevice((uintptr_t)a.src, pixels * 4) && checkDevice((uintptr_t)a.work, maskPixels * 3 * sizeof(float));
+  if (name == "rtc_seg_i420_to_input") {
+    const size_t chroma = (size_t)((a.width + 1) >> 1) * ((a.height + 1) >> 1);
+    return checkDevice((uintptr_t)a.src, pixels + 2 * chroma) && checkDevice((uintptr_t)a.work, maskPixels * 3 * sizeof(float));
+  }
+  const size_t c = name.back() == '4' ? 4 : 1;
+  bool ok = checkDevice((uintptr_t)a.src, pixels * c);
+  // The blur's three quarter-grid planes of floats.
+  const size_t quarter = 3 * (size_t)((a.width + 3) >> 2) * ((a.height + 3) >> 2) * c * sizeof(float);
+  if (name.rfind("rtc_seg_blur_", 0) == 0 || name.rfind("rtc_seg_down4", 0) == 0) return ok && checkDevice((uintptr_t)a.work, quarter);
+  ok = ok && checkDevice((uintptr_t)a.dst, pixels * c) && checkDevice((uintptr_t)a.mask, maskPixels);
+  if (a.mode == RTC_SEG_BACKDROP_BLUR) ok = ok && checkDevice((uintptr_t)a.work, quarter);
+  else if (a.mode == RTC_SEG_BACKDROP_IMAGE) ok = ok && checkDevice((uintptr_t)a.bg, pixels * c);
+  else if (a.mode != RTC_SEG_BACKDROP_COLOUR) return false;
+  return ok;
+}
+
 bool checkArgs(const KernelEntry &k, void **params) {
+  if (k.kind == ArgKind::Seg) return checkSegArgs(k, params);
+  if (k.kind == ArgKind::SegFrame) return checkSegFrameArgs(k, params);
   const size_t c = (size_t)k.channels;
   if (k.kind == ArgKind::Plane) {
     PlaneArgs a;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EffectEngine, JobOptions, JobTimings } from '../../engine/engine-types.ts';
 import type { MemoryReservation } from '../../engine/memory-budget.ts';
-import { badRequest, tooLarge, unprocessable } from '../../errors.ts';
+import { badRequest, tooLarge, unprocessable, unsupportedMediaType } from '../../errors.ts';
 import { decodeImage, encodeImage, IMAGE_TYPES, type ImageFormat } from '../../frames/codec.ts';
 import type { FrameLayout } from '../../frames/layout.ts';
 import { layoutOf, parseProcessQuery, type ProcessLimits, type ProcessQuery } from '../process-query.ts';
@@ -60,6 +60,14 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
     { parseAs: 'buffer', bodyLimit: options.maxBodyBytes },
     (_request, body, done) => done(null, body),
   );
+  // Seed users' tools send no body but a type (`hey -m POST`: text/html, `curl -d ''`: a form):
+  // an empty body of any type processes the test card; any other body of another type is 415,
+  // answered before a byte of it is read.
+  app.addContentTypeParser('*', (request, _payload, done) => {
+    if (request.headers['content-length'] === '0') return done(null, undefined);
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
+    done(unsupportedMediaType(`Content-Type must be ${[...Object.keys(IMAGE_TYPES), RAW_TYPE].join(', ')} or the body empty, got ${JSON.stringify(type.slice(0, 60))}`));
+  });
 
   /**
    * Before Fastify reads a byte of the body: refuse what is declared too large (413) or does not fit

@@ -8,10 +8,12 @@ import { notFound, type SessionRegistry } from '../../webrtc/session-registry.ts
 import { EXEMPT_FROM_PRESSURE, sessionCreationLimit } from '../guards.ts';
 import { asSdp, bearerMatches, iceServerLinks, JSON_TYPE, patchIce, requireType, SDP_TYPE, SDPFRAG_TYPE } from '../whip-support.ts';
 import { whepRoutes } from './whep.ts';
+import { backdropRoutes } from './backdrop.ts';
 
 export interface WhipRouteOptions {
   readonly sessions: SessionRegistry;
-  readonly config: Pick<Config, 'iceServers' | 'corsOrigins' | 'whipToken' | 'maxIters' | 'sessionRateLimitPerMinute'>;
+  readonly config: Pick<Config, 'iceServers' | 'corsOrigins' | 'whipToken' | 'maxIters' | 'sessionRateLimitPerMinute'> &
+    Partial<Pick<Config, 'backdropMaxPixels' | 'maxBodyBytes'>>;
 }
 
 /**
@@ -78,6 +80,13 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
   app.delete<{ Params: { id: string } }>('/whip/:id', exempt, async (request, reply) => {
     sessionOf(request).close('closed');
     return reply.code(200).send();
+  });
+
+  await app.register(backdropRoutes, {
+    sessionOf,
+    exempt: EXEMPT_FROM_PRESSURE,
+    maxPixels: config.backdropMaxPixels ?? 1920 * 1080,
+    maxBodyBytes: config.maxBodyBytes ?? 36 * 1024 * 1024,
   });
 
   await whepRoutes(app, { sessions, options204, createLimit: sessionCreationLimit(config.sessionRateLimitPerMinute) });

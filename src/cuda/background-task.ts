@@ -1,0 +1,132 @@
+/**
+ * One segmentation task (background-blur, background-replace) in a CUDA worker: the whole effect
+ * on the device through CudaKernels.runBackground() (src/cuda/segment.ts), under the fallback
+ * policy of src/cuda/fallback.ts. When the GPU is not in use or fails, `onCpu` does the task
+ * (the CPU path, src/segmentation/worker-task.ts), and the report says why.
+ *
+ * The session's mask state is the same bytes on both paths (model resolution, one byte per pixel,
+ * the same temporal update), so a session that moves between GPU and CPU keeps its mask.
+ *
+ * Bounded per worker: at most BACKDROP_CACHE_ENTRIES session images resized to a frame layout, in
+ * the GPU kernels' pinned memory.
+ */
+import { isSegmentationEffect } from '../effects/catalog.ts';
+import { epochNowMs, type ProcessResult, type ProcessTask } from '../engine/messages.ts';
+import { frameBytes, type FrameLayout } from '../frames/layout.ts';
+import { fillSynthetic } from '../frames/synthetic.ts';
+import { viewMaskState } from '../segmentation/mask-state.ts';
+import { SELFIE_MODEL } from '../segmentation/model.ts';
+import { GraphModelError, loadGraphModelFile } from '../segmentation/graph-load.ts';
+import { packagePath } from '../paths.ts';
+import { withDefaultsOf } from '../segmentation/params.ts';
+import { coverResize, rgbaToI420 } from '../segmentation/worker-effects.ts';
+import type { HostBackdrop } from './cuda-kernels.ts';
+import type { FallbackKernels, GpuKernels } from './fallback.ts';
+
+const BACKDROP_CACHE_ENTRIES = 2;
+/** The model's mask: one byte per input pixel (src/segmentation/model.ts). */
+const MODEL_PIXELS = SELFIE_MODEL.inputWidth * SELFIE_MODEL.inputHeight;
+
+type ImageBackdrop = NonNullable<NonNullable<ProcessTask['segmentation']>['backdrop']>;
+
+const backdrops = new Map<string, { gpu: GpuKernels; ptr: number; bytes: number }>();
+
+/** The session's image covering the frame, in the layout's format, cached in pinned memory. */
+function imageBackdrop(gpu: GpuKernels, layout: FrameLayout, image: ImageBackdrop): number {
+  const key = `${image.id}:${layout.format}:${layout.width}x${layout.height}`;
+  const hit = backdrops.get(key);
+  if (hit && hit.gpu === gpu) {
+    backdrops.delete(key);
+    backdrops.set(key, hit);
+    return hit.ptr;
+  }
+  while (backdrops.size >= BACKDROP_CACHE_ENTRIES) {
+    const [oldestKey, oldest] = backdrops.entries().next().value as [string, { gpu: GpuKernels; ptr: number; bytes: number }];
+    oldest.gpu.free(oldest.ptr, oldest.bytes);
+    backdrops.delete(oldestKey);
+  }
+  const bytes = frameBytes(layout);
+  const ptr = gpu.alloc(bytes);
+  const rgba = coverResize(new Uint8Array(image.rgba, 0, image.width * image.height * 4), image.width, image.height, layout.width, layout.height);
+  const out = gpu.view(ptr, bytes);
+  if (layout.format === 'rgba') out.set(rgba);
+  else rgbaToI420(rgba, layout.width, layout.height, out);
+  backdrops.set(key, { gpu, ptr, bytes });
+  return ptr;
+}
+
+/**
+ * Why the model cannot run on the GPU (a layer the graph loader does not know), checked once per
+ * worker; undefined when it can. Such a model's jobs go to the CPU path without counting as GPU
+ * faults, so that it does not make the worker give up its GPU for the other effects.
+ */
+let graphProblem: string | undefined | null = null;
+function gpuGraphProblem(): string | undefined {
+  if (graphProblem === null) {
+    try {
+      loadGraphModelFile(packagePath(SELFIE_MODEL.graphPath));
+      graphProblem = undefined;
+    } catch (err) {
+      if (!(err instanceof GraphModelError)) throw err;
+      graphProblem = err.message;
+    }
+  }
+  return graphProblem;
+}
+
+export async function runSegmentationTaskOnGpu(
+  task: ProcessTask,
+  kernels: FallbackKernels,
+  checksum: (frame: Uint8Array) => number,
+  report: () => Partial<ProcessResult>,
+  onCpu: () => Promise<ProcessResult>,
+): Promise<ProcessResult> {
+  const queueSeconds = Math.max(0, (epochNowMs() - task.queuedAtMs) / 1000);
+  const { job, layout, source } = task;
+  if (!isSegmentationEffect(job.effect)) throw new RangeError(`${job.effect} is not a segmentation effect`);
+  const effect = job.effect;
+  // The engine's cancel flag (client gone, deadline): a job not started yet is skipped, as on the CPU path.
+  if (task.cancel && Atomics.load(new Int32Array(task.cancel), 0) !== 0) return { outcome: 'cancelled', queueSeconds, computeSeconds: 0, checksum: 0 };
+  if (gpuGraphProblem() !== undefined) return onCpu();
+  const t0 = performance.now();
+  const bytes = frameBytes(layout);
+  let sum = 0;
+  let maskReused = false;
+  const seg = task.segmentation;
+  const maskOnly = seg?.maskOnly === true;
+  const ran = kernels.tryGpu((gpu) => {
+    if (!gpu.runBackground || !gpu.updateMask) throw new Error('these GPU kernels have no background effects');
+    const srcPtr = gpu.alloc(bytes);
+    const dstPtr = gpu.alloc(bytes);
+    try {
+      if (source.kind === 'synthetic') fillSynthetic(layout, gpu.view(srcPtr, bytes));
+      else gpu.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
+      if (seg && maskOnly) {
+        // A live session's mask job: the model into the session's state, no frame out.
+        const state = viewMaskState(seg.state, MODEL_PIXELS);
+        gpu.updateMask(layout, srcPtr, { get valid() { return state.valid; }, mask: state.mask, markValid: () => state.markValid(), smoothing: seg.smoothing });
+        return;
+      }
+      let backdrop: HostBackdrop;
+      if (effect === 'background-blur') backdrop = { kind: 'blur', strengthPx: withDefaultsOf('background-blur', job.params).strength };
+      else if (seg?.backdrop) backdrop = { kind: 'image', ptr: imageBackdrop(gpu, layout, seg.backdrop) };
+      else backdrop = { kind: 'colour', rgb: withDefaultsOf('background-replace', job.params).color };
+      const state = seg ? viewMaskState(seg.state, MODEL_PIXELS) : undefined;
+      const session = seg && state ? { get valid() { return state.valid; }, mask: state.mask, markValid: () => state.markValid(), infer: seg.infer, smoothing: seg.smoothing } : undefined;
+      maskReused = session !== undefined && session.valid && !session.infer;
+      gpu.runBackground(layout, srcPtr, dstPtr, backdrop, session);
+      const out = gpu.view(dstPtr, bytes);
+      if (source.kind === 'shared') new Uint8Array(source.buffer, 0, bytes).set(out);
+      sum = checksum(out);
+    } finally {
+      gpu.free(dstPtr, bytes);
+      gpu.free(srcPtr, bytes);
+    }
+  });
+  if (!ran) return { ...(await onCpu()), ...report() };
+  const done = report();
+  // A mask job's device time is the model's (network and mask update); a composed frame's also
+  // covers the blur and the blend, so it is not reported as inference time.
+  const inference = maskOnly && done.kernelSeconds !== undefined ? { inferenceSeconds: done.kernelSeconds } : {};
+  return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: sum, ...done, ...inference, maskReused: maskOnly ? false : maskReused };
+}

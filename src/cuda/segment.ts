@@ -1,0 +1,605 @@
+/**
+ * Person segmentation and background blur on a CUDA device: the network of graph.ts run by the
+ * kernels of segment.cu, on the stream and in the context of its owner (the CUDA backend, or a
+ * standalone instance for the tests and the benchmark).
+ *
+ * Memory: the weights go up once, into one device buffer. The network's tensors live in a fixed
+ * set of device buffers assigned at construction by liveness (a buffer is reused once the last
+ * reader of its tensor has run), so a frame allocates nothing for the network. The frame-sized
+ * float buffer of the blur is kept and grown to the largest frame seen (the frame size is bounded
+ * by the engine's own limits). A pinned staging block serves the synchronous test helpers.
+ *
+ * Everything is queued on one stream; nothing here waits except the synchronous helpers.
+ */
+import { readFileSync } from 'node:fs';
+import { gaussianWeights } from '../effects/reference.ts';
+import { packageUrl } from '../paths.ts';
+import { elements, opInputs, type Activation, type GraphModel, type GraphOp, type Shape } from '../segmentation/graph.ts';
+import { planeColour } from '../segmentation/background.ts';
+import { FEATHER_HIGH, FEATHER_LOW, quarterSigma } from '../segmentation/graph-frame.ts';
+import { frameBytes, planesOf, type FrameLayout } from '../frames/layout.ts';
+import {
+  CU_EVENT_BLOCKING_SYNC,
+  CU_EVENT_DEFAULT,
+  CU_EVENT_DISABLE_TIMING,
+  CU_STREAM_NON_BLOCKING,
+  DEFAULT_CUDA_LIBRARY,
+  loadCudaDriver,
+  type CuContext,
+  type CudaDriver,
+  type CuDevicePtr,
+  type CuEvent,
+  type CuFunction,
+  type CuHostPointer,
+  type CuModule,
+  type CuStream,
+  type LaunchArgs,
+} from './driver.ts';
+
+/** Every `.entry` of segment.cu; the PTX must declare exactly these. */
+export const SEGMENT_KERNEL_NAMES = [
+  'rtc_seg_conv2d',
+  'rtc_seg_depthwise',
+  'rtc_seg_deconv',
+  'rtc_seg_avgpool',
+  'rtc_seg_resize',
+  'rtc_seg_activation',
+  'rtc_seg_add',
+  'rtc_seg_mul',
+  'rtc_seg_rgba_to_input',
+  'rtc_seg_i420_to_input',
+  'rtc_seg_mask_update',
+  'rtc_seg_down4_c4',
+  'rtc_seg_down4_c1',
+  'rtc_seg_blur_rows_c4',
+  'rtc_seg_blur_rows_c1',
+  'rtc_seg_blur_columns_c4',
+  'rtc_seg_blur_columns_c1',
+  'rtc_seg_blend_c4',
+  'rtc_seg_blend_c1',
+] as const;
+export type SegmentKernelName = (typeof SEGMENT_KERNEL_NAMES)[number];
+
+export const SEGMENT_PTX_URL = packageUrl('src/cuda/ptx/segment.ptx');
+
+export function readSegmentPtx(): string {
+  return readFileSync(SEGMENT_PTX_URL, 'utf8');
+}
+
+/** Mirrors of segment.cu. */
+export const SEG_ARGS_BYTES = 112;
+export const SEG_FRAME_ARGS_BYTES = 488;
+const SEG_FRAME_WEIGHTS_OFFSET = 100;
+const BACKDROP_CODE = { blur: 0, colour: 1, image: 2 } as const;
+const ACT_CODE: Readonly<Record<Activation, number>> = { none: 0, relu: 1, relu6: 2, sigmoid: 3, hswish: 4 };
+const FLAG_HALF_PIXEL = 1;
+const FLAG_ALIGN_CORNERS = 2;
+const FLAG_BROADCAST = 4;
+const THREADS = 256;
+const MAX_BLOCKS = 65535;
+const ALIGN_BYTES = 256;
+const F32 = 4;
+
+const alignUp = (n: number) => Math.ceil(n / ALIGN_BYTES) * ALIGN_BYTES;
+
+interface OpWeights {
+  readonly filter: CuDevicePtr;
+  readonly bias: CuDevicePtr;
+}
+
+/** What goes behind the person. An image is a device frame of the job's layout. */
+export type DeviceBackdrop =
+  | { readonly kind: 'blur'; readonly strengthPx: number }
+  | { readonly kind: 'colour'; readonly rgb: number }
+  | { readonly kind: 'image'; readonly frame: CuDevicePtr };
+
+export interface DeviceBackgroundJob {
+  readonly layout: FrameLayout;
+  readonly src: CuDevicePtr;
+  readonly dst: CuDevicePtr;
+  readonly backdrop: DeviceBackdrop;
+  /** Run the network on this frame; false blends with the mask already on the device. */
+  readonly infer: boolean;
+  /** Weight of the previous mask in the temporal smoothing, 0 .. 0.95. */
+  readonly smoothing: number;
+  /** The device's mask is not this session's: take the new one as it is. */
+  readonly fresh: boolean;
+}
+
+/** How a frame's 0..255 byte becomes a model input value: byte * scale + offset. */
+export interface InputScaling {
+  readonly scale: number;
+  readonly offset: number;
+}
+export const RGB_UNIT: InputScaling = { scale: 1 / 255, offset: 0 };
+
+export interface SegmenterStats {
+  readonly weightBytes: number;
+  readonly tensorBytes: number;
+  readonly tensorBuffers: number;
+}
+
+export class CudaSegmenter {
+  readonly model: GraphModel;
+  readonly stats: SegmenterStats;
+
+  readonly #d: CudaDriver;
+  readonly #context: CuContext;
+  readonly #stream: CuStream;
+  readonly #functions = new Map<SegmentKernelName, CuFunction>();
+  readonly #module: CuModule;
+  readonly #args: LaunchArgs;
+  readonly #allocations: CuDevicePtr[] = [];
+  readonly #weights: OpWeights[] = [];
+  /** Device address of each tensor's buffer. */
+  readonly #tensor: CuDevicePtr[] = [];
+  /** The session's person mask on the device, model resolution, one byte per pixel. */
+  readonly #mask: CuDevicePtr = 0n;
+  #maskPinned: { pointer: CuHostPointer; address: number; bytes: Uint8Array } | undefined;
+  #rows: { pointer: CuDevicePtr; bytes: number } | undefined;
+  #staging: { pointer: CuHostPointer; address: number; bytes: number; view: ArrayBuffer } | undefined;
+  #done: CuEvent | undefined;
+  #timing: [CuEvent, CuEvent] | undefined;
+  readonly #input: InputScaling;
+  #closed = false;
+
+  /**
+   * The caller owns context and stream, and keeps them alive until close(). `input` maps a frame's
+   * byte to the model's input value (value = byte * scale + offset; the selfie model: 1/255, 0).
+   */
+  constructor(driver: CudaDriver, context: CuContext, stream: CuStream, model: GraphModel, input: InputScaling = RGB_UNIT, ptx: string = readSegmentPtx()) {
+    this.#d = driver;
+    this.#input = input;
+    this.#context = context;
+    this.#stream = stream;
+    this.model = model;
+    driver.setCurrentContext(context);
+    this.#module = driver.loadModule(ptx);
+    try {
+      for (const name of SEGMENT_KERNEL_NAMES) this.#functions.set(name, driver.getFunction(this.#module, name));
+      this.#args = driver.createLaunchArgs(Math.max(SEG_ARGS_BYTES, SEG_FRAME_ARGS_BYTES));
+      const weightBytes = this.#uploadWeights();
+      const { bytes, buffers } = this.#assignTensors();
+      const out = model.tensors[model.output]!;
+      this.#mask = this.#alloc(out.h * out.w);
+      driver.memsetD8Async(this.#mask, 0, out.h * out.w, stream);
+      this.stats = { weightBytes, tensorBytes: bytes, tensorBuffers: buffers };
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  #alloc(bytes: number): CuDevicePtr {
+    const pointer = this.#d.memAlloc(Math.max(bytes, 1));
+    this.#allocations.push(pointer);
+    return pointer;
+  }
+
+  /** A pinned block of at least `bytes`, kept for the next call. */
+  #stagingBlock(bytes: number): { address: number; view: ArrayBuffer } {
+    if (!this.#staging || this.#staging.bytes < bytes) {
+      if (this.#staging) this.#d.memFreeHost(this.#staging.pointer);
+      this.#staging = undefined;
+      const size = alignUp(bytes);
+      const { pointer, address } = this.#d.memHostAlloc(size);
+      this.#staging = { pointer, address, bytes: size, view: this.#d.hostView(pointer, size) };
+    }
+    return this.#staging;
+  }
+
+  #sync(): void {
+    this.#done ??= this.#d.eventCreate(CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING);
+    this.#d.eventRecord(this.#done, this.#stream);
+    this.#d.eventSynchronize(this.#done);
+  }
+
+  /** All filters and biases in one buffer, each 256-byte aligned; one copy, then the staging block is reused. */
+  #uploadWeights(): number {
+    const layers = this.model.ops.filter((op): op is Extract<GraphOp, { filter: Float32Array }> => 'filter' in op);
+    let total = 0;
+    for (const op of layers) total += alignUp(op.filter.byteLength) + alignUp(op.bias.byteLength);
+    if (total === 0) {
+      for (const _ of this.model.ops) this.#weights.push({ filter: 0n, bias: 0n });
+      return 0;
+    }
+    const device = this.#alloc(total);
+    const host = this.#stagingBlock(total);
+    const floats = new Float32Array(host.view, 0, total / F32);
+    let at = 0;
+    for (const op of this.model.ops) {
+      if (!('filter' in op)) {
+        this.#weights.push({ filter: 0n, bias: 0n });
+        continue;
+      }
+      floats.set(op.filter, at / F32);
+      const filter = device + BigInt(at);
+      at += alignUp(op.filter.byteLength);
+      floats.set(op.bias, at / F32);
+      const bias = device + BigInt(at);
+      at += alignUp(op.bias.byteLength);
+      this.#weights.push({ filter, bias });
+    }
+    this.#d.memcpyHtoDAsync(device, host.address, total, this.#stream);
+    this.#sync();
+    return total;
+  }
+
+  /** One buffer per live tensor at a time: a buffer is free again after its tensor's last reader. */
+  #assignTensors(): { bytes: number; buffers: number } {
+    const { tensors, ops, output } = this.model;
+    const lastUse = new Array<number>(tensors.length).fill(-1);
+    ops.forEach((op, i) => {
+      for (const t of opInputs(op)) lastUse[t] = i;
+    });
+    lastUse[output] = Number.POSITIVE_INFINITY;
+    const slots: number[] = [];
+    const free: number[] = [];
+    const slotOf = new Array<number>(tensors.length).fill(-1);
+    const take = (bytes: number): number => {
+      let best = -1;
+      for (const s of free) if (slots[s]! >= bytes && (best < 0 || slots[s]! < slots[best]!)) best = s;
+      if (best >= 0) {
+        free.splice(free.indexOf(best), 1);
+        return best;
+      }
+      slots.push(bytes);
+      return slots.length - 1;
+    };
+    slotOf[0] = take(elements(tensors[0]!) * F32);
+    ops.forEach((op, i) => {
+      slotOf[op.output] = take(elements(tensors[op.output]!) * F32);
+      for (const t of new Set(opInputs(op))) if (lastUse[t] === i) free.push(slotOf[t]!);
+    });
+    const pointers = slots.map((bytes) => this.#alloc(bytes));
+    slotOf.forEach((s, t) => {
+      this.#tensor[t] = s >= 0 ? pointers[s]! : 0n;
+    });
+    return { bytes: slots.reduce((a, b) => a + b, 0), buffers: slots.length };
+  }
+
+  #launch(name: SegmentKernelName, total: number): void {
+    const blocks = Math.max(1, Math.min(Math.ceil(total / THREADS), MAX_BLOCKS));
+    const fn = this.#functions.get(name);
+    if (!fn) throw new Error(`kernel ${name} is not loaded`);
+    this.#d.launch(fn, [blocks, 1, 1], [THREADS, 1, 1], this.#stream, this.#args);
+  }
+
+  #launchOp(op: GraphOp, index: number): void {
+    const { tensors } = this.model;
+    const v = this.#args.view;
+    const out = tensors[op.output]!;
+    const first = op.kind === 'add' || op.kind === 'mul' ? op.a : op.input;
+    const input = tensors[first]!;
+    const w = this.#weights[index]!;
+    v.setBigUint64(0, this.#tensor[first]!, true);
+    v.setBigUint64(8, op.kind === 'add' || op.kind === 'mul' ? this.#tensor[op.b]! : 0n, true);
+    v.setBigUint64(16, w.filter, true);
+    v.setBigUint64(24, w.bias, true);
+    v.setBigUint64(32, this.#tensor[op.output]!, true);
+    [input.h, input.w, input.c, out.h, out.w, out.c].forEach((n, i) => v.setInt32(40 + 4 * i, n, true));
+    const win = 'kh' in op ? op : { kh: 1, kw: 1, strideH: 1, strideW: 1, padTop: 0, padLeft: 0 };
+    [win.kh, win.kw, win.strideH, win.strideW, win.padTop, win.padLeft].forEach((n, i) => v.setInt32(64 + 4 * i, n, true));
+    v.setInt32(88, 'act' in op ? ACT_CODE[op.act] : 0, true);
+    let flags = 0;
+    let scaleH = 0;
+    let scaleW = 0;
+    if (op.kind === 'resize') {
+      flags = (op.halfPixel ? FLAG_HALF_PIXEL : 0) | (op.alignCorners ? FLAG_ALIGN_CORNERS : 0);
+      const scale = (i: number, o: number) => (op.alignCorners && o > 1 ? (i - 1) / (o - 1) : i / o);
+      scaleH = scale(input.h, out.h);
+      scaleW = scale(input.w, out.w);
+    }
+    if (op.kind === 'mul') {
+      const b = tensors[op.b]!;
+      if (b.h * b.w === 1 && out.h * out.w !== 1) flags |= FLAG_BROADCAST;
+    }
+    v.setInt32(92, flags, true);
+    v.setFloat32(96, scaleH, true);
+    v.setFloat32(100, scaleW, true);
+    v.setInt32(104, 0, true);
+    v.setInt32(108, 0, true);
+    this.#launch(`rtc_seg_${op.kind === 'avgPool' ? 'avgpool' : op.kind}` as SegmentKernelName, elements(out));
+  }
+
+  /** Queues the network on the tensor already in the input buffer; the output stays on the device. */
+  #enqueueNetwork(): CuDevicePtr {
+    this.model.ops.forEach((op, i) => this.#launchOp(op, i));
+    return this.#tensor[this.model.output]!;
+  }
+
+  /** `grid` is the model-resolution side: the model input for *_to_input, the mask otherwise. */
+  #frameArgs(f: { src: CuDevicePtr; dst?: CuDevicePtr; work?: CuDevicePtr; bg?: CuDevicePtr; width: number; height: number; grid: Shape; sigma?: number; mode?: number; colour?: number; newWeight?: number }): void {
+    const v = this.#args.view;
+    v.setBigUint64(0, f.src, true);
+    v.setBigUint64(8, f.dst ?? 0n, true);
+    v.setBigUint64(16, this.#tensor[this.model.output]!, true);
+    v.setBigUint64(24, this.#mask, true);
+    v.setBigUint64(32, f.work ?? 0n, true);
+    v.setBigUint64(40, f.bg ?? 0n, true);
+    v.setInt32(48, f.width, true);
+    v.setInt32(52, f.height, true);
+    v.setInt32(56, f.grid.h, true);
+    v.setInt32(60, f.grid.w, true);
+    v.setInt32(64, f.grid.c, true);
+    const weights = f.sigma !== undefined && f.sigma > 0 ? gaussianWeights(f.sigma) : [1];
+    v.setInt32(68, weights.length - 1, true);
+    v.setInt32(72, f.mode ?? BACKDROP_CODE.blur, true);
+    v.setUint32(76, f.colour ?? 0, true);
+    v.setFloat32(80, FEATHER_LOW, true);
+    v.setFloat32(84, FEATHER_HIGH, true);
+    v.setFloat32(88, f.newWeight ?? 1, true);
+    v.setFloat32(92, this.#input.scale, true);
+    v.setFloat32(96, this.#input.offset, true);
+    weights.forEach((w, i) => v.setFloat32(SEG_FRAME_WEIGHTS_OFFSET + 4 * i, w, true));
+  }
+
+  /** Queues frame -> model input -> network; the probability stays on the device. */
+  #enqueueNetworkOnFrame(layout: FrameLayout, src: CuDevicePtr): void {
+    const input = this.model.tensors[0]!;
+    if (input.c !== 3) throw new RangeError(`the model takes ${input.c} channels, not RGB`);
+    this.#frameArgs({ src, work: this.#tensor[0]!, width: layout.width, height: layout.height, grid: input });
+    this.#launch(layout.format === 'rgba' ? 'rtc_seg_rgba_to_input' : 'rtc_seg_i420_to_input', input.h * input.w);
+    this.#enqueueNetwork();
+  }
+
+  /**
+   * Queues the network on a device frame and the update of the device's mask with its result
+   * (a live session's mask job; enqueueBackground does it too unless the mask is reused).
+   */
+  enqueueMaskUpdate(layout: FrameLayout, src: CuDevicePtr, smoothing: number, fresh: boolean): void {
+    this.#checkOpen();
+    checkFrame(layout.width, layout.height);
+    this.#d.setCurrentContext(this.#context);
+    const maskShape = this.model.tensors[this.model.output]!;
+    this.#enqueueNetworkOnFrame(layout, src);
+    const newWeight = fresh ? 1 : 1 - Math.min(0.95, Math.max(0, smoothing));
+    this.#frameArgs({ src, width: layout.width, height: layout.height, grid: maskShape, newWeight });
+    this.#launch('rtc_seg_mask_update', maskShape.h * maskShape.w);
+  }
+
+  /**
+   * Queues the whole background effect of one frame in device memory: unless the job reuses the
+   * mask, the network and the mask update; then, plane by plane, the backdrop and the blend into
+   * dst. src and dst hold frameBytes(layout) and must not overlap.
+   */
+  enqueueBackground(job: DeviceBackgroundJob): void {
+    this.#checkOpen();
+    const { layout } = job;
+    checkFrame(layout.width, layout.height);
+    this.#d.setCurrentContext(this.#context);
+    const maskShape = this.model.tensors[this.model.output]!;
+    if (job.infer) this.enqueueMaskUpdate(layout, job.src, job.smoothing, job.fresh);
+    const planes = planesOf(layout);
+    const first = planes[0]!;
+    const backdrop = job.backdrop;
+    const quarter = (n: number) => (n + 3) >> 2;
+    if (backdrop.kind === 'blur') this.#ensureRows(3 * quarter(first.width) * quarter(first.height) * first.channels * F32);
+    planes.forEach((p, index) => {
+      const c = p.channels === 4 ? 'c4' : 'c1';
+      const src = job.src + BigInt(p.offset);
+      const dst = job.dst + BigInt(p.offset);
+      const common = { src, dst, width: p.width, height: p.height, grid: { h: maskShape.h, w: maskShape.w, c: 1 } };
+      if (backdrop.kind === 'blur') {
+        const sigma = quarterSigma(backdrop.strengthPx, layout.format === 'i420' && index > 0);
+        const args = { ...common, work: this.#rows!.pointer, sigma, mode: BACKDROP_CODE.blur };
+        const cells = quarter(p.width) * quarter(p.height);
+        this.#frameArgs(args);
+        this.#launch(`rtc_seg_down4_${c}`, cells);
+        this.#launch(`rtc_seg_blur_rows_${c}`, cells);
+        this.#launch(`rtc_seg_blur_columns_${c}`, cells);
+        this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
+      } else if (backdrop.kind === 'image') {
+        this.#frameArgs({ ...common, bg: backdrop.frame + BigInt(p.offset), mode: BACKDROP_CODE.image });
+        this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
+      } else {
+        this.#frameArgs({ ...common, colour: planeColour(backdrop.rgb, layout, index), mode: BACKDROP_CODE.colour });
+        this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
+      }
+    });
+  }
+
+  /** The float rows of the blur: kept, grown to the largest plane seen. */
+  #ensureRows(bytes: number): void {
+    if (this.#rows && this.#rows.bytes >= bytes) return;
+    if (this.#rows) {
+      // Queued work may still read the old buffer: wait for it (once per new largest frame size).
+      this.#sync();
+      this.#freeOwned(this.#rows.pointer);
+    }
+    this.#rows = { pointer: this.#alloc(bytes), bytes };
+  }
+
+  /** Queues the upload of a session's mask (model resolution, one byte per pixel) to the device. */
+  enqueueMaskUpload(mask: Uint8Array): void {
+    const host = this.#maskHost();
+    if (mask.length !== host.bytes.length) throw new RangeError(`a mask of ${mask.length} bytes; the model's has ${host.bytes.length}`);
+    host.bytes.set(mask);
+    this.#d.memcpyHtoDAsync(this.#mask, host.address, mask.length, this.#stream);
+  }
+
+  /** Queues the download of the device's mask; read it with hostMask() after the stream is done. */
+  enqueueMaskDownload(): void {
+    const host = this.#maskHost();
+    this.#d.memcpyDtoHAsync(host.address, this.#mask, host.bytes.length, this.#stream);
+  }
+
+  /** The pinned copy of the mask (valid after the stream has run a download). */
+  hostMask(): Uint8Array {
+    return this.#maskHost().bytes;
+  }
+
+  #maskHost(): { address: number; bytes: Uint8Array } {
+    if (!this.#maskPinned) {
+      const shape = this.model.tensors[this.model.output]!;
+      const size = shape.h * shape.w;
+      const { pointer, address } = this.#d.memHostAlloc(size);
+      this.#maskPinned = { pointer, address, bytes: new Uint8Array(this.#d.hostView(pointer, size)) };
+    }
+    return this.#maskPinned;
+  }
+
+  /** Waits for everything queued on the stream. */
+  sync(): void {
+    this.#sync();
+  }
+
+  /** Benchmark helper: device milliseconds of the work `enqueue` queues (CUDA events around it). */
+  measure(enqueue: () => void): number {
+    this.#checkOpen();
+    this.#d.setCurrentContext(this.#context);
+    this.#timing ??= [this.#d.eventCreate(CU_EVENT_DEFAULT), this.#d.eventCreate(CU_EVENT_DEFAULT)];
+    const [start, stop] = this.#timing;
+    this.#d.eventRecord(start, this.#stream);
+    enqueue();
+    this.#d.eventRecord(stop, this.#stream);
+    this.#sync();
+    return this.#d.eventElapsedMs(start, stop);
+  }
+
+  /** Benchmark helper: a device copy of `bytes`, freed by close() or by the returned function. */
+  deviceCopy(bytes: Uint8Array): { pointer: CuDevicePtr; free: () => void } {
+    this.#checkOpen();
+    this.#d.setCurrentContext(this.#context);
+    const pointer = this.#alloc(bytes.length);
+    const host = this.#stagingBlock(bytes.length);
+    new Uint8Array(host.view, 0, bytes.length).set(bytes);
+    this.#d.memcpyHtoDAsync(pointer, host.address, bytes.length, this.#stream);
+    this.#sync();
+    return { pointer, free: () => this.#freeOwned(pointer) };
+  }
+
+  /** Test and benchmark helper: runs the network on `input` (NHWC, the model's input shape) and returns its output. */
+  runNetwork(input: Float32Array): Float32Array {
+    this.#checkOpen();
+    const inShape = this.model.tensors[0]!;
+    if (input.length !== elements(inShape)) throw new RangeError(`input has ${input.length} values, the model takes ${elements(inShape)}`);
+    this.#d.setCurrentContext(this.#context);
+    const outCount = elements(this.model.tensors[this.model.output]!);
+    const host = this.#stagingBlock(Math.max(input.byteLength, outCount * F32));
+    new Float32Array(host.view, 0, input.length).set(input);
+    this.#d.memcpyHtoDAsync(this.#tensor[0]!, host.address, input.byteLength, this.#stream);
+    const out = this.#enqueueNetwork();
+    this.#d.memcpyDtoHAsync(host.address, out, outCount * F32, this.#stream);
+    this.#sync();
+    return new Float32Array(host.view, 0, outCount).slice();
+  }
+
+  /** Test helper: the model's probability for a frame, through the device path from the frame. */
+  probabilityOf(frame: Uint8Array, layout: FrameLayout): Float32Array {
+    const outBytes = elements(this.model.tensors[this.model.output]!) * F32;
+    return this.#withFrames(frame, layout, 0, (src, _dst, host) => {
+      this.#enqueueNetworkOnFrame(layout, src);
+      this.#d.memcpyDtoHAsync(host.address, this.#tensor[this.model.output]!, outBytes, this.#stream);
+      this.#sync();
+      return new Float32Array(host.view, 0, outBytes / F32).slice();
+    });
+  }
+
+  /**
+   * Test helper: the background effect of one frame through the device, with an optional mask
+   * state before it; returns the output frame and the mask after it. An image backdrop is a frame
+   * of the same layout.
+   */
+  compose(frame: Uint8Array, layout: FrameLayout, backdrop: { kind: 'blur'; strengthPx: number } | { kind: 'colour'; rgb: number } | { kind: 'image'; frame: Uint8Array }, state: { mask?: Uint8Array; infer?: boolean; smoothing?: number } = {}): { frame: Uint8Array; mask: Uint8Array } {
+    const bytes = frame.length;
+    return this.#withFrames(frame, layout, backdrop.kind === 'image' ? 2 : 1, (src, extra, host) => {
+      const [dst, bg] = extra;
+      if (backdrop.kind === 'image') {
+        new Uint8Array(host.view, 0, bytes).set(backdrop.frame);
+        this.#d.memcpyHtoDAsync(bg!, host.address, bytes, this.#stream);
+      }
+      if (state.mask) this.enqueueMaskUpload(state.mask);
+      const device: DeviceBackdrop = backdrop.kind === 'image' ? { kind: 'image', frame: bg! } : backdrop;
+      this.enqueueBackground({ layout, src, dst: dst!, backdrop: device, infer: state.infer ?? true, smoothing: state.smoothing ?? 0, fresh: state.mask === undefined });
+      this.enqueueMaskDownload();
+      this.#d.memcpyDtoHAsync(host.address, dst!, bytes, this.#stream);
+      this.#sync();
+      return { frame: new Uint8Array(host.view, 0, bytes).slice(), mask: this.hostMask().slice() };
+    });
+  }
+
+  /** Uploads `frame` to a device buffer, allocates `extra` more of its size, runs `work`, frees them. */
+  #withFrames<T>(frame: Uint8Array, layout: FrameLayout, extra: number, work: (src: CuDevicePtr, extra: CuDevicePtr[], host: { address: number; view: ArrayBuffer }) => T): T {
+    this.#checkOpen();
+    checkFrame(layout.width, layout.height);
+    if (frame.length !== frameBytes(layout)) throw new RangeError(`a ${layout.format} frame of ${layout.width}x${layout.height} has ${frameBytes(layout)} bytes, got ${frame.length}`);
+    this.#d.setCurrentContext(this.#context);
+    const buffers: CuDevicePtr[] = [];
+    try {
+      for (let i = 0; i <= extra; i++) buffers.push(this.#alloc(frame.length));
+      const host = this.#stagingBlock(Math.max(frame.length, elements(this.model.tensors[this.model.output]!) * F32));
+      new Uint8Array(host.view, 0, frame.length).set(frame);
+      this.#d.memcpyHtoDAsync(buffers[0]!, host.address, frame.length, this.#stream);
+      return work(buffers[0]!, buffers.slice(1), host);
+    } finally {
+      this.#sync();
+      for (const b of buffers) this.#freeOwned(b);
+    }
+  }
+
+  #freeOwned(pointer: CuDevicePtr): void {
+    const at = this.#allocations.indexOf(pointer);
+    if (at < 0) return;
+    this.#allocations.splice(at, 1);
+    this.#d.memFree(pointer);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error('the CUDA segmenter is closed');
+  }
+
+  /** Frees every buffer and the module; the context and stream stay with their owner. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const d = this.#d;
+    const steps: Array<() => void> = [
+      () => d.setCurrentContext(this.#context),
+      () => d.streamSynchronize(this.#stream),
+      ...this.#allocations.map((p) => () => d.memFree(p)),
+      () => this.#staging && d.memFreeHost(this.#staging.pointer),
+      () => this.#maskPinned && d.memFreeHost(this.#maskPinned.pointer),
+      () => this.#done && d.eventDestroy(this.#done),
+      ...(this.#timing ?? []).map((e) => () => d.eventDestroy(e)),
+      () => this.#args && d.freeLaunchArgs(this.#args),
+      () => d.unloadModule(this.#module),
+    ];
+    for (const step of steps) {
+      try {
+        step();
+      } catch {
+        // best effort, as CudaKernels.close(): after a sticky error every call fails
+      }
+    }
+    this.#allocations.length = 0;
+  }
+}
+
+function checkFrame(width: number, height: number): void {
+  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1 || width * height * 16 > 0x7fffffff) {
+    throw new RangeError(`invalid frame size ${width}x${height}`);
+  }
+}
+
+/** A segmenter with its own context and stream (tests, benchmarks); close() releases them too. */
+export function createCudaSegmenter(model: GraphModel, options: { libraryPath?: string; ordinal?: number; input?: InputScaling } = {}): CudaSegmenter & { dispose(): void } {
+  const driver = loadCudaDriver(options.libraryPath ?? DEFAULT_CUDA_LIBRARY);
+  driver.init();
+  const device = driver.device(options.ordinal ?? 0);
+  const context = driver.primaryContextRetain(device);
+  driver.setCurrentContext(context);
+  const stream = driver.streamCreate(CU_STREAM_NON_BLOCKING);
+  const segmenter = new CudaSegmenter(driver, context, stream, model, options.input) as CudaSegmenter & { dispose(): void };
+  segmenter.dispose = () => {
+    segmenter.close();
+    try {
+      driver.setCurrentContext(context);
+      driver.streamDestroy(stream);
+    } finally {
+      driver.setCurrentContext(null);
+      driver.primaryContextRelease(device);
+    }
+  };
+  return segmenter;
+}

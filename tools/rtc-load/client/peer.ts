@@ -1,0 +1,231 @@
+/**
+ * The client side of a WebRTC connection (the offerer), on @roamhq/wrtc: sends I420 frames on one
+ * video track, hands received frames to 'frame' listeners, and carries an optional data channel.
+ * Its own small wrapper, so the load tool, tests and benchmarks never import the server's peer.
+ */
+import { createRequire } from 'node:module';
+import type { I420Frame } from './i420.ts';
+
+export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+export type ClientPeerEvents = {
+  /** A decoded frame from the server; `receivedAtMs` is performance.now() on arrival. */
+  frame: [frame: I420Frame, receivedAtMs: number];
+  state: [state: PeerState];
+  /** A text message on a data channel. */
+  message: [label: string, text: string];
+  channelopen: [label: string];
+};
+
+export interface IceServerConfig {
+  readonly urls: string | readonly string[];
+  readonly username?: string;
+  readonly credential?: string;
+}
+
+// ---- the binding's surface, as far as the client uses it ----------------------------------------
+
+interface NativeTrack {
+  readonly kind: string;
+  stop(): void;
+}
+interface NativeDataChannel {
+  readonly label: string;
+  readonly readyState: string;
+  send(data: string): void;
+  onopen: (() => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+}
+interface NativeDescription {
+  readonly type: string;
+  readonly sdp: string;
+}
+interface NativePeerConnection {
+  readonly connectionState: PeerState;
+  readonly iceGatheringState: string;
+  readonly localDescription: NativeDescription | null;
+  readonly remoteDescription: NativeDescription | null;
+  setRemoteDescription(description: NativeDescription): Promise<void>;
+  setLocalDescription(description: NativeDescription): Promise<void>;
+  createOffer(): Promise<NativeDescription>;
+  addTransceiver(trackOrKind: NativeTrack | string, init: { direction: string }): unknown;
+  createDataChannel(label: string): NativeDataChannel;
+  close(): void;
+  ontrack: ((event: { track: NativeTrack }) => void) | null;
+  onconnectionstatechange: (() => void) | null;
+  onicegatheringstatechange: (() => void) | null;
+}
+interface NativeVideoSink {
+  stop(): void;
+  onframe: ((event: { frame: I420Frame }) => void) | null;
+}
+interface NativeVideoSource {
+  createTrack(): NativeTrack;
+  onFrame(frame: I420Frame): void;
+}
+interface Wrtc {
+  RTCPeerConnection: new (config: Record<string, unknown>) => NativePeerConnection;
+  nonstandard: {
+    RTCVideoSink: new (track: NativeTrack) => NativeVideoSink;
+    RTCVideoSource: new (init?: { isScreencast?: boolean; needsDenoising?: boolean }) => NativeVideoSource;
+  };
+}
+
+let binding: Wrtc | undefined;
+
+function wrtc(): Wrtc {
+  if (binding) return binding;
+  binding = createRequire(import.meta.url)('@roamhq/wrtc') as Wrtc;
+  // Once native sources or sinks exist, the binding's finalizers crash the process while Node tears
+  // its environment down (WonderInventions/node-webrtc#7, #35). Ending with process.exit once the
+  // event loop is empty skips that teardown and keeps the exit code.
+  process.once('beforeExit', () => process.exit());
+  return binding;
+}
+
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+export interface ClientPeerOptions {
+  readonly iceServers?: readonly IceServerConfig[];
+  /** How long `offer` waits for ICE gathering before sending the candidates found so far. */
+  readonly gatherTimeoutMs?: number;
+}
+
+export class ClientPeer {
+  readonly #pc: NativePeerConnection;
+  readonly #gatherTimeoutMs: number;
+  readonly #listeners = new Map<keyof ClientPeerEvents, Set<Listener<never[]>>>();
+  readonly #sinks: NativeVideoSink[] = [];
+  readonly #channels = new Map<string, NativeDataChannel>();
+  #source: NativeVideoSource | undefined;
+  #track: NativeTrack | undefined;
+  #closed = false;
+
+  constructor(options: ClientPeerOptions = {}) {
+    this.#pc = new (wrtc().RTCPeerConnection)({
+      iceServers: (options.iceServers ?? []).map((s) => ({ ...s, urls: typeof s.urls === 'string' ? [s.urls] : [...s.urls] })),
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    });
+    this.#gatherTimeoutMs = options.gatherTimeoutMs ?? 2000;
+    this.#pc.ontrack = ({ track }) => {
+      if (track.kind !== 'video' || this.#closed) return;
+      const sink = new (wrtc().nonstandard.RTCVideoSink)(track);
+      sink.onframe = ({ frame }) => this.#emit('frame', frame, performance.now());
+      this.#sinks.push(sink);
+    };
+    this.#pc.onconnectionstatechange = () => this.#emit('state', this.#pc.connectionState);
+  }
+
+  on<K extends keyof ClientPeerEvents>(event: K, listener: Listener<ClientPeerEvents[K]>): this {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener as unknown as Listener<never[]>);
+    return this;
+  }
+
+  off<K extends keyof ClientPeerEvents>(event: K, listener: Listener<ClientPeerEvents[K]>): this {
+    this.#listeners.get(event)?.delete(listener as unknown as Listener<never[]>);
+    return this;
+  }
+
+  get state(): PeerState {
+    return this.#closed ? 'closed' : this.#pc.connectionState;
+  }
+
+  get remoteSdp(): string | undefined {
+    return this.#pc.remoteDescription?.sdp;
+  }
+
+  /** Makes the offer (a video track to send if `send`, receiving if `receive`) and returns it after ICE gathering. */
+  async offer(init: { readonly send: boolean; readonly receive: boolean; readonly channel?: string }): Promise<string> {
+    const direction = init.send ? (init.receive ? 'sendrecv' : 'sendonly') : 'recvonly';
+    if (init.send) {
+      this.#source = new (wrtc().nonstandard.RTCVideoSource)({ needsDenoising: false });
+      this.#track = this.#source.createTrack();
+      this.#pc.addTransceiver(this.#track, { direction });
+    } else {
+      this.#pc.addTransceiver('video', { direction });
+    }
+    if (init.channel !== undefined) this.#adopt(this.#pc.createDataChannel(init.channel));
+    await this.#pc.setLocalDescription(await this.#pc.createOffer());
+    return this.#gatheredSdp();
+  }
+
+  async acceptAnswer(answerSdp: string): Promise<void> {
+    await this.#pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
+  }
+
+  /** Hands a frame to the encoder (libwebrtc copies it). No-op before `offer({ send: true })` or after close. */
+  sendFrame(frame: I420Frame): void {
+    if (!this.#closed) this.#source?.onFrame(frame);
+  }
+
+  /** Sends text on an open data channel; false when there is none by that label. */
+  sendMessage(label: string, text: string): boolean {
+    const channel = this.#channels.get(label);
+    if (!channel || channel.readyState !== 'open') return false;
+    channel.send(text);
+    return true;
+  }
+
+  /** Stops sinks and the track (each keeps the event loop alive) and closes the connection. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const sink of this.#sinks) {
+      sink.onframe = null;
+      sink.stop();
+    }
+    this.#track?.stop();
+    for (const channel of this.#channels.values()) {
+      channel.onmessage = null;
+      channel.onopen = null;
+    }
+    this.#pc.ontrack = null;
+    this.#pc.onicegatheringstatechange = null;
+    this.#pc.close();
+    this.#pc.onconnectionstatechange = null;
+    this.#emit('state', 'closed');
+  }
+
+  #emit<K extends keyof ClientPeerEvents>(event: K, ...args: ClientPeerEvents[K]): void {
+    const set = this.#listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as unknown as Listener<ClientPeerEvents[K]>)(...args);
+      } catch (error) {
+        // A listener's bug must not stop the frames of the other listeners.
+        process.emitWarning(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  }
+
+  #adopt(channel: NativeDataChannel): void {
+    this.#channels.set(channel.label, channel);
+    channel.onopen = () => this.#emit('channelopen', channel.label);
+    channel.onmessage = ({ data }) => {
+      if (typeof data === 'string') this.#emit('message', channel.label, data);
+    };
+  }
+
+  async #gatheredSdp(): Promise<string> {
+    if (this.#pc.iceGatheringState !== 'complete') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.#gatherTimeoutMs);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#pc.onicegatheringstatechange = () => {
+          if (this.#pc.iceGatheringState === 'complete') done();
+        };
+      });
+      this.#pc.onicegatheringstatechange = null;
+    }
+    const sdp = this.#pc.localDescription?.sdp;
+    if (sdp === undefined) throw new Error('no local description after negotiation');
+    return sdp;
+  }
+}
