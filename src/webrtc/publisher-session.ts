@@ -10,7 +10,8 @@ import { SafeEmitter } from './events.ts';
 import { LatestFrameLoop } from './frame-loop.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { parseJob } from './job.ts';
-import type { I420Frame, Peer, PeerState, VideoOutput } from './peer.ts';
+import type { Peer, VideoOutput } from './peer.ts';
+import type { I420Frame, PeerState } from './peer-types.ts';
 
 /** connect_timeout: not connected within SESSION_CONNECT_SECONDS; frame_too_large: a frame over MAX_FRAME_PIXELS. */
 export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained' | 'connect_timeout' | 'frame_too_large';

@@ -6,7 +6,8 @@ import type { Engine } from '../../src/engine/engine.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { RollingQuantile } from '../../src/stats/rolling-quantile.ts';
 import { SafeEmitter } from '../../src/webrtc/events.ts';
-import type { I420Frame, Peer, PeerEvents, VideoOutput } from '../../src/webrtc/peer.ts';
+import type { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
+import type { I420Frame, PeerEvents } from '../../src/webrtc/peer-types.ts';
 import { Session, type SessionOutcome } from '../../src/webrtc/publisher-session.ts';
 import { metricValue } from '../helpers.ts';
 
