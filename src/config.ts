@@ -15,6 +15,7 @@ type Setting<T> = {
 };
 
 import { ConfigError } from './errors.ts';
+import { DEFAULT_MAX_SESSIONS } from './webrtc/capacity.ts';
 
 export { ConfigError };
 
@@ -237,9 +238,9 @@ export const SETTINGS = {
   },
   maxSessions: {
     env: 'MAX_SESSIONS',
-    doc: 'WebRTC peer connections (WHIP publishers and WHEP viewers) per pod before new ones get 503 (a 720p30 session takes about half a core)',
+    doc: 'WebRTC peer connections (WHIP publishers and WHEP viewers) per pod before new ones get 503 (default: a 2-core pod at 2 720p30 sessions per core, measured by bench/webrtc.ts; see src/webrtc/capacity.ts)',
     parse: int(1, 10_000),
-    default: 4,
+    default: DEFAULT_MAX_SESSIONS,
   },
   frameSloMs: {
     env: 'FRAME_SLO_MS',

@@ -104,7 +104,8 @@ export function createMetrics(options: MetricsOptions) {
     }),
     framesDropped: new Counter({
       name: 'app_frames_dropped_total',
-      help: 'WebRTC frames dropped because a newer frame arrived before they were processed',
+      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the engine queue was full), invalid, failed',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     sessions: new Counter({
@@ -167,3 +168,9 @@ export function createMetrics(options: MetricsOptions) {
     }),
   };
 }
+
+/**
+ * Why a decoded WebRTC frame was not processed (app_frames_dropped_total{reason}). Every one is
+ * skipped before it costs anything beyond its decode: no copy, no effect, no encode.
+ */
+export type FrameDropReason = 'superseded' | 'overloaded' | 'invalid' | 'failed';

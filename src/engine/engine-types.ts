@@ -27,6 +27,11 @@ export interface JobOptions {
   readonly deadlineMs?: number;
   /** Who asked (the client address): bounds one client's share of the queue. */
   readonly client?: string;
+  /**
+   * processFrame: the caller gives `pixels` up; when it is the whole of a plain ArrayBuffer (the
+   * binding's decoded frames) it moves to the worker instead of being copied, detached once moved.
+   */
+  readonly movePixels?: boolean;
   /** Segmentation effects on a live session: its mask state and backdrop (src/segmentation/). */
   readonly segmentation?: SegmentationTask;
 }
@@ -48,7 +53,7 @@ export interface EffectEngine {
   processSynthetic(layout: FrameLayout, job: EffectJob, options?: JobOptions): Promise<JobTimings>;
   /**
    * Runs the job on `pixels` and hands the result to `use` while its buffer is still held; the
-   * buffer returns to the pool when `use` settles.
+   * buffer returns to the pool when `use` settles (options.movePixels: see JobOptions).
    */
   processFrame<T>(
     layout: FrameLayout,

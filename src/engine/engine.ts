@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import type { EffectJob } from '../effects/catalog.ts';
+import { isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
 import { OverloadedError, RequestCancelledError, TooCostlyError, WorkerMemoryError } from '../errors.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
@@ -34,6 +34,11 @@ export interface EngineOptions extends PoolOptions {
 /** At most one fallback log line per interval; the fallbacks in between are counted in the next. */
 const FALLBACK_LOG_INTERVAL_MS = 10_000;
 
+
+/** A view over all of a (non-shared, transferable) ArrayBuffer that holds the frame. */
+function isWholePlainBuffer(pixels: Uint8Array, bytes: number): boolean {
+  return pixels.buffer instanceof ArrayBuffer && pixels.byteOffset === 0 && pixels.byteLength === pixels.buffer.byteLength && pixels.byteLength >= bytes;
+}
 
 /**
  * The effect engine as the rest of the service sees it: frames in, frames out, with timings and
@@ -129,6 +134,14 @@ export class Engine implements EffectEngine {
   /**
    * Runs the job on `pixels` and hands the result to `use` while its buffer is still held; the
    * buffer returns to the pool when `use` settles.
+   *
+   * `movePixels` (the WebRTC frame path): when `pixels` is the whole of a plain ArrayBuffer, as the
+   * binding's decoded frames are, that buffer is moved to the worker (transferred, detached here)
+   * instead of copied on this thread; the worker copies it into its kernels' memory, runs the job
+   * and writes the result into a pooled shared buffer, which `use` gets. The result does not come
+   * back by transfer: with the frame transferred back to the main thread (a heap of tens of MB),
+   * V8 ran a full mark-compact there every few hundred ms (--trace-gc: 30 against 1 over the same
+   * 24 s of one 720p session). Any other buffer takes the shared path.
    */
   async processFrame<T>(
     layout: FrameLayout,
@@ -144,8 +157,15 @@ export class Engine implements EffectEngine {
     const buffer = this.#buffers.acquire(bytes);
     try {
       const frame = new Uint8Array(buffer, 0, bytes);
-      frame.set(pixels.subarray(0, bytes));
-      const result = await this.#run(layout, job, { kind: 'shared', buffer }, options);
+      let result: ProcessResult;
+      // Segmentation jobs (their own worker paths) write only into a shared source: they take the copy.
+      if (options.movePixels === true && !isSegmentationEffect(job.effect) && isWholePlainBuffer(pixels, bytes)) {
+        const moved = pixels.buffer as ArrayBuffer;
+        result = await this.#run(layout, job, { kind: 'moved', buffer: moved, output: buffer }, options, [moved]);
+      } else {
+        frame.set(pixels.subarray(0, bytes));
+        result = await this.#run(layout, job, { kind: 'shared', buffer }, options);
+      }
       return await use(frame, this.#observe(job, result));
     } finally {
       this.#buffers.release(buffer);
@@ -166,7 +186,7 @@ export class Engine implements EffectEngine {
   }
 
   /** Admission, cancellation and the deadline around one pool task. */
-  async #run(layout: FrameLayout, job: EffectJob, source: FrameSource, options: JobOptions): Promise<ProcessResult> {
+  async #run(layout: FrameLayout, job: EffectJob, source: FrameSource, options: JobOptions, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
     const { signal, deadlineMs } = options;
     if (signal?.aborted) throw new RequestCancelledError();
     const units = costUnits(layout, job, options.segmentation);
@@ -192,7 +212,7 @@ export class Engine implements EffectEngine {
     const timer = deadlineMs === undefined ? undefined : setTimeout(() => stop('deadline'), Math.max(0, deadlineMs - performance.now()));
     let result: ProcessResult | undefined;
     try {
-      result = await this.#pool.run({ layout, job, source, cancel, ...this.#taskDevice(), ...(options.segmentation ? { segmentation: options.segmentation } : {}) });
+      result = await this.#pool.run({ layout, job, source, cancel, ...this.#taskDevice(), ...(options.segmentation ? { segmentation: options.segmentation } : {}) }, transfer);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);

@@ -11,7 +11,12 @@ export type FrameSource =
   /** The worker's cached deterministic test card of this layout. */
   | { readonly kind: 'synthetic' }
   /** A caller's frame; the result is written back into the same buffer. */
-  | { readonly kind: 'shared'; readonly buffer: SharedArrayBuffer };
+  | { readonly kind: 'shared'; readonly buffer: SharedArrayBuffer }
+  /**
+   * A caller's frame moved to the worker (transferred, not copied); the result is written into
+   * `output`, a pooled shared buffer of the caller's.
+   */
+  | { readonly kind: 'moved'; readonly buffer: ArrayBuffer; readonly output: SharedArrayBuffer };
 
 export interface ProcessTask {
   readonly type: 'process';

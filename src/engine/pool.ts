@@ -63,7 +63,8 @@ export class EffectPool {
     return this.#piscina.threads;
   }
 
-  async run(task: Omit<ProcessTask, 'type' | 'queuedAtMs'>): Promise<ProcessResult> {
+  /** `transfer`: buffers of the task moved to the worker (detached here), not copied. */
+  async run(task: Omit<ProcessTask, 'type' | 'queuedAtMs'>, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
     if (this.#piscina.queueSize >= this.#options.maxQueue && this.#piscina.idleThreads === 0) {
       this.#options.onRejected?.('queue_full');
       throw new OverloadedError(
@@ -73,7 +74,8 @@ export class EffectPool {
       );
     }
     try {
-      return await this.#piscina.run({ ...task, type: 'process', queuedAtMs: epochNowMs() });
+      const message: WorkerTask = { ...task, type: 'process', queuedAtMs: epochNowMs() };
+      return await this.#piscina.run(message, transfer ? { transferList: transfer } : undefined);
     } catch (err) {
       throw new WorkerFailedError(err instanceof Error ? err.message : String(err));
     }

@@ -139,6 +139,7 @@ export default function runTask(task: WorkerTask): ProcessResult | Promise<Proce
       srcOwned = !card.cached;
       pinnedCard = card.ptr;
     } else {
+      // A shared frame, or a frame moved here (transferred) from the caller: one copy in.
       srcPtr = allocOrTrim(bytes);
       srcOwned = true;
       kernels.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
@@ -149,7 +150,9 @@ export default function runTask(task: WorkerTask): ProcessResult | Promise<Proce
     t0 = performance.now();
     runWithin(task, srcPtr, dstPtr, shouldStop);
     const out = kernels.view(dstPtr, bytes);
+    // One copy out: into the shared frame, or for a moved frame into the caller's shared output.
     if (source.kind === 'shared') new Uint8Array(source.buffer, 0, bytes).set(out);
+    else if (source.kind === 'moved') new Uint8Array(source.output, 0, bytes).set(out);
     return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: checksum(out), ...deviceReport() };
   } catch (err) {
     const computeSeconds = (performance.now() - t0) / 1000;

@@ -4,13 +4,14 @@ import type { EffectEngine } from '../engine/engine-types.ts';
 import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
 import { HttpError, OverloadedError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import type { Metrics } from '../metrics.ts';
+import type { FrameDropReason, Metrics } from '../metrics.ts';
 import type { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { SafeEmitter } from './events.ts';
 import { LatestFrameLoop } from './frame-loop.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { parseJob } from './job.ts';
-import type { I420Frame, Peer, PeerState, VideoOutput } from './peer.ts';
+import type { Peer, VideoOutput } from './peer.ts';
+import type { I420Frame, PeerState } from './peer-types.ts';
 
 /** connect_timeout: not connected within SESSION_CONNECT_SECONDS; frame_too_large: a frame over MAX_FRAME_PIXELS. */
 export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained' | 'connect_timeout' | 'frame_too_large';
@@ -51,6 +52,8 @@ export interface SessionStats {
   readonly frameLatencyLastMs: number | undefined;
   readonly inboundFramesPerSecond: number | undefined;
   readonly outboundFramesPerSecond: number | undefined;
+  /** Frames libwebrtc encoded for this connection (what it sent back; the encoder drops frames it cannot keep up with). */
+  readonly framesEncoded: number;
   readonly roundTripSeconds: number | undefined;
   readonly viewers: number;
 }
@@ -61,6 +64,14 @@ interface ReceivedFrame {
 }
 
 const LATENCY_RING = 128;
+
+/** A decoded frame whose byte count does not match its size (the binding's contract broken). */
+class InvalidFrameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidFrameError';
+  }
+}
 
 /**
  * One WHIP publisher: its peer connection, the frame loop that sends every received frame through
@@ -100,10 +111,11 @@ export class Session extends SafeEmitter<SessionEvents> {
     this.#changes = deps.effectChangesPerSecond === undefined ? undefined : new TokenBucket(deps.effectChangesPerSecond, 2 * deps.effectChangesPerSecond);
     this.#loop = new LatestFrameLoop<ReceivedFrame>({
       run: (f) => this.#process(f),
-      onDropped: () => this.#dropped(),
+      onDropped: () => this.#dropped('superseded'),
       onError: (err) => {
-        this.#dropped();
-        if (!(err instanceof OverloadedError)) deps.log.warn({ err, sessionId: id }, 'frame processing failed');
+        if (err instanceof OverloadedError) return this.#dropped('overloaded');
+        this.#dropped(err instanceof InvalidFrameError ? 'invalid' : 'failed');
+        if (!(err instanceof InvalidFrameError)) deps.log.warn({ err, sessionId: id }, 'frame processing failed');
       },
     });
     peer.on('frame', (frame, receivedAtMs) => {
@@ -200,6 +212,7 @@ export class Session extends SafeEmitter<SessionEvents> {
       frameLatencyLastMs: last,
       inboundFramesPerSecond: peer.inboundFramesPerSecond,
       outboundFramesPerSecond: peer.outboundFramesPerSecond,
+      framesEncoded: peer.framesEncoded,
       roundTripSeconds: peer.roundTripSeconds,
       viewers: this.#viewers.size,
     };
@@ -227,7 +240,7 @@ export class Session extends SafeEmitter<SessionEvents> {
   async #process({ frame, receivedAtMs }: ReceivedFrame): Promise<void> {
     const layout: FrameLayout = { format: 'i420', width: frame.width, height: frame.height };
     const bytes = frameBytes(layout);
-    if (frame.data.length < bytes) throw new Error(`frame of ${frame.width}x${frame.height} has ${frame.data.length} bytes, expected ${bytes}`);
+    if (frame.data.length < bytes) throw new InvalidFrameError(`frame of ${frame.width}x${frame.height} has ${frame.data.length} bytes, expected ${bytes}`);
     const segmentation = isSegmentationEffect(this.#job.effect) ? this.#segmentationState() : undefined;
     // The model runs in its own job beside the frames (one at a time); this frame uses the last mask.
     const maskTask = segmentation && this.#deps.engine.updateMask ? segmentation.maskJob(receivedAtMs) : undefined;
@@ -239,12 +252,14 @@ export class Session extends SafeEmitter<SessionEvents> {
         })
         .finally(() => segmentation.maskJobDone());
     }
-    const extras = segmentation ? { segmentation: segmentation.task(receivedAtMs) } : {};
+    // The decoded frame's buffer is the binding's, new for every frame and ours alone (the mask job
+    // above copied what it needs already): it moves to the worker instead of being copied here.
+    const extras = { movePixels: true, ...(segmentation ? { segmentation: segmentation.task(receivedAtMs) } : {}) };
     await this.#deps.engine.processFrame(layout, this.#job, frame.data, (processed, timings) => {
       if (this.#closed) return;
       segmentation?.observe(timings.maskReused === true, (performance.now() - receivedAtMs) / 1000);
-      // libwebrtc copies the frame during onFrame but refuses shared memory, so one plain buffer
-      // per session carries every frame.
+      // The result comes back in shared memory, which libwebrtc refuses, so one plain buffer per
+      // session carries it into onFrame (where libwebrtc copies it into its own frame).
       if (this.#scratch.length !== bytes) this.#scratch = new Uint8Array(bytes);
       this.#scratch.set(processed.subarray(0, bytes));
       const latencySeconds = (performance.now() - receivedAtMs) / 1000;
@@ -267,9 +282,9 @@ export class Session extends SafeEmitter<SessionEvents> {
     setImmediate(() => this.close('frame_too_large'));
   }
 
-  #dropped(): void {
+  #dropped(reason: FrameDropReason): void {
     this.#framesDropped++;
-    this.#deps.metrics.framesDropped.inc();
+    this.#deps.metrics.framesDropped.inc({ reason });
   }
 
   #control(text: string): void {

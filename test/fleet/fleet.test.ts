@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
 import { addressOfOwnerKey, mintSession, ownerKeyOf, publisherResourceId, watchPathOf } from '../../src/fleet/session-id.ts';
 import { WhepViewer } from '../../tools/rtc-load/client/index.ts';
-import type { I420Frame } from '../../src/webrtc/peer.ts';
+import type { I420Frame } from '../../src/webrtc/peer-types.ts';
 import { metricValue } from '../helpers.ts';
 import { CARD, eventually, frameWhere, near, publish, u, v, y } from '../webrtc/support.ts';
 import { haveHaproxy, startFleet, type Fleet, type Replica } from './haproxy-fleet.ts';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import type { I420Frame } from '../../src/webrtc/peer.ts';
+import type { I420Frame } from '../../src/webrtc/peer-types.ts';
 import type { SessionStats } from '../../src/webrtc/publisher-session.ts';
 import { rgbaToI420 } from '../../src/segmentation/worker-effects.ts';
 import { eventually, frameWhere, listeningApp, near, publish } from '../webrtc/support.ts';

@@ -14,7 +14,7 @@ import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { metricValue } from '../helpers.ts';
 import { meanDistanceTo, REGIONS, SKIMAGE_DATA, skipWithoutPhotos } from '../segmentation/photos.ts';
 import { rgbaToI420 } from '../../src/segmentation/worker-effects.ts';
-import type { I420Frame } from '../../src/webrtc/peer.ts';
+import type { I420Frame } from '../../src/webrtc/peer-types.ts';
 import { eventually, frameWhere, metricsText, near, publish } from '../webrtc/support.ts';
 
 const compiler = hostCompilerAvailable();

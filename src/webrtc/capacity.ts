@@ -1,0 +1,21 @@
+/**
+ * How many WebRTC sessions a pod plans for, from bench/webrtc.ts (docs/webrtc.md, Figures): the
+ * measured figures are in bench/results/webrtc-capacity.json, which the capacity planner reads; these
+ * are the planning figures taken from them, rounded down, and the MAX_SESSIONS default follows.
+ */
+
+/** The CPU a gpu-media pod requests (k8s/gpu-media-deployment.yaml: requests.cpu). */
+export const POD_CPU_CORES = 2;
+
+/**
+ * 30 fps sessions (publisher, effect, video back) one core holds within the frame SLO. 720p: about
+ * 0.45 core per session for the service (the bare binding echo costs the same per frame, within the
+ * run-to-run noise), so 2 per core; 480p costs about 0.55 of a 720p session on this binding.
+ */
+export const SESSIONS_PER_CORE = {
+  '1280x720': 2,
+  '640x480': 3,
+} as const satisfies Record<string, number>;
+
+/** MAX_SESSIONS default: the pod's cores at the 720p figure (the common camera size). */
+export const DEFAULT_MAX_SESSIONS = POD_CPU_CORES * SESSIONS_PER_CORE['1280x720'];

@@ -1,0 +1,53 @@
+/**
+ * The types at the libwebrtc boundary (peer.ts): frames, states, events and stats. Consumers import
+ * these, never the module that loads the binding.
+ */
+import type { IceServer } from '../config.ts';
+import type { ListenerErrorHandler } from './events.ts';
+
+export interface I420Frame {
+  readonly width: number;
+  readonly height: number;
+  /** Y, then U, then V, tightly packed; chroma planes are ceil(w/2) x ceil(h/2). */
+  readonly data: Uint8Array;
+}
+
+export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+export type PeerEvents = {
+  /** A decoded frame from the remote side; `receivedAtMs` is performance.now() on arrival. */
+  frame: [frame: I420Frame, receivedAtMs: number];
+  state: [state: PeerState];
+  /** A text message on a data channel the remote side opened (or we opened with `offer`). */
+  message: [label: string, text: string];
+  channelopen: [label: string];
+};
+
+export interface PeerOptions {
+  readonly iceServers: readonly IceServer[];
+  readonly portRange?: { readonly min: number; readonly max: number } | undefined;
+  /** How long `answer`/`offer` wait for ICE gathering before returning the candidates found so far. */
+  readonly gatherTimeoutMs: number;
+  readonly onListenerError: ListenerErrorHandler;
+}
+
+export interface AnswerResult {
+  readonly sdp: string;
+  /** The remote side receives our video (its offer was sendrecv or recvonly). */
+  readonly sending: boolean;
+  /** The remote side sends video to us. */
+  readonly receiving: boolean;
+}
+
+export interface PeerStats {
+  readonly roundTripSeconds: number | undefined;
+  readonly inboundFramesPerSecond: number | undefined;
+  readonly outboundFramesPerSecond: number | undefined;
+  readonly framesDecoded: number;
+  readonly framesEncoded: number;
+}
+
+export interface RemoteCandidate {
+  readonly candidate: string;
+  readonly mid: string | null;
+}
