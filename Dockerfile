@@ -21,6 +21,8 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY --from=build /app/build build
 COPY public public
+# The person-segmentation model of the background effects (docs/segmentation.md).
+COPY models models
 USER 10001:10001
 EXPOSE 8080
 CMD ["node", "dist/src/server.js"]
