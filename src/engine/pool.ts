@@ -43,6 +43,10 @@ export class EffectPool {
       maxQueue: Number.MAX_SAFE_INTEGER,
       idleTimeout: Number.MAX_SAFE_INTEGER,
       concurrentTasksPerWorker: 1,
+      // By default piscina sends a task it could not hand to a busy worker to the back of its queue,
+      // so under overload an admitted job could wait behind many later ones (measured: 5 s with
+      // MAX_QUEUE 4). First in, first out keeps an admitted job's wait bounded by the queue ahead of it.
+      stricterFIFO: true,
       workerData: {
         device: options.device ?? 'cpu',
         cudaLibraryPath: options.cudaLibraryPath,
