@@ -1,4 +1,5 @@
-import { escapeXml } from './svg-chart.ts';
+import type { HistogramBin, LatencySummaryMs } from '../core/latency.ts';
+import { escapeXml, logBarChart } from './svg-chart.ts';
 
 // One look for every rtc-load report (HTTP and WebRTC), so two reports can sit side by side.
 const STYLE = `
@@ -31,4 +32,36 @@ export function htmlPage(title: string, body: readonly string[]): string {
     '</html>',
     '',
   ].join('\n');
+}
+
+/** A chart with its caption. */
+export function figure(svg: string, caption: string): string {
+  return `<figure>\n${svg}\n<figcaption>${escapeXml(caption)}</figcaption>\n</figure>`;
+}
+
+export interface HistogramFigure {
+  readonly title: string;
+  readonly xLabel: string;
+  /** What is counted (responses, frames). */
+  readonly yLabel: string;
+  readonly color: string;
+  readonly caption: string;
+}
+
+/** The latency histogram of a run (log-scale bins) with its p50 and p99 marked. */
+export function latencyHistogramFigure(report: { readonly latencyHistogram: readonly HistogramBin[]; readonly latency: LatencySummaryMs }, look: HistogramFigure): string {
+  return figure(
+    logBarChart({
+      title: look.title,
+      xLabel: look.xLabel,
+      yLabel: look.yLabel,
+      color: look.color,
+      bars: report.latencyHistogram.map((bin) => ({ from: bin.fromMs, to: bin.toMs, value: bin.count })),
+      markers: [
+        { label: 'p50', at: report.latency.p50 },
+        { label: 'p99', at: report.latency.p99 },
+      ],
+    }),
+    look.caption,
+  );
 }

@@ -1,7 +1,7 @@
 import type { LoadReport } from '../http/report.ts';
-import { htmlPage } from './html-page.ts';
+import { figure, htmlPage, latencyHistogramFigure } from './html-page.ts';
 import { formatMs } from '../core/format.ts';
-import { type ChartSeries, escapeXml, lineChart, logBarChart } from './svg-chart.ts';
+import { type ChartSeries, escapeXml, lineChart } from './svg-chart.ts';
 
 const COLORS = { p50: '#2b8a3e', p95: '#e67700', p99: '#c92a2a', throughput: '#1c7ed6', errors: '#868e96', server: '#7048e8', replicas: '#0b7285' };
 
@@ -16,20 +16,13 @@ export function renderHtmlReport(report: LoadReport, generatedAt: Date = new Dat
   body.push(figure(throughputChart(report), 'Finished requests per one-second bucket (by completion time); errors are transport failures.'));
   if (report.autoscaler && report.autoscaler.points.length > 0) body.push(figure(autoscalerChart(report), autoscalerCaption(report)));
   body.push(
-    figure(
-      logBarChart({
-        title: 'Latency histogram',
-        xLabel: 'latency (ms, log scale)',
-        yLabel: 'responses',
-        color: COLORS.throughput,
-        bars: report.latencyHistogram.map((bin) => ({ from: bin.fromMs, to: bin.toMs, value: bin.count })),
-        markers: [
-          { label: 'p50', at: report.latency.p50 },
-          { label: 'p99', at: report.latency.p99 },
-        ],
-      }),
-      'Responses per latency bin (eight bins per doubling).',
-    ),
+    latencyHistogramFigure(report, {
+      title: 'Latency histogram',
+      xLabel: 'latency (ms, log scale)',
+      yLabel: 'responses',
+      color: COLORS.throughput,
+      caption: 'Responses per latency bin (eight bins per doubling).',
+    }),
   );
   body.push('</div>');
   if (report.stages) body.push(stagesTable(report));
@@ -128,9 +121,6 @@ function stagesTable(report: LoadReport): string {
   ].join('\n');
 }
 
-function figure(svg: string, caption: string): string {
-  return `<figure>\n${svg}\n<figcaption>${escapeXml(caption)}</figcaption>\n</figure>`;
-}
 
 function autoscalerChart(report: LoadReport): string {
   const { points, targetP95Ms } = report.autoscaler ?? { points: [], targetP95Ms: 0 };

@@ -1,6 +1,6 @@
-import { htmlPage } from './html-page.ts';
+import { figure, htmlPage, latencyHistogramFigure } from './html-page.ts';
 import { formatMs } from '../core/format.ts';
-import { type ChartSeries, escapeXml, lineChart, logBarChart } from './svg-chart.ts';
+import { type ChartSeries, escapeXml, lineChart } from './svg-chart.ts';
 import type { WebRtcReport } from '../webrtc/report.ts';
 
 const COLORS = { p50: '#2b8a3e', p95: '#e67700', p99: '#c92a2a', frames: '#1c7ed6', sent: '#868e96', sessions: '#0b7285' };
@@ -53,20 +53,13 @@ export function renderWebRtcHtmlReport(report: WebRtcReport, generatedAt: Date =
   );
   if (report.frameIds) {
     body.push(
-      figure(
-        logBarChart({
-          title: 'Round-trip histogram',
-          xLabel: 'round trip (ms, log scale)',
-          yLabel: 'frames',
-          color: COLORS.frames,
-          bars: report.latencyHistogram.map((bin) => ({ from: bin.fromMs, to: bin.toMs, value: bin.count })),
-          markers: [
-            { label: 'p50', at: report.latency.p50 },
-            { label: 'p99', at: report.latency.p99 },
-          ],
-        }),
-        'Returned frames per round-trip bin (eight bins per doubling).',
-      ),
+      latencyHistogramFigure(report, {
+        title: 'Round-trip histogram',
+        xLabel: 'round trip (ms, log scale)',
+        yLabel: 'frames',
+        color: COLORS.frames,
+        caption: 'Returned frames per round-trip bin (eight bins per doubling).',
+      }),
     );
   }
   body.push('</div>');
@@ -114,6 +107,3 @@ function sessionsTable(report: WebRtcReport): string {
   ].join('\n');
 }
 
-function figure(svg: string, caption: string): string {
-  return `<figure>\n${svg}\n<figcaption>${escapeXml(caption)}</figcaption>\n</figure>`;
-}
