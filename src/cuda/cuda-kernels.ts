@@ -464,17 +464,24 @@ export class CudaKernels implements EffectKernels {
       this.lastKernelSeconds = d.eventElapsedMs(this.#start, this.#stop) / 1000;
       ok = true;
     } finally {
-      if (!ok) {
-        // Work may still be queued on these buffers; a later run reuses them only after it, as
-        // the stream orders it, but the caller may now read or reuse the host frames at once.
-        try {
-          d.streamSynchronize(stream);
-        } catch {
-          // the error that brought us here is the one to report
-        }
-      }
-      for (const [pointer, size] of held) this.#idleDevice.put(size, pointer);
+      this.#settle(ok, held);
     }
+  }
+
+  /**
+   * After a run: on failure, work may still be queued on these buffers; a later run reuses them
+   * only after it, as the stream orders it, but the caller may now read or reuse the host frames at
+   * once, so wait for the stream. Then the device buffers go back to the pool.
+   */
+  #settle(ok: boolean, held: ReadonlyArray<readonly [CuDevicePtr, number]>): void {
+    if (!ok) {
+      try {
+        this.#driver.streamSynchronize(this.#stream);
+      } catch {
+        // the error that brought us here is the one to report
+      }
+    }
+    for (const [pointer, size] of held) this.#idleDevice.put(size, pointer);
   }
 
   #pass(layout: FrameLayout, planes: PlaneLayout[], effect: CudaEffect<EffectParams>, params: EffectParams, from: CuDevicePtr, to: CuDevicePtr, tmp: CuDevicePtr): void {
@@ -586,14 +593,7 @@ export class CudaKernels implements EffectKernels {
       }
       ok = true;
     } finally {
-      if (!ok) {
-        try {
-          d.streamSynchronize(stream);
-        } catch {
-          // the error that brought us here is the one to report
-        }
-      }
-      for (const [pointer, size] of held) this.#idleDevice.put(size, pointer);
+      this.#settle(ok, held);
     }
   }
 
@@ -626,14 +626,7 @@ export class CudaKernels implements EffectKernels {
       session.markValid();
       ok = true;
     } finally {
-      if (!ok) {
-        try {
-          d.streamSynchronize(stream);
-        } catch {
-          // the error that brought us here is the one to report
-        }
-      }
-      this.#idleDevice.put(bytes, src);
+      this.#settle(ok, [[src, bytes]]);
     }
   }
 
