@@ -12,47 +12,27 @@
  */
 import { isSegmentationEffect } from '../effects/catalog.ts';
 import { epochNowMs, type ProcessResult, type ProcessTask } from '../engine/messages.ts';
-import { frameBytes, type FrameLayout } from '../frames/layout.ts';
+import { frameBytes } from '../frames/layout.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { viewMaskState } from '../segmentation/mask-state.ts';
 import { SELFIE_MODEL } from '../segmentation/model.ts';
 import { GraphModelError, loadGraphModelFile } from '../segmentation/graph-load.ts';
 import { packagePath } from '../paths.ts';
 import { withDefaultsOf } from '../segmentation/params.ts';
-import { coverResize, rgbaToI420 } from '../segmentation/worker-effects.ts';
+import { BackdropCache } from '../segmentation/worker-effects.ts';
 import type { HostBackdrop } from './cuda-kernels.ts';
 import type { FallbackKernels, GpuKernels } from './fallback.ts';
 
-const BACKDROP_CACHE_ENTRIES = 2;
 /** The model's mask: one byte per input pixel (src/segmentation/model.ts). */
 const MODEL_PIXELS = SELFIE_MODEL.inputWidth * SELFIE_MODEL.inputHeight;
 
-type ImageBackdrop = NonNullable<NonNullable<ProcessTask['segmentation']>['backdrop']>;
+/** Each GPU's cache of session images (in its pinned memory). */
+const backdrops = new WeakMap<GpuKernels, BackdropCache>();
 
-const backdrops = new Map<string, { gpu: GpuKernels; ptr: number; bytes: number }>();
-
-/** The session's image covering the frame, in the layout's format, cached in pinned memory. */
-function imageBackdrop(gpu: GpuKernels, layout: FrameLayout, image: ImageBackdrop): number {
-  const key = `${image.id}:${layout.format}:${layout.width}x${layout.height}`;
-  const hit = backdrops.get(key);
-  if (hit && hit.gpu === gpu) {
-    backdrops.delete(key);
-    backdrops.set(key, hit);
-    return hit.ptr;
-  }
-  while (backdrops.size >= BACKDROP_CACHE_ENTRIES) {
-    const [oldestKey, oldest] = backdrops.entries().next().value as [string, { gpu: GpuKernels; ptr: number; bytes: number }];
-    oldest.gpu.free(oldest.ptr, oldest.bytes);
-    backdrops.delete(oldestKey);
-  }
-  const bytes = frameBytes(layout);
-  const ptr = gpu.alloc(bytes);
-  const rgba = coverResize(new Uint8Array(image.rgba, 0, image.width * image.height * 4), image.width, image.height, layout.width, layout.height);
-  const out = gpu.view(ptr, bytes);
-  if (layout.format === 'rgba') out.set(rgba);
-  else rgbaToI420(rgba, layout.width, layout.height, out);
-  backdrops.set(key, { gpu, ptr, bytes });
-  return ptr;
+function backdropsOf(gpu: GpuKernels): BackdropCache {
+  let cache = backdrops.get(gpu);
+  if (!cache) backdrops.set(gpu, (cache = new BackdropCache(gpu)));
+  return cache;
 }
 
 /**
@@ -109,7 +89,7 @@ export async function runSegmentationTaskOnGpu(
       }
       let backdrop: HostBackdrop;
       if (effect === 'background-blur') backdrop = { kind: 'blur', strengthPx: withDefaultsOf('background-blur', job.params).strength };
-      else if (seg?.backdrop) backdrop = { kind: 'image', ptr: imageBackdrop(gpu, layout, seg.backdrop) };
+      else if (seg?.backdrop) backdrop = { kind: 'image', ptr: backdropsOf(gpu).frameOf(layout, seg.backdrop) };
       else backdrop = { kind: 'colour', rgb: withDefaultsOf('background-replace', job.params).color };
       const state = seg ? viewMaskState(seg.state, MODEL_PIXELS) : undefined;
       const session = seg && state ? { get valid() { return state.valid; }, mask: state.mask, markValid: () => state.markValid(), infer: seg.infer, smoothing: seg.smoothing } : undefined;

@@ -6,7 +6,7 @@
  * Bounded per worker: the model and its buffers, scratch for the largest frame seen, and at most
  * BACKDROP_CACHE_ENTRIES session images resized to a frame layout.
  */
-import type { EffectKernels } from '../effects/kernel-types.ts';
+import type { EffectKernels, FrameMemory } from '../effects/kernel-types.ts';
 import { withDefaultsOf, type SegmentationEffectName } from './params.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import { chromaSize, frameBytes, type FrameLayout } from '../frames/layout.ts';
@@ -18,14 +18,53 @@ import { loadSegmentationModel } from './runtime.ts';
 /** Session images kept resized to a frame layout, per worker (a 1080p RGBA one is 8 MB). */
 const BACKDROP_CACHE_ENTRIES = 2;
 
+/**
+ * Session images resized to cover a frame layout, in the format of that layout, kept in `memory`
+ * (the WASM kernels' or a GPU's pinned memory): at most BACKDROP_CACHE_ENTRIES, least recently
+ * used first out, each one frame (MAX_FRAME_PIXELS bounds it).
+ */
+export class BackdropCache {
+  readonly #memory: FrameMemory;
+  readonly #entries = new Map<string, { ptr: number; bytes: number }>();
+
+  constructor(memory: FrameMemory) {
+    this.#memory = memory;
+  }
+
+  /** The image covering the frame, as a block of `memory` valid until the next call. */
+  frameOf(layout: FrameLayout, image: NonNullable<SegmentationTask['backdrop']>): number {
+    const key = `${image.id}:${layout.format}:${layout.width}x${layout.height}`;
+    const hit = this.#entries.get(key);
+    if (hit) {
+      this.#entries.delete(key);
+      this.#entries.set(key, hit);
+      return hit.ptr;
+    }
+    while (this.#entries.size >= BACKDROP_CACHE_ENTRIES) {
+      const [oldestKey, oldest] = this.#entries.entries().next().value as [string, { ptr: number; bytes: number }];
+      this.#memory.free(oldest.ptr, oldest.bytes);
+      this.#entries.delete(oldestKey);
+    }
+    const bytes = frameBytes(layout);
+    const ptr = this.#memory.alloc(bytes);
+    const rgba = coverResize(new Uint8Array(image.rgba, 0, image.width * image.height * 4), image.width, image.height, layout.width, layout.height);
+    const out = this.#memory.view(ptr, bytes);
+    if (layout.format === 'rgba') out.set(rgba);
+    else rgbaToI420(rgba, layout.width, layout.height, out);
+    this.#entries.set(key, { ptr, bytes });
+    return ptr;
+  }
+}
+
 export class SegmentationWorker {
   readonly #kernels: EffectKernels;
   readonly #effects: BackgroundEffects;
-  readonly #backdrops = new Map<string, { ptr: number; bytes: number }>();
+  readonly #backdrops: BackdropCache;
 
   private constructor(kernels: EffectKernels, effects: BackgroundEffects) {
     this.#kernels = kernels;
     this.#effects = effects;
+    this.#backdrops = new BackdropCache(kernels);
   }
 
   static async create(kernels: EffectKernels & { readonly exports: unknown }): Promise<SegmentationWorker> {
@@ -69,32 +108,10 @@ export class SegmentationWorker {
       return { kind: 'blur', strengthPx: withDefaultsOf('background-blur', job.params).strength };
     }
     const image = task?.backdrop;
-    if (image) return { kind: 'image', ptr: this.#backdropFor(layout, image) };
+    if (image) return { kind: 'image', ptr: this.#backdrops.frameOf(layout, image) };
     return { kind: 'colour', rgb: withDefaultsOf('background-replace', job.params).color };
   }
 
-  #backdropFor(layout: FrameLayout, image: NonNullable<SegmentationTask['backdrop']>): number {
-    const key = `${image.id}:${layout.format}:${layout.width}x${layout.height}`;
-    const hit = this.#backdrops.get(key);
-    if (hit) {
-      this.#backdrops.delete(key);
-      this.#backdrops.set(key, hit);
-      return hit.ptr;
-    }
-    if (this.#backdrops.size >= BACKDROP_CACHE_ENTRIES) {
-      const [oldestKey, oldest] = this.#backdrops.entries().next().value as [string, { ptr: number; bytes: number }];
-      this.#kernels.free(oldest.ptr, oldest.bytes);
-      this.#backdrops.delete(oldestKey);
-    }
-    const bytes = frameBytes(layout);
-    const ptr = this.#kernels.alloc(bytes);
-    const rgba = coverResize(new Uint8Array(image.rgba, 0, image.width * image.height * 4), image.width, image.height, layout.width, layout.height);
-    const out = this.#kernels.view(ptr, bytes);
-    if (layout.format === 'rgba') out.set(rgba);
-    else rgbaToI420(rgba, layout.width, layout.height, out);
-    this.#backdrops.set(key, { ptr, bytes });
-    return ptr;
-  }
 }
 
 /**
