@@ -20,3 +20,24 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   }
   return undefined;
 }
+
+/**
+ * Stalls the main thread until the pressure guard has seen it, then sends `request` and returns its
+ * answer (retrying while it is not a 503). The guard reads the mean event-loop delay every 250 ms and
+ * may sample just before the stall reaches its histogram; a long stall keeps the next mean well over
+ * `thresholdMs`, and waiting on the guard's own reading removes the race with its timer.
+ */
+export async function underStall<T extends { statusCode: number }>(app: AppContext['app'], thresholdMs: number, request: () => Promise<T>): Promise<T> {
+  let res: T | undefined;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const until = performance.now() + 1000;
+    while (performance.now() < until) {
+      /* busy: the stall under test */
+    }
+    const deadline = performance.now() + 800;
+    while (app.memoryUsage().eventLoopDelay <= thresholdMs && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    res = await request();
+    if (res.statusCode === 503) return res;
+  }
+  return res!;
+}

@@ -10,23 +10,14 @@ import { ERRORS } from '../../src/errors.ts';
 import { watchPathOf } from '../../src/fleet/session-id.ts';
 import { bearerMatches } from '../../src/http/whip-support.ts';
 import { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
-import { metricValue, testApp } from '../helpers.ts';
+import { metricValue, testApp, underStall } from '../helpers.ts';
 import { listeningApp, publish } from '../webrtc/support.ts';
 
 test('the pressure guard\'s 503 on WHIP carries CORS headers and is counted as pressure, not queue_full', async (t) => {
   const { app, metrics } = await testApp(t, { maxEventLoopDelayMs: 20, corsOrigins: ['https://app.example'] });
-  // The guard samples every 250 ms and may read the delay histogram just before the stall is in it:
-  // stall again until a sample has seen one (a malformed offer that gets through is a 400, not counted).
+  // A malformed offer that gets through is a 400, not counted.
   const offer = () => app.inject({ method: 'POST', url: '/whip', headers: { origin: 'https://app.example', 'content-type': 'application/sdp' }, payload: 'v=0' });
-  let shed = await offer();
-  for (let attempt = 0; attempt < 5 && shed.statusCode !== 503; attempt++) {
-    const until = performance.now() + 400;
-    while (performance.now() < until) {
-      /* busy: the stall under test */
-    }
-    await sleep(30);
-    shed = await offer();
-  }
+  const shed = await underStall(app, 20, offer);
   assert.equal(shed.statusCode, 503, shed.body);
   assert.equal(shed.headers['access-control-allow-origin'], 'https://app.example');
   assert.match(String(shed.headers['access-control-expose-headers']), /Retry-After/);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { metricValue, testApp } from '../helpers.ts';
+import { metricValue, testApp, underStall } from '../helpers.ts';
 
 test('security headers and a CSP on every response; no stack traces in errors', async (t) => {
   const { app } = await testApp(t);
@@ -19,13 +18,7 @@ test('security headers and a CSP on every response; no stack traces in errors', 
 test('when the event loop stalls, the API sheds with 503 while probes and metrics still answer', async (t) => {
   const { app } = await testApp(t, { maxEventLoopDelayMs: 20, retryAfterSeconds: 3 });
   assert.equal((await app.inject('/process?pixels=32x32&iters=1')).statusCode, 200);
-  // Hold the main thread well past the threshold, then let the guard take a sample.
-  const until = performance.now() + 400;
-  while (performance.now() < until) {
-    /* busy: the stall under test */
-  }
-  await sleep(30);
-  const shed = await app.inject('/process?pixels=32x32&iters=1');
+  const shed = await underStall(app, 20, () => app.inject('/process?pixels=32x32&iters=1'));
   assert.equal(shed.statusCode, 503, shed.body);
   assert.equal(shed.headers['retry-after'], '3');
   assert.equal(shed.json().error, 'overloaded');
