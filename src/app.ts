@@ -6,6 +6,7 @@ import { Engine } from './engine/engine.ts';
 import { ERRORS, HttpError, RequestCancelledError, type RejectReason } from './errors.ts';
 import { corsHeaders } from './http/cors.ts';
 import { healthRoutes } from './http/routes/health.ts';
+import { clientKeys } from './http/client-key.ts';
 import { guards } from './http/guards.ts';
 import { infoRoutes, metricsRoute } from './http/routes/info.ts';
 import { processRoutes } from './http/routes/process.ts';
@@ -139,6 +140,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   // Before the guards, so that their refusals (503 under pressure, 429) carry CORS headers too.
   await app.register(corsHeaders, { origins: config.corsOrigins, paths: ['/whip', '/whep'] });
+  await app.register(clientKeys, { ipv6PrefixBits: config.clientIpv6PrefixBits });
   await app.register(guards, {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     maxEventLoopUtilization: config.maxEventLoopUtilization,

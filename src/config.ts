@@ -370,6 +370,12 @@ export const SETTINGS = {
     parse: num(0.01, 1),
     default: 0.5,
   },
+  clientIpv6PrefixBits: {
+    env: 'CLIENT_IPV6_PREFIX_BITS',
+    doc: 'per-client limits count an IPv6 client by this many leading bits of its address (a host is usually handed a /64 and may use any address in it; 128: each address); IPv4 addresses are counted each on its own',
+    parse: int(16, 128),
+    default: 64,
+  },
   requestDeadlineSeconds: {
     env: 'REQUEST_DEADLINE_SECONDS',
     doc: 'a /process job not finished this long after its request arrived is cancelled between passes and answered 503 (reason deadline)',

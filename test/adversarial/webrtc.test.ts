@@ -35,12 +35,13 @@ test('half-open offers: one address holds at most MAX_SESSIONS_PER_CLIENT, and u
     maxEventLoopDelayMs: 0,
     maxEventLoopUtilization: 0,
   });
-  const attacker = { 'x-forwarded-for': '203.0.113.9' };
+  // An IPv6 client with a /64 takes a fresh address for every offer: still one client.
+  const attacker = (i: number) => ({ 'x-forwarded-for': `2001:db8:7:7:${(i + 1).toString(16)}::9` });
   const statuses = [];
-  for (let i = 0; i < 4; i++) statuses.push((await halfOpen(`${base}/whip`, attacker)).status);
+  for (let i = 0; i < 4; i++) statuses.push((await halfOpen(`${base}/whip`, attacker(i))).status);
   assert.deepEqual(statuses, [201, 201, 503, 503], 'two slots, then refusals (all within SESSION_CONNECT_SECONDS)');
-  // Another address still gets a slot.
-  assert.equal((await halfOpen(`${base}/whip`, { 'x-forwarded-for': '198.51.100.7' })).status, 201);
+  // Another address (the next /64) still gets a slot.
+  assert.equal((await halfOpen(`${base}/whip`, { 'x-forwarded-for': '2001:db8:7:8::9' })).status, 201);
   assert.equal(ctx.sessions.size, 3);
   // Nobody completed ICE: within SESSION_CONNECT_SECONDS (plus a tick) every slot is free again.
   await eventually('the half-open sessions to be released', () => ctx.sessions.size === 0, 15_000);
@@ -48,7 +49,7 @@ test('half-open offers: one address holds at most MAX_SESSIONS_PER_CLIENT, and u
   assert.equal(metricValue(metrics, 'app_webrtc_sessions_total', { outcome: 'connect_timeout' }), 3);
   assert.equal(metricValue(metrics, 'app_rejected_total', { reason: 'sessions_per_client' }), 2);
   assert.equal(metricValue(metrics, 'app_webrtc_sessions_active'), 0);
-  assert.equal((await halfOpen(`${base}/whip`, attacker)).status, 201, 'the address may publish again');
+  assert.equal((await halfOpen(`${base}/whip`, attacker(4))).status, 201, 'the client may publish again');
 });
 
 test('an offer with more media sections than MAX_OFFER_SECTIONS is refused before libwebrtc sees it', async (t) => {

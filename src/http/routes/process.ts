@@ -93,7 +93,7 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
     // A raw frame is answered with a copy of itself: reserve both.
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const bytes = type === RAW_TYPE ? 2 * declared : declared;
-    const reservation = engine.memory.tryReserve(bytes, request.ip);
+    const reservation = engine.memory.tryReserve(bytes, request.client);
     if (!reservation) throw memoryFull(bytes, { connection: 'close' });
     request.memoryReservation = reservation;
   };
@@ -102,7 +102,7 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
 
   const jobOptions = (request: FastifyRequest, reply: FastifyReply): JobOptions => ({
     ...(request.clientGone ? { signal: request.clientGone } : {}),
-    client: request.ip,
+    client: request.client,
     deadlineMs: performance.now() - reply.elapsedTime + options.requestDeadlineSeconds * 1000,
   });
 

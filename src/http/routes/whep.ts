@@ -33,7 +33,7 @@ export async function whepRoutes(
     // Only the watch id opens a viewer: the publisher's own resource id is not shared with viewers.
     const sessionId = parseWatchId(request.params.sessionId);
     if (sessionId === undefined) throw notFound('no such session');
-    const { viewer, viewerSecret, answerSdp } = await sessions.view(sessionId, asSdp(request.body), request.ip);
+    const { viewer, viewerSecret, answerSdp } = await sessions.view(sessionId, asSdp(request.body), request.client);
     return reply
       .code(201)
       .type(SDP_TYPE)

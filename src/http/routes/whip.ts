@@ -64,7 +64,7 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     requireType(request, SDP_TYPE);
     // Throws InvalidEffectError: 422 through the error handler.
     const job = parseJob(request.query as Record<string, unknown>, config.maxIters);
-    const { session, publisherSecret, answerSdp } = await sessions.publish(asSdp(request.body), job, request.ip);
+    const { session, publisherSecret, answerSdp } = await sessions.publish(asSdp(request.body), job, request.client);
     if (links.length > 0) reply.header('link', links);
     return reply
       .code(201)
