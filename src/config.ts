@@ -298,6 +298,12 @@ export const SETTINGS = {
     parse: pixels,
     default: 1920 * 1080,
   },
+  maxFrameEffectMs: {
+    env: 'MAX_FRAME_EFFECT_MS',
+    doc: 'the most compute a WebRTC session\'s effect may be predicted to take on one of its frames (one frame interval at 30 fps by default): a costlier effect is refused when chosen (422 too_costly) and its frames are dropped (reason too_costly) before they reach a worker; 0: no cap',
+    parse: num(0, 10_000),
+    default: 33,
+  },
   maxSessionsPerClient: {
     env: 'MAX_SESSIONS_PER_CLIENT',
     doc: 'WebRTC peer connections (publishers and viewers, negotiating or open) one client address may hold at once (0: no limit)',

@@ -25,7 +25,7 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'the body or the frame is over its limit (MAX_BODY_BYTES, MAX_PIXELS)' },
   unsupported_media_type: { status: 415, message: 'the Content-Type is not one this route takes' },
   unprocessable: { status: 422, message: 'well-formed but out of range: unknown effect, parameter or iters out of bounds' },
-  too_costly: { status: 422, message: 'the job would take longer than MAX_JOB_SECONDS: ask for fewer pixels, passes or a smaller radius' },
+  too_costly: { status: 422, message: 'the job would take longer than MAX_JOB_SECONDS (a live session\'s effect: longer than MAX_FRAME_EFFECT_MS a frame): ask for fewer pixels, passes or a smaller radius' },
   rate_limited: { status: 429, message: 'too many sessions from this address, or effect changes in this session; Retry-After says when to come back', retryable: true },
   worker_failed: { status: 500, message: 'a worker failed while processing the frame' },
   internal: { status: 500, message: 'internal error' },

@@ -104,7 +104,7 @@ export function createMetrics(options: MetricsOptions) {
     }),
     framesDropped: new Counter({
       name: 'app_frames_dropped_total',
-      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the engine queue was full), invalid, failed',
+      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the engine queue was full), too_costly (the session\'s effect costs more than MAX_FRAME_EFFECT_MS a frame at its size), invalid, failed',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
@@ -173,4 +173,4 @@ export function createMetrics(options: MetricsOptions) {
  * Why a decoded WebRTC frame was not processed (app_frames_dropped_total{reason}). Every one is
  * skipped before it costs anything beyond its decode: no copy, no effect, no encode.
  */
-export type FrameDropReason = 'superseded' | 'overloaded' | 'invalid' | 'failed';
+export type FrameDropReason = 'superseded' | 'overloaded' | 'too_costly' | 'invalid' | 'failed';

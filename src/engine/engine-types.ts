@@ -62,6 +62,11 @@ export interface EffectEngine {
     use: (output: Uint8Array, timings: JobTimings) => Promise<T> | T,
     options?: JobOptions,
   ): Promise<T>;
+  /**
+   * Predicted compute seconds of one live frame of `layout` under `job` (a segmentation effect with
+   * its session's mask given: the model runs beside the frames, one job at a time).
+   */
+  predictFrameSeconds(layout: FrameLayout, job: EffectJob): number;
   /** A live session's mask job (segmentation effects): the model updates the session's mask state. */
   updateMask(layout: FrameLayout, job: EffectJob, pixels: Uint8Array, segmentation: SegmentationTask, options?: JobOptions): Promise<JobTimings>;
 }

@@ -173,6 +173,10 @@ export class Engine implements EffectEngine {
     }
   }
 
+  predictFrameSeconds(layout: FrameLayout, job: EffectJob): number {
+    return this.#admission.predictSeconds(costUnits(layout, job, { infer: false }));
+  }
+
   /** The 503 for a reservation that does not fit MEMORY_BUDGET_BYTES (counted here, where it is decided). */
   memoryRefusal(bytes: number, headers: Record<string, string> = {}): OverloadedError {
     this.#onRejected?.('memory');

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { InvalidEffectError, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
 import type { EffectEngine } from '../engine/engine-types.ts';
 import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
-import { HttpError, OverloadedError } from '../errors.ts';
+import { HttpError, OverloadedError, TooCostlyError } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { FrameDropReason, Metrics } from '../metrics.ts';
 import type { RollingQuantile } from '../stats/rolling-quantile.ts';
@@ -20,7 +20,7 @@ export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained' | 'connect
 export const CONTROL_CHANNEL = 'control';
 
 export interface SessionDeps {
-  readonly engine: Pick<EffectEngine, 'processFrame'> & Partial<Pick<EffectEngine, 'updateMask'>>;
+  readonly engine: Pick<EffectEngine, 'processFrame'> & Partial<Pick<EffectEngine, 'updateMask' | 'predictFrameSeconds'>>;
   readonly metrics: Metrics;
   /** The pod's frame latency window (SLO-aware admission reads its p95). */
   readonly frameWindow: RollingQuantile;
@@ -29,6 +29,12 @@ export interface SessionDeps {
   readonly maxIters: number;
   /** MAX_FRAME_PIXELS: a larger frame ends the session (frame_too_large). Default: no cap. */
   readonly maxFramePixels?: number;
+  /**
+   * MAX_FRAME_EFFECT_MS: the most compute one frame's effect may be predicted to take at the
+   * session's frame size; a costlier effect is refused when chosen (422 too_costly) and its frames
+   * are dropped (too_costly) before they reach the engine. Default: no cap.
+   */
+  readonly maxFrameEffectMs?: number;
   /** EFFECT_CHANGES_PER_SECOND (burst twice that). Default: no limit. */
   readonly effectChangesPerSecond?: number;
   /** Segmentation effects: mask smoothing and the longest mask reuse (defaults: src/segmentation/). */
@@ -98,6 +104,10 @@ export class Session extends SafeEmitter<SessionEvents> {
   #idleTimer: NodeJS.Timeout;
   #closed = false;
   #endingForSize = false;
+  /** The size of the last frame received (what a new effect is priced at). */
+  #frameSize: { readonly width: number; readonly height: number } | undefined;
+  /** The job and size the control channel was last told cost too much (told once each). */
+  #toldTooCostly: { readonly job: EffectJob; readonly width: number; readonly height: number } | undefined;
   readonly #changes: TokenBucket | undefined;
 
   constructor(id: string, peer: Peer, output: VideoOutput, job: EffectJob, etag: string, deps: SessionDeps) {
@@ -122,6 +132,10 @@ export class Session extends SafeEmitter<SessionEvents> {
       if (deps.maxFramePixels !== undefined && frame.width * frame.height > deps.maxFramePixels) return this.#frameTooLarge(frame);
       this.#framesReceived++;
       this.#lastActivityMs = receivedAtMs;
+      const size = this.#frameSize;
+      if (size?.width !== frame.width || size.height !== frame.height) this.#frameSize = { width: frame.width, height: frame.height };
+      // Priced before anything but the decode is spent on it; the estimate follows the workers' pace.
+      if (this.#frameCostOver(this.#job, frame) !== undefined) return this.#tooCostly(frame);
       this.#loop.push({ frame, receivedAtMs });
     });
     peer.on('state', (state) => {
@@ -161,7 +175,13 @@ export class Session extends SafeEmitter<SessionEvents> {
       this.#deps.metrics.rejected.inc({ reason: 'rate_limited' });
       throw new HttpError('rate_limited', `at most ${this.#deps.effectChangesPerSecond} effect changes a second (EFFECT_CHANGES_PER_SECOND)`, { 'retry-after': '1' });
     }
-    this.#job = parseJob(request, this.#deps.maxIters, this.#job);
+    const job = parseJob(request, this.#deps.maxIters, this.#job);
+    const predictedMs = this.#frameSize && this.#frameCostOver(job, this.#frameSize);
+    if (predictedMs !== undefined && this.#frameSize) {
+      this.#deps.metrics.rejected.inc({ reason: 'cost' });
+      throw new TooCostlyError(this.#tooCostlyDetail(job, this.#frameSize, predictedMs));
+    }
+    this.#job = job;
     this.#deps.log.info({ sessionId: this.id, effect: this.#job.effect, params: this.#job.params, iters: this.#job.iters }, 'session effect changed');
     return this.#job;
   }
@@ -282,6 +302,30 @@ export class Session extends SafeEmitter<SessionEvents> {
     setImmediate(() => this.close('frame_too_large'));
   }
 
+  /** The predicted milliseconds of `job` on one frame of `size` when over MAX_FRAME_EFFECT_MS, else undefined. */
+  #frameCostOver(job: EffectJob, size: { readonly width: number; readonly height: number }): number | undefined {
+    const capMs = this.#deps.maxFrameEffectMs;
+    const predict = this.#deps.engine.predictFrameSeconds;
+    if (capMs === undefined || capMs <= 0 || predict === undefined) return undefined;
+    const ms = predict.call(this.#deps.engine, { format: 'i420', width: size.width, height: size.height }, job) * 1000;
+    return ms > capMs ? ms : undefined;
+  }
+
+  #tooCostlyDetail(job: EffectJob, size: { readonly width: number; readonly height: number }, predictedMs: number): string {
+    return `${job.effect} x ${job.iters} would take about ${predictedMs.toFixed(1)} ms of compute on each ${size.width}x${size.height} frame; the limit is ${this.#deps.maxFrameEffectMs} ms (MAX_FRAME_EFFECT_MS): choose fewer passes, a smaller radius or a smaller resolution`;
+  }
+
+  /** Drops a frame the session's effect costs too much for, telling the publisher once per job and size. */
+  #tooCostly(frame: { readonly width: number; readonly height: number }): void {
+    this.#dropped('too_costly');
+    const told = this.#toldTooCostly;
+    if (told && told.job === this.#job && told.width === frame.width && told.height === frame.height) return;
+    this.#toldTooCostly = { job: this.#job, width: frame.width, height: frame.height };
+    const detail = this.#tooCostlyDetail(this.#job, frame, this.#frameCostOver(this.#job, frame) ?? 0);
+    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify({ type: 'error', error: 'too_costly', detail }));
+    this.#deps.log.warn({ sessionId: this.id, effect: this.#job.effect, iters: this.#job.iters, width: frame.width, height: frame.height }, 'session effect too costly for its frames');
+  }
+
   #dropped(reason: FrameDropReason): void {
     this.#framesDropped++;
     this.#deps.metrics.framesDropped.inc({ reason });
@@ -295,9 +339,9 @@ export class Session extends SafeEmitter<SessionEvents> {
       const job = this.changeEffect(request as Record<string, unknown>);
       reply = { type: 'effect', effect: job.effect, params: job.params, iters: job.iters };
     } catch (err) {
-      const limited = err instanceof HttpError && err.code === 'rate_limited';
-      const detail = err instanceof InvalidEffectError || limited ? err.message : 'a control message is a JSON object like {"effect":"gaussian","params":{"sigma":4}}';
-      reply = { type: 'error', error: limited ? 'rate_limited' : 'unprocessable', detail };
+      const told = err instanceof HttpError && (err.code === 'rate_limited' || err.code === 'too_costly') ? err.code : undefined;
+      const detail = err instanceof InvalidEffectError || told ? (err as Error).message : 'a control message is a JSON object like {"effect":"gaussian","params":{"sigma":4}}';
+      reply = { type: 'error', error: told ?? 'unprocessable', detail };
     }
     this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify(reply));
   }

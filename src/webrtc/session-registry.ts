@@ -31,6 +31,8 @@ export interface SessionsConfig {
   /** SESSION_CONNECT_SECONDS: publishers and viewers not connected this long after their answer are closed. */
   readonly sessionConnectSeconds?: number;
   readonly maxFramePixels?: number;
+  /** MAX_FRAME_EFFECT_MS (0: no cap). */
+  readonly maxFrameEffectMs?: number;
   readonly effectChangesPerSecond?: number;
   /** MAX_OFFER_SECTIONS. */
   readonly maxOfferSections?: number;
@@ -147,6 +149,7 @@ export class SessionRegistry {
         idleSeconds: this.#config.sessionIdleSeconds,
         maxIters: this.#config.maxIters,
         ...(this.#config.maxFramePixels !== undefined ? { maxFramePixels: this.#config.maxFramePixels } : {}),
+        ...(this.#config.maxFrameEffectMs !== undefined ? { maxFrameEffectMs: this.#config.maxFrameEffectMs } : {}),
         ...(this.#config.effectChangesPerSecond !== undefined ? { effectChangesPerSecond: this.#config.effectChangesPerSecond } : {}),
         segmentation: {
           smoothing: this.#config.segmentMaskSmoothing ?? DEFAULT_SEGMENTATION_SETTINGS.smoothing,

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { i420Frame } from '../../tools/rtc-load/client/index.ts';
 import { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
 import { metricValue } from '../helpers.ts';
-import { eventually, listeningApp, metricsText, publish } from '../webrtc/support.ts';
+import { CARD, eventually, listeningApp, metricsText, publish } from '../webrtc/support.ts';
 
 /** An offer whose answer is never applied: the server's peer never connects (a half-open session). */
 async function halfOpen(url: string, headers: Record<string, string> = {}): Promise<Response> {
@@ -101,6 +101,37 @@ test('effect changes are rate-limited per session: the excess gets 429, the sess
   assert.ok(statuses.filter((s) => s === 429).length >= 6, JSON.stringify(statuses));
   assert.equal((await fetch(publisher.resourceUrl)).status, 200, 'the session is still there');
   assert.ok((metricValue(await metricsText(base), 'app_rejected_total', { reason: 'rate_limited' }) ?? 0) >= 6);
+});
+
+test('a session\'s effect is priced per frame (MAX_FRAME_EFFECT_MS): a costly choice gets 422, its frames never reach a worker', async (t) => {
+  const { base } = await listeningApp(t, { maxFrameEffectMs: 20 });
+  // Gaussian sigma 32 x 100 passes is seconds of compute on every 320x240 frame: the publisher asks
+  // for it in the WHIP query (no frame size is known yet), and its frames are dropped on arrival.
+  const publisher = await publish(t, `${base}/whip?effect=gaussian&sigma=32&iters=100`, { controlChannel: true });
+  const told: string[] = [];
+  publisher.peer.on('message', (_label, text) => told.push(text));
+  const stop = publisher.startFrames(15, () => CARD);
+  t.after(stop);
+  await eventually('frames dropped as too costly', async () => (metricValue(await metricsText(base), 'app_frames_dropped_total', { reason: 'too_costly' }) ?? 0) >= 5, 10_000);
+  let metrics = await metricsText(base);
+  assert.equal(metricValue(metrics, 'app_frames_processed_total', { effect: 'gaussian', device: 'cpu' }), undefined, 'no costly frame reached a worker');
+  await eventually('the publisher told why', () => told.length > 0, 5000);
+  assert.equal(JSON.parse(told[0]!).error, 'too_costly');
+  assert.match(JSON.parse(told[0]!).detail, /320x240.*MAX_FRAME_EFFECT_MS/);
+  assert.equal(told.filter((m) => /too_costly/.test(m)).length, 1, 'told once for the job and size');
+
+  // An affordable effect is applied; choosing the costly one again, now at a known size, is a 422.
+  const patch = (body: object) => fetch(publisher.resourceUrl, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal((await patch({ effect: 'invert', iters: 1 })).status, 200);
+  await eventually('invert frames processed', async () => (metricValue(await metricsText(base), 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }) ?? 0) >= 3, 10_000);
+  const refused = await patch({ effect: 'gaussian', params: { sigma: 32 }, iters: 100 });
+  assert.equal(refused.status, 422);
+  const body = (await refused.json()) as { error: string; detail: string };
+  assert.equal(body.error, 'too_costly');
+  assert.match(body.detail, /MAX_FRAME_EFFECT_MS/);
+  assert.equal(((await (await fetch(publisher.resourceUrl)).json()) as { effect: string }).effect, 'invert', 'the session keeps its effect');
+  metrics = await metricsText(base);
+  assert.ok((metricValue(metrics, 'app_rejected_total', { reason: 'cost' }) ?? 0) >= 1);
 });
 
 test('an offer with two video sections: only the first is received, the other is answered inactive', async (t) => {
