@@ -104,10 +104,10 @@ export class Session extends SafeEmitter<SessionEvents> {
   #idleTimer: NodeJS.Timeout;
   #closed = false;
   #endingForSize = false;
-  /** The size of the last frame received (what a new effect is priced at). */
-  #frameSize: { readonly width: number; readonly height: number } | undefined;
-  /** The job and size the control channel was last told cost too much (told once each). */
-  #toldTooCostly: { readonly job: EffectJob; readonly width: number; readonly height: number } | undefined;
+  /** The layout of the last frame received, new only when the size changes (what effects are priced at). */
+  #frameLayout: FrameLayout | undefined;
+  /** The job and layout the control channel was last told cost too much (told once each). */
+  #toldTooCostly: { readonly job: EffectJob; readonly layout: FrameLayout } | undefined;
   readonly #changes: TokenBucket | undefined;
 
   constructor(id: string, peer: Peer, output: VideoOutput, job: EffectJob, etag: string, deps: SessionDeps) {
@@ -132,10 +132,11 @@ export class Session extends SafeEmitter<SessionEvents> {
       if (deps.maxFramePixels !== undefined && frame.width * frame.height > deps.maxFramePixels) return this.#frameTooLarge(frame);
       this.#framesReceived++;
       this.#lastActivityMs = receivedAtMs;
-      const size = this.#frameSize;
-      if (size?.width !== frame.width || size.height !== frame.height) this.#frameSize = { width: frame.width, height: frame.height };
+      let layout = this.#frameLayout;
+      if (layout?.width !== frame.width || layout.height !== frame.height) layout = this.#frameLayout = { format: 'i420', width: frame.width, height: frame.height };
       // Priced before anything but the decode is spent on it; the estimate follows the workers' pace.
-      if (this.#frameCostOver(this.#job, frame) !== undefined) return this.#tooCostly(frame);
+      const overMs = this.#frameCostOver(this.#job, layout);
+      if (overMs !== undefined) return this.#tooCostly(layout, overMs);
       this.#loop.push({ frame, receivedAtMs });
     });
     peer.on('state', (state) => {
@@ -176,10 +177,11 @@ export class Session extends SafeEmitter<SessionEvents> {
       throw new HttpError('rate_limited', `at most ${this.#deps.effectChangesPerSecond} effect changes a second (EFFECT_CHANGES_PER_SECOND)`, { 'retry-after': '1' });
     }
     const job = parseJob(request, this.#deps.maxIters, this.#job);
-    const predictedMs = this.#frameSize && this.#frameCostOver(job, this.#frameSize);
-    if (predictedMs !== undefined && this.#frameSize) {
+    const layout = this.#frameLayout;
+    const overMs = layout && this.#frameCostOver(job, layout);
+    if (layout && overMs !== undefined) {
       this.#deps.metrics.rejected.inc({ reason: 'cost' });
-      throw new TooCostlyError(this.#tooCostlyDetail(job, this.#frameSize, predictedMs));
+      throw new TooCostlyError(this.#tooCostlyDetail(job, layout, overMs));
     }
     this.#job = job;
     this.#deps.log.info({ sessionId: this.id, effect: this.#job.effect, params: this.#job.params, iters: this.#job.iters }, 'session effect changed');
@@ -302,28 +304,28 @@ export class Session extends SafeEmitter<SessionEvents> {
     setImmediate(() => this.close('frame_too_large'));
   }
 
-  /** The predicted milliseconds of `job` on one frame of `size` when over MAX_FRAME_EFFECT_MS, else undefined. */
-  #frameCostOver(job: EffectJob, size: { readonly width: number; readonly height: number }): number | undefined {
+  /** The predicted milliseconds of `job` on one frame of `layout` when over MAX_FRAME_EFFECT_MS, else undefined. */
+  #frameCostOver(job: EffectJob, layout: FrameLayout): number | undefined {
     const capMs = this.#deps.maxFrameEffectMs;
-    const predict = this.#deps.engine.predictFrameSeconds;
-    if (capMs === undefined || capMs <= 0 || predict === undefined) return undefined;
-    const ms = predict.call(this.#deps.engine, { format: 'i420', width: size.width, height: size.height }, job) * 1000;
+    const engine = this.#deps.engine;
+    if (capMs === undefined || capMs <= 0 || engine.predictFrameSeconds === undefined) return undefined;
+    const ms = engine.predictFrameSeconds(layout, job) * 1000;
     return ms > capMs ? ms : undefined;
   }
 
-  #tooCostlyDetail(job: EffectJob, size: { readonly width: number; readonly height: number }, predictedMs: number): string {
-    return `${job.effect} x ${job.iters} would take about ${predictedMs.toFixed(1)} ms of compute on each ${size.width}x${size.height} frame; the limit is ${this.#deps.maxFrameEffectMs} ms (MAX_FRAME_EFFECT_MS): choose fewer passes, a smaller radius or a smaller resolution`;
+  #tooCostlyDetail(job: EffectJob, layout: FrameLayout, predictedMs: number): string {
+    return `${job.effect} x ${job.iters} would take about ${predictedMs.toFixed(1)} ms of compute on each ${layout.width}x${layout.height} frame; the limit is ${this.#deps.maxFrameEffectMs} ms (MAX_FRAME_EFFECT_MS): choose fewer passes, a smaller radius or a smaller resolution`;
   }
 
   /** Drops a frame the session's effect costs too much for, telling the publisher once per job and size. */
-  #tooCostly(frame: { readonly width: number; readonly height: number }): void {
+  #tooCostly(layout: FrameLayout, predictedMs: number): void {
     this.#dropped('too_costly');
     const told = this.#toldTooCostly;
-    if (told && told.job === this.#job && told.width === frame.width && told.height === frame.height) return;
-    this.#toldTooCostly = { job: this.#job, width: frame.width, height: frame.height };
-    const detail = this.#tooCostlyDetail(this.#job, frame, this.#frameCostOver(this.#job, frame) ?? 0);
+    if (told?.job === this.#job && told.layout === layout) return;
+    this.#toldTooCostly = { job: this.#job, layout };
+    const detail = this.#tooCostlyDetail(this.#job, layout, predictedMs);
     this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify({ type: 'error', error: 'too_costly', detail }));
-    this.#deps.log.warn({ sessionId: this.id, effect: this.#job.effect, iters: this.#job.iters, width: frame.width, height: frame.height }, 'session effect too costly for its frames');
+    this.#deps.log.warn({ sessionId: this.id, effect: this.#job.effect, iters: this.#job.iters, width: layout.width, height: layout.height }, 'session effect too costly for its frames');
   }
 
   #dropped(reason: FrameDropReason): void {
