@@ -13,7 +13,7 @@ import { processRoutes } from './http/routes/process.ts';
 import { demoRoutes } from './http/routes/demo.ts';
 import { whipRoutes } from './http/routes/whip.ts';
 import { SessionRegistry } from './webrtc/session-registry.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { createMetrics, processOutcome, type Metrics } from './metrics.ts';
 import { Fleet } from './fleet/fleet.ts';
 import { deletionCostUpdater } from './fleet/deletion-cost.ts';
 import { packageUrl } from './paths.ts';
@@ -102,6 +102,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const endpoint = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ endpoint, status: String(reply.statusCode) });
     if (endpoint !== '/process') return;
+    metrics.outcomeWindow.record(processOutcome(reply.statusCode));
     if (reply.statusCode < 300) {
       const seconds = reply.elapsedTime / 1000;
       metrics.requestLatency.observe(seconds);

@@ -1,7 +1,8 @@
 import { ERRORS, REJECT_REASONS, type RejectReason } from './errors.ts';
 
 const REASONS: Readonly<Record<RejectReason, string>> = {
-  queue_full: 'the effect queue holds MAX_QUEUE jobs (a `/process` request or a WebRTC frame); `overloaded`',
+  queue_full: 'the `/process` waiting room holds MAX_QUEUE jobs, or this client its CLIENT_QUEUE_SHARE of them: answered at once, with `Connection: close`; `overloaded`',
+  queue_timeout: 'a `/process` job waited MAX_QUEUE_WAIT_SECONDS without reaching a worker (others were served first): answered after that wait; `overloaded`',
   pressure: 'the event loop is over MAX_EVENT_LOOP_DELAY_MS or MAX_EVENT_LOOP_UTILIZATION; `overloaded`',
   rate_limited: 'an address opened more than SESSION_RATE_LIMIT_PER_MINUTE sessions; `rate_limited`',
   draining: 'the pod is shutting down and takes no new session; `unavailable`',

@@ -54,6 +54,7 @@ export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
  */
 export const REJECT_REASONS = [
   'queue_full',
+  'queue_timeout',
   'pressure',
   'rate_limited',
   'draining',

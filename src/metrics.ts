@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RollingCounts } from './stats/rolling-counts.ts';
 import { RollingQuantile } from './stats/rolling-quantile.ts';
+import { REJECT_REASONS } from './errors.ts';
 
 /**
  * Every metric the service exports, in one place. The app owns its Registry (no global state), so
@@ -24,10 +26,23 @@ export function createMetrics(options: MetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const latencyWindow = new RollingQuantile({ windowSeconds: options.p95WindowSeconds });
+  /** /process answers by kind over the same window: the refusal ratio and goodput gauges. */
+  const outcomeWindow = new RollingCounts(PROCESS_OUTCOMES, { windowSeconds: options.p95WindowSeconds });
+  let eventLoopActiveMs = performance.eventLoopUtilization().active;
+
+  const rejected = new Counter({
+    name: 'app_rejected_total',
+    help: 'Work refused by admission control, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  // Every known reason exported at 0, so that rates and ratios over it read 0 on a fresh pod, not nothing.
+  for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
 
   return {
     registry,
     latencyWindow,
+    outcomeWindow,
     requests: new Counter({
       name: 'app_requests_total',
       help: 'HTTP requests answered, by route and status code',
@@ -61,11 +76,34 @@ export function createMetrics(options: MetricsOptions) {
         this.set(options.queueDepth());
       },
     }),
-    rejected: new Counter({
-      name: 'app_rejected_total',
-      help: 'Work refused by admission control, by reason',
-      labelNames: ['reason'] as const,
+    rejected,
+    refusalRatio: new Gauge({
+      name: 'app_request_refusal_ratio',
+      help: 'Share of /process requests answered 503 (refused: queue, memory, deadline, pressure) over the last P95_WINDOW_SECONDS; 0 when none arrived',
       registers: [registry],
+      collect() {
+        const { served, refused, other } = outcomeWindow.totals();
+        const all = served + refused + other;
+        this.set(all === 0 ? 0 : refused / all);
+      },
+    }),
+    goodput: new Gauge({
+      name: 'app_goodput_requests_per_second',
+      help: '/process requests answered 2xx per second, averaged over the last P95_WINDOW_SECONDS',
+      registers: [registry],
+      collect() {
+        this.set(outcomeWindow.totals().served / outcomeWindow.windowSeconds);
+      },
+    }),
+    eventLoopBusy: new Counter({
+      name: 'app_event_loop_busy_seconds_total',
+      help: "Time the main thread's event loop spent running callbacks (not idle): its share of a second is its utilisation",
+      registers: [registry],
+      collect() {
+        const active = performance.eventLoopUtilization().active;
+        this.inc(Math.max(0, active - eventLoopActiveMs) / 1000);
+        eventLoopActiveMs = active;
+      },
     }),
     effectDuration: new Histogram({
       name: 'app_effect_duration_seconds',
@@ -167,6 +205,15 @@ export function createMetrics(options: MetricsOptions) {
       registers: [registry],
     }),
   };
+}
+
+/** How a /process answer counts in the refusal ratio: 2xx served, 503 refused, anything else other. */
+export const PROCESS_OUTCOMES = ['served', 'refused', 'other'] as const;
+export type ProcessOutcome = (typeof PROCESS_OUTCOMES)[number];
+
+export function processOutcome(statusCode: number): ProcessOutcome {
+  if (statusCode >= 200 && statusCode < 300) return 'served';
+  return statusCode === 503 ? 'refused' : 'other';
 }
 
 /**
