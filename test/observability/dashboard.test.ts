@@ -57,7 +57,7 @@ test('the dashboard is current Grafana JSON: schemaVersion >= 39, a uid, no inst
   assert.ok(dashboard.title);
 });
 
-test('variables: a Prometheus data source, namespace and service (defaulting to rtc / gpu-media), hidden SLO constants', () => {
+test('variables: a Prometheus data source, namespace and service (defaulting to rtc / gpu-media), hidden SLO and autoscaler constants', () => {
   const vars = new Map(dashboard.templating.list.map((v) => [v.name, v]));
   const ds = vars.get('datasource');
   assert.equal(ds?.type, 'datasource');
@@ -74,7 +74,7 @@ test('variables: a Prometheus data source, namespace and service (defaulting to 
     assert.match(q?.query ?? '', /^label_values\(app_[a-z_]+(\{[^}]*\})?, [a-z_]+\)$/, `${name}: label_values query`);
   }
   assert.match(String((vars.get('service')?.query as { query?: string }).query), /namespace="\$namespace"/, 'service depends on namespace');
-  for (const name of ['slo_p95_seconds', 'slo_frame_p95_seconds', 'slo_availability']) {
+  for (const name of ['slo_p95_seconds', 'slo_frame_p95_seconds', 'slo_availability', 'demand_ratio_threshold']) {
     const v = vars.get(name);
     assert.equal(v?.type, 'constant', name);
     assert.equal(v?.hide, 2, `${name} is hidden`);
@@ -126,6 +126,35 @@ test('the dashboard shows what the issue asks for', () => {
   has(/frame latency/, /^vector\(\$slo_frame_p95_seconds\)$/);
   has(/dropped/, /app_frames_dropped_total/);
   has(/GPU fallbacks/, /app_gpu_fallback_total/);
+  // Surge: demand against capacity, which the latency panels do not show once the pods shed load.
+  has(/offered vs served vs refused/, /^sum\(rate\(app_requests_total\{[^}]*endpoint="\/process"\}\[\$__rate_interval\]\)\) or on\(\) vector\(0\)$/);
+  has(/offered vs served vs refused/, /^sum\(rate\(app_requests_total\{[^}]*endpoint="\/process", status=~"2\.\."\}/);
+  has(/offered vs served vs refused/, /^sum\(rate\(app_requests_total\{[^}]*endpoint="\/process", status="503"\}/);
+  has(/refusal ratio/, /status="503".*\/ clamp_min\(sum\(rate\(app_requests_total\{[^}]*endpoint="\/process"\}/);
+  has(/refusal ratio/, /^max\(app_request_refusal_ratio\{/);
+  has(/refusal ratio/, /^vector\(1 - 1 \/ \$demand_ratio_threshold\)$/);
+  has(/[Ee]vent loop utilisation/, /rate\(app_event_loop_busy_seconds_total\{/);
+});
+
+test('the surge panels: offered, served and refused side by side in req/s, and the refusal ratio as a share', () => {
+  const panel = (title: RegExp) => {
+    const p = dashboard.panels.find((x) => title.test(x.title));
+    assert.ok(p, `panel ${title}`);
+    return p;
+  };
+  const rates = panel(/offered vs served vs refused/);
+  assert.equal(rates.fieldConfig?.defaults?.unit, 'reqps');
+  // The three series of one panel: served and refused are parts of offered, so one unit, one axis.
+  assert.deepEqual(
+    (rates.targets ?? []).map((t) => t.legendFormat),
+    ['offered', 'served (2xx)', 'refused (503)'],
+  );
+  const ratio = panel(/refusal ratio/);
+  assert.equal(ratio.fieldConfig?.defaults?.unit, 'percentunit');
+  // Where the two panels sit: beside each other, right under the latency row, where a surge is seen first.
+  assert.equal(rates.gridPos.y, ratio.gridPos.y);
+  assert.equal(rates.gridPos.y, Math.max(...dashboard.panels.filter((p) => /latency p50/.test(p.title)).map((p) => p.gridPos.y + p.gridPos.h)));
+  assert.equal(panel(/[Ee]vent loop utilisation/).fieldConfig?.defaults?.unit, 'percentunit');
 });
 
 test('every query is scoped to the selected namespace (and service), and service queries read 0 rather than nothing', () => {
