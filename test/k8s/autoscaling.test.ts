@@ -5,7 +5,9 @@
  * That the queries return defined values on real data is test/observability/prometheus-integration.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,7 @@ import type { IHPAScalingRules } from 'kubernetes-models/autoscaling/v2/HPAScali
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { haveTool } from '../tools.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -128,6 +131,7 @@ test("KEDA: the seed's p95 query, scoped to the namespace and service, plus fram
   assert.ok(latency.query.includes(scoped), `the latency trigger must contain ${scoped}`);
   assert.ok(trigger('frame-latency-p95').query.includes('app_frame_latency_seconds_bucket'));
   assert.ok(trigger('webrtc-sessions-per-pod').query.includes('app_webrtc_sessions_active'));
+  assert.ok(trigger('process-demand-ratio').query.includes('app_requests_total{namespace="rtc", service="gpu-media", endpoint="/process"}'));
   for (const tr of triggers()) {
     assert.equal(tr.type, 'prometheus');
     assert.equal(tr.md.serverAddress, PROMETHEUS);
@@ -175,6 +179,122 @@ test('KEDA: latency triggers scale proportionally (value = p95 x scraped pods, s
   assert.ok(sessions.threshold < maxSessions, `scale at ${sessions.threshold} sessions per pod, before MAX_SESSIONS (${maxSessions}) refuses new ones`);
 });
 
+/**
+ * The HPA's rule for one AverageValue metric (kube-controller-manager, replica_calculator.go):
+ * inside the 10% tolerance of the target it keeps the current count, else ceil(total / target).
+ * It then follows the largest count over its metrics, clamped to min/max.
+ */
+const HPA_TOLERANCE = 0.1;
+function hpaDesired(total: number, target: number, current: number): number {
+  const usage = total / (target * current);
+  return Math.abs(usage - 1) <= HPA_TOLERANCE ? current : Math.ceil(total / target);
+}
+
+/** Evaluates PromQL over synthetic series with promtool (Prometheus's own engine); fails with promtool's diff. */
+function promtoolExpect(cases: { name: string; series: Record<string, string>; expr: string; expect: Record<string, number> }[]): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtc-autoscaling-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'rules.yaml'), 'groups: []\n');
+    const tests = cases.map((c) => ({
+      name: c.name,
+      interval: '1m',
+      input_series: Object.entries(c.series).map(([series, values]) => ({ series, values })),
+      promql_expr_test: [{ expr: c.expr, eval_time: '4m', exp_samples: Object.entries(c.expect).map(([labels, value]) => ({ labels, value })) }],
+    }));
+    fs.writeFileSync(path.join(dir, 'test.yaml'), YAML.stringify({ rule_files: ['rules.yaml'], evaluation_interval: '1m', tests }));
+    const r = spawnSync('promtool', ['test', 'rules', path.join(dir, 'test.yaml')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('KEDA: the refusal trigger asks for pods x offered / (offered - refused) above its threshold, and 0 otherwise (promtool)', (t) => {
+  const tr = trigger('process-demand-ratio');
+  assert.equal(tr.metricType, 'AverageValue');
+  // The trigger speaks only above its own threshold: below it, it must not hold pods (see below).
+  const filter = /\)\s*>\s*([0-9.]+)\s*\)\s*\*\s*on\(\) count\(up\{namespace="rtc", service="gpu-media"\} == 1\)/.exec(tr.query);
+  assert.ok(filter, `${tr.name}: (ratio > threshold) x scraped pods`);
+  assert.equal(Number(filter[1]), tr.threshold, 'the filter is the threshold');
+  const cap = Number(/clamp_max\([\s\S]*,\s*([0-9.]+)\s*\)\s*>/.exec(tr.query)?.[1]);
+  assert.ok(cap >= 2 && cap <= 20, `ratio capped (${cap})`);
+  if (!haveTool(t, 'promtool')) return;
+
+  // Four pods scraped; per-minute increments of /process answers by status.
+  const pods = 4;
+  const up = Object.fromEntries(Array.from({ length: pods }, (_, i) => [`up{namespace="rtc", service="gpu-media", pod="gpu-media-${i}"}`, '1x5']));
+  const answers = (perMinute: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(perMinute).map(([status, n]) => [`app_requests_total{namespace="rtc", service="gpu-media", pod="gpu-media-0", endpoint="/process", status="${status}"}`, `0+${n}x5`]),
+    );
+  const expected = {
+    idle: 0,
+    'no /process series yet': 0,
+    'client errors only, nothing refused': 0,
+    '5% refused: below the threshold': 0,
+    'half refused': pods * 2,
+    'all refused: capped': pods * cap,
+  };
+  promtoolExpect(
+    (
+      [
+        ['idle', answers({ 200: 0 })],
+        ['no /process series yet', {}],
+        ['client errors only, nothing refused', answers({ 200: 480, 422: 120 })],
+        ['5% refused: below the threshold', answers({ 200: 570, 503: 30 })],
+        // Another namespace's refusals do not count.
+        ['half refused', { ...answers({ 200: 300, 503: 300 }), 'app_requests_total{namespace="other", service="gpu-media", endpoint="/process", status="503"}': '0+6000x5' }],
+        ['all refused: capped', answers({ 503: 600 })],
+      ] as const
+    ).map(([name, series]) => ({ name, series: { ...up, ...series }, expr: tr.query, expect: { '{}': expected[name] } })),
+  );
+
+  // What the HPA makes of those values with 4 pods: nothing from the silent cases (the other
+  // triggers decide), twice the pods when half is refused, maxReplicaCount when all is.
+  const max = keda.spec.maxReplicaCount ?? 100;
+  assert.equal(hpaDesired(expected.idle, tr.threshold, pods), 0);
+  assert.equal(hpaDesired(expected['5% refused: below the threshold'], tr.threshold, pods), 0);
+  assert.equal(hpaDesired(expected['half refused'], tr.threshold, pods), 2 * pods);
+  assert.equal(Math.min(max, hpaDesired(expected['all refused: capped'], tr.threshold, pods)), max);
+  // Why the filter: unfiltered, a pod count with nothing refused (ratio 1) would sit inside the
+  // tolerance and hold the current count at every size, so the HPA could never scale down.
+  for (let current = 1; current <= max; current++) assert.equal(hpaDesired(current * 1, tr.threshold, current), current);
+  // Just above the threshold it holds; clearly above, it scales out.
+  assert.equal(hpaDesired(pods * 1.15, tr.threshold, pods), pods);
+  assert.equal(hpaDesired(pods * 1.5, tr.threshold, pods), Math.ceil((pods * 1.5) / tr.threshold));
+});
+
+test('Prometheus Adapter: app_demand_ratio is 1 / (1 - refusal ratio) per pod above the threshold, 0 below, capped (promtool)', (t) => {
+  const rule = adapter.rules.custom.find((r) => r.name.as === 'app_demand_ratio');
+  assert.ok(rule, 'an adapter rule serves app_demand_ratio');
+  assert.match(rule.seriesQuery, /^app_request_refusal_ratio\{/);
+  assert.ok(new RegExp(rule.name.matches).test('app_request_refusal_ratio'));
+  assert.deepEqual(rule.resources.overrides, { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } });
+  const metric = (customHpa.spec?.metrics ?? []).find((m) => m.pods?.metric.name === 'app_demand_ratio');
+  assert.equal(metric?.type, 'Pods');
+  assert.equal(metric?.pods?.target.type, 'AverageValue');
+  const target = quantity(metric?.pods?.target.averageValue);
+  assert.equal(Number(/\)\s*>\s*([0-9.]+)\s*\)/.exec(rule.metricsQuery)?.[1]), target, 'the filter is the HPA target');
+  if (!haveTool(t, 'promtool')) return;
+
+  // Templated as the adapter does for the pods of namespace rtc.
+  const pods = ['gpu-media-0', 'gpu-media-1', 'gpu-media-2', 'gpu-media-3'];
+  const query = rule.metricsQuery
+    .replaceAll('<<.Series>>', 'app_request_refusal_ratio')
+    .replaceAll('<<.LabelMatchers>>', `namespace="rtc",pod=~"${pods.join('|')}"`)
+    .replaceAll('<<.GroupBy>>', 'pod');
+  const ratios = [0, 0.05, 0.5, 1];
+  const series = Object.fromEntries(pods.map((pod, i) => [`app_request_refusal_ratio{namespace="rtc", service="gpu-media", pod="${pod}"}`, `${ratios[i]}x5`]));
+  // Nothing refused and 5% refused read 0; half refused reads 2 (twice the pod); all refused the cap, 10.
+  const values = [0, 0, 2, 10];
+  promtoolExpect([{ name: 'demand per pod', series, expr: query, expect: Object.fromEntries(pods.map((pod, i) => [`{pod="${pod}"}`, values[i] ?? NaN])) }]);
+  promtoolExpect([{ name: 'idle pods read 0', series: Object.fromEntries(pods.map((pod) => [`app_request_refusal_ratio{namespace="rtc", pod="${pod}"}`, '0x5'])), expr: query, expect: Object.fromEntries(pods.map((pod) => [`{pod="${pod}"}`, 0])) }]);
+  // The HPA: the pods' values summed against the target (ceil(12 / 1.1) = 11, clamped to maxReplicas).
+  const max = customHpa.spec?.maxReplicas ?? 100;
+  assert.equal(Math.min(max, hpaDesired(values.reduce((a, b) => a + b, 0), target, pods.length)), max);
+  assert.equal(hpaDesired(0, target, pods.length), 0, 'idle pods never hold the count');
+});
+
 test('Prometheus Adapter maps app_request_latency_p95_seconds to app_latency_p95_seconds for the custom HPA', () => {
   assert.equal(adapter.rules.default, false, 'only this service is exposed');
   assert.equal(`${adapter.prometheus.url}:${adapter.prometheus.port}`, PROMETHEUS);
@@ -191,7 +311,7 @@ test('Prometheus Adapter maps app_request_latency_p95_seconds to app_latency_p95
   assert.equal(metric?.pods?.target.type, 'AverageValue');
 });
 
-test('the SLOs agree across KEDA, the custom HPA, the PrometheusRule, the dashboard and the Deployment', () => {
+test('the SLOs and the demand threshold agree across KEDA, the custom HPA, the PrometheusRule, the dashboard and the Deployment', () => {
   assert.equal(trigger('process-latency-p95').threshold, SLO.processP95Seconds);
   assert.equal(trigger('frame-latency-p95').threshold, SLO.frameP95Seconds);
   assert.equal(quantity(customHpa.spec?.metrics?.[0]?.pods?.target.averageValue), SLO.processP95Seconds);
@@ -209,7 +329,13 @@ test('the SLOs agree across KEDA, the custom HPA, the PrometheusRule, the dashbo
     assert.deepEqual(buckets, [SLO.processP95Seconds], k);
   }
 
+  // The demand threshold: KEDA's refusal trigger, the custom HPA's demand target, the dashboard's line.
+  const demand = trigger('process-demand-ratio').threshold;
+  const demandMetric = (customHpa.spec?.metrics ?? []).find((m) => m.pods?.metric.name === 'app_demand_ratio');
+  assert.equal(quantity(demandMetric?.pods?.target.averageValue), demand);
+
   const constants = new Map(dashboard.templating.list.filter((v) => v.type === 'constant').map((v) => [v.name, Number(v.query)]));
+  assert.equal(constants.get('demand_ratio_threshold'), demand);
   assert.equal(constants.get('slo_p95_seconds'), SLO.processP95Seconds);
   assert.equal(constants.get('slo_frame_p95_seconds'), SLO.frameP95Seconds);
   assert.equal(constants.get('slo_availability'), SLO.availabilityObjective);
