@@ -10,12 +10,20 @@
  *   bounded load. Alerts must parse and carry no NaN; whether they fire is promtool's job.
  * - kube-state-metrics, cAdvisor and DCGM series (kube_*, container_*, DCGM_*) cannot exist
  *   here: those expressions are checked to parse only.
+ * - The demand signals read what happened: the refusal ratio, the KEDA refusal trigger and the
+ *   adapter's demand metric are 0 while idle and above the autoscaling threshold once a good
+ *   share of the requests is refused.
+ *
+ * Refusals come from the memory budget (a /process POST that declares more bytes than
+ * MEMORY_BUDGET_BYTES is answered 503 before its body is read), not from the queue, so how many
+ * there are does not depend on the machine's speed or on how the engine queues its jobs.
  *
  * Both processes listen on 127.0.0.1 only and are killed when the test ends.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -128,7 +136,7 @@ function adapterExpressions(pod: string): Expression[] {
     assert.doesNotMatch(query, /<<|>>/, 'every adapter placeholder substituted');
     return [
       { source: `adapter rule ${i} seriesQuery`, query: r.seriesQuery },
-      { source: `adapter rule ${i} metricsQuery`, query },
+      { source: `adapter rule ${i} metricsQuery (${r.name.as})`, query },
     ];
   });
 }
@@ -181,6 +189,36 @@ function dashboardExpressions(): Expression[] {
   return out;
 }
 
+/** The expression a source names, e.g. the KEDA trigger or adapter metric the checks below read. */
+function expressionOf(expressions: Expression[], source: string): string {
+  const e = expressions.find((x) => x.source === source);
+  assert.ok(e, `no expression ${source}`);
+  return e.query;
+}
+
+const MiB = 1024 * 1024;
+/** Small enough that a declared 4K raw frame (twice its 33 MB: it is answered with a copy) never fits. */
+const MEMORY_BUDGET_BYTES = 16 * MiB;
+
+/**
+ * A /process POST declaring a 4K raw frame, headers only: refused at once with 503 (reason memory)
+ * before a byte of the body is read. Resolves to the status, or -1 when the connection failed.
+ */
+function refusedRequest(base: string): Promise<number> {
+  return new Promise((resolve) => {
+    const headers = { 'content-type': 'application/octet-stream', 'content-length': String(3840 * 2160 * 4) };
+    const req = http.request(`${base}/process?pixels=3840x2160`, { method: 'POST', headers }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        req.destroy();
+        resolve(res.statusCode ?? 0);
+      });
+    });
+    req.on('error', () => resolve(-1));
+    req.flushHeaders();
+  });
+}
+
 /** Series that only exist in a cluster (kube-state-metrics, cAdvisor, DCGM). */
 const CLUSTER_ONLY = /\b(kube_|container_|DCGM_)\w*/;
 
@@ -204,15 +242,17 @@ test('every PromQL expression parses, and the service ones return defined data i
     WORKERS: '1',
     // Small, so the burst below is partly shed and 503 / rejection series exist too.
     MAX_QUEUE: '2',
+    MEMORY_BUDGET_BYTES: String(MEMORY_BUDGET_BYTES),
     SHUTDOWN_DELAY_SECONDS: '0',
     LOG_LEVEL: 'warn',
   });
   children.push(app.proc);
   const base = `http://127.0.0.1:${appPort}`;
-  await waitFor('the service to be ready', app.log, async () => (await fetch(`${base}/readyz`)).status === 200, 40_000);
 
   // Prometheus: observability/prometheus.yml with this target, 1 s scrapes and rule evaluation,
-  // and the PrometheusRule's groups as rule files.
+  // and the PrometheusRule's groups as rule files. Started while the service starts: Prometheus
+  // hands new targets to its scrapers only every 5 s, and a scrape before the service listens
+  // just records up 0.
   interface PromConfig {
     global: Record<string, string>;
     rule_files: string[];
@@ -243,6 +283,7 @@ test('every PromQL expression parses, and the service ones return defined data i
   children.push(prom.proc);
   const promUrl = `http://127.0.0.1:${promPort}`;
   const logs = () => `--- prometheus ---\n${prom.log()}\n--- service ---\n${app.log()}`;
+  await waitFor('the service to be ready', logs, async () => (await fetch(`${base}/readyz`)).status === 200, 40_000);
   await waitFor('Prometheus to be ready', logs, async () => (await fetch(`${promUrl}/-/ready`)).ok, 30_000);
 
   const query = async (q: string, time: number): Promise<QueryResult> => {
@@ -256,16 +297,35 @@ test('every PromQL expression parses, and the service ones return defined data i
   };
   const nonEmpty = async (q: string) => samples(await query(q, Date.now() / 1000)).length > 0;
 
-  await waitFor('the first scrapes', logs, () => nonEmpty(`up{job="gpu-media"} == 1`), 20_000);
-  await waitFor('the first rule evaluations', logs, () => nonEmpty('namespace_service:app_request_latency_seconds:p95_rate2m'), 20_000);
-  await sleep(3000);
+  const value = async (q: string, time: number): Promise<number> => {
+    const [v, ...more] = samples(await query(q, time));
+    assert.equal(more.length, 0, `${q}: one sample expected`);
+    return Number(v);
+  };
+  /** When every rule group last finished an evaluation (seconds). */
+  const lastEvaluations = async (): Promise<number[]> => {
+    interface Groups {
+      data: { groups: { lastEvaluation: string }[] };
+    }
+    const r = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as Groups;
+    return r.data.groups.map((g) => Date.parse(g.lastEvaluation) / 1000);
+  };
+  const records = prometheusRuleGroups().flatMap((g) => (g.rules ?? []).flatMap((r) => (r.record ? [r.record] : [])));
+
+  // Idle is ready to look at once the range queries have two good scrapes in Grafana's 15 s
+  // window (up is 1 for each) and every recorded series exists (those over rate() need two too).
+  await waitFor('two scrapes', logs, () => nonEmpty(`sum_over_time(up{job="gpu-media"}[${GRAFANA_RATE_INTERVAL}]) >= 2`), 20_000);
+  await waitFor('every recorded series', logs, async () => (await Promise.all(records.map(nonEmpty))).every(Boolean), 20_000);
   const idleTime = Date.now() / 1000;
 
-  // Bounded load: ~300 small requests over ~10 s, a few other effects, and a short burst of large
-  // ones that the 2-slot queue partly sheds (503).
+  // Bounded load: ~300 small requests over ~10 s, a few other effects, a short burst of large
+  // ones that the 2-slot queue partly sheds (503) once a third of the small ones are done, and
+  // refusals by the memory budget throughout (about 40% of all requests), spread over the
+  // scrapes: rate() cannot count what a series already holds at its first scrape.
   const effects = ['blur', 'grayscale', 'invert'];
   let sent = 0;
   const statuses = new Map<number, number>();
+  const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
   const loadEnd = Date.now() + 10_000;
   const worker = async () => {
     while (sent < 300 && Date.now() < loadEnd) {
@@ -273,24 +333,38 @@ test('every PromQL expression parses, and the service ones return defined data i
       sent++;
       const r = await fetch(`${base}/process?pixels=320x240&iters=1&effect=${effect}`);
       await r.arrayBuffer();
-      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      count(r.status);
       await sleep(100);
     }
   };
   const burst = async () => {
-    await sleep(4000);
+    while (sent < 100 && Date.now() < loadEnd) await sleep(50);
     await Promise.all(
       Array.from({ length: 12 }, async () => {
         const r = await fetch(`${base}/process?pixels=1280x720&iters=20`);
         await r.arrayBuffer();
-        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        count(r.status);
       }),
     );
   };
-  await Promise.all([worker(), worker(), worker(), worker(), burst()]);
+  let refused = 0;
+  const refuser = async () => {
+    while (Date.now() < loadEnd) {
+      const status = await refusedRequest(base);
+      count(status);
+      if (status === 503) refused++;
+      await sleep(50);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker(), burst(), refuser()]);
   assert.ok((statuses.get(200) ?? 0) >= 100, `load: ${JSON.stringify([...statuses])}\n${app.log()}`);
-  // Let the last requests be scraped and the rules evaluate on them.
-  await sleep(3000);
+  assert.ok(refused >= 50, `memory refusals: ${JSON.stringify([...statuses])}\n${app.log()}`);
+  // Wait until Prometheus has scraped every answer, then until every rule group has evaluated on
+  // that scrape.
+  const answered = [...statuses].filter(([status]) => status > 0).reduce((n, [, k]) => n + k, 0);
+  await waitFor(`a scrape with all ${answered} answers`, logs, async () => (await value('sum(app_requests_total{job="gpu-media", endpoint="/process"})', Date.now() / 1000)) >= answered, 20_000);
+  const scrapedAll = Date.now() / 1000;
+  await waitFor('the rules to evaluate on that scrape', logs, async () => (await lastEvaluations()).every((t) => t > scrapedAll), 20_000);
   const loadTime = Date.now() / 1000;
 
   // Every rule evaluates without error.
@@ -303,7 +377,7 @@ test('every PromQL expression parses, and the service ones return defined data i
   assert.equal(rules.data.groups.length, prometheusRuleGroups().length);
 
   const expressions = [...kedaExpressions(), ...adapterExpressions(labels.pod), ...ruleExpressions(), ...dashboardExpressions()];
-  assert.ok(expressions.length >= 80, `only ${expressions.length} expressions`);
+  assert.ok(expressions.length >= 100, `only ${expressions.length} expressions`);
   const failures: string[] = [];
   let withData = 0;
   let parseOnly = 0;
@@ -336,12 +410,51 @@ test('every PromQL expression parses, and the service ones return defined data i
   // Under load the latency queries see real requests: the p95s are positive, not the idle 0.
   for (const q of [
     'namespace_service:app_request_latency_seconds:p95_rate2m',
-    kedaExpressions()[0]?.query ?? '',
-    adapterExpressions(labels.pod)[1]?.query ?? '',
+    expressionOf(expressions, 'KEDA trigger process-latency-p95'),
+    expressionOf(expressions, 'adapter rule 0 metricsQuery (app_latency_p95_seconds)'),
   ]) {
-    const [v] = samples(await query(q, loadTime));
-    assert.ok(Number(v) > 0, `${q} under load: ${v}`);
+    const v = await value(q, loadTime);
+    assert.ok(v > 0, `${q} under load: ${v}`);
   }
+
+  // The demand signals: nothing while idle, the refusals once they happened. The service's
+  // window (P95_WINDOW_SECONDS) and the rules' 1m both hold the whole load.
+  const demandTrigger = expressionOf(expressions, 'KEDA trigger process-demand-ratio');
+  const demandMetric = expressionOf(expressions, 'adapter rule 1 metricsQuery (app_demand_ratio)');
+  const threshold = Number(readYaml<IScaledObject>('k8s/hpa-keda-latency.yaml').spec.triggers.find((tr) => tr.name === 'process-demand-ratio')?.metadata.threshold);
+  for (const q of [
+    'namespace_service:app_process_requests:rate1m',
+    'namespace_service:app_process_requests_served:rate1m',
+    'namespace_service:app_process_requests_refused:rate1m',
+    'namespace_service:app_process_refusal_ratio:rate1m',
+    demandTrigger,
+    demandMetric,
+  ])
+    assert.equal(await value(q, idleTime), 0, `${q} while idle`);
+
+  const offered = await value('namespace_service:app_process_requests:rate1m', loadTime);
+  const served = await value('namespace_service:app_process_requests_served:rate1m', loadTime);
+  const refusedRate = await value('namespace_service:app_process_requests_refused:rate1m', loadTime);
+  const ratio = await value('namespace_service:app_process_refusal_ratio:rate1m', loadTime);
+  const clientRatio = (statuses.get(503) ?? 0) / answered;
+  const where = `offered ${offered}/s, served ${served}/s, refused ${refusedRate}/s, ratio ${ratio} (the client saw ${clientRatio.toFixed(3)}; ${JSON.stringify([...statuses])})`;
+  assert.ok(served > 0 && refusedRate > 0, where);
+  // One group evaluation: offered is the sum of the per-status rates, so served and refused are
+  // parts of it and the ratio is refused over offered; it is close to what the client saw.
+  assert.ok(served + refusedRate <= offered * 1.001, where);
+  assert.ok(Math.abs(ratio - refusedRate / offered) < 1e-9, where);
+  assert.ok(Math.abs(ratio - clientRatio) < 0.15, where);
+  assert.ok(ratio > 1 - 1 / threshold, `enough refused to cross the threshold: ${where}`);
+  // One pod: the trigger asks for offered / (offered - refused) pods, the adapter the same per pod.
+  const demand = await value(demandTrigger, loadTime);
+  assert.ok(demand > threshold && Math.abs(demand - 1 / (1 - ratio)) < 0.25, `KEDA process-demand-ratio ${demand}: ${where}`);
+  const perPod = await value(demandMetric, loadTime);
+  assert.ok(perPod > threshold && Math.abs(perPod - 1 / (1 - clientRatio)) < 0.35, `adapter app_demand_ratio ${perPod}: ${where}`);
+  assert.ok((await value('sum(app_rejected_total{job="gpu-media", reason="memory"})', loadTime)) >= refused, 'the refusals were the memory budget\'s');
+  assert.ok((await value('sum(app_goodput_requests_per_second{job="gpu-media"})', loadTime)) > 0, 'goodput gauge');
+  const busy = await value(`max(rate(app_event_loop_busy_seconds_total{job="gpu-media"}[${GRAFANA_RATE_INTERVAL}]))`, loadTime);
+  assert.ok(busy > 0 && busy <= 1.05, `event loop utilisation ${busy}`);
+  t.diagnostic(where);
   // The dashboard's namespace/service variables offer exactly this target's values.
   const nsSeries = await query('group by (namespace, service) (app_requests_total)', loadTime);
   assert.deepEqual(
