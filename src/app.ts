@@ -66,7 +66,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     p95WindowSeconds: config.p95WindowSeconds,
     queueDepth: () => engine.queueDepth,
     memoryInflightBytes: () => engine.memory.inUseBytes,
-    queueWaitSeconds: () => engine.admission.predictedWaitSeconds(),
+    oldestWaitSeconds: () => engine.oldestWaitSeconds(),
   });
   const countRejection = (reason: RejectReason): void => {
     metrics.rejected.inc({ reason });
@@ -76,7 +76,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       device: choice.device,
       deviceName: choice.name,
       workers: config.workers,
+      mediaWorkers: config.mediaWorkers,
       maxQueue: config.maxQueue,
+      lifoAfterSeconds: config.queueLifoAfterSeconds,
       retryAfterSeconds: config.retryAfterSeconds,
       onRejected: countRejection,
       log: app.log.child({ component: 'engine' }),

@@ -176,7 +176,24 @@ export const SETTINGS = {
     parse: int(1, 256),
     default: () => os.availableParallelism(),
   },
-  maxQueue: { env: 'MAX_QUEUE', doc: 'jobs waiting for a worker before new ones get 503', parse: int(0, 100_000), default: 64 },
+  maxQueue: {
+    env: 'MAX_QUEUE',
+    doc: '/process jobs that may wait for a worker (the waiting room); one more gets 503 at once with Connection: close (reason queue_full). A waiting request holds a socket and a few KiB; its body is in MEMORY_BUDGET_BYTES',
+    parse: int(0, 100_000),
+    default: 1024,
+  },
+  mediaWorkers: {
+    env: 'MEDIA_WORKERS',
+    doc: 'worker threads for WebRTC frames only, beside WORKERS: a /process flood never holds a live frame (frames also go ahead of /process jobs on the WORKERS); 0: frames share the WORKERS, still first',
+    parse: int(0, 64),
+    default: 1,
+  },
+  queueLifoAfterSeconds: {
+    env: 'QUEUE_LIFO_AFTER_SECONDS',
+    doc: 'once the oldest /process job has waited this long for a worker, the newest waiting job goes first (adaptive LIFO: under overload the old ones time out at MAX_QUEUE_WAIT_SECONDS and the served ones keep a short wait); the /process p95 SLO by default, so that a closed loop just at capacity is still served in order',
+    parse: num(0, 3600),
+    default: 0.25,
+  },
   maxPixels: { env: 'MAX_PIXELS', doc: 'largest frame, as a count or WxH (default 3840x2160)', parse: pixels, default: 3840 * 2160 },
   maxIters: { env: 'MAX_ITERS', doc: 'largest iters a request may ask for', parse: int(1, 100_000), default: 100 },
   maxBodyBytes: {
@@ -194,15 +211,15 @@ export const SETTINGS = {
   retryAfterSeconds: { env: 'RETRY_AFTER_SECONDS', doc: 'Retry-After sent with 503 when full', parse: int(1, 3600), default: 1 },
   maxEventLoopDelayMs: {
     env: 'MAX_EVENT_LOOP_DELAY_MS',
-    doc: 'the API answers 503 while the main thread event-loop delay is above this (0: off); health and metrics are exempt',
+    doc: 'the API answers 503 (with Connection: close) while the main thread event-loop delay is above this: a stalled loop, not a busy one (0: off); health and metrics are exempt',
     parse: int(0, 60_000),
     default: 500,
   },
   maxEventLoopUtilization: {
     env: 'MAX_EVENT_LOOP_UTILIZATION',
-    doc: 'the API answers 503 while main-thread event-loop utilisation is above this (0: off)',
+    doc: 'the API answers 503 while main-thread event-loop utilisation is above this (0: off, the default: a loop kept busy by a storm of refusals would then refuse everything, the work its workers could still do included; the waiting room bounds the storm instead)',
     parse: num(0, 1),
-    default: 0.98,
+    default: 0,
   },
   requestTimeoutSeconds: { env: 'REQUEST_TIMEOUT_SECONDS', doc: 'longest time to receive a whole request', parse: int(1, 3600), default: 60 },
   headersTimeoutSeconds: { env: 'HEADERS_TIMEOUT_SECONDS', doc: 'longest time to receive request headers', parse: int(1, 600), default: 10 },
@@ -360,7 +377,7 @@ export const SETTINGS = {
   },
   maxQueueWaitSeconds: {
     env: 'MAX_QUEUE_WAIT_SECONDS',
-    doc: 'a job whose predicted wait for a worker (the cost of the jobs ahead of it) is above this gets 503 at once (reason queue_full); twice the 0.25 s /process p95 SLO',
+    doc: 'a /process job that waited this long for a worker is answered 503 (reason queue_timeout): the held refusal that slows a client retrying at once; twice the 0.25 s /process p95 SLO',
     parse: num(0.001, 3600),
     default: 0.5,
   },
@@ -372,7 +389,7 @@ export const SETTINGS = {
   },
   clientQueueShare: {
     env: 'CLIENT_QUEUE_SHARE',
-    doc: 'the part of MAX_QUEUE_WAIT_SECONDS that one client address\'s own queued jobs may fill (1: no per-client bound); more from it gets 503 while others are still served',
+    doc: 'the part of MAX_QUEUE one client address\'s waiting jobs may fill (more gets 503 at once, reason queue_full); a job of a client already running one that is predicted to take longer than this part of MAX_QUEUE_WAIT_SECONDS never takes the last free worker, so another client waits at most that long (1: no per-client bound)',
     parse: num(0.01, 1),
     default: 0.5,
   },
@@ -556,7 +573,7 @@ export function workerMemoryBytes(config: Pick<Config, 'workerMemoryBytes' | 'ma
 
 /** MEMORY_BUDGET_BYTES as set, or derived from the container's memory limit with headroom. */
 export function memoryBudgetBytes(
-  config: Pick<Config, 'memoryBudgetBytes' | 'workerMemoryBytes' | 'maxPixels' | 'testCardCacheBytes' | 'workers'>,
+  config: Pick<Config, 'memoryBudgetBytes' | 'workerMemoryBytes' | 'maxPixels' | 'testCardCacheBytes' | 'workers' | 'mediaWorkers'>,
   limitBytes: number | undefined = cgroupMemoryLimitBytes(),
 ): number {
   if (config.memoryBudgetBytes !== undefined) return config.memoryBudgetBytes;

@@ -104,7 +104,15 @@ export class OverloadedError extends HttpError {
     code: 'overloaded' | 'unavailable' = 'overloaded',
     headers: Record<string, string> = {},
   ) {
-    super(code, detail, { 'retry-after': String(retryAfterSeconds), ...headers });
+    // A refusal is the expected answer under load, not a fault: no stack is captured for it (under
+    // a storm, walking the stack of each one cost more than the rest of the refusal).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(code, detail, { 'retry-after': String(retryAfterSeconds), ...headers });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'OverloadedError';
     this.reason = reason;
   }

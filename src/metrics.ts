@@ -17,7 +17,8 @@ export interface MetricsOptions {
   /** Read at scrape time. */
   readonly queueDepth: () => number;
   readonly memoryInflightBytes?: () => number;
-  readonly queueWaitSeconds?: () => number;
+  /** How long the oldest /process job waiting for a worker has waited. */
+  readonly oldestWaitSeconds?: () => number;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -184,12 +185,12 @@ export function createMetrics(options: MetricsOptions) {
         this.set(options.memoryInflightBytes?.() ?? 0);
       },
     }),
-    queueWaitPredicted: new Gauge({
-      name: 'app_queue_wait_predicted_seconds',
-      help: 'Predicted wait for a worker of a job admitted now (the admission control input)',
+    queueOldestWait: new Gauge({
+      name: 'app_queue_oldest_wait_seconds',
+      help: 'How long the oldest /process job waiting for a worker has waited (0: none waits); past QUEUE_LIFO_AFTER_SECONDS the newest goes first',
       registers: [registry],
       collect() {
-        this.set(options.queueWaitSeconds?.() ?? 0);
+        this.set(options.oldestWaitSeconds?.() ?? 0);
       },
     }),
     segmentationInference: new Histogram({

@@ -32,6 +32,11 @@ export interface JobOptions {
    * binding's decoded frames) it moves to the worker instead of being copied, detached once moved.
    */
   readonly movePixels?: boolean;
+  /**
+   * 'media' (WebRTC frames): the media workers, and ahead of every /process job; default 'process'
+   * (the waiting room: fair between clients, bounded in count and wait).
+   */
+  readonly lane?: 'media' | 'process';
   /** Segmentation effects on a live session: its mask state and backdrop (src/segmentation/). */
   readonly segmentation?: SegmentationTask;
 }

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
-import { OverloadedError, RequestCancelledError, TooCostlyError, WorkerMemoryError } from '../errors.ts';
+import { OverloadedError, RequestCancelledError, TooCostlyError, WorkerMemoryError, type RejectReason } from '../errors.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
@@ -10,13 +10,24 @@ import type { DeviceKind, EffectEngine, EngineLog, JobOptions, JobTimings } from
 import { Admission, costUnits } from './admission.ts';
 import { MemoryBudget } from './memory-budget.ts';
 import type { FrameSource, ProcessResult, SegmentationTask } from './messages.ts';
-import { EffectPool, type PoolOptions } from './pool.ts';
+import { Dispatcher, type Lane, type WorkerPool } from './dispatcher.ts';
+import { JobStop, type StopReason } from './job-stop.ts';
+import type { PoolOptions } from './pool.ts';
 
 export type { DeviceKind, EffectEngine, EngineLog, JobOptions, JobTimings };
 
 export interface EngineOptions extends PoolOptions {
   readonly device: DeviceKind;
   readonly deviceName: string;
+  /** MAX_QUEUE: /process jobs waiting for a worker at most (default 1024). */
+  readonly maxQueue?: number;
+  readonly retryAfterSeconds: number;
+  /** Called where work is refused, as it is decided: for app_rejected_total. */
+  readonly onRejected?: (reason: RejectReason) => void;
+  /** MEDIA_WORKERS: worker threads for WebRTC frames only (default 1). */
+  readonly mediaWorkers?: number;
+  /** QUEUE_LIFO_AFTER_SECONDS (default 0.25). */
+  readonly lifoAfterSeconds?: number;
   /** Where GPU fallbacks are reported (default: a pino logger on stdout). */
   readonly log?: EngineLog;
   /** MEMORY_BUDGET_BYTES: bytes requests in flight may hold on the main thread (default 512 MiB). */
@@ -52,7 +63,7 @@ function isWholePlainBuffer(pixels: Uint8Array, bytes: number): boolean {
 export class Engine implements EffectEngine {
   readonly deviceName: string;
   readonly #configuredDevice: DeviceKind;
-  readonly #pool: EffectPool;
+  readonly #dispatcher: Dispatcher;
   readonly #buffers: SharedBufferPool;
   readonly #metrics: Metrics;
   readonly #admission: Admission;
@@ -71,7 +82,14 @@ export class Engine implements EffectEngine {
     this.#configuredDevice = options.device;
     this.deviceName = options.deviceName;
     this.#log = options.log;
-    this.#pool = new EffectPool(options);
+    this.#dispatcher = new Dispatcher({
+      ...options,
+      mediaWorkers: options.mediaWorkers ?? 1,
+      maxQueue: options.maxQueue ?? 1024,
+      clientQueueShare: options.clientQueueShare ?? 1,
+      maxQueueWaitSeconds: options.maxQueueWaitSeconds ?? 0.5,
+      lifoAfterSeconds: options.lifoAfterSeconds ?? 0.25,
+    });
     // Keep about two idle 1080p frames per worker: enough to serve a steady stream of uploads from
     // the pool; a burst beyond that allocates, and the garbage collector takes those back later.
     this.#buffers = new SharedBufferPool((options.workers * 2 + 2) * 1920 * 1080 * 4);
@@ -79,18 +97,12 @@ export class Engine implements EffectEngine {
     this.#retryAfterSeconds = options.retryAfterSeconds;
     this.#onRejected = options.onRejected;
     this.memory = new MemoryBudget(options.memoryBudgetBytes ?? 512 * 1024 * 1024, options.memoryClientShare);
-    this.#admission = new Admission({
-      workers: options.workers,
-      maxQueueWaitSeconds: options.maxQueueWaitSeconds ?? 0.5,
-      maxJobSeconds: options.maxJobSeconds ?? 5,
-      retryAfterSeconds: options.retryAfterSeconds,
-      ...(options.clientQueueShare !== undefined ? { clientQueueShare: options.clientQueueShare } : {}),
-    });
+    this.#admission = new Admission({ maxJobSeconds: options.maxJobSeconds ?? 5 });
     metrics.deviceInfo.set({ device: options.device, name: options.deviceName }, 1);
   }
 
   async start(): Promise<void> {
-    for (const result of await this.#pool.warmUp()) this.#noteDevice(result);
+    for (const result of await this.#dispatcher.warmUp()) this.#noteDevice(result);
     this.#ready = true;
   }
 
@@ -113,12 +125,18 @@ export class Engine implements EffectEngine {
     return this.#ready;
   }
 
-  get pool(): EffectPool {
-    return this.#pool;
+  /** The /process workers (supervision and tests). */
+  get pool(): WorkerPool {
+    return this.#dispatcher.processPool;
   }
 
   get queueDepth(): number {
-    return this.#pool.queueDepth;
+    return this.#dispatcher.queueDepth;
+  }
+
+  /** How long the oldest /process job waiting for a worker has waited. */
+  oldestWaitSeconds(): number {
+    return this.#dispatcher.oldestWaitSeconds();
   }
 
   /** Cost-and-time admission (its learnt seconds per unit and backlog; tests and /metrics). */
@@ -189,39 +207,50 @@ export class Engine implements EffectEngine {
     );
   }
 
-  /** Admission, cancellation and the deadline around one pool task. */
+  /** Admission, the lane, cancellation and the deadline around one worker task. */
   async #run(layout: FrameLayout, job: EffectJob, source: FrameSource, options: JobOptions, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
     const { signal, deadlineMs } = options;
     if (signal?.aborted) throw new RequestCancelledError();
     const units = costUnits(layout, job, options.segmentation);
     let admitted;
     try {
-      admitted = this.#admission.admit(units, options.client);
+      admitted = this.#admission.admit(units);
     } catch (err) {
-      if (err instanceof OverloadedError || err instanceof TooCostlyError) this.#onRejected?.(err.reason);
+      if (err instanceof TooCostlyError) this.#onRejected?.(err.reason);
       throw err;
     }
-    const cancel = new SharedArrayBuffer(4);
-    const flag = new Int32Array(cancel);
-    let why: 'client_gone' | 'deadline' | undefined;
-    // A cancelled job leaves the backlog at once: it will be skipped or stopped at its next pass.
-    const stop = (reason: 'client_gone' | 'deadline') => {
-      if (why !== undefined) return;
-      why = reason;
-      Atomics.store(flag, 0, 1);
+    // A stopped job leaves the backlog at once: it leaves the waiting room, or is skipped or
+    // stopped at its next pass on a worker.
+    const stop = new JobStop();
+    const stopFor = (reason: StopReason) => {
+      if (stop.reason !== undefined) return;
       admitted.done();
+      stop.stop(reason);
     };
-    const onAbort = () => stop('client_gone');
+    const onAbort = () => stopFor('client_gone');
     signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = deadlineMs === undefined ? undefined : setTimeout(() => stop('deadline'), Math.max(0, deadlineMs - performance.now()));
+    const timer = deadlineMs === undefined ? undefined : setTimeout(() => stopFor('deadline'), Math.max(0, deadlineMs - performance.now()));
     let result: ProcessResult | undefined;
     try {
-      result = await this.#pool.run({ layout, job, source, cancel, ...this.#taskDevice(), ...(options.segmentation ? { segmentation: options.segmentation } : {}) }, transfer);
+      const lane: Lane = options.lane ?? 'process';
+      const task = { layout, job, source, ...this.#taskDevice(), ...(options.segmentation ? { segmentation: options.segmentation } : {}) };
+      result = await this.#dispatcher.run(task, {
+        lane,
+        predictedSeconds: admitted.predictedSeconds,
+        stop,
+        ...(options.client !== undefined ? { client: options.client } : {}),
+        ...(transfer ? { transfer } : {}),
+      });
+    } catch (err) {
+      // Stopped while it waited for a worker: as if the worker had skipped it.
+      if (!(err instanceof RequestCancelledError) || stop.reason === undefined) throw err;
+      result = { outcome: 'cancelled', queueSeconds: 0, computeSeconds: 0, checksum: 0 };
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       admitted.done(result && result.outcome === undefined ? { units, computeSeconds: result.computeSeconds } : undefined);
     }
+    const why = stop.reason;
     if (result.outcome === 'cancelled') {
       this.#metrics.jobsCancelled.inc({ reason: why ?? 'client_gone' });
       if (why === 'deadline') {
@@ -249,7 +278,7 @@ export class Engine implements EffectEngine {
     const buffer = this.#buffers.acquire(bytes);
     try {
       new Uint8Array(buffer, 0, bytes).set(pixels.subarray(0, bytes));
-      const result = await this.#run(layout, job, { kind: 'shared', buffer }, { ...options, segmentation: { ...segmentation, maskOnly: true } });
+      const result = await this.#run(layout, job, { kind: 'shared', buffer }, { ...options, lane: 'media', segmentation: { ...segmentation, maskOnly: true } });
       this.#metrics.segmentationMasks.inc({ mask: 'inferred' });
       if (result.inferenceSeconds !== undefined) this.#metrics.segmentationInference.observe(result.inferenceSeconds);
       return result;
@@ -307,6 +336,6 @@ export class Engine implements EffectEngine {
 
   async close(): Promise<void> {
     this.#ready = false;
-    await this.#pool.close();
+    await this.#dispatcher.close();
   }
 }

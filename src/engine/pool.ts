@@ -3,17 +3,12 @@
  * typed results or typed errors back; they never see piscina.
  */
 import { Piscina } from 'piscina';
-import { OverloadedError, WorkerFailedError, type RejectReason } from '../errors.ts';
+import { WorkerFailedError } from '../errors.ts';
 import type { DeviceKind } from './engine-types.ts';
 import { epochNowMs, type ProcessResult, type ProcessTask, type WorkerInit, type WorkerTask } from './messages.ts';
 
 export interface PoolOptions {
   readonly workers: number;
-  /** Tasks allowed to wait for a worker; the next one is refused with OverloadedError. */
-  readonly maxQueue: number;
-  readonly retryAfterSeconds: number;
-  /** Called when a task is refused (the full queue), where the refusal is decided: for app_rejected_total. */
-  readonly onRejected?: (reason: RejectReason) => void;
   /** The workers' kernels (default cpu). */
   readonly device?: DeviceKind;
   /** CUDA workers: the driver library (default libcuda.so.1). */
@@ -39,13 +34,12 @@ export class EffectPool {
       filename: workerUrl.href,
       minThreads: options.workers,
       maxThreads: options.workers,
-      // Queueing is ours to bound (a full queue answers 503 at once), so piscina's own limit is off.
+      // Waiting is the dispatcher's (dispatcher.ts): it hands a task over only to an idle worker.
       maxQueue: Number.MAX_SAFE_INTEGER,
       idleTimeout: Number.MAX_SAFE_INTEGER,
       concurrentTasksPerWorker: 1,
-      // By default piscina sends a task it could not hand to a busy worker to the back of its queue,
-      // so under overload an admitted job could wait behind many later ones (measured: 5 s with
-      // MAX_QUEUE 4). First in, first out keeps an admitted job's wait bounded by the queue ahead of it.
+      // By default piscina sends a task it could not hand to a busy worker to the back of its queue;
+      // first in, first out keeps the order the dispatcher chose should a task ever wait here.
       stricterFIFO: true,
       workerData: {
         device: options.device ?? 'cpu',
@@ -57,9 +51,9 @@ export class EffectPool {
     });
   }
 
-  /** Tasks waiting for a worker. */
-  get queueDepth(): number {
-    return this.#piscina.queueSize;
+  /** Worker threads the pool keeps. */
+  get size(): number {
+    return this.#options.workers;
   }
 
   /** The live worker threads (supervision and tests; the pool replaces any that exit). */
@@ -67,18 +61,13 @@ export class EffectPool {
     return this.#piscina.threads;
   }
 
-  /** `transfer`: buffers of the task moved to the worker (detached here), not copied. */
-  async run(task: Omit<ProcessTask, 'type' | 'queuedAtMs'>, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
-    if (this.#piscina.queueSize >= this.#options.maxQueue && this.#piscina.idleThreads === 0) {
-      this.#options.onRejected?.('queue_full');
-      throw new OverloadedError(
-        `the effect queue is full (${this.#options.maxQueue} waiting); retry later`,
-        this.#options.retryAfterSeconds,
-        'queue_full',
-      );
-    }
+  /**
+   * `transfer`: buffers of the task moved to the worker (detached here), not copied. `queuedAtMs`
+   * (epoch ms, default now): when the task started waiting, for its reported queue time.
+   */
+  async run(task: Omit<ProcessTask, 'type' | 'queuedAtMs'> & { readonly queuedAtMs?: number }, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
     try {
-      const message: WorkerTask = { ...task, type: 'process', queuedAtMs: epochNowMs() };
+      const message: WorkerTask = { ...task, type: 'process', queuedAtMs: task.queuedAtMs ?? epochNowMs() };
       return await this.#piscina.run(message, transfer ? { transferList: transfer } : undefined);
     } catch (err) {
       throw new WorkerFailedError(err instanceof Error ? err.message : String(err));

@@ -276,7 +276,8 @@ export class Session extends SafeEmitter<SessionEvents> {
     }
     // The decoded frame's buffer is the binding's, new for every frame and ours alone (the mask job
     // above copied what it needs already): it moves to the worker instead of being copied here.
-    const extras = { movePixels: true, ...(segmentation ? { segmentation: segmentation.task(receivedAtMs) } : {}) };
+    // Frames take the media lane: their own workers, and ahead of every /process job.
+    const extras = { movePixels: true, lane: 'media' as const, ...(segmentation ? { segmentation: segmentation.task(receivedAtMs) } : {}) };
     await this.#deps.engine.processFrame(layout, this.#job, frame.data, (processed, timings) => {
       if (this.#closed) return;
       segmentation?.observe(timings.maskReused === true, (performance.now() - receivedAtMs) / 1000);
