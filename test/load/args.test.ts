@@ -4,7 +4,7 @@ import { ArgError } from '../../tools/rtc-load/core/args.ts';
 import { parseCommandLine } from '../../tools/rtc-load/http/args.ts';
 import { parseDurationMs } from '../../tools/rtc-load/core/duration.ts';
 import { RequestTimeoutError, errorCause } from '../../tools/rtc-load/core/error-cause.ts';
-import { DEFAULT_P95_QUERY, parseInstantValue } from '../../tools/rtc-load/core/prometheus.ts';
+import { DEFAULT_P95_QUERY, DEFAULT_REFUSAL_QUERY, parseInstantValue } from '../../tools/rtc-load/core/prometheus.ts';
 import { RateSchedule } from '../../tools/rtc-load/http/schedule.ts';
 import { runRtcLoad } from './fixtures.ts';
 
@@ -21,7 +21,9 @@ test('closed loop defaults follow the seed script (c=20, n=200)', () => {
   const parsed = parseCommandLine(['http://localhost:8080/process?pixels=1280x720&iters=5']);
   assert.equal(parsed.kind, 'run');
   if (parsed.kind !== 'run') return;
-  assert.deepEqual(parsed.options.plan, { mode: 'closed', concurrency: 20, requests: 200, durationMs: undefined });
+  // Well-behaved by default: a refusal waits Retry-After, jittered by half either way.
+  assert.deepEqual(parsed.options.plan, { mode: 'closed', concurrency: 20, requests: 200, durationMs: undefined, retry: { kind: 'retry-after', jitter: 0.5 } });
+  assert.equal(parsed.options.adaptiveThrottleK, undefined);
   assert.equal(parsed.options.request.method, 'GET');
   assert.equal(parsed.options.request.timeoutMs, 10_000);
 });
@@ -49,7 +51,7 @@ test('options: http subcommand, headers, body, duration-bound closed loop, prome
   assert.equal(parsed.kind, 'run');
   if (parsed.kind !== 'run') return;
   const { request, plan, output } = parsed.options;
-  assert.deepEqual(plan, { mode: 'closed', concurrency: 50, requests: undefined, durationMs: 10_000 });
+  assert.deepEqual(plan, { mode: 'closed', concurrency: 50, requests: undefined, durationMs: 10_000, retry: { kind: 'retry-after', jitter: 0.5 } });
   assert.equal(request.method, 'POST');
   assert.deepEqual(request.headers, ['X-Test', 'a: b', 'content-type', 'application/octet-stream']);
   assert.equal(request.body?.toString(), 'hello');
@@ -57,6 +59,43 @@ test('options: http subcommand, headers, body, duration-bound closed loop, prome
   assert.equal(output.json, true);
   assert.equal(output.prometheus?.intervalMs, 5000);
   assert.equal(output.prometheus?.p95Query, DEFAULT_P95_QUERY);
+  assert.equal(output.prometheus?.refusalQuery, DEFAULT_REFUSAL_QUERY);
+});
+
+test('refusal behaviour: the storm, polite jitter, the adaptive throttle with or without K', () => {
+  const run = (...argv: string[]) => {
+    const parsed = parseCommandLine(argv);
+    assert.ok(parsed.kind === 'run');
+    return parsed.options;
+  };
+  const storm = run('http://h/', '--retry-immediately');
+  assert.ok(storm.plan.mode === 'closed');
+  assert.deepEqual(storm.plan.retry, { kind: 'immediate' });
+  const polite = run('http://h/', '--retry-after-jitter', '0.2');
+  assert.ok(polite.plan.mode === 'closed');
+  assert.deepEqual(polite.plan.retry, { kind: 'retry-after', jitter: 0.2 });
+  // --adaptive-throttle takes an optional K: alone (last, or before another option or the URL) it is 2.
+  assert.equal(run('http://h/', '--adaptive-throttle').adaptiveThrottleK, 2);
+  assert.equal(run('--adaptive-throttle', 'http://h/').adaptiveThrottleK, 2);
+  assert.equal(run('http://h/', '--adaptive-throttle', '-c', '5').adaptiveThrottleK, 2);
+  assert.equal(run('http://h/', '--adaptive-throttle', '1.5').adaptiveThrottleK, 1.5);
+  assert.equal(run('http://h/', '--adaptive-throttle=3').adaptiveThrottleK, 3);
+  assert.equal(run('http://h/', '--rate', '10', '--adaptive-throttle').adaptiveThrottleK, 2, 'open loop may throttle');
+  const prometheus = run('http://h/', '--prometheus', 'http://p:9090', '--refusal-query', 'my_ratio');
+  assert.equal(prometheus.output.prometheus?.refusalQuery, 'my_ratio');
+  const cases: Array<[string[], RegExp]> = [
+    [['--retry-immediately', '--retry-after-jitter', '0.5'], /--retry-after-jitter/],
+    [['--retry-after-jitter', '1.5'], /0 to 1/],
+    [['--retry-after-jitter', 'x'], /0 to 1/],
+    [['--retry-immediately', '--adaptive-throttle'], /give one/],
+    [['--adaptive-throttle', '0.5'], />= 1/],
+    [['--rate', '10', '--retry-immediately'], /never retries/],
+    [['--rate', '10', '--retry-after-jitter', '0.1'], /never retries/],
+    [['--refusal-query', 'x'], /--prometheus/],
+  ];
+  for (const [argv, message] of cases) {
+    assert.throws(() => parseCommandLine(['http://h/', ...argv]), (error: unknown) => error instanceof ArgError && message.test(error.message), argv.join(' '));
+  }
 });
 
 test('open loop: --rate with --duration, and --stages', () => {

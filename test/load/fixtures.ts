@@ -68,6 +68,10 @@ export function runCommand(file: string, args: readonly string[], timeoutMs = 15
 /** Parses the single JSON object that --json prints. */
 export function parseReport(result: CliResult): Record<string, unknown> & {
   requests: number;
+  offered: number;
+  served: number;
+  refused: number;
+  throttled: number;
   latency: Record<string, number>;
   statusCounts: Record<string, number>;
   errors: Record<string, number>;

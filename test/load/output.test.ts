@@ -13,7 +13,8 @@ test('--json: one object with the documented fields; statuses and error causes c
   });
   t.after(() => server.close());
 
-  const result = await runRtcLoad([`${server.baseUrl}/process?pixels=64x64&iters=1`, '-c', '2', '-n', '40', '--json']);
+  // The storm client, so that the 503s (they carry no Retry-After) do not slow the run down.
+  const result = await runRtcLoad([`${server.baseUrl}/process?pixels=64x64&iters=1`, '-c', '2', '-n', '40', '--retry-immediately', '--json']);
   assert.equal(result.code, 0, result.stderr);
   const report = parseReport(result);
   assert.equal(report.url, `${server.baseUrl}/process?pixels=64x64&iters=1`);
@@ -28,7 +29,7 @@ test('--json: one object with the documented fields; statuses and error causes c
   }
   const timeline = report.timeline as Array<Record<string, number>>;
   assert.ok(Array.isArray(timeline) && timeline.length >= 1);
-  for (const key of ['tSeconds', 'requests', 'throughputPerSecond', 'p50', 'p95', 'p99']) {
+  for (const key of ['tSeconds', 'requests', 'throughputPerSecond', 'offered', 'served', 'refused', 'throttled', 'offeredPerSecond', 'servedPerSecond', 'refusedPerSecond', 'p50', 'p95', 'p99']) {
     assert.equal(typeof timeline[0]?.[key], 'number', key);
   }
   assert.equal(
@@ -36,8 +37,14 @@ test('--json: one object with the documented fields; statuses and error causes c
     40,
   );
   assert.equal(report.stages, undefined);
+  assert.deepEqual(
+    [report.offered, report.served, report.refused, report.otherResponses, report.throttled, report.refusalRatio],
+    [40, 30, 10, 0, 0, 0.25],
+  );
+  for (const key of ['offeredPerSecond', 'servedPerSecond', 'refusedPerSecond', 'throttledPerSecond', 'connectionsOpened']) assert.equal(typeof report[key], 'number', key);
+  for (const key of ['p50', 'p95', 'p99', 'max', 'min']) assert.equal(typeof (report.refusalLatency as Record<string, number>)[key], 'number', key);
 
-  const failing = await runRtcLoad([`${server.baseUrl}/`, '-c', '1', '-n', '8', '--json', '--fail-on-errors']);
+  const failing = await runRtcLoad([`${server.baseUrl}/`, '-c', '1', '-n', '8', '--retry-immediately', '--json', '--fail-on-errors']);
   assert.equal(failing.code, 1, 'a 503 among the answers fails the run with --fail-on-errors');
 });
 

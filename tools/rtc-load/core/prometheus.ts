@@ -3,6 +3,12 @@ import { ArgError, durationOption } from './args.ts';
 
 export const DEFAULT_REPLICAS_QUERY = 'sum(kube_deployment_status_replicas{namespace="rtc",deployment="gpu-media"})';
 export const DEFAULT_P95_QUERY = 'histogram_quantile(0.95, sum(rate(app_request_latency_seconds_bucket[1m])) by (le))';
+/**
+ * Refused over all /process answers across the pods, over the p95 query's minute: what
+ * app_request_refusal_ratio says per pod. clamp_min keeps a quiet minute at 0 rather than NaN.
+ */
+export const DEFAULT_REFUSAL_QUERY =
+  'sum(rate(app_requests_total{endpoint="/process",status="503"}[1m])) / clamp_min(sum(rate(app_requests_total{endpoint="/process"}[1m])), 1e-9)';
 const DEFAULT_PROMETHEUS_INTERVAL_MS = 5_000;
 const MIN_PROMETHEUS_INTERVAL_MS = 100;
 
@@ -11,6 +17,7 @@ export interface PrometheusOptions {
   intervalMs: number;
   replicasQuery: string;
   p95Query: string;
+  refusalQuery: string;
 }
 
 export interface PrometheusFlagValues {
@@ -18,13 +25,14 @@ export interface PrometheusFlagValues {
   readonly 'prometheus-interval'?: string | undefined;
   readonly 'replicas-query'?: string | undefined;
   readonly 'p95-query'?: string | undefined;
+  readonly 'refusal-query'?: string | undefined;
 }
 
 /** The --prometheus flags, shared by the commands that sample Prometheus during a run. */
 export function parsePrometheusOptions(values: PrometheusFlagValues): PrometheusOptions | undefined {
   const base = values.prometheus;
   if (base === undefined) {
-    for (const name of ['prometheus-interval', 'replicas-query', 'p95-query'] as const) {
+    for (const name of ['prometheus-interval', 'replicas-query', 'p95-query', 'refusal-query'] as const) {
       if (values[name] !== undefined) throw new ArgError(`--${name} needs --prometheus URL`);
     }
     return undefined;
@@ -44,20 +52,23 @@ export function parsePrometheusOptions(values: PrometheusFlagValues): Prometheus
     intervalMs,
     replicasQuery: values['replicas-query'] ?? DEFAULT_REPLICAS_QUERY,
     p95Query: values['p95-query'] ?? DEFAULT_P95_QUERY,
+    refusalQuery: values['refusal-query'] ?? DEFAULT_REFUSAL_QUERY,
   };
 }
 
 export interface PrometheusSample {
   tSeconds: number;
   replicas: number | null;
-  /** Server-side p95 from the --p95-query, converted from seconds. */
+  /** Server-side p95 of served requests from the --p95-query, converted from seconds. */
   p95Ms: number | null;
+  /** Share of /process answers refused, 0 to 1, from the --refusal-query. */
+  refusalRatio: number | null;
 }
 
 const QUERY_TIMEOUT_CAP_MS = 3000;
 
 /**
- * Samples two instant queries from Prometheus's HTTP API during the run. Prometheus being
+ * Samples three instant queries from Prometheus's HTTP API during the run. Prometheus being
  * absent or failing never stops the run: the first failure is reported once as a warning.
  */
 export class PrometheusSampler {
@@ -103,12 +114,14 @@ export class PrometheusSampler {
 
   async #sample(): Promise<void> {
     const tSeconds = (performance.now() - this.#startMs) / 1000;
-    const [replicas, p95Seconds] = await Promise.all([this.#query(this.#options.replicasQuery), this.#query(this.#options.p95Query)]);
-    if (replicas === undefined && p95Seconds === undefined) return;
+    const { replicasQuery, p95Query, refusalQuery } = this.#options;
+    const [replicas, p95Seconds, refusalRatio] = await Promise.all([this.#query(replicasQuery), this.#query(p95Query), this.#query(refusalQuery)]);
+    if (replicas === undefined && p95Seconds === undefined && refusalRatio === undefined) return;
     this.samples.push({
       tSeconds,
       replicas: replicas ?? null,
       p95Ms: p95Seconds === undefined || p95Seconds === null ? null : p95Seconds * 1000,
+      refusalRatio: refusalRatio ?? null,
     });
   }
 

@@ -46,20 +46,35 @@ export abstract class TtyStatusLine {
   }
 }
 
-/** "p50 1.2ms  p99 3.4ms" of a recorder's latency histogram, or dashes before the first sample. */
+/** "p50 1.2ms  p99 3.4ms" of a recorder's (served) latency histogram, or dashes before the first sample. */
 export function percentilesText(recorder: LoadRecorder, prefix = ''): string {
   const latency = recorder.latencyUs;
   if (latency.totalCount === 0) return `${prefix}p50 -  p99 -`;
   return `${prefix}p50 ${formatMs(latency.getValueAtPercentile(50) / 1000)}ms  p99 ${formatMs(latency.getValueAtPercentile(99) / 1000)}ms`;
 }
 
-/** The HTTP run's line: elapsed, requests, rate, percentiles, failures. */
+/** The counters the rates on the line are taken from, at one instant. */
+interface CounterSnapshot {
+  atMs: number;
+  offered: number;
+  served: number;
+  refused: number;
+  throttled: number;
+}
+
+/** Rates over about the last second: steadier than between two renders, still live. */
+const RATE_WINDOW_MS = 1000;
+
+/**
+ * The HTTP run's line: elapsed, what was offered, served and refused per second, the served
+ * latency, errors, and what the autoscaler would do with served latency and refusals.
+ */
 export class ProgressLine extends TtyStatusLine {
   readonly #recorder: LoadRecorder;
   readonly #plannedMs: number | undefined;
   readonly #autoscaler: AutoscalerSettings | undefined;
   readonly #samples: readonly PrometheusSample[];
-  #lastRequests = 0;
+  readonly #history: CounterSnapshot[] = [];
 
   constructor(
     stream: NodeJS.WriteStream,
@@ -75,15 +90,24 @@ export class ProgressLine extends TtyStatusLine {
     this.#samples = samples;
   }
 
-  protected line(nowMs: number, sinceLastMs: number): string {
+  protected line(nowMs: number): string {
     const recorder = this.#recorder;
-    const rate = ((recorder.requests - this.#lastRequests) * 1000) / sinceLastMs;
-    this.#lastRequests = recorder.requests;
+    const now: CounterSnapshot = { atMs: nowMs, offered: recorder.offered, served: recorder.served, refused: recorder.refused, throttled: recorder.throttled };
+    this.#history.push(now);
+    while (this.#history.length > 2 && nowMs - (this.#history[1]?.atMs ?? nowMs) >= RATE_WINDOW_MS) this.#history.shift();
+    const since = this.#history[0] ?? now;
+    const spanSeconds = Math.max(0.001, (nowMs - since.atMs) / 1000);
+    const rate = (key: 'offered' | 'served' | 'refused' | 'throttled'): string => ((now[key] - since[key]) / spanSeconds).toFixed(0);
     const elapsedSeconds = (nowMs - recorder.startMs) / 1000;
     const planned = this.#plannedMs === undefined ? '' : `/${formatDurationMs(this.#plannedMs)}`;
+    const latency = recorder.latencyUs;
+    const servedP95 = latency.totalCount === 0 ? '-' : `${formatMs(Math.min(latency.getValueAtPercentile(95), latency.maxValue) / 1000)}ms`;
+    // The autoscaler's wish last: on a narrow terminal the line is cut from the right.
     return (
-      `  ${elapsedSeconds.toFixed(1)}s${planned}  ${recorder.requests} req  ${rate.toFixed(0)} req/s  ${percentilesText(recorder)}` +
-      `  non-2xx ${recorder.nonSuccessResponses()}  errors ${recorder.errors}` +
+      `  ${elapsedSeconds.toFixed(1)}s${planned}  offered ${rate('offered')}/s served ${rate('served')}/s refused ${rate('refused')}/s` +
+      (recorder.throttled > 0 ? ` throttled ${rate('throttled')}/s` : '') +
+      `  served p95 ${servedP95}` +
+      (recorder.errors > 0 ? `  errors ${recorder.errors}` : '') +
       (this.#autoscaler ? `  ${autoscalerText(autoscalerPoint(this.#autoscaler, recorder.timeline, this.#samples, elapsedSeconds), this.#autoscaler)}` : '')
     );
   }

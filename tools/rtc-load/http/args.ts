@@ -4,8 +4,9 @@ import { ArgError, durationOption, parseStrict, parseTargetUrl, positiveInteger,
 import { parseDurationMs } from '../core/duration.ts';
 import { DEFAULT_TARGET_P95_MS, DEFAULT_TOLERANCE, type AutoscalerSettings } from '../core/autoscaler.ts';
 import { parsePrometheusOptions, type PrometheusOptions } from '../core/prometheus.ts';
+import { DEFAULT_THROTTLE_K } from '../core/adaptive-throttle.ts';
+import { DEFAULT_RETRY_AFTER_JITTER, type RetryPolicy } from '../core/retry.ts';
 import { RateSchedule, type Stage } from './schedule.ts';
-
 
 const DEFAULT_CONCURRENCY = 20;
 const DEFAULT_REQUESTS = 200;
@@ -41,10 +42,12 @@ export interface OutputOptions {
 export interface ClosedLoopPlan {
   mode: 'closed';
   concurrency: number;
-  /** Stop after this many requests (undefined: duration only). */
+  /** Stop after this many attempts: sends, retries included, and throttled requests (undefined: duration only). */
   requests: number | undefined;
   /** Stop after this long (undefined: request count only). */
   durationMs: number | undefined;
+  /** What a client does after a 503 or 429. */
+  retry: RetryPolicy;
 }
 
 export interface OpenLoopPlan {
@@ -59,6 +62,8 @@ export interface OpenLoopPlan {
 export interface HttpRunOptions {
   request: RequestOptions;
   plan: ClosedLoopPlan | OpenLoopPlan;
+  /** --adaptive-throttle's K, or undefined: every due request is sent. */
+  adaptiveThrottleK: number | undefined;
   output: OutputOptions;
 }
 
@@ -82,6 +87,10 @@ const OPTION_SPEC = {
   'prometheus-interval': { type: 'string' },
   'replicas-query': { type: 'string' },
   'p95-query': { type: 'string' },
+  'refusal-query': { type: 'string' },
+  'retry-immediately': { type: 'boolean' },
+  'retry-after-jitter': { type: 'string' },
+  'adaptive-throttle': { type: 'string' },
   'fail-on-errors': { type: 'boolean' },
   'hpa-target-p95': { type: 'string' },
   'hpa-tolerance': { type: 'string' },
@@ -89,7 +98,7 @@ const OPTION_SPEC = {
 } as const;
 
 export function parseCommandLine(argv: readonly string[]): ParsedCommand {
-  const { values, positionals } = parseStrict(argv, OPTION_SPEC);
+  const { values, positionals } = parseStrict(withOptionalValue(argv, '--adaptive-throttle', String(DEFAULT_THROTTLE_K)), OPTION_SPEC);
   if (values.help) return { kind: 'help' };
 
   if (positionals.includes('webrtc')) throw new ArgError("'webrtc' must come first: rtc-load webrtc URL [options]");
@@ -124,7 +133,55 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
 
   const openLoop = values.rate !== undefined || values.stages !== undefined;
   const plan = openLoop ? parseOpenPlan(values) : parseClosedPlan(values);
-  return { kind: 'run', options: { request, plan, output } };
+  const adaptiveThrottleK = values['adaptive-throttle'] === undefined ? undefined : throttleK(values['adaptive-throttle']);
+  if (adaptiveThrottleK !== undefined && values['retry-immediately']) {
+    throw new ArgError('--adaptive-throttle is for well-behaved clients; --retry-immediately is the storm: give one');
+  }
+  return { kind: 'run', options: { request, plan, adaptiveThrottleK, output } };
+}
+
+/**
+ * Lets `--flag` stand alone with a default value (node:util parseArgs has no optional values):
+ * `--flag 3` keeps its number, `--flag` before another option, the URL or the end gets `fallback`.
+ */
+export function withOptionalValue(argv: readonly string[], flag: string, fallback: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const word = argv[i] ?? '';
+    if (word !== flag) {
+      out.push(word);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next !== undefined && /^\d+(?:\.\d+)?$/.test(next.trim())) {
+      out.push(`${flag}=${next}`);
+      i += 1;
+    } else {
+      out.push(`${flag}=${fallback}`);
+    }
+  }
+  return out;
+}
+
+function throttleK(text: string): number {
+  const value = Number(text);
+  // Below 1 the client would reject requests even while the backend accepts them all.
+  if (text.trim() === '' || !Number.isFinite(value) || value < 1) throw new ArgError(`--adaptive-throttle K must be a number >= 1 (default 2): ${text}`);
+  return value;
+}
+
+function parseRetryPolicy(values: Values): RetryPolicy {
+  const jitterText = values['retry-after-jitter'];
+  if (values['retry-immediately']) {
+    if (jitterText !== undefined) throw new ArgError('--retry-immediately ignores Retry-After: drop --retry-after-jitter');
+    return { kind: 'immediate' };
+  }
+  if (jitterText === undefined) return { kind: 'retry-after', jitter: DEFAULT_RETRY_AFTER_JITTER };
+  const jitter = Number(jitterText);
+  if (jitterText.trim() === '' || !Number.isFinite(jitter) || jitter < 0 || jitter > 1) {
+    throw new ArgError(`--retry-after-jitter must be a number from 0 to 1: ${jitterText}`);
+  }
+  return { kind: 'retry-after', jitter };
 }
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTION_SPEC }>>['values'];
@@ -137,12 +194,15 @@ function parseClosedPlan(values: Values): ClosedLoopPlan {
   const durationMs = values.duration === undefined ? undefined : durationOption('--duration', values.duration);
   const requests =
     values.requests === undefined ? (durationMs === undefined ? DEFAULT_REQUESTS : undefined) : positiveInteger('--requests', values.requests);
-  return { mode: 'closed', concurrency, requests, durationMs };
+  return { mode: 'closed', concurrency, requests, durationMs, retry: parseRetryPolicy(values) };
 }
 
 function parseOpenPlan(values: Values): OpenLoopPlan {
   if (values.concurrency !== undefined) throw new ArgError('--concurrency is for closed loop; open loop takes --rate and --connections');
   if (values.requests !== undefined) throw new ArgError('--requests is for closed loop; open loop runs for --duration or --stages');
+  for (const flag of ['retry-immediately', 'retry-after-jitter'] as const) {
+    if (values[flag] !== undefined) throw new ArgError(`--${flag} is for closed loop: open loop sends each scheduled request once and never retries`);
+  }
   const rate = values.rate === undefined ? undefined : positiveNumber('--rate', values.rate);
   let stages: Stage[];
   if (values.stages !== undefined) {

@@ -1,6 +1,8 @@
 import type { Dispatcher } from 'undici';
+import type { AdaptiveThrottle } from '../core/adaptive-throttle.ts';
 import { RequestTimeoutError, errorCause } from '../core/error-cause.ts';
 import type { LoadRecorder } from '../core/recorder.ts';
+import { isRefusal } from '../core/retry.ts';
 import { RequestSlot, type SlotOwner } from './target.ts';
 
 export interface LoopContext {
@@ -8,6 +10,8 @@ export interface LoopContext {
   dispatchOptions: Dispatcher.DispatchOptions;
   recorder: LoadRecorder;
   timeoutMs: number;
+  /** With --adaptive-throttle: decides which requests are rejected locally, never sent. */
+  throttle?: AdaptiveThrottle | undefined;
 }
 
 /**
@@ -54,6 +58,8 @@ export abstract class LoadLoop implements SlotOwner {
   onSlotResponse(slot: RequestSlot, statusCode: number, nowMs: number): void {
     this.inFlight -= 1;
     this.context.recorder.recordResponse(statusCode, nowMs - this.latencyOriginMs(slot), nowMs, slot.stageIndex);
+    // The book's "accepts": every answer but a refusal (a 404 is the backend working).
+    if (!isRefusal(statusCode)) this.context.throttle?.accepted(nowMs);
     this.#afterCompletion(slot);
   }
 
@@ -76,7 +82,19 @@ export abstract class LoadLoop implements SlotOwner {
     return slot;
   }
 
+  /**
+   * Asks the adaptive throttle about a request due at `nowMs`; true when it was rejected
+   * locally (counted as throttled, never sent). Always false without --adaptive-throttle.
+   */
+  protected throttled(nowMs: number, stageIndex: number): boolean {
+    const throttle = this.context.throttle;
+    if (throttle === undefined || !throttle.shouldReject(nowMs)) return false;
+    this.context.recorder.recordThrottled(nowMs, stageIndex);
+    return true;
+  }
+
   protected send(slot: RequestSlot, sentAtMs: number, intendedAtMs: number, stageIndex: number): void {
+    this.context.recorder.recordSent(sentAtMs);
     this.inFlight += 1;
     this.#sendDepth += 1;
     try {

@@ -9,6 +9,11 @@ const MAX_SENDS_PER_TICK = 2000;
  * Requests leave on the schedule's timetable whatever the server does (wrk2-style). Latency
  * is measured from each request's intended send time, so time spent queued behind a stalled
  * server, or behind a late timer, is counted.
+ *
+ * Each scheduled request stands for a new arrival and is sent once: a refusal is its outcome,
+ * never retried (retrying would add load the schedule does not show). With --adaptive-throttle
+ * a due request may be rejected locally instead, as the client library in front of the callers
+ * would; it still counts in its stage, as throttled.
  */
 export class OpenLoop extends LoadLoop {
   readonly #plan: OpenLoopPlan;
@@ -51,10 +56,12 @@ export class OpenLoop extends LoadLoop {
     while (this.#nextIndex < schedule.totalSends && sent < MAX_SENDS_PER_TICK) {
       const intendedOffsetMs = schedule.intendedTimeMs(this.#nextIndex);
       if (intendedOffsetMs > elapsedMs) break;
-      const slot = this.#free.pop() ?? this.newSlot();
-      this.send(slot, nowMs, startMs + intendedOffsetMs, schedule.stageIndexAt(intendedOffsetMs));
+      const stageIndex = schedule.stageIndexAt(intendedOffsetMs);
       this.#nextIndex += 1;
       sent += 1;
+      if (this.throttled(nowMs, stageIndex)) continue;
+      const slot = this.#free.pop() ?? this.newSlot();
+      this.send(slot, nowMs, startMs + intendedOffsetMs, stageIndex);
     }
     if (this.#nextIndex >= schedule.totalSends) {
       if (this.inFlight === 0) this.finish();

@@ -1,4 +1,5 @@
 import type { RunEnvironment } from '../command.ts';
+import { AdaptiveThrottle } from '../core/adaptive-throttle.ts';
 import type { HttpRunOptions } from './args.ts';
 import { ClosedLoop } from './closed-loop.ts';
 import type { LoadLoop } from './loop-base.ts';
@@ -14,10 +15,17 @@ export async function runHttpLoad(options: HttpRunOptions, environment: RunEnvir
   const { plan, request } = options;
   const connections = plan.mode === 'closed' ? plan.concurrency : plan.connections;
   const pool = createPool(request, connections);
+  // Counted to show the client reconnecting where the server closes connections (a refusal
+  // with `Connection: close`, --requests-per-connection), which undici does without an error.
+  let connectionsOpened = 0;
+  pool.on('connect', () => {
+    connectionsOpened += 1;
+  });
   const startMs = performance.now();
   const stageCount = plan.mode === 'open' && plan.stages.length > 1 ? plan.stages.length : 0;
   const recorder = new LoadRecorder(startMs, stageCount);
-  const context = { pool, dispatchOptions: dispatchOptionsFor(request), recorder, timeoutMs: request.timeoutMs };
+  const throttle = options.adaptiveThrottleK === undefined ? undefined : new AdaptiveThrottle(options.adaptiveThrottleK);
+  const context = { pool, dispatchOptions: dispatchOptionsFor(request), recorder, timeoutMs: request.timeoutMs, throttle };
   const loop: LoadLoop = plan.mode === 'closed' ? new ClosedLoop(context, plan) : new OpenLoop(context, plan);
 
   const plannedMs = plan.mode === 'closed' ? plan.durationMs : plan.schedule.durationMs;
@@ -48,6 +56,7 @@ export async function runHttpLoad(options: HttpRunOptions, environment: RunEnvir
     recorder,
     endMs,
     connections,
+    connectionsOpened,
     interrupted,
     ...(sampler ? { prometheus: { samples: sampler.samples, failures: sampler.failures } } : {}),
   });

@@ -1,4 +1,5 @@
 import { Pool, type Dispatcher } from 'undici';
+import { isRefusal, parseRetryAfterSeconds } from '../core/retry.ts';
 import type { RequestOptions } from './args.ts';
 
 /** Receives the outcome of a slot's request. `nowMs` is performance.now() at completion. */
@@ -21,8 +22,11 @@ export class RequestSlot {
   busy = false;
   /** Set once a timeout gave up on the request: late callbacks are ignored and the slot retired. */
   retired = false;
+  /** The last answer's status (0 before it, or after a transport error). */
+  statusCode = 0;
+  /** The last refusal's Retry-After in seconds, when it carried a readable one. */
+  retryAfterSeconds: number | undefined = undefined;
   readonly #owner: SlotOwner;
-  #statusCode = 0;
   #abort: ((error?: Error) => void) | undefined = undefined;
 
   constructor(owner: SlotOwner) {
@@ -35,7 +39,8 @@ export class RequestSlot {
     this.sentAtMs = sentAtMs;
     this.intendedAtMs = intendedAtMs;
     this.stageIndex = stageIndex;
-    this.#statusCode = 0;
+    this.statusCode = 0;
+    this.retryAfterSeconds = undefined;
     this.#abort = undefined;
     pool.dispatch(dispatchOptions, this as unknown as Dispatcher.DispatchHandler);
   }
@@ -56,9 +61,11 @@ export class RequestSlot {
     this.#abort = abort;
   }
 
-  onHeaders(statusCode: number): boolean {
+  onHeaders(statusCode: number, rawHeaders: readonly Buffer[] | null): boolean {
     // 1xx responses arrive first and are followed by the final status.
-    this.#statusCode = statusCode;
+    this.statusCode = statusCode;
+    // Headers are looked at only on refusals, to keep the served path free of string work.
+    if (isRefusal(statusCode) && rawHeaders) this.retryAfterSeconds = retryAfterOf(rawHeaders);
     return true;
   }
 
@@ -69,14 +76,26 @@ export class RequestSlot {
   onComplete(): void {
     if (!this.busy || this.retired) return;
     this.busy = false;
-    this.#owner.onSlotResponse(this, this.#statusCode, performance.now());
+    this.#owner.onSlotResponse(this, this.statusCode, performance.now());
   }
 
   onError(error: Error): void {
     if (!this.busy || this.retired) return;
     this.busy = false;
+    this.statusCode = 0;
     this.#owner.onSlotError(this, error, performance.now());
   }
+}
+
+/** Retry-After from undici's raw header list (name, value, name, value, ...), in seconds. */
+function retryAfterOf(rawHeaders: readonly Buffer[]): number | undefined {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name && name.length === 11 && name.toString('latin1').toLowerCase() === 'retry-after') {
+      return parseRetryAfterSeconds(rawHeaders[i + 1]?.toString('latin1') ?? '');
+    }
+  }
+  return undefined;
 }
 
 export function createPool(request: RequestOptions, connections: number): Pool {
