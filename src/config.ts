@@ -353,7 +353,7 @@ export const SETTINGS = {
   },
   memoryBudgetBytes: {
     env: 'MEMORY_BUDGET_BYTES',
-    doc: 'bytes that requests in flight may hold on the main thread (bodies, decoded and encoded images, frames); over it new work gets 503 (reason memory). Unset: 75% of the cgroup memory limit less 256 MiB and the workers\' WORKER_MEMORY_BYTES, at least 64 MiB; 512 MiB without a cgroup limit',
+    doc: 'bytes that requests in flight may hold on the main thread (bodies, decoded and encoded images, frames); over it new work gets 503 (reason memory). Unset: 75% of the cgroup memory limit less 256 MiB and the WORKER_MEMORY_BYTES of the WORKERS and MEDIA_WORKERS, at least 64 MiB; 512 MiB without a cgroup limit',
     parse: optional(int(1 << 20, Number.MAX_SAFE_INTEGER)),
     default: undefined,
   },
@@ -578,5 +578,5 @@ export function memoryBudgetBytes(
 ): number {
   if (config.memoryBudgetBytes !== undefined) return config.memoryBudgetBytes;
   if (limitBytes === undefined) return 512 * MiB;
-  return Math.max(64 * MiB, Math.floor(limitBytes * 0.75) - PROCESS_BASE_BYTES - config.workers * workerMemoryBytes(config));
+  return Math.max(64 * MiB, Math.floor(limitBytes * 0.75) - PROCESS_BASE_BYTES - (config.workers + config.mediaWorkers) * workerMemoryBytes(config));
 }

@@ -14,8 +14,8 @@ const NO_STALL_GUARD = { MAX_EVENT_LOOP_DELAY_MS: '0', MAX_EVENT_LOOP_UTILIZATIO
 
 test('a costly flood from one address: 422 for what no request may cost, 503 for its excess, while another address keeps getting 200', async (t) => {
   // The addresses are forwarded by a trusted proxy (the test itself, on loopback): TRUST_PROXY at work.
-  // Two workers: one address's share of the queue (CLIENT_QUEUE_SHARE) leaves the other worker to
-  // other clients, however long the machine takes for one of the attacker's jobs.
+  // Two workers: the waiting room gives the next free worker to the client with the fewest jobs
+  // running, so the other address waits for at most one of the attacker's jobs.
   const server = await hostileServer(t, { WORKERS: '2', MAX_QUEUE_WAIT_SECONDS: '0.5', TRUST_PROXY: '127.0.0.1', ...NO_STALL_GUARD });
   const base = server.baseUrl;
   const from = (address: string) => ({ headers: { 'x-forwarded-for': address } });
@@ -66,9 +66,8 @@ test('a costly flood from one address: 422 for what no request may cost, 503 for
   running = false;
   await loop;
   const metrics = await metricsText(base);
-  // An admitted job waits for at most MAX_QUEUE_WAIT_SECONDS of predicted work, and the prediction
-  // can be short by about one job on a machine whose speed changes under it (shared CI): allow two
-  // of the attacker's longest jobs and a second of scheduling on top.
+  // An admitted job waits for at most MAX_QUEUE_WAIT_SECONDS: allow two of the attacker's longest
+  // jobs and a second of scheduling on top (a shared CI machine).
   const boundMs = (0.5 + 2 * Math.max(0, ...attackerComputeSeconds) + 1) * 1000;
   const summary = `attacker ${JSON.stringify(tally(attacker))}; ordinary ${JSON.stringify(tally(ordinary))}, max ${Math.max(...latenciesMs).toFixed(0)} ms (bound ${boundMs.toFixed(0)} ms)`;
   t.diagnostic(summary);
@@ -77,7 +76,8 @@ test('a costly flood from one address: 422 for what no request may cost, 503 for
   assert.ok(ordinary.length >= 5 && ordinary.every((s) => s === 200), `the other address is always served: ${summary}`);
   assert.ok(Math.max(...latenciesMs) < boundMs, `admitted latency bounded: ${summary}`);
   assert.ok((metricValue(metrics, 'app_rejected_total', { reason: 'cost' }) ?? 0) >= 1);
-  assert.ok((metricValue(metrics, 'app_rejected_total', { reason: 'queue_full' }) ?? 0) >= 1);
+  // The flood's excess waited its MAX_QUEUE_WAIT_SECONDS in the room and was refused then.
+  assert.ok((metricValue(metrics, 'app_rejected_total', { reason: 'queue_timeout' }) ?? 0) >= 1);
 });
 
 test('a client that goes away has its job stopped; a job past its deadline is stopped and refused', async (t) => {

@@ -231,7 +231,7 @@ test('metrics move with the requests served', async (t) => {
   assert.ok(metricValue(text, 'nodejs_eventloop_lag_seconds') !== undefined);
 });
 
-test('a full queue answers 503 with Retry-After at once', async (t) => {
+test('a full waiting room answers 503 with Retry-After at once, and closes the connection', async (t) => {
   const { app } = await testApp(t, { workers: 1, maxQueue: 1, retryAfterSeconds: 2 });
   const results = await Promise.all(
     Array.from({ length: 8 }, () => app.inject('/process?pixels=1920x1080&iters=10&effect=blur')),
@@ -243,6 +243,7 @@ test('a full queue answers 503 with Retry-After at once', async (t) => {
   const rejected = results.find((r) => r.statusCode === 503)!;
   assert.equal(rejected.headers['retry-after'], '2');
   assert.equal(rejected.json().error, 'overloaded');
+  assert.equal(rejected.headers.connection, 'close', 'a client retrying at once pays for a new connection');
   const text = (await app.inject('/metrics')).body;
   assert.ok(metricValue(text, 'app_rejected_total', { reason: 'queue_full' })! >= 1);
 });
