@@ -3,14 +3,21 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
-import { planCapacity, type PlanStep } from '../../tools/rtc-load/plan/capacity.ts';
+import { findKnee, planCapacity, stepOf, type PlanStep, type PlanWindow } from '../../tools/rtc-load/plan/capacity.ts';
+import { formatPlan } from '../../tools/rtc-load/plan/command.ts';
 import { startServer as startRealServer } from '../helpers-process.ts';
 import { runRtcLoad, startServer } from './fixtures.ts';
 
 const TARGETS = { sessionFps: 30, gpusPerPod: 1, utilization: 0.8 };
 
+/** One hold: `p95Ms`, serving `servedShare` of the rate. */
+function hold(ratePerSecond: number, p95Ms: number, servedShare = 1): PlanWindow {
+  return { throughputPerSecond: ratePerSecond, goodputPerSecond: ratePerSecond * servedShare, refusalRatio: 1 - servedShare, p95Ms, requests: ratePerSecond * 10 };
+}
+
+const step = (ratePerSecond: number, p95Ms: number, servedShare = 1): PlanStep => stepOf(ratePerSecond, [hold(ratePerSecond, p95Ms, servedShare)]);
+
 test('planCapacity: the knee, the pods, GPUs and autoscaler settings', () => {
-  const step = (ratePerSecond: number, p95Ms: number): PlanStep => ({ ratePerSecond, throughputPerSecond: ratePerSecond, p95Ms, requests: ratePerSecond * 10 });
   const plan = planCapacity([step(30, 90), step(10, 40), step(20, 60), step(40, 400), step(50, 900)], 250, { ...TARGETS, targetRps: 200, gpusPerPod: 2 });
   assert.equal(plan.knee?.ratePerSecond, 30);
   assert.equal(plan.kneeIsLowerBound, false);
@@ -21,20 +28,92 @@ test('planCapacity: the knee, the pods, GPUs and autoscaler settings', () => {
     pods: 9,
     gpus: 18,
     minimumPods: 7,
+    podsAreUpperBound: false,
     autoscaler: { p95ThresholdSeconds: 0.25, minReplicaCount: 1, maxReplicaCount: 9, targetRpsPerPod: 24 },
   });
   // Sessions count as fps requests each: 10 sessions at 30 fps = 300 req/s.
-  assert.equal(planCapacity([step(100, 10)], 250, { ...TARGETS, targetSessions: 10 }).recommendation?.pods, 4);
+  assert.equal(planCapacity([step(100, 10), step(110, 400)], 250, { ...TARGETS, targetSessions: 10 }).recommendation?.pods, 4);
   assert.equal(planCapacity([step(10, 300)], 250, TARGETS).knee, null);
+});
+
+test('a step that serves under 90% of its offered rate breaches, however fast its served answers', () => {
+  // Fast refusals keep the served p95 low past saturation: goodput finds the knee.
+  const steps = [step(10, 40), step(20, 45), step(30, 50, 0.95), step(40, 50, 0.7), step(50, 50, 0.55)];
+  const { knee, lowerBound, verdicts } = findKnee(steps, 250);
+  assert.equal(knee?.ratePerSecond, 30);
+  assert.equal(lowerBound, false);
+  assert.deepEqual(verdicts, ['within', 'within', 'within', 'over', 'over']);
+});
+
+/** Ten steps of three holds, 10 to 100 req/s, saturating above 60: within below, over above. */
+function sequence(): PlanWindow[][] {
+  return Array.from({ length: 10 }, (_, i) => {
+    const rate = 10 * (i + 1);
+    return [0.95, 1, 1.05].map((jitter) => (rate <= 60 ? hold(rate, (40 + rate) * jitter) : hold(rate, (300 + 10 * rate) * jitter, 0.85)));
+  });
+}
+
+const stepsOf = (windows: PlanWindow[][]): PlanStep[] => windows.map((holds, i) => stepOf(10 * (i + 1), holds));
+
+test('knee robustness: one outlier hold anywhere, or one outlier step away from the knee, does not move it', () => {
+  const clean = findKnee(stepsOf(sequence()), 250);
+  assert.equal(clean.knee?.ratePerSecond, 60);
+  assert.equal(clean.lowerBound, false);
+  const outliers: Array<[string, (w: PlanWindow) => PlanWindow]> = [
+    ['a stall', (w) => ({ ...w, p95Ms: w.p95Ms * 20 })],
+    ['a refusal burst', (w) => ({ ...w, goodputPerSecond: 0, refusalRatio: 1 })],
+    ['an idle moment', (w) => ({ ...w, p95Ms: 5 })],
+  ];
+  for (const [name, spoil] of outliers) {
+    // One spoilt hold: the step's median ignores it.
+    for (let s = 0; s < 10; s++) {
+      for (let r = 0; r < 3; r++) {
+        const windows = sequence();
+        const holds = windows[s]!;
+        holds[r] = spoil(holds[r]!);
+        const { knee, lowerBound } = findKnee(stepsOf(windows), 250);
+        assert.deepEqual({ knee: knee?.ratePerSecond, lowerBound }, { knee: 60, lowerBound: false }, `${name} in hold ${r + 1} of ${10 * (s + 1)} req/s`);
+      }
+    }
+  }
+  // A whole step spoilt by a stall or a refusal burst below the knee: the next step is within, so it is noise.
+  for (const [name, spoil] of outliers.slice(0, 2)) {
+    for (let s = 0; s < 5; s++) {
+      const windows = sequence();
+      windows[s] = windows[s]!.map(spoil);
+      const { knee, verdicts } = findKnee(stepsOf(windows), 250);
+      assert.equal(knee?.ratePerSecond, 60, `${name} over all of ${10 * (s + 1)} req/s`);
+      assert.equal(verdicts[s], 'noise');
+    }
+  }
+});
+
+test('no knee on the ramp: said so, and the pods are an upper bound (plan --max-rate 40 must not print "7 pods" as a fact)', () => {
+  const plan = planCapacity([step(10, 30), step(20, 31), step(30, 33), step(40, 35)], 250, { ...TARGETS, targetRps: 200 });
+  assert.equal(plan.knee?.ratePerSecond, 40);
+  assert.equal(plan.kneeIsLowerBound, true);
+  assert.equal(plan.recommendation?.pods, 7);
+  assert.equal(plan.recommendation?.podsAreUpperBound, true);
+  const text = formatPlan({ mode: 'plan', source: 'test', ...plan });
+  assert.match(text, /No knee up to 40 req\/s: the knee is above the ramp/);
+  assert.match(text, /Needed: at most 7 pods/);
+  assert.doesNotMatch(text, /<- knee/);
+  assert.doesNotMatch(text, /Needed: 7 pods/);
+  // One noisy step on the way does not make a knee either.
+  const noisy = planCapacity([step(10, 30), step(20, 400), step(30, 33), step(40, 35)], 250, { ...TARGETS, targetRps: 200 });
+  assert.equal(noisy.kneeIsLowerBound, true);
+  assert.deepEqual(noisy.verdicts, ['within', 'noise', 'within', 'within']);
 });
 
 interface PlanJson {
   mode: string;
   steps: PlanStep[];
+  verdicts: string[];
   knee: PlanStep | null;
   kneeIsLowerBound: boolean;
   podCapacityRps: number;
-  recommendation?: { pods: number; gpus: number };
+  warmUp?: { ratePerSecond: number };
+  recommendation?: { pods: number; gpus: number; podsAreUpperBound: boolean };
 }
 
 test('a synthetic server with a known knee: one request at a time, 20 ms each (50 req/s)', { timeout: 60_000 }, async (t) => {
@@ -59,17 +138,22 @@ test('a synthetic server with a known knee: one request at a time, 20 ms each (5
   });
   t.after(() => server.close());
   const result = await runRtcLoad(
-    ['plan', `${server.baseUrl}/`, '--max-rate', '80', '--steps', '8', '--step-duration', '1500ms', '--slo-p95', '100ms', '--target-rps', '400', '--json'],
+    ['plan', `${server.baseUrl}/`, '--max-rate', '80', '--steps', '8', '--step-duration', '600ms', '--repeats', '3', '--warm-up', '500ms', '--slo-p95', '100ms', '--target-rps', '400', '--json'],
     50_000,
   );
   assert.equal(result.code, 0, result.stderr);
   const plan = JSON.parse(result.stdout) as PlanJson;
-  t.diagnostic(plan.steps.map((s) => `${s.ratePerSecond}:${s.p95Ms}`).join(' '));
+  t.diagnostic(plan.steps.map((s) => `${s.ratePerSecond}: ${s.repeats.map((w) => w.p95Ms).join('/')} served ${s.goodputPerSecond}/s`).join('; '));
   assert.equal(plan.steps.length, 8);
+  assert.ok(plan.steps.every((s) => s.repeats.length === 3), 'three holds a step');
+  assert.equal(plan.warmUp?.ratePerSecond, 10, 'the warm-up is reported, apart');
   assert.ok(plan.knee, 'a knee');
   assert.ok(plan.knee.ratePerSecond >= 30 && plan.knee.ratePerSecond <= 50, `knee at ${plan.knee.ratePerSecond} req/s`);
   assert.equal(plan.kneeIsLowerBound, false);
-  for (const step of plan.steps.filter((s) => s.ratePerSecond >= 60)) assert.ok(step.p95Ms > 100, `${step.ratePerSecond} req/s is past the knee: p95 ${step.p95Ms}`);
+  // Past 50 req/s the queue only grows: over the SLO, or serving too little of what is offered.
+  plan.steps.forEach((s, i) => {
+    if (s.ratePerSecond >= 60) assert.equal(plan.verdicts[i], 'over', `${s.ratePerSecond} req/s is past the knee: p95 ${s.p95Ms}, served ${s.goodputPerSecond}/s`);
+  });
   assert.equal(plan.recommendation?.pods, Math.ceil(400 / (plan.podCapacityRps * 0.8)));
 });
 
@@ -82,7 +166,7 @@ test('the local server: a ramp under its capacity is a lower bound; --from reads
   const directory = await mkdtemp(join(tmpdir(), 'rtc-plan-'));
   t.after(() => rm(directory, { recursive: true, force: true }));
   const result = await runRtcLoad(
-    ['plan', `${server.baseUrl}/process?pixels=64x64&iters=1`, '--max-rate', '20', '--steps', '2', '--step-duration', '1s', '--slo-p95', '1s', '--target-rps', '200', '--json'],
+    ['plan', `${server.baseUrl}/process?pixels=64x64&iters=1`, '--max-rate', '20', '--steps', '2', '--step-duration', '600ms', '--repeats', '2', '--warm-up', '500ms', '--slo-p95', '1s', '--target-rps', '200', '--json'],
     40_000,
   );
   assert.equal(result.code, 0, result.stderr);
@@ -90,17 +174,19 @@ test('the local server: a ramp under its capacity is a lower bound; --from reads
   assert.deepEqual(plan.steps.map((s) => s.ratePerSecond), [10, 20]);
   assert.equal(plan.knee?.ratePerSecond, 20, 'a 64x64 frame at 20 req/s is far under 1 s');
   assert.equal(plan.kneeIsLowerBound, true);
-  assert.deepEqual({ pods: plan.recommendation?.pods, gpus: plan.recommendation?.gpus }, { pods: Math.ceil(200 / (plan.podCapacityRps * 0.8)), gpus: Math.ceil(200 / (plan.podCapacityRps * 0.8)) });
+  const pods = Math.ceil(200 / (plan.podCapacityRps * 0.8));
+  assert.deepEqual(plan.recommendation && { pods: plan.recommendation.pods, gpus: plan.recommendation.gpus, upper: plan.recommendation.podsAreUpperBound }, { pods, gpus: pods, upper: true });
 
   const saved = join(directory, 'plan.json');
   await writeFile(saved, result.stdout);
   const html = join(directory, 'plan.html');
   const fromFile = await runRtcLoad(['plan', '--from', saved, '--target-sessions', '4', '--session-fps', '10', '--html', html]);
   assert.equal(fromFile.code, 0, fromFile.stderr);
-  assert.match(fromFile.stdout, /<- knee/);
-  assert.match(fromFile.stdout, /Needed: \d+ pods/);
+  assert.match(fromFile.stdout, /No knee up to 20 req\/s: the knee is above the ramp/);
+  assert.match(fromFile.stdout, /Needed: at most \d+ pods/);
   const page = await readFile(html, 'utf8');
-  assert.match(page, /knee 20 req\/s/);
+  assert.match(page, /no knee up to 20 req\/s/);
+  assert.match(page, /at most \d+ pods/);
   assert.match(page, /<svg/);
 
   const usage = await runRtcLoad(['plan']);

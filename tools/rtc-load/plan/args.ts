@@ -1,12 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { ArgError, durationOption, parseStrict, positiveInteger, positiveNumber } from '../core/args.ts';
 import { parseCommandLine, type HttpRunOptions } from '../http/args.ts';
-import type { LoadReport } from '../http/report.ts';
-import type { PlanStep, PlanTargets } from './capacity.ts';
+import type { LoadReport, StageReport } from '../http/report.ts';
+import { stepOf, type PlanStep, type PlanTargets, type PlanWindow } from './capacity.ts';
+
+/** The ramp run against one pod, and where its measured holds are among its stages. */
+export interface PlanRamp {
+  http: HttpRunOptions;
+  /** The step rates, lowest first. */
+  rates: number[];
+  /** Holds per step. */
+  repeats: number;
+}
 
 export interface PlanRunOptions {
   /** The ramp to run against one pod, or undefined with --from. */
-  ramp: HttpRunOptions | undefined;
+  ramp: PlanRamp | undefined;
   /** Steps read from a saved run (--from). */
   savedSteps: PlanStep[] | undefined;
   sloP95Ms: number;
@@ -18,6 +27,8 @@ const OPTION_SPEC = {
   'max-rate': { type: 'string' },
   steps: { type: 'string' },
   'step-duration': { type: 'string' },
+  repeats: { type: 'string' },
+  'warm-up': { type: 'string' },
   'slo-p95': { type: 'string' },
   'target-rps': { type: 'string' },
   'target-sessions': { type: 'string' },
@@ -37,9 +48,12 @@ const OPTION_SPEC = {
 
 const DEFAULT_MAX_RATE = 100;
 const DEFAULT_STEPS = 10;
-const DEFAULT_STEP_MS = 30_000;
+const DEFAULT_STEP_MS = 10_000;
+/** Three holds per step: the median ignores one that a neighbour's burst or a GC pause spoilt. */
+const DEFAULT_REPEATS = 3;
 const DEFAULT_SLO_MS = 250;
-const WARM_UP_MS = 2000;
+/** Stages before the first step: the jump to the first rate and the warm-up hold. */
+export const WARM_UP_STAGES = 2;
 
 export function parsePlanCommandLine(argv: readonly string[]): { kind: 'help' } | { kind: 'run'; options: PlanRunOptions } {
   const { values, positionals } = parseStrict(argv, OPTION_SPEC);
@@ -66,11 +80,13 @@ export function parsePlanCommandLine(argv: readonly string[]): { kind: 'help' } 
   const maxRate = values['max-rate'] === undefined ? DEFAULT_MAX_RATE : positiveNumber('--max-rate', values['max-rate']);
   const steps = values.steps === undefined ? DEFAULT_STEPS : positiveInteger('--steps', values.steps, 100);
   const stepMs = values['step-duration'] === undefined ? DEFAULT_STEP_MS : durationOption('--step-duration', values['step-duration']);
-  // A warm-up at the first rate (connections, JIT; dropped from the results), then each step:
-  // jump to its rate (1 ms) and hold it; the holds are the measured points.
-  const warmUpMs = Math.min(stepMs, WARM_UP_MS);
+  const repeats = values.repeats === undefined ? DEFAULT_REPEATS : positiveInteger('--repeats', values.repeats, 20);
+  const warmUpMs = values['warm-up'] === undefined ? stepMs : durationOption('--warm-up', values['warm-up']);
+  // A warm-up hold at the first rate (connections, JIT, caches; reported, never counted), then
+  // each step: jump to its rate (1 ms) and hold it `repeats` times; the holds are the measurements.
+  const rates = Array.from({ length: steps }, (_, i) => (maxRate * (i + 1)) / steps);
   const stages = [`1ms:${maxRate / steps}`, `${warmUpMs}ms:${maxRate / steps}`];
-  stages.push(...Array.from({ length: steps }, (_, i) => (maxRate * (i + 1)) / steps).flatMap((rate) => [`1ms:${rate}`, `${stepMs}ms:${rate}`]));
+  stages.push(...rates.flatMap((rate) => [`1ms:${rate}`, ...Array.from({ length: repeats }, () => `${stepMs}ms:${rate}`)]));
   const httpArgv = [positionals[0] ?? '', '--stages', stages.join(',')];
   if (values.method !== undefined) httpArgv.push('--method', values.method);
   for (const header of values.header ?? []) httpArgv.push('--header', header);
@@ -78,7 +94,33 @@ export function parsePlanCommandLine(argv: readonly string[]): { kind: 'help' } 
   if (values.timeout !== undefined) httpArgv.push('--timeout', values.timeout);
   const parsed = parseCommandLine(httpArgv);
   if (parsed.kind !== 'run') throw new ArgError('unexpected help');
-  return { kind: 'run', options: { ramp: parsed.options, savedSteps: undefined, sloP95Ms, targets, output } };
+  return { kind: 'run', options: { ramp: { http: parsed.options, rates, repeats }, savedSteps: undefined, sloP95Ms, targets, output } };
+}
+
+/** A stage as a saved report may hold it: those from before goodput was counted lack its fields. */
+type SavedStage = Omit<StageReport, 'served' | 'refused' | 'throttled' | 'goodputPerSecond' | 'refusalRatio'> & Partial<StageReport>;
+
+/** A hold's figures as a plan window; reports from before goodput was counted read as all served. */
+export function windowOfStage(stage: SavedStage): PlanWindow {
+  const throughputPerSecond = stage.durationSeconds > 0 ? Math.round((stage.requests / stage.durationSeconds) * 100) / 100 : 0;
+  return {
+    throughputPerSecond,
+    goodputPerSecond: stage.goodputPerSecond ?? throughputPerSecond,
+    refusalRatio: stage.refusalRatio ?? 0,
+    p95Ms: stage.p95,
+    requests: stage.requests,
+  };
+}
+
+/** The plan's steps from its own ramp's stages: after the warm-up, each step's holds by position. */
+export function stepsOfRamp(stages: readonly StageReport[], rates: readonly number[], repeats: number): PlanStep[] {
+  const steps: PlanStep[] = [];
+  rates.forEach((rate, s) => {
+    const first = WARM_UP_STAGES + s * (1 + repeats) + 1;
+    const holds = stages.slice(first, first + repeats).filter((stage) => stage.requests > 0);
+    if (holds.length > 0) steps.push(stepOf(rate, holds.map(windowOfStage)));
+  });
+  return steps;
 }
 
 /** Steps from a saved `rtc-load plan --json` or a staged `rtc-load --json` run. */
@@ -89,22 +131,43 @@ export function readSavedSteps(path: string): PlanStep[] {
   } catch (error) {
     throw new ArgError(`--from: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const document = parsed as { steps?: PlanStep[]; stages?: LoadReport['stages'] };
-  if (Array.isArray(document.steps)) return document.steps;
+  const document = parsed as { steps?: Partial<PlanStep>[]; stages?: LoadReport['stages'] };
+  if (Array.isArray(document.steps)) return document.steps.map(savedStep);
   if (Array.isArray(document.stages)) return stepsOfStages(document.stages);
   throw new ArgError(`--from: ${path} has neither plan steps nor rtc-load stages (run with --stages and --json)`);
 }
 
-/** Holds (stages at a constant rate) are the points; a report of ramps only uses each ramp's mean rate. */
-export function stepsOfStages(stages: NonNullable<LoadReport['stages']>): PlanStep[] {
+/** A step of a saved plan, recomputed from its repeats; a plan saved before repeats is one window. */
+function savedStep(step: Partial<PlanStep>): PlanStep {
+  const rate = step.ratePerSecond ?? 0;
+  if (Array.isArray(step.repeats) && step.repeats.length > 0) return stepOf(rate, step.repeats);
+  const throughputPerSecond = step.throughputPerSecond ?? rate;
+  return stepOf(rate, [
+    {
+      throughputPerSecond,
+      goodputPerSecond: step.goodputPerSecond ?? throughputPerSecond,
+      refusalRatio: step.refusalRatio ?? 0,
+      p95Ms: step.p95Ms ?? 0,
+      requests: step.requests ?? 0,
+    },
+  ]);
+}
+
+/**
+ * Steps of any staged run: holds (stages at a constant rate) are the measurements, consecutive
+ * holds at one rate the repeats of one step; a report of ramps only uses each ramp's mean rate.
+ */
+export function stepsOfStages(stages: readonly SavedStage[]): PlanStep[] {
   const measured = stages.filter((s) => s.durationSeconds >= 0.5 && s.requests > 0);
   const holds = measured.filter((s) => s.fromRatePerSecond === s.targetRatePerSecond);
-  return (holds.length > 0 ? holds : measured).map((s) => ({
-    ratePerSecond: (s.fromRatePerSecond + s.targetRatePerSecond) / 2,
-    throughputPerSecond: Math.round((s.requests / s.durationSeconds) * 100) / 100,
-    p95Ms: s.p95,
-    requests: s.requests,
-  }));
+  const groups: { rate: number; windows: PlanWindow[] }[] = [];
+  for (const stage of holds.length > 0 ? holds : measured) {
+    const rate = (stage.fromRatePerSecond + stage.targetRatePerSecond) / 2;
+    const last = groups.at(-1);
+    if (holds.length > 0 && last && last.rate === rate) last.windows.push(windowOfStage(stage));
+    else groups.push({ rate, windows: [windowOfStage(stage)] });
+  }
+  return groups.map((group) => stepOf(group.rate, group.windows));
 }
 
 export const PLAN_HELP_TEXT = `rtc-load plan: capacity planner
@@ -113,18 +176,25 @@ Usage:
   rtc-load plan URL_OF_ONE_POD [options]    run a step ramp against one pod
   rtc-load plan --from FILE [options]       read a saved run (plan --json, or rtc-load --stages --json)
 
-Runs an open-loop ramp of --steps steps up to --max-rate (each held for --step-duration, after a warm-up of up to 2 s),
-finds the knee (the highest rate whose p95 stays under --slo-p95), and prints the pods,
-GPUs and autoscaler settings a load needs.
+Runs an open-loop ramp of --steps steps up to --max-rate, after a warm-up that is not
+counted; each step is held --repeats times for --step-duration. A step's figures are the
+medians of its repeats. A step breaches when its served p95 is over --slo-p95 or it serves
+less than 90% of the offered rate; a breach counts only when the next higher step breaches
+too (else it is noise). The knee is the last step within before the first counted breach.
+Prints the pods, GPUs and autoscaler settings a load needs; when no breach counts, the knee
+is above the ramp and the pods are an upper bound.
 
 Ramp:
       --max-rate R           top of the ramp, requests per second (default 100)
       --steps N              steps from R/N to R (default 10)
-      --step-duration D      how long each step is held (default 30s)
+      --step-duration D      how long each hold lasts (default 10s)
+      --repeats N            holds per step, back to back (default 3)
+      --warm-up D            a hold at the first rate before the steps, not counted
+                             (default: --step-duration)
   -m, -H, -b, --timeout      the request, as for rtc-load URL
 
 Plan:
-      --slo-p95 D            the p95 SLO (default 250ms, the KEDA latency target)
+      --slo-p95 D            the p95 SLO of served requests (default 250ms, the KEDA latency target)
       --target-rps N         plan for N requests per second
       --target-sessions N    plan for N WebRTC sessions, each --session-fps frames/s of
                              this request's work (default 30)
@@ -137,5 +207,5 @@ Output: --json, --html FILE (the knee plotted), --fail-on-errors (exit 1 when no
 Example:
   kubectl -n rtc port-forward pod/POD 8080   # one pod, on purpose
   rtc-load plan 'http://localhost:8080/process?pixels=1920x1080&iters=8' --max-rate 60 --steps 6 \\
-    --step-duration 20s --slo-p95 250ms --target-rps 400 --html plan.html
+    --step-duration 10s --repeats 3 --slo-p95 250ms --target-rps 400 --html plan.html
 `;

@@ -1,17 +1,40 @@
 /**
- * The capacity planner's arithmetic, apart from any I/O: from (rate, p95) steps of a ramp
- * against one pod, the knee (the highest rate whose p95 stays under the SLO), then the pods,
- * GPUs and autoscaler targets a given load needs.
+ * The capacity planner's arithmetic, apart from any I/O: from the steps of a ramp against one
+ * pod (each held several times), the knee (the highest rate the pod serves within the SLO), then
+ * the pods, GPUs and autoscaler targets a given load needs.
+ *
+ * Built to hold on a noisy machine: a step's figures are the medians of its repeats (one bad
+ * repeat cannot move them), and a step over the limits counts only when the next higher step is
+ * over them too (one bad step below the knee is noise, not saturation).
  */
+
+/** One hold of one step. */
+export interface PlanWindow {
+  /** Requests per second sent (by intended send time; below the rate when interrupted). */
+  throughputPerSecond: number;
+  /** Served (2xx) per second. */
+  goodputPerSecond: number;
+  /** Refused (503, 429) over all answers. */
+  refusalRatio: number;
+  /** Served p95. */
+  p95Ms: number;
+  requests: number;
+}
 
 export interface PlanStep {
   /** Offered requests per second during the step. */
   ratePerSecond: number;
-  /** Requests per second sent in the step (by intended send time; below the rate when interrupted). */
+  /** Medians over the repeats. */
   throughputPerSecond: number;
+  goodputPerSecond: number;
   p95Ms: number;
+  /** Over all the repeats together. */
+  refusalRatio: number;
   requests: number;
+  repeats: PlanWindow[];
 }
+
+export type StepVerdict = 'within' | 'over' | 'noise';
 
 export interface PlanTargets {
   targetRps?: number | undefined;
@@ -25,12 +48,16 @@ export interface PlanTargets {
 
 export interface CapacityPlan {
   sloP95Ms: number;
+  /** A step under this share of its offered rate served is over the limits, whatever its p95. */
+  minGoodputShare: number;
   steps: PlanStep[];
-  /** The last step under the SLO before the first one over it; null when even the first is over. */
+  /** Per step: within the limits, over them, or over them once with the next step within (noise). */
+  verdicts: StepVerdict[];
+  /** The last step within the limits before the first confirmed breach; null when the first step breaches. */
   knee: PlanStep | null;
-  /** True when no step went over the SLO: the pod can do at least this much, the ramp stopped first. */
+  /** True when no breach was confirmed: the knee is above the ramp, and the pod does at least the knee's rate. */
   kneeIsLowerBound: boolean;
-  /** Requests per second one pod serves within the SLO. */
+  /** Requests per second one pod serves within the SLO (at least this when kneeIsLowerBound). */
   podCapacityRps: number;
   /** Sessions one pod serves within the SLO, at sessionFps. */
   podCapacitySessions: number;
@@ -39,35 +66,76 @@ export interface CapacityPlan {
     gpus: number;
     /** Pods at the knee exactly, with no headroom. */
     minimumPods: number;
+    /** True when the knee is a lower bound: the load needs at most this many pods. */
+    podsAreUpperBound: boolean;
     /** What to put in the autoscaler: KEDA's p95 threshold, replica bounds, and a per-pod RPS target. */
     autoscaler: { p95ThresholdSeconds: number; minReplicaCount: number; maxReplicaCount: number; targetRpsPerPod: number };
   };
 }
 
+/** Serving less than 90% of what is offered is saturation, even when the served p95 looks fine. */
+export const MIN_GOODPUT_SHARE = 0.9;
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** One step from its repeats: medians of each figure, the refusal ratio over them all. */
+export function stepOf(ratePerSecond: number, repeats: readonly PlanWindow[]): PlanStep {
+  const requests = repeats.reduce((sum, w) => sum + w.requests, 0);
+  // Weighted by each repeat's requests, so a short interrupted repeat counts for less.
+  const refused = repeats.reduce((sum, w) => sum + w.refusalRatio * w.requests, 0);
+  return {
+    ratePerSecond,
+    throughputPerSecond: round2(median(repeats.map((w) => w.throughputPerSecond))),
+    goodputPerSecond: round2(median(repeats.map((w) => w.goodputPerSecond))),
+    p95Ms: round3(median(repeats.map((w) => w.p95Ms))),
+    refusalRatio: requests > 0 ? Math.round((refused / requests) * 10_000) / 10_000 : 0,
+    requests,
+    repeats: [...repeats],
+  };
+}
+
+/** Over the SLO, or serving less than MIN_GOODPUT_SHARE of the offered rate. */
+export function breaches(step: PlanStep, sloP95Ms: number): boolean {
+  return step.p95Ms > sloP95Ms || step.goodputPerSecond < MIN_GOODPUT_SHARE * step.ratePerSecond;
+}
+
 /**
- * The knee: the last step under the SLO before the first two steps in a row over it (one step
- * over and the next under is noise: a GC pause, a busy neighbour, not saturation).
+ * The knee: the last step within the limits before the first confirmed breach, a breach being
+ * confirmed when the next higher step breaches too (or when it is the top step: nothing above it
+ * says otherwise). A breach followed by a step within is noise: a GC pause, a busy neighbour.
+ * Steps must be sorted by rate.
  */
-export function findKnee(steps: readonly PlanStep[], sloP95Ms: number): { knee: PlanStep | null; lowerBound: boolean } {
+export function findKnee(steps: readonly PlanStep[], sloP95Ms: number): { knee: PlanStep | null; lowerBound: boolean; verdicts: StepVerdict[] } {
+  const over = steps.map((step) => breaches(step, sloP95Ms));
+  const verdicts: StepVerdict[] = over.map((isOver, i) => (!isOver ? 'within' : i + 1 < over.length && !over[i + 1] ? 'noise' : 'over'));
   let knee: PlanStep | null = null;
   for (let i = 0; i < steps.length; i++) {
-    const step = steps[i] as PlanStep;
-    if (step.p95Ms <= sloP95Ms) {
-      knee = step;
-      continue;
-    }
-    const next = steps[i + 1];
-    if (next === undefined || next.p95Ms > sloP95Ms) return { knee, lowerBound: false };
+    if (verdicts[i] === 'over') return { knee, lowerBound: false, verdicts };
+    if (verdicts[i] === 'within') knee = steps[i] ?? null;
   }
-  return { knee, lowerBound: knee !== null };
+  return { knee, lowerBound: knee !== null, verdicts };
 }
 
 export function planCapacity(steps: readonly PlanStep[], sloP95Ms: number, targets: PlanTargets): CapacityPlan {
   const sorted = [...steps].sort((a, b) => a.ratePerSecond - b.ratePerSecond);
-  const { knee, lowerBound } = findKnee(sorted, sloP95Ms);
-  const podCapacityRps = knee ? Math.min(knee.ratePerSecond, knee.throughputPerSecond) : 0;
+  const { knee, lowerBound, verdicts } = findKnee(sorted, sloP95Ms);
+  const podCapacityRps = knee ? Math.min(knee.ratePerSecond, knee.goodputPerSecond) : 0;
   const podCapacitySessions = Math.floor(podCapacityRps / targets.sessionFps);
-  const plan: CapacityPlan = { sloP95Ms, steps: sorted, knee, kneeIsLowerBound: lowerBound, podCapacityRps: round2(podCapacityRps), podCapacitySessions };
+  const plan: CapacityPlan = {
+    sloP95Ms,
+    minGoodputShare: MIN_GOODPUT_SHARE,
+    steps: sorted,
+    verdicts,
+    knee,
+    kneeIsLowerBound: lowerBound,
+    podCapacityRps: round2(podCapacityRps),
+    podCapacitySessions,
+  };
   const demandRps = (targets.targetRps ?? 0) + (targets.targetSessions ?? 0) * targets.sessionFps;
   if (demandRps > 0 && podCapacityRps > 0) {
     const minimumPods = Math.ceil(demandRps / podCapacityRps);
@@ -76,6 +144,7 @@ export function planCapacity(steps: readonly PlanStep[], sloP95Ms: number, targe
       pods,
       gpus: pods * targets.gpusPerPod,
       minimumPods,
+      podsAreUpperBound: lowerBound,
       autoscaler: {
         p95ThresholdSeconds: sloP95Ms / 1000,
         minReplicaCount: 1,
@@ -89,4 +158,8 @@ export function planCapacity(steps: readonly PlanStep[], sloP95Ms: number, targe
 
 function round2(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }
