@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/demo_load_gen.sh SCENARIO [HOST] [--duration D] [--rate R] [--in-cluster] [-- rtc-load options]
+Usage: scripts/demo_load_gen.sh SCENARIO [HOST] [--duration D] [--rate R] [--clients C] [--in-cluster] [-- rtc-load options]
 
 Scenarios (the seed's names and settings; each now runs for a duration long enough for a
 Prometheus scrape, the rate[2m] window and a KEDA poll to see it):
@@ -19,6 +19,12 @@ Prometheus scrape, the rate[2m] window and a KEDA poll to see it):
 
   --duration D   shorten or lengthen the scenario (30s, 2m, ...); demo keeps its 1:2:1 shape
   --rate R       demo's peak rate in requests per second (default 40)
+  --clients C    how the clients take a refusal (503, 429):
+                   polite    wait what Retry-After says, jittered (the default)
+                   storm     retry at once, ignoring Retry-After (what hey and impatient
+                             retry loops do): the closed-loop scenarios only
+                   adaptive  polite, and throttle themselves when most requests are
+                             refused (client-side adaptive throttling, Google SRE book)
   --in-cluster   run rtc-load as a Kubernetes Job next to the service (HOST then defaults to
                  http://gpu-media.rtc.svc), sampling kube-prometheus-stack's Prometheus
                  (PROMETHEUS_URL to change it); see scripts/load_gen.sh --help
@@ -27,6 +33,11 @@ Every scenario closes each connection after 50 requests (--requests-per-connecti
 kube-proxy and the Ingress spread the load onto pods as the autoscaler adds them.
 HOST defaults to http://localhost:8080. Options after -- go to rtc-load as they are,
 e.g. -- --html demo.html --prometheus http://localhost:9090
+
+rtc-load's live line shows offered, served and refused per second, the served p95, and
+what the HPA would ask for from served latency and refusals (HPA 1 pod: p95 … refused … -> N).
+Compare `heavy --clients storm` with `heavy`: the storm multiplies what is offered, not what
+is served.
 
 While it runs, watch:
   kubectl -n rtc get hpa -w
@@ -69,6 +80,7 @@ shift
 
 HOST=""
 RATE=40
+CLIENTS=polite
 IN_CLUSTER=0
 while [[ $# -gt 0 && "$1" != "--" ]]; do
   case "$1" in
@@ -86,6 +98,16 @@ while [[ $# -gt 0 && "$1" != "--" ]]; do
         exit 2
       fi
       RATE="$2"
+      shift 2
+      ;;
+    --clients)
+      case "${2:-}" in
+        polite | storm | adaptive) CLIENTS="$2" ;;
+        *)
+          echo "demo_load_gen.sh: --clients must be polite, storm or adaptive (got '${2:-}')" >&2
+          exit 2
+          ;;
+      esac
       shift 2
       ;;
     --in-cluster)
@@ -109,6 +131,10 @@ if [[ -z "$HOST" ]]; then
   if [[ "$IN_CLUSTER" == 1 ]]; then HOST="http://gpu-media.rtc.svc"; else HOST="http://localhost:8080"; fi
 fi
 EXTRA_ARGS=("$@")
+if [[ "$SCENARIO" == demo && "$CLIENTS" == storm ]]; then
+  echo "demo_load_gen.sh: demo is an open loop (each scheduled request sent once, never retried): --clients storm is for baseline, moderate, heavy and sustained" >&2
+  exit 2
+fi
 
 # Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
 if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
@@ -144,12 +170,23 @@ else
   PLAN=(--concurrency "$CONCURRENCY" --duration "${SECONDS_PLANNED}s")
   echo "   ${SECONDS_PLANNED}s at concurrency ${CONCURRENCY}, ${PIXELS} frames, ${ITERS} iterations"
 fi
+case "$CLIENTS" in
+  storm)
+    PLAN+=(--retry-immediately)
+    echo "   storm clients: a refused request is sent again at once, Retry-After ignored"
+    ;;
+  adaptive)
+    PLAN+=(--adaptive-throttle)
+    echo "   polite clients with adaptive throttling: they wait Retry-After and shed load themselves"
+    ;;
+  *) [[ "$SCENARIO" == demo ]] || echo "   polite clients: a refused request waits Retry-After (jittered) before it is sent again" ;;
+esac
 echo "   target: ${URL}"
 echo
 
 if [[ "$IN_CLUSTER" == 1 ]]; then
   export RTC_LOAD_IN_CLUSTER=1
-  # The Job's report then shows the replicas and server p95 the autoscaler saw (k8s/load admits it).
+  # The Job's report then shows the replicas, served p95 and refusals the autoscaler saw (k8s/load admits it).
   PLAN+=(--prometheus "${PROMETHEUS_URL:-http://kube-prometheus-stack-prometheus.monitoring.svc:9090}")
 else
   echo -n "Checking ${HOST}/healthz ... "
@@ -168,6 +205,7 @@ echo "${YELLOW}Watch while it runs:${RESET}"
 echo "   kubectl -n rtc get hpa -w"
 echo "   kubectl -n rtc get pods -w"
 echo "   Grafana: the rtc-scale dashboard (observability/grafana-dashboard.json), p95 latency against replicas"
+echo "   the line below: offered, served and refused per second, served p95, and what the HPA would ask for"
 echo
 
 START_SECONDS=$SECONDS
@@ -178,5 +216,11 @@ echo "${GREEN}${BOLD}Scenario ${SCENARIO} finished in $((SECONDS - START_SECONDS
 case "$SCENARIO" in
   baseline) echo "Next: scripts/demo_load_gen.sh moderate ${HOST}  (p95 should climb towards the target)" ;;
   moderate) echo "Next: scripts/demo_load_gen.sh heavy ${HOST}  (expect the HPA to add replicas)" ;;
-  heavy | sustained | demo) echo "Now watch replicas scale back down once the load stops: kubectl -n rtc get hpa -w" ;;
+  heavy)
+    echo "Now watch replicas scale back down once the load stops: kubectl -n rtc get hpa -w"
+    if [[ "$CLIENTS" != storm ]]; then
+      echo "Then the same load from impatient clients: scripts/demo_load_gen.sh heavy ${HOST} --clients storm  (more offered, no more served)"
+    fi
+    ;;
+  sustained | demo) echo "Now watch replicas scale back down once the load stops: kubectl -n rtc get hpa -w" ;;
 esac

@@ -16,9 +16,12 @@ Usage: scripts/load_gen.sh [--in-cluster] [URL] [CONCURRENCY] [REQUESTS]
 
 Each request is a POST with an empty body, as the seed's curl loop sent it.
 
-Prints rtc-load's summary: throughput, latency percentiles (p50 ... p99.9),
-status codes and transport errors. For open-loop runs, ramps, JSON or an HTML
-report, call rtc-load directly (npx rtc-load --help).
+Prints rtc-load's summary: offered, served and refused requests (in total and
+per second), latency percentiles of the served ones (p50 ... p99.9), status codes
+and transport errors. A refused request (503, 429) waits what Retry-After says
+before it is sent again, as rtc-load's closed loop does by default; REQUESTS counts
+every attempt. For the storm (retry at once), open-loop runs, ramps, JSON or an
+HTML report, call rtc-load directly (npx rtc-load --help).
 
 Examples:
   scripts/load_gen.sh "http://localhost:8080/process?pixels=1920x1080&iters=10" 40 800

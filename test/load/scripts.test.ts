@@ -89,6 +89,58 @@ test('demo_load_gen.sh: scenarios by duration, the demo ramp, connectivity check
   const help = await runCommand(script, ['--help']);
   assert.equal(help.code, 0);
   for (const scenario of ['baseline', 'moderate', 'heavy', 'sustained', 'demo']) assert.match(help.stdout, new RegExp(scenario));
+  assert.match(help.stdout, /--clients C/);
+});
+
+test('demo_load_gen.sh --clients: polite by default, the storm retries at once, adaptive throttles; the table shows what was served', { timeout: 60_000 }, async (t) => {
+  // An overloaded service: every other request refused at once, with Retry-After.
+  const server = await startServer((request, response, index) => {
+    if (request.url === '/healthz' || index % 2 === 0) {
+      response.end('ok');
+      return;
+    }
+    response.writeHead(503, { 'retry-after': '1', connection: 'close' });
+    response.end('{"error":"overloaded"}');
+  });
+  t.after(() => server.close());
+  const script = join(REPO_ROOT, 'scripts/demo_load_gen.sh');
+  const run = async (...args: string[]) => {
+    const result = await runCommand(script, ['heavy', server.baseUrl, '--duration', '2s', ...args, '--', '--json'], 30_000);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout.split('\n').find((line) => line.startsWith('{')) ?? '{}') as {
+      clients: { retry: string; adaptiveThrottleK?: number };
+      offered: number;
+      served: number;
+      refused: number;
+      errors: Record<string, number>;
+    };
+    return { stdout: result.stdout, report };
+  };
+  const polite = await run();
+  assert.match(polite.stdout, /polite clients: a refused request waits Retry-After/);
+  assert.deepEqual(polite.report.clients, { retry: 'retry-after', retryAfterJitter: 0.5 });
+  assert.match(polite.stdout, /--clients storm/, 'suggests the storm next');
+  const storm = await run('--clients', 'storm');
+  assert.match(storm.stdout, /storm clients: a refused request is sent again at once/);
+  assert.deepEqual(storm.report.clients, { retry: 'immediately' });
+  // Fifty clients that never wait send far more, and are refused far more, than fifty that do.
+  assert.ok(storm.report.offered > 2 * polite.report.offered, `storm offered ${storm.report.offered}, polite ${polite.report.offered}`);
+  assert.ok(storm.report.refused > 2 * polite.report.refused);
+  for (const { report } of [polite, storm]) assert.deepEqual(report.errors, {}, 'refusals that close the connection are answers, not errors');
+  const adaptive = await run('--clients', 'adaptive');
+  assert.deepEqual(adaptive.report.clients, { retry: 'retry-after', retryAfterJitter: 0.5, adaptiveThrottleK: 2 });
+
+  const table = await runCommand(script, ['moderate', server.baseUrl, '--duration', '1s'], 30_000);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /Outcome\s+offered\s+served\s+refused/);
+  assert.match(table.stdout, /Autoscaler\s+1 replica, served p95 [\d.]+ ms vs target 250 ms, refused \d+% \(client\): the HPA asks for \d+ now/);
+
+  const openStorm = await runCommand(script, ['demo', server.baseUrl, '--clients', 'storm']);
+  assert.equal(openStorm.code, 2);
+  assert.match(openStorm.stderr, /open loop/);
+  const bogus = await runCommand(script, ['heavy', server.baseUrl, '--clients', 'rude']);
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.stderr, /polite, storm or adaptive/);
 });
 
 test('--in-cluster: the Job runs gpu-media\'s image with the arguments, labelled for the NetworkPolicy', async () => {
@@ -131,6 +183,15 @@ test('--in-cluster: the Job runs gpu-media\'s image with the arguments, labelled
     '--requests-per-connection',
     '50',
   ]);
+  const storm = await runCommand(join(REPO_ROOT, 'scripts/demo_load_gen.sh'), ['heavy', '--in-cluster', '--duration', '1m', '--clients', 'storm'], 15_000, {
+    ...process.env,
+    RTC_LOAD_DRY_RUN: '1',
+    RTC_LOAD_IMAGE: 'registry.example/gpu-media:1.2.3',
+  });
+  assert.equal(storm.code, 0, storm.stderr);
+  const stormManifest = storm.stdout.slice(storm.stdout.indexOf('apiVersion:'));
+  const stormJob = parse(stormManifest.slice(0, stormManifest.indexOf('\n\n'))) as typeof job;
+  assert.deepEqual(stormJob.spec.template.spec.containers[0]?.args.slice(3, 8), ['--concurrency', '50', '--duration', '60s', '--retry-immediately']);
 
   // The policy that admits it: egress to gpu-media:8080 and Prometheus:9090, and gpu-media's ingress from it.
   const policies = parseAllDocuments(readFileSync(join(REPO_ROOT, 'k8s/load/rtc-load-networkpolicy.yaml'), 'utf8')).map((d) => d.toJSON() as { spec: Record<string, unknown> });
