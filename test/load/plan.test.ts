@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { findKnee, planCapacity, stepOf, type PlanStep, type PlanWindow } from '../../tools/rtc-load/plan/capacity.ts';
+import { parsePlanCommandLine, stagesPerPass, stepsOfRamp, stepsOfStages } from '../../tools/rtc-load/plan/args.ts';
 import { formatPlan } from '../../tools/rtc-load/plan/command.ts';
+import type { StageReport } from '../../tools/rtc-load/http/report.ts';
 import { startServer as startRealServer } from '../helpers-process.ts';
 import { runRtcLoad, startServer } from './fixtures.ts';
 
@@ -105,6 +107,57 @@ test('no knee on the ramp: said so, and the pods are an upper bound (plan --max-
   assert.deepEqual(noisy.verdicts, ['within', 'noise', 'within', 'within']);
 });
 
+test('the ramp: passes of warm-up and steps; the holds of each step found in every pass, warm-ups left out', () => {
+  const parsed = parsePlanCommandLine(['http://h/process', '--max-rate', '30', '--steps', '3', '--step-duration', '2s', '--repeats', '2', '--warm-up', '1s']);
+  assert.ok(parsed.kind === 'run' && parsed.options.ramp);
+  const { http, rates, repeats } = parsed.options.ramp;
+  assert.deepEqual(rates, [10, 20, 30]);
+  assert.equal(repeats, 2);
+  assert.ok(http.plan.mode === 'open');
+  const pass = ['1ms:10', '1000ms:10', '1ms:10', '2000ms:10', '1ms:20', '2000ms:20', '1ms:30', '2000ms:30'];
+  assert.equal(stagesPerPass(3), pass.length);
+  assert.equal(http.plan.stages.length, 2 * pass.length);
+  assert.equal(http.plan.schedule.durationMs, 2 * (1000 + 3 * 2000) + 2 * 4);
+  // Stages as the run reports them, each hold's p95 naming its pass and rate.
+  const stages: StageReport[] = http.plan.stages.map((stage, index) => {
+    const pass = Math.floor(index / stagesPerPass(3));
+    return {
+      index,
+      startSeconds: 0,
+      durationSeconds: stage.durationMs / 1000,
+      fromRatePerSecond: stage.targetRatePerSecond,
+      targetRatePerSecond: stage.targetRatePerSecond,
+      requests: stage.durationMs >= 1000 ? 10 : 0,
+      served: 10,
+      refused: 0,
+      throttled: 0,
+      goodputPerSecond: stage.targetRatePerSecond,
+      refusalRatio: 0,
+      p50: 1,
+      p95: stage.durationMs === 1000 ? 999 : 100 * (pass + 1) + stage.targetRatePerSecond,
+      p99: 1,
+    };
+  });
+  const steps = stepsOfRamp(stages, rates, repeats);
+  assert.deepEqual(
+    steps.map((step) => [step.ratePerSecond, step.repeats.map((w) => w.p95Ms)]),
+    [
+      [10, [110, 210]],
+      [20, [120, 220]],
+      [30, [130, 230]],
+    ],
+  );
+  // A saved staged run (--from): holds at one rate are one step's repeats, wherever they are.
+  assert.deepEqual(
+    stepsOfStages(stages).map((step) => [step.ratePerSecond, step.repeats.length]),
+    [
+      [10, 4],
+      [20, 2],
+      [30, 2],
+    ],
+  );
+});
+
 interface PlanJson {
   mode: string;
   steps: PlanStep[];
@@ -138,14 +191,14 @@ test('a synthetic server with a known knee: one request at a time, 20 ms each (5
   });
   t.after(() => server.close());
   const result = await runRtcLoad(
-    ['plan', `${server.baseUrl}/`, '--max-rate', '80', '--steps', '8', '--step-duration', '600ms', '--repeats', '3', '--warm-up', '500ms', '--slo-p95', '100ms', '--target-rps', '400', '--json'],
+    ['plan', `${server.baseUrl}/`, '--max-rate', '80', '--steps', '8', '--step-duration', '600ms', '--repeats', '3', '--warm-up', '1s', '--slo-p95', '100ms', '--target-rps', '400', '--json'],
     50_000,
   );
   assert.equal(result.code, 0, result.stderr);
   const plan = JSON.parse(result.stdout) as PlanJson;
   t.diagnostic(plan.steps.map((s) => `${s.ratePerSecond}: ${s.repeats.map((w) => w.p95Ms).join('/')} served ${s.goodputPerSecond}/s`).join('; '));
   assert.equal(plan.steps.length, 8);
-  assert.ok(plan.steps.every((s) => s.repeats.length === 3), 'three holds a step');
+  assert.ok(plan.steps.every((s) => s.repeats.length === 3), 'one hold a step in each of three passes');
   assert.equal(plan.warmUp?.ratePerSecond, 10, 'the warm-up is reported, apart');
   assert.ok(plan.knee, 'a knee');
   assert.ok(plan.knee.ratePerSecond >= 30 && plan.knee.ratePerSecond <= 50, `knee at ${plan.knee.ratePerSecond} req/s`);

@@ -9,7 +9,7 @@ export interface PlanRamp {
   http: HttpRunOptions;
   /** The step rates, lowest first. */
   rates: number[];
-  /** Holds per step. */
+  /** Passes over the ramp: holds per step. */
   repeats: number;
 }
 
@@ -49,10 +49,10 @@ const OPTION_SPEC = {
 const DEFAULT_MAX_RATE = 100;
 const DEFAULT_STEPS = 10;
 const DEFAULT_STEP_MS = 10_000;
-/** Three holds per step: the median ignores one that a neighbour's burst or a GC pause spoilt. */
+/** Three passes: the median of a step's holds ignores one that a neighbour's burst or a GC pause spoilt. */
 const DEFAULT_REPEATS = 3;
 const DEFAULT_SLO_MS = 250;
-/** Stages before the first step: the jump to the first rate and the warm-up hold. */
+/** Stages before a pass's first step: the jump to the first rate and the warm-up hold. */
 export const WARM_UP_STAGES = 2;
 
 export function parsePlanCommandLine(argv: readonly string[]): { kind: 'help' } | { kind: 'run'; options: PlanRunOptions } {
@@ -82,11 +82,14 @@ export function parsePlanCommandLine(argv: readonly string[]): { kind: 'help' } 
   const stepMs = values['step-duration'] === undefined ? DEFAULT_STEP_MS : durationOption('--step-duration', values['step-duration']);
   const repeats = values.repeats === undefined ? DEFAULT_REPEATS : positiveInteger('--repeats', values.repeats, 20);
   const warmUpMs = values['warm-up'] === undefined ? stepMs : durationOption('--warm-up', values['warm-up']);
-  // A warm-up hold at the first rate (connections, JIT, caches; reported, never counted), then
-  // each step: jump to its rate (1 ms) and hold it `repeats` times; the holds are the measurements.
+  // `repeats` passes over the ramp rather than repeats back to back: a burst from a neighbour
+  // that lasts longer than a hold then spoils one hold of several steps, which their medians
+  // ignore, instead of every hold of one step. Each pass opens with a warm-up hold at the first
+  // rate (connections, JIT, caches; and the previous pass's top step's queue drains), never
+  // counted; then each step jumps to its rate (1 ms) and holds it: the holds are the measurements.
   const rates = Array.from({ length: steps }, (_, i) => (maxRate * (i + 1)) / steps);
-  const stages = [`1ms:${maxRate / steps}`, `${warmUpMs}ms:${maxRate / steps}`];
-  stages.push(...rates.flatMap((rate) => [`1ms:${rate}`, ...Array.from({ length: repeats }, () => `${stepMs}ms:${rate}`)]));
+  const pass = [`1ms:${maxRate / steps}`, `${warmUpMs}ms:${maxRate / steps}`, ...rates.flatMap((rate) => [`1ms:${rate}`, `${stepMs}ms:${rate}`])];
+  const stages = Array.from({ length: repeats }, () => pass).flat();
   const httpArgv = [positionals[0] ?? '', '--stages', stages.join(',')];
   if (values.method !== undefined) httpArgv.push('--method', values.method);
   for (const header of values.header ?? []) httpArgv.push('--header', header);
@@ -112,13 +115,19 @@ export function windowOfStage(stage: SavedStage): PlanWindow {
   };
 }
 
-/** The plan's steps from its own ramp's stages: after the warm-up, each step's holds by position. */
+/** Stages in one pass of the plan's ramp: warm-up, then a jump and a hold per step. */
+export function stagesPerPass(stepCount: number): number {
+  return WARM_UP_STAGES + 2 * stepCount;
+}
+
+/** The plan's steps from its own ramp's stages: each step's hold from every pass, by position. */
 export function stepsOfRamp(stages: readonly StageReport[], rates: readonly number[], repeats: number): PlanStep[] {
   const steps: PlanStep[] = [];
   rates.forEach((rate, s) => {
-    const first = WARM_UP_STAGES + s * (1 + repeats) + 1;
-    const holds = stages.slice(first, first + repeats).filter((stage) => stage.requests > 0);
-    if (holds.length > 0) steps.push(stepOf(rate, holds.map(windowOfStage)));
+    const holds = Array.from({ length: repeats }, (_, p) => stages[p * stagesPerPass(rates.length) + WARM_UP_STAGES + 2 * s + 1]);
+    // An interrupted run has holds that never started.
+    const measured = holds.filter((stage): stage is StageReport => stage !== undefined && stage.requests > 0);
+    if (measured.length > 0) steps.push(stepOf(rate, measured.map(windowOfStage)));
   });
   return steps;
 }
@@ -154,20 +163,17 @@ function savedStep(step: Partial<PlanStep>): PlanStep {
 }
 
 /**
- * Steps of any staged run: holds (stages at a constant rate) are the measurements, consecutive
- * holds at one rate the repeats of one step; a report of ramps only uses each ramp's mean rate.
+ * Steps of any staged run: holds (stages at a constant rate) are the measurements, the holds at
+ * one rate the repeats of one step, wherever they are in the run; a report of ramps only uses
+ * each ramp's mean rate.
  */
 export function stepsOfStages(stages: readonly SavedStage[]): PlanStep[] {
   const measured = stages.filter((s) => s.durationSeconds >= 0.5 && s.requests > 0);
   const holds = measured.filter((s) => s.fromRatePerSecond === s.targetRatePerSecond);
-  const groups: { rate: number; windows: PlanWindow[] }[] = [];
-  for (const stage of holds.length > 0 ? holds : measured) {
-    const rate = (stage.fromRatePerSecond + stage.targetRatePerSecond) / 2;
-    const last = groups.at(-1);
-    if (holds.length > 0 && last && last.rate === rate) last.windows.push(windowOfStage(stage));
-    else groups.push({ rate, windows: [windowOfStage(stage)] });
-  }
-  return groups.map((group) => stepOf(group.rate, group.windows));
+  if (holds.length === 0) return measured.map((s) => stepOf((s.fromRatePerSecond + s.targetRatePerSecond) / 2, [windowOfStage(s)]));
+  const byRate = new Map<number, PlanWindow[]>();
+  for (const stage of holds) byRate.set(stage.targetRatePerSecond, [...(byRate.get(stage.targetRatePerSecond) ?? []), windowOfStage(stage)]);
+  return [...byRate].map(([rate, windows]) => stepOf(rate, windows));
 }
 
 export const PLAN_HELP_TEXT = `rtc-load plan: capacity planner
@@ -176,9 +182,9 @@ Usage:
   rtc-load plan URL_OF_ONE_POD [options]    run a step ramp against one pod
   rtc-load plan --from FILE [options]       read a saved run (plan --json, or rtc-load --stages --json)
 
-Runs an open-loop ramp of --steps steps up to --max-rate, after a warm-up that is not
-counted; each step is held --repeats times for --step-duration. A step's figures are the
-medians of its repeats. A step breaches when its served p95 is over --slo-p95 or it serves
+Runs an open-loop ramp of --steps steps up to --max-rate, --repeats times over (each pass
+after a warm-up that is not counted), each step held for --step-duration. A step's figures
+are the medians of its holds. A step breaches when its served p95 is over --slo-p95 or it serves
 less than 90% of the offered rate; a breach counts only when the next higher step breaches
 too (else it is noise). The knee is the last step within before the first counted breach.
 Prints the pods, GPUs and autoscaler settings a load needs; when no breach counts, the knee
@@ -188,8 +194,8 @@ Ramp:
       --max-rate R           top of the ramp, requests per second (default 100)
       --steps N              steps from R/N to R (default 10)
       --step-duration D      how long each hold lasts (default 10s)
-      --repeats N            holds per step, back to back (default 3)
-      --warm-up D            a hold at the first rate before the steps, not counted
+      --repeats N            passes over the ramp, i.e. holds per step (default 3)
+      --warm-up D            a hold at the first rate before each pass, not counted
                              (default: --step-duration)
   -m, -H, -b, --timeout      the request, as for rtc-load URL
 
