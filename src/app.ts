@@ -10,6 +10,7 @@ import { clientKeys } from './http/client-key.ts';
 import { guards } from './http/guards.ts';
 import { infoRoutes, metricsRoute } from './http/routes/info.ts';
 import { processRoutes } from './http/routes/process.ts';
+import { RefusalHold } from './http/refusal-hold.ts';
 import { demoRoutes } from './http/routes/demo.ts';
 import { whipRoutes } from './http/routes/whip.ts';
 import { SessionRegistry } from './webrtc/session-registry.ts';
@@ -60,6 +61,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const choice = chooseDevice(config);
   app.log.info({ device: choice.device, name: choice.name, reason: choice.reason }, 'effect backend chosen');
 
+  const refusals = new RefusalHold({ holdSeconds: config.refusalHoldSeconds ?? config.retryAfterSeconds, maxHeld: config.maxHeldRefusals });
   // The queue-depth gauge reads the engine at scrape time; the engine records into the metrics.
   let engine: Engine;
   const metrics = createMetrics({
@@ -67,6 +69,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     queueDepth: () => engine.queueDepth,
     memoryInflightBytes: () => engine.memory.inUseBytes,
     oldestWaitSeconds: () => engine.oldestWaitSeconds(),
+    heldRefusals: () => refusals.held,
   });
   const countRejection = (reason: RejectReason): void => {
     metrics.rejected.inc({ reason });
@@ -158,6 +161,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     limits: { maxPixels: config.maxPixels, maxIters: config.maxIters },
     maxBodyBytes: config.maxBodyBytes,
     requestDeadlineSeconds: config.requestDeadlineSeconds,
+    refusals,
   });
   app.addHook('onClose', async () => engine.close());
   const fleet = new Fleet(config, { metrics, log: app.log.child({ component: 'fleet' }) });

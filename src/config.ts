@@ -182,6 +182,18 @@ export const SETTINGS = {
     parse: int(0, 100_000),
     default: 1024,
   },
+  refusalHoldSeconds: {
+    env: 'REFUSAL_HOLD_SECONDS',
+    doc: 'a /process request the waiting room refuses (queue_full, queue_timeout) is answered no sooner than this after it arrived: a client that retries at once is slowed to one request per hold per connection, one that honours Retry-After loses nothing (0: answer at once). Unset: RETRY_AFTER_SECONDS',
+    parse: optional(num(0, 60)),
+    default: undefined,
+  },
+  maxHeldRefusals: {
+    env: 'MAX_HELD_REFUSALS',
+    doc: 'refusals held at once (REFUSAL_HOLD_SECONDS), each a socket and a few KiB; past it a refusal is answered at once with Connection: close',
+    parse: int(0, 1_000_000),
+    default: 4096,
+  },
   mediaWorkers: {
     env: 'MEDIA_WORKERS',
     doc: 'worker threads for WebRTC frames only, beside WORKERS: a /process flood never holds a live frame (frames also go ahead of /process jobs on the WORKERS); 0: frames share the WORKERS, still first',

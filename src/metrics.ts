@@ -19,6 +19,8 @@ export interface MetricsOptions {
   readonly memoryInflightBytes?: () => number;
   /** How long the oldest /process job waiting for a worker has waited. */
   readonly oldestWaitSeconds?: () => number;
+  /** /process refusals held (REFUSAL_HOLD_SECONDS) now. */
+  readonly heldRefusals?: () => number;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -191,6 +193,14 @@ export function createMetrics(options: MetricsOptions) {
       registers: [registry],
       collect() {
         this.set(options.oldestWaitSeconds?.() ?? 0);
+      },
+    }),
+    refusalsHeld: new Gauge({
+      name: 'app_refusals_held',
+      help: '/process refusals being held until REFUSAL_HOLD_SECONDS after their arrival (at most MAX_HELD_REFUSALS)',
+      registers: [registry],
+      collect() {
+        this.set(options.heldRefusals?.() ?? 0);
       },
     }),
     segmentationInference: new Histogram({

@@ -7,13 +7,13 @@
  *   is bounded by the sessions.
  * - **process** (/process) waits in the waiting room (waiting-room.ts) for a /process worker: a
  *   job that cannot wait (the room, or its client's share of it, is full) is refused at once, and
- *   one that waited MAX_QUEUE_WAIT_SECONDS without a worker is refused then. A refusal that waited
- *   is the cheap one under a storm: a client that retries at once is held for the wait instead of
- *   costing the main thread a request every few microseconds.
+ *   one that waited MAX_QUEUE_WAIT_SECONDS without a worker is refused then (the HTTP route holds
+ *   either refusal a while longer: src/http/refusal-hold.ts).
  *
  * Piscina never queues: a task is handed over only to an idle worker, so the order is ours.
  */
 import { OverloadedError, RequestCancelledError, type RejectReason } from '../errors.ts';
+import { coarseTimers } from './coarse-timers.ts';
 import type { JobStop } from './job-stop.ts';
 import type { ProcessResult, ProcessTask } from './messages.ts';
 import { epochNowMs } from './messages.ts';
@@ -68,7 +68,7 @@ interface Pending {
 }
 
 interface Waiting extends Pending {
-  timer?: NodeJS.Timeout;
+  cancelTimer?: () => void;
 }
 
 /** Anonymous jobs (no client address) share one key. */
@@ -145,9 +145,7 @@ export class Dispatcher {
         refusal === 'full'
           ? `${this.#options.maxQueue} jobs are waiting for a worker (MAX_QUEUE); retry later`
           : `this client has ${this.#room.sizeOf(client)} jobs waiting (CLIENT_QUEUE_SHARE ${this.#options.clientQueueShare} of MAX_QUEUE); retry later`;
-      // Refused without waiting: close the connection, so that a client retrying at once pays a
-      // new connection for it rather than a few microseconds of this thread.
-      pending.reject(new OverloadedError(detail, this.#options.retryAfterSeconds, 'queue_full', 'overloaded', { connection: 'close' }));
+      pending.reject(new OverloadedError(detail, this.#options.retryAfterSeconds, 'queue_full'));
       return;
     }
     const waiting: Waiting = { ...pending };
@@ -157,7 +155,7 @@ export class Dispatcher {
       this.#unhook(waiting);
       pending.reject(err);
     };
-    waiting.timer = setTimeout(() => {
+    waiting.cancelTimer = coarseTimers.schedule(() => {
       this.#options.onRejected?.('queue_timeout');
       const seconds = this.#options.maxQueueWaitSeconds;
       leave(new OverloadedError(`no worker was free within MAX_QUEUE_WAIT_SECONDS (${seconds} s): the pod is at capacity; retry later`, this.#options.retryAfterSeconds, 'queue_timeout'));
@@ -166,7 +164,7 @@ export class Dispatcher {
   }
 
   #unhook(waiting: Waiting): void {
-    clearTimeout(waiting.timer);
+    waiting.cancelTimer?.();
     if (waiting.options.stop) waiting.options.stop.listener = undefined;
   }
 

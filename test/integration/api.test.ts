@@ -231,21 +231,31 @@ test('metrics move with the requests served', async (t) => {
   assert.ok(metricValue(text, 'nodejs_eventloop_lag_seconds') !== undefined);
 });
 
-test('a full waiting room answers 503 with Retry-After at once, and closes the connection', async (t) => {
-  const { app } = await testApp(t, { workers: 1, maxQueue: 1, retryAfterSeconds: 2 });
+test('a full waiting room: 503 with Retry-After, held REFUSAL_HOLD_SECONDS; past MAX_HELD_REFUSALS at once, closing the connection', async (t) => {
+  const { app } = await testApp(t, { workers: 1, maxQueue: 1, retryAfterSeconds: 2, refusalHoldSeconds: 0.4, maxHeldRefusals: 2 });
   const results = await Promise.all(
-    Array.from({ length: 8 }, () => app.inject('/process?pixels=1920x1080&iters=10&effect=blur')),
+    Array.from({ length: 8 }, async () => {
+      const t0 = performance.now();
+      const res = await app.inject('/process?pixels=1920x1080&iters=10&effect=blur');
+      return { res, ms: performance.now() - t0 };
+    }),
   );
-  const codes = results.map((r) => r.statusCode);
+  const codes = results.map((r) => r.res.statusCode);
   assert.ok(codes.includes(200), codes.join());
-  assert.ok(codes.includes(503), codes.join());
   assert.ok(codes.every((c) => c === 200 || c === 503), codes.join());
-  const rejected = results.find((r) => r.statusCode === 503)!;
-  assert.equal(rejected.headers['retry-after'], '2');
-  assert.equal(rejected.json().error, 'overloaded');
-  assert.equal(rejected.headers.connection, 'close', 'a client retrying at once pays for a new connection');
+  const refused = results.filter((r) => r.res.statusCode === 503);
+  for (const { res } of refused) {
+    assert.equal(res.headers['retry-after'], '2');
+    assert.equal(res.json().error, 'overloaded');
+  }
+  const held = refused.filter((r) => r.res.headers.connection !== 'close');
+  const atOnce = refused.filter((r) => r.res.headers.connection === 'close');
+  assert.equal(held.length, 2, 'MAX_HELD_REFUSALS held');
+  assert.ok(atOnce.length >= 3, `the rest at once: ${codes.join()}`);
+  for (const { ms } of held) assert.ok(ms >= 390, `held ${ms.toFixed(0)} ms`);
   const text = (await app.inject('/metrics')).body;
-  assert.ok(metricValue(text, 'app_rejected_total', { reason: 'queue_full' })! >= 1);
+  assert.ok(metricValue(text, 'app_rejected_total', { reason: 'queue_full' })! >= 5);
+  assert.equal(metricValue(text, 'app_refusals_held'), 0, 'none held once answered');
 });
 
 test('a real listening socket serves the same API', async (t) => {

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EffectEngine, JobOptions, JobTimings } from '../../engine/engine-types.ts';
 import type { MemoryReservation } from '../../engine/memory-budget.ts';
-import { badRequest, tooLarge, unprocessable, unsupportedMediaType } from '../../errors.ts';
+import { badRequest, OverloadedError, tooLarge, unprocessable, unsupportedMediaType } from '../../errors.ts';
 import { decodeImage, encodeImage, IMAGE_TYPES, type ImageFormat } from '../../frames/codec.ts';
 import type { FrameLayout } from '../../frames/layout.ts';
 import { layoutOf, parseProcessQuery, type ProcessLimits, type ProcessQuery } from '../process-query.ts';
+import type { RefusalHold } from '../refusal-hold.ts';
 
 export interface ProcessRouteOptions {
   readonly engine: EffectEngine;
@@ -12,6 +13,8 @@ export interface ProcessRouteOptions {
   readonly maxBodyBytes: number;
   /** REQUEST_DEADLINE_SECONDS: a job not done this long after its request arrived is stopped (503). */
   readonly requestDeadlineSeconds: number;
+  /** Holds the waiting room's refusals (REFUSAL_HOLD_SECONDS). */
+  readonly refusals: RefusalHold;
 }
 
 declare module 'fastify' {
@@ -162,6 +165,17 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
     );
   };
 
-  app.get('/process', { onRequest: admitBody }, handler);
-  app.post('/process', { onRequest: admitBody }, handler);
+  // The waiting room's refusals are held (refusal-hold.ts): a storm of clients that retry at once
+  // then costs this thread a request per hold per connection.
+  const heldHandler = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      return await handler(request, reply);
+    } catch (err) {
+      if (err instanceof OverloadedError && (err.reason === 'queue_full' || err.reason === 'queue_timeout')) await options.refusals.hold(reply);
+      throw err;
+    }
+  };
+
+  app.get('/process', { onRequest: admitBody }, heldHandler);
+  app.post('/process', { onRequest: admitBody }, heldHandler);
 }
