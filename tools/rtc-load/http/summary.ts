@@ -104,6 +104,7 @@ export function formatSummary(report: LoadReport): string {
   const points = report.autoscaler?.points ?? [];
   const last = points[points.length - 1];
   if (report.autoscaler && last) {
+    if (!report.prometheus) lines.push('');
     const peak = Math.max(...points.map((p) => p.desiredReplicas));
     const p95 = last.p95Ms === null ? 'nothing served' : `${formatMs(last.p95Ms)} ms`;
     lines.push(

@@ -38,7 +38,8 @@ const MARKS: Readonly<Record<StepVerdict, string>> = { within: '', over: 'over',
 function markOf(plan: CapacityPlan, index: number): string {
   const step = plan.steps[index];
   const verdict = plan.verdicts[index] ?? 'within';
-  if (step === plan.knee) return plan.kneeIsLowerBound ? '<- within; the knee is above the ramp' : '<- knee';
+  // By rate, not identity: a report read back from JSON holds copies.
+  if (step !== undefined && step.ratePerSecond === plan.knee?.ratePerSecond) return plan.kneeIsLowerBound ? '<- within; the knee is above the ramp' : '<- knee';
   if (!step || verdict === 'within') return '';
   const reasons = [
     ...(step.p95Ms > plan.sloP95Ms ? ['p95 over SLO'] : []),

@@ -30,7 +30,8 @@ export function renderPlanHtml(plan: PlanReport, generatedAt: Date = new Date())
       `before the first counted breach.</figcaption></figure></div>`,
   );
   const rows = plan.steps.map((s, i) => {
-    const verdict = s === knee ? (plan.kneeIsLowerBound ? 'within; the knee is above' : 'knee') : plan.verdicts[i] === 'over' ? 'over' : plan.verdicts[i] === 'noise' ? 'noise (next step within)' : '';
+    // By rate, not identity: a report read back from JSON holds copies.
+    const verdict = s.ratePerSecond === knee?.ratePerSecond ? (plan.kneeIsLowerBound ? 'within; the knee is above' : 'knee') : plan.verdicts[i] === 'over' ? 'over' : plan.verdicts[i] === 'noise' ? 'noise (next step within)' : '';
     return (
       `<tr><td>${s.ratePerSecond.toFixed(1)}</td><td>${s.throughputPerSecond.toFixed(1)}</td><td>${s.goodputPerSecond.toFixed(1)}</td>` +
       `<td>${percentText(s.refusalRatio)}</td><td>${formatMs(s.p95Ms)}</td><td>${s.repeats.map((w) => formatMs(w.p95Ms)).join(' ')}</td><td>${verdict}</td></tr>`
