@@ -145,7 +145,7 @@ export function createMetrics(options: MetricsOptions) {
     }),
     framesDropped: new Counter({
       name: 'app_frames_dropped_total',
-      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the engine queue was full), too_costly (the session\'s effect costs more than MAX_FRAME_EFFECT_MS a frame at its size), invalid, failed',
+      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the in-flight memory budget was full), too_costly (the session\'s effect costs more than MAX_FRAME_EFFECT_MS a frame at its size), invalid, failed',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
