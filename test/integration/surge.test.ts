@@ -1,8 +1,10 @@
 /**
- * A surge of impatient clients (hey -c 200: each retries the moment it is answered and ignores
- * Retry-After) against the real compiled server: the pod keeps serving near its capacity, holds its
- * refusals so the storm slows down instead of spinning, keeps served latency bounded and still
- * admits a WHIP offer. Ratios, not times: bench/overload.ts measures the figures (docs/overload.md).
+ * Surges against the real compiled server, one effect worker. A storm of impatient clients (hey
+ * -c 200: each retries the moment it is answered and ignores Retry-After): the pod keeps serving
+ * near its capacity, holds its refusals so the storm slows down instead of spinning, keeps served
+ * latency bounded and still admits a WHIP offer. An open loop at 10x capacity (requests on a
+ * schedule, answered or not): only 200s and 503s, probes fast, admitted latency bounded. Ratios and
+ * bounds, not times: bench/overload.ts measures the figures (docs/overload.md).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -16,9 +18,12 @@ const PATH = '/process?pixels=1920x1080&iters=15';
 const HOLD_SECONDS = 1;
 const STORM_CLIENTS = 200;
 const STORM_SECONDS = 6;
+const OPEN_LOOP_SECONDS = 6;
 
-describe('a surge of clients that retry at once', { timeout: 120_000 }, () => {
+describe('surges: clients that retry at once, and an open loop at 10x capacity', { timeout: 120_000 }, () => {
   let server: ServerProcess;
+  /** Served /process per second with a few clients (the first test measures it). */
+  let capacity = 0;
   before(async () => {
     // One effect worker: the other core is the load's, as a pod's clients are elsewhere.
     server = await startServer({ WORKERS: '1', REFUSAL_HOLD_SECONDS: String(HOLD_SECONDS) }, 20_000, true);
@@ -33,7 +38,7 @@ describe('a surge of clients that retry at once', { timeout: 120_000 }, () => {
     await hey(url, 2, 2); // warm-up: JIT, the test card, admission's pace
     let before = await served();
     const capacityRun = await hey(url, 3, 4);
-    const capacity = ((await served()) - before) / capacityRun.seconds;
+    capacity = ((await served()) - before) / capacityRun.seconds;
 
     before = await served();
     const storm = hey(url, STORM_CLIENTS, STORM_SECONDS);
@@ -59,5 +64,62 @@ describe('a surge of clients that retry at once', { timeout: 120_000 }, () => {
     assert.ok((metricValue(text, 'app_request_refusal_ratio') ?? 0) > 0.3, 'the refusal ratio shows the surge');
     assert.ok((metricValue(text, 'app_rejected_total', { reason: 'queue_timeout' }) ?? 0) > 0);
     assert.equal(metricValue(text, 'app_rejected_total', { reason: 'pressure' }), 0, 'no guard refused because of the refusals');
+  });
+
+  test('an open loop at 10x capacity: only 200 and 503, probes fast, admitted latency bounded', async (t) => {
+    if (!haveTool(t, 'hey')) return;
+    assert.ok(capacity > 0, 'the storm test measured the capacity');
+    const url = `${server.baseUrl}${PATH}`;
+    const ratePerSecond = Math.min(400, Math.ceil(capacity * 10));
+    const statuses = new Map<number | string, number>();
+    const admittedSeconds: number[] = [];
+    const inflight: Promise<void>[] = [];
+    const fire = async () => {
+      const t0 = performance.now();
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status === 200) admittedSeconds.push((performance.now() - t0) / 1000);
+      } catch (err) {
+        const cause = err instanceof Error ? err.name : 'error';
+        statuses.set(cause, (statuses.get(cause) ?? 0) + 1);
+      }
+    };
+    const healthMs: number[] = [];
+    let running = true;
+    const healthLoop = (async () => {
+      while (running) {
+        const t0 = performance.now();
+        const res = await fetch(`${server.baseUrl}/healthz`, { signal: AbortSignal.timeout(5_000) });
+        await res.arrayBuffer();
+        assert.equal(res.status, 200);
+        healthMs.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    // Open loop: requests leave on schedule whether or not earlier ones were answered.
+    const start = performance.now();
+    let sent = 0;
+    while (performance.now() - start < OPEN_LOOP_SECONDS * 1000) {
+      const due = Math.floor(((performance.now() - start) / 1000) * ratePerSecond);
+      for (; sent < due; sent++) inflight.push(fire());
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await Promise.all(inflight);
+    running = false;
+    await healthLoop;
+
+    const summary = `${ratePerSecond}/s against ${capacity.toFixed(1)}/s: ${JSON.stringify(Object.fromEntries(statuses))}; healthz max ${Math.max(...healthMs).toFixed(0)} ms`;
+    t.diagnostic(summary);
+    assert.deepEqual([...statuses.keys()].filter((s) => s !== 200 && s !== 503), [], `only 200 and 503: ${summary}`);
+    assert.ok((statuses.get(503) ?? 0) > sent / 2, `most of the excess is shed: ${summary}`);
+    assert.ok((statuses.get(200) ?? 0) > 0, summary);
+    assert.ok(Math.max(...healthMs) < 1000, `healthz stays fast: ${summary}`);
+    // An admitted job waited at most MAX_QUEUE_WAIT_SECONDS (0.5 s): allow a second of scheduling
+    // on a busy 2-core machine whose client shares it.
+    admittedSeconds.sort((a, b) => a - b);
+    const p99 = admittedSeconds[Math.floor(admittedSeconds.length * 0.99)] ?? 0;
+    assert.ok(p99 <= 1.5, `admitted p99 ${p99.toFixed(3)} s: ${summary}`);
   });
 });
