@@ -2,10 +2,11 @@
  * Goodput under a surge: the pod's capacity, then what it still serves under each flood shape, in
  * one run against the compiled server (`npm start`'s build), with the load on the same machine.
  *
- *   node --import tsx bench/overload.ts [--seconds 12] [--json] [--server DIR] [--shapes a,b,...]
- *                                       [--server-cpus 0 --client-cpus 1]
+ *   node --import tsx bench/overload.ts [--seconds 12] [--repeat 1] [--json] [--server DIR] [--shapes a,b,...]
+ *                                       [--server-cpus 0 --client-cpus 1] [--env NAME=VALUE ...]
  *
- * - capacity: a closed loop of a few clients (hey -c 6), as a user measures it;
+ * - capacity: a closed loop of a few clients (hey -c 6), as a user measures it, before and after
+ *   the floods of each round (the ratios are against their mean; --repeat gives the medians);
  * - storm-one: hey -c 200 from one address: clients that retry at once and ignore Retry-After;
  * - storm-many: the same 200 clients from 20 addresses (X-Forwarded-For, TRUST_PROXY=127.0.0.1);
  * - open-3x, open-10x: requests on a schedule at 3x and 10x the capacity, answered or not;
@@ -31,16 +32,19 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '12' },
+    repeat: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
     server: { type: 'string' },
     shapes: { type: 'string', default: 'storm-one,storm-many,open-3x,open-10x,session' },
     path: { type: 'string', default: '/process?pixels=1920x1080&iters=15' },
     'server-cpus': { type: 'string' },
+    env: { type: 'string', multiple: true, default: [] },
     'client-cpus': { type: 'string' },
     'no-build': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
+const REPEAT = Math.max(1, Number(args.repeat));
 const SHAPES = new Set(args.shapes.split(','));
 const log = (line: string) => {
   if (!args.json) process.stdout.write(`${line}\n`);
@@ -111,21 +115,38 @@ if (args['client-cpus'] !== undefined) execFileSync('taskset', ['-a', '-p', '-c'
 const entry = `${args.server ?? root}/dist/src/server.js`;
 const workers = String(cpuCount(args['server-cpus']));
 // TRUST_PROXY: the loopback "proxy" may tell the server each storm client's address.
-const server = await startBenchServer(entry, { WORKERS: workers, TRUST_PROXY: '127.0.0.1' }, args['server-cpus']);
+const extraEnv = Object.fromEntries(args.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const server = await startBenchServer(entry, { WORKERS: workers, TRUST_PROXY: '127.0.0.1', ...extraEnv }, args['server-cpus']);
 const url = `${server.baseUrl}${args.path}`;
-const results: PhaseFigures[] = [];
-const session: { quietFps?: number; stormFps?: number; offerDuringStorm?: number } = {};
+const FLOODS: Record<string, (capacity: number) => Promise<LoadResult>> = {
+  'storm-one': () => closedLoop(url, 200, SECONDS),
+  'storm-many': () => closedLoopFromMany(url, 200, 20, SECONDS),
+  'open-3x': (capacity) => openLoop(url, 3 * capacity, SECONDS),
+  'open-10x': (capacity) => openLoop(url, 10 * capacity, SECONDS),
+};
+interface Round {
+  readonly capacity: number;
+  readonly floods: PhaseFigures[];
+}
+const rounds: Round[] = [];
+const session: { quietFps?: number; stormFps?: number; offerDuringStorm?: number; storm?: PhaseFigures } = {};
 try {
   // Warm-up: JIT, the workers' test cards, admission's pace.
   await closedLoop(url, 4, 3);
-  const capacityPhase = await phase(server, 'capacity', () => closedLoop(url, 6, SECONDS));
-  results.push(capacityPhase);
-  const capacity = capacityPhase.servedPerSecond;
-  if (SHAPES.has('storm-one')) results.push(await phase(server, 'storm-one', () => closedLoop(url, 200, SECONDS), capacity));
-  if (SHAPES.has('storm-many')) results.push(await phase(server, 'storm-many', () => closedLoopFromMany(url, 200, 20, SECONDS), capacity));
-  if (SHAPES.has('open-3x')) results.push(await phase(server, 'open-3x', () => openLoop(url, 3 * capacity, SECONDS), capacity));
-  if (SHAPES.has('open-10x')) results.push(await phase(server, 'open-10x', () => openLoop(url, 10 * capacity, SECONDS), capacity));
+  for (let round = 0; round < REPEAT; round++) {
+    // The capacity before and after the floods: the machine's pace drifts (a shared VM), and the
+    // ratio is taken against their mean.
+    const before = await phase(server, 'capacity', () => closedLoop(url, 6, SECONDS));
+    const floods: PhaseFigures[] = [];
+    for (const [shape, run] of Object.entries(FLOODS)) {
+      if (SHAPES.has(shape)) floods.push(await phase(server, shape, () => run(before.servedPerSecond), before.servedPerSecond));
+    }
+    const after = await phase(server, 'capacity', () => closedLoop(url, 6, SECONDS));
+    const capacity = (before.servedPerSecond + after.servedPerSecond) / 2;
+    rounds.push({ capacity, floods: floods.map((f) => ({ ...f, ratio: f.servedPerSecond / capacity })) });
+  }
   if (SHAPES.has('session')) {
+    const capacity = rounds.at(-1)?.capacity;
     const live = await LiveSession.start(server.baseUrl);
     try {
       await live.fpsOver(3);
@@ -134,7 +155,7 @@ try {
       await new Promise((r) => setTimeout(r, 1000));
       session.offerDuringStorm = await offerStatus(server.baseUrl);
       session.stormFps = await live.fpsOver(Math.min(8, SECONDS - 3));
-      results.push(await storm);
+      session.storm = await storm;
     } finally {
       await live.close();
     }
@@ -144,6 +165,32 @@ try {
   await server.stop();
 }
 
-const machine = { cpus: os.availableParallelism(), serverCpus: args['server-cpus'] ?? 'any', clientCpus: args['client-cpus'] ?? 'any', model: os.cpus()[0]?.model ?? '', node: process.version, date: new Date().toISOString(), build: args.server ?? 'this checkout' };
-if (args.json) process.stdout.write(`${JSON.stringify({ machine, path: args.path, results, session }, null, 2)}\n`);
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+};
+const summary = Object.keys(FLOODS)
+  .filter((shape) => SHAPES.has(shape))
+  .map((shape) => {
+    const runs = rounds.map((r) => r.floods.find((f) => f.shape === shape)!);
+    const ratios = runs.map((f) => f.ratio!);
+    return {
+      shape,
+      ratio: median(ratios),
+      ratioMin: Math.min(...ratios),
+      ratioMax: Math.max(...ratios),
+      admittedP99Ms: median(runs.map((f) => f.admittedP99Ms ?? Number.NaN)),
+      answeredPerSecond: median(runs.map((f) => f.answeredPerSecond)),
+      mainThreadUsPerAnswer: median(runs.map((f) => f.mainThreadUsPerAnswer)),
+    };
+  });
+log(`\ncapacity ${rounds.map((r) => r.capacity.toFixed(1)).join(', ')} req/s (${args.path}); medians of ${REPEAT} round(s):`);
+log('| flood | served / capacity (min–max) | admitted p99 ms | answered/s | main thread µs/answer |');
+log('| --- | --- | --- | --- | --- |');
+for (const r of summary) {
+  log(`| ${r.shape} | ${r.ratio.toFixed(2)} (${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)}) | ${r.admittedP99Ms.toFixed(0)} | ${r.answeredPerSecond.toFixed(0)} | ${r.mainThreadUsPerAnswer.toFixed(0)} |`);
+}
+
+const machine = { cpus: os.cpus().length, serverCpus: args['server-cpus'] ?? 'any', clientCpus: args['client-cpus'] ?? 'any', model: os.cpus()[0]?.model ?? '', node: process.version, date: new Date().toISOString(), build: args.server ?? 'this checkout' };
+if (args.json) process.stdout.write(`${JSON.stringify({ machine, path: args.path, rounds, summary, session }, null, 2)}\n`);
 else log(`${machine.model}, ${machine.cpus} cores (server on ${machine.serverCpus}, load on ${machine.clientCpus}), Node ${machine.node}, ${machine.date}, ${machine.build}`);
