@@ -21,23 +21,28 @@ test('the HPA rule: ceil(current × metric / target), unchanged within the toler
   assert.equal(desiredReplicas(2, 0, 250, 0.1), 1); // never below one
 });
 
-test('refusals: ceil(current × offered / served), from about 9% refused (1 − 1/1.1), never a scale-down', () => {
-  assert.equal(desiredForRefusals(3, 0, 0.1), 3);
-  assert.equal(desiredForRefusals(3, 0.05, 0.1), 3); // offered/served 1.05
-  assert.equal(desiredForRefusals(3, 0.09, 0.1), 3); // 1.099: still within
-  assert.equal(desiredForRefusals(3, 0.1, 0.1), 4); // 1.111 → 3.33 → 4
-  assert.equal(desiredForRefusals(1, 0.5, 0.1), 2); // twice what is served
-  assert.equal(desiredForRefusals(2, 0.75, 0.1), 8);
-  // Nothing served: the most one HPA step may add (100% or 4 pods).
-  assert.equal(desiredForRefusals(1, 1, 0.1), 5);
-  assert.equal(desiredForRefusals(10, 1, 0.1), 20);
+test('refusals: the HPA rule on offered / served against 1.1, silent (0) at or under it, capped at 10, as the manifests', () => {
+  assert.equal(desiredForRefusals(3, 0, 0.1), 0);
+  assert.equal(desiredForRefusals(3, 0.05, 0.1), 0); // offered/served 1.05
+  assert.equal(desiredForRefusals(3, 0.09, 0.1), 0); // 1.099: silent
+  assert.equal(desiredForRefusals(3, 0.1, 0.1), 3); // 1.111 / 1.1 = 1.01: within the tolerance, holds
+  assert.equal(desiredForRefusals(1, 0.5, 0.1), 2); // 2 / 1.1 → 1.82 → 2
+  assert.equal(desiredForRefusals(2, 0.75, 0.1), 8); // 4 / 1.1 × 2 = 7.3 → 8
+  // Nothing served reads the cap: 10 / 1.1 per pod (the scale-up step limits it in autoscalerWish).
+  assert.equal(desiredForRefusals(1, 1, 0.1), 10);
+  assert.equal(desiredForRefusals(2, 0.95, 0.1), 19);
   assert.deepEqual([1, 2, 4, 10].map(scaleUpLimit), [5, 6, 8, 20]);
+});
+
+test('a silent refusal term never holds pods the latency term lets go', () => {
+  assert.equal(autoscalerWish(SETTINGS, 4, 100, 0.02).desiredReplicas, 2, 'p95 well under the target, 2 % refused: scale down');
+  assert.equal(autoscalerWish(SETTINGS, 4, 100, 0).desiredReplicas, 2);
 });
 
 test('the wish is the larger term, capped at one HPA step; a missing p95 leaves latency out', () => {
   assert.deepEqual(autoscalerWish(SETTINGS, 2, 100, 0.6), { desiredByLatency: 1, desiredByRefusals: 5, desiredReplicas: 5 });
-  assert.deepEqual(autoscalerWish(SETTINGS, 2, 500, 0), { desiredByLatency: 4, desiredByRefusals: 2, desiredReplicas: 4 });
-  assert.deepEqual(autoscalerWish(SETTINGS, 1, 5000, 0), { desiredByLatency: 20, desiredByRefusals: 1, desiredReplicas: 5 });
+  assert.deepEqual(autoscalerWish(SETTINGS, 2, 500, 0), { desiredByLatency: 4, desiredByRefusals: 0, desiredReplicas: 4 });
+  assert.deepEqual(autoscalerWish(SETTINGS, 1, 5000, 0), { desiredByLatency: 20, desiredByRefusals: 0, desiredReplicas: 5 });
   assert.deepEqual(autoscalerWish(SETTINGS, 3, null, 0.5), { desiredByLatency: 3, desiredByRefusals: 6, desiredReplicas: 6 });
 });
 
@@ -109,7 +114,7 @@ test('without Prometheus: one replica and the run’s own served p95 (a server t
   assert.equal(last.desiredReplicas, Math.min(5, Math.ceil(last.p95Ms / 40)));
 
   const table = await runRtcLoad([`${server.baseUrl}/`, '-n', '20', '-c', '4', '--hpa-target-p95', '40ms']);
-  assert.match(table.stdout, /Autoscaler\s+1 replica, served p95 [\d.]+ ms vs target 40 ms, refused 0% \(client\): the HPA asks for \d+ now \(\d+ by latency, 1 by refusals\)/);
+  assert.match(table.stdout, /Autoscaler\s+1 replica, served p95 [\d.]+ ms vs target 40 ms, refused 0% \(client\): the HPA asks for \d+ now \(\d+ by latency, 0 by refusals\)/);
 });
 
 test('a storm of fast 503s: the report’s p95 is the served one and the HPA asks for more pods, not fewer', async (t) => {

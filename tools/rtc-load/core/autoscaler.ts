@@ -4,16 +4,17 @@
  * (kube-controller-manager's --horizontal-pod-autoscaler-tolerance, 0.1):
  *
  *   by latency   ceil(current × p95 / target), the p95 of served (2xx) requests only
- *   by refusals  ceil(current × offered / served) = ceil(current / (1 − refusal ratio))
+ *   by refusals  ceil(current × (offered / served) / 1.1), offered / served = 1 / (1 − refusal ratio),
+ *                silent (0) while offered / served ≤ 1.1, and offered / served capped at 10
  *   desired      max of the two, at most max(2 × current, current + 4) (the HPA's default scale-up step)
  *
  * Latency alone is blind to overload once the service sheds it: a pod at capacity serves at
- * about its p95 and refuses the rest at once, so its served p95 stays near the target while most
- * of the demand is turned away (and a client's p95 over all answers, fast 503s included, even
- * falls). The refusal term sees that demand: it asks for the pods that would serve what is
- * offered, and like KEDA's pods × offered / served trigger at 1.1 it acts once more than about
- * 1 − 1/1.1 ≈ 9% is refused. It never asks to scale down; the latency term does that.
- *
+ * about its p95 and refuses the rest, so its served p95 stays near the target while most of the
+ * demand is turned away (and a client's p95 over all answers, fast 503s included, even falls). The
+ * refusal term sees that demand, exactly as the manifests' second trigger does (KEDA's
+ * process-demand-ratio, the Adapter's app_demand_ratio: target 1.1, 0 below it, capped at 10):
+ * silent until more than 1 − 1/1.1 ≈ 9 % is refused, so that it never holds pods the latency term
+ * would let go.
  * With Prometheus, replicas, the served p95 and the refusal ratio come from its queries; without,
  * one replica and this run's own served p95 and refusal ratio over the trailing window.
  */
@@ -59,18 +60,21 @@ export function scaleUpLimit(current: number): number {
   return Math.max(2 * current, current + 4);
 }
 
+/** The refused demand's target and cap, as in k8s/hpa-keda-latency.yaml and the Adapter's metric. */
+export const DEMAND_RATIO_TARGET = 1.1;
+export const DEMAND_RATIO_CAP = 10;
+
 /**
- * The pods that would serve what is offered: ceil(current × offered / served), with
- * offered / served = 1 / (1 − refusal ratio); unchanged while that factor is within 1 + tolerance.
- * Nothing served at all (ratio 1) asks for the most one step may add.
+ * The pods that would serve what is offered, by the HPA's rule on offered / served against 1.1;
+ * 0 (silent, as the trigger reads 0) while offered / served is at most 1.1. Nothing served at all
+ * reads the cap.
  */
 export function desiredForRefusals(current: number, refusalRatio: number, tolerance: number): number {
   const replicas = Math.max(1, current);
-  if (!(refusalRatio > 0)) return replicas;
-  if (refusalRatio >= 1) return scaleUpLimit(replicas);
-  const offeredOverServed = 1 / (1 - refusalRatio);
-  if (offeredOverServed - 1 <= tolerance) return replicas;
-  return Math.ceil(replicas * offeredOverServed);
+  if (!(refusalRatio > 0)) return 0;
+  const offeredOverServed = refusalRatio >= 1 ? DEMAND_RATIO_CAP : Math.min(DEMAND_RATIO_CAP, 1 / (1 - refusalRatio));
+  if (offeredOverServed <= DEMAND_RATIO_TARGET) return 0;
+  return desiredReplicas(replicas, offeredOverServed, DEMAND_RATIO_TARGET, tolerance);
 }
 
 /** Both terms and the HPA's answer for one reading. */
@@ -82,6 +86,7 @@ export function autoscalerWish(
 ): { desiredByLatency: number; desiredByRefusals: number; desiredReplicas: number } {
   const desiredByLatency = p95Ms === null ? replicas : desiredReplicas(replicas, p95Ms, settings.targetP95Ms, settings.tolerance);
   const desiredByRefusals = desiredForRefusals(replicas, refusalRatio, settings.tolerance);
+  // As the HPA: the largest wish of the metrics; a silent one (0) asks for nothing.
   const desired = Math.min(Math.max(desiredByLatency, desiredByRefusals), scaleUpLimit(replicas));
   return { desiredByLatency, desiredByRefusals, desiredReplicas: Math.max(1, desired) };
 }
