@@ -263,6 +263,18 @@ fi
 
 kc apply -f "${manifests}"
 
+# The fleet's signing secret (FLEET_SECRET): replicas sign the calls they forward to each other with
+# it. Kept if the Secret exists (rotating it restarts every pod at once), generated otherwise; the
+# pods wait for it (CreateContainerConfigError) and start once it is there.
+if [[ "${dry_run}" == true ]] ||
+  ! kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc get secret gpu-media-fleet >/dev/null 2>&1; then
+  fleet_secret="$(head -c 32 /dev/urandom | base64)"
+  kubectl create secret generic gpu-media-fleet --namespace rtc \
+    --from-literal=FLEET_SECRET="${fleet_secret}" \
+    --dry-run=client -o yaml >"${work}/gpu-media-fleet.yaml"
+  kc apply -f "${work}/gpu-media-fleet.yaml"
+fi
+
 if [[ "${webrtc}" == turn ]]; then
   # The relay's credentials: kept if the Secret exists, generated otherwise.
   password=""

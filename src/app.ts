@@ -166,6 +166,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onClose', async () => engine.close());
   const fleet = new Fleet(config, { metrics, log: app.log.child({ component: 'fleet' }) });
   app.addHook('onClose', async () => fleet.close());
+  // Before the WHIP/WHEP routes' own hooks (the token, the per-client rate limit): a forwarded call is
+  // proven and counted under the client it carries first; a forged one goes no further.
+  app.addHook('onRequest', fleet.authenticateForwarded);
+  app.addHook('preParsing', fleet.readBody);
+  app.addHook('preValidation', fleet.checkForwardedBody);
   const sessions = new SessionRegistry(config, {
     engine,
     metrics,

@@ -83,12 +83,23 @@ function peerList(raw: string, env: string): readonly string[] {
   return list(raw).map((v) => peerAddress(v, env));
 }
 
-function dnsName(raw: string, env: string): string {
+/**
+ * A DNS name made absolute (with its trailing dot): the resolver then never tries it under the search
+ * domains first, where a wildcard record would answer for it and name the fleet.
+ */
+function absoluteDnsName(raw: string, env: string): string {
   const v = raw.trim().replace(/\.$/, '');
   if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v) || v.length > 253) {
     throw new ConfigError(`${env} must be a DNS name, got ${JSON.stringify(raw)}`);
   }
-  return v;
+  return `${v}.`;
+}
+
+/** Shared secrets, comma-separated, each long enough for an HMAC key (the first signs; all verify). */
+function secretList(raw: string, env: string): readonly string[] {
+  const secrets = list(raw);
+  if (secrets.some((s) => s.length < 32)) throw new ConfigError(`${env} must be secrets of at least 32 characters each (e.g. openssl rand -base64 32), comma-separated`);
+  return secrets;
 }
 
 function httpUrl(raw: string, env: string): string {
@@ -433,8 +444,8 @@ export const SETTINGS = {
   },
   peerDns: {
     env: 'PEER_DNS',
-    doc: "the fleet as a DNS name whose addresses are the replicas' (a headless Service), each on PORT",
-    parse: optional(dnsName),
+    doc: "the fleet as a DNS name whose addresses are the replicas' (a headless Service), each on PORT; always resolved as an absolute name (the resolver's search domains are never tried): give the full name",
+    parse: optional(absoluteDnsName),
     default: undefined,
   },
   peerDnsRefreshSeconds: {
@@ -442,6 +453,18 @@ export const SETTINGS = {
     doc: 'PEER_DNS answers are reused this long; an unknown owner triggers at most one early lookup per second',
     parse: num(0.5, 300),
     default: 5,
+  },
+  fleetSecret: {
+    env: 'FLEET_SECRET',
+    doc: 'the secret replicas sign the calls they forward to each other with (HMAC-SHA256 over method, path, time, nonce, client and body digest); required with PEERS or PEER_DNS, the same on every replica. At least 32 characters; a comma-separated list to rotate (the first signs, every one verifies). A call carrying the fleet headers without a valid signature gets 403 invalid_fleet_signature',
+    parse: secretList,
+    default: [],
+  },
+  fleetSignatureWindowSeconds: {
+    env: 'FLEET_SIGNATURE_WINDOW_SECONDS',
+    doc: "a forwarded call's signed time may differ from this replica's clock by at most this; each signature is accepted once within it (replays get 403)",
+    parse: int(1, 300),
+    default: 10,
   },
   maxPeers: { env: 'MAX_PEERS', doc: 'most fleet members kept from PEERS or PEER_DNS (the rest are ignored)', parse: int(1, 10_000), default: 1000 },
   forwardTimeoutSeconds: {
@@ -545,6 +568,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const config = out as Mutable<Config>;
   if (problems.length === 0 && config.device === 'cuda' && env.CUDA_WANTED !== undefined && !config.cudaWanted) {
     problems.push('DEVICE=cuda contradicts CUDA_WANTED=false');
+  }
+  if (problems.length === 0 && config.fleetSecret.length === 0 && (config.peers.length > 0 || config.peerDns !== undefined)) {
+    problems.push('FLEET_SECRET is required when PEERS or PEER_DNS is set: replicas sign the calls they forward to each other with it; leave PEERS and PEER_DNS unset for a single replica');
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return config;

@@ -13,6 +13,7 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   deadline: 'a `/process` job was not done within REQUEST_DEADLINE_SECONDS and was stopped; `overloaded`',
   sessions_per_client: 'the address holds MAX_SESSIONS_PER_CLIENT peer connections; `unavailable`',
   forward_full: 'this replica is forwarding FORWARD_MAX_INFLIGHT calls to session owners; `overloaded`',
+  fleet_signature: 'a call carried the fleet\'s forwarding headers without a valid signature: no FLEET_SECRET, another secret, out of FLEET_SIGNATURE_WINDOW_SECONDS, replayed, or a body other than the one signed; `invalid_fleet_signature`',
 };
 
 /** docs/errors.md, generated from the catalog in src/errors.ts so the two never drift. */

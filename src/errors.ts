@@ -38,6 +38,10 @@ export const ERRORS = {
   session_gone: { status: 404, message: 'the replica that held this session is no longer in the fleet (or the id names no member); start a new session' },
   bad_gateway: { status: 502, message: "the replica that holds this session broke off its answer, or sent one over FORWARD_MAX_BODY_BYTES", retryable: true },
   gateway_timeout: { status: 504, message: 'the replica that holds this session did not answer within FORWARD_TIMEOUT_SECONDS', retryable: true },
+  invalid_fleet_signature: {
+    status: 403,
+    message: 'the call carries the headers of a call forwarded between replicas (x-rtc-scale-*) without a valid fleet signature (FLEET_SECRET, FLEET_SIGNATURE_WINDOW_SECONDS): only replicas send them; a client must not',
+  },
   invalid_config: { status: 0, message: 'a setting is invalid (start-up only: the process exits)' },
   device_unavailable: { status: 0, message: 'DEVICE=cuda and no usable CUDA device (start-up only: the process exits)' },
 } as const satisfies Record<string, ErrorSpec>;
@@ -65,6 +69,7 @@ export const REJECT_REASONS = [
   'deadline',
   'sessions_per_client',
   'forward_full',
+  'fleet_signature',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

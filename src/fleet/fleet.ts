@@ -1,8 +1,13 @@
+import { createHash } from 'node:crypto';
 import os from 'node:os';
+import { Transform } from 'node:stream';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { Config } from '../config.ts';
+import { ConfigError, type Config } from '../config.ts';
+import { HttpError } from '../errors.ts';
+import { countAs } from '../http/client-key.ts';
 import type { Metrics } from '../metrics.ts';
 import { Forwarder, HOP_HEADER, sessionGone } from './forward.ts';
+import { CLIENT_HEADER, EMPTY_DIGEST, FleetSignature, isClientKey, SIGNATURE_HEADER } from './signature.ts';
 import { DnsMembership, joinHostPort, StaticMembership, type Membership, type Resolver } from './membership.ts';
 import { ownerKeyOf, parseId } from './session-id.ts';
 
@@ -20,7 +25,30 @@ export type FleetConfig = Pick<
   | 'forwardMaxBodyBytes'
   | 'forwardMaxInflight'
   | 'retryAfterSeconds'
+  | 'fleetSecret'
+  | 'fleetSignatureWindowSeconds'
 >;
+
+/** The headers only a replica sets on a call it forwards; a call carrying any of them must be signed. */
+const FLEET_HEADERS = [HOP_HEADER, CLIENT_HEADER, SIGNATURE_HEADER] as const;
+
+/**
+ * A fleet (PEERS or PEER_DNS) without FLEET_SECRET cannot tell its members' calls from anyone's: refuse
+ * to start rather than forward unsigned calls, or refuse every forwarded one and fail every session
+ * whose calls land on another replica.
+ */
+export function fleetSecretProblem(config: Pick<Config, 'peers' | 'peerDns' | 'fleetSecret'>): string | undefined {
+  if (config.fleetSecret.length > 0 || (config.peers.length === 0 && config.peerDns === undefined)) return undefined;
+  return 'FLEET_SECRET is required when PEERS or PEER_DNS is set: replicas sign the calls they forward to each other with it (docs/kubernetes.md, "Many replicas, one service"); leave PEERS and PEER_DNS unset for a single replica';
+}
+
+/** What a verified forwarded call carries, kept for the body check and the route. */
+interface Forwarded {
+  readonly by: string;
+  readonly bodyDigest: string;
+  /** The digest of the body the route reads, once it is read. */
+  digest?: string;
+}
 
 /**
  * SELF_ADDRESS, else POD_IP:PORT; else, in a DNS-discovered fleet (docker compose replicas), this
@@ -51,8 +79,17 @@ export class Fleet {
   readonly selfKey: string;
   readonly membership: Membership;
   readonly #forwarder: Forwarder;
+  readonly #signature: FleetSignature;
+  readonly #metrics: Pick<Metrics, 'rejected'>;
+  readonly #forwarded = new WeakMap<FastifyRequest, Forwarded>();
+  /** JSON bodies as their bytes, so that a forwarded PATCH reaches the owner exactly as it was sent. */
+  readonly #rawJson = new WeakMap<FastifyRequest, Buffer>();
 
   constructor(config: FleetConfig, deps: { metrics: Metrics; log: FastifyBaseLogger; resolve?: Resolver }) {
+    const problem = fleetSecretProblem(config);
+    if (problem !== undefined) throw new ConfigError(problem);
+    this.#metrics = deps.metrics;
+    this.#signature = new FleetSignature(config.fleetSecret, config.fleetSignatureWindowSeconds);
     this.selfAddress = selfAddressOf(config);
     this.selfKey = ownerKeyOf(this.selfAddress);
     this.membership =
@@ -68,6 +105,7 @@ export class Fleet {
         : new StaticMembership(config.peers, config.maxPeers);
     this.#forwarder = new Forwarder({
       selfAddress: this.selfAddress,
+      signature: this.#signature,
       timeoutSeconds: config.forwardTimeoutSeconds,
       connectTimeoutMs: config.forwardConnectTimeoutMs,
       maxBodyBytes: config.forwardMaxBodyBytes,
@@ -78,15 +116,11 @@ export class Fleet {
   }
 
   /**
-   * True when `request` is a call another member forwarded: it carries the hop header and comes from
-   * a member's host. Such calls were already rate-limited by the replica the client reached.
+   * True when `request` is a call another member forwarded: its fleet signature was checked on arrival.
+   * Such calls were already rate-limited by the replica the client reached.
    */
-  async isForwardedByMember(request: FastifyRequest): Promise<boolean> {
-    const by = request.headers[HOP_HEADER];
-    if (typeof by !== 'string' || !(await this.membership.isMember(by))) return false;
-    const host = by.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
-    const remote = (request.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    return remote === host;
+  isForwardedByMember(request: FastifyRequest): boolean {
+    return this.#forwarded.has(request);
   }
 
   /**
@@ -101,7 +135,7 @@ export class Fleet {
       if (parsed === undefined || parsed.ownerKey === this.selfKey) return;
       // A forwarded call is never forwarded again: the sender thought we owned it, so the fleet
       // disagrees about membership; a 404 ends it (no loops, no amplification).
-      if (request.headers[HOP_HEADER] !== undefined) {
+      if (this.#forwarded.has(request)) {
         this.#forwarder.refused('loop');
         throw sessionGone();
       }
@@ -109,14 +143,19 @@ export class Fleet {
         this.#forwarder.refused('non_member');
         throw sessionGone();
       }
+      // JSON goes as the bytes the client sent (`"invert"` or `null` parse to values that re-serialise
+      // to another body, and the owner would answer 400 where it answers 422 directly).
       const raw = request.body;
-      const body = raw === undefined || raw === null ? undefined : typeof raw === 'string' || Buffer.isBuffer(raw) ? raw : JSON.stringify(raw);
+      const body =
+        this.#rawJson.get(request) ??
+        (raw === undefined || raw === null ? undefined : typeof raw === 'string' || Buffer.isBuffer(raw) ? raw : Buffer.from(JSON.stringify(raw)));
       const answer = await this.#forwarder.forward(parsed.owner, {
         method: request.method,
         url: request.url,
         headers: request.headers,
         body,
         clientIp: request.ip,
+        client: request.client,
       });
       reply.code(answer.status).headers(answer.headers);
       return reply.send(answer.body.length > 0 ? answer.body : undefined);
@@ -124,18 +163,74 @@ export class Fleet {
   }
 
   /**
-   * onRequest hook: a hop header from anyone but a member is a client's forgery and is dropped, so
-   * nothing downstream mistakes the call for a forwarded one. One naming this replica itself is kept
-   * whoever sent it: it is our own call come back (a replica whose SELF_ADDRESS is not the address its
-   * peers know it by), and keeping it ends the loop at the second hop.
+   * onRequest hook: a call that carries any of the fleet's headers claims to come from a member, and
+   * must prove it with a valid signature (time, nonce, secret) before anything counts it; otherwise it
+   * is refused (403 invalid_fleet_signature, app_rejected_total{reason="fleet_signature"}). A verified
+   * call is counted under the client it carries. Its body is checked against the signed digest before
+   * the route runs (checkForwardedBody).
    */
-  readonly stripForgedHopHeader = async (request: FastifyRequest): Promise<void> => {
+  readonly authenticateForwarded = async (request: FastifyRequest): Promise<void> => {
+    if (FLEET_HEADERS.every((name) => request.headers[name] === undefined)) return;
     const by = request.headers[HOP_HEADER];
-    if (by === undefined || by === this.selfAddress) return;
-    if (!(await this.isForwardedByMember(request))) delete request.headers[HOP_HEADER];
+    const client = request.headers[CLIENT_HEADER];
+    if (!this.#signature.enabled) throw this.#refuse('this replica is not in a fleet (no FLEET_SECRET): it takes no forwarded call');
+    if (typeof by !== 'string' || typeof client !== 'string' || !isClientKey(client)) throw this.#refuse('malformed fleet headers');
+    const contentType = request.headers['content-type'] ?? '';
+    const verdict = this.#signature.verify({ method: request.method, url: request.url, forwardedBy: by, client, contentType }, header(request, SIGNATURE_HEADER));
+    if (!verdict.ok) throw this.#refuse(`fleet signature ${verdict.why.replace('_', ' ')}`);
+    this.#forwarded.set(request, { by, bodyDigest: verdict.bodyDigest });
+    countAs(request, client);
   };
+
+  /**
+   * preParsing hook: the body of a verified forwarded call is hashed as it is read (for
+   * checkForwardedBody), and a JSON body is kept as its bytes (for forwarding it unchanged).
+   */
+  readonly readBody = async (request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream): Promise<NodeJS.ReadableStream> => {
+    const forwarded = this.#forwarded.get(request);
+    const json = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
+    if (!forwarded && !json) return payload;
+    const hash = forwarded ? createHash('sha256') : undefined;
+    const chunks: Buffer[] = [];
+    const rawJson = this.#rawJson;
+    const tee = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash?.update(chunk);
+        if (json) chunks.push(chunk);
+        done(null, chunk);
+      },
+      flush(done) {
+        if (forwarded && hash) forwarded.digest = hash.digest('base64url');
+        if (json) rawJson.set(request, Buffer.concat(chunks));
+        done();
+      },
+    });
+    payload.pipe(tee);
+    payload.on('error', (err) => tee.destroy(err));
+    return tee;
+  };
+
+  /** preValidation hook: a verified forwarded call's body must be the one its signature names. */
+  readonly checkForwardedBody = async (request: FastifyRequest): Promise<void> => {
+    const forwarded = this.#forwarded.get(request);
+    if (!forwarded) return;
+    // A body the route reads has been hashed by now (the parser reads to its end); a call whose body
+    // is not read (GET, DELETE) reaches the route with none.
+    const actual = forwarded.digest ?? EMPTY_DIGEST;
+    if (actual !== forwarded.bodyDigest) throw this.#refuse('the body is not the one the fleet signature names');
+  };
+
+  #refuse(detail: string): HttpError {
+    this.#metrics.rejected.inc({ reason: 'fleet_signature' });
+    return new HttpError('invalid_fleet_signature', `${detail}: only replicas of this fleet forward calls to each other`);
+  }
 
   close(): Promise<void> {
     return this.#forwarder.close();
   }
 }
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const value = request.headers[name];
+  return typeof value === 'string' ? value : undefined;
+};

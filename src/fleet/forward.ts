@@ -1,6 +1,7 @@
 import { Agent, errors as undiciErrors } from 'undici';
 import { HttpError, OverloadedError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import { CLIENT_HEADER, SIGNATURE_HEADER, type FleetSignature } from './signature.ts';
 
 /**
  * Hands a WHIP/WHEP call to the replica that owns its session and returns that replica's answer as
@@ -38,10 +39,12 @@ export interface ForwardedCall {
   /** Path and query, as the client sent them. */
   readonly url: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** As parsed: SDP and fragments as text, images as bytes, JSON re-serialised. */
+  /** The body as the client sent it: JSON as its bytes (never re-serialised), SDP as text, images as bytes. */
   readonly body: string | Buffer | undefined;
-  /** The client's address as this replica sees it (appended to X-Forwarded-For). */
+  /** The client's address as this replica sees it (appended to X-Forwarded-For, for logs). */
   readonly clientIp: string;
+  /** The client key this replica counted the call under: signed, so the owner counts the same client. */
+  readonly client: string;
 }
 
 export interface ForwardedAnswer {
@@ -53,6 +56,8 @@ export interface ForwardedAnswer {
 export interface ForwarderOptions {
   /** This replica's peer address, sent in the hop header. */
   readonly selfAddress: string;
+  /** Signs every forwarded call (FLEET_SECRET): the owner refuses an unsigned one. */
+  readonly signature: FleetSignature;
   readonly timeoutSeconds: number;
   readonly connectTimeoutMs: number;
   readonly maxBodyBytes: number;
@@ -154,6 +159,11 @@ export class Forwarder {
     const forwardedFor = call.headers['x-forwarded-for'];
     headers['x-forwarded-for'] = typeof forwardedFor === 'string' && forwardedFor !== '' ? `${forwardedFor}, ${call.clientIp}` : call.clientIp;
     headers[HOP_HEADER] = this.#options.selfAddress;
+    headers[CLIENT_HEADER] = call.client;
+    headers[SIGNATURE_HEADER] = this.#options.signature.sign(
+      { method: call.method, url: call.url, forwardedBy: this.#options.selfAddress, client: call.client, contentType: headers['content-type'] ?? '' },
+      call.body,
+    );
     const res = await this.#agent.request({
       origin: `http://${owner}`,
       path: call.url,

@@ -64,11 +64,22 @@ declare module 'fastify' {
   }
 }
 
-/** Decorates every request with `request.client`, from `request.ip` (after TRUST_PROXY). */
+/** Client keys carried by calls another replica forwarded, once their signature is checked (src/fleet). */
+const carried = new WeakMap<FastifyRequest, string>();
+
+/**
+ * Counts `request` under `key`: the client a verified forwarded call speaks for, so that the owner of a
+ * session counts a viewer who entered through another replica as that viewer, not as the replica.
+ */
+export function countAs(request: FastifyRequest, key: string): void {
+  carried.set(request, key);
+}
+
+/** Decorates every request with `request.client`: the carried key, else from `request.ip` (after TRUST_PROXY). */
 export const clientKeys = fp(async (app: FastifyInstance, options: { readonly ipv6PrefixBits: number }) => {
   app.decorateRequest('client', {
     getter(this: FastifyRequest) {
-      return clientKey(this.ip, options.ipv6PrefixBits);
+      return carried.get(this) ?? clientKey(this.ip, options.ipv6PrefixBits);
     },
   });
 });

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import type { Config } from '../../src/config.ts';
 import { HOP_HEADER } from '../../src/fleet/forward.ts';
+import { CLIENT_HEADER, FleetSignature, SIGNATURE_HEADER } from '../../src/fleet/signature.ts';
 import { mintSession, ownerKeyOf, publisherResourceId } from '../../src/fleet/session-id.ts';
 import { metricValue, testApp } from '../helpers.ts';
 
@@ -54,11 +55,25 @@ async function tripwire(t: TestContext) {
 }
 
 const SELF = '127.0.0.1:1';
+const SECRET = 'test-fleet-secret-0123456789abcdef0123456789';
+
+/** Headers of a call `by` forwards for `client`, signed with `secret` (a member's, or a forger's guess). */
+function signedHeaders(method: string, url: string, by: string, client: string, options: { secret?: string; body?: string; contentType?: string; nowSeconds?: number } = {}) {
+  const signer = new FleetSignature([options.secret ?? SECRET], 10, () => options.nowSeconds ?? Date.now() / 1000);
+  const contentType = options.contentType ?? '';
+  return {
+    [HOP_HEADER]: by,
+    [CLIENT_HEADER]: client,
+    [SIGNATURE_HEADER]: signer.sign({ method, url, forwardedBy: by, client, contentType }, options.body),
+    ...(contentType ? { 'content-type': contentType } : {}),
+  };
+}
 
 function app(t: TestContext, peers: string[], overrides: Partial<Config> = {}) {
   return testApp(t, {
     selfAddress: SELF,
     peers: [SELF, ...peers],
+    fleetSecret: [SECRET],
     // Routing is under test, not the shared machine's event loop.
     maxEventLoopDelayMs: 0,
     maxEventLoopUtilization: 0,
@@ -112,11 +127,17 @@ test("the owner's answer comes back unchanged: status, body, Location, ETag, Lin
   assert.equal(seen?.headers.origin, 'https://studio.example');
   assert.equal(seen?.headers[HOP_HEADER], SELF);
   assert.equal(seen?.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+  assert.equal(seen?.headers[CLIENT_HEADER], '127.0.0.1', 'the client key this replica counted the call under');
+  const verdict = new FleetSignature([SECRET], 10).verify(
+    { method: 'POST', url: seen!.url, forwardedBy: SELF, client: '127.0.0.1', contentType: 'application/sdp' },
+    seen?.headers[SIGNATURE_HEADER] as string,
+  );
+  assert.ok(verdict.ok, 'signed with the fleet secret');
 
   // JSON PATCH, GET, DELETE and OPTIONS on the publisher resource go the same way.
   const patch = await a.inject({ method: 'PATCH', url: `/whip/${id}`, headers: { 'content-type': 'application/json', authorization: 'Bearer tok', 'if-match': '"e0"' }, payload: { effect: 'invert' } });
   assert.equal(patch.statusCode, 200);
-  assert.deepEqual(JSON.parse(owner.requests[1]!.body), { effect: 'invert' });
+  assert.equal(owner.requests[1]!.body, '{"effect":"invert"}');
   assert.equal(owner.requests[1]!.headers['if-match'], '"e0"');
   for (const method of ['GET', 'DELETE', 'OPTIONS'] as const) {
     assert.equal((await a.inject({ method, url: `/whip/${id}`, headers: { authorization: 'Bearer tok' } })).statusCode, 200, method);
@@ -161,21 +182,68 @@ test('forged ids naming non-members get 404 session_gone and nothing is contacte
   assert.equal(metricValue(await metrics.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'non_member' }), calls);
 });
 
-test('a forwarded call is never forwarded again; a hop header from a non-member is stripped', async (t) => {
+test('a signed forwarded call is never forwarded again; unsigned, mis-signed, stale, replayed or altered ones are refused and counted', async (t) => {
   const member = await standIn(t, (_req, res) => res.end('{}'));
   const { app: a, metrics } = await app(t, [member.address]);
   const id = idOn(member.address);
-  // From a member's host (inject comes from 127.0.0.1, as the members do): a second hop is refused.
-  const loop = await a.inject({ method: 'GET', url: `/whip/${id}`, headers: { [HOP_HEADER]: member.address } });
+  const url = `/whip/${id}`;
+  // Signed by a member: a second hop is refused.
+  const loop = await a.inject({ method: 'GET', url, headers: signedHeaders('GET', url, member.address, '198.51.100.7') });
   assert.equal(loop.statusCode, 404);
   assert.equal(loop.json().error, 'session_gone');
-  assert.equal(member.connections(), 0);
   assert.equal(metricValue(await metrics.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'loop' }), 1);
 
-  // The same header from a client address is a forgery: it is dropped and the call is routed as usual.
-  const forged = await a.inject({ method: 'GET', url: `/whip/${id}`, headers: { [HOP_HEADER]: member.address }, remoteAddress: '198.51.100.7' });
-  assert.equal(forged.statusCode, 200);
-  assert.equal(member.requests[0]?.headers[HOP_HEADER], SELF, 'the owner sees our hop header, not the forgery');
+  // Source addresses prove nothing: from the member's own host, none of these is taken as the member's.
+  const now = Date.now() / 1000;
+  const replay = signedHeaders('GET', url, member.address, '198.51.100.7');
+  await a.inject({ method: 'GET', url, headers: replay });
+  const patchBody = '{"effect":"invert"}';
+  const forged: Record<string, Record<string, string>>[] = [
+    { 'a hop header alone': { [HOP_HEADER]: member.address } },
+    { 'a client header alone': { [CLIENT_HEADER]: '203.0.113.1' } },
+    { 'another secret': signedHeaders('GET', url, member.address, '198.51.100.7', { secret: 'not-the-fleet-secret-0123456789abcdefgh' }) },
+    { 'older than the window': signedHeaders('GET', url, member.address, '198.51.100.7', { nowSeconds: now - 60 }) },
+    { 'another path': signedHeaders('GET', `/whip/${idOn(member.address)}`, member.address, '198.51.100.7') },
+    { 'another client': { ...signedHeaders('GET', url, member.address, '198.51.100.7'), [CLIENT_HEADER]: '198.51.100.8' } },
+    { 'a replay': replay },
+  ];
+  for (const entry of forged) {
+    const [why, headers] = Object.entries(entry)[0]!;
+    const res = await a.inject({ method: 'GET', url, headers });
+    assert.equal(res.statusCode, 403, why);
+    assert.equal(res.json().error, 'invalid_fleet_signature', why);
+  }
+  // A body other than the signed one.
+  const altered = await a.inject({
+    method: 'PATCH',
+    url,
+    headers: signedHeaders('PATCH', url, member.address, '198.51.100.7', { body: patchBody, contentType: 'application/json' }),
+    payload: '{"effect":"grayscale"}',
+  });
+  assert.equal(altered.statusCode, 403);
+  assert.equal(member.connections(), 0, 'nothing refused reached the owner');
+  assert.equal(metricValue(await metrics.registry.metrics(), 'app_rejected_total', { reason: 'fleet_signature' }), forged.length + 1);
+
+  // An ordinary client's call for the member's session is still forwarded, signed by this replica.
+  const ordinary = await a.inject({ method: 'GET', url, remoteAddress: '198.51.100.7' });
+  assert.equal(ordinary.statusCode, 200);
+  assert.equal(member.requests[0]?.headers[HOP_HEADER], SELF);
+  assert.equal(member.requests[0]?.headers[CLIENT_HEADER], '198.51.100.7');
+});
+
+test('JSON bodies reach the owner as their bytes, so a body the owner refuses is refused the same way forwarded', async (t) => {
+  const owner = await standIn(t, (_req, res) => res.end('{}'));
+  const { app: a } = await app(t, [owner.address]);
+  const id = idOn(owner.address);
+  const bodies = ['"invert"', 'null', '[1]', '{"effect":"invert","params":{"sigma":1e999}}', '{ "effect" : "invert" }'];
+  for (const body of bodies) {
+    const res = await a.inject({ method: 'PATCH', url: `/whip/${id}`, headers: { 'content-type': 'application/json' }, payload: body });
+    assert.equal(res.statusCode, 200, body);
+  }
+  assert.deepEqual(
+    owner.requests.map((r) => r.body),
+    bodies,
+  );
 });
 
 test('calls for this replica itself, or for malformed ids, stay here (404 not_found), never forwarded', async (t) => {
@@ -217,17 +285,20 @@ test('a departed owner is 404 session_gone; a silent one 504; an oversized answe
   assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'too_large' }), 1);
 });
 
-test("viewers created through another replica are not counted against that replica's address on the owner", async (t) => {
+test("viewers created through another replica are counted on the owner as the client they carry, not as that replica", async (t) => {
   const member = await tripwire(t);
   const { app: owner } = await app(t, [member.address], { sessionRateLimitPerMinute: 1 });
   const watchId = idOn(SELF).split('.').slice(0, 2).join('.');
+  const url = `/whep/${watchId}`;
   const post = (headers: Record<string, string>, remoteAddress = '127.0.0.1') =>
-    owner.inject({ method: 'POST', url: `/whep/${watchId}`, headers: { 'content-type': 'application/sdp', ...headers }, payload: 'v=0\r\n', remoteAddress });
-  // Forwarded by a member (hop header, from a member's host): the entry replica already counted them.
-  for (let i = 0; i < 3; i++) assert.equal((await post({ [HOP_HEADER]: member.address })).statusCode, 404, 'no such session, but not rate-limited');
-  // A client that forges the header is counted like any other client.
-  assert.equal((await post({ [HOP_HEADER]: member.address }, '198.51.100.7')).statusCode, 404);
-  assert.equal((await post({ [HOP_HEADER]: member.address }, '198.51.100.7')).statusCode, 429);
+    owner.inject({ method: 'POST', url, headers: { 'content-type': 'application/sdp', ...headers }, payload: 'v=0\r\n', remoteAddress });
+  const forwardedFor = (client: string) => signedHeaders('POST', url, member.address, client, { body: 'v=0\r\n', contentType: 'application/sdp' });
+  // Forwarded by a member (signed): the entry replica already counted them against their rate limit.
+  for (let i = 0; i < 3; i++) assert.equal((await post(forwardedFor('203.0.113.5'))).statusCode, 404, 'no such session, but not rate-limited');
+  // A client that forges the header is refused (and never counted as someone else).
+  assert.equal((await post({ [HOP_HEADER]: member.address }, '198.51.100.7')).statusCode, 403);
+  assert.equal((await post({}, '198.51.100.7')).statusCode, 404);
+  assert.equal((await post({}, '198.51.100.7')).statusCode, 429);
   assert.equal(member.connections(), 0);
 });
 
@@ -239,7 +310,7 @@ test('a replica that forwards to itself (SELF_ADDRESS not the address its peers 
     });
   });
   const known = `127.0.0.1:${port}`;
-  const ctx = await testApp(t, { selfAddress: 'media-1.internal:1', peers: [known], maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 });
+  const ctx = await testApp(t, { selfAddress: 'media-1.internal:1', peers: [known], fleetSecret: [SECRET], maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 });
   await ctx.app.listen({ port, host: '127.0.0.1' });
   const res = await fetch(`http://${known}/whip/${idOn(known)}`);
   assert.equal(res.status, 404);

@@ -50,7 +50,13 @@ test('docker-compose.yml: replicas behind the balancer, one HAProxy server and o
   const servers = [...cfg.matchAll(/^\s+server \S+ (\S+):8080$/gm)].map((m) => m[1]);
   assert.deepEqual(servers, Array.from({ length: replicas }, (_, i) => `rtc-scale-gpu-media-${i + 1}`));
   assert.match(cfg, /balance roundrobin/);
-  assert.match(cfg, /http-request del-header x-rtc-scale-forwarded-by/);
+  assert.match(cfg, /http-request del-header \^x-rtc-scale- -m reg/);
+  // The balancer writes the client's address and the replicas believe it from the balancer only.
+  assert.match(cfg, /http-request set-header X-Forwarded-For %\[src\]/);
+  const balancer = (compose.services.balancer as { networks?: { default?: { ipv4_address?: string } } }).networks?.default?.ipv4_address;
+  assert.ok(balancer, 'the balancer has a fixed address');
+  assert.equal(compose.services['gpu-media']?.environment?.TRUST_PROXY, balancer);
+  assert.match(compose.services['gpu-media']?.environment?.FLEET_SECRET ?? '', /^\$\{FLEET_SECRET:-.{32,}\}$/, 'a fleet secret, overridable');
   const check = spawnSync(haproxyPath()!, ['-c', '-f', fileURLToPath(new URL('compose/haproxy.cfg', root))], { encoding: 'utf8' });
   assert.equal(check.status, 0, check.stdout + check.stderr);
   const prom = YAML.parse(fs.readFileSync(new URL('observability/prometheus.yml', root), 'utf8')) as {

@@ -4,10 +4,12 @@
  * tests, by the demo scripts and by people (`scripts/local_fleet.sh`).
  *
  * Replicas know each other through PEERS (every slot's `host:port`, reserved up front) and their own
- * SELF_ADDRESS. `addReplica()` starts a server in a reserved slot and enables that slot in HAProxy
+ * SELF_ADDRESS, and sign the calls they forward with one FLEET_SECRET made for the fleet. HAProxy writes
+ * X-Forwarded-For from its own address (BALANCER_SOURCE), which the replicas believe from it only. `addReplica()` starts a server in a reserved slot and enables that slot in HAProxy
  * through its runtime API (stats socket), so the fleet can grow while it runs without restarting anyone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -76,6 +78,9 @@ export function haveHaproxy(t: TestContext): boolean {
 
 const slotName = (i: number): string => `r${i}`;
 
+/** The address HAProxy connects to the replicas from: the one address they take X-Forwarded-For from. */
+export const BALANCER_SOURCE = '127.0.0.2';
+
 function haproxyConfig(listenPort: number, socketPath: string, slots: readonly number[], enabled: number): string {
   const servers = slots.map(
     (port, i) =>
@@ -100,8 +105,10 @@ function haproxyConfig(listenPort: number, socketPath: string, slots: readonly n
     '  option redispatch 1',
     'frontend fleet',
     `  bind 127.0.0.1:${listenPort}`,
-    // Only replicas set the hop header on the calls they forward; a client's is dropped at the door.
-    '  http-request del-header x-rtc-scale-forwarded-by',
+    // Only replicas set the fleet's headers on the calls they forward (signed); a client's are dropped at the door.
+    '  http-request del-header ^x-rtc-scale- -m reg',
+    // The client's address, as an ingress writes it; the replicas trust it from the balancer (TRUST_PROXY).
+    '  http-request set-header X-Forwarded-For %[src]',
     '  default_backend replicas',
     'backend replicas',
     '  balance roundrobin',
@@ -110,6 +117,9 @@ function haproxyConfig(listenPort: number, socketPath: string, slots: readonly n
     '  option http-server-close',
     '  http-reuse never',
     '  option httpchk GET /readyz',
+    // From its own loopback address, as an ingress controller has its own: the replicas trust this
+    // one (TRUST_PROXY), never each other (they forward from 127.0.0.1 and carry the client signed).
+    `  source ${BALANCER_SOURCE}`,
     ...servers,
     '',
   ].join('\n');
@@ -166,6 +176,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     if (!slots.includes(port)) slots.push(port);
   }
   const peers = slots.map((port) => `127.0.0.1:${port}`);
+  // One secret for this fleet's replicas, as a Kubernetes Secret gives every pod the same one.
+  const fleetSecret = randomBytes(32).toString('base64url');
   const listenPort = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtc-fleet-'));
   const socketPath = path.join(dir, 'haproxy.sock');
@@ -185,6 +197,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         {
           DEVICE: 'cpu',
           SHUTDOWN_DELAY_SECONDS: '1',
+          FLEET_SECRET: fleetSecret,
+          // The balancer writes the client's address in X-Forwarded-For; nobody else is believed.
+          TRUST_PROXY: BALANCER_SOURCE,
           ...options.env,
           PORT: String(port),
           SELF_ADDRESS: peers[slot]!,

@@ -63,10 +63,13 @@ test('the headless Service lists every gpu-media pod, draining ones too, and the
   const env = new Map((container?.env ?? []).map((e) => [e.name, e]));
   assert.equal(env.get('POD_IP')?.valueFrom?.fieldRef?.fieldPath, 'status.podIP');
   const peerDns = env.get('PEER_DNS')?.value ?? '';
-  assert.equal(peerDns, `${peers.metadata?.name}.${peers.metadata?.namespace}.svc.cluster.local`);
+  assert.equal(peerDns, `${peers.metadata?.name}.${peers.metadata?.namespace}.svc.cluster.local.`, 'the full name, absolute');
   const port = Number(env.get('PORT')?.value);
   assert.equal(peers.spec?.ports?.[0]?.port, port, "peers are reached on the pods' own HTTP port");
-  const config = loadConfig({ PORT: String(port), POD_IP: '10.4.2.17', PEER_DNS: peerDns });
+  const secret = env.get('FLEET_SECRET')?.valueFrom?.secretKeyRef;
+  assert.equal(secret?.name, 'gpu-media-fleet', 'the fleet secret from a Secret');
+  assert.notEqual(secret?.optional, true, 'a pod without it does not start (a fleet that cannot sign would fail every forwarded call)');
+  const config = loadConfig({ PORT: String(port), POD_IP: '10.4.2.17', PEER_DNS: peerDns, FLEET_SECRET: 'x'.repeat(44) });
   assert.equal(config.peerDns, peerDns);
 
   // Pod to pod on the HTTP port, both ways, and nothing more.

@@ -104,6 +104,8 @@ test('deploy.sh installs the charts, applies the chosen overlay and exactly one 
   const applyManifests = keda.findIndex((l) => /kubectl apply -f \S+manifests\.yaml$/.test(l));
   const installKeda = keda.findIndex((l) => l.includes('kedacore/keda'));
   assert.ok(applyManifests > installKeda, 'CRDs are installed before the manifests that use them');
+  const fleetSecret = keda.findIndex((l) => /kubectl apply -f \S+gpu-media-fleet\.yaml$/.test(l));
+  assert.ok(fleetSecret > applyManifests, 'the fleet secret is created once the namespace exists');
 
   const adapter = steps(['--overlay', 'cpu', '--autoscaler', 'adapter', '--skip-helm']);
   assert.ok(!adapter.some((l) => l.includes('helm ')), '--skip-helm');

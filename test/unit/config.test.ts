@@ -46,3 +46,18 @@ test('device choice: auto without a usable GPU resolves to cpu and says why; cud
   assert.equal(chooseDevice({ device: 'auto', cudaWanted: false }, noGpu).reason, 'CUDA_WANTED=false');
   assert.throws(() => chooseDevice({ device: 'cuda', cudaWanted: true }, noGpu), ConfigError);
 });
+
+test('PEER_DNS is resolved as an absolute name, so the search domains (and a wildcard in one) are never tried', () => {
+  const secret = 'x'.repeat(32);
+  assert.equal(loadConfig({ PEER_DNS: 'gpu-media-peers.rtc.svc.cluster.local', FLEET_SECRET: secret }).peerDns, 'gpu-media-peers.rtc.svc.cluster.local.');
+  assert.equal(loadConfig({ PEER_DNS: 'gpu-media-peers.rtc.svc.cluster.local.', FLEET_SECRET: secret }).peerDns, 'gpu-media-peers.rtc.svc.cluster.local.');
+  assert.throws(() => loadConfig({ PEER_DNS: 'bad_name', FLEET_SECRET: secret }), /PEER_DNS must be a DNS name/);
+});
+
+test('a fleet (PEERS or PEER_DNS) needs FLEET_SECRET, of at least 32 characters; one replica does not', () => {
+  assert.throws(() => loadConfig({ PEERS: '10.0.0.1:8080,10.0.0.2:8080' }), /FLEET_SECRET is required when PEERS or PEER_DNS is set/);
+  assert.throws(() => loadConfig({ PEER_DNS: 'peers.example' }), /FLEET_SECRET is required/);
+  assert.throws(() => loadConfig({ PEERS: '10.0.0.1:8080', FLEET_SECRET: 'short' }), /FLEET_SECRET must be secrets of at least 32 characters/);
+  assert.deepEqual(loadConfig({ PEERS: '10.0.0.1:8080', FLEET_SECRET: `${'a'.repeat(32)}, ${'b'.repeat(40)}` }).fleetSecret, ['a'.repeat(32), 'b'.repeat(40)]);
+  assert.deepEqual(loadConfig({}).fleetSecret, []);
+});

@@ -17,7 +17,7 @@ export interface WhipRouteOptions {
   readonly config: Pick<Config, 'iceServers' | 'corsOrigins' | 'whipToken' | 'maxIters' | 'sessionRateLimitPerMinute'> &
     Partial<Pick<Config, 'backdropMaxPixels' | 'maxBodyBytes'>>;
   /** Routes calls for other replicas' sessions to their owner (src/fleet). */
-  readonly fleet: Pick<Fleet, 'routeToOwner' | 'isForwardedByMember' | 'stripForgedHopHeader'>;
+  readonly fleet: Pick<Fleet, 'routeToOwner' | 'isForwardedByMember'>;
 }
 
 /**
@@ -32,7 +32,6 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     done(null, body),
   );
 
-  app.addHook('onRequest', fleet.stripForgedHopHeader);
   // CORS headers are set before this, by src/http/cors.ts (so that the guards' refusals carry them).
   app.addHook('onRequest', async (request) => {
     // Preflights carry no credentials, so OPTIONS stays open (it reveals ICE servers only when authorized).
