@@ -18,6 +18,11 @@ Usage: scripts/deploy.sh [options]
                               hostport: UDP hostPorts on the node (k8s/components/webrtc-hostport)
   --turn-host HOST            address clients use for TURN (default: the turn Service's
                               load balancer address, waited for)
+  --pod-cidr CIDR             the IPv4 pod range the media pods get addresses from (e.g.
+                              10.4.0.0/14; GKE: gcloud container clusters describe NAME
+                              --format='value(clusterIpv4Cidr)'; kind: 10.244.0.0/16): the
+                              only peers the TURN relay relays to. Required with --webrtc
+                              turn unless the Secret gpu-media-ice already has it
   --demo                      everything the autoscaling talk needs in one command: KEDA p95
                               latency autoscaling, a WebRTC media path (turn, unless --webrtc
                               says otherwise), the dashboard, the in-cluster load generator's
@@ -49,6 +54,7 @@ overlay=gpu
 autoscaler=cpu
 webrtc=none
 turn_host=""
+pod_cidr=""
 gatekeeper=false
 skip_helm=false
 context=""
@@ -107,6 +113,11 @@ while [[ $# -gt 0 ]]; do
       context="$2"
       shift
       ;;
+    --pod-cidr)
+      need_value "$@"
+      pod_cidr="$2"
+      shift
+      ;;
     --gatekeeper) gatekeeper=true ;;
     --skip-helm) skip_helm=true ;;
     --render) render_only=true ;;
@@ -147,6 +158,27 @@ case "${webrtc}" in none | turn | hostport) ;; *)
   exit 2
   ;;
 esac
+
+# An IPv4 CIDR as coturn's first-last range (10.4.0.0/14 -> 10.4.0.0-10.7.255.255).
+cidr_range() {
+  local ip="${1%/*}" bits="${1#*/}" a b c d n mask first last
+  IFS=. read -r a b c d <<<"${ip}"
+  n=$(((a << 24) | (b << 16) | (c << 8) | d))
+  mask=$(((0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF))
+  first=$((n & mask))
+  last=$((first | (~mask & 0xFFFFFFFF)))
+  printf '%d.%d.%d.%d-%d.%d.%d.%d' \
+    $((first >> 24)) $(((first >> 16) & 255)) $(((first >> 8) & 255)) $((first & 255)) \
+    $((last >> 24)) $(((last >> 16) & 255)) $(((last >> 8) & 255)) $((last & 255))
+}
+if [[ -n "${pod_cidr}" ]]; then
+  if ! [[ "${pod_cidr}" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,2})$ ]] ||
+    ((BASH_REMATCH[1] > 255 || BASH_REMATCH[2] > 255 || BASH_REMATCH[3] > 255 || BASH_REMATCH[4] > 255)) ||
+    ((BASH_REMATCH[5] < 8 || BASH_REMATCH[5] > 30)); then
+    echo "--pod-cidr must be an IPv4 CIDR from /8 to /30, e.g. 10.4.0.0/14" >&2
+    exit 2
+  fi
+fi
 
 require() {
   if ! command -v "$1" >/dev/null 2>&1; then
@@ -225,6 +257,28 @@ if [[ "${render_only}" == true ]]; then
   exit 0
 fi
 
+# Before anything is applied: what the relay needs.
+if [[ "${webrtc}" == turn ]]; then
+  # The relay's shared secret (kept if the Secret has one, generated otherwise) and the range of
+  # peers it may relay to (--pod-cidr, else what the Secret has).
+  secret_key() {
+    kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc get secret gpu-media-ice \
+      -o jsonpath="{.data.$1}" 2>/dev/null | base64 -d 2>/dev/null || true
+  }
+  turn_secret=""
+  peer_range=""
+  if [[ "${dry_run}" == false ]]; then
+    turn_secret="$(secret_key TURN_SECRET)"
+    peer_range="$(secret_key TURN_ALLOWED_PEER_RANGE)"
+  fi
+  [[ -n "${turn_secret}" ]] || turn_secret="$(head -c 32 /dev/urandom | base64)"
+  [[ -n "${pod_cidr}" ]] && peer_range="$(cidr_range "${pod_cidr}")"
+  if [[ -z "${peer_range}" ]]; then
+    echo "--webrtc turn needs --pod-cidr: the pod range the media pods get addresses from, the only peers the relay may reach (see --help)" >&2
+    exit 2
+  fi
+fi
+
 manifests="${work}/manifests.yaml"
 render | with_image >"${manifests}"
 echo "rendered k8s/overlays/${overlay} (webrtc: ${webrtc}) to ${manifests}"
@@ -276,18 +330,6 @@ if [[ "${dry_run}" == true ]] ||
 fi
 
 if [[ "${webrtc}" == turn ]]; then
-  # The relay's credentials: kept if the Secret exists, generated otherwise.
-  password=""
-  if [[ "${dry_run}" == false ]]; then
-    existing="$(kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc get secret gpu-media-ice \
-      -o jsonpath='{.data.TURN_USER}' 2>/dev/null || true)"
-    if [[ -n "${existing}" ]]; then
-      password="$(printf '%s' "${existing}" | base64 -d | cut -d: -f2-)"
-    fi
-  fi
-  if [[ -z "${password}" ]]; then
-    password="$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24 || true)"
-  fi
   if [[ -z "${turn_host}" ]]; then
     if [[ "${dry_run}" == true ]]; then
       turn_host="TURN_LOAD_BALANCER_ADDRESS"
@@ -305,10 +347,12 @@ if [[ "${webrtc}" == turn ]]; then
       fi
     fi
   fi
-  ice_servers="[{\"urls\":[\"turn:${turn_host}:3478?transport=udp\",\"turn:${turn_host}:3478?transport=tcp\"],\"username\":\"rtc\",\"credential\":\"${password}\"}]"
+  # No credentials here: the service mints one per answer from TURN_SECRET.
+  ice_servers="[{\"urls\":[\"turn:${turn_host}:3478?transport=udp\",\"turn:${turn_host}:3478?transport=tcp\"]}]"
   kubectl create secret generic gpu-media-ice --namespace rtc \
     --from-literal=ICE_SERVERS="${ice_servers}" \
-    --from-literal=TURN_USER="rtc:${password}" \
+    --from-literal=TURN_SECRET="${turn_secret}" \
+    --from-literal=TURN_ALLOWED_PEER_RANGE="${peer_range}" \
     --dry-run=client -o yaml >"${work}/gpu-media-ice.yaml"
   kc apply -f "${work}/gpu-media-ice.yaml"
   # Environment from a Secret is read at start-up.

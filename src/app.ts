@@ -13,6 +13,7 @@ import { processRoutes } from './http/routes/process.ts';
 import { RefusalHold } from './http/refusal-hold.ts';
 import { demoRoutes } from './http/routes/demo.ts';
 import { whipRoutes } from './http/routes/whip.ts';
+import { IceLinks } from './http/ice-links.ts';
 import { SessionRegistry } from './webrtc/session-registry.ts';
 import { createMetrics, processOutcome, type Metrics } from './metrics.ts';
 import { Fleet } from './fleet/fleet.ts';
@@ -171,14 +172,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onRequest', fleet.authenticateForwarded);
   app.addHook('preParsing', fleet.readBody);
   app.addHook('preValidation', fleet.checkForwardedBody);
-  const sessions = new SessionRegistry(config, {
+  const iceLinks = new IceLinks({
+    servers: config.iceServers,
+    turnSecret: config.turnSecret,
+    ttlSeconds: config.turnCredentialTtlSeconds,
+    perClientPerMinute: config.turnCredentialsPerMinute,
+    retryAfterSeconds: config.retryAfterSeconds,
+    onRejected: countRejection,
+  });
+  const sessions = new SessionRegistry({ ...config, iceServers: iceLinks.podIceServers }, {
     engine,
     metrics,
     log: app.log.child({ component: 'webrtc' }),
     isDraining: () => draining,
     selfAddress: fleet.selfAddress,
   });
-  await app.register(whipRoutes, { sessions, config, fleet });
+  await app.register(whipRoutes, { sessions, config, fleet, iceLinks });
   const deletionCost = deletionCostUpdater(config, { count: () => sessions.peerCount, log: app.log.child({ component: 'pod-deletion-cost' }), metrics });
   if (deletionCost) {
     deletionCost.start();

@@ -102,6 +102,13 @@ function secretList(raw: string, env: string): readonly string[] {
   return secrets;
 }
 
+/** One shared secret, long enough for an HMAC key. */
+function secret(raw: string, env: string): string {
+  const v = raw.trim();
+  if (v.length < 32) throw new ConfigError(`${env} must be a secret of at least 32 characters (e.g. openssl rand -base64 32)`);
+  return v;
+}
+
 function httpUrl(raw: string, env: string): string {
   let url: URL;
   try {
@@ -296,9 +303,27 @@ export const SETTINGS = {
   },
   iceServers: {
     env: 'ICE_SERVERS',
-    doc: 'STUN/TURN servers as a JSON array of {"urls", "username", "credential"}',
+    doc: 'STUN/TURN servers as a JSON array of {"urls", "username", "credential"}, handed to clients in Link headers (OPTIONS /whip, the 201 of POST /whip). TURN URLs without credentials get credentials minted per answer from TURN_SECRET; static TURN credentials are refused unless WHIP_TOKEN is set (they would be handed to anyone)',
     parse: iceServers,
     default: [],
+  },
+  turnSecret: {
+    env: 'TURN_SECRET',
+    doc: "the TURN relay's shared secret (coturn use-auth-secret / static-auth-secret, the TURN REST API scheme): each answer that lists a TURN server carries a credential minted from it, username <expiry>:<random id>, password base64(HMAC-SHA1(secret, username)). At least 32 characters",
+    parse: optional(secret),
+    default: undefined,
+  },
+  turnCredentialTtlSeconds: {
+    env: 'TURN_CREDENTIAL_TTL_SECONDS',
+    doc: 'a minted TURN credential opens new relay allocations this long (coturn checks the expiry when a client allocates: a call outlives its credential, an ICE restart after it gets no relay until the client asks OPTIONS again)',
+    parse: int(60, 86_400),
+    default: 600,
+  },
+  turnCredentialsPerMinute: {
+    env: 'TURN_CREDENTIALS_PER_MINUTE',
+    doc: 'OPTIONS answers with minted TURN credentials one client address may get per minute on each replica; more get 429 (reason turn_credentials). The 201 of POST /whip carries credentials too, bounded by SESSION_RATE_LIMIT_PER_MINUTE',
+    parse: int(1, 100_000),
+    default: 30,
   },
   rtcPortMin: { env: 'RTC_PORT_MIN', doc: 'lowest UDP/TCP port for WebRTC media (set with RTC_PORT_MAX)', parse: optional(int(1, 65535)), default: undefined },
   rtcPortMax: { env: 'RTC_PORT_MAX', doc: 'highest UDP/TCP port for WebRTC media (set with RTC_PORT_MIN)', parse: optional(int(1, 65535)), default: undefined },
@@ -572,11 +597,33 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (problems.length === 0 && config.fleetSecret.length === 0 && (config.peers.length > 0 || config.peerDns !== undefined)) {
     problems.push('FLEET_SECRET is required when PEERS or PEER_DNS is set: replicas sign the calls they forward to each other with it; leave PEERS and PEER_DNS unset for a single replica');
   }
+  if (problems.length === 0) problems.push(...turnProblems(config));
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return config;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const isTurn = (server: IceServer): boolean => server.urls.some((u) => /^turns?:/.test(u));
+
+/**
+ * TURN credentials are either minted (TURN_SECRET, TURN URLs without credentials) or static and
+ * behind WHIP_TOKEN: static ones without a token would go to anyone who asks OPTIONS /whip.
+ */
+function turnProblems(config: Pick<Config, 'iceServers' | 'turnSecret' | 'whipToken'>): string[] {
+  const problems: string[] = [];
+  const turn = config.iceServers.filter(isTurn);
+  const withStatic = turn.filter((s) => s.username !== undefined || s.credential !== undefined);
+  if (withStatic.length > 0 && config.turnSecret !== undefined) {
+    problems.push('ICE_SERVERS lists TURN credentials and TURN_SECRET is set: leave username and credential out of ICE_SERVERS (they are minted per answer from TURN_SECRET)');
+  } else if (withStatic.length > 0 && config.whipToken === undefined) {
+    problems.push('ICE_SERVERS lists static TURN credentials and WHIP_TOKEN is unset: they would be handed to anyone who asks OPTIONS /whip; set TURN_SECRET (the relay\'s use-auth-secret) and leave them out, or set WHIP_TOKEN');
+  }
+  if (turn.length > withStatic.length && config.turnSecret === undefined) {
+    problems.push('ICE_SERVERS lists TURN URLs without credentials and TURN_SECRET is unset: set TURN_SECRET (the relay\'s static-auth-secret) so that credentials are minted for them');
+  }
+  return problems;
+}
 
 /** Test helper and programmatic use: defaults with some settings replaced. */
 export function configWith(overrides: Partial<Config>): Config {

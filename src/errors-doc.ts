@@ -14,6 +14,7 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   sessions_per_client: 'the address holds MAX_SESSIONS_PER_CLIENT peer connections; `unavailable`',
   forward_full: 'this replica is forwarding FORWARD_MAX_INFLIGHT calls to session owners; `overloaded`',
   fleet_signature: 'a call carried the fleet\'s forwarding headers without a valid signature: no FLEET_SECRET, another secret, out of FLEET_SIGNATURE_WINDOW_SECONDS, replayed, or a body other than the one signed; `invalid_fleet_signature`',
+  turn_credentials: 'an address asked OPTIONS for minted TURN credentials more than TURN_CREDENTIALS_PER_MINUTE times; `rate_limited`',
 };
 
 /** docs/errors.md, generated from the catalog in src/errors.ts so the two never drift. */

@@ -70,6 +70,7 @@ export const REJECT_REASONS = [
   'sessions_per_client',
   'forward_full',
   'fleet_signature',
+  'turn_credentials',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -539,18 +539,34 @@ test('WebRTC TURN option: coturn, the media pods and both policies agree on port
     };
     const relay: [number, number] = [arg('min-port'), arg('max-port')];
     const listening = arg('listening-port');
-    assert.ok(args.includes('--user=$(TURN_USER)') && args.includes('--lt-cred-mech'), 'coturn long-term credentials from TURN_USER');
-    const turnUser = turn.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'TURN_USER');
-    assert.equal(turnUser?.valueFrom?.secretKeyRef?.name, 'gpu-media-ice');
-    const ice = media.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'ICE_SERVERS');
-    assert.equal(ice?.valueFrom?.secretKeyRef?.name, 'gpu-media-ice', 'ICE_SERVERS from the Secret');
+    // Ephemeral credentials (TURN REST API): coturn and the service share one secret from the Secret.
+    assert.ok(args.includes('--use-auth-secret') && args.includes('--static-auth-secret=$(TURN_SECRET)'), 'coturn use-auth-secret');
+    assert.ok(!args.some((x) => /^--(user|lt-cred-mech|userdb)(=|$)/.test(x)), 'no static long-term users');
+    const turnEnv = new Map((turn.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e]));
+    const mediaEnv = new Map((media.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e]));
+    const ref = (e: typeof turnEnv) => JSON.stringify([e.get('TURN_SECRET')?.valueFrom?.secretKeyRef?.name, e.get('TURN_SECRET')?.valueFrom?.secretKeyRef?.key]);
+    assert.equal(ref(turnEnv), ref(mediaEnv), 'one secret for both');
+    assert.equal(turnEnv.get('TURN_SECRET')?.valueFrom?.secretKeyRef?.name, 'gpu-media-ice');
+    assert.equal(mediaEnv.get('ICE_SERVERS')?.valueFrom?.secretKeyRef?.name, 'gpu-media-ice', 'ICE_SERVERS from the Secret');
+    // Every peer denied, then the media pods' range allowed again (test/adversarial/turn.test.ts runs these arguments).
+    assert.ok(args.includes('--denied-peer-ip=0.0.0.0-255.255.255.255') && args.includes('--denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'));
+    assert.deepEqual(args.filter((x) => x.startsWith('--allowed-peer-ip=')), ['--allowed-peer-ip=$(TURN_ALLOWED_PEER_RANGE)']);
+    assert.equal(turnEnv.get('TURN_ALLOWED_PEER_RANGE')?.valueFrom?.secretKeyRef?.name, 'gpu-media-ice');
+    assert.ok(args.includes('--no-tcp-relay') && args.some((x) => x.startsWith('--user-quota=')) && args.some((x) => x.startsWith('--total-quota=')));
 
     const turnPolicy = policyIn(v, 'turn');
     assert.deepEqual(udpRanges(turnPolicy, 'ingress').sort(), [[listening, listening], relay].sort());
     assert.deepEqual(udpRanges(turnPolicy, 'egress').filter(([a]) => a !== 53), [rtc]);
+    // DNS only to the cluster's resolver, never port 53 to any address.
+    const dns = (turnPolicy.spec?.egress ?? []).filter((r) => (r.ports ?? []).some((p) => p.port === 53));
+    assert.equal(dns.length, 1);
+    assert.deepEqual(dns[0]?.to, [
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+    ]);
+    assert.ok((turnPolicy.spec?.egress ?? []).every((r) => (r.to ?? []).length > 0), 'no egress rule open to every address');
     const mediaPolicy = policyIn(v, 'gpu-media-turn');
     assert.deepEqual(udpRanges(mediaPolicy, 'ingress'), [rtc]);
-    assert.deepEqual(udpRanges(mediaPolicy, 'egress').sort(), [[listening, listening], relay].sort());
+    assert.deepEqual(udpRanges(mediaPolicy, 'egress'), [relay], "the pods reach the clients' relayed addresses, and allocate nothing themselves");
     const svc = v.objects.find((o) => o.object.kind === 'Service' && o.object.metadata.name === 'turn')?.object as unknown as IService | undefined;
     assert.ok(svc);
     assert.deepEqual(

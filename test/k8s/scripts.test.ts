@@ -112,9 +112,16 @@ test('deploy.sh installs the charts, applies the chosen overlay and exactly one 
   assert.ok(adapter.some((l) => l.endsWith('k8s/hpa-latency-custom.yaml')));
   assert.ok(adapter.some((l) => l.includes('delete scaledobjects.keda.sh gpu-media')));
 
-  const turn = steps(['--webrtc', 'turn', '--turn-host', 'turn.example.com', '--skip-helm']);
+  const turn = steps(['--webrtc', 'turn', '--turn-host', 'turn.example.com', '--pod-cidr', '10.4.0.0/14', '--skip-helm']);
   assert.ok(turn.some((l) => /kubectl apply -f \S+gpu-media-ice\.yaml$/.test(l)), 'creates the ICE servers Secret');
   assert.ok(turn.some((l) => l.includes('rollout restart deployment/turn deployment/gpu-media')));
+
+  // The relay may only reach the media pods: without their range nothing is applied.
+  const noRange = run('scripts/deploy.sh', ['--dry-run', '--webrtc', 'turn', '--turn-host', 'turn.example.com', '--skip-helm']);
+  assert.equal(noRange.status, 2);
+  assert.match(noRange.stderr, /--webrtc turn needs --pod-cidr/);
+  assert.ok(!noRange.stdout.includes('+ kubectl apply'), 'refused before anything is applied');
+  assert.equal(run('scripts/deploy.sh', ['--dry-run', '--webrtc', 'turn', '--pod-cidr', '10.4.0.0/2']).status, 2);
 
   const bad = run('scripts/deploy.sh', ['--dry-run', '--overlay', 'tpu']);
   assert.equal(bad.status, 2);

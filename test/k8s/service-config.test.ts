@@ -42,7 +42,8 @@ function podEnvironment(c: IContainer): Record<string, string> {
       env[e.name] = 'q3v2pX0d8kVfJm1yYc4Hn7tRzW5eLsAoBgUiNxQ6Ek8=';
     else if (e.valueFrom?.secretKeyRef?.name === 'gpu-media-ice' && e.name === 'ICE_SERVERS')
       // The shape scripts/deploy.sh and docs/kubernetes.md write into the Secret.
-      env[e.name] = '[{"urls":["turn:203.0.113.7:3478?transport=udp","turn:203.0.113.7:3478?transport=tcp"],"username":"rtc","credential":"x"}]';
+      env[e.name] = '[{"urls":["turn:203.0.113.7:3478?transport=udp","turn:203.0.113.7:3478?transport=tcp"]}]';
+    else if (e.valueFrom?.secretKeyRef?.name === 'gpu-media-ice' && e.name === 'TURN_SECRET') env[e.name] = 'Zm9yIHRoZSB0ZXN0IG9ubHksIDMyIGJ5dGVzIGxvbmc=';
     else assert.fail(`${e.name}: no rule to resolve ${JSON.stringify(e.valueFrom)}`);
   }
   return env;

@@ -61,3 +61,16 @@ test('a fleet (PEERS or PEER_DNS) needs FLEET_SECRET, of at least 32 characters;
   assert.deepEqual(loadConfig({ PEERS: '10.0.0.1:8080', FLEET_SECRET: `${'a'.repeat(32)}, ${'b'.repeat(40)}` }).fleetSecret, ['a'.repeat(32), 'b'.repeat(40)]);
   assert.deepEqual(loadConfig({}).fleetSecret, []);
 });
+
+test('TURN credentials: minted from TURN_SECRET, or static only behind WHIP_TOKEN', () => {
+  const turn = (extra: Record<string, string> = {}) => JSON.stringify([{ urls: ['turn:relay.example:3478'], ...extra }]);
+  const secret = 's'.repeat(32);
+  assert.equal(loadConfig({ ICE_SERVERS: turn(), TURN_SECRET: secret }).turnSecret, secret);
+  assert.throws(() => loadConfig({ ICE_SERVERS: turn({ username: 'rtc', credential: 'pw' }) }), /static TURN credentials and WHIP_TOKEN is unset/);
+  assert.throws(() => loadConfig({ ICE_SERVERS: turn({ username: 'rtc', credential: 'pw' }), TURN_SECRET: secret }), /leave username and credential out/);
+  assert.throws(() => loadConfig({ ICE_SERVERS: turn() }), /TURN URLs without credentials and TURN_SECRET is unset/);
+  assert.throws(() => loadConfig({ ICE_SERVERS: turn(), TURN_SECRET: 'short' }), /TURN_SECRET must be a secret of at least 32 characters/);
+  assert.equal(loadConfig({ ICE_SERVERS: turn({ username: 'rtc', credential: 'pw' }), WHIP_TOKEN: 'tok' }).iceServers[0]?.username, 'rtc');
+  assert.equal(loadConfig({ ICE_SERVERS: '[{"urls":"stun:stun.example:3478"}]' }).iceServers.length, 1, 'STUN needs nothing');
+  assert.equal(loadConfig({}).turnCredentialTtlSeconds, 600);
+});

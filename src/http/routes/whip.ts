@@ -8,7 +8,8 @@ import { MAX_SDP_BYTES } from '../../webrtc/sdp.ts';
 import type { Session } from '../../webrtc/publisher-session.ts';
 import { notFound, type SessionRegistry } from '../../webrtc/session-registry.ts';
 import { EXEMPT_FROM_PRESSURE, sessionCreationLimit } from '../guards.ts';
-import { asSdp, bearerMatches, iceServerLinks, JSON_TYPE, patchIce, requireType, SDP_TYPE, SDPFRAG_TYPE } from '../whip-support.ts';
+import type { IceLinks } from '../ice-links.ts';
+import { asSdp, bearerMatches, JSON_TYPE, patchIce, requireType, SDP_TYPE, SDPFRAG_TYPE } from '../whip-support.ts';
 import { whepRoutes } from './whep.ts';
 import { backdropRoutes } from './backdrop.ts';
 
@@ -16,6 +17,8 @@ export interface WhipRouteOptions {
   readonly sessions: SessionRegistry;
   readonly config: Pick<Config, 'iceServers' | 'corsOrigins' | 'whipToken' | 'maxIters' | 'sessionRateLimitPerMinute'> &
     Partial<Pick<Config, 'backdropMaxPixels' | 'maxBodyBytes'>>;
+  /** The ICE servers' Link headers, TURN credentials minted per answer (src/http/ice-links.ts). */
+  readonly iceLinks: Pick<IceLinks, 'forAnswer' | 'forOptions'>;
   /** Routes calls for other replicas' sessions to their owner (src/fleet). */
   readonly fleet: Pick<Fleet, 'routeToOwner' | 'isForwardedByMember'>;
 }
@@ -25,8 +28,7 @@ export interface WhipRouteOptions {
  * `POST /whip?effect=E&<params>` answers with the processed video on the same connection.
  */
 export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions): Promise<void> {
-  const { sessions, config, fleet } = options;
-  const links = iceServerLinks(config.iceServers);
+  const { sessions, config, fleet, iceLinks } = options;
 
   app.addContentTypeParser([SDP_TYPE, SDPFRAG_TYPE], { parseAs: 'string', bodyLimit: MAX_SDP_BYTES }, (_request, body, done) =>
     done(null, body),
@@ -45,7 +47,10 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
 
   const options204 = (accepts: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     if (accepts) reply.header('accept-post', SDP_TYPE);
-    if (authorized(request) && links.length > 0) reply.header('link', links);
+    if (authorized(request)) {
+      const links = iceLinks.forOptions(request);
+      if (links.length > 0) reply.header('link', links);
+    }
     return reply.code(204).send();
   };
   // Only new sessions wait for the pressure guard: ending or steering a running one must work when
@@ -64,6 +69,7 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     // Throws InvalidEffectError: 422 through the error handler.
     const job = parseJob(request.query as Record<string, unknown>, config.maxIters);
     const { session, publisherSecret, answerSdp } = await sessions.publish(asSdp(request.body), job, request.client);
+    const links = iceLinks.forAnswer();
     if (links.length > 0) reply.header('link', links);
     return reply
       .code(201)
