@@ -18,6 +18,12 @@ Usage: scripts/deploy.sh [options]
                               hostport: UDP hostPorts on the node (k8s/components/webrtc-hostport)
   --turn-host HOST            address clients use for TURN (default: the turn Service's
                               load balancer address, waited for)
+  --trust-proxy LIST          TRUST_PROXY: the ingress controller's pod addresses or CIDRs
+                              (comma-separated), the only proxies whose X-Forwarded-For names
+                              the client (docs/security.md). Default: none (every client
+                              behind the ingress shares its per-client limits)
+  --pod-deletion-cost         add k8s/components/pod-deletion-cost (scale-down removes the
+                              pods with the fewest calls first); needs Kubernetes 1.30+
   --pod-cidr CIDR             the IPv4 pod range the media pods get addresses from (e.g.
                               10.4.0.0/14; GKE: gcloud container clusters describe NAME
                               --format='value(clusterIpv4Cidr)'; kind: 10.244.0.0/16): the
@@ -55,6 +61,8 @@ autoscaler=cpu
 webrtc=none
 turn_host=""
 pod_cidr=""
+trust_proxy=""
+deletion_cost=false
 gatekeeper=false
 skip_helm=false
 context=""
@@ -118,6 +126,12 @@ while [[ $# -gt 0 ]]; do
       pod_cidr="$2"
       shift
       ;;
+    --trust-proxy)
+      need_value "$@"
+      trust_proxy="$2"
+      shift
+      ;;
+    --pod-deletion-cost) deletion_cost=true ;;
     --gatekeeper) gatekeeper=true ;;
     --skip-helm) skip_helm=true ;;
     --render) render_only=true ;;
@@ -180,6 +194,11 @@ if [[ -n "${pod_cidr}" ]]; then
   fi
 fi
 
+if [[ -n "${trust_proxy}" ]] && ! [[ "${trust_proxy}" =~ ^[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*$ ]]; then
+  echo "--trust-proxy must be comma-separated addresses or CIDRs, e.g. 10.8.0.0/14" >&2
+  exit 2
+fi
+
 require() {
   if ! command -v "$1" >/dev/null 2>&1; then
     echo "$1 not found in PATH" >&2
@@ -219,21 +238,31 @@ trap 'rm -rf "${work}"' EXIT
 # Kustomize only loads bases and components through relative paths inside a tree it may read,
 # so a combined overlay is built in a copy of k8s/ and observability/.
 render() {
-  if [[ "${webrtc}" == none ]]; then
+  local components=()
+  [[ "${webrtc}" != none ]] && components+=("webrtc-${webrtc}")
+  [[ "${deletion_cost}" == true ]] && components+=(pod-deletion-cost)
+  if [[ ${#components[@]} -eq 0 ]]; then
     kubectl kustomize "${repo_root}/k8s/overlays/${overlay}"
     return
   fi
   cp -R "${repo_root}/k8s" "${repo_root}/observability" "${work}/"
   mkdir -p "${work}/k8s/overlays/deploy"
-  cat >"${work}/k8s/overlays/deploy/kustomization.yaml" <<KUSTOMIZATION
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - ../${overlay}
-components:
-  - ../../components/webrtc-${webrtc}
-KUSTOMIZATION
+  {
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../%s\ncomponents:\n' "${overlay}"
+    printf '  - ../../components/%s\n' "${components[@]}"
+  } >"${work}/k8s/overlays/deploy/kustomization.yaml"
   kubectl kustomize "${work}/k8s/overlays/deploy"
+}
+
+# TRUST_PROXY's empty value in the manifests replaced with --trust-proxy.
+with_trust_proxy() {
+  if [[ -z "${trust_proxy}" ]]; then
+    cat
+    return
+  fi
+  awk -v value="${trust_proxy}" '
+    trust && /^ *value: ""$/ { sub(/""/, "\"" value "\""); trust = 0 }
+    { trust = trust || /^ *- name: TRUST_PROXY$/; print }'
 }
 
 # The overlay's image (ghcr.io/rtc-scale/gpu-media:0.1.0 or :0.1.0-cuda) swapped for --image/--tag.
@@ -253,7 +282,7 @@ with_image() {
 }
 
 if [[ "${render_only}" == true ]]; then
-  render | with_image
+  render | with_image | with_trust_proxy
   exit 0
 fi
 
@@ -280,7 +309,26 @@ if [[ "${webrtc}" == turn ]]; then
 fi
 
 manifests="${work}/manifests.yaml"
-render | with_image >"${manifests}"
+# The pod-deletion-cost component's admission policy (ValidatingAdmissionPolicy v1, and the pod name
+# in bound tokens) needs Kubernetes 1.30: below it the Role alone would let a pod patch any pod.
+if [[ "${deletion_cost}" == true ]]; then
+  version="$(kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} get --raw /version 2>/dev/null || true)"
+  major="$(sed -n 's/.*"major": *"\([0-9]*\).*/\1/p' <<<"${version}")"
+  minor="$(sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' <<<"${version}")"
+  if [[ -z "${major}" || -z "${minor}" ]]; then
+    echo "--pod-deletion-cost: could not read the cluster's version (kubectl get --raw /version); it needs Kubernetes 1.30 or newer" >&2
+    exit 1
+  fi
+  if ((major < 1 || (major == 1 && minor < 30))); then
+    echo "--pod-deletion-cost needs Kubernetes 1.30 or newer (its ValidatingAdmissionPolicy keeps each pod to its own annotation); this cluster is ${major}.${minor}" >&2
+    exit 1
+  fi
+fi
+
+render | with_image | with_trust_proxy >"${manifests}"
+if [[ -z "${trust_proxy}" ]]; then
+  echo "note: TRUST_PROXY is empty: behind an ingress, its clients share one per-client budget; pass --trust-proxy with the ingress controller's pod range (docs/security.md)" >&2
+fi
 echo "rendered k8s/overlays/${overlay} (webrtc: ${webrtc}) to ${manifests}"
 
 if [[ "${skip_helm}" == false ]]; then

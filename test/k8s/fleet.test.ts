@@ -98,6 +98,13 @@ test('components/pod-deletion-cost: PATCH on pods and nothing else, its own toke
   assert.ok(policy);
   assert.doesNotThrow(() => new ValidatingAdmissionPolicy(policy as never).validate());
   assert.match(JSON.stringify(policy), /system:serviceaccount:rtc:gpu-media/);
+  // Nothing but the annotation may change, and it holds a count.
+  const rules = ((policy.spec as { validations: { expression: string; message: string }[] }).validations ?? []).map((v) => v.expression.replace(/\s+/g, ' '));
+  for (const field of ['object.spec == oldObject.spec', 'object.metadata.labels', 'object.metadata.ownerReferences', 'object.metadata.finalizers', 'variables.newAnnotations.all(']) {
+    assert.ok(rules.some((r) => r.includes(field)), `the policy checks ${field}`);
+  }
+  assert.ok(rules.some((r) => r.includes("matches('^[0-9]{1,6}$')")), 'the annotation must be a count');
+  assert.equal((policy.spec as { failurePolicy?: string }).failurePolicy, 'Fail', 'no admission without the check');
   assert.ok(objects.some((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && (o.spec as { policyName?: string }).policyName === policy.metadata.name));
 
   const deployment = find<IDeployment>(objects, 'Deployment', 'gpu-media');

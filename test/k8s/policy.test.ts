@@ -447,7 +447,9 @@ test('the network policies admit HTTP only from the ingress namespace, Prometheu
   assert.equal(deny?.spec?.egress, undefined);
   const http = policies.find((p) => p.metadata?.name === 'gpu-media-http');
   const sources = (http?.spec?.ingress ?? []).map((r) => {
-    assert.deepEqual(r.ports, [{ protocol: 'TCP', port: 8080 }], 'HTTP port only');
+    const fromPrometheus = (r.from ?? []).some((f) => f.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'prometheus');
+    // Prometheus reaches /metrics on METRICS_PORT only; the ingress and the peers the HTTP port only.
+    assert.deepEqual(r.ports, [{ protocol: 'TCP', port: fromPrometheus ? 8081 : 8080 }], fromPrometheus ? 'metrics port only' : 'HTTP port only');
     return (r.from ?? []).map((f) => JSON.stringify([f.namespaceSelector?.matchLabels, f.podSelector?.matchLabels ?? null]));
   });
   assert.deepEqual(sources, [

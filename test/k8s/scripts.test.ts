@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +124,34 @@ test('deploy.sh installs the charts, applies the chosen overlay and exactly one 
   assert.ok(!noRange.stdout.includes('+ kubectl apply'), 'refused before anything is applied');
   assert.equal(run('scripts/deploy.sh', ['--dry-run', '--webrtc', 'turn', '--pod-cidr', '10.4.0.0/2']).status, 2);
 
+  // --trust-proxy replaces the manifests' empty TRUST_PROXY; without it the script says what that means.
+  const trusted = run('scripts/deploy.sh', ['--render', '--overlay', 'cpu', '--trust-proxy', '10.8.0.0/14,fd00:10::/64']);
+  assert.match(trusted.stdout, /- name: TRUST_PROXY\n\s+value: "10\.8\.0\.0\/14,fd00:10::\/64"/);
+  assert.match(run('scripts/deploy.sh', ['--dry-run', '--skip-helm']).stderr, /TRUST_PROXY is empty/);
+  assert.equal(run('scripts/deploy.sh', ['--dry-run', '--trust-proxy', 'everyone']).status, 2);
+
   const bad = run('scripts/deploy.sh', ['--dry-run', '--overlay', 'tpu']);
   assert.equal(bad.status, 2);
+});
+
+test('deploy.sh --pod-deletion-cost refuses clusters older than Kubernetes 1.30, and adds the component on newer ones', (t) => {
+  if (!haveTool(t, 'kubectl')) return;
+  // A kubectl that answers the server version and passes everything else to the real one.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-kubectl-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const real = spawnSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).stdout.trim();
+  fs.writeFileSync(
+    path.join(dir, 'kubectl'),
+    `#!/usr/bin/env bash\nif [[ "$*" == "get --raw /version" ]]; then echo "{\\"major\\": \\"1\\", \\"minor\\": \\"$FAKE_MINOR\\"}"; exit 0; fi\nexec ${real} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const withMinor = (minor: string) => run('scripts/deploy.sh', ['--dry-run', '--skip-helm', '--pod-deletion-cost'], { PATH: `${dir}:${process.env.PATH}`, FAKE_MINOR: minor });
+  const old = withMinor('29+');
+  assert.equal(old.status, 1);
+  assert.match(old.stderr, /needs Kubernetes 1\.30 or newer.*this cluster is 1\.29/);
+  assert.ok(!old.stdout.includes('+ kubectl apply'), 'nothing applied');
+  const current = withMinor('31');
+  assert.equal(current.status, 0, current.stderr);
+  const rendered = run('scripts/deploy.sh', ['--render', '--pod-deletion-cost']);
+  assert.match(rendered.stdout, /kind: ValidatingAdmissionPolicy\n/);
 });

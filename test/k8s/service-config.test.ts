@@ -74,7 +74,8 @@ test('every build gives the service a configuration it accepts, with only variab
       assert.doesNotThrow(() => check(where, env), where);
       const config = loadConfig(env);
       assert.equal(config.port, 8080);
-      assert.equal(config.metricsPort, undefined, 'the ServiceMonitor scrapes /metrics on the http port');
+      assert.equal(config.metricsPort, 8081, '/metrics on its own port, not the public one');
+      assert.ok(c.ports?.some((p) => p.name === 'metrics' && p.containerPort === config.metricsPort), 'the metrics port is declared');
       assert.equal(config.device, overlay === 'gpu' ? 'cuda' : 'cpu');
     }
 });
