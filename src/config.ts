@@ -393,6 +393,36 @@ export const SETTINGS = {
     parse: int(1, 64),
     default: 4,
   },
+  iceCandidateAllowCidrs: {
+    env: 'ICE_CANDIDATE_ALLOW_CIDRS',
+    doc: 'private, link-local or reserved ranges (addresses or CIDRs, comma-separated) whose remote ICE candidates the pod may send checks to: a LAN or VPN whose clients reach the pod directly (e.g. 192.168.0.0/16, 100.64.0.0/10). Empty: public addresses only (clients on private networks still connect: their own checks reach the pod). Loopback, unspecified, multicast, cloud metadata and hostname (mDNS .local) candidates are never used',
+    parse: addressList,
+    default: [],
+  },
+  iceCandidateDenyCidrs: {
+    env: 'ICE_CANDIDATE_DENY_CIDRS',
+    doc: 'more ranges (addresses or CIDRs, comma-separated) whose remote ICE candidates are never used, ahead of ICE_CANDIDATE_ALLOW_CIDRS: the cluster\'s pod, service or node ranges where they are public addresses',
+    parse: addressList,
+    default: [],
+  },
+  maxRemoteCandidates: {
+    env: 'MAX_REMOTE_CANDIDATES',
+    doc: 'remote ICE candidates one publisher or viewer may give the pod per ICE session (offer and trickle together, counted after the address filter; an ICE restart starts again): an offer with more gets 400, a trickle PATCH that would pass it 422',
+    parse: int(1, 1000),
+    default: 32,
+  },
+  iceTricklePerSecond: {
+    env: 'ICE_TRICKLE_PER_SECOND',
+    doc: 'trickle-ICE PATCHes (candidates or restarts) one publisher or viewer may send per second, with a burst of twice that; more get 429 with Retry-After',
+    parse: num(0.1, 1000),
+    default: 10,
+  },
+  iceRestartsPerMinute: {
+    env: 'ICE_RESTARTS_PER_MINUTE',
+    doc: 'ICE restarts one publisher or viewer may make per minute (each gathers candidates again: TURN allocations where TURN is configured): that many at once, then one every 60/N seconds; more get 429 with Retry-After',
+    parse: int(1, 600),
+    default: 6,
+  },
   trustProxy: {
     env: 'TRUST_PROXY',
     doc: 'proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed: per-client limits then use the forwarded client address; empty: the socket address',

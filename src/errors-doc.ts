@@ -15,6 +15,8 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   forward_full: 'this replica is forwarding FORWARD_MAX_INFLIGHT calls to session owners; `overloaded`',
   fleet_signature: 'a call carried the fleet\'s forwarding headers without a valid signature: no FLEET_SECRET, another secret, out of FLEET_SIGNATURE_WINDOW_SECONDS, replayed, or a body other than the one signed; `invalid_fleet_signature`',
   turn_credentials: 'an address asked OPTIONS for minted TURN credentials more than TURN_CREDENTIALS_PER_MINUTE times; `rate_limited`',
+  ice_rate: 'a publisher or viewer sent trickle-ICE PATCHes faster than ICE_TRICKLE_PER_SECOND, or restarted ICE more than ICE_RESTARTS_PER_MINUTE; `rate_limited`',
+  ice_candidates: 'an offer or trickle PATCH would give one peer connection more than MAX_REMOTE_CANDIDATES usable candidates; `bad_request` (offer) or `unprocessable` (trickle). Candidates dropped by the address filter are counted in `app_ice_candidates_dropped_total{reason}` instead',
 };
 
 /** docs/errors.md, generated from the catalog in src/errors.ts so the two never drift. */

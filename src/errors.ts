@@ -26,7 +26,11 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'the Content-Type is not one this route takes' },
   unprocessable: { status: 422, message: 'well-formed but out of range: unknown effect, parameter or iters out of bounds' },
   too_costly: { status: 422, message: 'the job would take longer than MAX_JOB_SECONDS (a live session\'s effect: longer than MAX_FRAME_EFFECT_MS a frame): ask for fewer pixels, passes or a smaller radius' },
-  rate_limited: { status: 429, message: 'too many sessions from this address, or effect changes in this session; Retry-After says when to come back', retryable: true },
+  rate_limited: {
+    status: 429,
+    message: 'too many sessions from this address; or effect changes, trickle-ICE PATCHes or ICE restarts in this session; Retry-After says when to come back',
+    retryable: true,
+  },
   worker_failed: { status: 500, message: 'a worker failed while processing the frame' },
   internal: { status: 500, message: 'internal error' },
   overloaded: {
@@ -54,7 +58,7 @@ export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
  * is decided: the worker pool and cost admission (queue_full: MAX_QUEUE or MAX_QUEUE_WAIT_SECONDS,
  * cost: MAX_JOB_SECONDS), the memory budgets (memory), the deadline (deadline), the pressure and
  * rate-limit guards, the sessions (rate_limited for effect changes), the session registry
- * (sessions_per_client: MAX_SESSIONS_PER_CLIENT).
+ * (sessions_per_client: MAX_SESSIONS_PER_CLIENT; ice_rate and ice_candidates for remote ICE).
  */
 export const REJECT_REASONS = [
   'queue_full',
@@ -71,6 +75,8 @@ export const REJECT_REASONS = [
   'forward_full',
   'fleet_signature',
   'turn_credentials',
+  'ice_rate',
+  'ice_candidates',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

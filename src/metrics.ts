@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { RollingCounts } from './stats/rolling-counts.ts';
 import { RollingQuantile } from './stats/rolling-quantile.ts';
 import { REJECT_REASONS } from './errors.ts';
+import { CANDIDATE_DROP_REASONS } from './webrtc/candidates.ts';
 
 /**
  * Every metric the service exports, in one place. The app owns its Registry (no global state), so
@@ -41,6 +42,13 @@ export function createMetrics(options: MetricsOptions) {
   });
   // Every known reason exported at 0, so that rates and ratios over it read 0 on a fresh pod, not nothing.
   for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
+  const iceCandidatesDropped = new Counter({
+    name: 'app_ice_candidates_dropped_total',
+    help: 'Remote ICE candidates (offers and trickle) never handed to libwebrtc, by reason: loopback, unspecified, multicast, metadata, link_local, private, reserved (unless ICE_CANDIDATE_ALLOW_CIDRS), denied (ICE_CANDIDATE_DENY_CIDRS), hostname (mDNS .local and other names), malformed',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of CANDIDATE_DROP_REASONS) iceCandidatesDropped.inc({ reason }, 0);
 
   return {
     registry,
@@ -149,6 +157,7 @@ export function createMetrics(options: MetricsOptions) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    iceCandidatesDropped,
     sessions: new Counter({
       name: 'app_webrtc_sessions_total',
       help: 'WebRTC sessions ended, by outcome',

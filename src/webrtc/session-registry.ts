@@ -4,13 +4,15 @@ import type { IceServer } from '../config.ts';
 import { ConfigError } from '../config.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import type { EffectEngine } from '../engine/engine-types.ts';
-import { badRequest, notFound, OverloadedError, type RejectReason } from '../errors.ts';
+import { badRequest, HttpError, notFound, OverloadedError, unprocessable, type RejectReason } from '../errors.ts';
 import { mintSession, mintViewer, parsePublisherId, parseViewerId, secretMatches } from '../fleet/session-id.ts';
 import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { Peer, VideoOutput } from './peer.ts';
 import { announceAddress, fragmentOf, iceUfragOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
 import { Session, type SessionOutcome } from './publisher-session.ts';
+import { candidatePolicy, candidateVerdict, filterSdpCandidates, type CandidateDropReason, type CandidatePolicy } from './candidates.ts';
+import { TokenBucket } from './token-bucket.ts';
 import { Viewer } from './viewer.ts';
 import { DEFAULT_SEGMENTATION_SETTINGS } from '../segmentation/session-segmentation.ts';
 
@@ -36,6 +38,14 @@ export interface SessionsConfig {
   readonly effectChangesPerSecond?: number;
   /** MAX_OFFER_SECTIONS. */
   readonly maxOfferSections?: number;
+  /** ICE_CANDIDATE_ALLOW_CIDRS, ICE_CANDIDATE_DENY_CIDRS: which remote candidates libwebrtc may be given. */
+  readonly iceCandidateAllowCidrs?: readonly string[];
+  readonly iceCandidateDenyCidrs?: readonly string[];
+  /** MAX_REMOTE_CANDIDATES per peer connection and ICE session. Default: no cap. */
+  readonly maxRemoteCandidates?: number;
+  /** ICE_TRICKLE_PER_SECOND (burst twice that) and ICE_RESTARTS_PER_MINUTE per peer. Default: no limit. */
+  readonly iceTricklePerSecond?: number;
+  readonly iceRestartsPerMinute?: number;
   readonly segmentMaskSmoothing?: number;
   readonly segmentMaxMaskAgeFrames?: number;
   readonly segmentInferenceMaxFps?: number;
@@ -71,6 +81,13 @@ export function portRangeOf(config: Pick<SessionsConfig, 'rtcPortMin' | 'rtcPort
 
 const newEtag = (): string => `"${randomBytes(9).toString('base64url')}"`;
 
+/** A peer's remote ICE: the usable candidates it gave in this ICE session, and its trickle and restart budgets. */
+interface RemoteIce {
+  candidates: number;
+  readonly trickles: TokenBucket | undefined;
+  readonly restarts: TokenBucket | undefined;
+}
+
 /**
  * The pod's WebRTC sessions: admission (MAX_SESSIONS peer connections, SLO-aware refusal, drain),
  * creation of publishers and viewers, lookup, and orderly shutdown.
@@ -88,12 +105,20 @@ export class SessionRegistry {
   #reserved = 0;
   /** Peer connections per client address (negotiating or open), for MAX_SESSIONS_PER_CLIENT. */
   readonly #perClient = new Map<string, number>();
+  /** Remote ICE state per publisher and viewer (gone with them). */
+  readonly #ice = new WeakMap<Session | Viewer, RemoteIce>();
+  readonly #candidatePolicy: CandidatePolicy;
   #drain: Promise<void> | undefined;
 
   constructor(config: SessionsConfig, deps: SessionsDeps) {
     this.#config = config;
     this.#deps = deps;
     this.#portRange = portRangeOf(config);
+    try {
+      this.#candidatePolicy = candidatePolicy(config.iceCandidateAllowCidrs ?? [], config.iceCandidateDenyCidrs ?? []);
+    } catch (err) {
+      throw new ConfigError(`ICE_CANDIDATE_ALLOW_CIDRS, ICE_CANDIDATE_DENY_CIDRS: ${err instanceof Error ? err.message : String(err)}`);
+    }
     this.frameWindow = new RollingQuantile({ windowSeconds: config.p95WindowSeconds });
   }
 
@@ -132,14 +157,14 @@ export class SessionRegistry {
 
   /** Admits, negotiates and starts a publisher session. Returns it with the answer SDP. */
   async publish(offerSdp: string, job: EffectJob, client = ''): Promise<{ session: Session; publisherSecret: string; answerSdp: string }> {
-    this.#checkOffer(offerSdp);
+    const offer = this.#checkOffer(offerSdp);
     const release = this.#admit('session');
     const leave = this.#hold(client, 'session', release);
     const { sessionId: id, publisherSecret } = mintSession(this.#deps.selfAddress ?? '127.0.0.1:0');
     const peer = this.#newPeer();
     const output = new VideoOutput();
     try {
-      const answer = await this.#negotiate(peer, offerSdp, output);
+      const answer = await this.#negotiate(peer, offer.sdp, output);
       if (!answer.receiving) throw badRequest('a WHIP offer must send video (sendrecv or sendonly) in a codec the server decodes (VP8, VP9)');
       const session = new Session(id, peer, output, job, newEtag(), {
         engine: this.#deps.engine,
@@ -159,6 +184,7 @@ export class SessionRegistry {
       });
       this.#sessions.set(id, session);
       this.#secrets.set(id, publisherSecret);
+      this.#ice.set(session, this.#remoteIce(offer.candidates));
       this.#deps.metrics.sessionsActive.inc();
       const connectTimer = this.#connectDeadline(session);
       session.on('closed', (outcome) => {
@@ -186,19 +212,20 @@ export class SessionRegistry {
   async view(sessionId: string, offerSdp: string, client = ''): Promise<{ viewer: Viewer; viewerSecret: string; answerSdp: string }> {
     const session = this.#sessions.get(sessionId);
     if (!session) throw notFound(`no session ${sessionId}`);
-    this.#checkOffer(offerSdp);
+    const offer = this.#checkOffer(offerSdp);
     const release = this.#admit('viewer');
     const leave = this.#hold(client, 'viewer', release);
     const peer = this.#newPeer();
     try {
       // A viewer only watches: its own video, if it offers any, is declined, never decoded.
-      const answer = await this.#negotiate(peer, offerSdp, session.output, { receive: false });
+      const answer = await this.#negotiate(peer, offer.sdp, session.output, { receive: false });
       if (!answer.sending) throw badRequest('a WHEP offer must receive video (recvonly or sendrecv)');
       if (session.closed) throw notFound(`no session ${sessionId}`);
       const { viewerId, viewerSecret } = mintViewer();
       const viewer = new Viewer(viewerId, session, peer, newEtag(), { log: this.#deps.log, idleSeconds: this.#config.sessionIdleSeconds });
       this.#viewers.set(viewer.id, viewer);
       this.#secrets.set(viewer.id, viewerSecret);
+      this.#ice.set(viewer, this.#remoteIce(offer.candidates));
       const connectTimer = this.#connectDeadline(viewer);
       viewer.on('closed', () => {
         clearTimeout(connectTimer);
@@ -262,6 +289,9 @@ export class SessionRegistry {
    * mean an ICE restart, answered with the new local fragment and a new ETag.
    */
   async trickle(target: Session | Viewer, body: string): Promise<TrickleResult> {
+    let ice = this.#ice.get(target);
+    if (ice === undefined) this.#ice.set(target, (ice = this.#remoteIce(0)));
+    this.#takeIce(ice.trickles, `at most ${this.#config.iceTricklePerSecond} trickle-ICE PATCHes a second (ICE_TRICKLE_PER_SECOND)`);
     let fragment;
     try {
       fragment = parseSdpFragment(body);
@@ -269,21 +299,61 @@ export class SessionRegistry {
       if (err instanceof SdpError) throw badRequest(err.message);
       throw err;
     }
+    // Candidates the policy drops never reach libwebrtc: the pod sends nothing to them.
+    const candidates = fragment.candidates.filter((c) => {
+      const reason = candidateVerdict(c.candidate, this.#candidatePolicy);
+      if (reason !== undefined) this.#countDropped([reason]);
+      return reason === undefined;
+    });
     const remote = target.peer.remoteSdp;
     const currentUfrag = remote === undefined ? undefined : iceUfragOf(remote);
     if (fragment.iceUfrag !== undefined && fragment.icePwd !== undefined && fragment.iceUfrag !== currentUfrag && remote !== undefined) {
+      this.#takeIce(ice.restarts, `at most ${this.#config.iceRestartsPerMinute} ICE restarts a minute (ICE_RESTARTS_PER_MINUTE)`);
+      this.#checkCandidateCount(0, candidates.length);
       const localSdp = this.#announce(await target.peer.restartIce(withIceCredentials(remote, fragment.iceUfrag, fragment.icePwd)));
-      await target.peer.addCandidates(fragment.candidates);
+      // A new ICE session: its candidates are counted afresh.
+      ice.candidates = candidates.length;
+      await target.peer.addCandidates(candidates);
       const etag = newEtag();
       target.setEtag(etag);
       return { restarted: true, fragment: fragmentOf(localSdp), etag };
     }
+    this.#checkCandidateCount(ice.candidates, candidates.length);
+    ice.candidates += candidates.length;
     try {
-      await target.peer.addCandidates(fragment.candidates);
+      await target.peer.addCandidates(candidates);
     } catch (err) {
       throw badRequest(`candidate refused: ${err instanceof Error ? err.message : String(err)}`);
     }
     return { restarted: false };
+  }
+
+  #remoteIce(candidates: number): RemoteIce {
+    const { iceTricklePerSecond: perSecond, iceRestartsPerMinute: perMinute } = this.#config;
+    return {
+      candidates,
+      trickles: perSecond === undefined ? undefined : new TokenBucket(perSecond, 2 * perSecond),
+      restarts: perMinute === undefined ? undefined : new TokenBucket(perMinute / 60, perMinute),
+    };
+  }
+
+  /** Takes a token from a peer's trickle or restart budget, or refuses the PATCH (429, reason ice_rate). */
+  #takeIce(bucket: TokenBucket | undefined, detail: string): void {
+    if (!bucket || bucket.take()) return;
+    this.#deps.metrics.rejected.inc({ reason: 'ice_rate' });
+    throw new HttpError('rate_limited', detail, { 'retry-after': String(bucket.retryAfterSeconds()) });
+  }
+
+  /** Refuses a trickle PATCH that would give a peer more than MAX_REMOTE_CANDIDATES in its ICE session (422). */
+  #checkCandidateCount(held: number, adding: number): void {
+    const max = this.#config.maxRemoteCandidates;
+    if (max === undefined || held + adding <= max) return;
+    this.#deps.metrics.rejected.inc({ reason: 'ice_candidates' });
+    throw unprocessable(`this connection has ${held} remote candidates and the fragment adds ${adding}; at most ${max} (MAX_REMOTE_CANDIDATES)`);
+  }
+
+  #countDropped(reasons: readonly CandidateDropReason[]): void {
+    for (const reason of reasons) this.#deps.metrics.iceCandidatesDropped.inc({ reason });
   }
 
   /** Closes every session and viewer now, with `outcome` on the sessions' metric. */
@@ -310,7 +380,8 @@ export class SessionRegistry {
     return this.#drain;
   }
 
-  #checkOffer(sdp: string): void {
+  /** The offer as libwebrtc may see it (the candidates the policy drops removed), and how many candidates it keeps. */
+  #checkOffer(sdp: string): { readonly sdp: string; readonly candidates: number } {
     try {
       const summary = validateOffer(sdp);
       const max = this.#config.maxOfferSections;
@@ -319,6 +390,14 @@ export class SessionRegistry {
       if (err instanceof SdpError) throw badRequest(`malformed SDP offer: ${err.message}`);
       throw err;
     }
+    const filtered = filterSdpCandidates(sdp, this.#candidatePolicy);
+    this.#countDropped(filtered.dropped);
+    const max = this.#config.maxRemoteCandidates;
+    if (max !== undefined && filtered.kept > max) {
+      this.#deps.metrics.rejected.inc({ reason: 'ice_candidates' });
+      throw badRequest(`the offer carries ${filtered.kept} usable ICE candidates; at most ${max} (MAX_REMOTE_CANDIDATES)`);
+    }
+    return { sdp: filtered.sdp, candidates: filtered.kept };
   }
 
   #admit(kind: 'session' | 'viewer'): () => void {

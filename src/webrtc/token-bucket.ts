@@ -1,6 +1,7 @@
 /**
  * A token bucket: `ratePerSecond` tokens a second, at most `burst` saved up. Used to rate-limit
- * what a session may ask for (effect changes), with time passed in so it tests without clocks.
+ * what a session may ask for (effect changes, control messages, trickle ICE, restarts, backdrops),
+ * with time passed in so it tests without clocks.
  */
 export class TokenBucket {
   readonly #ratePerSecond: number;
@@ -22,5 +23,11 @@ export class TokenBucket {
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /** Whole seconds until the next token (at least 1): what a refusal's Retry-After says. */
+  retryAfterSeconds(nowMs: number = performance.now()): number {
+    const tokens = Math.min(this.#burst, this.#tokens + ((nowMs - this.#atMs) / 1000) * this.#ratePerSecond);
+    return Math.max(1, Math.ceil((1 - tokens) / this.#ratePerSecond));
   }
 }
