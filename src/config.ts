@@ -423,6 +423,12 @@ export const SETTINGS = {
     parse: int(1, 600),
     default: 6,
   },
+  controlMessageMaxBytes: {
+    env: 'CONTROL_MESSAGE_MAX_BYTES',
+    doc: 'largest message on a publisher\'s control data channel (an effect change is about 100 bytes): a larger one is refused before it is parsed (payload_too_large), and the answer\'s a=max-message-size says so to the publisher',
+    parse: int(256, 256 * 1024),
+    default: 4096,
+  },
   trustProxy: {
     env: 'TRUST_PROXY',
     doc: 'proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed: per-client limits then use the forwarded client address; empty: the socket address',

@@ -4,7 +4,7 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   queue_full: 'the `/process` waiting room holds MAX_QUEUE jobs, or this client its CLIENT_QUEUE_SHARE of them: answered at once, with `Connection: close`; `overloaded`',
   queue_timeout: 'a `/process` job waited MAX_QUEUE_WAIT_SECONDS without reaching a worker (others were served first): answered after that wait; `overloaded`',
   pressure: 'the event loop is over MAX_EVENT_LOOP_DELAY_MS or MAX_EVENT_LOOP_UTILIZATION; `overloaded`',
-  rate_limited: 'an address opened more than SESSION_RATE_LIMIT_PER_MINUTE sessions; `rate_limited`',
+  rate_limited: 'an address opened more than SESSION_RATE_LIMIT_PER_MINUTE sessions, or a session changed its effect (PATCH, control messages) more than EFFECT_CHANGES_PER_SECOND; `rate_limited`',
   draining: 'the pod is shutting down and takes no new session; `unavailable`',
   sessions_full: 'the pod holds MAX_SESSIONS peer connections; `unavailable`',
   frame_slo: 'the frame p95 is over FRAME_SLO_MS (SLO_ADMISSION); `unavailable`',
@@ -17,6 +17,7 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   turn_credentials: 'an address asked OPTIONS for minted TURN credentials more than TURN_CREDENTIALS_PER_MINUTE times; `rate_limited`',
   ice_rate: 'a publisher or viewer sent trickle-ICE PATCHes faster than ICE_TRICKLE_PER_SECOND, or restarted ICE more than ICE_RESTARTS_PER_MINUTE; `rate_limited`',
   ice_candidates: 'an offer or trickle PATCH would give one peer connection more than MAX_REMOTE_CANDIDATES usable candidates; `bad_request` (offer) or `unprocessable` (trickle). Candidates dropped by the address filter are counted in `app_ice_candidates_dropped_total{reason}` instead',
+  data_channel: 'a publisher opened a data channel other than one `control` channel (it is closed), or sent a control message over CONTROL_MESSAGE_MAX_BYTES (`payload_too_large` on the channel)',
 };
 
 /** docs/errors.md, generated from the catalog in src/errors.ts so the two never drift. */

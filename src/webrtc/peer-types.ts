@@ -18,9 +18,11 @@ export type PeerEvents = {
   /** A decoded frame from the remote side; `receivedAtMs` is performance.now() on arrival. */
   frame: [frame: I420Frame, receivedAtMs: number];
   state: [state: PeerState];
-  /** A text message on a data channel the remote side opened (or we opened with `offer`). */
-  message: [label: string, text: string];
+  /** A message on a data channel the remote side opened (or we opened with `offer`): text, or binary. */
+  message: [label: string, data: string | Uint8Array];
   channelopen: [label: string];
+  /** A data channel the remote side opened and this peer closed at once (not in `channelLabels`, or a second one). */
+  channelrefused: [label: string];
 };
 
 export interface PeerOptions {
@@ -29,6 +31,11 @@ export interface PeerOptions {
   /** How long `answer`/`offer` wait for ICE gathering before returning the candidates found so far. */
   readonly gatherTimeoutMs: number;
   readonly onListenerError: ListenerErrorHandler;
+  /**
+   * The labels of the data channels the remote side may open, one channel each; any other channel
+   * is closed as it arrives ('channelrefused'). Unset: any (the offering side, tools).
+   */
+  readonly channelLabels?: readonly string[];
 }
 
 export interface AnswerResult {

@@ -25,6 +25,7 @@ interface NativeDataChannel {
   send(data: string): void;
   close(): void;
   onopen: (() => void) | null;
+  onclose: (() => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
 }
 interface NativeDescription {
@@ -122,6 +123,7 @@ export class Peer extends SafeEmitter<PeerEvents> {
   readonly #sinks: NativeVideoSink[] = [];
   readonly #tracks: NativeTrack[] = [];
   readonly #channels = new Map<string, NativeDataChannel>();
+  readonly #channelLabels: readonly string[] | undefined;
   #closed = false;
   /** False for an answerer that only sends (a WHEP viewer): incoming video is not decoded. */
   #receive = true;
@@ -136,6 +138,7 @@ export class Peer extends SafeEmitter<PeerEvents> {
     if (options.portRange) config.portRange = { min: options.portRange.min, max: options.portRange.max };
     this.#pc = new (wrtc().RTCPeerConnection)(config);
     this.#gatherTimeoutMs = options.gatherTimeoutMs;
+    this.#channelLabels = options.channelLabels;
 
     this.#pc.ontrack = ({ track }) => {
       // One sink at most: the answer receives one video section (see answer()).
@@ -145,7 +148,7 @@ export class Peer extends SafeEmitter<PeerEvents> {
       this.#sinks.push(sink);
     };
     this.#pc.onconnectionstatechange = () => this.safeEmit('state', this.#pc.connectionState);
-    this.#pc.ondatachannel = ({ channel }) => this.#adopt(channel);
+    this.#pc.ondatachannel = ({ channel }) => this.#accept(channel);
   }
 
   get state(): PeerState {
@@ -275,6 +278,7 @@ export class Peer extends SafeEmitter<PeerEvents> {
     for (const channel of this.#channels.values()) {
       channel.onmessage = null;
       channel.onopen = null;
+      channel.onclose = null;
     }
     this.#pc.ontrack = null;
     this.#pc.ondatachannel = null;
@@ -284,12 +288,35 @@ export class Peer extends SafeEmitter<PeerEvents> {
     this.safeEmit('state', 'closed');
   }
 
+  /**
+   * A channel the remote side opened: kept when its label is one it may open and it has no open
+   * channel by that label yet, else closed before a message of it is read.
+   */
+  #accept(channel: NativeDataChannel): void {
+    if (this.#closed) return;
+    const allowed = this.#channelLabels;
+    if (allowed !== undefined && (!allowed.includes(channel.label) || this.#channels.has(channel.label))) {
+      // Closing from inside a libwebrtc callback is not safe; leave the callback first.
+      setImmediate(() => channel.close());
+      this.safeEmit('channelrefused', channel.label);
+      return;
+    }
+    this.#adopt(channel);
+  }
+
   #adopt(channel: NativeDataChannel): void {
     if (this.#closed) return;
-    this.#channels.set(channel.label, channel);
-    channel.onopen = () => this.safeEmit('channelopen', channel.label);
+    const label = channel.label;
+    this.#channels.set(label, channel);
+    channel.onopen = () => this.safeEmit('channelopen', label);
+    // A closed channel frees its label: the remote side may open it again.
+    channel.onclose = () => {
+      if (this.#channels.get(label) === channel) this.#channels.delete(label);
+    };
     channel.onmessage = ({ data }) => {
-      if (typeof data === 'string') this.safeEmit('message', channel.label, data);
+      if (typeof data === 'string') this.safeEmit('message', label, data);
+      else if (data instanceof ArrayBuffer) this.safeEmit('message', label, new Uint8Array(data));
+      else if (ArrayBuffer.isView(data)) this.safeEmit('message', label, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     };
   }
 

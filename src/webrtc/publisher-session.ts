@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { InvalidEffectError, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
+import { isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
 import type { EffectEngine } from '../engine/engine-types.ts';
 import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
-import { HttpError, OverloadedError, TooCostlyError } from '../errors.ts';
+import { HttpError, OverloadedError, TooCostlyError, type ErrorCode } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { FrameDropReason, Metrics } from '../metrics.ts';
 import type { RollingQuantile } from '../stats/rolling-quantile.ts';
@@ -35,8 +35,10 @@ export interface SessionDeps {
    * are dropped (too_costly) before they reach the engine. Default: no cap.
    */
   readonly maxFrameEffectMs?: number;
-  /** EFFECT_CHANGES_PER_SECOND (burst twice that). Default: no limit. */
+  /** EFFECT_CHANGES_PER_SECOND (burst twice that): PATCHes and control messages, malformed ones too. Default: no limit. */
   readonly effectChangesPerSecond?: number;
+  /** CONTROL_MESSAGE_MAX_BYTES: a larger control message is refused before it is parsed. Default: no cap. */
+  readonly controlMessageMaxBytes?: number;
   /** Segmentation effects: mask smoothing and the longest mask reuse (defaults: src/segmentation/). */
   readonly segmentation?: SegmentationSettings;
 }
@@ -70,6 +72,8 @@ interface ReceivedFrame {
 }
 
 const LATENCY_RING = 128;
+/** A publisher over its control-message budget hears so at most once in this long (its excess is dropped unanswered). */
+const LIMIT_NOTICE_INTERVAL_MS = 1000;
 
 /** A decoded frame whose byte count does not match its size (the binding's contract broken). */
 class InvalidFrameError extends Error {
@@ -104,6 +108,7 @@ export class Session extends SafeEmitter<SessionEvents> {
   #idleTimer: NodeJS.Timeout;
   #closed = false;
   #endingForSize = false;
+  #lastLimitNoticeMs = Number.NEGATIVE_INFINITY;
   /** The layout of the last frame received, new only when the size changes (what effects are priced at). */
   #frameLayout: FrameLayout | undefined;
   /** The job and layout the control channel was last told cost too much (told once each). */
@@ -144,8 +149,9 @@ export class Session extends SafeEmitter<SessionEvents> {
       // Closing from inside a libwebrtc callback is not safe; leave the callback first.
       if (state === 'failed') setImmediate(() => this.close('failed'));
     });
-    peer.on('message', (label, text) => {
-      if (label === CONTROL_CHANNEL) this.#control(text);
+    // The peer keeps at most one channel, labelled control (the registry says so): any other is closed.
+    peer.on('message', (label, data) => {
+      if (label === CONTROL_CHANNEL) this.#control(data);
     });
     const tickMs = Math.min(1000, deps.idleSeconds * 500);
     this.#idleTimer = setInterval(() => {
@@ -170,12 +176,18 @@ export class Session extends SafeEmitter<SessionEvents> {
     return this.#peer;
   }
 
-  /** Applies a change request (`{effect?, params?, iters?}`); throws InvalidEffectError (422). */
+  /** Applies a change request (`{effect?, params?, iters?}`); throws InvalidEffectError (422), 429 over EFFECT_CHANGES_PER_SECOND. */
   changeEffect(request: Readonly<Record<string, unknown>>): EffectJob {
     if (this.#changes && !this.#changes.take()) {
       this.#deps.metrics.rejected.inc({ reason: 'rate_limited' });
-      throw new HttpError('rate_limited', `at most ${this.#deps.effectChangesPerSecond} effect changes a second (EFFECT_CHANGES_PER_SECOND)`, { 'retry-after': '1' });
+      throw new HttpError('rate_limited', `at most ${this.#deps.effectChangesPerSecond} effect changes a second (EFFECT_CHANGES_PER_SECOND)`, {
+        'retry-after': String(this.#changes.retryAfterSeconds()),
+      });
     }
+    return this.#applyChange(request);
+  }
+
+  #applyChange(request: Readonly<Record<string, unknown>>): EffectJob {
     const job = parseJob(request, this.#deps.maxIters, this.#job);
     const layout = this.#frameLayout;
     const overMs = layout && this.#frameCostOver(job, layout);
@@ -324,8 +336,7 @@ export class Session extends SafeEmitter<SessionEvents> {
     const told = this.#toldTooCostly;
     if (told?.job === this.#job && told.layout === layout) return;
     this.#toldTooCostly = { job: this.#job, layout };
-    const detail = this.#tooCostlyDetail(this.#job, layout, predictedMs);
-    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify({ type: 'error', error: 'too_costly', detail }));
+    this.#tell('too_costly', this.#tooCostlyDetail(this.#job, layout, predictedMs));
     this.#deps.log.warn({ sessionId: this.id, effect: this.#job.effect, iters: this.#job.iters, width: layout.width, height: layout.height }, 'session effect too costly for its frames');
   }
 
@@ -334,18 +345,47 @@ export class Session extends SafeEmitter<SessionEvents> {
     this.#deps.metrics.framesDropped.inc({ reason });
   }
 
-  #control(text: string): void {
-    let reply: unknown;
-    try {
-      const request: unknown = JSON.parse(text);
-      if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new InvalidEffectError('a control message is a JSON object');
-      const job = this.changeEffect(request as Record<string, unknown>);
-      reply = { type: 'effect', effect: job.effect, params: job.params, iters: job.iters };
-    } catch (err) {
-      const told = err instanceof HttpError && (err.code === 'rate_limited' || err.code === 'too_costly') ? err.code : undefined;
-      const detail = err instanceof InvalidEffectError || told ? (err as Error).message : 'a control message is a JSON object like {"effect":"gaussian","params":{"sigma":4}}';
-      reply = { type: 'error', error: told ?? 'unprocessable', detail };
+  /** An error on the control channel, `{type: "error", error: <catalog code>, detail}`. */
+  #tell(error: ErrorCode, detail: string): void {
+    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify({ type: 'error', error, detail }));
+  }
+
+  /**
+   * One message on the control channel. Every message takes a token from the session's effect-change
+   * budget before anything else, malformed ones too, and only those that got one are answered: a
+   * publisher cannot make this thread parse or reply faster than EFFECT_CHANGES_PER_SECOND. Over
+   * budget it hears so at most once a second; a message over CONTROL_MESSAGE_MAX_BYTES is refused
+   * unparsed.
+   */
+  #control(data: string | Uint8Array): void {
+    if (this.#changes && !this.#changes.take()) {
+      this.#deps.metrics.rejected.inc({ reason: 'rate_limited' });
+      const nowMs = performance.now();
+      if (nowMs - this.#lastLimitNoticeMs < LIMIT_NOTICE_INTERVAL_MS) return;
+      this.#lastLimitNoticeMs = nowMs;
+      return this.#tell('rate_limited', `at most ${this.#deps.effectChangesPerSecond} control messages a second (EFFECT_CHANGES_PER_SECOND); the others are dropped unanswered`);
     }
-    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify(reply));
+    const maxBytes = this.#deps.controlMessageMaxBytes;
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (maxBytes !== undefined && bytes > maxBytes) {
+      this.#deps.metrics.rejected.inc({ reason: 'data_channel' });
+      return this.#tell('payload_too_large', `a control message of ${bytes} bytes; at most ${maxBytes} (CONTROL_MESSAGE_MAX_BYTES)`);
+    }
+    const malformed = 'a control message is a JSON text object like {"effect":"gaussian","params":{"sigma":4}}';
+    let request: unknown;
+    try {
+      request = typeof data === 'string' ? JSON.parse(data) : undefined;
+    } catch {
+      request = undefined;
+    }
+    if (typeof request !== 'object' || request === null || Array.isArray(request)) return this.#tell('bad_request', malformed);
+    let job: EffectJob;
+    try {
+      job = this.#applyChange(request as Record<string, unknown>);
+    } catch (err) {
+      if (err instanceof HttpError) return this.#tell(err.code, err.message);
+      throw err;
+    }
+    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify({ type: 'effect', effect: job.effect, params: job.params, iters: job.iters }));
   }
 }

@@ -142,3 +142,11 @@ export function announceAddress(sdp: string, ip: string): string {
     })
     .join('\r\n');
 }
+
+/**
+ * Lowers the answer's `a=max-message-size` (what we are willing to receive on data channels, RFC
+ * 8841) to `bytes`: a compliant client then refuses to send a larger message itself.
+ */
+export function withMaxMessageSize(sdp: string, bytes: number): string {
+  return sdp.replace(/^a=max-message-size:(\d+)(\r?)$/gm, (_line, current: string, cr: string) => `a=max-message-size:${Math.min(Number(current), bytes)}${cr}`);
+}

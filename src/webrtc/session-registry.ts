@@ -9,9 +9,9 @@ import { mintSession, mintViewer, parsePublisherId, parseViewerId, secretMatches
 import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { Peer, VideoOutput } from './peer.ts';
-import { announceAddress, fragmentOf, iceUfragOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials } from './sdp.ts';
-import { Session, type SessionOutcome } from './publisher-session.ts';
+import { announceAddress, fragmentOf, iceUfragOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials, withMaxMessageSize } from './sdp.ts';
 import { candidatePolicy, candidateVerdict, filterSdpCandidates, type CandidateDropReason, type CandidatePolicy } from './candidates.ts';
+import { CONTROL_CHANNEL, Session, type SessionOutcome } from './publisher-session.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { Viewer } from './viewer.ts';
 import { DEFAULT_SEGMENTATION_SETTINGS } from '../segmentation/session-segmentation.ts';
@@ -46,6 +46,8 @@ export interface SessionsConfig {
   /** ICE_TRICKLE_PER_SECOND (burst twice that) and ICE_RESTARTS_PER_MINUTE per peer. Default: no limit. */
   readonly iceTricklePerSecond?: number;
   readonly iceRestartsPerMinute?: number;
+  /** CONTROL_MESSAGE_MAX_BYTES. Default: no cap. */
+  readonly controlMessageMaxBytes?: number;
   readonly segmentMaskSmoothing?: number;
   readonly segmentMaxMaskAgeFrames?: number;
   readonly segmentInferenceMaxFps?: number;
@@ -161,7 +163,8 @@ export class SessionRegistry {
     const release = this.#admit('session');
     const leave = this.#hold(client, 'session', release);
     const { sessionId: id, publisherSecret } = mintSession(this.#deps.selfAddress ?? '127.0.0.1:0');
-    const peer = this.#newPeer();
+    // A publisher may open one data channel, the control channel; a viewer none.
+    const peer = this.#newPeer([CONTROL_CHANNEL]);
     const output = new VideoOutput();
     try {
       const answer = await this.#negotiate(peer, offer.sdp, output);
@@ -176,6 +179,7 @@ export class SessionRegistry {
         ...(this.#config.maxFramePixels !== undefined ? { maxFramePixels: this.#config.maxFramePixels } : {}),
         ...(this.#config.maxFrameEffectMs !== undefined ? { maxFrameEffectMs: this.#config.maxFrameEffectMs } : {}),
         ...(this.#config.effectChangesPerSecond !== undefined ? { effectChangesPerSecond: this.#config.effectChangesPerSecond } : {}),
+        ...(this.#config.controlMessageMaxBytes !== undefined ? { controlMessageMaxBytes: this.#config.controlMessageMaxBytes } : {}),
         segmentation: {
           smoothing: this.#config.segmentMaskSmoothing ?? DEFAULT_SEGMENTATION_SETTINGS.smoothing,
           maxMaskAgeFrames: this.#config.segmentMaxMaskAgeFrames ?? DEFAULT_SEGMENTATION_SETTINGS.maxMaskAgeFrames,
@@ -196,7 +200,8 @@ export class SessionRegistry {
         this.#deps.metrics.sessions.inc({ outcome });
       });
       this.#deps.log.info({ sessionId: id, effect: job.effect, sending: answer.sending, receiving: answer.receiving }, 'session started');
-      return { session, publisherSecret, answerSdp: answer.sdp };
+      const max = this.#config.controlMessageMaxBytes;
+      return { session, publisherSecret, answerSdp: max === undefined ? answer.sdp : withMaxMessageSize(answer.sdp, max) };
     } catch (err) {
       peer.close();
       output.close();
@@ -215,7 +220,7 @@ export class SessionRegistry {
     const offer = this.#checkOffer(offerSdp);
     const release = this.#admit('viewer');
     const leave = this.#hold(client, 'viewer', release);
-    const peer = this.#newPeer();
+    const peer = this.#newPeer([]);
     try {
       // A viewer only watches: its own video, if it offers any, is declined, never decoded.
       const answer = await this.#negotiate(peer, offer.sdp, session.output, { receive: false });
@@ -424,13 +429,16 @@ export class SessionRegistry {
     };
   }
 
-  #newPeer(): Peer {
-    return new Peer({
+  #newPeer(channelLabels: readonly string[]): Peer {
+    const peer = new Peer({
+      channelLabels,
       iceServers: this.#config.iceServers,
       portRange: this.#portRange,
       gatherTimeoutMs: GATHER_TIMEOUT_MS,
       onListenerError: (err, event) => this.#deps.log.error({ err, event }, 'peer listener failed'),
     });
+    peer.on('channelrefused', () => this.#deps.metrics.rejected.inc({ reason: 'data_channel' }));
+    return peer;
   }
 
   async #negotiate(peer: Peer, offerSdp: string, output: VideoOutput, options: { receive?: boolean } = {}) {

@@ -33,7 +33,9 @@ interface NativeDataChannel {
   readonly label: string;
   readonly readyState: string;
   send(data: string): void;
+  close(): void;
   onopen: (() => void) | null;
+  onclose: (() => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
 }
 interface NativeDescription {
@@ -84,6 +86,19 @@ function wrtc(): Wrtc {
 }
 
 type Listener<A extends unknown[]> = (...args: A) => void;
+
+/** A data channel opened with `openChannel`: its own handle, so that several may share a label. */
+export interface ClientChannel {
+  readonly label: string;
+  /** connecting, open, closing, closed. */
+  readonly state: string;
+  /** Resolves once the channel is open; rejects if it closes first. */
+  readonly opened: Promise<void>;
+  /** Resolves once the channel is closed (by either side). */
+  readonly closed: Promise<void>;
+  /** Sends text; false when the channel is not open. */
+  send(text: string): boolean;
+}
 
 export interface ClientPeerOptions {
   readonly iceServers?: readonly IceServerConfig[];
@@ -167,6 +182,37 @@ export class ClientPeer {
     if (!channel || channel.readyState !== 'open') return false;
     channel.send(text);
     return true;
+  }
+
+  /**
+   * Opens one more data channel once the connection's data channels are negotiated (the offer had
+   * a `channel`): tests use it to open channels the server does not expect.
+   */
+  openChannel(label: string): ClientChannel {
+    const channel = this.#pc.createDataChannel(label);
+    let closedDone: () => void = () => undefined;
+    const closed = new Promise<void>((resolve) => (closedDone = resolve));
+    const opened = new Promise<void>((resolve, reject) => {
+      channel.onopen = () => resolve();
+      channel.onclose = () => {
+        reject(new Error(`data channel ${label} closed before it opened`));
+        closedDone();
+      };
+    });
+    opened.catch(() => undefined);
+    return {
+      label,
+      get state() {
+        return channel.readyState;
+      },
+      opened,
+      closed,
+      send: (text: string) => {
+        if (channel.readyState !== 'open') return false;
+        channel.send(text);
+        return true;
+      },
+    };
   }
 
   /** Stops sinks and the track (each keeps the event loop alive) and closes the connection. Idempotent. */
