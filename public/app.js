@@ -168,7 +168,8 @@ async function start(event) {
     const channel = pc.createDataChannel('control');
     channel.addEventListener('message', (e) => {
       const reply = JSON.parse(e.data);
-      if (reply.type === 'error') setStatus(`Effect change refused: ${reply.detail}`, true);
+      // Frames over the server's MAX_FRAME_PIXELS are dropped and said so once (payload_too_large).
+      if (reply.type === 'error') setStatus(reply.error === 'payload_too_large' ? reply.detail : `Effect change refused: ${reply.detail}`, true);
       else setStatus(`Streaming with ${reply.effect}.`);
     });
     pc.addEventListener('track', (e) => {

@@ -8,6 +8,7 @@ import { corsHeaders } from './http/cors.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { clientKeys } from './http/client-key.ts';
 import { guards } from './http/guards.ts';
+import { LOG_SERIALIZERS } from './http/log-serializers.ts';
 import { infoRoutes, metricsRoute } from './http/routes/info.ts';
 import { processRoutes } from './http/routes/process.ts';
 import { RefusalHold } from './http/refusal-hold.ts';
@@ -44,7 +45,8 @@ const VERSION = (JSON.parse(readFileSync(packageJsonUrl, 'utf8')) as { version: 
 /** Builds the HTTP app and its engine. Used by server.ts and by tests (`app.inject()`). */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<AppContext> {
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    // Resource URLs carry secrets: whatever logs a request or a parse error goes through these.
+    logger: options.logger ?? { level: config.logLevel, serializers: LOG_SERIALIZERS },
     // Per-request log lines cost more than the work at hundreds of requests per second.
     logController: new LogController({ disableRequestLogging: true }),
     // Routes that take media set their own limits (MAX_BODY_BYTES, SDP); everything else is small.

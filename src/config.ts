@@ -359,7 +359,7 @@ export const SETTINGS = {
   },
   maxFramePixels: {
     env: 'MAX_FRAME_PIXELS',
-    doc: 'largest WebRTC frame a publisher may send, as a count or WxH; a larger frame ends the session (reason frame_too_large)',
+    doc: 'largest WebRTC frame a publisher may send, as a count or WxH; a larger frame is dropped before it reaches the engine (reason too_large) and the publisher told once on the control channel; a session that sends nothing but larger frames for SESSION_IDLE_SECONDS ends (outcome frame_too_large)',
     parse: pixels,
     default: 1920 * 1080,
   },
@@ -371,7 +371,7 @@ export const SETTINGS = {
   },
   maxSessionsPerClient: {
     env: 'MAX_SESSIONS_PER_CLIENT',
-    doc: 'WebRTC peer connections (publishers and viewers, negotiating or open) one client address may hold at once (0: no limit)',
+    doc: 'WebRTC peer connections (publishers and viewers, negotiating or open) one client address may hold at once; one more gets 429 too_many_sessions (0: no limit)',
     parse: int(0, 10_000),
     default: 2,
   },

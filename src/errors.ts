@@ -31,6 +31,11 @@ export const ERRORS = {
     message: 'too many sessions from this address; or effect changes, control messages, trickle-ICE PATCHes or ICE restarts in this session; Retry-After says when to come back',
     retryable: true,
   },
+  too_many_sessions: {
+    status: 429,
+    message: 'this address holds MAX_SESSIONS_PER_CLIENT WebRTC peer connections: end one (DELETE) before opening another; Retry-After says when to try again',
+    retryable: true,
+  },
   worker_failed: { status: 500, message: 'a worker failed while processing the frame' },
   internal: { status: 500, message: 'internal error' },
   overloaded: {

@@ -153,7 +153,7 @@ export function createMetrics(options: MetricsOptions) {
     }),
     framesDropped: new Counter({
       name: 'app_frames_dropped_total',
-      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the in-flight memory budget was full), too_costly (the session\'s effect costs more than MAX_FRAME_EFFECT_MS a frame at its size), invalid, failed',
+      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the in-flight memory budget was full), too_costly (the session\'s effect costs more than MAX_FRAME_EFFECT_MS a frame at its size), too_large (over MAX_FRAME_PIXELS), invalid, failed',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
@@ -240,4 +240,4 @@ export function processOutcome(statusCode: number): ProcessOutcome {
  * Why a decoded WebRTC frame was not processed (app_frames_dropped_total{reason}). Every one is
  * skipped before it costs anything beyond its decode: no copy, no effect, no encode.
  */
-export type FrameDropReason = 'superseded' | 'overloaded' | 'too_costly' | 'invalid' | 'failed';
+export type FrameDropReason = 'superseded' | 'overloaded' | 'too_costly' | 'too_large' | 'invalid' | 'failed';

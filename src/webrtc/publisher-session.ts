@@ -13,7 +13,10 @@ import { parseJob } from './job.ts';
 import type { Peer, VideoOutput } from './peer.ts';
 import type { I420Frame, PeerState } from './peer-types.ts';
 
-/** connect_timeout: not connected within SESSION_CONNECT_SECONDS; frame_too_large: a frame over MAX_FRAME_PIXELS. */
+/**
+ * connect_timeout: not connected within SESSION_CONNECT_SECONDS; frame_too_large: nothing but frames
+ * over MAX_FRAME_PIXELS for SESSION_IDLE_SECONDS.
+ */
 export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained' | 'connect_timeout' | 'frame_too_large';
 
 /** The data channel a publisher may open to change the effect (same JSON as PATCH /whip/{id}). */
@@ -27,7 +30,10 @@ export interface SessionDeps {
   readonly log: FastifyBaseLogger;
   readonly idleSeconds: number;
   readonly maxIters: number;
-  /** MAX_FRAME_PIXELS: a larger frame ends the session (frame_too_large). Default: no cap. */
+  /**
+   * MAX_FRAME_PIXELS: a larger frame is dropped on arrival (too_large), the publisher told once per
+   * size; a session that sends nothing else for `idleSeconds` ends (frame_too_large). Default: no cap.
+   */
   readonly maxFramePixels?: number;
   /**
    * MAX_FRAME_EFFECT_MS: the most compute one frame's effect may be predicted to take at the
@@ -107,7 +113,9 @@ export class Session extends SafeEmitter<SessionEvents> {
   #framesDropped = 0;
   #idleTimer: NodeJS.Timeout;
   #closed = false;
-  #endingForSize = false;
+  /** When the last frame over MAX_FRAME_PIXELS arrived (-Infinity: none), and the size the publisher was last told about. */
+  #lastOversizeMs = Number.NEGATIVE_INFINITY;
+  #toldTooLarge: string | undefined;
   #lastLimitNoticeMs = Number.NEGATIVE_INFINITY;
   /** The layout of the last frame received, new only when the size changes (what effects are priced at). */
   #frameLayout: FrameLayout | undefined;
@@ -134,8 +142,8 @@ export class Session extends SafeEmitter<SessionEvents> {
       },
     });
     peer.on('frame', (frame, receivedAtMs) => {
-      if (deps.maxFramePixels !== undefined && frame.width * frame.height > deps.maxFramePixels) return this.#frameTooLarge(frame);
       this.#framesReceived++;
+      if (deps.maxFramePixels !== undefined && frame.width * frame.height > deps.maxFramePixels) return this.#frameTooLarge(frame, receivedAtMs);
       this.#lastActivityMs = receivedAtMs;
       let layout = this.#frameLayout;
       if (layout?.width !== frame.width || layout.height !== frame.height) layout = this.#frameLayout = { format: 'i420', width: frame.width, height: frame.height };
@@ -155,7 +163,9 @@ export class Session extends SafeEmitter<SessionEvents> {
     });
     const tickMs = Math.min(1000, deps.idleSeconds * 500);
     this.#idleTimer = setInterval(() => {
-      if (performance.now() - this.#lastActivityMs > deps.idleSeconds * 1000) this.close('idle');
+      if (performance.now() - this.#lastActivityMs <= deps.idleSeconds * 1000) return;
+      // No usable frame for that long: if frames kept coming, they were all too large.
+      this.close(this.#lastOversizeMs > this.#lastActivityMs ? 'frame_too_large' : 'idle');
     }, tickMs);
     this.#idleTimer.unref();
   }
@@ -306,15 +316,21 @@ export class Session extends SafeEmitter<SessionEvents> {
     }, extras);
   }
 
-  /** Ends the session, saying why on the control channel: no oversized frame reaches the engine. */
-  #frameTooLarge(frame: { width: number; height: number }): void {
-    if (this.#closed || this.#endingForSize) return;
-    this.#endingForSize = true;
-    const detail = `a ${frame.width}x${frame.height} frame is over MAX_FRAME_PIXELS (${this.#deps.maxFramePixels}); send a smaller resolution`;
-    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify({ type: 'error', error: 'frame_too_large', detail }));
-    this.#deps.log.warn({ sessionId: this.id, width: frame.width, height: frame.height }, 'session frame too large');
-    // Closing from inside a libwebrtc callback is not safe; leave the callback first.
-    setImmediate(() => this.close('frame_too_large'));
+  /**
+   * Drops a frame over MAX_FRAME_PIXELS before anything but its decode is spent on it, telling the
+   * publisher once per size: a camera that changes resolution (or a sender scaled down with
+   * scaleResolutionDownBy) goes on without renegotiating. Only a session that sends nothing else
+   * for SESSION_IDLE_SECONDS ends (the idle check, as frame_too_large).
+   */
+  #frameTooLarge(frame: { width: number; height: number }, receivedAtMs: number): void {
+    this.#lastOversizeMs = receivedAtMs;
+    this.#dropped('too_large');
+    const size = `${frame.width}x${frame.height}`;
+    if (this.#toldTooLarge === size) return;
+    this.#toldTooLarge = size;
+    const detail = `a ${size} frame is over MAX_FRAME_PIXELS (${this.#deps.maxFramePixels} pixels): it is dropped; send a smaller resolution (e.g. RTCRtpSender.setParameters with scaleResolutionDownBy)`;
+    this.#tell('payload_too_large', detail);
+    this.#deps.log.warn({ sessionId: this.id, width: frame.width, height: frame.height }, 'session frames too large');
   }
 
   /** The predicted milliseconds of `job` on one frame of `layout` when over MAX_FRAME_EFFECT_MS, else undefined. */

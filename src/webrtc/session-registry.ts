@@ -260,12 +260,10 @@ export class SessionRegistry {
       release();
       this.#deps.metrics.rejected.inc({ reason: 'sessions_per_client' });
       if (kind === 'session') this.#deps.metrics.sessions.inc({ outcome: 'rejected' });
-      throw new OverloadedError(
-        `this address holds ${held} WebRTC peer connections (MAX_SESSIONS_PER_CLIENT ${max}); end one first`,
-        this.#config.retryAfterSeconds,
-        'sessions_per_client',
-        'unavailable',
-      );
+      // The client's own doing, not the pod's state: another pod would refuse it too.
+      throw new HttpError('too_many_sessions', `this address holds ${held} WebRTC peer connections (MAX_SESSIONS_PER_CLIENT ${max}); end one first`, {
+        'retry-after': String(this.#config.retryAfterSeconds),
+      });
     }
     this.#perClient.set(client, held + 1);
     let left = false;

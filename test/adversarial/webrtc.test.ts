@@ -1,7 +1,7 @@
 /**
- * WebRTC attacks against a real listening server (issue 12): offers that never finish ICE, one
- * address taking every session slot, frames far larger than a camera's, offers with many sections,
- * effect changes as fast as a client can send them.
+ * WebRTC attacks against a real listening server (issues 12 and 19): offers that never finish ICE,
+ * one address taking every session slot, frames far larger than a camera's, offers with many
+ * sections, effect changes as fast as a client can send them.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,14 +11,13 @@ import { metricValue } from '../helpers.ts';
 import { CARD, eventually, listeningApp, metricsText, publish } from '../webrtc/support.ts';
 
 /** An offer whose answer is never applied: the server's peer never connects (a half-open session). */
-async function halfOpen(url: string, headers: Record<string, string> = {}): Promise<Response> {
+async function halfOpen(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: string }> {
   const peer = new Peer({ iceServers: [], gatherTimeoutMs: 500, onListenerError: () => undefined });
   const output = new VideoOutput();
   try {
     const offer = await peer.offer({ send: output, receive: true });
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', ...headers }, body: offer });
-    await res.arrayBuffer();
-    return res;
+    return { status: res.status, headers: res.headers, body: await res.text() };
   } finally {
     peer.close();
     output.close();
@@ -37,9 +36,12 @@ test('half-open offers: one address holds at most MAX_SESSIONS_PER_CLIENT, and u
   });
   // An IPv6 client with a /64 takes a fresh address for every offer: still one client.
   const attacker = (i: number) => ({ 'x-forwarded-for': `2001:db8:7:7:${(i + 1).toString(16)}::9` });
-  const statuses = [];
-  for (let i = 0; i < 4; i++) statuses.push((await halfOpen(`${base}/whip`, attacker(i))).status);
-  assert.deepEqual(statuses, [201, 201, 503, 503], 'two slots, then refusals (all within SESSION_CONNECT_SECONDS)');
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(await halfOpen(`${base}/whip`, attacker(i)));
+  // 429, not 503: it is this client's doing, and another pod would refuse it as well.
+  assert.deepEqual(answers.map((a) => a.status), [201, 201, 429, 429], 'two slots, then refusals (all within SESSION_CONNECT_SECONDS)');
+  assert.equal(answers[2]!.headers.get('retry-after'), '1');
+  assert.equal(JSON.parse(answers[3]!.body).error, 'too_many_sessions');
   // Another address (the next /64) still gets a slot.
   assert.equal((await halfOpen(`${base}/whip`, { 'x-forwarded-for': '2001:db8:7:8::9' })).status, 201);
   assert.equal(ctx.sessions.size, 3);
@@ -71,20 +73,33 @@ test('an offer with more media sections than MAX_OFFER_SECTIONS is refused befor
   assert.match(((await res.json()) as { detail: string }).detail, /MAX_OFFER_SECTIONS/);
 });
 
-test('a publisher sending frames over MAX_FRAME_PIXELS has its session ended with a stated reason', async (t) => {
-  const { ctx, base } = await listeningApp(t, { maxFramePixels: 320 * 240 });
+test('frames over MAX_FRAME_PIXELS are dropped before the engine, the publisher told once; smaller ones go on; only a session of nothing else ends', async (t) => {
+  const { ctx, base } = await listeningApp(t, { maxFramePixels: 320 * 240, sessionIdleSeconds: 3 });
   const publisher = await publish(t, `${base}/whip?effect=invert`, { controlChannel: true });
-  const reasons: string[] = [];
-  publisher.peer.on('message', (_label, text) => reasons.push(text));
+  const told: string[] = [];
+  publisher.peer.on('message', (_label, text) => told.push(text));
   const big = i420Frame(640, 480, () => 128);
-  const stop = publisher.startFrames(15, () => big);
+  let next = big;
+  const stop = publisher.startFrames(15, () => next);
   t.after(stop);
-  await eventually('the session to end', () => ctx.sessions.size === 0, 10_000);
+  const dropped = async () => metricValue(await metricsText(base), 'app_frames_dropped_total', { reason: 'too_large' }) ?? 0;
+  await eventually('oversized frames dropped', async () => (await dropped()) >= 5, 10_000);
+  await eventually('the publisher told why', () => told.length > 0, 5000);
+  assert.equal(JSON.parse(told[0]!).error, 'payload_too_large');
+  assert.match(JSON.parse(told[0]!).detail, /640x480.*MAX_FRAME_PIXELS/);
+  assert.equal(metricValue(await metricsText(base), 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }), undefined, 'no oversized frame reached the engine');
+  assert.equal(ctx.sessions.size, 1, 'the session goes on');
+
+  // The publisher scales down: its frames are processed at once, on the same connection.
+  next = CARD;
+  await eventually('frames processed', async () => (metricValue(await metricsText(base), 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }) ?? 0) >= 3, 10_000);
+  assert.equal(told.filter((m) => /payload_too_large/.test(m)).length, 1, 'told once for that size');
+
+  // Nothing but oversized frames for SESSION_IDLE_SECONDS: the session ends, and says why.
+  next = big;
+  await eventually('the session to end', () => ctx.sessions.size === 0, 15_000);
   stop();
-  const metrics = await metricsText(base);
-  assert.equal(metricValue(metrics, 'app_webrtc_sessions_total', { outcome: 'frame_too_large' }), 1);
-  assert.equal(metricValue(metrics, 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }), undefined, 'no oversized frame reached the engine');
-  if (reasons.length > 0) assert.match(reasons[0]!, /frame_too_large/);
+  assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_total', { outcome: 'frame_too_large' }), 1);
 });
 
 test('effect changes are rate-limited per session: the excess gets 429, the session goes on', async (t) => {
