@@ -189,7 +189,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     isDraining: () => draining,
     selfAddress: fleet.selfAddress,
   });
-  await app.register(whipRoutes, { sessions, config, fleet, iceLinks });
+  await app.register(whipRoutes, { sessions, config, fleet, iceLinks, engine, onRejected: countRejection });
   const deletionCost = deletionCostUpdater(config, { count: () => sessions.peerCount, log: app.log.child({ component: 'pod-deletion-cost' }), metrics });
   if (deletionCost) {
     deletionCost.start();

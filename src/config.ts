@@ -604,6 +604,18 @@ export const SETTINGS = {
     parse: pixels,
     default: 1920 * 1080,
   },
+  backdropMaxBytes: {
+    env: 'BACKDROP_MAX_BYTES',
+    doc: 'largest backdrop upload (PUT /whip/{id}/background), checked against Content-Length before a byte is read (413); the body and its decoded pixels are reserved in MEMORY_BUDGET_BYTES under the client\'s MEMORY_CLIENT_SHARE. 8 MiB fits any 1920x1080 PNG',
+    parse: int(1024, 2 ** 31 - 1),
+    default: 8 * 1024 * 1024,
+  },
+  backdropUploadsPerMinute: {
+    env: 'BACKDROP_UPLOADS_PER_MINUTE',
+    doc: 'backdrop uploads one client address may start per minute on each replica, and one session on its owner (a burst of that many, then one every 60/N seconds); more get 429 with Retry-After',
+    parse: int(1, 10_000),
+    default: 10,
+  },
 } as const satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -17,6 +17,7 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   turn_credentials: 'an address asked OPTIONS for minted TURN credentials more than TURN_CREDENTIALS_PER_MINUTE times; `rate_limited`',
   ice_rate: 'a publisher or viewer sent trickle-ICE PATCHes faster than ICE_TRICKLE_PER_SECOND, or restarted ICE more than ICE_RESTARTS_PER_MINUTE; `rate_limited`',
   ice_candidates: 'an offer or trickle PATCH would give one peer connection more than MAX_REMOTE_CANDIDATES usable candidates; `bad_request` (offer) or `unprocessable` (trickle). Candidates dropped by the address filter are counted in `app_ice_candidates_dropped_total{reason}` instead',
+  backdrop_rate: 'backdrop uploads over BACKDROP_UPLOADS_PER_MINUTE, from one address on a replica or for one session on its owner; `rate_limited`',
   data_channel: 'a publisher opened a data channel other than one `control` channel (it is closed), or sent a control message over CONTROL_MESSAGE_MAX_BYTES (`payload_too_large` on the channel)',
 };
 

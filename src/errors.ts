@@ -28,7 +28,7 @@ export const ERRORS = {
   too_costly: { status: 422, message: 'the job would take longer than MAX_JOB_SECONDS (a live session\'s effect: longer than MAX_FRAME_EFFECT_MS a frame): ask for fewer pixels, passes or a smaller radius' },
   rate_limited: {
     status: 429,
-    message: 'too many sessions from this address; or effect changes, control messages, trickle-ICE PATCHes or ICE restarts in this session; Retry-After says when to come back',
+    message: 'too many sessions from this address; or effect changes, control messages, trickle-ICE PATCHes, ICE restarts or backdrop uploads in this session; Retry-After says when to come back',
     retryable: true,
   },
   too_many_sessions: {
@@ -63,7 +63,7 @@ export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
  * is decided: the worker pool and cost admission (queue_full: MAX_QUEUE or MAX_QUEUE_WAIT_SECONDS,
  * cost: MAX_JOB_SECONDS), the memory budgets (memory), the deadline (deadline), the pressure and
  * rate-limit guards, the sessions (rate_limited for effect changes and control messages,
- * data_channel), the session registry (sessions_per_client: MAX_SESSIONS_PER_CLIENT;
+ * backdrop_rate, data_channel), the session registry (sessions_per_client: MAX_SESSIONS_PER_CLIENT;
  * ice_rate and ice_candidates for remote ICE).
  */
 export const REJECT_REASONS = [
@@ -83,6 +83,7 @@ export const REJECT_REASONS = [
   'turn_credentials',
   'ice_rate',
   'ice_candidates',
+  'backdrop_rate',
   'data_channel',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];

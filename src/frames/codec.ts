@@ -17,15 +17,21 @@ export interface DecodedImage {
   readonly pixels: Buffer;
 }
 
+/** The most pixels an image may declare, and the setting that says so (named in the 413). */
+export interface PixelLimit {
+  readonly maxPixels: number;
+  readonly setting: string;
+}
+
 /**
  * Decodes a PNG or JPEG into RGBA. The header is read first: an image that declares more than
- * `maxPixels` is refused before any pixel is decoded, and a body that is not what its content type
- * says is refused too.
+ * `limit.maxPixels` is refused before any pixel is decoded, and a body that is not what its content
+ * type says is refused too.
  */
 export async function decodeImage(
   body: Buffer,
   declared: ImageFormat,
-  maxPixels: number,
+  limit: PixelLimit,
   /** Called with the declared size once the header is read, before decoding; may throw to refuse. */
   beforeDecode?: (width: number, height: number) => void,
 ): Promise<DecodedImage> {
@@ -42,8 +48,9 @@ export async function decodeImage(
   }
   const { width, height } = header;
   if (!(width >= 1 && height >= 1)) throw badRequest('the image declares no size');
+  const { maxPixels, setting } = limit;
   if (width * height > maxPixels) {
-    throw tooLarge(`the image declares ${width}x${height} (${width * height} pixels); the limit is ${maxPixels} (MAX_PIXELS)`);
+    throw tooLarge(`the image declares ${width}x${height} (${width * height} pixels); the limit is ${maxPixels} (${setting})`);
   }
   beforeDecode?.(width, height);
   try {

@@ -45,6 +45,8 @@ export interface SessionDeps {
   readonly effectChangesPerSecond?: number;
   /** CONTROL_MESSAGE_MAX_BYTES: a larger control message is refused before it is parsed. Default: no cap. */
   readonly controlMessageMaxBytes?: number;
+  /** BACKDROP_UPLOADS_PER_MINUTE (a burst of that many). Default: no limit. */
+  readonly backdropUploadsPerMinute?: number;
   /** Segmentation effects: mask smoothing and the longest mask reuse (defaults: src/segmentation/). */
   readonly segmentation?: SegmentationSettings;
 }
@@ -122,6 +124,7 @@ export class Session extends SafeEmitter<SessionEvents> {
   /** The job and layout the control channel was last told cost too much (told once each). */
   #toldTooCostly: { readonly job: EffectJob; readonly layout: FrameLayout } | undefined;
   readonly #changes: TokenBucket | undefined;
+  readonly #backdrops: TokenBucket | undefined;
 
   constructor(id: string, peer: Peer, output: VideoOutput, job: EffectJob, etag: string, deps: SessionDeps) {
     super((err, event) => deps.log.error({ err, event, sessionId: id }, 'session listener failed'));
@@ -132,6 +135,7 @@ export class Session extends SafeEmitter<SessionEvents> {
     this.#etag = etag;
     this.#deps = deps;
     this.#changes = deps.effectChangesPerSecond === undefined ? undefined : new TokenBucket(deps.effectChangesPerSecond, 2 * deps.effectChangesPerSecond);
+    this.#backdrops = deps.backdropUploadsPerMinute === undefined ? undefined : new TokenBucket(deps.backdropUploadsPerMinute / 60, deps.backdropUploadsPerMinute);
     this.#loop = new LatestFrameLoop<ReceivedFrame>({
       run: (f) => this.#process(f),
       onDropped: () => this.#dropped('superseded'),
@@ -195,6 +199,15 @@ export class Session extends SafeEmitter<SessionEvents> {
       });
     }
     return this.#applyChange(request);
+  }
+
+  /**
+   * Takes one of the session's BACKDROP_UPLOADS_PER_MINUTE; undefined when taken, else the seconds
+   * until the next one (the upload is refused).
+   */
+  takeBackdropUpload(): number | undefined {
+    if (!this.#backdrops || this.#backdrops.take()) return undefined;
+    return this.#backdrops.retryAfterSeconds();
   }
 
   #applyChange(request: Readonly<Record<string, unknown>>): EffectJob {

@@ -48,6 +48,8 @@ export interface SessionsConfig {
   readonly iceRestartsPerMinute?: number;
   /** CONTROL_MESSAGE_MAX_BYTES. Default: no cap. */
   readonly controlMessageMaxBytes?: number;
+  /** BACKDROP_UPLOADS_PER_MINUTE per session. Default: no limit. */
+  readonly backdropUploadsPerMinute?: number;
   readonly segmentMaskSmoothing?: number;
   readonly segmentMaxMaskAgeFrames?: number;
   readonly segmentInferenceMaxFps?: number;
@@ -180,6 +182,7 @@ export class SessionRegistry {
         ...(this.#config.maxFrameEffectMs !== undefined ? { maxFrameEffectMs: this.#config.maxFrameEffectMs } : {}),
         ...(this.#config.effectChangesPerSecond !== undefined ? { effectChangesPerSecond: this.#config.effectChangesPerSecond } : {}),
         ...(this.#config.controlMessageMaxBytes !== undefined ? { controlMessageMaxBytes: this.#config.controlMessageMaxBytes } : {}),
+        ...(this.#config.backdropUploadsPerMinute !== undefined ? { backdropUploadsPerMinute: this.#config.backdropUploadsPerMinute } : {}),
         segmentation: {
           smoothing: this.#config.segmentMaskSmoothing ?? DEFAULT_SEGMENTATION_SETTINGS.smoothing,
           maxMaskAgeFrames: this.#config.segmentMaxMaskAgeFrames ?? DEFAULT_SEGMENTATION_SETTINGS.maxMaskAgeFrames,

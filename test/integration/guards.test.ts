@@ -15,13 +15,18 @@ test('security headers and a CSP on every response; no stack traces in errors', 
   assert.doesNotMatch(bad.body, /at .*\.ts:\d+/);
 });
 
-test('when the event loop stalls, the API sheds with 503 while probes and metrics still answer', async (t) => {
+test('when the event loop stalls, the API and backdrop uploads shed with 503 while probes and metrics still answer', async (t) => {
   const { app } = await testApp(t, { maxEventLoopDelayMs: 20, retryAfterSeconds: 3 });
   assert.equal((await app.inject('/process?pixels=32x32&iters=1')).statusCode, 200);
   const shed = await underStall(app, 20, () => app.inject('/process?pixels=32x32&iters=1'));
   assert.equal(shed.statusCode, 503, shed.body);
   assert.equal(shed.headers['retry-after'], '3');
   assert.equal(shed.json().error, 'overloaded');
+  // A backdrop upload is new work too (decoding an image): no longer exempt.
+  const upload = await underStall(app, 20, () =>
+    app.inject({ method: 'PUT', url: '/whip/x.y.z/background', headers: { 'content-type': 'image/png' }, payload: Buffer.alloc(64) }),
+  );
+  assert.equal(upload.statusCode, 503, upload.body);
   assert.equal((await app.inject('/healthz')).statusCode, 200);
   assert.equal((await app.inject('/readyz')).statusCode, 200);
   assert.equal((await app.inject('/metrics')).statusCode, 200);

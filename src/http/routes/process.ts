@@ -137,7 +137,7 @@ export async function processRoutes(app: FastifyInstance, options: ProcessRouteO
       imageFormat = IMAGE_TYPES[contentType]!;
       // The decoded pixels, libvips' working copy and the encoded answer: reserved once the header
       // says the size, before anything is decoded.
-      const image = await decodeImage(body, imageFormat, limits.maxPixels, (width, height) => {
+      const image = await decodeImage(body, imageFormat, { maxPixels: limits.maxPixels, setting: 'MAX_PIXELS' }, (width, height) => {
         const bytes = 3 * width * height * 4;
         if (!reservation?.grow(bytes)) throw memoryFull(bytes);
       });

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
-import { HttpError, unprocessable } from '../../errors.ts';
+import type { EffectEngine } from '../../engine/engine-types.ts';
+import { HttpError, unprocessable, type RejectReason } from '../../errors.ts';
 import type { Fleet } from '../../fleet/fleet.ts';
-import { publisherResourceId } from '../../fleet/session-id.ts';
+import { parseId, publisherResourceId } from '../../fleet/session-id.ts';
 import { parseJob } from '../../webrtc/job.ts';
 import { MAX_SDP_BYTES } from '../../webrtc/sdp.ts';
 import type { Session } from '../../webrtc/publisher-session.ts';
@@ -11,16 +12,20 @@ import { EXEMPT_FROM_PRESSURE, sessionCreationLimit } from '../guards.ts';
 import type { IceLinks } from '../ice-links.ts';
 import { asSdp, bearerMatches, JSON_TYPE, patchIce, requireType, SDP_TYPE, SDPFRAG_TYPE } from '../whip-support.ts';
 import { whepRoutes } from './whep.ts';
-import { backdropRoutes } from './backdrop.ts';
+import { backdropRoutes, type SessionPlace } from './backdrop.ts';
 
 export interface WhipRouteOptions {
   readonly sessions: SessionRegistry;
   readonly config: Pick<Config, 'iceServers' | 'corsOrigins' | 'whipToken' | 'maxIters' | 'sessionRateLimitPerMinute'> &
-    Partial<Pick<Config, 'backdropMaxPixels' | 'maxBodyBytes'>>;
+    Partial<Pick<Config, 'backdropMaxPixels' | 'backdropMaxBytes' | 'backdropUploadsPerMinute'>>;
+  /** Backdrop uploads are reserved in the engine's in-flight byte budget. */
+  readonly engine: Pick<EffectEngine, 'memory' | 'memoryRefusal'>;
+  /** Counts refusals decided here (app_rejected_total). */
+  readonly onRejected: (reason: RejectReason) => void;
   /** The ICE servers' Link headers, TURN credentials minted per answer (src/http/ice-links.ts). */
   readonly iceLinks: Pick<IceLinks, 'forAnswer' | 'forOptions'>;
   /** Routes calls for other replicas' sessions to their owner (src/fleet). */
-  readonly fleet: Pick<Fleet, 'routeToOwner' | 'isForwardedByMember'>;
+  readonly fleet: Pick<Fleet, 'selfKey' | 'membership' | 'routeToOwner' | 'isForwardedByMember'>;
 }
 
 /**
@@ -106,12 +111,23 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     return reply.code(200).send();
   });
 
+  // Before a backdrop upload is read: which replica holds its session (as routeToOwner decides it).
+  const locate = async (resourceId: string): Promise<SessionPlace> => {
+    const parsed = parseId(resourceId);
+    if (parsed === undefined || parsed.ownerKey === fleet.selfKey) return 'here';
+    return (await fleet.membership.isMember(parsed.owner)) ? 'member' : 'nowhere';
+  };
   await app.register(backdropRoutes, {
-    sessionOf,
+    publisherOf: (resourceId) => sessions.publisher(resourceId),
+    locate,
+    engine: options.engine,
+    forwardedByMember: (request) => fleet.isForwardedByMember(request),
+    onRejected: options.onRejected,
     exempt: EXEMPT_FROM_PRESSURE,
     preHandler: fleet.routeToOwner('id'),
     maxPixels: config.backdropMaxPixels ?? 1920 * 1080,
-    maxBodyBytes: config.maxBodyBytes ?? 36 * 1024 * 1024,
+    maxBytes: config.backdropMaxBytes ?? 8 * 1024 * 1024,
+    uploadsPerMinute: config.backdropUploadsPerMinute ?? 0,
   });
 
   await whepRoutes(app, { sessions, options204, createLimit, routeToOwner: fleet.routeToOwner('sessionId') });
