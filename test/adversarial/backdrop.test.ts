@@ -88,6 +88,11 @@ test('uploads to a session that does not exist, or over BACKDROP_MAX_BYTES, are 
   assert.deepEqual(oversized.map((a) => a.status), [413, 413, 413, 413]);
   assert.match(oversized[0]!.body, /BACKDROP_MAX_BYTES/);
   assert.deepEqual(missing.map((a) => a.status), [404, 404, 404, 404]);
+  // An id naming a replica that is not in the fleet: refused the same way, with no connection made.
+  const elsewhere = `${server.baseUrl}/whip/${Buffer.from('10.9.9.9:8080').toString('base64url')}.AAAAAAAAAAAAAAAAAAAAAA.${'S'.repeat(43)}/background`;
+  const gone = await put(elsewhere, BACKDROP_MAX_BYTES, { clientIp: '198.51.100.3' });
+  assert.equal(gone.status, 404);
+  assert.equal(JSON.parse(gone.body).error, 'session_gone');
   assert.ok([...oversized, ...missing].every((a) => a.connection === 'close'), 'each refusal closes the connection');
   assert.equal(await inflightBytes(), 0, 'nothing reserved');
 });

@@ -58,7 +58,8 @@ export async function backdropRoutes(app: FastifyInstance, options: BackdropRout
     if (!Number.isSafeInteger(declared) || declared < 0) throw refuse(badRequest('Content-Length must be a whole number'));
     if (declared > options.maxBytes) throw refuse(tooLarge(`the image declares ${declared} bytes; the limit is ${options.maxBytes} (BACKDROP_MAX_BYTES)`));
     const place = await options.locate(request.params.id);
-    if (place === 'nowhere') throw refuse(notFound('no such session'));
+    // As routeToOwner answers it: the id names a replica that is not (or no longer) in the fleet.
+    if (place === 'nowhere') throw refuse(new HttpError('session_gone'));
     if (place === 'here') {
       const session = options.publisherOf(request.params.id);
       if (!session) throw refuse(notFound('no such session'));
