@@ -1,6 +1,8 @@
 /**
- * Separable Gaussian blur, radius r = ceil(3 * sigma), weights exp(-i^2 / (2 sigma^2)) normalised
- * to sum 1, clamp-to-edge, over one plane of `channels` interleaved 8-bit channels.
+ * Gaussian blur over one plane of `channels` interleaved 8-bit channels, clamp-to-edge: below
+ * RECURSIVE_MIN_SIGMA the exact separable FIR here, radius r = ceil(3 * sigma), weights
+ * exp(-i^2 / (2 sigma^2)) normalised to sum 1, whose cost grows with sigma; from it on the
+ * recursive filter of gaussian-iir.ts, whose cost does not (src/effects/reference.ts defines both).
  *
  * Convolution with clamped edges is separable and the order of the passes does not change the
  * exact result, so the vertical pass runs first, straight from the 8-bit rows, into one padded
@@ -20,6 +22,7 @@
  * The result equals the reference unless the exact value lies within ~0.25 of a .5.
  */
 import { clampIndex } from './common';
+import { RECURSIVE_MIN_SIGMA, recursiveGaussian, recursivePlaneBytes, recursiveScratchBytes } from './gaussian-iir';
 
 export function gaussianRadius(sigma: f64): i32 {
   return <i32>Math.ceil(3 * sigma);
@@ -53,14 +56,38 @@ function padLanes(r: i32, c: i32): i32 {
   return (r + 1) * c + 8;
 }
 
-/** Scratch bytes for a plane of this width. */
-export function gaussianScratch(width: i32, channels: i32, sigma: f64): i32 {
+/** From this sigma on, gaussian is the recursive filter. */
+export function gaussianRecursiveMinSigma(): f64 {
+  return RECURSIVE_MIN_SIGMA;
+}
+
+/** Scratch bytes of the FIR for a plane of this width. */
+function firScratchBytes(width: i32, channels: i32, sigma: f64): i32 {
   const r = gaussianRadius(sigma);
   return 2 * weightsBytes(r) + offsBytes(r) + align16((width * channels + 2 * padLanes(r, channels)) * 2 + 32);
 }
 
-export function gaussian(src: usize, dst: usize, width: i32, height: i32, channels: i32, sigma: f64, scratch: usize): void {
-  if (channels == 4) gaussianImpl(src, dst, width, height, 4, sigma, scratch);
+/**
+ * Row scratch bytes for a plane of this size (`scratch` of gaussian): enough for every sigma up
+ * to this one, so that scratch sized for the largest sigma of a series serves them all.
+ */
+export function gaussianScratch(width: i32, height: i32, channels: i32, sigma: f64): i32 {
+  const fir = firScratchBytes(width, channels, min(sigma, RECURSIVE_MIN_SIGMA));
+  return sigma < RECURSIVE_MIN_SIGMA ? fir : max(fir, recursiveScratchBytes(width, height, channels));
+}
+
+/** Plane-sized scratch bytes (`plane` of gaussian): 0 below RECURSIVE_MIN_SIGMA, as large from it on. */
+export function gaussianPlaneScratch(width: i32, height: i32, channels: i32, sigma: f64): i32 {
+  return sigma < RECURSIVE_MIN_SIGMA ? 0 : recursivePlaneBytes(width, height, channels);
+}
+
+/**
+ * `scratch`: gaussianScratch bytes; `plane`: gaussianPlaneScratch bytes. From
+ * RECURSIVE_MIN_SIGMA on src may be dst (the recursive filter reads all of src first).
+ */
+export function gaussian(src: usize, dst: usize, width: i32, height: i32, channels: i32, sigma: f64, scratch: usize, plane: usize): void {
+  if (sigma >= RECURSIVE_MIN_SIGMA) recursiveGaussian(src, dst, width, height, channels, sigma, scratch, plane);
+  else if (channels == 4) gaussianImpl(src, dst, width, height, 4, sigma, scratch);
   else gaussianImpl(src, dst, width, height, 1, sigma, scratch);
 }
 

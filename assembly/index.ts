@@ -4,7 +4,7 @@
  * (sized by the matching *Scratch function). Nothing here allocates.
  */
 export { blur, sharpen, edge, scratch3x3 } from './box';
-export { gaussian, gaussianRadius, gaussianScratch } from './gaussian';
+export { gaussian, gaussianRadius, gaussianScratch, gaussianPlaneScratch, gaussianRecursiveMinSigma } from './gaussian';
 export { pixelate, pixelateScratch } from './pixelate';
 export { invert, grayscaleRgba, copyBytes, fillBytes } from './pointwise';
 

@@ -8,7 +8,10 @@
  *   grayscale, edge and invert keep alpha;
  * - I420: each plane is filtered on its own at its own size; pixelate uses `block` on Y and
  *   max(1, block >> 1) on U and V; grayscale and edge leave U = V = 128;
- * - each iteration applies the effect again to the previous output; 0 iterations copy the frame.
+ * - each iteration applies the effect again to the previous output; 0 iterations copy the frame;
+ * - gaussian: below GAUSSIAN_RECURSIVE_MIN_SIGMA the sampled Gaussian truncated at radius
+ *   ceil(3 sigma) (an exact FIR); from it on, Deriche's 4th-order recursive approximation of the
+ *   untruncated sampled Gaussian, whose cost does not grow with sigma (see recursiveGaussianLine).
  */
 import { planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import { isEffectName, isSegmentationEffect, withDefaults, type EffectJob, type EffectParams, type FilterEffectName, type ParamsOf } from './catalog.ts';
@@ -155,13 +158,31 @@ export function gaussianWeights(sigma: number): number[] {
   return w.map((v) => v / total);
 }
 
-/** Horizontal pass kept unrounded in float64, then the vertical pass, rounded half up. */
+/**
+ * Horizontal pass kept unrounded in float64, then the vertical pass, rounded half up: the FIR
+ * below GAUSSIAN_RECURSIVE_MIN_SIGMA, the recursive filter from it on.
+ */
 function gaussian(src: Plane, dst: Plane, sigma: number): void {
-  const w = gaussianWeights(sigma);
-  const r = w.length - 1;
   const { width, height, channels } = src;
   const horizontal = new Float64Array(width * height * channels);
   const hIndex = (x: number, y: number, ch: number) => (y * width + x) * channels + ch;
+  if (sigma >= GAUSSIAN_RECURSIVE_MIN_SIGMA) {
+    const both = new Float64Array(width * height * channels);
+    forEachCoordinate(src, (x, y, ch) => {
+      both[hIndex(x, y, ch)] = src.at(x, y, ch);
+    });
+    const coefficients = recursiveGaussianCoefficients(sigma);
+    for (let y = 0; y < height; y++) {
+      for (let ch = 0; ch < channels; ch++) recursiveGaussianLine(coefficients, both, hIndex(0, y, ch), channels, width, horizontal);
+    }
+    for (let x = 0; x < width; x++) {
+      for (let ch = 0; ch < channels; ch++) recursiveGaussianLine(coefficients, horizontal, hIndex(x, 0, ch), width * channels, height, both);
+    }
+    forEachSample(src, dst, (x, y, ch) => clampByte(Math.floor((both[hIndex(x, y, ch)] ?? 0) + 0.5)));
+    return;
+  }
+  const w = gaussianWeights(sigma);
+  const r = w.length - 1;
   forEachCoordinate(src, (x, y, ch) => {
     let acc = 0;
     for (let k = -r; k <= r; k++) acc += (w[Math.abs(k)] ?? 0) * src.at(x + k, y, ch);
@@ -175,4 +196,95 @@ function gaussian(src: Plane, dst: Plane, sigma: number): void {
     }
     return clampByte(Math.floor(acc + 0.5));
   });
+}
+
+/**
+ * From this sigma on, gaussian is the recursive filter: it costs the same whatever sigma, and on
+ * the WASM kernels it is faster than the FIR from here (npm run bench; assembly/gaussian-iir.ts
+ * holds the same constant, and a test checks that they agree).
+ */
+export const GAUSSIAN_RECURSIVE_MIN_SIGMA = 5;
+
+/**
+ * Deriche's 4th-order fit of the Gaussian (R. Deriche, "Recursively implementing the Gaussian and
+ * its derivatives", INRIA RR-1893, 1993; the constants as tabulated by P. Getreuer, "A Survey of
+ * Gaussian Convolution Algorithms", IPOL 2013): exp(-t^2 / 2) is approximated for t >= 0 by
+ * sum_j 2 Re(alpha_j exp(-lambda_j t)), two complex-conjugate pairs.
+ */
+const DERICHE = [
+  { alphaRe: 0.84, alphaIm: 1.8675, lambdaRe: 1.783, lambdaIm: 0.6318 },
+  { alphaRe: -0.34015, alphaIm: -0.1299, lambdaRe: 1.723, lambdaIm: 1.997 },
+] as const;
+
+/**
+ * One conjugate pair of poles as a second-order section: the causal part (k >= 0) of its term
+ * 2 Re(alpha beta^k), beta = exp(-lambda / sigma), is (c0 + c1 z^-1) / (1 + a1 z^-1 + a2 z^-2),
+ * the anticausal part (k >= 1) (d1 z + d2 z^2) / (1 + a1 z + a2 z^2).
+ */
+export interface RecursiveGaussianSection {
+  readonly a1: number;
+  readonly a2: number;
+  readonly c0: number;
+  readonly c1: number;
+  readonly d1: number;
+  readonly d2: number;
+}
+
+/**
+ * The two sections for `sigma`, numerators scaled so that the whole impulse response sums to 1
+ * (a constant line stays constant).
+ */
+export function recursiveGaussianCoefficients(sigma: number): readonly [RecursiveGaussianSection, RecursiveGaussianSection] {
+  const raw = DERICHE.map(({ alphaRe, alphaIm, lambdaRe, lambdaIm }) => {
+    const mag = Math.exp(-lambdaRe / sigma);
+    const betaRe = mag * Math.cos(lambdaIm / sigma);
+    const betaIm = -mag * Math.sin(lambdaIm / sigma);
+    const a1 = -2 * betaRe;
+    const a2 = mag * mag;
+    const c0 = 2 * alphaRe;
+    const c1 = -2 * (alphaRe * betaRe + alphaIm * betaIm); // -2 Re(alpha conj(beta))
+    const d1 = 2 * (alphaRe * betaRe - alphaIm * betaIm); // 2 Re(alpha beta)
+    const d2 = -2 * alphaRe * a2;
+    return { a1, a2, c0, c1, d1, d2 };
+  });
+  const total = raw.reduce((sum, s) => sum + (s.c0 + s.c1 + s.d1 + s.d2) / (1 + s.a1 + s.a2), 0);
+  const [first, second] = raw.map((s) => ({ ...s, c0: s.c0 / total, c1: s.c1 / total, d1: s.d1 / total, d2: s.d2 / total }));
+  return [first!, second!];
+}
+
+/**
+ * The recursive Gaussian along one line of `length` samples of `input`, from `start` every
+ * `stride`, into the same positions of `output`: the causal and the anticausal sums of both
+ * sections. The lines extend their first and last samples forever (clamp-to-edge), which a
+ * section's steady state for a constant input, x / (1 + a1 + a2), expresses exactly: the filter
+ * starts in it.
+ */
+export function recursiveGaussianLine(
+  sections: readonly RecursiveGaussianSection[],
+  input: ArrayLike<number>,
+  start: number,
+  stride: number,
+  length: number,
+  output: Float64Array,
+): void {
+  const at = (i: number) => input[start + i * stride] ?? 0;
+  for (let i = 0; i < length; i++) output[start + i * stride] = 0;
+  for (const { a1, a2, c0, c1, d1, d2 } of sections) {
+    let w1 = at(0) / (1 + a1 + a2);
+    let w2 = w1;
+    for (let i = 0; i < length; i++) {
+      const w = at(i) - a1 * w1 - a2 * w2;
+      output[start + i * stride] = (output[start + i * stride] ?? 0) + c0 * w + c1 * w1;
+      w2 = w1;
+      w1 = w;
+    }
+    w1 = at(length - 1) / (1 + a1 + a2);
+    w2 = w1;
+    for (let i = length - 1; i >= 0; i--) {
+      output[start + i * stride] = (output[start + i * stride] ?? 0) + d1 * w1 + d2 * w2;
+      const w = at(i) - a1 * w1 - a2 * w2;
+      w2 = w1;
+      w1 = w;
+    }
+  }
 }

@@ -11,9 +11,12 @@
  * (sizes rounded up to 16 bytes, blocks 16-aligned).
  *
  * run(): passes ping-pong between at most two scratch frames owned by the kernels; the first pass
- * reads `srcPtr` in place, the last writes `dstPtr`. Scratch (frames and per-row buffers) is kept
- * and only reallocated when a larger frame or radius arrives, so a warm run allocates nothing;
- * note that such a first run may grow the memory and so invalidate views taken before it.
+ * reads `srcPtr` in place, the last writes `dstPtr`. An effect that needs plane-sized scratch (the
+ * recursive gaussian) reads all of its source before it writes, so its passes run in place in
+ * `dstPtr` instead, and the same scratch block holds its plane scratch rather than frames (about
+ * two frames' worth either way). Scratch (that block and per-row buffers) is kept and
+ * only reallocated when a larger frame or radius arrives, so a warm run allocates nothing; note
+ * that such a first run may grow the memory and so invalidate views taken before it.
  */
 import { readFile } from 'node:fs/promises';
 import { planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
@@ -44,8 +47,10 @@ interface KernelExports {
   sharpen(src: number, dst: number, width: number, height: number, channels: number, scratch: number): void;
   edge(src: number, dst: number, width: number, height: number, channels: number, scratch: number): void;
   scratch3x3(width: number, channels: number): number;
-  gaussian(src: number, dst: number, width: number, height: number, channels: number, sigma: number, scratch: number): void;
-  gaussianScratch(width: number, channels: number, sigma: number): number;
+  gaussian(src: number, dst: number, width: number, height: number, channels: number, sigma: number, scratch: number, plane: number): void;
+  gaussianScratch(width: number, height: number, channels: number, sigma: number): number;
+  gaussianPlaneScratch(width: number, height: number, channels: number, sigma: number): number;
+  gaussianRecursiveMinSigma(): number;
   pixelate(src: number, dst: number, width: number, height: number, channels: number, block: number, scratch: number): void;
   pixelateScratch(width: number, channels: number): number;
   invert(src: number, dst: number, bytes: number, channels: number): void;
@@ -143,9 +148,9 @@ export class WasmKernels implements EffectKernels {
   /** Free blocks below #top, sorted by address, never adjacent (they merge), none ending at #top. */
   #free: FreeBlock[] = [];
   #inUseBytes = 0;
-  /** Ping-pong frames for intermediate passes, each #frameBytes long. */
-  #frames: number[] = [];
-  #frameBytes = 0;
+  /** Ping-pong frames for intermediate passes, or an effect's plane scratch: one block. */
+  #block = 0;
+  #blockBytes = 0;
   #row = 0;
   #rowBytes = 0;
 
@@ -237,9 +242,9 @@ export class WasmKernels implements EffectKernels {
 
   /** Frees the kernels' own scratch (it is taken again by the next run): used when memory is short. */
   releaseScratch(): void {
-    for (const ptr of this.#frames) this.free(ptr, this.#frameBytes);
-    this.#frames = [];
-    this.#frameBytes = 0;
+    if (this.#blockBytes > 0) this.free(this.#block, this.#blockBytes);
+    this.#block = 0;
+    this.#blockBytes = 0;
     if (this.#rowBytes > 0) this.free(this.#row, this.#rowBytes);
     this.#row = 0;
     this.#rowBytes = 0;
@@ -265,20 +270,17 @@ export class WasmKernels implements EffectKernels {
     const planes = planesOf(layout);
     const effect = PASSES[name] as WasmEffect<EffectParams>;
     const widest = planes[0];
-    this.#ensureScratch(bytes, Math.min(job.iters - 1, 2), widest ? effect.rowScratchBytes(this.#k, widest, params) : 0);
+    const rowBytes = widest ? effect.rowScratchBytes(this.#k, widest, params) : 0;
+    const planeBytes = widest ? (effect.planeScratchBytes?.(this.#k, widest, params) ?? 0) : 0;
+    const inPlace = planeBytes > 0;
+    this.#ensureScratch(inPlace ? planeBytes : bytes * Math.min(job.iters - 1, 2), rowBytes);
     let from = srcPtr;
     for (let pass = 1; pass <= job.iters; pass++) {
       if (pass > 1 && shouldStop?.()) throw new JobCancelledError(pass - 1);
-      const to = pass === job.iters ? dstPtr : this.#scratchFrame((pass - 1) & 1);
+      const to = pass === job.iters || inPlace ? dstPtr : this.#block + ((pass - 1) & 1) * bytes;
       this.#pass(layout, planes, effect, params, from, to);
       from = to;
     }
-  }
-
-  #scratchFrame(index: number): number {
-    const ptr = this.#frames[index];
-    if (ptr === undefined) throw new Error(`scratch frame ${index} was not allocated`);
-    return ptr;
   }
 
   #checkPointers(bytes: number, srcPtr: number, dstPtr: number): void {
@@ -291,14 +293,13 @@ export class WasmKernels implements EffectKernels {
     if (srcPtr < dstPtr + bytes && dstPtr < srcPtr + bytes) throw new RangeError('srcPtr and dstPtr frames overlap');
   }
 
-  #ensureScratch(frameBytesNeeded: number, frameCount: number, rowBytes: number): void {
-    if (frameCount > 0 && (this.#frames.length < frameCount || this.#frameBytes < frameBytesNeeded)) {
-      const size = Math.max(frameBytesNeeded, this.#frameBytes);
-      const count = Math.max(frameCount, this.#frames.length);
-      for (const ptr of this.#frames) this.free(ptr, this.#frameBytes);
-      this.#frames = [];
-      this.#frameBytes = size;
-      for (let i = 0; i < count; i++) this.#frames.push(this.alloc(size));
+  #ensureScratch(blockBytes: number, rowBytes: number): void {
+    if (blockBytes > this.#blockBytes) {
+      if (this.#blockBytes > 0) this.free(this.#block, this.#blockBytes);
+      // Cleared first so that a refused allocation leaves nothing to free twice.
+      this.#blockBytes = 0;
+      this.#block = this.alloc(blockBytes);
+      this.#blockBytes = blockBytes;
     }
     if (rowBytes > this.#rowBytes) {
       if (this.#rowBytes > 0) this.free(this.#row, this.#rowBytes);
@@ -314,7 +315,18 @@ export class WasmKernels implements EffectKernels {
     for (let index = 0; index < planes.length; index++) {
       const p = planes[index]!;
       effect.plane(
-        { k: this.#k, src: from + p.offset, dst: to + p.offset, width: p.width, height: p.height, channels: p.channels, rgba, chroma: !rgba && index > 0, row: this.#row },
+        {
+          k: this.#k,
+          src: from + p.offset,
+          dst: to + p.offset,
+          width: p.width,
+          height: p.height,
+          channels: p.channels,
+          rgba,
+          chroma: !rgba && index > 0,
+          row: this.#row,
+          block: this.#block,
+        },
         params,
       );
     }
@@ -334,11 +346,18 @@ interface WasmPlane {
   readonly chroma: boolean;
   /** Per-row scratch of `rowScratchBytes` bytes. */
   readonly row: number;
+  /** Plane scratch of `planeScratchBytes` bytes, for an effect that asks for it. */
+  readonly block: number;
 }
 
 interface WasmEffect<P> {
   /** Per-row scratch for the widest plane (plane 0: Y or RGBA). */
   rowScratchBytes(k: KernelExports, plane: PlaneLayout, params: P): number;
+  /**
+   * Plane-sized scratch for the widest plane; absent or 0: none. An effect that asks for it must
+   * read all of a plane before it writes any of it: its passes then run in place in dst.
+   */
+  planeScratchBytes?(k: KernelExports, plane: PlaneLayout, params: P): number;
   plane(p: WasmPlane, params: P): void;
 }
 
@@ -354,8 +373,9 @@ const PASSES = {
     plane: (p) => (p.chroma ? p.k.fillBytes(p.dst, 128, p.width * p.height) : p.k.edge(p.src, p.dst, p.width, p.height, p.channels, p.row)),
   },
   gaussian: {
-    rowScratchBytes: (k, p, { sigma }) => k.gaussianScratch(p.width, p.channels, sigma),
-    plane: (p, { sigma }) => p.k.gaussian(p.src, p.dst, p.width, p.height, p.channels, sigma, p.row),
+    rowScratchBytes: (k, p, { sigma }) => k.gaussianScratch(p.width, p.height, p.channels, sigma),
+    planeScratchBytes: (k, p, { sigma }) => k.gaussianPlaneScratch(p.width, p.height, p.channels, sigma),
+    plane: (p, { sigma }) => p.k.gaussian(p.src, p.dst, p.width, p.height, p.channels, sigma, p.row, p.block),
   },
   pixelate: {
     rowScratchBytes: (k, p) => k.pixelateScratch(p.width, p.channels),

@@ -25,8 +25,9 @@ export interface SegmentKernelExports {
   blendConstant(src: number, dst: number, w: number, h: number, channels: number, colour: number, mask: number, maskStride: number): void;
   blur(src: number, dst: number, width: number, height: number, channels: number, scratch: number): void;
   scratch3x3(width: number, channels: number): number;
-  gaussian(src: number, dst: number, width: number, height: number, channels: number, sigma: number, scratch: number): void;
-  gaussianScratch(width: number, channels: number, sigma: number): number;
+  gaussian(src: number, dst: number, width: number, height: number, channels: number, sigma: number, scratch: number, plane: number): void;
+  gaussianScratch(width: number, height: number, channels: number, sigma: number): number;
+  gaussianPlaneScratch(width: number, height: number, channels: number, sigma: number): number;
 }
 
 /**
@@ -184,7 +185,7 @@ export class BackgroundEffects {
     // Chroma planes of I420 are half size: the same blur in picture terms is half the pixels.
     const sigmaQ = quarterSigma(backdrop.strengthPx, layout.format === 'i420' && index > 0);
     k.downsample4(src, w, h, c, s('bgQ'));
-    k.gaussian(s('bgQ'), s('bgQ2'), qw, qh, c, sigmaQ, s('rowGauss'));
+    k.gaussian(s('bgQ'), s('bgQ2'), qw, qh, c, sigmaQ, s('rowGauss'), s('planeGauss'));
     k.upsample2x(s('bgQ2'), qw, qh, c, s('bgHalf'), s('rowUp'));
     k.upsample2x(s('bgHalf'), qw * 2, qh * 2, c, s('bgFull'), s('rowUp'));
     k.blendPlane(src, dst, w, h, c, s('bgFull'), qw * 4 * c, s('maskFull'), maskStride);
@@ -214,7 +215,9 @@ export class BackgroundEffects {
       bgHalf: 4 * qw * qh * c + SPILL_BYTES,
       bgFull: 16 * qw * qh * c + SPILL_BYTES,
       row3x3: k.scratch3x3(qw, 1),
-      rowGauss: k.gaussianScratch(qw, c, sigma),
+      rowGauss: k.gaussianScratch(qw, qh, c, sigma),
+      // The sizes grow with sigma up to the recursive filter's, then stay: sized for the largest sigma yet, they fit every smaller one.
+      planeGauss: Math.max(16, k.gaussianPlaneScratch(qw, qh, c, sigma)),
       rowUp: k.upsample2xScratch(qw * 2, c),
     };
     for (const { ptr, bytes } of this.#scratch.values()) this.#mem.free(ptr, bytes);

@@ -1,8 +1,9 @@
 /**
  * The WASM SIMD kernels against the reference implementation, pixel for pixel.
  * Exact (max abs diff 0): blur, sharpen, edge, pixelate, grayscale, invert (integer arithmetic on
- * both sides). Within 1: gaussian (f32 in the kernel, f64 in the reference; they can only part
- * where the exact value sits on a rounding boundary).
+ * both sides). Within 1: gaussian (fixed point or f32 in the kernel, f64 in the reference; they
+ * can only part where the exact value sits on a rounding boundary). How close gaussian is to the
+ * exact Gaussian: gaussian-accuracy.test.ts.
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -11,6 +12,7 @@ import { frameBytes, type FrameLayout, type PixelFormat } from '../../src/frames
 import {
   createWasmKernels,
   FILTER_EFFECT_NAMES,
+  GAUSSIAN_RECURSIVE_MIN_SIGMA,
   EFFECTS,
   referenceApply,
   resolveParams,
@@ -94,6 +96,20 @@ describe('gaussian at larger radii', () => {
         check(layout, { effect: 'gaussian', params: { sigma }, iters: 1 }, randomFrame(layout, sigma * 100));
       }
     });
+  }
+});
+
+test('gaussian on both sides of the recursive filter\'s threshold, once and in place three times', () => {
+  const exports = (kernels as unknown as { exports: { gaussianRecursiveMinSigma(): number } }).exports;
+  assert.equal(exports.gaussianRecursiveMinSigma(), GAUSSIAN_RECURSIVE_MIN_SIGMA, 'assembly/gaussian-iir.ts and src/effects/reference.ts agree');
+  const below = GAUSSIAN_RECURSIVE_MIN_SIGMA - 0.01;
+  for (const format of FORMATS) {
+    for (const [width, height] of [[70, 53], [16, 17], [3, 40]] as const) {
+      const layout: FrameLayout = { format, width, height };
+      for (const sigma of [below, GAUSSIAN_RECURSIVE_MIN_SIGMA]) {
+        for (const iters of [1, 3]) check(layout, { effect: 'gaussian', params: { sigma }, iters }, randomFrame(layout, width + iters + sigma));
+      }
+    }
   }
 });
 
