@@ -21,7 +21,8 @@ import type { EffectKernels } from '../effects/kernel-types.ts';
 import type { CudaDeviceInfo, CudaProbe } from './cuda-types.ts';
 import type { EffectJob, EffectParams, FilterEffectName, ParamsOf } from '../effects/catalog.ts';
 import { checkFilterJob, checkLayout } from '../effects/job-check.ts';
-import { gaussianWeights } from '../effects/reference.ts';
+import { GAUSSIAN_RECURSIVE_MIN_SIGMA, gaussianWeights } from '../effects/reference.ts';
+import { recursiveGaussianFloats } from './gaussian-coefficients.ts';
 import { frameBytes, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import { packagePath, packageUrl } from '../paths.ts';
 import { SELFIE_MODEL } from '../segmentation/model.ts';
@@ -75,6 +76,10 @@ const gaussianRows: LaunchShape = (width, height) => ({
   grid: [Math.ceil(width / GAUSS_TILE_W), Math.min(Math.ceil(height / GAUSS_ROWS), MAX_GRID_Y), 1],
   threads: [GAUSS_TILE_W, GAUSS_ROWS, 1],
 });
+/** One thread per row (`height` lines), 128 to a block. */
+const perRow: LaunchShape = (_width, height) => ({ grid: [Math.min(Math.ceil(height / 128), MAX_GRID_X), 1, 1], threads: [128, 1, 1] });
+/** One thread per column (`width` lines), 128 to a block. */
+const perColumn: LaunchShape = (width) => ({ grid: [Math.min(Math.ceil(width / 128), MAX_GRID_X), 1, 1], threads: [128, 1, 1] });
 /** 32 columns x (8 * GAUSS_COLUMN_OUTPUTS) rows per block. */
 const gaussianColumns: LaunchShape = (width, height) => ({
   grid: [Math.ceil(width / PIXEL_BLOCK[0]), Math.min(Math.ceil(height / (PIXEL_BLOCK[1] * GAUSS_COLUMN_OUTPUTS)), MAX_GRID_Y), 1],
@@ -93,6 +98,10 @@ const KERNELS = {
   rtc_gaussian_rows_c1: gaussianRows,
   rtc_gaussian_columns_c4: gaussianColumns,
   rtc_gaussian_columns_c1: gaussianColumns,
+  rtc_gaussian_recursive_rows_c4: perRow,
+  rtc_gaussian_recursive_rows_c1: perRow,
+  rtc_gaussian_recursive_columns_c4: perColumn,
+  rtc_gaussian_recursive_columns_c1: perColumn,
   rtc_pixelate_c4: perTile,
   rtc_pixelate_c1: perTile,
   rtc_pixelate_small_c4: perSmallTile,
@@ -438,7 +447,7 @@ export class CudaKernels implements EffectKernels {
     const stream = this.#stream;
     const planes = planesOf(layout);
     const effect = PASSES[name] as CudaEffect<EffectParams>;
-    const tmpBytes = effect.tmpBytes(planes[0]!);
+    const tmpBytes = effect.tmpBytes(planes[0]!, params);
     const held: Array<[CuDevicePtr, number]> = [];
     const acquire = (size: number): CuDevicePtr => {
       const pointer = this.#idleDevice.take(size) ?? d.memAlloc(size);
@@ -509,10 +518,15 @@ export class CudaKernels implements EffectKernels {
     this.#driver.launch(this.#fn(name), grid, threads, this.#stream, this.#args);
   }
 
-  /** Row pass into the float intermediate, then the column pass into dst. */
+  /**
+   * Row pass into the float intermediate, then the column pass into dst: the FIR below
+   * GAUSSIAN_RECURSIVE_MIN_SIGMA, the recursive kernels from it on (their column pass keeps its
+   * causal sums in a second float plane of `tmp`).
+   */
   #gaussian(c: 'c4' | 'c1', src: CuDevicePtr, dst: CuDevicePtr, tmp: CuDevicePtr, p: PlaneLayout, sigma: number): void {
-    const weights = gaussianWeights(sigma);
-    const radius = weights.length - 1;
+    const recursive = sigma >= GAUSSIAN_RECURSIVE_MIN_SIGMA;
+    const weights = recursive ? recursiveGaussianFloats(sigma) : gaussianWeights(sigma);
+    const radius = recursive ? 0 : weights.length - 1;
     if (radius > MAX_RADIUS) throw new RangeError(`gaussian: radius ${radius} exceeds the kernels' ${MAX_RADIUS}`);
     const v = this.#args.view;
     v.setInt32(16, p.width, true);
@@ -520,16 +534,18 @@ export class CudaKernels implements EffectKernels {
     v.setInt32(24, radius, true);
     v.setInt32(28, 0, true);
     weights.forEach((w, i) => v.setFloat32(GAUSS_WEIGHTS_OFFSET + 4 * i, w, true));
+    const rowsKernel = recursive ? (`rtc_gaussian_recursive_rows_${c}` as const) : (`rtc_gaussian_rows_${c}` as const);
+    const columnsKernel = recursive ? (`rtc_gaussian_recursive_columns_${c}` as const) : (`rtc_gaussian_columns_${c}` as const);
 
     v.setBigUint64(0, src, true);
     v.setBigUint64(8, tmp, true);
-    const rows = KERNELS[`rtc_gaussian_rows_${c}`](p.width, p.height, 0);
-    this.#driver.launch(this.#fn(`rtc_gaussian_rows_${c}`), rows.grid, rows.threads, this.#stream, this.#args);
+    const rows = KERNELS[rowsKernel](p.width, p.height, 0);
+    this.#driver.launch(this.#fn(rowsKernel), rows.grid, rows.threads, this.#stream, this.#args);
 
     v.setBigUint64(0, tmp, true);
     v.setBigUint64(8, dst, true);
-    const columns = KERNELS[`rtc_gaussian_columns_${c}`](p.width, p.height, 0);
-    this.#driver.launch(this.#fn(`rtc_gaussian_columns_${c}`), columns.grid, columns.threads, this.#stream, this.#args);
+    const columns = KERNELS[columnsKernel](p.width, p.height, 0);
+    this.#driver.launch(this.#fn(columnsKernel), columns.grid, columns.threads, this.#stream, this.#args);
   }
 
   #fn(name: CudaKernelName): CuFunction {
@@ -674,7 +690,7 @@ interface CudaOps {
   launch(name: CudaKernelName, src: CuDevicePtr, dst: CuDevicePtr, width: number, height: number, block: number): void;
   memset(dst: CuDevicePtr, value: number, bytes: number): void;
   copy(dst: CuDevicePtr, src: CuDevicePtr, bytes: number): void;
-  /** Separable Gaussian through the float intermediate `tmp`. */
+  /** Separable Gaussian through the float intermediate `tmp` (PASSES.gaussian.tmpBytes). */
   gaussian(c: 'c4' | 'c1', src: CuDevicePtr, dst: CuDevicePtr, tmp: CuDevicePtr, plane: PlaneLayout, sigma: number): void;
 }
 
@@ -704,7 +720,7 @@ interface CudaFrame {
 
 interface CudaEffect<P> {
   /** Device scratch for one pass, given the widest plane. */
-  tmpBytes(widest: PlaneLayout): number;
+  tmpBytes(widest: PlaneLayout, params: P): number;
   plane(p: CudaPlane, params: P): void;
   /** When present, called once per pass instead of `plane`. */
   frame?(f: CudaFrame, params: P): void;
@@ -737,7 +753,8 @@ const PASSES = {
     },
   },
   gaussian: {
-    tmpBytes: (p) => samplesOf(p) * 4,
+    // One float plane for the FIR, two for the recursive filter.
+    tmpBytes: (p, { sigma }) => samplesOf(p) * 4 * (sigma >= GAUSSIAN_RECURSIVE_MIN_SIGMA ? 2 : 1),
     plane: ({ ops, src, dst, tmp, plane, c }, { sigma }) => ops.gaussian(c, src, dst, tmp, plane, sigma),
   },
   invert: {

@@ -1,8 +1,9 @@
 /*
  * The effects on the GPU. The semantics are those of src/effects/reference.ts: neighbourhood
  * filters sample clamp-to-edge, blur and pixelate round their integer means half up, gaussian
- * accumulates in float and rounds half up at the end, RGBA keeps alpha in grayscale, edge and
- * invert. I420 planes are launched one by one with the channels=1 kernels.
+ * accumulates in float and rounds half up at the end (the FIR below GAUSSIAN_RECURSIVE_MIN_SIGMA,
+ * the recursive filter from it on), RGBA keeps alpha in grayscale, edge and invert. I420 planes
+ * are launched one by one with the channels=1 kernels.
  *
  * Every kernel takes one argument struct by value, so the host side (src/cuda/cuda-kernels.ts) packs
  * one buffer per launch. The layouts are fixed by the static_asserts below and mirrored there.
@@ -43,10 +44,27 @@ struct GaussArgs {
   void *out;       /* row pass: floats; column pass: bytes */
   int width;
   int height;
-  int radius;
+  int radius;      /* the FIR's; unused by the recursive kernels */
   int reserved;
-  float weights[RTC_MAX_RADIUS + 1]; /* w[0..radius], normalised as in gaussianWeights() */
+  /* FIR: w[0..radius], normalised as in gaussianWeights(); recursive: the RTC_IIR_* coefficients */
+  float weights[RTC_MAX_RADIUS + 1];
 };
+
+/* The recursive kernels' coefficients in GaussArgs.weights (src/cuda/gaussian-coefficients.ts). */
+#define RTC_IIR_A1 0
+#define RTC_IIR_A2 1
+#define RTC_IIR_E1 2
+#define RTC_IIR_E2 3
+#define RTC_IIR_C0 4
+#define RTC_IIR_C1 5
+#define RTC_IIR_F0 6
+#define RTC_IIR_F1 7
+#define RTC_IIR_D1 8
+#define RTC_IIR_D2 9
+#define RTC_IIR_G1 10
+#define RTC_IIR_G2 11
+#define RTC_IIR_IA 12
+#define RTC_IIR_IB 13
 
 static_assert(sizeof(PlaneArgs) == 32, "PlaneArgs layout is mirrored in src/cuda/cuda-kernels.ts");
 static_assert(offsetof(PlaneArgs, width) == 16 && offsetof(PlaneArgs, block) == 24, "PlaneArgs layout");
@@ -264,6 +282,113 @@ template <int C> __device__ void gaussianColumns(const GaussArgs &a) {
   }
 }
 
+/*
+ * The recursive Gaussian (src/effects/reference.ts, recursiveGaussianLine): along a line, two
+ * second-order sections run causally and anticausally, each from its steady state for the
+ * clamped edge value, and summed. One thread per line; `at(i)` gives the line's i-th sample,
+ * `put(i, y)` receives the causal sum, `add(i, y)` the anticausal one (after the causal pass).
+ */
+template <int C, typename At, typename Put, typename Add>
+__device__ __forceinline__ void recursiveLine(const float *__restrict__ k, int len, At at, Put put, Add add) {
+  const float a1 = k[RTC_IIR_A1], a2 = k[RTC_IIR_A2], e1 = k[RTC_IIR_E1], e2 = k[RTC_IIR_E2];
+  float wa1[C], wa2[C], wb1[C], wb2[C], x[C], y[C];
+  at(0, x);
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    wa1[c] = wa2[c] = x[c] * k[RTC_IIR_IA];
+    wb1[c] = wb2[c] = x[c] * k[RTC_IIR_IB];
+  }
+  for (int i = 0; i < len; ++i) {
+    at(i, x);
+#pragma unroll
+    for (int c = 0; c < C; ++c) {
+      const float wa = x[c] - a1 * wa1[c] - a2 * wa2[c];
+      const float wb = x[c] - e1 * wb1[c] - e2 * wb2[c];
+      y[c] = k[RTC_IIR_C0] * wa + k[RTC_IIR_C1] * wa1[c] + k[RTC_IIR_F0] * wb + k[RTC_IIR_F1] * wb1[c];
+      wa2[c] = wa1[c];
+      wa1[c] = wa;
+      wb2[c] = wb1[c];
+      wb1[c] = wb;
+    }
+    put(i, y);
+  }
+  at(len - 1, x);
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    wa1[c] = wa2[c] = x[c] * k[RTC_IIR_IA];
+    wb1[c] = wb2[c] = x[c] * k[RTC_IIR_IB];
+  }
+  for (int i = len - 1; i >= 0; --i) {
+    at(i, x);
+#pragma unroll
+    for (int c = 0; c < C; ++c) {
+      y[c] = k[RTC_IIR_D1] * wa1[c] + k[RTC_IIR_D2] * wa2[c] + k[RTC_IIR_G1] * wb1[c] + k[RTC_IIR_G2] * wb2[c];
+      const float wa = x[c] - a1 * wa1[c] - a2 * wa2[c];
+      const float wb = x[c] - e1 * wb1[c] - e2 * wb2[c];
+      wa2[c] = wa1[c];
+      wa1[c] = wa;
+      wb2[c] = wb1[c];
+      wb1[c] = wb;
+    }
+    add(i, y);
+  }
+}
+
+/* Row pass: bytes in, the unrounded horizontal result out (floats), one thread per row. */
+template <int C> __device__ void recursiveRows(const GaussArgs &a) {
+  const unsigned char *__restrict__ in = static_cast<const unsigned char *>(a.in);
+  float *__restrict__ out = static_cast<float *>(a.out);
+  for (int y = blockIdx.x * blockDim.x + threadIdx.x; y < a.height; y += gridDim.x * blockDim.x) {
+    const unsigned char *row = rowOf(in, y, a.width, C);
+    float *o = out + (size_t)y * (size_t)a.width * C;
+    recursiveLine<C>(
+        a.weights, a.width,
+        [&](int i, float (&x)[C]) {
+          const Px<C> p = loadPx<C>(row, i);
+#pragma unroll
+          for (int c = 0; c < C; ++c) x[c] = (float)p.v[c];
+        },
+        [&](int i, const float (&v)[C]) {
+#pragma unroll
+          for (int c = 0; c < C; ++c) o[(size_t)i * C + c] = v[c];
+        },
+        [&](int i, const float (&v)[C]) {
+#pragma unroll
+          for (int c = 0; c < C; ++c) o[(size_t)i * C + c] += v[c];
+        });
+  }
+}
+
+/*
+ * Column pass: the row pass's floats in, bytes out, rounded half up and saturated, one thread per
+ * column (neighbouring threads read neighbouring columns: coalesced). The causal sums wait in the
+ * second float plane of the intermediate, after the row pass's.
+ */
+template <int C> __device__ void recursiveColumns(const GaussArgs &a) {
+  const float *__restrict__ in = static_cast<const float *>(a.in);
+  float *__restrict__ causal = const_cast<float *>(in) + (size_t)a.width * (size_t)a.height * C;
+  unsigned char *__restrict__ out = static_cast<unsigned char *>(a.out);
+  const size_t rowFloats = (size_t)a.width * C;
+  for (int x = blockIdx.x * blockDim.x + threadIdx.x; x < a.width; x += gridDim.x * blockDim.x) {
+    recursiveLine<C>(
+        a.weights, a.height,
+        [&](int i, float (&v)[C]) {
+#pragma unroll
+          for (int c = 0; c < C; ++c) v[c] = in[(size_t)i * rowFloats + (size_t)x * C + c];
+        },
+        [&](int i, const float (&v)[C]) {
+#pragma unroll
+          for (int c = 0; c < C; ++c) causal[(size_t)i * rowFloats + (size_t)x * C + c] = v[c];
+        },
+        [&](int i, const float (&v)[C]) {
+          Px<C> p;
+#pragma unroll
+          for (int c = 0; c < C; ++c) p.v[c] = clampByte((int)floorf(causal[(size_t)i * rowFloats + (size_t)x * C + c] + v[c] + 0.5f));
+          storePx<C>(rowOf(out, i, a.width, C), x, p);
+        });
+  }
+}
+
 /* Tiles of at most RTC_PIXELATE_SMALL_MAX^2 pixels: one thread per tile, the same rounding. */
 template <int C> __device__ void pixelateSmallTiles(const PlaneArgs &a) {
   const int block = a.block;
@@ -375,6 +500,10 @@ __global__ void rtc_gaussian_rows_c4(const GaussArgs a) { gaussianRows<4>(a); }
 __global__ void rtc_gaussian_rows_c1(const GaussArgs a) { gaussianRows<1>(a); }
 __global__ void rtc_gaussian_columns_c4(const GaussArgs a) { gaussianColumns<4>(a); }
 __global__ void rtc_gaussian_columns_c1(const GaussArgs a) { gaussianColumns<1>(a); }
+__global__ void rtc_gaussian_recursive_rows_c4(const GaussArgs a) { recursiveRows<4>(a); }
+__global__ void rtc_gaussian_recursive_rows_c1(const GaussArgs a) { recursiveRows<1>(a); }
+__global__ void rtc_gaussian_recursive_columns_c4(const GaussArgs a) { recursiveColumns<4>(a); }
+__global__ void rtc_gaussian_recursive_columns_c1(const GaussArgs a) { recursiveColumns<1>(a); }
 __global__ void rtc_pixelate_c4(const PlaneArgs a) { pixelateTiles<4>(a); }
 __global__ void rtc_pixelate_c1(const PlaneArgs a) { pixelateTiles<1>(a); }
 __global__ void rtc_pixelate_small_c4(const PlaneArgs a) { pixelateSmallTiles<4>(a); }

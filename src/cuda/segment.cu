@@ -64,8 +64,25 @@ struct SegFrameArgs {
   float featherLow, featherHigh; /* the alpha ramp on mask / 255 */
   float newWeight;          /* mask_update: weight of the new probability, 1 = no smoothing */
   float inputScale, inputOffset; /* to_input: model value = byte * inputScale + inputOffset */
-  float weights[RTC_SEG_MAX_RADIUS + 1]; /* w[0..radius], normalised as gaussianWeights() */
+  /* blur: w[0..radius], normalised as gaussianWeights(); radius -1: the RTC_SEG_IIR_* coefficients */
+  float weights[RTC_SEG_MAX_RADIUS + 1];
 };
+
+/* The recursive Gaussian's coefficients in SegFrameArgs.weights (src/cuda/gaussian-coefficients.ts). */
+#define RTC_SEG_IIR_A1 0
+#define RTC_SEG_IIR_A2 1
+#define RTC_SEG_IIR_E1 2
+#define RTC_SEG_IIR_E2 3
+#define RTC_SEG_IIR_C0 4
+#define RTC_SEG_IIR_C1 5
+#define RTC_SEG_IIR_F0 6
+#define RTC_SEG_IIR_F1 7
+#define RTC_SEG_IIR_D1 8
+#define RTC_SEG_IIR_D2 9
+#define RTC_SEG_IIR_G1 10
+#define RTC_SEG_IIR_G2 11
+#define RTC_SEG_IIR_IA 12
+#define RTC_SEG_IIR_IB 13
 
 static_assert(sizeof(SegArgs) == 112, "SegArgs layout is mirrored in src/cuda/segment.ts");
 static_assert(offsetof(SegArgs, inH) == 40 && offsetof(SegArgs, kh) == 64 && offsetof(SegArgs, act) == 88 && offsetof(SegArgs, scaleH) == 96,
@@ -345,12 +362,59 @@ template <int C> __device__ void segDown4(const SegFrameArgs &a) {
   });
 }
 
-/* One pass of the separable Gaussian on the quarter grid: rows (from the means) or columns (from the rows). */
+/*
+ * The recursive Gaussian along one line of `len` floats from `in` to `out` (distinct), `stride`
+ * pixels apart (src/effects/reference.ts, recursiveGaussianLine): the causal sums first, then
+ * the anticausal ones added, each section from its steady state for the clamped edge value.
+ */
+template <int C> __device__ void segRecursiveLine(const float *k, const float *in, float *out, int len, size_t stride) {
+  const float a1 = k[RTC_SEG_IIR_A1], a2 = k[RTC_SEG_IIR_A2], e1 = k[RTC_SEG_IIR_E1], e2 = k[RTC_SEG_IIR_E2];
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    float x = in[c];
+    float wa1 = x * k[RTC_SEG_IIR_IA], wa2 = wa1, wb1 = x * k[RTC_SEG_IIR_IB], wb2 = wb1;
+    for (int i = 0; i < len; ++i) {
+      x = in[(size_t)i * stride * C + c];
+      const float wa = x - a1 * wa1 - a2 * wa2;
+      const float wb = x - e1 * wb1 - e2 * wb2;
+      out[(size_t)i * stride * C + c] = k[RTC_SEG_IIR_C0] * wa + k[RTC_SEG_IIR_C1] * wa1 + k[RTC_SEG_IIR_F0] * wb + k[RTC_SEG_IIR_F1] * wb1;
+      wa2 = wa1;
+      wa1 = wa;
+      wb2 = wb1;
+      wb1 = wb;
+    }
+    x = in[(size_t)(len - 1) * stride * C + c];
+    wa1 = wa2 = x * k[RTC_SEG_IIR_IA];
+    wb1 = wb2 = x * k[RTC_SEG_IIR_IB];
+    for (int i = len - 1; i >= 0; --i) {
+      x = in[(size_t)i * stride * C + c];
+      out[(size_t)i * stride * C + c] += k[RTC_SEG_IIR_D1] * wa1 + k[RTC_SEG_IIR_D2] * wa2 + k[RTC_SEG_IIR_G1] * wb1 + k[RTC_SEG_IIR_G2] * wb2;
+      const float wa = x - a1 * wa1 - a2 * wa2;
+      const float wb = x - e1 * wb1 - e2 * wb2;
+      wa2 = wa1;
+      wa1 = wa;
+      wb2 = wb1;
+      wb1 = wb;
+    }
+  }
+}
+
+/*
+ * One pass of the separable Gaussian on the quarter grid: rows (from the means) or columns (from
+ * the rows); radius -1: the recursive filter, one thread per line.
+ */
 template <int C, bool Rows> __device__ void segBlurQuarter(const SegFrameArgs &a) {
   const int qw = segQuarter(a.width), qh = segQuarter(a.height);
   const size_t plane = (size_t)qw * qh * C;
   const float *in = a.work + (Rows ? 0 : plane);
   float *out = a.work + (Rows ? plane : 2 * plane);
+  if (a.radius < 0) {
+    forEachIndex(Rows ? qh : qw, [&](int line) {
+      const size_t first = Rows ? (size_t)line * qw * C : (size_t)line * C;
+      segRecursiveLine<C>(a.weights, in + first, out + first, Rows ? qw : qh, Rows ? 1 : (size_t)qw);
+    });
+    return;
+  }
   forEachIndex(qw * qh, [&](int i) {
     const int x = i % qw;
     const int y = i / qw;

@@ -12,7 +12,8 @@
  * Everything is queued on one stream; nothing here waits except the synchronous helpers.
  */
 import { readFileSync } from 'node:fs';
-import { gaussianWeights } from '../effects/reference.ts';
+import { GAUSSIAN_RECURSIVE_MIN_SIGMA, gaussianWeights } from '../effects/reference.ts';
+import { recursiveGaussianFloats } from './gaussian-coefficients.ts';
 import { packageUrl } from '../paths.ts';
 import { elements, opInputs, type Activation, type GraphModel, type GraphOp, type Shape } from '../segmentation/graph.ts';
 import { planeColour } from '../segmentation/background.ts';
@@ -322,8 +323,11 @@ export class CudaSegmenter {
     v.setInt32(56, f.grid.h, true);
     v.setInt32(60, f.grid.w, true);
     v.setInt32(64, f.grid.c, true);
-    const weights = f.sigma !== undefined && f.sigma > 0 ? gaussianWeights(f.sigma) : [1];
-    v.setInt32(68, weights.length - 1, true);
+    // The blur: the FIR's weights, or (radius -1) the recursive filter's coefficients.
+    const sigma = f.sigma ?? 0;
+    const recursive = sigma >= GAUSSIAN_RECURSIVE_MIN_SIGMA;
+    const weights = recursive ? recursiveGaussianFloats(sigma) : sigma > 0 ? gaussianWeights(sigma) : [1];
+    v.setInt32(68, recursive ? -1 : weights.length - 1, true);
     v.setInt32(72, f.mode ?? BACKDROP_CODE.blur, true);
     v.setUint32(76, f.colour ?? 0, true);
     v.setFloat32(80, FEATHER_LOW, true);

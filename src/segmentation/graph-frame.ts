@@ -10,11 +10,11 @@
  * 3. per plane: the mask bilinearly upsampled to the plane, /255, through a smoothstep between
  *    FEATHER_LOW and FEATHER_HIGH (the feathered edge), and out = alpha * frame + (1 - alpha) *
  *    backdrop, rounded half up; RGBA keeps its alpha channel. The blur backdrop is computed on
- *    the plane's quarter grid, as the CPU path does (quarterBlur: 4x4 box means, a separable
- *    Gaussian of sigma strength / 4, halved again on the half-size chroma planes of I420) and
- *    sampled back bilinearly.
+ *    the plane's quarter grid, as the CPU path does (quarterBlur: 4x4 box means, the gaussian
+ *    effect's Gaussian of sigma strength / 4, halved again on the half-size chroma planes of
+ *    I420, FIR or recursive as src/effects/reference.ts defines it) and sampled back bilinearly.
  */
-import { gaussianWeights } from '../effects/reference.ts';
+import { GAUSSIAN_RECURSIVE_MIN_SIGMA, gaussianWeights, recursiveGaussianCoefficients, recursiveGaussianLine } from '../effects/reference.ts';
 import { planesOf, type FrameLayout } from '../frames/layout.ts';
 import type { Shape } from './graph.ts';
 import { resizeAxis } from './graph-reference.ts';
@@ -157,7 +157,8 @@ function quarterAxis(size: number): (o: number) => [number, number, number] {
 
 /**
  * The blur backdrop of a plane on its quarter grid: 4x4 box means (edge pixels repeated past the
- * plane), then the separable Gaussian of sigmaQ with clamped edges, all in floats.
+ * plane), then the Gaussian of sigmaQ with clamped edges (the FIR, or from
+ * GAUSSIAN_RECURSIVE_MIN_SIGMA on the recursive filter), all in floats.
  */
 export function quarterBlur(src: Uint8Array, width: number, height: number, c: number, sigmaQ: number): Float64Array {
   const qw = (width + 3) >> 2;
@@ -171,6 +172,14 @@ export function quarterBlur(src: Uint8Array, width: number, height: number, c: n
           for (let dx = 0; dx < 4; dx++) sum += src[(Math.min(4 * qy + dy, height - 1) * width + Math.min(4 * qx + dx, width - 1)) * c + ch]!;
         means[(qy * qw + qx) * c + ch] = sum / 16;
       }
+  if (sigmaQ >= GAUSSIAN_RECURSIVE_MIN_SIGMA) {
+    const sections = recursiveGaussianCoefficients(sigmaQ);
+    const rows = new Float64Array(means.length);
+    const out = new Float64Array(means.length);
+    for (let y = 0; y < qh; y++) for (let ch = 0; ch < c; ch++) recursiveGaussianLine(sections, means, y * qw * c + ch, c, qw, rows);
+    for (let x = 0; x < qw; x++) for (let ch = 0; ch < c; ch++) recursiveGaussianLine(sections, rows, x * c + ch, qw * c, qh, out);
+    return out;
+  }
   const w = gaussianWeights(sigmaQ);
   const r = w.length - 1;
   const pass = (input: Float64Array, rows: boolean) => {

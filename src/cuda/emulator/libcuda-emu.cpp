@@ -105,7 +105,7 @@ bool isSticky(CUresult code) {
   }
 }
 
-enum class ArgKind { Plane, GaussRows, GaussColumns, Seg, SegFrame };
+enum class ArgKind { Plane, GaussRows, GaussColumns, GaussRecursiveColumns, Seg, SegFrame };
 
 struct KernelEntry {
   const char *name;
@@ -138,6 +138,10 @@ const KernelEntry kKernels[] = {
     GAUSS(rtc_gaussian_rows_c1, true, ArgKind::GaussRows, 1),
     GAUSS(rtc_gaussian_columns_c4, false, ArgKind::GaussColumns, 4),
     GAUSS(rtc_gaussian_columns_c1, false, ArgKind::GaussColumns, 1),
+    GAUSS(rtc_gaussian_recursive_rows_c4, false, ArgKind::GaussRows, 4),
+    GAUSS(rtc_gaussian_recursive_rows_c1, false, ArgKind::GaussRows, 1),
+    GAUSS(rtc_gaussian_recursive_columns_c4, false, ArgKind::GaussRecursiveColumns, 4),
+    GAUSS(rtc_gaussian_recursive_columns_c1, false, ArgKind::GaussRecursiveColumns, 1),
     PLANE(rtc_pixelate_c4, true, 4),
     PLANE(rtc_pixelate_c1, true, 1),
     PLANE(rtc_pixelate_small_c4, false, 4),
@@ -337,7 +341,8 @@ bool checkSegFrameArgs(const KernelEntry &k, void **params) {
   SegFrameArgs a;
   std::memcpy(&a, params[0], sizeof a);
   const std::string name = k.name;
-  if (a.width < 1 || a.height < 1 || a.maskH < 1 || a.maskW < 1 || a.maskC < 1 || a.radius < 0 || a.radius > RTC_SEG_MAX_RADIUS) return false;
+  // Radius -1: the blur passes' recursive filter (its coefficients in weights).
+  if (a.width < 1 || a.height < 1 || a.maskH < 1 || a.maskW < 1 || a.maskC < 1 || a.radius < -1 || a.radius > RTC_SEG_MAX_RADIUS) return false;
   const size_t pixels = (size_t)a.width * a.height;
   const size_t maskPixels = (size_t)a.maskH * a.maskW;
   if (name == "rtc_seg_mask_update") return checkDevice((uintptr_t)a.prob, maskPixels * a.maskC * sizeof(float)) && checkDevice((uintptr_t)a.mask, maskPixels);
@@ -374,7 +379,8 @@ bool checkArgs(const KernelEntry &k, void **params) {
   std::memcpy(&a, params[0], sizeof a);
   if (a.width < 1 || a.height < 1 || a.radius < 0 || a.radius > RTC_MAX_RADIUS) return false;
   const size_t samples = (size_t)a.width * (size_t)a.height * c;
-  const size_t inBytes = k.kind == ArgKind::GaussRows ? samples : samples * sizeof(float);
+  // The recursive column pass keeps its causal sums in a second float plane after its input.
+  const size_t inBytes = k.kind == ArgKind::GaussRows ? samples : samples * sizeof(float) * (k.kind == ArgKind::GaussRecursiveColumns ? 2 : 1);
   const size_t outBytes = k.kind == ArgKind::GaussRows ? samples * sizeof(float) : samples;
   return checkDevice((uintptr_t)a.in, inBytes) && checkDevice((uintptr_t)a.out, outBytes);
 }
