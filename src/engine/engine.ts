@@ -248,7 +248,8 @@ export class Engine implements EffectEngine {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      admitted.done(result && result.outcome === undefined ? { units, computeSeconds: result.computeSeconds } : undefined);
+      // The worker's whole time on the job, copies included, is what admission predicts.
+      admitted.done(result && result.outcome === undefined ? { units, computeSeconds: result.computeSeconds + (result.copySeconds ?? 0) } : undefined);
     }
     const why = stop.reason;
     if (result.outcome === 'cancelled') {

@@ -58,7 +58,13 @@ export interface ProcessResult {
   readonly outcome?: 'cancelled' | 'no_memory';
   /** From queuedAtMs to the worker picking the task up. */
   readonly queueSeconds: number;
+  /**
+   * The kernels' time (every pass; on a CUDA worker the uploads and downloads around its kernels
+   * too): not the test card's making, nor the copies of an uploaded frame (copySeconds).
+   */
   readonly computeSeconds: number;
+  /** Copying an uploaded frame into the kernels' memory and the result out of it (CPU worker). */
+  readonly copySeconds?: number;
   /** A checksum of the output (synthetic jobs return no pixels; this proves the work was done). */
   readonly checksum: number;
   /** Where the output was computed (absent: the engine's device). */

@@ -124,6 +124,7 @@ export default function runTask(task: WorkerTask): ProcessResult | Promise<Proce
   const shouldStop = cancel ? () => Atomics.load(cancel, 0) !== 0 : undefined;
   if (shouldStop?.()) return { outcome: 'cancelled', queueSeconds, computeSeconds: 0, checksum: 0 };
   let t0 = performance.now();
+  let copySeconds = 0;
   const bytes = frameBytes(task.layout);
   const { source } = task;
   gpu?.kernels.preferCpu(task.device === 'cpu');
@@ -142,18 +143,24 @@ export default function runTask(task: WorkerTask): ProcessResult | Promise<Proce
       // A shared frame, or a frame moved here (transferred) from the caller: one copy in.
       srcPtr = allocOrTrim(bytes);
       srcOwned = true;
+      const copyIn = performance.now();
       kernels.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
+      copySeconds += (performance.now() - copyIn) / 1000;
     }
     dstPtr = allocOrTrim(bytes);
-    // compute_sec is the kernels' time: making a new test card is not the job's work (and would
-    // teach admission that a pass costs more than it does).
+    // compute_sec is the kernels' time, every pass and nothing else: making a new test card is not
+    // the job's work, and the copies of an uploaded frame in and out of the kernels' memory are
+    // reported apart (copySeconds; admission counts both).
     t0 = performance.now();
     runWithin(task, srcPtr, dstPtr, shouldStop);
+    const computeSeconds = (performance.now() - t0) / 1000;
     const out = kernels.view(dstPtr, bytes);
     // One copy out: into the shared frame, or for a moved frame into the caller's shared output.
+    const copyOut = performance.now();
     if (source.kind === 'shared') new Uint8Array(source.buffer, 0, bytes).set(out);
     else if (source.kind === 'moved') new Uint8Array(source.output, 0, bytes).set(out);
-    return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: checksum(out), ...deviceReport() };
+    copySeconds += (performance.now() - copyOut) / 1000;
+    return { queueSeconds, computeSeconds, ...(copySeconds > 0 ? { copySeconds } : {}), checksum: checksum(out), ...deviceReport() };
   } catch (err) {
     const computeSeconds = (performance.now() - t0) / 1000;
     if (err instanceof JobCancelledError) return { outcome: 'cancelled', queueSeconds, computeSeconds, checksum: 0 };
