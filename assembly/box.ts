@@ -28,8 +28,9 @@ export function blur(src: usize, dst: usize, width: i32, height: i32, channels: 
 }
 
 export function sharpen(src: usize, dst: usize, width: i32, height: i32, channels: i32, scratch: usize): void {
-  if (channels == 4) sharpenImpl(src, dst, width, height, 4, scratch);
-  else sharpenImpl(src, dst, width, height, 1, scratch);
+  // No row buffers: `scratch` (scratch3x3 bytes, as the other 3x3 kernels take) stays unused.
+  if (channels == 4) sharpenImpl(src, dst, width, height, 4);
+  else sharpenImpl(src, dst, width, height, 1);
 }
 
 export function edge(src: usize, dst: usize, width: i32, height: i32, channels: i32, scratch: usize): void {
@@ -139,68 +140,120 @@ function blurImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, scratch: usize
 }
 
 // ---------------------------------------------------------------------------------------------
-// sharpen: t = 5*r1 - r0 - r2 (-510..1275), b = r1; out = sat_u8(t[0] - b[-c] - b[+c])
+// sharpen: out = sat_u8(5 r1 - r0 - r2 - r1[-c] - r1[+c]), straight from the rows (no row
+// buffers): 5 r1 by one widening multiply, the four neighbours widened and summed in 16 bits
+// (-510..1275). Two output rows per sweep share their loads; every load lies inside its row, so
+// the first and last pixel of a row (a clamped neighbour) are done one by one.
 
+/** 5 r[0] minus the four neighbours, one 8-lane half: f5 = 5 * centre, the rest widened. */
 // @ts-ignore: decorator
 @inline
-function sharpenVertical(r0: usize, r1: usize, r2: usize, t: usize, b: usize, i: i32): void {
-  const va = v128.load(r0 + <usize>i);
-  const vb = v128.load(r1 + <usize>i);
-  const vd = v128.load(r2 + <usize>i);
-  const blo = i16x8.extend_low_i8x16_u(vb);
-  const bhi = i16x8.extend_high_i8x16_u(vb);
-  const tlo = i16x8.sub(
-    i16x8.sub(i16x8.add(i16x8.shl(blo, 2), blo), i16x8.extend_low_i8x16_u(va)),
-    i16x8.extend_low_i8x16_u(vd),
-  );
-  const thi = i16x8.sub(
-    i16x8.sub(i16x8.add(i16x8.shl(bhi, 2), bhi), i16x8.extend_high_i8x16_u(va)),
-    i16x8.extend_high_i8x16_u(vd),
-  );
-  const o = <usize>(i << 1);
-  v128.store(t + o, tlo);
-  v128.store(t + o, thi, 16);
-  v128.store(b + o, blo);
-  v128.store(b + o, bhi, 16);
+function sharpenHalf(f5: v128, up: v128, down: v128, left: v128, right: v128): v128 {
+  return i16x8.sub(f5, i16x8.add(i16x8.add(up, down), i16x8.add(left, right)));
 }
 
 // @ts-ignore: decorator
 @inline
-function sharpenHorizontal(t: usize, b: usize, out: usize, i: i32, c: i32): void {
-  const o = <usize>(i << 1);
-  const l = b + o - <usize>(c << 1);
-  const r = b + o + <usize>(c << 1);
-  const lo = i16x8.sub(i16x8.sub(v128.load(t + o), v128.load(l)), v128.load(r));
-  const hi = i16x8.sub(i16x8.sub(v128.load(t + o, 16), v128.load(l, 16)), v128.load(r, 16));
-  v128.store(out + <usize>i, i8x16.narrow_i16x8_u(lo, hi));
+function sharpenRow(r0: usize, r1: usize, r2: usize, out: usize, i: i32, c: i32): void {
+  const five = i8x16.splat(5);
+  const p = <usize>i;
+  const a = v128.load(r0 + p);
+  const b = v128.load(r1 + p);
+  const d = v128.load(r2 + p);
+  const l = v128.load(r1 + p - <usize>c);
+  const r = v128.load(r1 + p + <usize>c);
+  const lo = sharpenHalf(
+    i16x8.extmul_low_i8x16_u(b, five), i16x8.extend_low_i8x16_u(a), i16x8.extend_low_i8x16_u(d),
+    i16x8.extend_low_i8x16_u(l), i16x8.extend_low_i8x16_u(r),
+  );
+  const hi = sharpenHalf(
+    i16x8.extmul_high_i8x16_u(b, five), i16x8.extend_high_i8x16_u(a), i16x8.extend_high_i8x16_u(d),
+    i16x8.extend_high_i8x16_u(l), i16x8.extend_high_i8x16_u(r),
+  );
+  v128.store(out + p, i8x16.narrow_i16x8_u(lo, hi));
+}
+
+/** Rows r1 and r2 into o1 and o2 (r0 above r1, r3 below r2): the middle rows are loaded and widened once. */
+// @ts-ignore: decorator
+@inline
+function sharpenTwoRows(r0: usize, r1: usize, r2: usize, r3: usize, o1: usize, o2: usize, i: i32, c: i32): void {
+  const five = i8x16.splat(5);
+  const p = <usize>i;
+  const a = v128.load(r0 + p);
+  const b = v128.load(r1 + p);
+  const d = v128.load(r2 + p);
+  const e = v128.load(r3 + p);
+  const bl = v128.load(r1 + p - <usize>c);
+  const br = v128.load(r1 + p + <usize>c);
+  const dl = v128.load(r2 + p - <usize>c);
+  const dr = v128.load(r2 + p + <usize>c);
+  const bLo = i16x8.extend_low_i8x16_u(b);
+  const bHi = i16x8.extend_high_i8x16_u(b);
+  const dLo = i16x8.extend_low_i8x16_u(d);
+  const dHi = i16x8.extend_high_i8x16_u(d);
+  v128.store(o1 + p, i8x16.narrow_i16x8_u(
+    sharpenHalf(i16x8.extmul_low_i8x16_u(b, five), i16x8.extend_low_i8x16_u(a), dLo, i16x8.extend_low_i8x16_u(bl), i16x8.extend_low_i8x16_u(br)),
+    sharpenHalf(i16x8.extmul_high_i8x16_u(b, five), i16x8.extend_high_i8x16_u(a), dHi, i16x8.extend_high_i8x16_u(bl), i16x8.extend_high_i8x16_u(br)),
+  ));
+  v128.store(o2 + p, i8x16.narrow_i16x8_u(
+    sharpenHalf(i16x8.extmul_low_i8x16_u(d, five), bLo, i16x8.extend_low_i8x16_u(e), i16x8.extend_low_i8x16_u(dl), i16x8.extend_low_i8x16_u(dr)),
+    sharpenHalf(i16x8.extmul_high_i8x16_u(d, five), bHi, i16x8.extend_high_i8x16_u(e), i16x8.extend_high_i8x16_u(dl), i16x8.extend_high_i8x16_u(dr)),
+  ));
+}
+
+/** One sample, its horizontal neighbours clamped into the row of n bytes. */
+// @ts-ignore: decorator
+@inline
+function sharpenAt(r0: usize, r1: usize, r2: usize, out: usize, i: i32, n: i32, c: i32): void {
+  const left = i - c < 0 ? i : i - c;
+  const right = i + c >= n ? i : i + c;
+  const v = 5 * <i32>load<u8>(r1 + <usize>i) - <i32>load<u8>(r0 + <usize>i) - <i32>load<u8>(r2 + <usize>i)
+    - <i32>load<u8>(r1 + <usize>left) - <i32>load<u8>(r1 + <usize>right);
+  store<u8>(out + <usize>i, <u8>(v < 0 ? 0 : v > 255 ? 255 : v));
 }
 
 // @ts-ignore: decorator
 @inline
-function sharpenImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, scratch: usize): void {
+function sharpenEnds(r0: usize, r1: usize, r2: usize, out: usize, n: i32, c: i32): void {
+  for (let k = 0; k < c; k++) {
+    sharpenAt(r0, r1, r2, out, k, n, c);
+    sharpenAt(r0, r1, r2, out, n - c + k, n, c);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function sharpenImpl(src: usize, dst: usize, w: i32, h: i32, c: i32): void {
   const n = w * c;
-  const t = scratch + <usize>PAD;
-  const b = t + <usize>rowBuf16Bytes(n);
-  const last = n - 16;
-  for (let y = 0; y < h; y++) {
+  // SIMD chunks cover [c, n - c), the last one overlapping the one before it.
+  const simd = n >= 16 + 2 * c;
+  const last = n - 16 - c;
+  let y = 0;
+  if (simd) {
+    for (; y + 1 < h; y += 2) {
+      const r0 = src + <usize>(clampIndex(y - 1, h) * n);
+      const r1 = src + <usize>(y * n);
+      const r2 = r1 + <usize>n;
+      const r3 = src + <usize>(clampIndex(y + 2, h) * n);
+      const o1 = dst + <usize>(y * n);
+      const o2 = o1 + <usize>n;
+      for (let i = c; i < last; i += 16) sharpenTwoRows(r0, r1, r2, r3, o1, o2, i, c);
+      sharpenTwoRows(r0, r1, r2, r3, o1, o2, last, c);
+      sharpenEnds(r0, r1, r2, o1, n, c);
+      sharpenEnds(r1, r2, r3, o2, n, c);
+    }
+  }
+  for (; y < h; y++) {
     const r0 = src + <usize>(clampIndex(y - 1, h) * n);
     const r1 = src + <usize>(y * n);
     const r2 = src + <usize>(clampIndex(y + 1, h) * n);
     const out = dst + <usize>(y * n);
-    if (n >= 16) {
-      for (let i = 0; i < last; i += 16) sharpenVertical(r0, r1, r2, t, b, i);
-      sharpenVertical(r0, r1, r2, t, b, last);
-      padRow16(b, n, c);
-      for (let i = 0; i < last; i += 16) sharpenHorizontal(t, b, out, i, c);
-      sharpenHorizontal(t, b, out, last, c);
+    if (simd) {
+      for (let i = c; i < last; i += 16) sharpenRow(r0, r1, r2, out, i, c);
+      sharpenRow(r0, r1, r2, out, last, c);
+      sharpenEnds(r0, r1, r2, out, n, c);
     } else {
-      for (let i = 0; i < n; i++) store<u16>(b + <usize>(i << 1), <u16>load<u8>(r1 + <usize>i));
-      padRow16(b, n, c);
-      for (let i = 0; i < n; i++) {
-        const v = 5 * <i32>load<u8>(r1 + <usize>i) - <i32>load<u8>(r0 + <usize>i) - <i32>load<u8>(r2 + <usize>i)
-          - <i32>load<u16>(b + <usize>((i - c) << 1)) - <i32>load<u16>(b + <usize>((i + c) << 1));
-        store<u8>(out + <usize>i, <u8>(v < 0 ? 0 : v > 255 ? 255 : v));
-      }
+      for (let i = 0; i < n; i++) sharpenAt(r0, r1, r2, out, i, n, c);
     }
   }
 }
