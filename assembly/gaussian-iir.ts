@@ -14,7 +14,7 @@
  * need more vector registers than V8 gives (the spills cost more than the latency they hide).
  *
  * Pass 1 filters rows and writes the plane transposed (column-major) into `plane` as unsigned Q8
- * with a +0.5 offset (16 bits, error <= 1/512); pass 2 filters those columns and writes rows of
+ * with a +1 offset (16 bits, error <= 1/512); pass 2 filters those columns and writes rows of
  * bytes; so every access runs along the recursion. Pass 1 reads all of src before pass 2 writes
  * dst: src may be dst.
  */
@@ -92,7 +92,7 @@ export function recursiveScratchBytes(width: i32, height: i32, channels: i32): i
 /**
  * The coefficients of one pass into k, each splatted: the two sections' poles (a1, a2; e1, e2),
  * causal numerators (c0, c1; f0, f1), anticausal numerators (d1, d2; g1, g2), the steady-state
- * factors 1 / (1 + a1 + a2) and 1 / (1 + e1 + e2), and the causal part's offset. Numerators are
+ * factors 1 / (1 + a1 + a2) and 1 / (1 + e1 + e2), and the output's offset plus MAGIC. Numerators are
  * scaled by `scale`; the normalisation uses the poles as f32, so that the f32 filter keeps a
  * constant line constant.
  */
@@ -138,8 +138,10 @@ function coefficients(sigma: f64, scale: f64, offset: f64, k: usize): void {
 // @ts-ignore: decorator
 @inline
 function input(wide: bool, p: usize): v128 {
-  const v = wide ? v128.load64_zero(p) : i16x8.extend_low_i8x16_u(v128.load32_zero(p));
-  return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(v));
+  const v = wide
+    ? i32x4.extend_low_i16x8_u(v128.load64_zero(p))
+    : i8x16.shuffle(v128.load32_zero(p), i8x16.splat(0), 0, 16, 16, 16, 1, 16, 16, 16, 2, 16, 16, 16, 3, 16, 16, 16);
+  return f32x4.convert_i32x4_s(v);
 }
 
 /** w = x - p1 w1 - p2 w2: the all-pole half of a section (w2 first, off the critical path). */
@@ -158,8 +160,8 @@ function numerators(u0: v128, u1: v128, v0: v128, v1: v128, n0: v128, n1: v128, 
 
 /**
  * The recursive filter along one line of `len` samples, four lanes at in + step * i (bytes, or
- * 16-bit values when `wide`). The causal sums (plus the offset) go to `cb`, 16 bytes a sample;
- * the anticausal sweep adds its own, rounds, and stores at out + outStep * i: four 16-bit values
+ * 16-bit values when `wide`). The causal sums go to `cb`, 16 bytes a sample; the anticausal
+ * sweep adds its own and the offset, rounds, and stores at out + outStep * i: four 16-bit values
  * (`toWide`) or four bytes, of which `outBytes` are kept (a plane's last columns).
  */
 // @ts-ignore: decorator
@@ -180,7 +182,6 @@ function line(
   const C1 = v128.load(k, K_C1);
   const F0 = v128.load(k, K_F0);
   const F1 = v128.load(k, K_F1);
-  const OFFSET = v128.load(k, K_OFFSET);
   let x = input(wide, src);
   let a1 = f32x4.mul(x, IA);
   let a2 = a1;
@@ -192,7 +193,7 @@ function line(
     x = input(wide, src + p);
     const wa = pole(x, a1, a2, A1, A2);
     const wb = pole(x, b1, b2, E1, E2);
-    v128.store(q, f32x4.add(numerators(wa, a1, wb, b1, C0, C1, F0, F1), OFFSET));
+    v128.store(q, numerators(wa, a1, wb, b1, C0, C1, F0, F1));
     a2 = a1;
     a1 = wa;
     b2 = b1;
@@ -206,6 +207,7 @@ function line(
   const D2 = v128.load(k, K_D2);
   const G1 = v128.load(k, K_G1);
   const G2 = v128.load(k, K_G2);
+  const ROUNDING = v128.load(k, K_OFFSET);
   p -= step;
   x = input(wide, src + p);
   a1 = f32x4.mul(x, IA);
@@ -216,7 +218,7 @@ function line(
   for (let i = len - 1; i >= 0; i--) {
     q -= 16;
     x = input(wide, src + p);
-    const y = f32x4.add(f32x4.add(v128.load(q), numerators(a1, a2, b1, b2, D1, D2, G1, G2)), f32x4.splat(MAGIC));
+    const y = f32x4.add(f32x4.add(v128.load(q), numerators(a1, a2, b1, b2, D1, D2, G1, G2)), ROUNDING);
     const wa = pole(x, a1, a2, A1, A2);
     const wb = pole(x, b1, b2, E1, E2);
     a2 = a1;
@@ -337,9 +339,11 @@ function recursiveImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, sigma: f6
   const cb = spare + 16;
   const lines = cb + <usize>(max(w, h) * 16);
   const lb = <usize>lineBytes(w, h);
-  // Pass 1 stores round(256 v + 128); pass 2 reads v + 0.5 back and takes the 0.5 off again.
-  coefficients(sigma, Q8, Q8 / 2, k1);
-  coefficients(sigma, 1 / Q8, -0.5, k2);
+  // Pass 1 stores round(256 (v + 1)), positive whatever the tiny overshoots below 0; pass 2
+  // reads v + 1 back and takes the 1 off. Both offsets are integers, so that the one addition
+  // of offset + MAGIC rounds the whole sum.
+  coefficients(sigma, Q8, Q8 + MAGIC, k1);
+  coefficients(sigma, 1 / Q8, MAGIC - 1, k2);
   const n = w * c;
   const hp = paddedHeight(h, c);
   const colBytes = <usize>(hp * c * 2);
