@@ -1,41 +1,80 @@
 /**
- * Milliseconds per pass of every effect (default parameters) at 720p and 1080p, RGBA and I420, on
- * one thread: the WASM SIMD kernels against the plain per-pixel reference, measured in the same
- * run so that the ratio holds even on a busy machine. Median of several timed runs after warm-up.
+ * Milliseconds per pass of every effect at 720p and 1080p, RGBA and I420, on one thread: the WASM
+ * SIMD kernels against two anchors measured in the same run, so that the ratios hold even on a
+ * busy machine:
+ * - copy: memory.copy of the frame, one read and one write of it, the least any pass can cost
+ *   (invert and grayscale are that plus a little arithmetic);
+ * - reference: the plain per-pixel definition (src/effects/reference.ts).
+ * With --opencv, OpenCV on the same RGBA frame as well (bench/opencv.py, python3 with cv2; one
+ * thread), and whether it computed the same output. The gaussian runs at sigma 2, 8 and 24.
  *
- *   npm run bench [-- --quick] [-- --json]
+ * Timing: each round runs every case in turn, BURST times back to back (the first warms the
+ * caches with that case's frames, as OpenCV's repeated calls do; the others are timed); best and
+ * median over the rounds after a warm-up. --repeat N does the whole size (ours, then OpenCV) N
+ * times and keeps the best. --sizes 1280x720,... and --formats rgba,i420 narrow the run.
+ *
+ *   npm run bench [-- --quick] [-- --json] [-- --opencv [--python /usr/bin/python3]] [-- --repeat N]
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { frameBytes, type FrameLayout, type PixelFormat } from '../src/frames/layout.ts';
 import { createWasmKernels, FILTER_EFFECT_NAMES, referenceApply, resolveParams, type EffectJob } from '../src/effects/index.ts';
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
 const quick = args.has('--quick');
 const json = args.has('--json');
+const opencv = args.has('--opencv');
+const valueOf = (flag: string): string | undefined => {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const python = valueOf('--python') ?? 'python3';
+const repeat = Math.max(1, Number(valueOf('--repeat') ?? 1));
 
-const SIZES: ReadonlyArray<readonly [number, number]> = [
-  [1280, 720],
-  [1920, 1080],
-];
-const FORMATS: readonly PixelFormat[] = ['rgba', 'i420'];
-const WASM_RUNS = quick ? 7 : 31;
-const WASM_WARMUP = quick ? 2 : 5;
+const SIZES: ReadonlyArray<readonly [number, number]> = (valueOf('--sizes') ?? '1280x720,1920x1080').split(',').map((s) => {
+  const [w, h] = s.split('x').map(Number);
+  if (!w || !h) throw new Error(`--sizes: ${s} is not WxH`);
+  return [w, h] as const;
+});
+const FORMATS = (valueOf('--formats') ?? 'rgba,i420').split(',') as PixelFormat[];
+const BURST = 3;
+const GAUSSIAN_SIGMAS = [2, 8, 24];
+const ROUNDS = quick ? 7 : 31;
+const WARMUP = quick ? 2 : 5;
 /** The reference is seconds per frame for some effects: fewer runs, more for the cheap ones. */
 const REF_BUDGET_MS = quick ? 1500 : 6000;
 const REF_MAX_RUNS = quick ? 3 : 9;
+const OPENCV_SCRIPT = fileURLToPath(new URL('./opencv.py', import.meta.url));
+
+interface Case {
+  /** `gaussian:8` for the gaussian at sigma 8, else the effect; `copy` for the anchor. */
+  readonly name: string;
+  readonly job: EffectJob;
+}
 
 interface Result {
-  effect: string;
+  name: string;
   params: Record<string, number>;
   format: PixelFormat;
   width: number;
   height: number;
   wasmMs: number;
-  wasmRuns: number;
-  referenceMs: number;
-  referenceRuns: number;
-  speedup: number;
+  wasmMedianMs: number;
+  rounds: number;
+  /** wasmMs / the copy's best, same run. */
+  perCopy: number;
+  referenceMs?: number;
+  speedup?: number;
+  opencvMs?: number;
+  /** wasmMs / opencvMs. */
+  perOpenCv?: number;
+  /** Largest difference between OpenCV's output and ours (RGBA channels; alpha only where both keep it). */
+  opencvMaxDiff?: number;
 }
 
 function median(xs: number[]): number {
@@ -60,8 +99,21 @@ function noiseFrame(bytes: number): Uint8Array {
   });
 }
 
+function cases(): Case[] {
+  const out: Case[] = [{ name: 'copy', job: { effect: 'invert', params: {}, iters: 0 } }];
+  for (const effect of FILTER_EFFECT_NAMES) {
+    if (effect === 'gaussian') {
+      for (const sigma of GAUSSIAN_SIGMAS) out.push({ name: `gaussian:${sigma}`, job: { effect, params: resolveParams(effect, { sigma }), iters: 1 } });
+    } else {
+      out.push({ name: effect, job: { effect, params: resolveParams(effect, {}), iters: 1 } });
+    }
+  }
+  return out;
+}
+
 const kernels = await createWasmKernels();
 const results: Result[] = [];
+const loadBefore = os.loadavg();
 
 for (const [width, height] of SIZES) {
   for (const format of FORMATS) {
@@ -71,32 +123,62 @@ for (const [width, height] of SIZES) {
     const srcPtr = kernels.alloc(bytes);
     const dstPtr = kernels.alloc(bytes);
     kernels.view(srcPtr, bytes).set(src);
+    const list = cases();
+    const best = new Map<string, number>();
+    const medians = new Map<string, number>();
+    const opencvBest = new Map<string, number>();
+    let opencvDiff = new Map<string, number>();
 
-    for (const effect of FILTER_EFFECT_NAMES) {
-      const job: EffectJob = { effect, params: resolveParams(effect, {}), iters: 1 };
-      const runWasm = () => kernels.run(layout, job, srcPtr, dstPtr);
-      for (let i = 0; i < WASM_WARMUP; i++) runWasm();
-      const wasmTimes = Array.from({ length: WASM_RUNS }, () => timeOnce(runWasm));
+    for (let r = 0; r < repeat; r++) {
+      const times = new Map<string, number[]>(list.map((c) => [c.name, []]));
+      for (let round = 0; round < WARMUP + ROUNDS; round++) {
+        for (const c of list) {
+          for (let b = 0; b < BURST; b++) {
+            const t = timeOnce(() => kernels.run(layout, c.job, srcPtr, dstPtr));
+            if (round >= WARMUP && b > 0) times.get(c.name)!.push(t);
+          }
+        }
+      }
+      for (const [name, ts] of times) {
+        best.set(name, Math.min(best.get(name) ?? Infinity, Math.min(...ts)));
+        medians.set(name, Math.min(medians.get(name) ?? Infinity, median(ts)));
+      }
+      if (opencv && format === 'rgba') {
+        const { timesMs, diffs } = runOpenCv(layout, src, list);
+        for (const [name, ms] of timesMs) opencvBest.set(name, Math.min(opencvBest.get(name) ?? Infinity, ms));
+        opencvDiff = diffs;
+      }
+    }
 
-      const runRef = () => void referenceApply(layout, job, src);
-      const first = timeOnce(runRef); // also the warm-up
-      const refRuns = Math.max(1, Math.min(REF_MAX_RUNS, Math.floor(REF_BUDGET_MS / first)));
-      const refTimes = refRuns > 1 ? Array.from({ length: refRuns }, () => timeOnce(runRef)) : [first];
-
-      const wasmMs = median(wasmTimes);
-      const referenceMs = median(refTimes);
+    const copyMs = best.get('copy') ?? NaN;
+    for (const c of list) {
+      const wasmMs = best.get(c.name)!;
       const result: Result = {
-        effect,
-        params: { ...job.params },
+        name: c.name,
+        params: { ...c.job.params },
         format,
         width,
         height,
         wasmMs,
-        wasmRuns: wasmTimes.length,
-        referenceMs,
-        referenceRuns: refTimes.length,
-        speedup: referenceMs / wasmMs,
+        wasmMedianMs: medians.get(c.name)!,
+        rounds: ROUNDS * (BURST - 1) * repeat,
+        perCopy: wasmMs / copyMs,
       };
+      if (c.name !== 'copy') {
+        const runRef = () => void referenceApply(layout, c.job, src);
+        const first = timeOnce(runRef); // also the warm-up
+        const refRuns = Math.max(1, Math.min(REF_MAX_RUNS, Math.floor(REF_BUDGET_MS / first)));
+        const refTimes = refRuns > 1 ? Array.from({ length: refRuns }, () => timeOnce(runRef)) : [first];
+        result.referenceMs = Math.min(...refTimes);
+        result.speedup = result.referenceMs / wasmMs;
+      }
+      const cv = opencvBest.get(c.name);
+      if (cv !== undefined) {
+        result.opencvMs = cv;
+        result.perOpenCv = wasmMs / cv;
+        const diff = opencvDiff.get(c.name);
+        if (diff !== undefined) result.opencvMaxDiff = diff;
+      }
       results.push(result);
       if (!json) printRow(result);
     }
@@ -105,20 +187,81 @@ for (const [width, height] of SIZES) {
   }
 }
 
+const machine = {
+  node: process.version,
+  arch: process.arch,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  loadAverage: { before: loadBefore.map((v) => Number(v.toFixed(2))), after: os.loadavg().map((v) => Number(v.toFixed(2))) },
+};
 if (json) {
-  const machine = { node: process.version, arch: process.arch, cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length };
-  console.log(JSON.stringify({ unit: 'ms per pass (median)', quick, machine, results }));
+  console.log(JSON.stringify({ unit: 'ms per pass (best of the rounds)', quick, rounds: ROUNDS, repeat, machine, results }));
+} else {
+  console.log(`\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; load average ${machine.loadAverage.before[0]} -> ${machine.loadAverage.after[0]}`);
+}
+
+/**
+ * OpenCV on the same frame (RGBA only): its best times, and how far each of its outputs is from
+ * ours (compared on the colour channels; alpha too where both keep it).
+ */
+function runOpenCv(layout: FrameLayout, src: Uint8Array, list: Case[]): { timesMs: Map<string, number>; diffs: Map<string, number> } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rtc-bench-opencv-'));
+  try {
+    const frame = path.join(dir, 'frame.raw');
+    writeFileSync(frame, src);
+    const out = execFileSync(
+      python,
+      [OPENCV_SCRIPT, '--width', String(layout.width), '--height', String(layout.height), '--frame', frame, '--runs', String(ROUNDS), '--sigmas', GAUSSIAN_SIGMAS.join(','), '--out', dir],
+      { encoding: 'utf8', maxBuffer: 1 << 20 },
+    );
+    const report = JSON.parse(out) as { results: Array<{ name: string; ms_best: number }> };
+    const timesMs = new Map(report.results.map((r) => [r.name, r.ms_best]));
+    const diffs = new Map<string, number>();
+    const bytes = frameBytes(layout);
+    const srcPtr = kernels.alloc(bytes);
+    const dstPtr = kernels.alloc(bytes);
+    try {
+      kernels.view(srcPtr, bytes).set(src);
+      for (const c of list) {
+        kernels.run(layout, c.job, srcPtr, dstPtr);
+        const ours = kernels.view(dstPtr, bytes);
+        const theirs = readFileSync(path.join(dir, `${c.name.replace(':', '-')}.raw`));
+        // invert and grayscale: OpenCV writes alpha (inverted, 255) where ours keeps the source's.
+        const alphaToo = c.name !== 'invert' && c.name !== 'grayscale';
+        let max = 0;
+        for (let i = 0; i < bytes; i++) {
+          if (!alphaToo && (i & 3) === 3) continue;
+          max = Math.max(max, Math.abs((ours[i] ?? 0) - (theirs[i] ?? 0)));
+        }
+        diffs.set(c.name, max);
+      }
+    } finally {
+      kernels.free(dstPtr, bytes);
+      kernels.free(srcPtr, bytes);
+    }
+    return { timesMs, diffs };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function printRow(r: Result): void {
   if (results.length === 1) {
-    console.log(`effect kernels, one thread, ms per pass (median); ${quick ? 'quick' : 'full'} run`);
-    console.log(`${'effect'.padEnd(20)} ${'format'.padEnd(6)} ${'size'.padEnd(10)} ${'wasm ms'.padStart(9)} ${'ref ms'.padStart(10)} ${'ref/wasm'.padStart(9)}`);
+    console.log(`effect kernels, one thread, ms per pass (best of ${ROUNDS * (BURST - 1) * repeat} timed runs); ${quick ? 'quick' : 'full'} run`);
+    console.log(
+      `${'effect'.padEnd(14)} ${'format'.padEnd(6)} ${'size'.padEnd(10)} ${'wasm ms'.padStart(8)} ${'median'.padStart(8)} ${'x copy'.padStart(7)} ` +
+        `${'ref ms'.padStart(9)} ${'ref/wasm'.padStart(8)}${opencv ? ` ${'opencv ms'.padStart(9)} ${'wasm/cv'.padStart(7)} ${'cv diff'.padStart(7)}` : ''}`,
+    );
   }
-  const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(',');
-  const name = params ? `${r.effect}(${params})` : r.effect;
+  const cv =
+    r.opencvMs !== undefined
+      ? ` ${r.opencvMs.toFixed(3).padStart(9)} ${r.perOpenCv!.toFixed(2).padStart(7)} ${String(r.opencvMaxDiff ?? '').padStart(7)}`
+      : opencv
+        ? ` ${''.padStart(9)} ${''.padStart(7)} ${''.padStart(7)}`
+        : '';
   console.log(
-    `${name.padEnd(20)} ${r.format.padEnd(6)} ${`${r.width}x${r.height}`.padEnd(10)} ${r.wasmMs.toFixed(3).padStart(9)} ` +
-      `${r.referenceMs.toFixed(1).padStart(10)} ${`${r.speedup.toFixed(0)}x`.padStart(9)}`,
+    `${r.name.padEnd(14)} ${r.format.padEnd(6)} ${`${r.width}x${r.height}`.padEnd(10)} ${r.wasmMs.toFixed(3).padStart(8)} ${r.wasmMedianMs.toFixed(3).padStart(8)} ` +
+      `${r.perCopy.toFixed(2).padStart(7)} ${r.referenceMs !== undefined ? r.referenceMs.toFixed(1).padStart(9) : ''.padStart(9)} ` +
+      `${r.speedup !== undefined ? `${r.speedup.toFixed(0)}x`.padStart(8) : ''.padStart(8)}${cv}`,
   );
 }
