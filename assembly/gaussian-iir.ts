@@ -20,7 +20,7 @@
  */
 import { clampIndex } from './common';
 
-/** As GAUSSIAN_RECURSIVE_MIN_SIGMA in src/effects/reference.ts (a test compares them). */
+/** As GAUSSIAN_RECURSIVE_MIN_SIGMA in src/effects/catalog.ts (a test compares them). */
 export const RECURSIVE_MIN_SIGMA: f64 = 5;
 
 // One coefficient set per pass: 16 splatted f32 (v128 each), see coefficients().

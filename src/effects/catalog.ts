@@ -2,6 +2,13 @@ import { InvalidEffectError } from '../errors.ts';
 import { SEGMENTATION_WEIGHT_WITH_MODEL } from '../segmentation/cost.ts';
 
 /**
+ * From this sigma on, gaussian is the recursive filter (src/effects/reference.ts): it costs the
+ * same whatever sigma, and on the WASM kernels it is faster than the FIR from about here (npm run
+ * bench). assembly/gaussian-iir.ts holds the same constant; a test checks that they agree.
+ */
+export const GAUSSIAN_RECURSIVE_MIN_SIGMA = 5;
+
+/**
  * The effects the engine offers and their parameters. This is the single description used by
  * validation (HTTP, WebRTC), by `GET /effects` and by every backend.
  */
@@ -34,18 +41,22 @@ export const EFFECTS = {
   gaussian: {
     description: 'Gaussian blur, edges clamped: exact separable FIR of radius ceil(3*sigma) below sigma 5, from 5 on a recursive filter whose cost does not grow with sigma (within 0.13 levels of the exact Gaussian)',
     params: { sigma: { min: 0.5, max: 32, default: 2, integer: false, description: 'standard deviation in pixels' } },
-    // Two 1-D passes of 2r+1 taps: 8.8x a blur pass at sigma 2 (r 6, 13 taps) in docs/benchmarks.md.
-    weight: (p) => 0.68 * (2 * Math.ceil(3 * (p.sigma ?? 2)) + 1),
+    // Below sigma 5 two 1-D passes of 2r+1 taps (7.1-8.6x a blur pass at sigma 2, r 6, 13 taps);
+    // from 5 on the recursive filter, the same whatever sigma (15.6-18.8x): docs/benchmarks.md.
+    weight: (p) => {
+      const sigma = p.sigma ?? 2;
+      return sigma >= GAUSSIAN_RECURSIVE_MIN_SIGMA ? 18 : 0.66 * (2 * Math.ceil(3 * sigma) + 1);
+    },
   },
   pixelate: {
     description: 'mosaic: each block x block tile takes its mean colour',
     params: { block: { min: 2, max: 256, default: 16, integer: true, description: 'tile edge in pixels' } },
     weight: () => 1,
   },
-  grayscale: { description: 'BT.601 luma; I420 keeps Y and sets chroma to 128', params: {}, weight: () => 0.8 },
-  edge: { description: 'Sobel gradient magnitude |gx|+|gy| per channel (I420: on Y, chroma 128)', params: {}, weight: () => 1.5 },
-  sharpen: { description: '3x3 sharpen [0,-1,0; -1,5,-1; 0,-1,0], edges clamped', params: {}, weight: () => 1.2 },
-  invert: { description: 'negative: 255 - v on colour channels (alpha kept)', params: {}, weight: () => 0.5 },
+  grayscale: { description: 'BT.601 luma; I420 keeps Y and sets chroma to 128', params: {}, weight: () => 0.6 },
+  edge: { description: 'Sobel gradient magnitude |gx|+|gy| per channel (I420: on Y, chroma 128)', params: {}, weight: () => 1.7 },
+  sharpen: { description: '3x3 sharpen [0,-1,0; -1,5,-1; 0,-1,0], edges clamped', params: {}, weight: () => 0.9 },
+  invert: { description: 'negative: 255 - v on colour channels (alpha kept)', params: {}, weight: () => 0.2 },
   'background-blur': {
     description: 'person segmentation (MediaPipe selfie model): the background blurred, the person kept sharp; iters is ignored (one pass)',
     segmentation: true,

@@ -14,7 +14,18 @@
  *   untruncated sampled Gaussian, whose cost does not grow with sigma (see recursiveGaussianLine).
  */
 import { planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
-import { isEffectName, isSegmentationEffect, withDefaults, type EffectJob, type EffectParams, type FilterEffectName, type ParamsOf } from './catalog.ts';
+import {
+  GAUSSIAN_RECURSIVE_MIN_SIGMA,
+  isEffectName,
+  isSegmentationEffect,
+  withDefaults,
+  type EffectJob,
+  type EffectParams,
+  type FilterEffectName,
+  type ParamsOf,
+} from './catalog.ts';
+
+export { GAUSSIAN_RECURSIVE_MIN_SIGMA };
 
 export function referenceApply(layout: FrameLayout, job: EffectJob, src: Uint8Array): Uint8Array {
   if (!isEffectName(job.effect)) throw new RangeError(`unknown effect ${String(job.effect)}`);
@@ -197,13 +208,6 @@ function gaussian(src: Plane, dst: Plane, sigma: number): void {
     return clampByte(Math.floor(acc + 0.5));
   });
 }
-
-/**
- * From this sigma on, gaussian is the recursive filter: it costs the same whatever sigma, and on
- * the WASM kernels it is faster than the FIR from here (npm run bench; assembly/gaussian-iir.ts
- * holds the same constant, and a test checks that they agree).
- */
-export const GAUSSIAN_RECURSIVE_MIN_SIGMA = 5;
 
 /**
  * Deriche's 4th-order fit of the Gaussian (R. Deriche, "Recursively implementing the Gaussian and

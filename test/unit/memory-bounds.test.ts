@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cgroupMemoryLimitBytes, configWith, memoryBudgetBytes, workerMemoryBytes } from '../../src/config.ts';
+import { GAUSSIAN_RECURSIVE_MIN_SIGMA } from '../../src/effects/catalog.ts';
 import { createWasmKernels, WasmMemoryExhaustedError } from '../../src/effects/wasm.ts';
 import { Admission, costUnits } from '../../src/engine/admission.ts';
 import { MemoryBudget } from '../../src/engine/memory-budget.ts';
@@ -66,11 +67,13 @@ test('MemoryBudget: reservations fit or are refused whole, grow, shrink and rele
   assert.equal(budget.inUseBytes, 0);
 });
 
-test('cost: pixels x passes x weight; gaussian weight grows with sigma; I420 costs less than RGBA', () => {
+test('cost: pixels x passes x weight; gaussian weight grows with sigma up to the recursive filter, then stays; I420 costs less than RGBA', () => {
   const hd = { format: 'rgba', width: 1920, height: 1080 } as const;
   const blur = costUnits(hd, { effect: 'blur', params: {}, iters: 10 });
   assert.equal(blur, 1920 * 1080 * 10);
-  assert.ok(costUnits(hd, { effect: 'gaussian', params: { sigma: 32 }, iters: 1 }) > 100 * costUnits(hd, { effect: 'blur', params: {}, iters: 1 }));
+  const gaussian = (sigma: number) => costUnits(hd, { effect: 'gaussian', params: { sigma }, iters: 1 });
+  assert.ok(gaussian(2) < gaussian(4) && gaussian(4) > 10 * costUnits(hd, { effect: 'blur', params: {}, iters: 1 }));
+  assert.equal(gaussian(GAUSSIAN_RECURSIVE_MIN_SIGMA), gaussian(32), 'the recursive filter costs the same whatever sigma');
   assert.ok(costUnits({ ...hd, format: 'i420' }, { effect: 'blur', params: {}, iters: 1 }) < costUnits(hd, { effect: 'blur', params: {}, iters: 1 }));
 });
 
