@@ -9,7 +9,7 @@
  * must be within 1 (their gaussian is fixed point, also within 1 of the reference).
  */
 import assert from 'node:assert/strict';
-import { FILTER_EFFECT_NAMES, EFFECTS, referenceApply, resolveParams, type EffectJob, type EffectKernels, type EffectName, type EffectParams } from '../../src/effects/index.ts';
+import { FILTER_EFFECT_NAMES, EFFECTS, GAUSSIAN_RECURSIVE_MIN_SIGMA, referenceApply, resolveParams, type EffectJob, type EffectKernels, type EffectName, type EffectParams } from '../../src/effects/index.ts';
 import type { FrameLayout, PixelFormat } from '../../src/frames/layout.ts';
 
 export const FORMATS: readonly PixelFormat[] = ['rgba', 'i420'];
@@ -32,10 +32,13 @@ export function paramSets(effect: EffectName): EffectParams[] {
   return sets;
 }
 
-/** Values where the CUDA backend switches kernels (pixelate: one thread per tile up to 8), and sigma 8. */
+/**
+ * Values where the CUDA backend switches kernels (pixelate: one thread per tile up to 8; gaussian:
+ * the recursive filter from GAUSSIAN_RECURSIVE_MIN_SIGMA on), and sigma 8.
+ */
 const BOUNDARY_PARAMS: Partial<Record<EffectName, EffectParams[]>> = {
   pixelate: [{ block: 8 }, { block: 9 }, { block: 17 }],
-  gaussian: [{ sigma: 8 }],
+  gaussian: [{ sigma: GAUSSIAN_RECURSIVE_MIN_SIGMA - 0.01 }, { sigma: GAUSSIAN_RECURSIVE_MIN_SIGMA }, { sigma: 8 }],
 };
 
 export function referenceTolerance(effect: EffectName): number {
