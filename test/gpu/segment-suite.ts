@@ -201,6 +201,8 @@ export function segmentationSuite(options: () => { libraryPath?: string }): void
 
       const backdrops = [
         ['blur', { kind: 'blur', strengthPx: 3 }],
+        // A quarter-grid sigma of 8: the recursive filter (the gaussian's from sigma 5 on).
+        ['strong blur', { kind: 'blur', strengthPx: 32 }],
         ['colour', { kind: 'colour', rgb: 0x2080c0 }],
         ['image', { kind: 'image', frame: randomFrame(layout, 9) }],
       ] as const;
