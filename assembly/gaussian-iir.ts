@@ -9,7 +9,7 @@
  * one v128 of four lanes per step:
  * - RGBA: the lanes are a pixel's channels; a line is a row (pass 1) or a column (pass 2);
  * - one channel: the lanes are four rows (pass 1) or four columns (pass 2), gathered by a small
- *   transpose into per-stream buffers first.
+ *   transpose into per-line buffers first.
  * One line at a time: its recursion is a chain of multiply-subtract, and two lines side by side
  * need more vector registers than V8 gives (the spills cost more than the latency they hide).
  *
