@@ -11,7 +11,7 @@ function deploy(args: readonly string[]) {
 
 test('deploy.sh --demo: KEDA latency autoscaling, a WebRTC path, the dashboard, the load policy, one replica, next commands', (t) => {
   if (!haveTool(t, 'kubectl')) return;
-  const result = deploy(['--dry-run', '--demo', '--turn-host', 'turn.example.com']);
+  const result = deploy(['--dry-run', '--demo', '--turn-host', 'turn.example.com', '--pod-cidr', '10.4.0.0/14']);
   assert.equal(result.status, 0, result.stderr);
   const steps = result.stdout.split('\n').filter((l) => l.startsWith('+ '));
   assert.ok(steps.some((l) => l.includes('helm upgrade --install keda kedacore/keda')));
