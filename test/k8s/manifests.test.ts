@@ -520,6 +520,13 @@ test('WebRTC hostPort option: the UDP hostPorts, RTC_PORT_MIN/MAX, the announced
     const announced = c?.env?.find((e) => e.name === 'ANNOUNCED_IP');
     assert.equal(announced?.valueFrom?.fieldRef?.fieldPath, 'status.hostIP', `${v.name}: ANNOUNCED_IP from the downward API`);
     assert.deepEqual(udpRanges(policyIn(v, 'gpu-media-media-udp'), 'ingress'), [[min, max]], `${v.name}: policy admits the RTC range`);
+    // ICE checks go out to the internet, never into the cluster's or the cloud's own ranges.
+    const blocks = (policyIn(v, 'gpu-media-media-udp').spec?.egress ?? []).flatMap((rule) => rule.to ?? []).map((peer) => peer.ipBlock);
+    const except = new Set(blocks.flatMap((b) => b?.except ?? []));
+    for (const range of ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', 'fc00::/7', 'fe80::/10']) {
+      assert.ok(except.has(range), `${v.name}: media egress excludes ${range}`);
+    }
+    assert.ok(blocks.every((b) => b !== undefined), `${v.name}: media egress only to address blocks`);
   }
 });
 
