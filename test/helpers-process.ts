@@ -20,7 +20,9 @@ export const compiledEntry = fileURLToPath(new URL('../dist/src/server.js', impo
 export async function startServer(env: Record<string, string> = {}, timeoutMs = 20_000, compiled = false): Promise<ServerProcess> {
   const args = compiled ? [compiledEntry] : ['--import', 'tsx', serverEntry];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', WORKERS: '1', LOG_LEVEL: 'info', ...env },
+    // A stopped test server exits at once: no grace for endpoints to drop it, none for live calls
+    // (a SIGTERM'd server with a session would otherwise wait SESSION_DRAIN_SECONDS, 60 s).
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', WORKERS: '1', LOG_LEVEL: 'info', SHUTDOWN_DELAY_SECONDS: '0', SESSION_DRAIN_SECONDS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
