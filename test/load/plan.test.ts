@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { findKnee, planCapacity, stepOf, type PlanStep, type PlanWindow } from '../../tools/rtc-load/plan/capacity.ts';
 import { parsePlanCommandLine, stagesPerPass, stepsOfRamp, stepsOfStages } from '../../tools/rtc-load/plan/args.ts';
-import { formatPlan } from '../../tools/rtc-load/plan/command.ts';
+import { formatPlan } from '../../tools/rtc-load/plan/report.ts';
 import type { StageReport } from '../../tools/rtc-load/http/report.ts';
 import { startServer as startRealServer } from '../helpers-process.ts';
 import { runRtcLoad, startServer } from './fixtures.ts';

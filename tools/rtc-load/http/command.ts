@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../command.ts';
-import { renderHtmlReport } from '../report/http-html.ts';
+import { renderHtmlReport } from './html.ts';
 import { parseCommandLine, type HttpRunOptions } from './args.ts';
 import { HELP_TEXT } from './help.ts';
 import type { LoadReport } from './report.ts';

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../command.ts';
-import { renderWebRtcHtmlReport } from '../report/webrtc-html.ts';
+import { renderWebRtcHtmlReport } from './html.ts';
 import { parseWebRtcCommandLine, WEBRTC_HELP_TEXT, type WebRtcRunOptions } from './args.ts';
 import { formatWebRtcSummary, type WebRtcReport } from './report.ts';
 import { runWebRtcLoad } from './run.ts';

@@ -1,7 +1,7 @@
-import { figure, htmlPage, latencyHistogramFigure } from './html-page.ts';
+import { figure, htmlPage, latencyHistogramFigure } from '../report/html-page.ts';
 import { formatMs } from '../core/format.ts';
-import { type ChartSeries, escapeXml, lineChart } from './svg-chart.ts';
-import type { WebRtcReport } from '../webrtc/report.ts';
+import { type ChartSeries, escapeXml, lineChart } from '../report/svg-chart.ts';
+import type { WebRtcReport } from './report.ts';
 
 const COLORS = { p50: '#2b8a3e', p95: '#e67700', p99: '#c92a2a', frames: '#1c7ed6', sent: '#868e96', sessions: '#0b7285' };
 

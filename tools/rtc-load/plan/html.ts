@@ -1,8 +1,8 @@
 import { percentText } from '../core/autoscaler.ts';
 import { formatMs } from '../core/format.ts';
-import type { PlanReport } from '../plan/command.ts';
-import { htmlPage } from './html-page.ts';
-import { escapeXml, lineChart, type ChartSeries } from './svg-chart.ts';
+import type { PlanReport } from './report.ts';
+import { htmlPage } from '../report/html-page.ts';
+import { escapeXml, lineChart, type ChartSeries } from '../report/svg-chart.ts';
 
 /** The planner's report: served p95 and goodput against the offered rate, the SLO line and the knee. */
 export function renderPlanHtml(plan: PlanReport, generatedAt: Date = new Date()): string {

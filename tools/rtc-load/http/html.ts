@@ -1,10 +1,10 @@
-import type { LoadReport } from '../http/report.ts';
-import { clientsText } from '../http/summary.ts';
-import { figure, htmlPage, latencyHistogramFigure } from './html-page.ts';
+import type { LoadReport } from './report.ts';
+import { clientsText } from './summary.ts';
+import { figure, htmlPage, latencyHistogramFigure } from '../report/html-page.ts';
 import { percentText } from '../core/autoscaler.ts';
 import { formatMs } from '../core/format.ts';
 import type { LatencySummaryMs } from '../core/latency.ts';
-import { type ChartSeries, escapeXml, lineChart } from './svg-chart.ts';
+import { type ChartSeries, escapeXml, lineChart } from '../report/svg-chart.ts';
 
 const COLORS = {
   p50: '#2b8a3e',
