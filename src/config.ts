@@ -15,7 +15,7 @@ type Setting<T> = {
 };
 
 import { ConfigError } from './errors.ts';
-import { DEFAULT_MAX_SESSIONS } from './webrtc/capacity.ts';
+import { DEFAULT_MAX_SESSIONS } from './session-capacity.ts';
 
 export { ConfigError };
 
@@ -285,7 +285,7 @@ export const SETTINGS = {
   },
   maxSessions: {
     env: 'MAX_SESSIONS',
-    doc: 'WebRTC peer connections (WHIP publishers and WHEP viewers) per pod before new ones get 503 (default: a 2-core pod at 2 720p30 sessions per core, measured by bench/webrtc.ts; see src/webrtc/capacity.ts)',
+    doc: 'WebRTC peer connections (WHIP publishers and WHEP viewers) per pod before new ones get 503 (default: a 2-core pod at 2 720p30 sessions per core, measured by bench/webrtc.ts; see src/session-capacity.ts)',
     parse: int(1, 10_000),
     default: DEFAULT_MAX_SESSIONS,
   },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
-import { DEFAULT_MAX_SESSIONS, POD_CPU_CORES, SESSIONS_PER_CORE } from '../../src/webrtc/capacity.ts';
+import { DEFAULT_MAX_SESSIONS, POD_CPU_CORES, SESSIONS_PER_CORE } from '../../src/session-capacity.ts';
 
 test('MAX_SESSIONS defaults to the planned 720p sessions of a pod', () => {
   assert.equal(DEFAULT_MAX_SESSIONS, POD_CPU_CORES * SESSIONS_PER_CORE['1280x720']);
