@@ -1,5 +1,5 @@
 import { InvalidEffectError } from '../errors.ts';
-import { SEGMENTATION_WEIGHT_WITH_MODEL } from '../segmentation/cost.ts';
+import { SEGMENTATION_WEIGHT_WITH_MODEL } from './segmentation-cost.ts';
 
 /**
  * From this sigma on, gaussian is the recursive filter (src/effects/reference.ts): it costs the
@@ -60,7 +60,7 @@ export const EFFECTS = {
   'background-blur': {
     description: 'person segmentation (MediaPipe selfie model): the background blurred, the person kept sharp; iters is ignored (one pass)',
     segmentation: true,
-    // The model dominates and does not grow with the frame: calibrated at 720p (src/segmentation/cost.ts).
+    // The model dominates and does not grow with the frame: calibrated at 720p (src/effects/segmentation-cost.ts).
     weight: () => SEGMENTATION_WEIGHT_WITH_MODEL,
     params: { strength: { min: 2, max: 64, default: 16, integer: false, description: 'blur of the background: Gaussian sigma in pixels of the frame' } },
   },

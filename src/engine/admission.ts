@@ -1,5 +1,5 @@
 import { EFFECTS, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
-import { SEGMENTATION_WEIGHT_MASK_GIVEN } from '../segmentation/cost.ts';
+import { SEGMENTATION_WEIGHT_MASK_GIVEN } from '../effects/segmentation-cost.ts';
 import { TooCostlyError } from '../errors.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 
