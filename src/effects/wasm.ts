@@ -24,13 +24,10 @@ import type { EffectKernels } from './kernel-types.ts';
 import type { EffectJob, EffectParams, FilterEffectName, ParamsOf } from './catalog.ts';
 import { checkFilterJob, checkLayout } from './job-check.ts';
 import { packageUrl } from '../paths.ts';
+import type { KernelExports } from './wasm-exports.ts';
 
 // The project compiles without lib "dom" and @types/node 20 has no WebAssembly namespace: declare
 // the little of the global WebAssembly API used here.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
 interface WasmModule {
   readonly __wasmModule?: never;
 }
@@ -38,26 +35,6 @@ declare const WebAssembly: {
   compile(bytes: Uint8Array): Promise<WasmModule>;
   instantiate(module: WasmModule, imports: Record<string, Record<string, unknown>>): Promise<{ exports: unknown }>;
 };
-
-/** The exports of assembly/index.ts. Pointers and sizes are byte offsets / counts. */
-interface KernelExports {
-  readonly memory: WasmMemory;
-  heapBase(): number;
-  blur(src: number, dst: number, width: number, height: number, channels: number, scratch: number): void;
-  sharpen(src: number, dst: number, width: number, height: number, channels: number, scratch: number): void;
-  edge(src: number, dst: number, width: number, height: number, channels: number, scratch: number): void;
-  scratch3x3(width: number, channels: number): number;
-  gaussian(src: number, dst: number, width: number, height: number, channels: number, sigma: number, scratch: number, plane: number): void;
-  gaussianScratch(width: number, height: number, channels: number, sigma: number): number;
-  gaussianPlaneScratch(width: number, height: number, channels: number, sigma: number): number;
-  gaussianRecursiveMinSigma(): number;
-  pixelate(src: number, dst: number, width: number, height: number, channels: number, block: number, scratch: number): void;
-  pixelateScratch(width: number, channels: number): number;
-  invert(src: number, dst: number, bytes: number, channels: number): void;
-  grayscaleRgba(src: number, dst: number, pixels: number): void;
-  copyBytes(src: number, dst: number, bytes: number): void;
-  fillBytes(dst: number, value: number, bytes: number): void;
-}
 
 /**
  * build/effects.wasm as seen from src/effects/ (tsx) and from the compiled dist/src/effects/ (or
@@ -255,7 +232,7 @@ export class WasmKernels implements EffectKernels {
   }
 
   /** The module's exports, for kernels that work over the same memory (src/segmentation/). */
-  get exports(): unknown {
+  get exports(): KernelExports {
     return this.#k;
   }
 

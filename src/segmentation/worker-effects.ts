@@ -7,6 +7,7 @@
  * BACKDROP_CACHE_ENTRIES session images resized to a frame layout.
  */
 import type { EffectKernels, FrameMemory } from '../effects/kernel-types.ts';
+import type { KernelExports } from '../effects/wasm-exports.ts';
 import { withDefaultsOf, type SegmentationEffectName } from './params.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import { chromaSize, frameBytes, type FrameLayout } from '../frames/layout.ts';
@@ -69,7 +70,9 @@ export class SegmentationWorker {
 
   static async create(kernels: EffectKernels & { readonly exports: unknown }): Promise<SegmentationWorker> {
     const model = await loadSegmentationModel();
-    return new SegmentationWorker(kernels, new BackgroundEffects(kernels.exports as SegmentKernelExports, kernels, model));
+    // The WASM kernels' exports (generated from assembly/): the compiler checks that they hold every kernel BackgroundEffects calls.
+    const exports: SegmentKernelExports = kernels.exports as KernelExports;
+    return new SegmentationWorker(kernels, new BackgroundEffects(exports, kernels, model));
   }
 
   get modelPixels(): number {
