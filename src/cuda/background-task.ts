@@ -11,7 +11,7 @@
  * the GPU kernels' pinned memory.
  */
 import { isSegmentationEffect } from '../effects/catalog.ts';
-import { epochNowMs, type ProcessResult, type ProcessTask } from '../engine/messages.ts';
+import { epochNowMs, type ProcessResult, type ProcessTask } from '../protocol/worker-messages.ts';
 import { frameBytes } from '../frames/layout.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { viewMaskState } from '../segmentation/mask-state.ts';

@@ -18,7 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { EffectKernels } from '../effects/kernel-types.ts';
-import type { CudaDeviceInfo, CudaProbe } from './cuda-types.ts';
+import type { CudaDeviceInfo, CudaProbe } from '../protocol/cuda-types.ts';
 import type { EffectJob, EffectParams, FilterEffectName, ParamsOf } from '../effects/catalog.ts';
 import { checkFilterJob, checkLayout } from '../effects/job-check.ts';
 import { GAUSSIAN_RECURSIVE_MIN_SIGMA, gaussianWeights } from '../effects/reference.ts';

@@ -21,7 +21,7 @@ import type { EffectKernels } from '../effects/kernel-types.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import { createCudaKernels, type CudaKernels, type CudaKernelsOptions } from './cuda-kernels.ts';
-import type { CudaDeviceInfo } from './cuda-types.ts';
+import type { CudaDeviceInfo } from '../protocol/cuda-types.ts';
 import { CudaError } from './driver.ts';
 
 /** What the GPU side must offer: the kernels, and the GPU time of their last run. */

@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import { DeviceUnavailableError } from '../errors.ts';
 import { probeCuda } from '../cuda/cuda-kernels.ts';
-import type { CudaDeviceInfo, CudaProbe } from '../cuda/cuda-types.ts';
+import type { CudaDeviceInfo, CudaProbe } from '../protocol/cuda-types.ts';
 import { cpuName } from '../host.ts';
 import type { DeviceKind } from './engine-types.ts';
 

@@ -15,8 +15,8 @@
 import { OverloadedError, RequestCancelledError, type RejectReason } from '../errors.ts';
 import { coarseTimers } from './coarse-timers.ts';
 import type { JobStop } from './job-stop.ts';
-import type { ProcessResult, ProcessTask } from './messages.ts';
-import { epochNowMs } from './messages.ts';
+import type { ProcessResult, ProcessTask } from '../protocol/worker-messages.ts';
+import { epochNowMs } from '../protocol/worker-messages.ts';
 import { EffectPool, type PoolOptions } from './pool.ts';
 
 /** What the dispatcher needs of a pool of workers (EffectPool; a stand-in in unit tests). */

@@ -2,11 +2,11 @@
  * The engine as its consumers see it (routes, WebRTC sessions, health): a leaf module of types, so
  * that they import types, never the implementation (engine.ts) and what it pulls in.
  */
-import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
+import type { CudaDeviceInfo } from '../protocol/cuda-types.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 import type { MemoryBudget } from './memory-budget.ts';
-import type { DeviceKind, ProcessResult, SegmentationTask } from './messages.ts';
+import type { DeviceKind, ProcessResult, SegmentationTask } from '../protocol/worker-messages.ts';
 
 export type { DeviceKind };
 

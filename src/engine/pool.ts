@@ -1,11 +1,11 @@
 /**
- * The one module that talks to worker threads. Callers hand it typed tasks (messages.ts) and get
+ * The one module that talks to worker threads. Callers hand it typed tasks (src/protocol/worker-messages.ts) and get
  * typed results or typed errors back; they never see piscina.
  */
 import { Piscina } from 'piscina';
 import { WorkerFailedError } from '../errors.ts';
 import type { DeviceKind } from './engine-types.ts';
-import { epochNowMs, type ProcessResult, type ProcessTask, type WorkerInit, type WorkerTask } from './messages.ts';
+import { epochNowMs, type ProcessResult, type ProcessTask, type WorkerInit, type WorkerTask } from '../protocol/worker-messages.ts';
 
 export interface PoolOptions {
   readonly workers: number;

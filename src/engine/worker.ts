@@ -12,7 +12,7 @@ import type { EffectKernels } from '../effects/kernel-types.ts';
 import { createWasmKernels, JobCancelledError, WasmMemoryExhaustedError } from '../effects/wasm.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import { epochNowMs, type ProcessResult, type WorkerInit, type WorkerTask } from './messages.ts';
+import { epochNowMs, type ProcessResult, type WorkerInit, type WorkerTask } from '../protocol/worker-messages.ts';
 import { isSegmentationEffect } from '../effects/catalog.ts';
 import { runSegmentationTask } from '../segmentation/worker-task.ts';
 import { runSegmentationTaskOnGpu } from '../cuda/background-task.ts';

@@ -18,7 +18,7 @@
  * backdrop at most BACKDROP_MAX_PIXELS RGBA; both are dropped with the session (`clear`).
  */
 import { randomUUID } from 'node:crypto';
-import type { SegmentationTask } from '../engine/messages.ts';
+import type { SegmentationTask } from '../protocol/worker-messages.ts';
 import { createMaskState } from './mask-state.ts';
 import { SELFIE_MODEL } from './model.ts';
 

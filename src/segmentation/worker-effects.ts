@@ -11,7 +11,7 @@ import type { KernelExports } from '../effects/wasm-exports.ts';
 import { withDefaultsOf, type SegmentationEffectName } from './params.ts';
 import type { EffectJob } from '../effects/catalog.ts';
 import { chromaSize, frameBytes, type FrameLayout } from '../frames/layout.ts';
-import type { SegmentationTask } from '../engine/messages.ts';
+import type { SegmentationTask } from '../protocol/worker-messages.ts';
 import { BackgroundEffects, type Backdrop, type BackgroundReport, type SegmentKernelExports } from './background.ts';
 import { viewMaskState } from './mask-state.ts';
 import { loadSegmentationModel } from './runtime.ts';

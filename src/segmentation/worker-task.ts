@@ -7,7 +7,7 @@ import { WasmMemoryExhaustedError } from '../effects/wasm.ts';
 import type { EffectKernels } from '../effects/kernel-types.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes } from '../frames/layout.ts';
-import { epochNowMs, type ProcessResult, type ProcessTask } from '../engine/messages.ts';
+import { epochNowMs, type ProcessResult, type ProcessTask } from '../protocol/worker-messages.ts';
 import type { SegmentationWorker } from './worker-effects.ts';
 
 // TF.js (several MB of JavaScript and a WASM heap) loads on a worker's first segmentation job

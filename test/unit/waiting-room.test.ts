@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Dispatcher, type WorkerPool } from '../../src/engine/dispatcher.ts';
 import { JobStop } from '../../src/engine/job-stop.ts';
-import type { ProcessResult } from '../../src/engine/messages.ts';
+import type { ProcessResult } from '../../src/protocol/worker-messages.ts';
 import { WaitingRoom } from '../../src/engine/waiting-room.ts';
 import { OverloadedError, RequestCancelledError, type RejectReason } from '../../src/errors.ts';
 

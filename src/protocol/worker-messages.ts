@@ -1,6 +1,6 @@
 import type { EffectJob } from '../effects/catalog.ts';
 import type { FrameLayout } from '../frames/layout.ts';
-import type { CudaDeviceInfo } from '../cuda/cuda-types.ts';
+import type { CudaDeviceInfo } from './cuda-types.ts';
 
 /** Every message that crosses the thread boundary between the pool and a worker. */
 
