@@ -6,7 +6,7 @@ import { Engine } from './engine/engine.ts';
 import { ERRORS, HttpError, RequestCancelledError, type RejectReason } from './errors.ts';
 import { corsHeaders } from './http/cors.ts';
 import { healthRoutes } from './http/routes/health.ts';
-import { clientKeys } from './http/client-key.ts';
+import { clientKeys } from './net/client-key.ts';
 import { guards } from './http/guards.ts';
 import { LOG_SERIALIZERS } from './http/log-serializers.ts';
 import { infoRoutes, metricsRoute } from './http/routes/info.ts';

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { RollingCounts } from './stats/rolling-counts.ts';
 import { RollingQuantile } from './stats/rolling-quantile.ts';
 import { REJECT_REASONS } from './errors.ts';
-import { CANDIDATE_DROP_REASONS } from './webrtc/candidates.ts';
+import { CANDIDATE_DROP_REASONS } from './net/candidates.ts';
 
 /**
  * Every metric the service exports, in one place. The app owns its Registry (no global state), so

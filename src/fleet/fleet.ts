@@ -4,7 +4,7 @@ import { Transform } from 'node:stream';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { ConfigError, type Config } from '../config.ts';
 import { HttpError } from '../errors.ts';
-import { countAs } from '../http/client-key.ts';
+import { countAs } from '../net/client-key.ts';
 import type { Metrics } from '../metrics.ts';
 import { Forwarder, HOP_HEADER, sessionGone } from './forward.ts';
 import { CLIENT_HEADER, EMPTY_DIGEST, FleetSignature, isClientKey, SIGNATURE_HEADER } from './signature.ts';

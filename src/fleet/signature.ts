@@ -15,7 +15,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
  */
 
 export const SIGNATURE_HEADER = 'x-rtc-scale-signature';
-/** The client key (src/http/client-key.ts) of the client that reached the forwarding replica. */
+/** The client key (src/net/client-key.ts) of the client that reached the forwarding replica. */
 export const CLIENT_HEADER = 'x-rtc-scale-client';
 
 export interface SignedCall {

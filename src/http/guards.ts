@@ -51,7 +51,7 @@ export const guards = fp(async (app: FastifyInstance, options: GuardOptions) => 
   // Off by default; the session-creating routes opt in with sessionCreationLimit().
   await app.register(rateLimit, {
     global: false,
-    // Per client as the other per-client limits count it (an IPv6 client by its /64: client-key.ts).
+    // Per client as the other per-client limits count it (an IPv6 client by its /64: src/net/client-key.ts).
     keyGenerator: (request) => request.client,
     errorResponseBuilder: (_request, context) => {
       options.onRejected?.('rate_limited');

@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { Peer, VideoOutput } from './peer.ts';
 import { announceAddress, fragmentOf, iceUfragOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials, withMaxMessageSize } from './sdp.ts';
-import { candidatePolicy, candidateVerdict, filterSdpCandidates, type CandidateDropReason, type CandidatePolicy } from './candidates.ts';
+import { candidatePolicy, candidateVerdict, filterSdpCandidates, type CandidateDropReason, type CandidatePolicy } from '../net/candidates.ts';
 import { CONTROL_CHANNEL, Session, type SessionOutcome } from './publisher-session.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { Viewer } from './viewer.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clientKey } from '../../src/http/client-key.ts';
+import { clientKey } from '../../src/net/client-key.ts';
 import { testApp } from '../helpers.ts';
 
 test('client keys: IPv4 as is, IPv4-mapped as IPv4, IPv6 by its prefix (every spelling of one /64 is one key)', () => {

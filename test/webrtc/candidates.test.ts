@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addressVerdict, candidatePolicy, candidateVerdict, filterSdpCandidates, parseCidr } from '../../src/webrtc/candidates.ts';
+import { addressVerdict, candidatePolicy, candidateVerdict, filterSdpCandidates, parseCidr } from '../../src/net/candidates.ts';
 
 const open = candidatePolicy([], []);
 
