@@ -3,16 +3,12 @@
  * these, never the module that loads the binding.
  */
 import type { IceServer } from '../config.ts';
+import type { ConnectionState, I420Frame } from './binding.ts';
 import type { ListenerErrorHandler } from './events.ts';
 
-export interface I420Frame {
-  readonly width: number;
-  readonly height: number;
-  /** Y, then U, then V, tightly packed; chroma planes are ceil(w/2) x ceil(h/2). */
-  readonly data: Uint8Array;
-}
+export type { I420Frame };
 
-export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+export type PeerState = ConnectionState;
 
 export type PeerEvents = {
   /** A decoded frame from the remote side; `receivedAtMs` is performance.now() on arrival. */

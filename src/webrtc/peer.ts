@@ -1,87 +1,22 @@
 /**
- * The one module that touches libwebrtc (@roamhq/wrtc). Everything else sees I420 frames, SDP text
- * and typed peer events; the binding's objects never leave this file.
+ * The server's side of libwebrtc: peers that answer (and offer, for Node tools), and the processed
+ * video they send. Everything else sees I420 frames, SDP text and typed peer events; the binding's
+ * objects (from binding.ts) never leave this file.
  */
-import { createRequire } from 'node:module';
+import {
+  createPeerConnection,
+  createVideoSink,
+  createVideoSource,
+  gatheredLocalSdp,
+  type NativeDataChannel,
+  type NativePeerConnection,
+  type NativeTrack,
+  type NativeVideoSink,
+  type NativeVideoSource,
+} from './binding.ts';
 import { SafeEmitter } from './events.ts';
 import type { AnswerResult, I420Frame, PeerEvents, PeerOptions, PeerState, PeerStats, RemoteCandidate } from './peer-types.ts';
 import { mediaSections, type MediaSection } from './sdp.ts';
-
-// ---- the binding's surface, as far as we use it -------------------------------------------------
-
-interface NativeTrack {
-  readonly kind: string;
-  stop(): void;
-}
-interface NativeTransceiver {
-  readonly mid: string | null;
-  direction: string;
-  readonly sender: { replaceTrack(track: NativeTrack | null): Promise<void> };
-  readonly receiver: { readonly track: NativeTrack };
-}
-interface NativeDataChannel {
-  readonly label: string;
-  readonly readyState: string;
-  send(data: string): void;
-  close(): void;
-  onopen: (() => void) | null;
-  onclose: (() => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-}
-interface NativeDescription {
-  readonly type: string;
-  readonly sdp: string;
-}
-interface NativeStatsReport {
-  forEach(callback: (report: Record<string, unknown>) => void): void;
-}
-interface NativePeerConnection {
-  readonly connectionState: PeerState;
-  readonly iceGatheringState: string;
-  readonly localDescription: NativeDescription | null;
-  readonly remoteDescription: NativeDescription | null;
-  setRemoteDescription(description: NativeDescription): Promise<void>;
-  setLocalDescription(description: NativeDescription): Promise<void>;
-  createOffer(): Promise<NativeDescription>;
-  createAnswer(): Promise<NativeDescription>;
-  addTransceiver(trackOrKind: NativeTrack | string, init: { direction: string }): NativeTransceiver;
-  getTransceivers(): NativeTransceiver[];
-  createDataChannel(label: string): NativeDataChannel;
-  addIceCandidate(candidate: { candidate: string; sdpMid: string; sdpMLineIndex: number }): Promise<void>;
-  getStats(): Promise<NativeStatsReport>;
-  close(): void;
-  ontrack: ((event: { track: NativeTrack }) => void) | null;
-  onconnectionstatechange: (() => void) | null;
-  onicegatheringstatechange: (() => void) | null;
-  ondatachannel: ((event: { channel: NativeDataChannel }) => void) | null;
-}
-interface NativeVideoSink {
-  stop(): void;
-  onframe: ((event: { frame: I420Frame & { rotation: number } }) => void) | null;
-}
-interface NativeVideoSource {
-  createTrack(): NativeTrack;
-  onFrame(frame: I420Frame): void;
-}
-interface Wrtc {
-  RTCPeerConnection: new (config: Record<string, unknown>) => NativePeerConnection;
-  nonstandard: {
-    RTCVideoSink: new (track: NativeTrack) => NativeVideoSink;
-    RTCVideoSource: new (init?: { isScreencast?: boolean; needsDenoising?: boolean }) => NativeVideoSource;
-  };
-}
-
-let binding: Wrtc | undefined;
-
-function wrtc(): Wrtc {
-  if (binding) return binding;
-  binding = createRequire(import.meta.url)('@roamhq/wrtc') as Wrtc;
-  // Once native sources or sinks exist, the binding's finalizers crash the process while Node tears
-  // its environment down (WonderInventions/node-webrtc#7, #35). Ending with process.exit once the
-  // event loop is empty skips that teardown and keeps the exit code.
-  process.once('beforeExit', () => process.exit());
-  return binding;
-}
 
 // ---- outgoing video ------------------------------------------------------------------------------
 
@@ -94,7 +29,7 @@ export class VideoOutput {
   #closed = false;
 
   constructor() {
-    this.#source = new (wrtc().nonstandard.RTCVideoSource)({ needsDenoising: false });
+    this.#source = createVideoSource();
   }
 
   /** Hands a frame to every track of this output. `frame.data` must not be a SharedArrayBuffer view. */
@@ -130,22 +65,14 @@ export class Peer extends SafeEmitter<PeerEvents> {
 
   constructor(options: PeerOptions) {
     super(options.onListenerError);
-    const config: Record<string, unknown> = {
-      iceServers: options.iceServers.map((s) => ({ ...s, urls: [...s.urls] })),
-      bundlePolicy: 'max-bundle',
-      rtcpMuxPolicy: 'require',
-    };
-    if (options.portRange) config.portRange = { min: options.portRange.min, max: options.portRange.max };
-    this.#pc = new (wrtc().RTCPeerConnection)(config);
+    this.#pc = createPeerConnection({ iceServers: options.iceServers, portRange: options.portRange });
     this.#gatherTimeoutMs = options.gatherTimeoutMs;
     this.#channelLabels = options.channelLabels;
 
     this.#pc.ontrack = ({ track }) => {
       // One sink at most: the answer receives one video section (see answer()).
       if (track.kind !== 'video' || this.#closed || !this.#receive || this.#sinks.length > 0) return;
-      const sink = new (wrtc().nonstandard.RTCVideoSink)(track);
-      sink.onframe = ({ frame }) => this.safeEmit('frame', frame, performance.now());
-      this.#sinks.push(sink);
+      this.#sinks.push(createVideoSink(track, (frame) => this.safeEmit('frame', frame, performance.now())));
     };
     this.#pc.onconnectionstatechange = () => this.safeEmit('state', this.#pc.connectionState);
     this.#pc.ondatachannel = ({ channel }) => this.#accept(channel);
@@ -320,22 +247,7 @@ export class Peer extends SafeEmitter<PeerEvents> {
     };
   }
 
-  async #gatheredSdp(): Promise<string> {
-    if (this.#pc.iceGatheringState !== 'complete') {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.#gatherTimeoutMs);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#pc.onicegatheringstatechange = () => {
-          if (this.#pc.iceGatheringState === 'complete') done();
-        };
-      });
-      this.#pc.onicegatheringstatechange = null;
-    }
-    const sdp = this.#pc.localDescription?.sdp;
-    if (sdp === undefined) throw new Error('no local description after negotiation');
-    return sdp;
+  #gatheredSdp(): Promise<string> {
+    return gatheredLocalSdp(this.#pc, this.#gatherTimeoutMs);
   }
 }

@@ -1,12 +1,25 @@
 /**
- * The client side of a WebRTC connection (the offerer), on @roamhq/wrtc: sends I420 frames on one
- * video track, hands received frames to 'frame' listeners, and carries an optional data channel.
- * Its own small wrapper, so the load tool, tests and benchmarks never import the server's peer.
+ * The client side of a WebRTC connection (the offerer): sends I420 frames on one video track, hands
+ * received frames to 'frame' listeners, and carries an optional data channel. The load tool, tests
+ * and benchmarks use it as any WHIP/WHEP client would; it shares only the typed binding
+ * (src/webrtc/binding.ts, a leaf) with the server, none of the server's sessions or peers.
  */
-import { createRequire } from 'node:module';
+import {
+  createPeerConnection,
+  createVideoSink,
+  createVideoSource,
+  gatheredLocalSdp,
+  type ConnectionState,
+  type IceServerInit,
+  type NativeDataChannel,
+  type NativePeerConnection,
+  type NativeTrack,
+  type NativeVideoSink,
+  type NativeVideoSource,
+} from '../../../src/webrtc/binding.ts';
 import type { I420Frame } from './i420.ts';
 
-export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+export type PeerState = ConnectionState;
 
 export type ClientPeerEvents = {
   /** A decoded frame from the server; `receivedAtMs` is performance.now() on arrival. */
@@ -17,73 +30,7 @@ export type ClientPeerEvents = {
   channelopen: [label: string];
 };
 
-export interface IceServerConfig {
-  readonly urls: string | readonly string[];
-  readonly username?: string;
-  readonly credential?: string;
-}
-
-// ---- the binding's surface, as far as the client uses it ----------------------------------------
-
-interface NativeTrack {
-  readonly kind: string;
-  stop(): void;
-}
-interface NativeDataChannel {
-  readonly label: string;
-  readonly readyState: string;
-  send(data: string): void;
-  close(): void;
-  onopen: (() => void) | null;
-  onclose: (() => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-}
-interface NativeDescription {
-  readonly type: string;
-  readonly sdp: string;
-}
-interface NativePeerConnection {
-  readonly connectionState: PeerState;
-  readonly iceGatheringState: string;
-  readonly localDescription: NativeDescription | null;
-  readonly remoteDescription: NativeDescription | null;
-  setRemoteDescription(description: NativeDescription): Promise<void>;
-  setLocalDescription(description: NativeDescription): Promise<void>;
-  createOffer(): Promise<NativeDescription>;
-  addTransceiver(trackOrKind: NativeTrack | string, init: { direction: string }): unknown;
-  createDataChannel(label: string): NativeDataChannel;
-  close(): void;
-  ontrack: ((event: { track: NativeTrack }) => void) | null;
-  onconnectionstatechange: (() => void) | null;
-  onicegatheringstatechange: (() => void) | null;
-}
-interface NativeVideoSink {
-  stop(): void;
-  onframe: ((event: { frame: I420Frame }) => void) | null;
-}
-interface NativeVideoSource {
-  createTrack(): NativeTrack;
-  onFrame(frame: I420Frame): void;
-}
-interface Wrtc {
-  RTCPeerConnection: new (config: Record<string, unknown>) => NativePeerConnection;
-  nonstandard: {
-    RTCVideoSink: new (track: NativeTrack) => NativeVideoSink;
-    RTCVideoSource: new (init?: { isScreencast?: boolean; needsDenoising?: boolean }) => NativeVideoSource;
-  };
-}
-
-let binding: Wrtc | undefined;
-
-function wrtc(): Wrtc {
-  if (binding) return binding;
-  binding = createRequire(import.meta.url)('@roamhq/wrtc') as Wrtc;
-  // Once native sources or sinks exist, the binding's finalizers crash the process while Node tears
-  // its environment down (WonderInventions/node-webrtc#7, #35). Ending with process.exit once the
-  // event loop is empty skips that teardown and keeps the exit code.
-  process.once('beforeExit', () => process.exit());
-  return binding;
-}
+export type IceServerConfig = IceServerInit;
 
 type Listener<A extends unknown[]> = (...args: A) => void;
 
@@ -117,17 +64,11 @@ export class ClientPeer {
   #closed = false;
 
   constructor(options: ClientPeerOptions = {}) {
-    this.#pc = new (wrtc().RTCPeerConnection)({
-      iceServers: (options.iceServers ?? []).map((s) => ({ ...s, urls: typeof s.urls === 'string' ? [s.urls] : [...s.urls] })),
-      bundlePolicy: 'max-bundle',
-      rtcpMuxPolicy: 'require',
-    });
+    this.#pc = createPeerConnection({ iceServers: options.iceServers ?? [] });
     this.#gatherTimeoutMs = options.gatherTimeoutMs ?? 2000;
     this.#pc.ontrack = ({ track }) => {
       if (track.kind !== 'video' || this.#closed) return;
-      const sink = new (wrtc().nonstandard.RTCVideoSink)(track);
-      sink.onframe = ({ frame }) => this.#emit('frame', frame, performance.now());
-      this.#sinks.push(sink);
+      this.#sinks.push(createVideoSink(track, (frame) => this.#emit('frame', frame, performance.now())));
     };
     this.#pc.onconnectionstatechange = () => this.#emit('state', this.#pc.connectionState);
   }
@@ -156,7 +97,7 @@ export class ClientPeer {
   async offer(init: { readonly send: boolean; readonly receive: boolean; readonly channel?: string }): Promise<string> {
     const direction = init.send ? (init.receive ? 'sendrecv' : 'sendonly') : 'recvonly';
     if (init.send) {
-      this.#source = new (wrtc().nonstandard.RTCVideoSource)({ needsDenoising: false });
+      this.#source = createVideoSource();
       this.#track = this.#source.createTrack();
       this.#pc.addTransceiver(this.#track, { direction });
     } else {
@@ -256,22 +197,7 @@ export class ClientPeer {
     };
   }
 
-  async #gatheredSdp(): Promise<string> {
-    if (this.#pc.iceGatheringState !== 'complete') {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.#gatherTimeoutMs);
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#pc.onicegatheringstatechange = () => {
-          if (this.#pc.iceGatheringState === 'complete') done();
-        };
-      });
-      this.#pc.onicegatheringstatechange = null;
-    }
-    const sdp = this.#pc.localDescription?.sdp;
-    if (sdp === undefined) throw new Error('no local description after negotiation');
-    return sdp;
+  #gatheredSdp(): Promise<string> {
+    return gatheredLocalSdp(this.#pc, this.#gatherTimeoutMs);
   }
 }
