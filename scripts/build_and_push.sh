@@ -24,8 +24,9 @@ Options:
   -h, --help   show this help
 
 The Kubernetes manifests default to ghcr.io/rtc-scale/gpu-media:0.1.0 (CPU) and :0.1.0-cuda
-(GPU). For another registry or tag, set `images:` in a kustomize overlay of your own and the
-repos list in k8s/policy/gatekeeper-sample-constraint.yaml.
+(GPU). Deploy what this built with scripts/deploy.sh --image REGISTRY/IMAGE --tag TAG (the GPU
+overlay runs TAG-cuda); with Gatekeeper, add the registry to the repos list in
+k8s/policy/gatekeeper-sample-constraint.yaml.
 USAGE
 }
 

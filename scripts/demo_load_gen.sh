@@ -188,6 +188,8 @@ if [[ "$IN_CLUSTER" == 1 ]]; then
   export RTC_LOAD_IN_CLUSTER=1
   # The Job's report then shows the replicas, served p95 and refusals the autoscaler saw (k8s/load admits it).
   PLAN+=(--prometheus "${PROMETHEUS_URL:-http://kube-prometheus-stack-prometheus.monitoring.svc:9090}")
+elif [[ "${RTC_LOAD_DRY_RUN:-0}" == 1 ]]; then
+  echo "(dry run: ${HOST}/healthz not checked)"
 else
   echo -n "Checking ${HOST}/healthz ... "
   if ! health_check "${HOST}/healthz" 2>/dev/null; then

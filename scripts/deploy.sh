@@ -460,7 +460,8 @@ Demo deployed: overlay ${overlay}, KEDA p95 autoscaling (${autoscaler}), WebRTC 
 Next, each in its own terminal:
   kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80    # dashboard "rtc-scale / gpu-media"
   kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090:9090
-  kubectl -n rtc get hpa,pods -w
+  kubectl -n rtc get hpa -w                             # one resource type per watch
+  kubectl -n rtc get pods -l app.kubernetes.io/name=gpu-media -w
   scripts/demo_load_gen.sh demo --in-cluster          # ramp up, hold, ramp down, from inside the cluster
   npx rtc-load plan --help                             # how many pods and GPUs a load needs
 NEXT

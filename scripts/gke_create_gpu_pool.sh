@@ -148,6 +148,9 @@ fi
 run gcloud container node-pools create "${POOL}" "${pool_args[@]}"
 run gcloud container clusters get-credentials "${CLUSTER}" --project "${PROJECT_ID}" --location "${LOCATION}"
 
+# The tag build_and_push.sh gives by default.
+version="$(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../package.json" | head -n 1)"
+
 cat <<NEXT
 
 GPU pool ${POOL} is ready to scale from ${MIN_NODES} to ${MAX_NODES} nodes per zone.
@@ -155,5 +158,8 @@ With MIN_NODES=0 the first GPU node appears when a GPU pod is pending (a few min
 Check the driver once a node is up:
   kubectl get nodes -l cloud.google.com/gke-accelerator=${GPU_TYPE}
   kubectl -n kube-system logs -l k8s-app=nvidia-driver-installer -c nvidia-driver-installer --tail=20
-Then deploy:  bash scripts/deploy.sh --overlay gpu
+Then build the images and deploy them (the pods' range is the TURN relay's only peers):
+  REGISTRY=${LOCATION}-docker.pkg.dev/${PROJECT_ID}/rtc scripts/build_and_push.sh
+  scripts/deploy.sh --demo --image ${LOCATION}-docker.pkg.dev/${PROJECT_ID}/rtc/gpu-media --tag ${version} \\
+    --pod-cidr "\$(gcloud container clusters describe ${CLUSTER} --location ${LOCATION} --project ${PROJECT_ID} --format='value(clusterIpv4Cidr)')"
 NEXT

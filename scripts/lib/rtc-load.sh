@@ -4,11 +4,17 @@
 # RTC_LOAD_IN_CLUSTER=1 it runs rtc-load as a Kubernetes Job in namespace rtc instead, with the
 # image gpu-media runs (it ships rtc-load), so the load enters through the Service as real
 # clients' would and reaches every pod.
+# With RTC_LOAD_DRY_RUN=1 it prints what it would run instead: the Job's manifest, or the
+# rtc-load command line ("+ rtc-load ARGS", shell-quoted).
 # Needs ROOT (the repository root) set by the caller.
 
 run_rtc_load() {
   if [[ "${RTC_LOAD_IN_CLUSTER:-0}" == "1" ]]; then
     run_rtc_load_job "$@"
+  elif [[ "${RTC_LOAD_DRY_RUN:-0}" == "1" ]]; then
+    printf '+ rtc-load'
+    printf ' %q' "$@"
+    printf '\n'
   elif [[ -f "$ROOT/dist/tools/rtc-load/main.js" ]]; then
     node "$ROOT/bin/rtc-load.js" "$@"
   elif [[ -f "$ROOT/tools/rtc-load/main.ts" && -f "$ROOT/node_modules/tsx/package.json" ]]; then
@@ -91,12 +97,23 @@ run_rtc_load_job() {
   kubectl apply -k "$ROOT/k8s/load" >/dev/null
   rtc_load_job_manifest "$name" "$image" "$@" | kubectl apply -f - >/dev/null
   echo "Job rtc/${name} (image ${image}); Ctrl-C stops following, 'kubectl -n rtc delete job ${name}' stops the load"
-  # Follow the logs once the pod has started (pulling the image can take a while).
-  local attempt
-  for attempt in $(seq 180); do
-    if kubectl -n rtc logs -f "job/${name}" 2>/dev/null; then break; fi
-    [[ "$attempt" == 180 ]] && echo "the Job's pod did not start: kubectl -n rtc describe job ${name}" >&2 && return 1
+  # Follow the log once the pod runs (pulling the image can take a while). rtc-load prints a
+  # progress line every few seconds there (a Job's log is no terminal), then its report.
+  for _ in $(seq 60); do
+    [[ -n "$(kubectl -n rtc get pods -l "job-name=${name}" -o name 2>/dev/null)" ]] && break
     sleep 1
   done
-  kubectl -n rtc wait --for=condition=Complete "job/${name}" --timeout=60s >/dev/null
+  # --pod-running-timeout: kubectl waits for the container to start instead of failing at once.
+  if ! kubectl -n rtc logs -f "job/${name}" --pod-running-timeout=10m; then
+    echo "could not follow the Job's log: kubectl -n rtc describe job ${name}" >&2
+    return 1
+  fi
+  # The run's own exit status (1 with --fail-on-errors and failures), once the Job has settled.
+  local outcome=""
+  for _ in $(seq 60); do
+    outcome="$(kubectl -n rtc get "job/${name}" -o jsonpath='{.status.succeeded}{.status.failed}' 2>/dev/null || true)"
+    [[ -n "${outcome}" ]] && break
+    sleep 1
+  done
+  [[ "$(kubectl -n rtc get "job/${name}" -o jsonpath='{.status.succeeded}' 2>/dev/null || true)" == 1 ]]
 }

@@ -125,3 +125,27 @@ test('the demo script deploys with --demo, loads from inside the cluster, and ne
   assert.doesNotMatch(demo, /\$SVC\b/, 'no unset $SVC');
   assert.doesNotMatch(demo, /TAG=v1/);
 });
+
+test("docs/load-generator.md's scenario table is demo_load_gen.sh's: every scenario, its load, frame, iterations and duration", () => {
+  const script = read('scripts/demo_load_gen.sh');
+  const scenarios = [...script.matchAll(/^ {2}(\w+)\) CONCURRENCY=(\S*) SECONDS_PLANNED=(\d+) PIXELS=(\S+) ITERS=(\d+) ;;$/gm)].map((m) => ({
+    name: m[1] ?? '',
+    concurrency: m[2] === "''" ? undefined : m[2],
+    seconds: Number(m[3]),
+    pixels: m[4],
+    iters: m[5],
+  }));
+  assert.ok(scenarios.length >= 5, 'the script lists its scenarios');
+  const rate = /^RATE=(\d+)$/m.exec(script)?.[1];
+  const rows = new Map(
+    [...read('docs/load-generator.md').matchAll(/^\| (\w+) \| (.+?) \| (\d+x\d+) \| (\d+) \| (\d+)(m|s) \|$/gm)].map((m) => [m[1], { load: m[2] ?? '', pixels: m[3], iters: m[4], seconds: Number(m[5]) * (m[6] === 'm' ? 60 : 1) }]),
+  );
+  assert.deepEqual([...rows.keys()], scenarios.map((s) => s.name), 'the same scenarios, in the same order');
+  for (const s of scenarios) {
+    const row = rows.get(s.name);
+    assert.ok(row);
+    assert.deepEqual([row.pixels, row.iters, row.seconds], [s.pixels, s.iters, s.seconds], s.name);
+    if (s.concurrency === undefined) assert.ok(row.load.includes(`\`--rate\` (${rate})`), `${s.name}: the demo's default rate ${rate}`);
+    else assert.ok(row.load.includes(`c=${s.concurrency}`), `${s.name}: c=${s.concurrency}`);
+  }
+});

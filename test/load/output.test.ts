@@ -92,7 +92,34 @@ test('open-loop stages: ramps, per-stage figures, summary table', async (t) => {
   assert.match(table.stdout, /open loop, 20 req\/s/);
   assert.match(table.stdout, /Latency \(ms\)/);
   assert.match(table.stdout, /Status codes\s+200: 10/);
-  assert.equal(table.stderr, '', 'no progress line when stderr is not a TTY');
+  assert.equal(table.stderr, '', 'a run shorter than --progress-interval (5s) prints no progress line off a terminal');
+});
+
+test('off a terminal (a pipe, a Job\'s log) plain progress lines: offered, served, refused and the p95 of each interval', async (t) => {
+  // Every third request refused, so each line has something in every column.
+  const server = await startServer((_request, response, index) => {
+    response.statusCode = index % 3 === 2 ? 503 : 200;
+    response.end('ok');
+  });
+  t.after(() => server.close());
+  const result = await runRtcLoad([`${server.baseUrl}/`, '--rate', '40', '--duration', '1500ms', '--progress-interval', '300ms', '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  parseReport(result);
+  const lines = result.stderr.split('\n').filter((line) => line !== '');
+  assert.ok(lines.length >= 3, `a line every 300 ms: ${result.stderr}`);
+  for (const line of lines) {
+    assert.match(line, /^\d+\.\ds\/1\.5s {2}offered \d+\.\d\/s served \d+\.\d\/s refused \d+\.\d\/s {2}served p95 (?:-|[\d.]+ms) {2}HPA /, line);
+    assert.doesNotMatch(line, /\r|\x1b/, 'no terminal control characters in a log');
+  }
+  const rates = lines.map((line) => Number(/offered ([\d.]+)\/s/.exec(line)?.[1]));
+  assert.ok(rates.some((rate) => rate > 20 && rate < 60), `each line's rate is over its own interval (40/s offered): ${rates.join(', ')}`);
+  assert.ok(lines.some((line) => /refused [1-9]/.test(line)), 'refusals shown');
+
+  const quiet = await runRtcLoad([`${server.baseUrl}/`, '--rate', '20', '--duration', '600ms', '--progress-interval', '0']);
+  assert.equal(quiet.stderr, '', '--progress-interval 0: none');
+  const bad = await runRtcLoad([`${server.baseUrl}/`, '--progress-interval', '10ms']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--progress-interval must be 0 \(none\) or at least 100ms/);
 });
 
 test('--html writes a self-contained report; Prometheus series are sampled into it', async (t) => {

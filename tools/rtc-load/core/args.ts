@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDurationMs } from './duration.ts';
+import { DEFAULT_PLAIN_PROGRESS_INTERVAL_MS } from './status-line.ts';
 
 /** Invalid command line: reported with its message and exit code 2. */
 export class ArgError extends Error {
@@ -46,4 +47,13 @@ export function positiveNumber(flag: string, text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new ArgError(`${flag} must be a number > 0: ${text}`);
   return value;
+}
+
+/** --progress-interval: a duration, or 0 for no plain progress lines (the default when absent). */
+export function progressIntervalOption(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_PLAIN_PROGRESS_INTERVAL_MS;
+  if (text.trim() === '0') return 0;
+  const intervalMs = durationOption('--progress-interval', text, true);
+  if (intervalMs > 0 && intervalMs < 100) throw new ArgError(`--progress-interval must be 0 (none) or at least 100ms: ${text}`);
+  return intervalMs;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ArgError, durationOption, parseStrict, parseTargetUrl, positiveInteger, positiveNumber } from '../core/args.ts';
+import { ArgError, durationOption, progressIntervalOption, parseStrict, parseTargetUrl, positiveInteger, positiveNumber } from '../core/args.ts';
 import { parseDurationMs } from '../core/duration.ts';
 import { DEFAULT_TARGET_P95_MS, DEFAULT_TOLERANCE, type AutoscalerSettings } from '../core/autoscaler.ts';
 import { parsePrometheusOptions, type PrometheusOptions } from '../core/prometheus.ts';
@@ -37,6 +37,8 @@ export interface OutputOptions {
   prometheus: PrometheusOptions | undefined;
   /** The HPA rule shown live and in the report. */
   autoscaler: AutoscalerSettings;
+  /** Off a terminal, a plain progress line this often (0: none); on one, the live line. */
+  progressIntervalMs: number;
 }
 
 export interface ClosedLoopPlan {
@@ -85,6 +87,7 @@ const OPTION_SPEC = {
   html: { type: 'string' },
   prometheus: { type: 'string' },
   'prometheus-interval': { type: 'string' },
+  'progress-interval': { type: 'string' },
   'replicas-query': { type: 'string' },
   'p95-query': { type: 'string' },
   'refusal-query': { type: 'string' },
@@ -128,6 +131,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand {
       targetP95Ms: values['hpa-target-p95'] === undefined ? DEFAULT_TARGET_P95_MS : durationOption('--hpa-target-p95', values['hpa-target-p95']),
       tolerance: values['hpa-tolerance'] === undefined ? DEFAULT_TOLERANCE : fraction('--hpa-tolerance', values['hpa-tolerance']),
     },
+    progressIntervalMs: progressIntervalOption(values['progress-interval']),
   };
   if (output.htmlPath === '') throw new ArgError('--html needs a file name');
 

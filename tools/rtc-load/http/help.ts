@@ -49,6 +49,10 @@ Output:
       --html FILE            write a self-contained HTML report
       --prometheus URL       sample Prometheus (e.g. http://localhost:9090) during the run
       --prometheus-interval D   sampling period (default 5s)
+      --progress-interval D  when stderr is not a terminal (a pipe, a Job's log), print a
+                             plain progress line every D: offered, served and refused per
+                             second and the served p95 over that interval (default 5s;
+                             0 for none). On a terminal a live line is rewritten instead
       --replicas-query Q     PromQL for replicas
                              (default sum(kube_deployment_status_replicas{namespace="rtc",deployment="gpu-media"}))
       --p95-query Q          PromQL for the server-side p95 of served requests, in seconds

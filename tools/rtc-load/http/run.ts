@@ -31,7 +31,7 @@ export async function runHttpLoad(options: HttpRunOptions, environment: RunEnvir
   const plannedMs = plan.mode === 'closed' ? plan.durationMs : plan.schedule.durationMs;
   const prometheusOptions = options.output.prometheus;
   const sampler = prometheusOptions ? new PrometheusSampler(prometheusOptions, startMs, environment.warn) : undefined;
-  const progress = new ProgressLine(environment.progressStream, recorder, plannedMs, options.output.autoscaler, sampler?.samples ?? []);
+  const progress = new ProgressLine(environment.progressStream, recorder, plannedMs, options.output.autoscaler, sampler?.samples ?? [], options.output.progressIntervalMs);
 
   let interrupted = false;
   const onAbort = (): void => {

@@ -1,5 +1,5 @@
 import { EFFECT_NAMES, isEffectName } from '../../../src/effects/catalog.ts';
-import { ArgError, durationOption, parseStrict, parseTargetUrl, positiveInteger } from '../core/args.ts';
+import { ArgError, durationOption, parseStrict, progressIntervalOption, parseTargetUrl, positiveInteger } from '../core/args.ts';
 import { MIN_HEIGHT, MIN_WIDTH } from './frame-id.ts';
 
 const DEFAULT_SESSIONS = 1;
@@ -16,6 +16,8 @@ export interface WebRtcOutputOptions {
   json: boolean;
   htmlPath: string | undefined;
   failOnErrors: boolean;
+  /** Off a terminal, a plain progress line this often (0: none); on one, the live line. */
+  progressIntervalMs: number;
 }
 
 export interface WebRtcRunOptions {
@@ -50,6 +52,7 @@ const OPTION_SPEC = {
   json: { type: 'boolean' },
   html: { type: 'string' },
   'fail-on-errors': { type: 'boolean' },
+  'progress-interval': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -72,6 +75,7 @@ export function parseWebRtcCommandLine(argv: readonly string[]): ParsedWebRtcCom
     json: values.json ?? false,
     htmlPath: values.html,
     failOnErrors: values['fail-on-errors'] ?? false,
+    progressIntervalMs: progressIntervalOption(values['progress-interval']),
   };
   if (output.htmlPath === '') throw new ArgError('--html needs a file name');
   if (values.token === '') throw new ArgError('--token needs a value');
@@ -138,6 +142,8 @@ Output:
       --json                 print one JSON object on stdout instead of the table
       --html FILE            write a self-contained HTML report
       --fail-on-errors       exit 1 if a session was refused, failed, or returned no frame
+      --progress-interval D  when stderr is not a terminal (a pipe, a Job's log), a plain
+                             progress line every D (default 5s; 0 for none)
   -h, --help                 show this help
 
 Every session is ended with DELETE at the end, and on Ctrl-C (a second Ctrl-C quits at once).

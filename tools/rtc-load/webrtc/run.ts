@@ -1,6 +1,6 @@
 import type { RunEnvironment } from '../command.ts';
 import { LoadRecorder } from '../core/recorder.ts';
-import { percentilesText, TtyStatusLine } from '../core/status-line.ts';
+import { percentilesText, StatusLine } from '../core/status-line.ts';
 import type { WebRtcRunOptions } from './args.ts';
 import { buildWebRtcReport, type WebRtcReport } from './report.ts';
 import { SyntheticSession, type SessionObserver } from './session.ts';
@@ -62,7 +62,7 @@ export async function runWebRtcLoad(options: WebRtcRunOptions, environment: RunE
   };
   const sessions = Array.from({ length: options.sessions }, (_, i) => new SyntheticSession(i, settings, observer));
   const starts: Promise<void>[] = [];
-  const progress = new WebRtcProgress(environment.progressStream, sessions, recorder, options.rampMs + options.durationMs);
+  const progress = new WebRtcProgress(environment.progressStream, sessions, recorder, options.rampMs + options.durationMs, options.output.progressIntervalMs);
   progress.start();
 
   let interrupted = false;
@@ -96,14 +96,14 @@ export async function runWebRtcLoad(options: WebRtcRunOptions, environment: RunE
 }
 
 /** The WebRTC run's line: sessions up and refused, frames back per second, round trip. */
-class WebRtcProgress extends TtyStatusLine {
+class WebRtcProgress extends StatusLine {
   readonly #sessions: readonly SyntheticSession[];
   readonly #recorder: LoadRecorder;
   readonly #plannedMs: number;
   #lastReceived = 0;
 
-  constructor(stream: NodeJS.WriteStream, sessions: readonly SyntheticSession[], recorder: LoadRecorder, plannedMs: number) {
-    super(stream);
+  constructor(stream: NodeJS.WriteStream, sessions: readonly SyntheticSession[], recorder: LoadRecorder, plannedMs: number, plainIntervalMs: number) {
+    super(stream, plainIntervalMs);
     this.#sessions = sessions;
     this.#recorder = recorder;
     this.#plannedMs = plannedMs;
