@@ -92,8 +92,9 @@ class InvalidFrameError extends Error {
 }
 
 /**
- * One WHIP publisher: its peer connection, the frame loop that sends every received frame through
- * the engine, and the processed output (sent back on the same connection and to WHEP viewers).
+ * One WHIP publisher: the frame loop that sends every frame its peer connection receives through the
+ * engine into the processed output (sent back on the same connection and to WHEP viewers). The
+ * registry makes the peer and the output, and closes them when the session ends.
  */
 export class Session extends SafeEmitter<SessionEvents> {
   readonly id: string;
@@ -103,7 +104,8 @@ export class Session extends SafeEmitter<SessionEvents> {
   readonly #loop: LatestFrameLoop<ReceivedFrame>;
   readonly #createdAtMs = performance.now();
   readonly #latenciesMs = new Float64Array(LATENCY_RING);
-  readonly #viewers = new Set<{ close(outcome: SessionOutcome): void }>();
+  /** Its WHEP viewers, as the registry adds and removes them (counted in stats). */
+  readonly #viewers = new Set<{ readonly id: string }>();
   #job: EffectJob;
   #etag: string;
   #scratch = new Uint8Array(0);
@@ -238,11 +240,11 @@ export class Session extends SafeEmitter<SessionEvents> {
     this.#etag = etag;
   }
 
-  addViewer(viewer: { close(outcome: SessionOutcome): void }): void {
+  addViewer(viewer: { readonly id: string }): void {
     this.#viewers.add(viewer);
   }
 
-  removeViewer(viewer: { close(outcome: SessionOutcome): void }): void {
+  removeViewer(viewer: { readonly id: string }): void {
     this.#viewers.delete(viewer);
   }
 
@@ -275,16 +277,15 @@ export class Session extends SafeEmitter<SessionEvents> {
     };
   }
 
-  /** Ends the session and its viewers; the frame in progress is not sent. Idempotent. */
+  /**
+   * Ends the session; the frame in progress is not sent. Its peer, output and viewers are the
+   * registry's, which made them: it closes them on 'closed'. Idempotent.
+   */
   close(outcome: SessionOutcome): void {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#idleTimer);
     void this.#loop.stop();
-    for (const viewer of [...this.#viewers]) viewer.close(outcome);
-    this.#peer.close();
-    this.#peer.removeAllListeners();
-    this.output.close();
     this.#segmentation = undefined;
     this.#deps.log.info(
       { sessionId: this.id, outcome, framesReceived: this.#framesReceived, framesProcessed: this.#framesProcessed, framesDropped: this.#framesDropped },

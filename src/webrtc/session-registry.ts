@@ -94,7 +94,9 @@ interface RemoteIce {
 
 /**
  * The pod's WebRTC sessions: admission (MAX_SESSIONS peer connections, SLO-aware refusal, drain),
- * creation of publishers and viewers, lookup, and orderly shutdown.
+ * creation of publishers and viewers, lookup, and orderly shutdown. It owns what it makes: each
+ * publisher's and viewer's peer connection and each publisher's output are made here and closed here,
+ * when negotiation fails or when the session or viewer ends (a session's viewers end with it).
  */
 export class SessionRegistry {
   /** Frame latency of every session over P95_WINDOW_SECONDS (app_frame_latency_seconds is the histogram). */
@@ -196,6 +198,10 @@ export class SessionRegistry {
       const connectTimer = this.#connectDeadline(session);
       session.on('closed', (outcome) => {
         clearTimeout(connectTimer);
+        for (const viewer of [...this.#viewers.values()]) if (viewer.session === session) viewer.close(outcome);
+        peer.close();
+        peer.removeAllListeners();
+        output.close();
         leave();
         this.#sessions.delete(id);
         this.#secrets.delete(id);
@@ -231,12 +237,16 @@ export class SessionRegistry {
       if (session.closed) throw notFound(`no session ${sessionId}`);
       const { viewerId, viewerSecret } = mintViewer();
       const viewer = new Viewer(viewerId, session, peer, newEtag(), { log: this.#deps.log, idleSeconds: this.#config.sessionIdleSeconds });
+      session.addViewer(viewer);
       this.#viewers.set(viewer.id, viewer);
       this.#secrets.set(viewer.id, viewerSecret);
       this.#ice.set(viewer, this.#remoteIce(offer.candidates));
       const connectTimer = this.#connectDeadline(viewer);
       viewer.on('closed', () => {
         clearTimeout(connectTimer);
+        session.removeViewer(viewer);
+        peer.close();
+        peer.removeAllListeners();
         leave();
         this.#viewers.delete(viewer.id);
         this.#secrets.delete(viewer.id);

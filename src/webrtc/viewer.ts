@@ -8,6 +8,7 @@ export type ViewerEvents = { closed: [outcome: SessionOutcome] };
 /**
  * A WHEP viewer of a session's processed output. It ends with its session, when its connection
  * fails, or when it has not been connected for `idleSeconds` (a client that never completed ICE).
+ * The registry makes its peer, adds it to the session, and undoes both when it ends.
  */
 export class Viewer extends SafeEmitter<ViewerEvents> {
   readonly id: string;
@@ -34,7 +35,6 @@ export class Viewer extends SafeEmitter<ViewerEvents> {
       else if (performance.now() - lastConnectedMs > options.idleSeconds * 1000) this.close('idle');
     }, Math.min(1000, options.idleSeconds * 500));
     this.#timer.unref();
-    session.addViewer(this);
   }
 
   get peer(): Peer {
@@ -53,9 +53,6 @@ export class Viewer extends SafeEmitter<ViewerEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    this.session.removeViewer(this);
-    this.#peer.close();
-    this.#peer.removeAllListeners();
     this.#log.info({ sessionId: this.session.id, viewerId: this.id, outcome }, 'viewer ended');
     this.safeEmit('closed', outcome);
     this.removeAllListeners();
