@@ -1,6 +1,9 @@
 /**
- * No import cycles anywhere in src/, counting type-only imports: a module's types live in a leaf
- * module that its consumers import, never in an implementation that imports them back.
+ * No import cycles in src/ nor tools/, counting type-only imports: a module's types live in a leaf
+ * module that its consumers import, never in an implementation that imports them back. Folders too:
+ * the top-level folders of src/ and of each tool (src/engine, tools/rtc-load/http, ...; a file
+ * directly in src/ is a unit of its own) import each other in one direction only, so a leaf module
+ * in the wrong folder shows up here even when no file cycle goes through it.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -8,7 +11,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** Where folder units start: src/ and each tool's own folder under tools/. */
+const ROOTS = ['src', ...readdirSync(path.join(REPO, 'tools'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `tools/${e.name}`)];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -60,6 +65,46 @@ export function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][
   return out;
 }
 
+/** The folder unit of a repository path: the first folder below its root, or the file itself when it sits in the root. */
+export function folderOf(file: string, roots: readonly string[]): string {
+  const root = roots.find((r) => file.startsWith(`${r}/`));
+  if (root === undefined) return file;
+  const below = file.slice(root.length + 1).split('/');
+  return below.length > 1 ? `${root}/${below[0]}` : file;
+}
+
+/** Every module of src/ and tools/ and the modules of src/ and tools/ it imports, by repository path. */
+function fileGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const top of ['src', 'tools']) {
+    for (const file of sources(path.join(REPO, top))) {
+      const deps = importsOf(readFileSync(file, 'utf8'))
+        .map((spec) => path.relative(REPO, path.resolve(path.dirname(file), spec)).split(path.sep).join('/'))
+        .filter((target) => target.startsWith('src/') || target.startsWith('tools/'));
+      graph.set(path.relative(REPO, file).split(path.sep).join('/'), deps);
+    }
+  }
+  return graph;
+}
+
+/** The file graph folded onto folder units; each edge between two units keeps one import that makes it. */
+function folderGraph(files: ReadonlyMap<string, readonly string[]>): { graph: Map<string, string[]>; why: Map<string, string> } {
+  const edges = new Map<string, Set<string>>();
+  const why = new Map<string, string>();
+  for (const [file, deps] of files) {
+    const from = folderOf(file, ROOTS);
+    const out = edges.get(from) ?? new Set<string>();
+    edges.set(from, out);
+    for (const dep of deps) {
+      const to = folderOf(dep, ROOTS);
+      if (to === from) continue;
+      out.add(to);
+      if (!why.has(`${from} ${to}`)) why.set(`${from} ${to}`, `${file} imports ${dep}`);
+    }
+  }
+  return { graph: new Map([...edges].map(([k, v]) => [k, [...v]])), why };
+}
+
 test('the cycle finder finds a cycle through type-only imports', () => {
   const a = "import type { B } from './b.ts';\nexport type A = B;";
   assert.deepEqual(importsOf(a), ['./b.ts']);
@@ -74,16 +119,28 @@ test('the cycle finder finds a cycle through type-only imports', () => {
   assert.deepEqual(cycles(new Map([['a', ['b']], ['b', []]])), []);
 });
 
-test('src/ has no import cycles, type-only imports included', () => {
-  const files = sources(SRC);
-  const graph = new Map<string, string[]>();
-  for (const file of files) {
-    const deps = importsOf(readFileSync(file, 'utf8'))
-      .map((spec) => path.resolve(path.dirname(file), spec))
-      .filter((target) => target.startsWith(SRC));
-    graph.set(path.relative(SRC, file), deps.map((d) => path.relative(SRC, d)));
-  }
-  assert.ok(graph.size > 30, `found only ${graph.size} modules under src/`);
+test('folder units: the first folder below a root, or a file of the root itself', () => {
+  const roots = ['src', 'tools/rtc-load'];
+  assert.equal(folderOf('src/engine/pool.ts', roots), 'src/engine');
+  assert.equal(folderOf('src/http/routes/whip.ts', roots), 'src/http');
+  assert.equal(folderOf('src/config.ts', roots), 'src/config.ts');
+  assert.equal(folderOf('tools/rtc-load/plan/args.ts', roots), 'tools/rtc-load/plan');
+  assert.equal(folderOf('tools/rtc-load/cli.ts', roots), 'tools/rtc-load/cli.ts');
+});
+
+test('src/ and tools/ have no file import cycles, type-only imports included', () => {
+  const graph = fileGraph();
+  assert.ok([...graph.keys()].filter((f) => f.startsWith('src/')).length > 30, 'found too few modules under src/');
+  assert.ok([...graph.keys()].filter((f) => f.startsWith('tools/')).length > 30, 'found too few modules under tools/');
   const found = cycles(graph).map((c) => c.join(' -> '));
   assert.deepEqual(found, [], `import cycles:\n${found.join('\n')}`);
+});
+
+test('the folders of src/ and tools/ import each other in one direction only', () => {
+  const { graph, why } = folderGraph(fileGraph());
+  const found = cycles(graph).map((c) => {
+    const edges = c.flatMap((from) => c.map((to) => why.get(`${from} ${to}`)).filter((w) => w !== undefined));
+    return `${c.join(' <-> ')}\n    ${edges.join('\n    ')}`;
+  });
+  assert.deepEqual(found, [], `folder cycles:\n${found.join('\n')}`);
 });

@@ -1,6 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDurationMs } from './duration.ts';
-import { DEFAULT_PLAIN_PROGRESS_INTERVAL_MS } from './status-line.ts';
 
 /** Invalid command line: reported with its message and exit code 2. */
 export class ArgError extends Error {
@@ -48,6 +47,9 @@ export function positiveNumber(flag: string, text: string): number {
   if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new ArgError(`${flag} must be a number > 0: ${text}`);
   return value;
 }
+
+/** Off a terminal, one plain progress line this often unless --progress-interval says otherwise. */
+export const DEFAULT_PLAIN_PROGRESS_INTERVAL_MS = 5000;
 
 /** --progress-interval: a duration, or 0 for no plain progress lines (the default when absent). */
 export function progressIntervalOption(text: string | undefined): number {

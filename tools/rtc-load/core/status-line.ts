@@ -1,12 +1,11 @@
 import { autoscalerPoint, autoscalerText, windowP95Ms, type AutoscalerSettings } from './autoscaler.ts';
+import { DEFAULT_PLAIN_PROGRESS_INTERVAL_MS } from './args.ts';
 import { formatDurationMs } from './duration.ts';
 import type { PrometheusSample } from './prometheus.ts';
 import type { LoadRecorder } from './recorder.ts';
 import { formatMs } from '../core/format.ts';
 
 const PROGRESS_INTERVAL_MS = 250;
-/** Off a terminal, one plain line this often unless --progress-interval says otherwise. */
-export const DEFAULT_PLAIN_PROGRESS_INTERVAL_MS = 5000;
 
 /**
  * Progress while a run goes on. On a terminal one line rewritten about four times a second;
