@@ -1,6 +1,8 @@
 import type { TestContext } from 'node:test';
 import { buildApp, type AppContext } from '../src/app.ts';
 import { configWith, type Config } from '../src/config.ts';
+import type { Engine } from '../src/engine/engine.ts';
+import { waitUntil } from './wait.ts';
 
 /** An app with a small CPU engine and no logging, closed when the test ends (CPU even on a GPU machine). */
 export async function testApp(t: TestContext, overrides: Partial<Config> = {}): Promise<AppContext> {
@@ -40,4 +42,15 @@ export async function underStall<T extends { statusCode: number }>(app: AppConte
     if (res.statusCode === 503) return res;
   }
   return res!;
+}
+
+/**
+ * Starts `request`, waits until its job is on the (single) /process worker, terminates that worker
+ * under it and returns the request's answer.
+ */
+export async function killWorkerMidJob<T>(engine: Engine, request: () => Promise<T>): Promise<T> {
+  const answer = request();
+  await waitUntil('the job on a worker', () => engine.processJobsRunning === 1 && engine.pool.threads.length > 0, { intervalMs: 5 });
+  await engine.pool.threads[0]!.terminate();
+  return answer;
 }

@@ -104,6 +104,11 @@ export class Dispatcher {
     return this.#processPool;
   }
 
+  /** Jobs on the /process pool's workers now (supervision and tests). */
+  get processJobsRunning(): number {
+    return this.#processBusy;
+  }
+
   /** Jobs waiting for a worker, both lanes. */
   get queueDepth(): number {
     return this.#room.size + this.#mediaLane.length;

@@ -130,6 +130,11 @@ export class Engine implements EffectEngine {
     return this.#dispatcher.processPool;
   }
 
+  /** Jobs on the /process workers now. */
+  get processJobsRunning(): number {
+    return this.#dispatcher.processJobsRunning;
+  }
+
   get queueDepth(): number {
     return this.#dispatcher.queueDepth;
   }

@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ERRORS } from '../../src/errors.ts';
 import { watchPathOf } from '../../src/fleet/session-id.ts';
 import { bearerMatches } from '../../src/http/whip-support.ts';
 import { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
-import { metricValue, testApp, underStall } from '../helpers.ts';
+import { killWorkerMidJob, metricValue, testApp, underStall } from '../helpers.ts';
 import { listeningApp, publish } from '../webrtc/support.ts';
 
 test('the pressure guard\'s 503 on WHIP carries CORS headers and is counted as pressure, not queue_full', async (t) => {
@@ -28,11 +27,7 @@ test('the pressure guard\'s 503 on WHIP carries CORS headers and is counted as p
 
 test('a worker that dies answers worker_failed with a fixed detail: nothing from inside the worker', async (t) => {
   const { app, engine } = await testApp(t, { workers: 1, maxJobSeconds: 60 });
-  const slow = app.inject('/process?pixels=1920x1080&iters=60&effect=gaussian&sigma=8');
-  while (engine.pool.threads.length === 0) await sleep(5);
-  await sleep(150);
-  await engine.pool.threads[0]!.terminate();
-  const res = await slow;
+  const res = await killWorkerMidJob(engine, () => app.inject('/process?pixels=1920x1080&iters=60&effect=gaussian&sigma=8'));
   assert.equal(res.statusCode, 500);
   assert.deepEqual(res.json(), { error: 'worker_failed', detail: ERRORS.worker_failed.message });
 });

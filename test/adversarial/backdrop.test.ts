@@ -12,8 +12,8 @@ import sharp from 'sharp';
 import { WhipPublisher } from '../../tools/rtc-load/client/index.ts';
 import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { metricValue } from '../helpers.ts';
-import { eventually } from '../webrtc/support.ts';
 import { metricsText, MiB } from './support.ts';
+import { waitUntil } from '../wait.ts';
 
 const BACKDROP_MAX_BYTES = 4 * MiB;
 const MEMORY_BUDGET_BYTES = 64 * MiB;
@@ -105,7 +105,7 @@ test('uploads to a real session: one address holds at most its share of the budg
 
   // Four slow uploads at the size limit hold the attacker's share (nothing sent after the headers).
   const slow = Array.from({ length: 4 }, () => put(target, BACKDROP_MAX_BYTES, { clientIp: attacker, onHeld: (req) => held.push(req) }));
-  await eventually('four uploads held', async () => (await inflightBytes()) === 4 * BACKDROP_MAX_BYTES, 10_000);
+  await waitUntil('four uploads held', async () => (await inflightBytes()) === 4 * BACKDROP_MAX_BYTES, { timeoutMs: 10_000 });
   const refused = [];
   for (let i = 0; i < 3; i++) refused.push(await put(target, BACKDROP_MAX_BYTES, { clientIp: attacker }));
   // 5 and 6: over the address's share of the budget; 7: over its uploads a minute.
@@ -128,5 +128,5 @@ test('uploads to a real session: one address holds at most its share of the budg
   // The held uploads give their bytes back when their clients go away.
   for (const req of held) req.destroy();
   await Promise.all(slow);
-  await eventually('the reservations released', async () => (await inflightBytes()) === 0, 10_000);
+  await waitUntil('the reservations released', async () => (await inflightBytes()) === 0, { timeoutMs: 10_000 });
 });

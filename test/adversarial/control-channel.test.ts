@@ -9,7 +9,8 @@ import { buildApp, type AppContext } from '../../src/app.ts';
 import { configWith } from '../../src/config.ts';
 import { ClientPeer, WhipPublisher } from '../../tools/rtc-load/client/index.ts';
 import { metricValue } from '../helpers.ts';
-import { eventually, metricsText } from '../webrtc/support.ts';
+import { metricsText } from '../webrtc/support.ts';
+import { waitUntil } from '../wait.ts';
 
 const CHANGES_PER_SECOND = 5;
 
@@ -63,7 +64,7 @@ async function hostilePublisher(): Promise<{ peer: ClientPeer; replies: { error?
   assert.equal(res.status, 201, answer);
   assert.match(answer, /^a=max-message-size:4096\r?$/m, 'the answer says how large a control message may be');
   await peer.acceptAnswer(answer.replace(/^a=max-message-size:\d+/m, 'a=max-message-size:262144'));
-  await eventually('the control channel to open', () => open, 10_000);
+  await waitUntil('the control channel to open', () => open, { timeoutMs: 10_000 });
   return { peer, replies };
 }
 
@@ -73,8 +74,8 @@ async function ordinaryServed(effect: string): Promise<void> {
   const onMessage = (_label: string, text: string) => replies.push(text);
   ordinary.peer.on('message', onMessage);
   try {
-    await eventually('the ordinary publisher\'s channel', () => ordinary.peer.sendMessage('control', JSON.stringify({ effect })), 10_000);
-    await eventually('the ordinary publisher\'s reply', () => replies.some((r) => JSON.parse(r).effect === effect), 10_000);
+    await waitUntil('the ordinary publisher\'s channel', () => ordinary.peer.sendMessage('control', JSON.stringify({ effect })), { timeoutMs: 10_000 });
+    await waitUntil('the ordinary publisher\'s reply', () => replies.some((r) => JSON.parse(r).effect === effect), { timeoutMs: 10_000 });
   } finally {
     ordinary.peer.off('message', onMessage);
   }
@@ -91,7 +92,7 @@ test('only one data channel, labelled control, is kept: any other label and a se
   assert.equal((await rejected('data_channel')) - before, extra.length);
   // The first control channel still works.
   assert.ok(peer.sendMessage('control', JSON.stringify({ effect: 'grayscale' })));
-  await eventually('the reply', () => replies.some((r) => r.type === 'effect'), 5000);
+  await waitUntil('the reply', () => replies.some((r) => r.type === 'effect'), { timeoutMs: 5000 });
   await ordinaryServed('blur');
 });
 
@@ -104,7 +105,7 @@ test('a 200 KiB control message is refused unparsed; junk goes through the token
   for (let i = 0; i < 30; i++) assert.ok(peer.sendMessage('control', i % 2 ? `junk ${i}` : '[1,2,3]'));
   const answered = () => replies.filter((r) => !(r.type === 'error' && r.error === 'rate_limited'));
   // Each message either took a token (and is answered) or was counted as rate_limited.
-  await eventually('every message handled', async () => answered().length + (await rejected('rate_limited')) - limitedBefore >= 31, 10_000);
+  await waitUntil('every message handled', async () => answered().length + (await rejected('rate_limited')) - limitedBefore >= 31, { timeoutMs: 10_000 });
   const seconds = (performance.now() - sentAtMs) / 1000;
   // The burst (twice the rate) and what refilled while the messages arrived.
   const bound = 2 * CHANGES_PER_SECOND + Math.ceil(seconds * CHANGES_PER_SECOND);

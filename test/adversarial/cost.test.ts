@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { metricValue } from '../helpers.ts';
 import { hostileServer, metricsText, onlyExpectedStatuses, ordinaryClient, tally } from './support.ts';
+import { waitUntil } from '../wait.ts';
 
 const NO_STALL_GUARD = { MAX_EVENT_LOOP_DELAY_MS: '0', MAX_EVENT_LOOP_UTILIZATION: '0' };
 
@@ -72,7 +73,9 @@ test('a costly flood from one address: 422 for what no request may cost, 503 for
   const summary = `attacker ${JSON.stringify(tally(attacker))}; ordinary ${JSON.stringify(tally(ordinary))}, max ${Math.max(...latenciesMs).toFixed(0)} ms (bound ${boundMs.toFixed(0)} ms)`;
   t.diagnostic(summary);
   assert.ok(onlyExpectedStatuses(attacker), summary);
-  assert.ok((tally(attacker)['503'] ?? 0) > (tally(attacker)['200'] ?? 0), `most of the flood is shed: ${summary}`);
+  // How many of the flood are served depends on the machine's speed (two workers' worth); what must
+  // hold on any machine is that its excess is shed, not queued without end.
+  assert.ok((tally(attacker)['503'] ?? 0) >= 10, `the flood's excess is shed: ${summary}`);
   assert.ok(ordinary.length >= 5 && ordinary.every((s) => s === 200), `the other address is always served: ${summary}`);
   assert.ok(Math.max(...latenciesMs) < boundMs, `admitted latency bounded: ${summary}`);
   assert.ok((metricValue(metrics, 'app_rejected_total', { reason: 'cost' }) ?? 0) >= 1);
@@ -97,16 +100,16 @@ test('a client that goes away has its job stopped; a job past its deadline is st
   // A client that leaves: the job stops, and the gauges come back.
   const gone = new AbortController();
   const request = fetch(long, { signal: gone.signal }).catch(() => undefined);
-  await sleep(100);
+  await waitUntil('the job on the worker', async () => {
+    const text = await metricsText(base);
+    return metricValue(text, 'app_inflight_requests') === 1 && metricValue(text, 'app_queue_depth') === 0;
+  });
   gone.abort();
   await request;
-  let metrics = '';
-  for (let i = 0; i < 100; i++) {
-    metrics = await metricsText(base);
-    if ((metricValue(metrics, 'app_jobs_cancelled_total', { reason: 'client_gone' }) ?? 0) >= 1) break;
-    await sleep(50);
-  }
-  assert.ok((metricValue(metrics, 'app_jobs_cancelled_total', { reason: 'client_gone' }) ?? 0) >= 1, 'the abandoned job was cancelled');
+  const metrics = await waitUntil('the abandoned job cancelled', async () => {
+    const text = await metricsText(base);
+    return (metricValue(text, 'app_jobs_cancelled_total', { reason: 'client_gone' }) ?? 0) >= 1 && text;
+  });
   assert.ok((metricValue(metrics, 'app_jobs_cancelled_total', { reason: 'deadline' }) ?? 0) >= 1);
   assert.equal(metricValue(metrics, 'app_rejected_total', { reason: 'deadline' }), 1);
   assert.equal(metricValue(metrics, 'app_inflight_requests'), 0, 'the in-flight gauge survives the abort');

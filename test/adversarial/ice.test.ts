@@ -13,7 +13,8 @@ import { buildApp, type AppContext } from '../../src/app.ts';
 import { configWith } from '../../src/config.ts';
 import { ClientPeer, WhipPublisher } from '../../tools/rtc-load/client/index.ts';
 import { metricValue } from '../helpers.ts';
-import { CARD, eventually, metricsText } from '../webrtc/support.ts';
+import { CARD, metricsText } from '../webrtc/support.ts';
+import { waitUntil } from '../wait.ts';
 
 /** This host's first non-loopback IPv4 address: the one range the server is told it may probe. */
 const CANARY_HOST = Object.values(networkInterfaces())
@@ -103,7 +104,7 @@ async function ordinaryServed(): Promise<void> {
   const count = () => frames++;
   ordinary.peer.on('frame', count);
   try {
-    await eventually('the ordinary publisher to get frames back', () => frames >= 5, 10_000);
+    await waitUntil('the ordinary publisher to get frames back', () => frames >= 5, { timeoutMs: 10_000 });
   } finally {
     ordinary.peer.off('frame', count);
   }
@@ -131,7 +132,7 @@ test('candidates naming loopback, private, link-local, metadata or .local addres
       assert.equal((await trickle(session.resource, `${frag}\r\n`)).status, 204);
     }
     assert.equal((await trickle(session.resource, `a=mid:0\r\n${candidate(CANARY_HOST!, canary.port, 1000, 99)}\r\n`)).status, 204);
-    await eventually('the pod to check the allowed candidate', () => canary.received() > 0, 10_000);
+    await waitUntil('the pod to check the allowed candidate', () => canary.received() > 0, { timeoutMs: 10_000 });
     assert.equal(trap.received(), 0, 'the loopback listener received nothing');
     // The ordinary publisher's own loopback candidates were dropped before: count the attack's.
     const dropped = await droppedByReason();

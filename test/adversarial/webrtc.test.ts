@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { i420Frame } from '../../tools/rtc-load/client/index.ts';
 import { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
 import { metricValue } from '../helpers.ts';
-import { CARD, eventually, listeningApp, metricsText, publish } from '../webrtc/support.ts';
+import { CARD, listeningApp, metricsText, publish } from '../webrtc/support.ts';
+import { waitUntil } from '../wait.ts';
 
 /** An offer whose answer is never applied: the server's peer never connects (a half-open session). */
 async function halfOpen(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: string }> {
@@ -46,7 +47,7 @@ test('half-open offers: one address holds at most MAX_SESSIONS_PER_CLIENT, and u
   assert.equal((await halfOpen(`${base}/whip`, { 'x-forwarded-for': '2001:db8:7:8::9' })).status, 201);
   assert.equal(ctx.sessions.size, 3);
   // Nobody completed ICE: within SESSION_CONNECT_SECONDS (plus a tick) every slot is free again.
-  await eventually('the half-open sessions to be released', () => ctx.sessions.size === 0, 15_000);
+  await waitUntil('the half-open sessions to be released', () => ctx.sessions.size === 0, { timeoutMs: 15_000 });
   const metrics = await metricsText(base);
   assert.equal(metricValue(metrics, 'app_webrtc_sessions_total', { outcome: 'connect_timeout' }), 3);
   assert.equal(metricValue(metrics, 'app_rejected_total', { reason: 'sessions_per_client' }), 2);
@@ -83,21 +84,21 @@ test('frames over MAX_FRAME_PIXELS are dropped before the engine, the publisher 
   const stop = publisher.startFrames(15, () => next);
   t.after(stop);
   const dropped = async () => metricValue(await metricsText(base), 'app_frames_dropped_total', { reason: 'too_large' }) ?? 0;
-  await eventually('oversized frames dropped', async () => (await dropped()) >= 5, 10_000);
-  await eventually('the publisher told why', () => told.length > 0, 5000);
+  await waitUntil('oversized frames dropped', async () => (await dropped()) >= 5, { timeoutMs: 10_000 });
+  await waitUntil('the publisher told why', () => told.length > 0, { timeoutMs: 5000 });
   assert.equal(JSON.parse(told[0]!).error, 'payload_too_large');
   assert.match(JSON.parse(told[0]!).detail, /640x480.*MAX_FRAME_PIXELS/);
-  assert.equal(metricValue(await metricsText(base), 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }), undefined, 'no oversized frame reached the engine');
+  assert.equal(metricValue(await metricsText(base), 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }), 0, 'no oversized frame reached the engine');
   assert.equal(ctx.sessions.size, 1, 'the session goes on');
 
   // The publisher scales down: its frames are processed at once, on the same connection.
   next = CARD;
-  await eventually('frames processed', async () => (metricValue(await metricsText(base), 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }) ?? 0) >= 3, 10_000);
+  await waitUntil('frames processed', async () => (metricValue(await metricsText(base), 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }) ?? 0) >= 3, { timeoutMs: 10_000 });
   assert.equal(told.filter((m) => /payload_too_large/.test(m)).length, 1, 'told once for that size');
 
   // Nothing but oversized frames for SESSION_IDLE_SECONDS: the session ends, and says why.
   next = big;
-  await eventually('the session to end', () => ctx.sessions.size === 0, 15_000);
+  await waitUntil('the session to end', () => ctx.sessions.size === 0, { timeoutMs: 15_000 });
   stop();
   assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_total', { outcome: 'frame_too_large' }), 1);
 });
@@ -127,10 +128,10 @@ test('a session\'s effect is priced per frame (MAX_FRAME_EFFECT_MS): a costly ch
   publisher.peer.on('message', (_label, text) => told.push(text));
   const stop = publisher.startFrames(15, () => CARD);
   t.after(stop);
-  await eventually('frames dropped as too costly', async () => (metricValue(await metricsText(base), 'app_frames_dropped_total', { reason: 'too_costly' }) ?? 0) >= 5, 10_000);
+  await waitUntil('frames dropped as too costly', async () => (metricValue(await metricsText(base), 'app_frames_dropped_total', { reason: 'too_costly' }) ?? 0) >= 5, { timeoutMs: 10_000 });
   let metrics = await metricsText(base);
-  assert.equal(metricValue(metrics, 'app_frames_processed_total', { effect: 'gaussian', device: 'cpu' }), undefined, 'no costly frame reached a worker');
-  await eventually('the publisher told why', () => told.length > 0, 5000);
+  assert.equal(metricValue(metrics, 'app_frames_processed_total', { effect: 'gaussian', device: 'cpu' }), 0, 'no costly frame reached a worker');
+  await waitUntil('the publisher told why', () => told.length > 0, { timeoutMs: 5000 });
   assert.equal(JSON.parse(told[0]!).error, 'too_costly');
   assert.match(JSON.parse(told[0]!).detail, /320x240.*MAX_FRAME_EFFECT_MS/);
   assert.equal(told.filter((m) => /too_costly/.test(m)).length, 1, 'told once for the job and size');
@@ -138,7 +139,7 @@ test('a session\'s effect is priced per frame (MAX_FRAME_EFFECT_MS): a costly ch
   // An affordable effect is applied; choosing the costly one again, now at a known size, is a 422.
   const patch = (body: object) => fetch(publisher.resourceUrl, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   assert.equal((await patch({ effect: 'invert', iters: 1 })).status, 200);
-  await eventually('invert frames processed', async () => (metricValue(await metricsText(base), 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }) ?? 0) >= 3, 10_000);
+  await waitUntil('invert frames processed', async () => (metricValue(await metricsText(base), 'app_frames_processed_total', { effect: 'invert', device: 'cpu' }) ?? 0) >= 3, { timeoutMs: 10_000 });
   const refused = await patch({ effect: 'gaussian', params: { sigma: 32 }, iters: 100 });
   assert.equal(refused.status, 422);
   const body = (await refused.json()) as { error: string; detail: string };

@@ -4,18 +4,18 @@
  * a real balancer; the owner drains and a non-owner dies while a session runs; forged ids reach no one.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { addressOfOwnerKey, mintSession, ownerKeyOf, publisherResourceId, watchPathOf } from '../../src/fleet/session-id.ts';
 import { WhepViewer } from '../../tools/rtc-load/client/index.ts';
 import type { I420Frame } from '../../src/webrtc/peer-types.ts';
 import { metricValue } from '../helpers.ts';
-import { CARD, eventually, frameWhere, near, publish, u, v, y } from '../webrtc/support.ts';
+import { CARD, frameWhere, near, publish, u, v, y } from '../webrtc/support.ts';
 import { haveHaproxy, startFleet, type Fleet, type Replica } from './haproxy-fleet.ts';
+import { waitUntil } from '../wait.ts';
+import { launchChromium } from '../browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 // VP8 at a few hundred kbit/s moves flat areas by a few levels.
 const FLAT = 12;
 
@@ -97,38 +97,29 @@ test('three replicas behind HAProxy round-robin: every call reaches its session'
     stop();
     assert.equal(await publisher.close(), 200);
     assert.equal((await fetch(publisher.resourceUrl)).status, 404);
-    await eventually('every replica to report 0 sessions', async () => (await sumOver(fleet.replicas, 'app_webrtc_sessions_active')) === 0, 10_000);
+    await waitUntil('every replica to report 0 sessions', async () => (await sumOver(fleet.replicas, 'app_webrtc_sessions_active')) === 0, { timeoutMs: 10_000 });
   });
 
   await t.test('headless Chromium publishes from the demo page through the balancer', async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI === 'true') assert.fail(`${CHROMIUM} is missing`);
-      t.skip(`${CHROMIUM} is missing: install Debian's chromium`);
-      return;
-    }
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-      timeout: 30_000,
-    });
-    t.after(() => browser.close());
+    const browser = await launchChromium(t);
+    if (!browser) return;
     const page: Page = await browser.newPage();
     await page.goto(`${fleet.url}/`);
     await page.waitForSelector('#effect:not([disabled])', { timeout: 15_000 });
     await page.selectOption('#effect', 'grayscale');
     await page.click('#start');
     let sessionUrl = '';
-    await eventually('the WHIP session to start', async () => (sessionUrl = String((await page.evaluate('document.body.dataset.session ?? ""')) as string)) !== '', 20_000);
+    await waitUntil('the WHIP session to start', async () => (sessionUrl = String((await page.evaluate('document.body.dataset.session ?? ""')) as string)) !== '', { timeoutMs: 20_000 });
     assert.ok(sessionUrl.startsWith(`${fleet.url}/whip/`), sessionUrl);
     // The page's stats poll (GET through the balancer) shows the owner's frame latency.
-    await eventually('server frame latency on the page', async () => /ms/.test(String(await page.evaluate(`document.getElementById('stat-latency').textContent`))), 20_000);
+    await waitUntil('server frame latency on the page', async () => /ms/.test(String(await page.evaluate(`document.getElementById('stat-latency').textContent`))), { timeoutMs: 20_000 });
     for (let i = 0; i < 4; i++) {
       const stats = await fetch(sessionUrl);
       assert.equal(stats.status, 200);
       assert.equal(((await stats.json()) as { effect: string }).effect, 'grayscale');
     }
     await page.click('#stop');
-    await eventually('the browser session to end on its owner', async () => (await sumOver(fleet.replicas, 'app_webrtc_sessions_active')) === 0, 10_000);
+    await waitUntil('the browser session to end on its owner', async () => (await sumOver(fleet.replicas, 'app_webrtc_sessions_active')) === 0, { timeoutMs: 10_000 });
     assert.equal((await fetch(sessionUrl)).status, 404);
   });
 
@@ -173,7 +164,7 @@ test('three replicas behind HAProxy round-robin: every call reaches its session'
     // SIGTERM: the owner fails readiness (HAProxy stops sending it calls), but the session runs on
     // until it ends; its calls reach it through the surviving replica.
     owner.child.kill('SIGTERM');
-    await eventually('the owner to fail readiness', async () => (await fetch(`${owner.url}/readyz`)).status === 503, 5000);
+    await waitUntil('the owner to fail readiness', async () => (await fetch(`${owner.url}/readyz`)).status === 503, { timeoutMs: 5000 });
     const forwardedBefore = metricValue(await metricsOf(others[1]!), 'app_forwarded_requests_total', { outcome: 'answered' }) ?? 0;
     for (let i = 0; i < 6; i++) {
       assert.equal((await fetch(publisher.resourceUrl)).status, 200, `GET ${i} while the owner drains`);

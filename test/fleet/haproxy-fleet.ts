@@ -16,10 +16,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import assert from 'node:assert/strict';
 import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { freePort } from '../ports.ts';
 import { which } from '../tools.ts';
+import { waitUntil } from '../wait.ts';
+import { requireOrSkip } from '../tools.ts';
 
 export interface Replica {
   /** `http://127.0.0.1:<port>`: the replica itself, bypassing the balancer. */
@@ -68,12 +69,9 @@ export function haproxyPath(): string | undefined {
 
 /** True when HAProxy is there; otherwise fails under CI=true and skips, visibly, elsewhere. */
 export function haveHaproxy(t: TestContext): boolean {
-  if (haproxyPath()) return true;
-  if (process.env.CI === 'true') assert.fail('haproxy is not installed (required when CI=true; Debian package haproxy)');
-  const message = 'haproxy is not installed; apt-get install haproxy (or set CI=true to make this a failure)';
-  process.stderr.write(`SKIPPED: ${message}\n`);
-  t.skip(message);
-  return false;
+  const skip = requireOrSkip(haproxyPath() !== undefined, 'haproxy', 'apt-get install haproxy');
+  if (skip !== false) t.skip(skip);
+  return skip === false;
 }
 
 const slotName = (i: number): string => `r${i}`;
@@ -150,19 +148,6 @@ async function upServers(socketPath: string): Promise<Set<string>> {
     if (f[px!] === 'replicas' && f[status!] === 'UP') up.add(f[sv!]!);
   }
   return up;
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not there yet
-    }
-    if (performance.now() > deadline) throw new Error(`local fleet: timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
@@ -257,7 +242,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     balancer.stderr!.on('data', (c: Buffer) => balancerLogs.push(c.toString()));
     const balancerExit = once(balancer, 'exit');
     await Promise.race([
-      until('HAProxy to see every replica UP', async () => (await upServers(socketPath)).size === options.replicas, startTimeoutMs).catch(
+      waitUntil('local fleet: HAProxy to see every replica UP', async () => (await upServers(socketPath)).size === options.replicas, { timeoutMs: startTimeoutMs, intervalMs: 100, untilNoError: true }).catch(
         async (err: unknown) => {
           const stat = await runtimeCommand(socketPath, 'show stat').catch(() => '');
           const states = stat.split('\n').map((l) => l.split(',').slice(0, 2).concat(l.split(',')[17] ?? '', l.split(',')[36] ?? '').join(' '));
@@ -285,7 +270,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       const replica = await startReplica(slot);
       const answer = await runtimeCommand(socketPath, `enable server replicas/${slotName(slot)}`);
       if (answer.trim() !== '') throw new Error(`haproxy refused to enable ${slotName(slot)}: ${answer}`);
-      await until(`HAProxy to see ${slotName(slot)} UP`, async () => (await upServers(socketPath)).has(slotName(slot)), startTimeoutMs);
+      await waitUntil(`local fleet: HAProxy to see ${slotName(slot)} UP`, async () => (await upServers(socketPath)).has(slotName(slot)), { timeoutMs: startTimeoutMs, intervalMs: 100, untilNoError: true });
       return replica;
     },
     close,

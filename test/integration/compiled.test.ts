@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { compiledEntry, startServer } from '../helpers-process.ts';
+import { requireOrSkip } from '../tools.ts';
 
 // `npm test` builds first, so this runs the same files `npm start` and the Docker images run.
 test('the compiled server (npm start, the images) serves the API and the demo page', async (t) => {
-  if (!existsSync(compiledEntry)) {
-    if (process.env.CI === 'true') assert.fail('dist/src/server.js is missing: npm test must build first');
-    t.skip('no build output; run `npm run build` first');
-    return;
-  }
+  const skip = requireOrSkip(existsSync(compiledEntry), 'dist/src/server.js', 'run `npm run build` first (npm test does)');
+  if (skip !== false) return t.skip(skip);
   const server = await startServer({ SHUTDOWN_DELAY_SECONDS: '0' }, 20_000, true);
   t.after(() => server.child.kill('SIGKILL'));
   const health = (await (await fetch(`${server.baseUrl}/healthz`)).json()) as { ok: boolean; device: string };

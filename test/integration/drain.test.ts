@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer } from '../helpers-process.ts';
+import { waitUntil } from '../wait.ts';
 
 interface Outcome {
   readonly sentAtMs: number;
@@ -30,12 +31,11 @@ test('SIGTERM drains under load: readiness fails, accepted work completes, the p
   };
   const loops = Array.from({ length: 4 }, loop);
 
-  await sleep(1000);
+  await waitUntil('load flowing: a dozen answers', () => outcomes.length >= 12, { timeoutMs: 15_000 });
   const signalAtMs = performance.now();
   server.child.kill('SIGTERM');
-  await sleep(200);
-  const ready = await fetch(`${server.baseUrl}/readyz`);
-  assert.equal(ready.status, 503, 'readiness fails at once');
+  // At once: well inside the 1 s delay, while the process still serves.
+  await waitUntil('readiness to fail', async () => (await fetch(`${server.baseUrl}/readyz`)).status === 503, { timeoutMs: 500, intervalMs: 20 });
   const served = await fetch(`${server.baseUrl}/process?pixels=64x64&iters=1`);
   assert.equal(served.status, 200, 'still serving during the delay');
 

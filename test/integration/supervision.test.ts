@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { testApp } from '../helpers.ts';
+import { killWorkerMidJob, testApp } from '../helpers.ts';
 
 test('a worker that dies mid-request fails that request with JSON 500; the pool replaces it', async (t) => {
   const { app, engine } = await testApp(t, { workers: 1, maxJobSeconds: 60 });
-  const slow = app.inject('/process?pixels=1920x1080&iters=100&effect=gaussian&sigma=8');
-  // Let the job reach the worker, then kill the thread under it.
-  while (engine.pool.threads.length === 0) await sleep(5);
-  await sleep(150);
-  await engine.pool.threads[0]!.terminate();
-  const res = await slow;
+  const res = await killWorkerMidJob(engine, () => app.inject('/process?pixels=1920x1080&iters=100&effect=gaussian&sigma=8'));
   assert.equal(res.statusCode, 500);
   assert.deepEqual(Object.keys(res.json()).sort(), ['detail', 'error']);
   assert.equal(res.json().error, 'worker_failed');

@@ -13,6 +13,7 @@ import { metricValue } from '../helpers.ts';
 import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { hey } from '../hey.ts';
 import { haveTool } from '../tools.ts';
+import { waitUntil } from '../wait.ts';
 
 const PATH = '/process?pixels=1920x1080&iters=15';
 const HOLD_SECONDS = 1;
@@ -43,7 +44,9 @@ describe('surges: clients that retry at once, and an open loop at 10x capacity',
     before = await served();
     const storm = hey(url, STORM_CLIENTS, STORM_SECONDS);
     // A publisher arriving mid-storm: media has its own budget, so it is admitted.
-    await new Promise((r) => setTimeout(r, 1500));
+    const rejected = async () => [...(await (await fetch(`${server.baseUrl}/metrics`)).text()).matchAll(/^app_rejected_total\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const rejectedBefore = await rejected();
+    await waitUntil('the storm to be refused', async () => (await rejected()) - rejectedBefore >= 100, { timeoutMs: STORM_SECONDS * 1000 });
     const publisher = await WhipPublisher.publish(`${server.baseUrl}/whip?effect=invert`);
     assert.equal(await publisher.close(), 200);
     const result = await storm;

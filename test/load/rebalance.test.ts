@@ -13,6 +13,7 @@ import { test, type TestContext } from 'node:test';
 import { freePort } from '../ports.ts';
 import { haveTool } from '../tools.ts';
 import { runRtcLoad } from './fixtures.ts';
+import { waitUntil } from '../wait.ts';
 
 interface Replica {
   count: number;
@@ -67,15 +68,12 @@ async function startBalancer(t: TestContext, ports: readonly number[]): Promise<
     rmSync(dir, { recursive: true, force: true });
   });
   // Ready once it accepts connections.
-  for (let i = 0; i < 50; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) });
-      return port;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error('haproxy did not start');
+  await waitUntil('haproxy to accept connections', async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) })) !== undefined, {
+    timeoutMs: 5000,
+    intervalMs: 100,
+    untilNoError: true,
+  });
+  return port;
 }
 
 /** Runs 8 s of closed-loop load (4 connections, opened at once); the second replica comes up once the first has answered 300 requests. Returns its share of what followed. */
@@ -86,7 +84,7 @@ async function newReplicaShare(t: TestContext, extraArgs: readonly string[]): Pr
   const balancer = await startBalancer(t, [portA, portB]);
   const run = runRtcLoad([`http://127.0.0.1:${balancer}/process?pixels=64x64`, '--concurrency', '4', '--duration', '8s', ...extraArgs], 30_000);
   // The second replica comes up once the load is flowing (the CLI's start-up time varies).
-  while (first.count < 300) await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitUntil('the first replica to answer 300 requests', () => first.count >= 300, { timeoutMs: 20_000 });
   const second = await startReplica(portB);
   t.after(() => stopReplica(second));
   const firstAtStart = first.count;

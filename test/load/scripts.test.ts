@@ -5,20 +5,12 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { test } from 'node:test';
 import { REPO_ROOT, refusedPort, runCommand, startServer } from './fixtures.ts';
+import { haveTool } from '../tools.ts';
 
 const SCRIPTS = ['scripts/load_gen.sh', 'scripts/demo_load_gen.sh'];
 
-function shellcheckAvailable(): boolean {
-  const probe = spawnSync('shellcheck', ['--version'], { stdio: 'ignore' });
-  return probe.status === 0;
-}
-
 test('shellcheck passes on the load scripts', (t) => {
-  if (!shellcheckAvailable()) {
-    if (process.env.CI === 'true') assert.fail('shellcheck not installed (CI must install it: apt-get install shellcheck)');
-    t.skip('shellcheck not installed');
-    return;
-  }
+  if (!haveTool(t, 'shellcheck')) return;
   const result = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '--external-sources', ...SCRIPTS, 'scripts/lib/rtc-load.sh'], { cwd: REPO_ROOT, encoding: 'utf8' });
   assert.equal(result.status, 0, result.stdout + result.stderr);
 });

@@ -8,7 +8,8 @@ import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { codeGeometry, MAX_FRAME_ID, readFrameId, writeFrameId } from '../../tools/rtc-load/webrtc/frame-id.ts';
 import { FrameSource } from '../../tools/rtc-load/webrtc/frames.ts';
 import type { WebRtcReport } from '../../tools/rtc-load/webrtc/report.ts';
-import { REPO_ROOT, runRtcLoad } from './fixtures.ts';
+import { REPO_ROOT, runRtcLoad, type CliResult } from './fixtures.ts';
+import { waitUntil } from '../wait.ts';
 
 const IDS = [0, 1, 2, 0x5a5a5a, 123_456, MAX_FRAME_ID];
 
@@ -106,13 +107,8 @@ describe('rtc-load webrtc against the real server', { timeout: 45_000 }, () => {
     return m ? Number(m[1]) : Number.NaN;
   };
   const untilNoSession = async (): Promise<number> => {
-    const deadline = performance.now() + 5000;
-    let active = await activeSessions();
-    while (active !== 0 && performance.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      active = await activeSessions();
-    }
-    return active;
+    await waitUntil('no session left', async () => (await activeSessions()) === 0, { timeoutMs: 5000, intervalMs: 100 }).catch(() => undefined);
+    return activeSessions();
   };
   const run = async (args: string[]): Promise<WebRtcReport> => {
     const result = await runRtcLoad(['webrtc', ...args, '--json', `${server.baseUrl}/whip`], 30_000);
@@ -163,9 +159,12 @@ describe('rtc-load webrtc against the real server', { timeout: 45_000 }, () => {
     const exited = once(child, 'exit');
     const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     try {
-      const deadline = performance.now() + 10_000;
-      while ((await activeSessions()) !== 1 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Interrupted once frames flow both ways: the server has processed some of the session's.
+      await waitUntil('one session processing frames', async () => {
+        const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+        const processed = [...text.matchAll(/^app_frames_processed_total\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+        return (await activeSessions()) === 1 && processed >= 10;
+      }, { timeoutMs: 10_000, intervalMs: 100 });
       child.kill('SIGINT');
       const [code] = await exited;
       assert.equal(code, 0, stderr);
@@ -181,7 +180,7 @@ describe('rtc-load webrtc against the real server', { timeout: 45_000 }, () => {
 });
 
 test('rtc-load webrtc: bad arguments exit 2, --help exits 0', async () => {
-  for (const args of [
+  const refusals: string[][] = [
     ['webrtc'],
     ['webrtc', 'http://127.0.0.1:9/whip', '--resolution', '100x50'],
     ['webrtc', 'http://127.0.0.1:9/whip', '--resolution', '321x240'],
@@ -191,12 +190,22 @@ test('rtc-load webrtc: bad arguments exit 2, --help exits 0', async () => {
     ['webrtc', 'http://127.0.0.1:9/whip', '--duration', '5'],
     ['webrtc', 'ftp://127.0.0.1/whip'],
     ['http://127.0.0.1:9/whip', 'webrtc'],
-  ]) {
-    const result = await runRtcLoad(args);
+  ];
+  // Each is its own process: three at a time.
+  const runs = [['webrtc', '--help'], ...refusals];
+  const answers: CliResult[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      for (let i = next++; i < runs.length; i = next++) answers[i] = await runRtcLoad(runs[i]!, 30_000);
+    }),
+  );
+  const [help, ...results] = answers as [CliResult, ...CliResult[]];
+  refusals.forEach((args, i) => {
+    const result = results[i]!;
     assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
     assert.match(result.stderr, /rtc-load/);
-  }
-  const help = await runRtcLoad(['webrtc', '--help']);
+  });
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--sessions/);
   assert.match(help.stdout, /--resolution/);

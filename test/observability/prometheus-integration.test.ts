@@ -33,6 +33,7 @@ import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/mon
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { haveTool } from '../tools.ts';
 import { freePort } from '../ports.ts';
+import { waitUntil } from '../wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRAPE_SECONDS = 1;
@@ -66,19 +67,6 @@ async function stop(proc: ChildProcess): Promise<void> {
   const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
-}
-
-async function waitFor(what: string, log: () => string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(200);
-  }
-  assert.fail(`timed out waiting for ${what}\n${log()}`);
 }
 
 interface Sample {
@@ -283,8 +271,8 @@ test('every PromQL expression parses, and the service ones return defined data i
   children.push(prom.proc);
   const promUrl = `http://127.0.0.1:${promPort}`;
   const logs = () => `--- prometheus ---\n${prom.log()}\n--- service ---\n${app.log()}`;
-  await waitFor('the service to be ready', logs, async () => (await fetch(`${base}/readyz`)).status === 200, 40_000);
-  await waitFor('Prometheus to be ready', logs, async () => (await fetch(`${promUrl}/-/ready`)).ok, 30_000);
+  await waitUntil('the service to be ready', async () => (await fetch(`${base}/readyz`)).status === 200, { timeoutMs: 40_000, intervalMs: 200, untilNoError: true, detail: logs });
+  await waitUntil('Prometheus to be ready', async () => (await fetch(`${promUrl}/-/ready`)).ok, { timeoutMs: 30_000, intervalMs: 200, untilNoError: true, detail: logs });
 
   const query = async (q: string, time: number): Promise<QueryResult> => {
     const res = await fetch(`${promUrl}/api/v1/query`, { method: 'POST', body: new URLSearchParams({ query: q, time: String(time) }) });
@@ -314,8 +302,8 @@ test('every PromQL expression parses, and the service ones return defined data i
 
   // Idle is ready to look at once the range queries have two good scrapes in Grafana's 15 s
   // window (up is 1 for each) and every recorded series exists (those over rate() need two too).
-  await waitFor('two scrapes', logs, () => nonEmpty(`sum_over_time(up{job="gpu-media"}[${GRAFANA_RATE_INTERVAL}]) >= 2`), 20_000);
-  await waitFor('every recorded series', logs, async () => (await Promise.all(records.map(nonEmpty))).every(Boolean), 20_000);
+  await waitUntil('two scrapes', () => nonEmpty(`sum_over_time(up{job="gpu-media"}[${GRAFANA_RATE_INTERVAL}]) >= 2`), { timeoutMs: 20_000, intervalMs: 200, untilNoError: true, detail: logs });
+  await waitUntil('every recorded series', async () => (await Promise.all(records.map(nonEmpty))).every(Boolean), { timeoutMs: 20_000, intervalMs: 200, untilNoError: true, detail: logs });
   const idleTime = Date.now() / 1000;
 
   // Bounded load: ~300 small requests over ~10 s, a few other effects, a short burst of large
@@ -362,9 +350,9 @@ test('every PromQL expression parses, and the service ones return defined data i
   // Wait until Prometheus has scraped every answer, then until every rule group has evaluated on
   // that scrape.
   const answered = [...statuses].filter(([status]) => status > 0).reduce((n, [, k]) => n + k, 0);
-  await waitFor(`a scrape with all ${answered} answers`, logs, async () => (await value('sum(app_requests_total{job="gpu-media", endpoint="/process"})', Date.now() / 1000)) >= answered, 20_000);
+  await waitUntil(`a scrape with all ${answered} answers`, async () => (await value('sum(app_requests_total{job="gpu-media", endpoint="/process"})', Date.now() / 1000)) >= answered, { timeoutMs: 20_000, intervalMs: 200, untilNoError: true, detail: logs });
   const scrapedAll = Date.now() / 1000;
-  await waitFor('the rules to evaluate on that scrape', logs, async () => (await lastEvaluations()).every((t) => t > scrapedAll), 20_000);
+  await waitUntil('the rules to evaluate on that scrape', async () => (await lastEvaluations()).every((t) => t > scrapedAll), { timeoutMs: 20_000, intervalMs: 200, untilNoError: true, detail: logs });
   const loadTime = Date.now() / 1000;
 
   // Every rule evaluates without error.

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import sharp from 'sharp';
+import { requireOrSkip } from '../tools.ts';
 
 export const SKIMAGE_DATA = '/usr/lib/python3/dist-packages/skimage/data';
 
@@ -34,11 +35,9 @@ export function photosAvailable(): boolean {
 
 /** Skips the test (or fails it under CI) when the photos are not installed. */
 export function skipWithoutPhotos(t: { skip(message: string): void }): boolean {
-  if (photosAvailable()) return false;
-  const message = `python3-skimage's photos are not installed (${SKIMAGE_DATA}); apt-get install python3-skimage`;
-  if (process.env.CI === 'true') throw new Error(message);
-  t.skip(message);
-  return true;
+  const skip = requireOrSkip(photosAvailable(), `scikit-image's photos (${SKIMAGE_DATA})`, 'apt-get install python3-skimage');
+  if (skip !== false) t.skip(skip);
+  return skip !== false;
 }
 
 export async function loadPhoto(name: PhotoName): Promise<Photo> {

@@ -9,8 +9,9 @@ import sharp from 'sharp';
 import type { I420Frame } from '../../src/webrtc/peer-types.ts';
 import type { SessionStats } from '../../src/webrtc/publisher-session.ts';
 import { rgbaToI420 } from '../../src/segmentation/worker-effects.ts';
-import { eventually, frameWhere, listeningApp, near, publish } from '../webrtc/support.ts';
+import { frameWhere, listeningApp, near, publish } from '../webrtc/support.ts';
 import { SKIMAGE_DATA, skipWithoutPhotos } from './photos.ts';
+import { waitUntil } from '../wait.ts';
 
 const SIZE = 256;
 // Boxes in the 256x256 astronaut: the face, and the wall at the top right.
@@ -74,7 +75,7 @@ test('a live session replaces and blurs the background of a person, per query, P
   const replies: string[] = [];
   publisher.peer.on('message', (_label, text) => replies.push(text));
   assert.ok(publisher.peer.sendMessage('control', JSON.stringify({ effect: 'background-replace', params: { color: 0x00ff00 } })));
-  await eventually('a control reply', () => replies.length > 0, 10_000);
+  await waitUntil('a control reply', () => replies.length > 0, { timeoutMs: 10_000 });
   assert.deepEqual(JSON.parse(replies[0]!), { type: 'effect', effect: 'background-replace', params: { color: 0x00ff00 }, iters: 1 });
   await frameWhere(publisher.peer, 'a green wall', (f) => isColour(f, WALL, yuvOf(0, 255, 0)), 20_000);
 

@@ -15,11 +15,12 @@ import { metricValue } from '../helpers.ts';
 import { meanDistanceTo, REGIONS, SKIMAGE_DATA, skipWithoutPhotos } from '../segmentation/photos.ts';
 import { rgbaToI420 } from '../../src/segmentation/worker-effects.ts';
 import type { I420Frame } from '../../src/webrtc/peer-types.ts';
-import { eventually, frameWhere, metricsText, near, publish } from '../webrtc/support.ts';
+import { frameWhere, metricsText, near, publish } from '../webrtc/support.ts';
+import { waitUntil } from '../wait.ts';
+import { requireOrSkip } from '../tools.ts';
 
 const compiler = hostCompilerAvailable();
-if (!compiler && process.env.CI === 'true') throw new Error('CI needs a host C++ compiler (g++) for the CUDA emulator tests');
-const skip = compiler ? false : 'no host C++ compiler (g++)';
+const skip = requireOrSkip(compiler, 'a host C++ compiler (g++) for the CUDA emulator', 'apt-get install g++');
 
 async function startOnEmulatedGpu(t: TestContext, env: Record<string, string>): Promise<ServerProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rtc-libcuda-'));
@@ -86,13 +87,13 @@ test('DEVICE=cuda: a live session replaces the background on the (emulated) GPU,
   assert.ok(near(yAt(frame, face), yAt(card, face), 16), `the face is kept: Y ${yAt(frame, face)} vs ${yAt(card, face)}`);
   // Mask jobs run beside the frames at their own pace (an emulated inference takes seconds).
   let metrics = '';
-  await eventually(
+  await waitUntil(
     'a mask job on the GPU',
     async () => {
       metrics = await metricsText(server.baseUrl);
       return (metricValue(metrics, 'app_segmentation_inference_seconds_count') ?? 0) > 0;
     },
-    60_000,
+    { timeoutMs: 60_000 },
   );
   assert.ok((metricValue(metrics, 'app_effect_duration_seconds_count', { effect: 'background-replace', device: 'cuda' }) ?? 0) > 0, 'frames composed on the GPU');
   assert.equal(metricValue(metrics, 'app_gpu_fallback_total'), 0);

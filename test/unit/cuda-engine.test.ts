@@ -18,10 +18,10 @@ import { cpuName } from '../../src/host.ts';
 import { createMetrics, type Metrics } from '../../src/metrics.ts';
 import { metricValue } from '../helpers.ts';
 import { randomFrame } from '../gpu/parity-cases.ts';
+import { requireOrSkip } from '../tools.ts';
 
 const compiler = hostCompilerAvailable();
-if (!compiler && process.env.CI === 'true') throw new Error('CI needs a host C++ compiler (g++) for the CUDA emulator tests');
-const skip = compiler ? false : 'no host C++ compiler (g++): the emulated CUDA driver cannot be built';
+const skip = requireOrSkip(compiler, 'a host C++ compiler (g++) for the CUDA emulator', 'apt-get install g++');
 
 class CapturedLog implements EngineLog {
   readonly lines: Array<{ level: string; fields: Record<string, unknown>; message: string }> = [];

@@ -7,10 +7,10 @@
 import { before, describe } from 'node:test';
 import { buildCudaEmulator, hostCompilerAvailable } from '../../src/cuda/emulator/build.ts';
 import { segmentationSuite } from '../gpu/segment-suite.ts';
+import { requireOrSkip } from '../tools.ts';
 
 const compiler = hostCompilerAvailable();
-if (!compiler && process.env.CI === 'true') throw new Error('CI needs a host C++ compiler (g++) for the CUDA emulator tests');
-const skip = compiler ? false : 'no host C++ compiler (g++): the emulated CUDA driver cannot be built';
+const skip = requireOrSkip(compiler, 'a host C++ compiler (g++) for the CUDA emulator', 'apt-get install g++');
 
 describe('segmentation kernels on the emulated driver', { skip }, () => {
   let libraryPath = '';

@@ -11,10 +11,10 @@ import { test, type TestContext } from 'node:test';
 import { buildCudaEmulator, hostCompilerAvailable } from '../../src/cuda/emulator/build.ts';
 import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { metricValue } from '../helpers.ts';
+import { requireOrSkip } from '../tools.ts';
 
 const compiler = hostCompilerAvailable();
-if (!compiler && process.env.CI === 'true') throw new Error('CI needs a host C++ compiler (g++) for the CUDA emulator tests');
-const skip = compiler ? false : 'no host C++ compiler (g++)';
+const skip = requireOrSkip(compiler, 'a host C++ compiler (g++) for the CUDA emulator', 'apt-get install g++');
 
 /** The server on the emulated driver; `fault` as CUDA_EMU_FAULT (see src/cuda/emulator). */
 async function startOnEmulatedGpu(t: TestContext, env: Record<string, string>): Promise<ServerProcess> {

@@ -14,12 +14,12 @@ import { frameToModelInput, maskIoU } from '../../src/segmentation/graph-frame.t
 import { GraphModelError, loadGraphModelFile, parseGraphModel, type TfGraphModelJson } from '../../src/segmentation/graph-load.ts';
 import { runReferenceGraph } from '../../src/segmentation/graph-reference.ts';
 import { loadPhoto, photosAvailable, SKIMAGE_DATA } from '../segmentation/photos.ts';
+import { requireOrSkip } from '../tools.ts';
 
 const MODEL_JSON = packagePath('models/selfie/model.json');
 const PHOTOS = ['astronaut.png', 'camera.png'] as const;
 
-const photosMissing = !photosAvailable();
-if (photosMissing && process.env.CI === 'true') throw new Error(`CI needs scikit-image's photos (python3-skimage) in ${SKIMAGE_DATA}`);
+const photosMissing = requireOrSkip(photosAvailable(), `scikit-image's photos (${SKIMAGE_DATA})`, 'apt-get install python3-skimage');
 
 function modelJson(): TfGraphModelJson {
   return JSON.parse(readFileSync(MODEL_JSON, 'utf8')) as TfGraphModelJson;
@@ -91,7 +91,7 @@ describe('graph loader on the selfie model', () => {
   });
 });
 
-describe('reference interpreter against TF.js on photographs of people', { skip: photosMissing ? `scikit-image's photos are not in ${SKIMAGE_DATA}` : false }, () => {
+describe('reference interpreter against TF.js on photographs of people', { skip: photosMissing }, () => {
   let model: GraphModel;
   let tfjs: CpuSegmenter;
   before(async () => {

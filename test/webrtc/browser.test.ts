@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { metricValue } from '../helpers.ts';
-import { eventually, listeningApp, metricsText } from './support.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { listeningApp, metricsText } from './support.ts';
+import { waitUntil } from '../wait.ts';
+import { launchChromium } from '../browser.ts';
 
 // Page-side code is written as text: the project compiles without the DOM library.
 
@@ -40,7 +28,7 @@ const colourfulness = (videoId: string): string => `(() => {
  */
 async function pageValue(page: Page, expression: string, what: string, timeoutMs: number): Promise<unknown> {
   let value: unknown;
-  await eventually(what, async () => Boolean((value = await page.evaluate(expression))), timeoutMs);
+  await waitUntil(what, async () => Boolean((value = await page.evaluate(expression))), { timeoutMs: timeoutMs });
   return value;
 }
 
@@ -50,16 +38,9 @@ const PROCESSED_PLAYING = `(() => {
 })()`;
 
 test('Chromium publishes its camera from the demo page, gets grayscale frames back, and switches effect', { timeout: 90_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    const message = `${CHROMIUM} is missing: install Debian's chromium to run the browser test`;
-    if (process.env.CI === 'true') assert.fail(message);
-    process.stderr.write(`SKIPPED: ${message}\n`);
-    t.skip(message);
-    return;
-  }
+  const browser = await launchChromium(t);
+  if (!browser) return;
   const { base } = await listeningApp(t);
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
-  t.after(() => browser.close());
   const page = await browser.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -83,7 +64,7 @@ test('Chromium publishes its camera from the demo page, gets grayscale frames ba
 
   // Picking another effect on the page switches the running session (over the control channel).
   await page.selectOption('#effect', 'invert');
-  await eventually('colour in the processed video again', async () => Number(await page.evaluate(colourfulness('processed'))) > 10, 10_000);
+  await waitUntil('colour in the processed video again', async () => Number(await page.evaluate(colourfulness('processed'))) > 10, { timeoutMs: 10_000 });
 
   // The page's live stats come from the server's session resource.
   await pageValue(page, `/ms/.test(document.getElementById('stat-latency').textContent)`, 'the server frame latency on the page', 10_000);
@@ -95,7 +76,7 @@ test('Chromium publishes its camera from the demo page, gets grayscale frames ba
   assert.ok((metricValue(during, 'app_frame_latency_seconds_count') ?? 0) > 0);
 
   await page.click('#stop');
-  await eventually('the session to end', async () => metricValue(await metricsText(base), 'app_webrtc_sessions_active') === 0);
+  await waitUntil('the session to end', async () => metricValue(await metricsText(base), 'app_webrtc_sessions_active') === 0);
   assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_total', { outcome: 'closed' }), 1);
   assert.equal((await fetch(String(sessionUrl))).status, 404);
   assert.deepEqual(pageErrors, []);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LatestFrameLoop } from '../../src/webrtc/frame-loop.ts';
+import { waitUntil } from '../wait.ts';
 
 function deferred() {
   let resolve!: () => void;
@@ -58,7 +59,7 @@ test('a failing frame is reported and the loop goes on', async () => {
   });
   loop.push(1);
   loop.push(2);
-  await new Promise((r) => setTimeout(r, 20));
+  await waitUntil('both frames handled', () => errors.length + done.length >= 2, { timeoutMs: 5000, intervalMs: 5 });
   assert.equal(errors.length, 1);
   assert.deepEqual(done, [2]);
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WhipHttpError, WhipPublisher } from '../../tools/rtc-load/client/index.ts';
 import { metricValue } from '../helpers.ts';
-import { CARD, eventually, frameWhere, listeningApp, metricsText, publish } from './support.ts';
+import { CARD, frameWhere, listeningApp, metricsText, publish } from './support.ts';
+import { waitUntil } from '../wait.ts';
 
 const outcomes = async (base: string, outcome: string) => metricValue(await metricsText(base), 'app_webrtc_sessions_total', { outcome }) ?? 0;
 
@@ -14,7 +15,7 @@ test('a session without frames for SESSION_IDLE_SECONDS is closed as idle', { ti
   // The publisher vanishes without DELETE.
   stop();
   publisher.abandon();
-  await eventually('the idle session to be closed', async () => (await outcomes(base, 'idle')) === 1);
+  await waitUntil('the idle session to be closed', async () => (await outcomes(base, 'idle')) === 1);
   assert.equal(ctx.sessions.size, 0);
   assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_active'), 0);
 });
@@ -45,7 +46,7 @@ test('SLO admission: while the frame p95 is above FRAME_SLO_MS new sessions get 
   const publisher = await publish(t, `${base}/whip?effect=grayscale`);
   const stop = publisher.startFrames(30, () => CARD);
   t.after(stop);
-  await eventually('60 frames in the window', () => ctx.sessions.frameWindow.count() >= 60, 15_000);
+  await waitUntil('60 frames in the window', () => ctx.sessions.frameWindow.count() >= 60, { timeoutMs: 15_000 });
   const res = await fetch(`${base}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: publisher.peer.remoteSdp ?? '' });
   assert.equal(res.status, 503);
   assert.match(((await res.json()) as { detail: string }).detail, /FRAME_SLO_MS/);

@@ -10,6 +10,7 @@ import type { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
 import type { I420Frame, PeerEvents } from '../../src/webrtc/peer-types.ts';
 import { Session, type SessionOutcome } from '../../src/webrtc/publisher-session.ts';
 import { metricValue } from '../helpers.ts';
+import { waitUntil } from '../wait.ts';
 
 class FakePeer extends SafeEmitter<PeerEvents> {
   state = 'connected';
@@ -72,10 +73,8 @@ test('frames go through the engine; those replaced while one is in progress are 
   const h = harness(30);
   t.after(() => h.session.close('closed'));
   for (const value of [10, 20, 30, 40]) h.peer.emitFrame(frame(value));
-  // Two 30 ms jobs; on a loaded machine timers run late, so wait for the second rather than a fixed time.
-  const deadline = performance.now() + 5000;
-  while (h.sent.length < 2 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, 40));
+  // Two 30 ms jobs: the first frame's, then the newest's once the first is done (20 and 30 superseded).
+  await waitUntil('two frames sent and two superseded', async () => h.sent.length >= 2 && (await h.session.stats()).framesDropped >= 2, { timeoutMs: 5000, intervalMs: 10 });
   assert.deepEqual(
     h.sent.map((f) => f.data[0]),
     [245, 215],
@@ -90,8 +89,8 @@ test('frames go through the engine; those replaced while one is in progress are 
   assert.ok((stats.frameLatencyP95Ms ?? 0) >= 25);
   // A wrongly sized frame is dropped, not sent.
   h.peer.emitFrame({ width: 640, height: 480, data: new Uint8Array(10) });
-  await new Promise((r) => setTimeout(r, 10));
-  assert.equal((await h.session.stats()).framesDropped, 3);
+  await waitUntil('the wrongly sized frame dropped', async () => (await h.session.stats()).framesDropped === 3, { timeoutMs: 5000, intervalMs: 5 });
+  assert.equal(h.sent.length, 2, 'and not sent');
   assert.equal(metricValue(await h.metrics.registry.metrics(), 'app_frames_dropped_total', { reason: 'invalid' }), 1);
 });
 

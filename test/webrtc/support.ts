@@ -59,15 +59,6 @@ export function frameWhere(peer: Peer, what: string, accept: (frame: I420Frame) 
   });
 }
 
-/** Polls `check` until it returns true, failing with `what` after `timeoutMs`. */
-export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 8000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 export async function metricsText(base: string): Promise<string> {
   return (await fetch(`${base}/metrics`)).text();
 }

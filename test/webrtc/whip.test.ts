@@ -4,7 +4,8 @@ import { WhepViewer } from '../../tools/rtc-load/client/index.ts';
 import type { SessionStats } from '../../src/webrtc/publisher-session.ts';
 import { watchPathOf } from '../../src/fleet/session-id.ts';
 import { metricValue } from '../helpers.ts';
-import { CARD, eventually, frameWhere, listeningApp, metricsText, near, publish, u, v, y } from './support.ts';
+import { CARD, frameWhere, listeningApp, metricsText, near, publish, u, v, y } from './support.ts';
+import { waitUntil } from '../wait.ts';
 
 // VP8 at a few hundred kbit/s moves flat areas by a few levels and smears hard edges a little.
 const FLAT = 12;
@@ -40,7 +41,7 @@ test('a Node publisher gets its video back processed, and can change the effect 
   publisher.peer.on('message', (_label, text) => replies.push(text));
   assert.ok(publisher.peer.sendMessage('control', JSON.stringify({ effect: 'blur', iters: 0 })));
   const bypass = await frameWhere(publisher.peer, 'original colours', (f) => near(u(f, 20, 60), 90, FLAT) && near(y(f, 40, 120), 40, FLAT));
-  await eventually('a control reply', () => replies.length > 0);
+  await waitUntil('a control reply', () => replies.length > 0);
   assert.deepEqual(JSON.parse(replies[0]!), { type: 'effect', effect: 'blur', params: {}, iters: 0 });
   const sharpStep = y(bypass, 160, 120) - y(bypass, 157, 120);
 
@@ -52,7 +53,7 @@ test('a Node publisher gets its video back processed, and can change the effect 
 
   // A bad control message is answered on the channel and changes nothing.
   assert.ok(publisher.peer.sendMessage('control', JSON.stringify({ effect: 'sepia' })));
-  await eventually('an error reply', () => replies.some((r) => JSON.parse(r).type === 'error'));
+  await waitUntil('an error reply', () => replies.some((r) => JSON.parse(r).type === 'error'));
 
   const stats = (await (await fetch(publisher.resourceUrl)).json()) as SessionStats;
   assert.equal(stats.effect, 'blur');
@@ -114,7 +115,7 @@ test('a WHEP viewer watches the processed output of a session', { timeout: 60_00
   assert.equal(((await (await fetch(publisher.resourceUrl)).json()) as SessionStats).viewers, 1, 'the viewer is still there');
 
   assert.equal(await viewer.close(), 200);
-  await eventually('the viewer to be gone', async () => ((await (await fetch(publisher.resourceUrl)).json()) as SessionStats).viewers === 0);
+  await waitUntil('the viewer to be gone', async () => ((await (await fetch(publisher.resourceUrl)).json()) as SessionStats).viewers === 0);
   assert.equal((await fetch(viewer.resourceUrl, { method: 'DELETE' })).status, 404);
   stop();
   // Viewers never see an unknown session.
