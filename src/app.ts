@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { memoryBudgetBytes, workerMemoryBytes, type Config } from './config.ts';
 import { chooseDevice } from './engine/device.ts';
 import { Engine } from './engine/engine.ts';
-import { ERRORS, HttpError, RequestCancelledError, type RejectReason } from './errors.ts';
+import { errorBody, ERRORS, fastifyErrorCode, HttpError, RequestCancelledError, type RejectReason } from './errors.ts';
 import { corsHeaders } from './http/cors.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { clientKeys } from './net/client-key.ts';
@@ -129,22 +129,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       // A 500 says only its code: what failed inside stays in the log. A 503 tells the client why.
       if (error.statusCode === 500) {
         request.log.error({ err: error }, 'request failed');
-        return reply.code(500).headers(error.headers).send({ error: error.code, detail: ERRORS[error.code].message });
+        return reply.code(500).headers(error.headers).send(errorBody(error.code));
       }
-      return reply.code(error.statusCode).headers(error.headers).send({ error: error.code, detail: error.message });
+      return reply.code(error.statusCode).headers(error.headers).send(errorBody(error.code, error.message));
     }
     // Nobody is left to answer (nginx's 499); the status only reaches the metrics.
-    if ((error as unknown) instanceof RequestCancelledError) return reply.code(499).send({ error: 'client_gone', detail: error.message });
+    if (error instanceof RequestCancelledError) return reply.code(ERRORS[error.code].status).send(errorBody(error.code, error.message));
     const status = error.statusCode ?? 500;
-    if (status >= 400 && status < 500) {
-      const code = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type' : error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'payload_too_large' : 'bad_request';
-      return reply.code(status).send({ error: code, detail: error.message });
-    }
+    if (status >= 400 && status < 500) return reply.code(status).send(errorBody(fastifyErrorCode(error.code), error.message));
     request.log.error({ err: error }, 'unexpected error');
-    return reply.code(500).send({ error: 'internal', detail: ERRORS.internal.message });
+    return reply.code(500).send(errorBody('internal'));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'not_found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
 
   // Before the guards, so that their refusals (503 under pressure, 429) carry CORS headers too.

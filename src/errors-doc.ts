@@ -1,4 +1,4 @@
-import { ERRORS, REJECT_REASONS, type RejectReason } from './errors.ts';
+import { CONTROL_ERROR_CODES, ERRORS, REJECT_REASONS, type ControlErrorCode, type RejectReason } from './errors.ts';
 
 const REASONS: Readonly<Record<RejectReason, string>> = {
   queue_full: 'the `/process` waiting room holds MAX_QUEUE jobs, or this client its CLIENT_QUEUE_SHARE of them: answered at once, with `Connection: close`; `overloaded`',
@@ -21,6 +21,14 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   data_channel: 'a publisher opened a data channel other than one `control` channel (it is closed), or sent a control message over CONTROL_MESSAGE_MAX_BYTES (`payload_too_large` on the channel)',
 };
 
+const CONTROL_ERRORS: Readonly<Record<ControlErrorCode, string>> = {
+  bad_request: 'a message that is not a JSON text object',
+  unprocessable: 'an unknown effect, or a parameter or `iters` out of range',
+  too_costly: 'an effect change that would cost more than MAX_FRAME_EFFECT_MS a frame at the session\'s frame size (it is not applied); or frames dropped because the effect in force costs that much, said once per effect choice and frame size',
+  rate_limited: 'messages over the session\'s EFFECT_CHANGES_PER_SECOND (shared with PATCH): the others are dropped unanswered, and this is said at most once a second',
+  payload_too_large: 'a message over CONTROL_MESSAGE_MAX_BYTES, refused before it is parsed; or frames over MAX_FRAME_PIXELS dropped, said once per size',
+};
+
 /** docs/errors.md, generated from the catalog in src/errors.ts so the two never drift. */
 export function errorsMarkdown(): string {
   const rows = Object.entries(ERRORS).map(([code, spec]) => {
@@ -28,6 +36,7 @@ export function errorsMarkdown(): string {
     const retry = 'retryable' in spec && spec.retryable ? 'yes' : 'no';
     return `| \`${code}\` | ${status} | ${retry} | ${spec.message.replaceAll('|', '\\|')} |`;
   });
+  const control = CONTROL_ERROR_CODES.map((c) => `| \`${c}\` | ${CONTROL_ERRORS[c].replaceAll('|', '\\|')} |`);
   const reasons = REJECT_REASONS.map((r) => `| \`${r}\` | ${REASONS[r].replaceAll('|', '\\|')} |`);
   return [
     '# Errors',
@@ -42,6 +51,16 @@ export function errorsMarkdown(): string {
     '| code | status | retryable | meaning |',
     '| --- | --- | --- | --- |',
     ...rows,
+    '',
+    '## The control data channel',
+    '',
+    'A WebRTC publisher\'s `control` data channel answers a change request with the effect in force,',
+    '`{"type": "effect", "effect", "params", "iters"}`, or with `{"type": "error", "error": code, "detail": text}`,',
+    'the code one of these from the catalog:',
+    '',
+    '| code | when |',
+    '| --- | --- |',
+    ...control,
     '',
     '## Rejections',
     '',

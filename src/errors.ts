@@ -36,6 +36,10 @@ export const ERRORS = {
     message: 'this address holds MAX_SESSIONS_PER_CLIENT WebRTC peer connections: end one (DELETE) before opening another; Retry-After says when to try again',
     retryable: true,
   },
+  client_gone: {
+    status: 499,
+    message: "the client went away before its answer (nginx's 499): its job is stopped (app_jobs_cancelled_total{reason=\"client_gone\"}) and nobody reads the answer",
+  },
   worker_failed: { status: 500, message: 'a worker failed while processing the frame' },
   internal: { status: 500, message: 'internal error' },
   overloaded: {
@@ -57,6 +61,36 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/** The body of every error answer. */
+export interface ErrorBody {
+  readonly error: ErrorCode;
+  readonly detail: string;
+}
+
+export const errorBody = (error: ErrorCode, detail: string = ERRORS[error].message): ErrorBody => ({ error, detail });
+
+/**
+ * Fastify's own client errors (body parsing, content types) by its `FST_ERR_*` code; any other is
+ * `bad_request`. The status stays Fastify's.
+ */
+const FASTIFY_ERROR_CODES: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+};
+
+export const fastifyErrorCode = (fastifyCode: string | undefined): ErrorCode =>
+  (fastifyCode !== undefined && Object.hasOwn(FASTIFY_ERROR_CODES, fastifyCode) ? FASTIFY_ERROR_CODES[fastifyCode] : undefined) ?? 'bad_request';
+
+/**
+ * The codes a publisher hears on its `control` data channel, `{type: "error", error, detail}`
+ * (src/webrtc/control.ts): a change request malformed, out of range or too costly, messages over
+ * the rate or the size, and frames dropped as too large or too costly.
+ */
+export const CONTROL_ERROR_CODES = ['bad_request', 'unprocessable', 'too_costly', 'rate_limited', 'payload_too_large'] as const satisfies readonly ErrorCode[];
+export type ControlErrorCode = (typeof CONTROL_ERROR_CODES)[number];
+
+export const isControlErrorCode = (code: ErrorCode): code is ControlErrorCode => (CONTROL_ERROR_CODES as readonly ErrorCode[]).includes(code);
 
 /**
  * Why work was refused, the `reason` label of app_rejected_total. Each is counted where the refusal
@@ -158,9 +192,10 @@ export class WorkerMemoryError extends HttpError {
 
 /**
  * The job was stopped because its client went away: nobody is left to answer (not an HttpError;
- * the handler records nginx's 499).
+ * the handler records `client_gone`, nginx's 499).
  */
 export class RequestCancelledError extends Error {
+  readonly code = 'client_gone' satisfies ErrorCode;
   constructor() {
     super('the client went away');
     this.name = 'RequestCancelledError';

@@ -2,10 +2,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import { isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
 import type { EffectEngine } from '../engine/engine-types.ts';
 import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
-import { HttpError, OverloadedError, TooCostlyError, type ErrorCode } from '../errors.ts';
+import { HttpError, isControlErrorCode, OverloadedError, TooCostlyError, type ControlErrorCode } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { FrameDropReason, Metrics } from '../metrics.ts';
 import type { RollingQuantile } from '../stats/rolling-quantile.ts';
+import { controlReplyText } from './control.ts';
 import { SafeEmitter } from './events.ts';
 import { LatestFrameLoop } from './frame-loop.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -376,8 +377,8 @@ export class Session extends SafeEmitter<SessionEvents> {
   }
 
   /** An error on the control channel, `{type: "error", error: <catalog code>, detail}`. */
-  #tell(error: ErrorCode, detail: string): void {
-    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify({ type: 'error', error, detail }));
+  #tell(error: ControlErrorCode, detail: string): void {
+    this.#peer.sendMessage(CONTROL_CHANNEL, controlReplyText({ type: 'error', error, detail }));
   }
 
   /**
@@ -413,9 +414,9 @@ export class Session extends SafeEmitter<SessionEvents> {
     try {
       job = this.#applyChange(request as Record<string, unknown>);
     } catch (err) {
-      if (err instanceof HttpError) return this.#tell(err.code, err.message);
+      if (err instanceof HttpError && isControlErrorCode(err.code)) return this.#tell(err.code, err.message);
       throw err;
     }
-    this.#peer.sendMessage(CONTROL_CHANNEL, JSON.stringify({ type: 'effect', effect: job.effect, params: job.params, iters: job.iters }));
+    this.#peer.sendMessage(CONTROL_CHANNEL, controlReplyText({ type: 'effect', effect: job.effect, params: job.params, iters: job.iters }));
   }
 }

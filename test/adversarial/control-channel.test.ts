@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { buildApp, type AppContext } from '../../src/app.ts';
 import { configWith } from '../../src/config.ts';
+import { CONTROL_ERROR_CODES } from '../../src/errors.ts';
 import { ClientPeer, WhipPublisher } from '../../tools/rtc-load/client/index.ts';
 import { metricValue } from '../helpers.ts';
 import { metricsText } from '../webrtc/support.ts';
@@ -115,5 +116,7 @@ test('a 200 KiB control message is refused unparsed; junk goes through the token
   const notices = replies.length - answered().length;
   assert.ok(notices >= 1 && notices <= 1 + Math.ceil(seconds), `${notices} rate_limited notices in ${seconds.toFixed(1)} s`);
   assert.equal((await rejected('data_channel')) - tooLargeBefore, 1);
+  const codes: readonly string[] = CONTROL_ERROR_CODES;
+  assert.ok(replies.every((r) => r.type !== 'error' || codes.includes(r.error ?? '')), 'every error code is one docs/errors.md lists for the channel');
   await ordinaryServed('sharpen');
 });

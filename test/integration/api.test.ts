@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
+import { ERROR_CODES, ERRORS, type ErrorCode } from '../../src/errors.ts';
 import { metricValue, testApp } from '../helpers.ts';
+
+/** An error answer: `{error, detail}`, the code from the catalog and the status its code's. */
+function assertCatalogError(res: { statusCode: number; json(): unknown }, name: string): void {
+  const body = res.json() as { error: ErrorCode; detail: unknown };
+  assert.deepEqual(Object.keys(body).sort(), ['detail', 'error'], name);
+  assert.ok(ERROR_CODES.includes(body.error), `${name}: ${body.error} is in the catalog`);
+  assert.equal(res.statusCode, ERRORS[body.error].status, `${name}: ${body.error}`);
+  assert.equal(typeof body.detail, 'string', name);
+}
 
 test('health, readiness and the effect list', async (t) => {
   const { app } = await testApp(t);
@@ -181,9 +191,7 @@ test('bad uploads get a clear 4xx', async (t) => {
   ];
   for (const [name, res, status] of cases) {
     assert.equal(res.statusCode, status, `${name}: ${res.body}`);
-    const body = res.json();
-    assert.equal(typeof body.error, 'string', name);
-    assert.equal(typeof body.detail, 'string', name);
+    assertCatalogError(res, name);
   }
 });
 
@@ -204,11 +212,17 @@ test('bad queries get JSON 4xx, never a 500', async (t) => {
   for (const [qs, status] of cases) {
     const res = await app.inject(`/process?${qs}`);
     assert.equal(res.statusCode, status, qs);
-    assert.deepEqual(Object.keys(res.json()).sort(), ['detail', 'error'], qs);
+    assertCatalogError(res, qs);
   }
   const missing = await app.inject('/nope');
   assert.equal(missing.statusCode, 404);
   assert.equal(missing.json().error, 'not_found');
+  // Fastify's own errors, by their FST_ERR_* code.
+  const wrongType = await app.inject({ method: 'POST', url: '/process', headers: { 'content-type': 'text/csv' }, payload: 'a,b' });
+  assert.equal(wrongType.json().error, 'unsupported_media_type');
+  const badJson = await app.inject({ method: 'PATCH', url: '/whip/x', headers: { 'content-type': 'application/json' }, payload: '{' });
+  assert.equal(badJson.json().error, 'bad_request');
+  for (const [name, res] of [['/nope', missing], ['text/csv', wrongType], ['malformed JSON', badJson]] as const) assertCatalogError(res, name);
 });
 
 test('metrics move with the requests served', async (t) => {
