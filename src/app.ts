@@ -73,6 +73,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     memoryInflightBytes: () => engine.memory.inUseBytes,
     oldestWaitSeconds: () => engine.oldestWaitSeconds(),
     heldRefusals: () => refusals.held,
+    devices: choice.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
   });
   const countRejection = (reason: RejectReason): void => {
     metrics.rejected.inc({ reason });

@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RollingCounts } from './stats/rolling-counts.ts';
 import { RollingQuantile } from './stats/rolling-quantile.ts';
+import { EFFECT_NAMES } from './effects/catalog.ts';
+import type { DeviceKind } from './protocol/worker-messages.ts';
 import { REJECT_REASONS } from './errors.ts';
 import { CANDIDATE_DROP_REASONS } from './net/candidates.ts';
 
@@ -36,6 +38,30 @@ export interface MetricsOptions {
   readonly oldestWaitSeconds?: () => number;
   /** /process refusals held (REFUSAL_HOLD_SECONDS) now. */
   readonly heldRefusals?: () => number;
+  /** The devices this pod's jobs may run on (a GPU pod's jobs fall back to the CPU); default the CPU. */
+  readonly devices?: readonly DeviceKind[];
+}
+
+/** The values each label of a counter may take. */
+type LabelSets = Readonly<Record<string, readonly string[]>>;
+type LabelsOf<S extends LabelSets> = { readonly [K in keyof S]: S[K][number] };
+
+/** A counter whose labels take only their known values: a new value must join its list to compile. */
+export interface KnownCounter<S extends LabelSets> {
+  inc(labels: LabelsOf<S>, value?: number): void;
+}
+
+/**
+ * Every combination of the known values is exported at 0 from the start, so that rates and ratios
+ * over the counter read 0 on a fresh pod, not nothing (Prometheus' advice for known label values).
+ */
+function knownCounter<const S extends LabelSets>(registry: Registry, name: string, help: string, values: S): KnownCounter<S> {
+  const labelNames = Object.keys(values);
+  const counter = new Counter({ name, help, labelNames, registers: [registry] });
+  let combinations: Record<string, string>[] = [{}];
+  for (const label of labelNames) combinations = combinations.flatMap((labels) => (values[label] ?? []).map((value) => ({ ...labels, [label]: value })));
+  for (const labels of combinations) counter.inc(labels, 0);
+  return counter;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -48,21 +74,13 @@ export function createMetrics(options: MetricsOptions) {
   const outcomeWindow = new RollingCounts(PROCESS_OUTCOMES, { windowSeconds: options.p95WindowSeconds });
   let eventLoopActiveMs = performance.eventLoopUtilization().active;
 
-  const rejected = new Counter({
-    name: 'app_rejected_total',
-    help: 'Work refused by admission control, by reason',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  });
-  // Every known reason exported at 0, so that rates and ratios over it read 0 on a fresh pod, not nothing.
-  for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
-  const iceCandidatesDropped = new Counter({
-    name: 'app_ice_candidates_dropped_total',
-    help: 'Remote ICE candidates (offers and trickle) never handed to libwebrtc, by reason: loopback, unspecified, multicast, metadata, link_local, private, reserved (unless ICE_CANDIDATE_ALLOW_CIDRS), denied (ICE_CANDIDATE_DENY_CIDRS), hostname (mDNS .local and other names), malformed',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  });
-  for (const reason of CANDIDATE_DROP_REASONS) iceCandidatesDropped.inc({ reason }, 0);
+  const rejected = knownCounter(registry, 'app_rejected_total', 'Work refused by admission control, by reason', { reason: REJECT_REASONS });
+  const iceCandidatesDropped = knownCounter(
+    registry,
+    'app_ice_candidates_dropped_total',
+    'Remote ICE candidates (offers and trickle) never handed to libwebrtc, by reason: loopback, unspecified, multicast, metadata, link_local, private, reserved (unless ICE_CANDIDATE_ALLOW_CIDRS), denied (ICE_CANDIDATE_DENY_CIDRS), hostname (mDNS .local and other names), malformed',
+    { reason: CANDIDATE_DROP_REASONS },
+  );
 
   return {
     registry,
@@ -137,11 +155,9 @@ export function createMetrics(options: MetricsOptions) {
       buckets: LATENCY_BUCKETS_SECONDS,
       registers: [registry],
     }),
-    framesProcessed: new Counter({
-      name: 'app_frames_processed_total',
-      help: 'Frames processed by the effect engine',
-      labelNames: ['effect', 'device'] as const,
-      registers: [registry],
+    framesProcessed: knownCounter(registry, 'app_frames_processed_total', 'Frames processed by the effect engine', {
+      effect: EFFECT_NAMES,
+      device: options.devices ?? (['cpu'] as const satisfies readonly DeviceKind[]),
     }),
     deviceInfo: new Gauge({
       name: 'app_device_info',
@@ -165,43 +181,38 @@ export function createMetrics(options: MetricsOptions) {
       help: 'WebRTC sessions currently open',
       registers: [registry],
     }),
-    framesDropped: new Counter({
-      name: 'app_frames_dropped_total',
-      help: 'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the in-flight memory budget was full), too_costly (the session\'s effect costs more than MAX_FRAME_EFFECT_MS a frame at its size), too_large (over MAX_FRAME_PIXELS), invalid, failed',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
+    framesDropped: knownCounter(
+      registry,
+      'app_frames_dropped_total',
+      'WebRTC frames decoded but not processed, by reason: superseded (a newer frame arrived while it waited), overloaded (the in-flight memory budget was full), too_costly (the session\'s effect costs more than MAX_FRAME_EFFECT_MS a frame at its size), too_large (over MAX_FRAME_PIXELS), invalid, failed',
+      { reason: FRAME_DROP_REASONS },
+    ),
     iceCandidatesDropped,
-    sessions: new Counter({
-      name: 'app_webrtc_sessions_total',
-      help: 'WebRTC sessions ended, by outcome',
-      labelNames: ['outcome'] as const,
-      registers: [registry],
-    }),
-    forwarded: new Counter({
-      name: 'app_forwarded_requests_total',
-      help: 'WHIP/WHEP calls for sessions owned by another replica, by outcome (answered, gone, non_member, loop, timeout, failed, too_large, overloaded)',
-      labelNames: ['outcome'] as const,
-      registers: [registry],
-    }),
+    sessions: knownCounter(registry, 'app_webrtc_sessions_total', 'WebRTC sessions ended, by outcome', { outcome: SESSION_OUTCOMES }),
+    forwarded: knownCounter(
+      registry,
+      'app_forwarded_requests_total',
+      'WHIP/WHEP calls for sessions owned by another replica, by outcome (answered, gone, non_member, loop, timeout, failed, too_large, overloaded)',
+      { outcome: FORWARD_OUTCOMES },
+    ),
     forwardDuration: new Histogram({
       name: 'app_forward_duration_seconds',
       help: "Time from forwarding a WHIP/WHEP call to the owning replica's whole answer",
       buckets: LATENCY_BUCKETS_SECONDS,
       registers: [registry],
     }),
-    deletionCostPatches: new Counter({
-      name: 'app_pod_deletion_cost_patches_total',
-      help: "Patches of this pod's controller.kubernetes.io/pod-deletion-cost annotation, by result (ok, failed)",
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
-    jobsCancelled: new Counter({
-      name: 'app_jobs_cancelled_total',
-      help: 'Admitted jobs stopped before they finished: client_gone (the client went away) or deadline (REQUEST_DEADLINE_SECONDS)',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
+    deletionCostPatches: knownCounter(
+      registry,
+      'app_pod_deletion_cost_patches_total',
+      "Patches of this pod's controller.kubernetes.io/pod-deletion-cost annotation, by result (ok, failed)",
+      { result: ['ok', 'failed'] },
+    ),
+    jobsCancelled: knownCounter(
+      registry,
+      'app_jobs_cancelled_total',
+      'Admitted jobs stopped before they finished: client_gone (the client went away) or deadline (REQUEST_DEADLINE_SECONDS)',
+      { reason: JOB_STOP_REASONS },
+    ),
     memoryInflight: new Gauge({
       name: 'app_memory_inflight_bytes',
       help: 'Bytes reserved by requests in flight against MEMORY_BUDGET_BYTES',
@@ -232,12 +243,12 @@ export function createMetrics(options: MetricsOptions) {
       buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1],
       registers: [registry],
     }),
-    segmentationMasks: new Counter({
-      name: 'app_segmentation_masks_total',
-      help: 'Frames of background effects by mask: inferred (the model ran) or reused (the session was behind)',
-      labelNames: ['mask'] as const,
-      registers: [registry],
-    }),
+    segmentationMasks: knownCounter(
+      registry,
+      'app_segmentation_masks_total',
+      'Frames of background effects by mask: inferred (the model ran) or reused (the session was behind)',
+      { mask: ['inferred', 'reused'] },
+    ),
   };
 }
 
@@ -254,4 +265,19 @@ export function processOutcome(statusCode: number): ProcessOutcome {
  * Why a decoded WebRTC frame was not processed (app_frames_dropped_total{reason}). Every one is
  * skipped before it costs anything beyond its decode: no copy, no effect, no encode.
  */
-export type FrameDropReason = 'superseded' | 'overloaded' | 'too_costly' | 'too_large' | 'invalid' | 'failed';
+export const FRAME_DROP_REASONS = ['superseded', 'overloaded', 'too_costly', 'too_large', 'invalid', 'failed'] as const;
+export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
+
+/**
+ * How a WebRTC session ended (app_webrtc_sessions_total{outcome}): SessionOutcome in
+ * src/webrtc/publisher-session.ts, or `rejected`, refused before it began.
+ */
+export const SESSION_OUTCOMES = ['closed', 'failed', 'idle', 'drained', 'connect_timeout', 'frame_too_large', 'rejected'] as const;
+export type SessionMetricOutcome = (typeof SESSION_OUTCOMES)[number];
+
+/** Why an admitted job was stopped (app_jobs_cancelled_total{reason}): StopReason in src/engine/job-stop.ts. */
+export const JOB_STOP_REASONS = ['client_gone', 'deadline'] as const;
+
+/** What became of a call forwarded to the replica that owns its session (app_forwarded_requests_total{outcome}). */
+export const FORWARD_OUTCOMES = ['answered', 'gone', 'non_member', 'loop', 'timeout', 'failed', 'too_large', 'overloaded'] as const;
+export type ForwardOutcome = (typeof FORWARD_OUTCOMES)[number];

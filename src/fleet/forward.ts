@@ -1,6 +1,6 @@
 import { Agent, errors as undiciErrors } from 'undici';
 import { HttpError, OverloadedError } from '../errors.ts';
-import type { Metrics } from '../metrics.ts';
+import type { ForwardOutcome, Metrics } from '../metrics.ts';
 import { CLIENT_HEADER, SIGNATURE_HEADER, type FleetSignature } from './signature.ts';
 
 /**
@@ -31,8 +31,6 @@ const ANSWER_HEADERS = [
   'access-control-allow-headers',
   'access-control-max-age',
 ] as const;
-
-export type ForwardOutcome = 'answered' | 'gone' | 'non_member' | 'loop' | 'timeout' | 'failed' | 'too_large' | 'overloaded';
 
 export interface ForwardedCall {
   readonly method: string;

@@ -4,7 +4,7 @@ import type { EffectEngine } from '../engine/engine-types.ts';
 import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
 import { HttpError, isControlErrorCode, OverloadedError, TooCostlyError, type ControlErrorCode } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
-import type { FrameDropReason, Metrics } from '../metrics.ts';
+import type { FrameDropReason, Metrics, SessionMetricOutcome } from '../metrics.ts';
 import type { RollingQuantile } from '../stats/rolling-quantile.ts';
 import { controlReplyText } from './control.ts';
 import { SafeEmitter } from './events.ts';
@@ -18,7 +18,7 @@ import type { I420Frame, PeerState } from './peer-types.ts';
  * connect_timeout: not connected within SESSION_CONNECT_SECONDS; frame_too_large: nothing but frames
  * over MAX_FRAME_PIXELS for SESSION_IDLE_SECONDS.
  */
-export type SessionOutcome = 'closed' | 'failed' | 'idle' | 'drained' | 'connect_timeout' | 'frame_too_large';
+export type SessionOutcome = Exclude<SessionMetricOutcome, 'rejected'>;
 
 /** The data channel a publisher may open to change the effect (same JSON as PATCH /whip/{id}). */
 export const CONTROL_CHANNEL = 'control';
