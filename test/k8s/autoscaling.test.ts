@@ -125,12 +125,13 @@ test('CPU HPA scales on CPU utilisation of the request', () => {
   assert.ok((metric?.resource?.target.averageUtilization ?? 0) > 0);
 });
 
-test("KEDA: the seed's p95 query, scoped to the namespace and service, plus frame p95 and sessions per pod", () => {
+test("KEDA: the seed's p95 query, scoped to the namespace and service, plus the WebRTC session load", () => {
   const latency = trigger('process-latency-p95');
   const scoped = SEED_QUERY.replace('_bucket[2m]', '_bucket{namespace="rtc", service="gpu-media"}[2m]');
   assert.ok(latency.query.includes(scoped), `the latency trigger must contain ${scoped}`);
-  assert.ok(trigger('frame-latency-p95').query.includes('app_frame_latency_seconds_bucket'));
-  assert.ok(trigger('webrtc-sessions-per-pod').query.includes('app_webrtc_sessions_active'));
+  assert.ok(trigger('webrtc-session-load').query.includes('app_webrtc_sessions_active'));
+  assert.ok(trigger('webrtc-session-load').query.includes('app_frame_latency_seconds_bucket'));
+  assert.ok(!triggers().some((tr) => tr.name === 'frame-latency-p95'), 'no frame p95 x pods trigger: it runs away (test/k8s/control-loop.test.ts)');
   assert.ok(trigger('process-demand-ratio').query.includes('app_requests_total{namespace="rtc", service="gpu-media", endpoint="/process"}'));
   for (const tr of triggers()) {
     assert.equal(tr.type, 'prometheus');
@@ -160,12 +161,12 @@ test("KEDA: fallback is valid under KEDA's own rule (every trigger AverageValue,
   }
 });
 
-test('KEDA: latency triggers scale proportionally (value = p95 x scraped pods, so desired = ceil(pods x p95 / SLO))', () => {
+test('KEDA: the /process latency trigger scales proportionally (value = p95 x scraped pods, so desired = ceil(pods x p95 / SLO))', () => {
   // With AverageValue the HPA computes desired = ceil(value / threshold). A plain p95 would ask
   // for ceil(p95 / SLO) pods whatever the current count; multiplying by the pod count gives the
   // proportional rule. Simulate both on numbers.
   const desired = (value: number, threshold: number) => Math.ceil(value / threshold);
-  for (const name of ['process-latency-p95', 'frame-latency-p95']) {
+  for (const name of ['process-latency-p95']) {
     const tr = trigger(name);
     assert.match(tr.query, /\* on\(\) count\(up\{namespace="rtc", service="gpu-media"\} == 1\)/, `${name}: multiplied by the scraped pod count`);
     const pods = 4;
@@ -173,10 +174,11 @@ test('KEDA: latency triggers scale proportionally (value = p95 x scraped pods, s
     assert.equal(desired(tr.threshold * pods, tr.threshold), 4);
     assert.equal(desired(2 * tr.threshold * pods, tr.threshold), 8);
   }
-  // Sessions add up across pods: the plain sum is already per-pod average material.
-  const sessions = trigger('webrtc-sessions-per-pod');
+  // Sessions add up across pods: their sum is already per-pod average material.
+  const sessions = trigger('webrtc-session-load');
   const maxSessions = Number(deployment.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'MAX_SESSIONS')?.value);
   assert.ok(sessions.threshold < maxSessions, `scale at ${sessions.threshold} sessions per pod, before MAX_SESSIONS (${maxSessions}) refuses new ones`);
+  assert.match(sessions.query, new RegExp(`\\b${maxSessions} \\+ 0 \\* \\(`), 'a saturated pod reads MAX_SESSIONS');
 });
 
 /**
@@ -313,7 +315,7 @@ test('Prometheus Adapter maps app_request_latency_p95_seconds to app_latency_p95
 
 test('the SLOs and the demand threshold agree across KEDA, the custom HPA, the PrometheusRule, the dashboard and the Deployment', () => {
   assert.equal(trigger('process-latency-p95').threshold, SLO.processP95Seconds);
-  assert.equal(trigger('frame-latency-p95').threshold, SLO.frameP95Seconds);
+  assert.match(trigger('webrtc-session-load').query, new RegExp(`\\) > ${SLO.frameP95Seconds}\\n`), 'a pod whose frame median is over the frame SLO is saturated');
   assert.equal(quantity(customHpa.spec?.metrics?.[0]?.pods?.target.averageValue), SLO.processP95Seconds);
 
   const records = new Map((rule.spec.groups ?? []).flatMap((g) => g.rules ?? []).flatMap((r) => (r.record ? [[r.record, String(r.expr).trim()]] : [])));
