@@ -22,13 +22,16 @@ export const ERRORS = {
   unauthorized: { status: 401, message: 'Authorization: Bearer <WHIP_TOKEN> is required' },
   not_found: { status: 404, message: 'no such route or session' },
   precondition_failed: { status: 412, message: 'If-Match does not carry the current ETag of this session' },
-  payload_too_large: { status: 413, message: 'the body or the frame is over its limit (MAX_BODY_BYTES, MAX_PIXELS)' },
+  payload_too_large: {
+    status: 413,
+    message: "the body, image or frame is over its limit (MAX_BODY_BYTES, MAX_PIXELS, BACKDROP_MAX_BYTES, BACKDROP_MAX_PIXELS), or the job does not fit a worker's WORKER_MEMORY_BYTES",
+  },
   unsupported_media_type: { status: 415, message: 'the Content-Type is not one this route takes' },
   unprocessable: { status: 422, message: 'well-formed but out of range: unknown effect, parameter or iters out of bounds' },
   too_costly: { status: 422, message: 'the job would take longer than MAX_JOB_SECONDS (a live session\'s effect: longer than MAX_FRAME_EFFECT_MS a frame): ask for fewer pixels, passes or a smaller radius' },
   rate_limited: {
     status: 429,
-    message: 'too many sessions from this address; or effect changes, control messages, trickle-ICE PATCHes, ICE restarts or backdrop uploads in this session; Retry-After says when to come back',
+    message: 'too many sessions or TURN credentials from this address; or effect changes, control messages, trickle-ICE PATCHes, ICE restarts or backdrop uploads in this session; Retry-After says when to come back',
     retryable: true,
   },
   too_many_sessions: {
