@@ -19,14 +19,17 @@
  * the servers with --server-cpus / --client-cpus (taskset), or they take the server's CPU. A phase
  * whose server received < 29 fps from a publisher is marked publisher-bound: its figures say more
  * about the publishers' cores than about the server.
+ *
+ * The parts, in bench/webrtc/: the servers (servers.ts), one measured phase and its test card
+ * (phase.ts), medians, lines and the capacity file (results.ts), /proc and /metrics readers.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { WhipPublisher, i420Frame, type I420Frame } from '../tools/rtc-load/client/index.ts';
-import { freePort } from '../test/ports.ts';
+import { cards, phase, type PhaseResult, type PhaseSettings } from './webrtc/phase.ts';
+import { cpuCount } from './webrtc/proc.ts';
+import { fmt, medianOf, phaseLines, writeCapacity, type Median, type Pair } from './webrtc/results.ts';
+import { startServers, stopServers, type ServerSettings, type Target } from './webrtc/servers.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,355 +62,16 @@ const MIN_FPS = Number(args['min-fps']);
 const SLO_MS = Number(args['slo-ms']);
 const MAX_SESSIONS = Number(args['max-sessions']);
 const REPEAT = Number(args.repeat);
-const CLOCK_TICKS_PER_SECOND = 100;
 const SERVER_CPUS = args['server-cpus'];
 const CLIENT_CPUS = args['client-cpus'];
-type Target = 'echo' | 'service';
 const TARGETS = args.targets.split(',').map((t) => t.trim()) as Target[];
+
+const PHASE: PhaseSettings = { fps: FPS, minFps: MIN_FPS, sloMs: SLO_MS, warmupSeconds: WARMUP_SECONDS };
+const SERVERS: ServerSettings = { serverCpus: SERVER_CPUS, serverNodeArgs: args['server-node-args'].split(' ').filter(Boolean), sloMs: SLO_MS };
 
 const log = (line: string) => {
   if (!args.json) process.stdout.write(`${line}\n`);
 };
-
-/** The number of CPUs in a taskset list like "0", "0-3" or "0,2". */
-function cpuCount(list: string | undefined): number {
-  if (list === undefined) return os.availableParallelism();
-  let n = 0;
-  for (const part of list.split(',')) {
-    const [a, b] = part.split('-').map(Number);
-    n += b === undefined ? 1 : b - a! + 1;
-  }
-  return n;
-}
-
-function spawnPinned(script: string, port: number, env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
-  const command = [process.execPath, ...nodeArgs, '--import', 'tsx', script];
-  const [file, ...rest] = SERVER_CPUS === undefined ? command : ['taskset', '-c', SERVER_CPUS, ...command];
-  return spawn(file!, rest, {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-}
-
-async function waitReady(child: ChildProcess, base: string): Promise<void> {
-  const deadline = performance.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`a server exited with ${child.exitCode}`);
-    if (performance.now() > deadline) throw new Error('a server did not become ready in 60 s');
-    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** utime + stime of a process, all threads, in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** CPU seconds per thread name of a process (libwebrtc names its threads; node's are 'node' and workers). */
-function threadCpuSeconds(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  const tids = readdirSync(`/proc/${pid}/task`).sort((a, b) => Number(a) - Number(b));
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      // The main thread (tid = pid) apart from the others, which are also named 'node': V8's helper
-      // threads (started first: GC, compilation) and the effect workers (started last), told apart
-      // by their start order.
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const name = tid === String(pid) ? 'main' : comm === 'node' ? `node@${tids.indexOf(tid)}` : comm.replace(/\d+$/, '#');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND);
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return out;
-}
-
-/** Cumulative buckets of a Prometheus histogram. */
-function histogram(text: string, name: string): { le: number; count: number }[] {
-  const out: { le: number; count: number }[] = [];
-  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm'))) {
-    out.push({ le: m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), count: Number(m[2]) });
-  }
-  return out;
-}
-
-/** A metric's samples summed per value of one label (all samples under '' when the label is absent). */
-function byLabel(text: string, name: string, label: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
-    const value = new RegExp(`${label}="([^"]*)"`).exec(m[1] ?? '')?.[1] ?? '';
-    out.set(value, (out.get(value) ?? 0) + Number(m[2]));
-  }
-  return out;
-}
-
-/** The q-quantile of the observations between two scrapes, interpolated within its bucket. */
-function quantileBetween(before: { le: number; count: number }[], after: { le: number; count: number }[], q: number): number | undefined {
-  const deltas = after.map((b, i) => ({ le: b.le, count: b.count - (before[i]?.count ?? 0) }));
-  const total = deltas.at(-1)?.count ?? 0;
-  if (total === 0) return undefined;
-  const rank = q * total;
-  let lower = 0;
-  let below = 0;
-  for (const b of deltas) {
-    if (b.count >= rank) {
-      if (!Number.isFinite(b.le)) return lower;
-      return lower + ((rank - below) / Math.max(1, b.count - below)) * (b.le - lower);
-    }
-    lower = b.le;
-    below = b.count;
-  }
-  return undefined;
-}
-
-/** A moving test card (gradients, a checkerboard, a sweeping bar) so that VP8 has real motion to code. */
-function cards(width: number, height: number, count: number): I420Frame[] {
-  return Array.from({ length: count }, (_, i) => {
-    const shift = i * 8;
-    return i420Frame(width, height, (plane, x, y) => {
-      if (plane !== 0) return plane === 1 ? 96 + ((x + shift) & 63) : 160 - ((y + shift) & 63);
-      const bar = Math.abs(x - ((shift * 4) % width)) < 40 ? 80 : 0;
-      const checker = (((x + shift) >> 5) ^ (y >> 5)) & 1 ? 40 : 0;
-      return Math.min(255, ((x + y + shift) & 127) + checker + bar);
-    });
-  });
-}
-
-interface Server {
-  readonly target: Target;
-  readonly base: string;
-  readonly child: ChildProcess;
-}
-
-interface PhaseResult {
-  target: Target;
-  size: string;
-  sessions: number;
-  seconds: number;
-  serverCores: number;
-  clientCores: number;
-  /** Frames the server received / processed per second, per session (upstream losses show here). */
-  serverInFps: (number | undefined)[];
-  returnedFps: number[];
-  returnedSize: string[];
-  /** Server CPU milliseconds per frame returned to a publisher (all sessions). */
-  cpuMsPerReturnedFrame: number;
-  /** Frames the server's encoder produced per second, per session (from its getStats). */
-  encodedFps: (number | undefined)[];
-  /**
-   * Server CPU milliseconds per frame it encoded and sent: unlike the returned frames, this does not
-   * depend on whether the publishers had the CPU to decode what came back.
-   */
-  cpuMsPerEncodedFrame: number;
-  frameP95Ms: number | undefined;
-  /** Frames skipped per second by reason (service only). */
-  skippedPerSecond: Record<string, number>;
-  threadCores: Record<string, number>;
-  /** Every session got ≥ MIN_FPS back (and the service's p95 was under the SLO). */
-  holds: boolean;
-  /** A publisher delivered < MIN_FPS to the server: the client cores, not the server, set the figures. */
-  publisherBound: boolean;
-}
-
-async function phase(server: Server, size: string, sessions: number, query: string, frames: I420Frame[], seconds = SECONDS): Promise<PhaseResult> {
-  const pid = server.child.pid!;
-  const publishers: WhipPublisher[] = [];
-  const stops: (() => void)[] = [];
-  const received: number[] = [];
-  const sizes: string[] = [];
-  const metrics = () => (server.target === 'service' ? fetch(`${server.base}/metrics`).then((r) => r.text()) : Promise.resolve(''));
-  try {
-    for (let i = 0; i < sessions; i++) {
-      const publisher = await WhipPublisher.publish(`${server.base}/whip?${query}`);
-      publishers.push(publisher);
-      received.push(0);
-      sizes.push('-');
-      publisher.peer.on('frame', (frame) => {
-        received[i]! += 1;
-        sizes[i] = `${frame.width}x${frame.height}`;
-      });
-      // Staggered so that the sessions' frames do not all arrive at once.
-      await new Promise((r) => setTimeout(r, 1000 / FPS / sessions));
-      stops.push(publisher.startFrames(FPS, (n) => frames[n % frames.length]!));
-    }
-    await new Promise((r) => setTimeout(r, WARMUP_SECONDS * 1000));
-
-    const textBefore = await metrics();
-    const receivedBefore = [...received];
-    // Under overload the service's pressure guard may answer 503: those figures are left out.
-    const sessionStats = () =>
-      Promise.all(
-        publishers.map(async (p) => {
-          const res = await fetch(p.resourceUrl).catch(() => undefined);
-          return res?.ok ? ((await res.json()) as { framesReceived: number; framesEncoded: number }) : undefined;
-        }),
-      );
-    const statsBefore = await sessionStats();
-    const serverBefore = cpuSeconds(pid);
-    const threadsBefore = threadCpuSeconds(pid);
-    const clientBefore = process.cpuUsage();
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const elapsed = (performance.now() - t0) / 1000;
-    const serverCores = (cpuSeconds(pid) - serverBefore) / elapsed;
-    const threadCores: Record<string, number> = {};
-    for (const [thread, seconds] of threadCpuSeconds(pid)) {
-      const cores = (seconds - (threadsBefore.get(thread) ?? 0)) / elapsed;
-      if (cores >= 0.005) threadCores[thread] = Number(cores.toFixed(3));
-    }
-    const returnedFps = received.map((n, i) => (n - receivedBefore[i]!) / elapsed);
-    const client = process.cpuUsage(clientBefore);
-    const textAfter = await metrics();
-    const statsAfter = await sessionStats();
-    const p95 = quantileBetween(histogram(textBefore, 'app_frame_latency_seconds'), histogram(textAfter, 'app_frame_latency_seconds'), 0.95);
-    const skippedBefore = byLabel(textBefore, 'app_frames_dropped_total', 'reason');
-    const skippedPerSecond: Record<string, number> = {};
-    for (const [reason, n] of byLabel(textAfter, 'app_frames_dropped_total', 'reason')) {
-      const rate = (n - (skippedBefore.get(reason) ?? 0)) / elapsed;
-      if (rate > 0) skippedPerSecond[reason || 'all'] = Number(rate.toFixed(2));
-    }
-    const serverInFps = statsAfter.map((a, i) => {
-      const b = statsBefore[i];
-      return a === undefined || b === undefined ? undefined : (a.framesReceived - b.framesReceived) / elapsed;
-    });
-    const totalReturned = returnedFps.reduce((a, b) => a + b, 0);
-    const encodedFps = statsAfter.map((a, i) => {
-      const b = statsBefore[i];
-      return a === undefined || b === undefined ? undefined : (a.framesEncoded - b.framesEncoded) / elapsed;
-    });
-    const totalEncoded = encodedFps.reduce<number>((a, b) => a + (b ?? 0), 0);
-    const frameP95Ms = p95 === undefined ? undefined : p95 * 1000;
-    return {
-      target: server.target,
-      size,
-      sessions,
-      seconds: elapsed,
-      serverCores,
-      clientCores: (client.user + client.system) / 1e6 / elapsed,
-      serverInFps,
-      returnedFps,
-      returnedSize: sizes,
-      cpuMsPerReturnedFrame: totalReturned > 0 ? (serverCores * 1000) / totalReturned : Number.POSITIVE_INFINITY,
-      encodedFps,
-      cpuMsPerEncodedFrame: totalEncoded > 0 ? (serverCores * 1000) / totalEncoded : Number.POSITIVE_INFINITY,
-      frameP95Ms,
-      skippedPerSecond,
-      threadCores,
-      holds: returnedFps.every((f) => f >= MIN_FPS) && (server.target === 'echo' || (frameP95Ms !== undefined && frameP95Ms <= SLO_MS)),
-      publisherBound: serverInFps.some((f) => f !== undefined && f < MIN_FPS),
-    };
-  } finally {
-    for (const stop of stops) stop();
-    await Promise.all(publishers.map((p) => p.close().catch(() => 0)));
-    await settle(server);
-  }
-}
-
-/** Waits until the server holds no session, so that the next phase starts from an empty server. */
-async function settle(server: Server): Promise<void> {
-  const deadline = performance.now() + 60_000;
-  while (performance.now() < deadline) {
-    const empty =
-      server.target === 'service'
-        ? /^app_webrtc_sessions_active 0$/m.test(await fetch(`${server.base}/metrics`).then((r) => r.text(), () => ''))
-        : ((await fetch(`${server.base}/sessions`).then((r) => r.json(), () => ({ active: -1 }))) as { active: number }).active === 0;
-    if (empty) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-async function startServers(sessionsHint: number): Promise<Server[]> {
-  const servers: Server[] = [];
-  for (const target of TARGETS) {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const child =
-      target === 'echo'
-        ? spawnPinned('bench/webrtc-echo.ts', port, {}, args['server-node-args'].split(' ').filter(Boolean))
-        : spawnPinned(
-            'src/server.ts',
-            port,
-            {
-              LOG_LEVEL: 'warn',
-              MAX_SESSIONS: String(sessionsHint + 2),
-              SLO_ADMISSION: 'false',
-              SHUTDOWN_DELAY_SECONDS: '0',
-              SESSION_DRAIN_SECONDS: '0',
-              SESSION_RATE_LIMIT_PER_MINUTE: '0',
-              // Every publisher runs here, on one address.
-              MAX_SESSIONS_PER_CLIENT: '0',
-              FRAME_SLO_MS: String(SLO_MS),
-            },
-            args['server-node-args'].split(' ').filter(Boolean),
-          );
-    servers.push({ target, base, child });
-    await waitReady(child, base);
-  }
-  return servers;
-}
-
-async function stopServers(servers: Server[]): Promise<void> {
-  await Promise.all(
-    servers.map(async ({ child }) => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await new Promise((r) => child.once('exit', r));
-      clearTimeout(killer);
-    }),
-  );
-}
-
-interface Median {
-  cpuMsPerReturnedFrame: number;
-  cpuMsPerEncodedFrame: number;
-  /** Mean over the sessions of a run, median over the runs. */
-  returnedFps: number;
-  serverCores: number;
-  frameP95Ms: number | undefined;
-  holdsShare: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function medianOf(runs: PhaseResult[]): Median {
-  const p95s = runs.map((r) => r.frameP95Ms).filter((x): x is number => x !== undefined);
-  return {
-    cpuMsPerReturnedFrame: median(runs.map((r) => r.cpuMsPerReturnedFrame)),
-    cpuMsPerEncodedFrame: median(runs.map((r) => r.cpuMsPerEncodedFrame)),
-    returnedFps: median(runs.map((r) => r.returnedFps.reduce((a, b) => a + b, 0) / r.returnedFps.length)),
-    serverCores: median(runs.map((r) => r.serverCores)),
-    frameP95Ms: p95s.length > 0 ? median(p95s) : undefined,
-    holdsShare: runs.filter((r) => r.holds && !r.publisherBound).length / runs.length,
-  };
-}
-
-const fmt = (n: number | undefined, digits = 2) => (n === undefined ? '-' : n.toFixed(digits));
-
-function report(r: PhaseResult, echo: PhaseResult | undefined): void {
-  const each = (xs: (number | undefined)[], digits = 1) => xs.map((x) => fmt(x, digits)).join(' ');
-  const ratio = echo && r !== echo ? ` = ${(r.cpuMsPerReturnedFrame / echo.cpuMsPerReturnedFrame).toFixed(3)}x echo` : '';
-  log(
-    `  ${r.target.padEnd(7)} ${r.sessions} x ${r.size}: server ${fmt(r.serverCores)} cores, ${fmt(r.cpuMsPerReturnedFrame)} ms CPU per returned frame${ratio};` +
-      ` (${fmt(r.cpuMsPerEncodedFrame)} per encoded${echo && r !== echo ? ` = ${(r.cpuMsPerEncodedFrame / echo.cpuMsPerEncodedFrame).toFixed(3)}x` : ''});` +
-      ` fps in ${each(r.serverInFps)}, encoded ${each(r.encodedFps)}, returned ${each(r.returnedFps)} at ${[...new Set(r.returnedSize)].join(' ')}` +
-      (r.target === 'service' ? `; p95 ${fmt(r.frameP95Ms, 1)} ms; skipped/s ${JSON.stringify(r.skippedPerSecond)}` : '') +
-      `; publishers ${fmt(r.clientCores)} cores${r.holds ? ' HOLDS' : ''}${r.publisherBound ? ' (publisher-bound)' : ''}`,
-  );
-  if (args.threads) {
-    const top = Object.entries(r.threadCores).sort((a, b) => b[1] - a[1]);
-    log(`    threads: ${top.map(([name, cores]) => `${name} ${cores.toFixed(3)}`).join(', ')}`);
-  }
-}
 
 async function main(): Promise<void> {
   // Pin this process (the publishers, and libwebrtc's threads they start) before any thread exists.
@@ -419,10 +83,10 @@ async function main(): Promise<void> {
     `webrtc bench: ${sizes.join(', ')} at ${FPS} fps, ${SECONDS} s per phase (+${WARMUP_SECONDS} s warm-up); ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}),` +
       ` servers on ${SERVER_CPUS ?? 'any'} (${cpuCount(SERVER_CPUS)} cores), publishers on ${CLIENT_CPUS ?? 'any'}; load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}; Node ${process.version}`,
   );
-  const servers = await startServers(Math.max(...counts));
+  const servers = await startServers(TARGETS, Math.max(...counts), SERVERS);
   const results: PhaseResult[] = [];
   const capacity: Record<string, { service: number; echo: number }> = {};
-  const pairs: { size: string; sessions: number; service: Median; echo: Median; ratio: number }[] = [];
+  const pairs: Pair[] = [];
   try {
     for (const size of sizes) {
       const [width, height] = size.split('x').map(Number) as [number, number];
@@ -430,7 +94,7 @@ async function main(): Promise<void> {
       // A fresh server compiles its hot code (TurboFan, on V8's helper threads) during its first
       // seconds of frames; that is not a per-frame cost, so each server gets one unmeasured session first.
       if (Number(args['server-warmup']) > 0) {
-        for (const server of servers) await phase(server, size, 1, `effect=${args.effect}&iters=${args.iters}`, frames, Number(args['server-warmup']));
+        for (const server of servers) await phase(server, size, 1, `effect=${args.effect}&iters=${args.iters}`, frames, Number(args['server-warmup']), PHASE);
       }
       const held = { service: 0, echo: 0 };
       const failed = new Set<Target>();
@@ -441,11 +105,11 @@ async function main(): Promise<void> {
           let echo: PhaseResult | undefined;
           for (const server of servers) {
             if (args['find-max'] && failed.has(server.target)) continue;
-            const r = await phase(server, size, n, `effect=${args.effect}&iters=${args.iters}`, frames);
+            const r = await phase(server, size, n, `effect=${args.effect}&iters=${args.iters}`, frames, SECONDS, PHASE);
             if (r.target === 'echo') echo = r;
             runs.push(r);
             results.push(r);
-            report(r, echo);
+            for (const line of phaseLines(r, echo, args.threads)) log(line);
           }
         }
         const medians = new Map<Target, Median>();
@@ -495,54 +159,9 @@ async function main(): Promise<void> {
     pairs,
     results,
   };
-  if (args['capacity-out'] !== undefined) writeCapacity(args['capacity-out'], summary);
+  if (args['capacity-out'] !== undefined) writeCapacity(args['capacity-out'], summary, FPS);
   if (args.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   log(`load after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
-}
-
-/**
- * The planner's input, per size: the sessions the service held per server core (measured, --find-max),
- * and the sessions per core its CPU per frame allows at 30 fps with one session (unsaturated), the
- * echo's beside each. On a machine shared with other work the measured count is the conservative one.
- */
-function writeCapacity(
-  path: string,
-  summary: {
-    capacity: Record<string, { service: number; echo: number }>;
-    pairs: { size: string; sessions: number; service: Median; echo: Median; ratio: number }[];
-    serverCores: number;
-  } & Record<string, unknown>,
-): void {
-  const sizes: Record<string, unknown> = {};
-  for (const [size, held] of Object.entries(summary.capacity)) {
-    const single = summary.pairs.find((p) => p.size === size && p.sessions === 1);
-    const perCore = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? undefined : Number((1000 / (FPS * ms)).toFixed(2)));
-    sizes[size] = {
-      measuredSessionsPerCore: held.service / summary.serverCores,
-      echoMeasuredSessionsPerCore: held.echo / summary.serverCores,
-      cpuMsPerFrame: single ? Number(single.service.cpuMsPerEncodedFrame.toFixed(2)) : undefined,
-      echoCpuMsPerFrame: single ? Number(single.echo.cpuMsPerEncodedFrame.toFixed(2)) : undefined,
-      cpuSessionsPerCore: perCore(single?.service.cpuMsPerEncodedFrame),
-      echoCpuSessionsPerCore: perCore(single?.echo.cpuMsPerEncodedFrame),
-    };
-  }
-  const out = {
-    about:
-      'WebRTC sessions per server core (bench/webrtc.ts --find-max --capacity-out): measured = held at >= minFps returned with frame p95 <= frameSloMs; cpu = 1000 / (fps x server CPU ms per encoded frame, one session); echo = the bare binding floor in the same run',
-    date: summary.date,
-    node: summary.node,
-    cpuModel: summary.cpuModel,
-    machineCpus: summary.machineCpus,
-    serverCores: summary.serverCores,
-    loadavgBefore: summary.loadavgBefore,
-    effect: summary.effect,
-    fps: FPS,
-    minFps: summary.minFps,
-    frameSloMs: summary.frameSloMs,
-    sizes,
-  };
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify(out, null, 2)}\n`);
 }
 
 main().catch((err: unknown) => {
