@@ -5,7 +5,7 @@
  * the recursive filter from it on), RGBA keeps alpha in grayscale, edge and invert. I420 planes
  * are launched one by one with the channels=1 kernels.
  *
- * Every kernel takes one argument struct by value, so the host side (src/cuda/cuda-kernels.ts) packs
+ * Every kernel takes one argument struct by value, so the host side (src/cuda/filter-passes.ts) packs
  * one buffer per launch. The layouts are fixed by the static_asserts below and mirrored there.
  *
  * All kernels loop over rows with a grid stride, so any height fits the 65535 limit of gridDim.y.
@@ -66,9 +66,9 @@ struct GaussArgs {
 #define RTC_IIR_IA 12
 #define RTC_IIR_IB 13
 
-static_assert(sizeof(PlaneArgs) == 32, "PlaneArgs layout is mirrored in src/cuda/cuda-kernels.ts");
+static_assert(sizeof(PlaneArgs) == 32, "PlaneArgs layout is mirrored in src/cuda/filter-passes.ts");
 static_assert(offsetof(PlaneArgs, width) == 16 && offsetof(PlaneArgs, block) == 24, "PlaneArgs layout");
-static_assert(sizeof(GaussArgs) == 424, "GaussArgs layout is mirrored in src/cuda/cuda-kernels.ts");
+static_assert(sizeof(GaussArgs) == 424, "GaussArgs layout is mirrored in src/cuda/filter-passes.ts");
 static_assert(offsetof(GaussArgs, radius) == 24 && offsetof(GaussArgs, weights) == 32, "GaussArgs layout");
 
 __device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }

@@ -10,7 +10,7 @@
  * channels of one pixel) read neighbouring weights and the same input pixel.
  *
  * Every kernel takes one argument struct by value (SegArgs for layers, SegFrameArgs for the frame
- * steps); src/cuda/segment.ts packs them, and the layouts below are mirrored there.
+ * steps); src/cuda/segment-args.ts packs them, and the layouts below are mirrored there.
  *
  * Compiled to PTX (src/cuda/ptx/segment.ptx) by scripts/build-ptx.mjs, and as host C++ by the
  * emulated driver in src/cuda/emulator.
@@ -84,10 +84,10 @@ struct SegFrameArgs {
 #define RTC_SEG_IIR_IA 12
 #define RTC_SEG_IIR_IB 13
 
-static_assert(sizeof(SegArgs) == 112, "SegArgs layout is mirrored in src/cuda/segment.ts");
+static_assert(sizeof(SegArgs) == 112, "SegArgs layout is mirrored in src/cuda/segment-args.ts");
 static_assert(offsetof(SegArgs, inH) == 40 && offsetof(SegArgs, kh) == 64 && offsetof(SegArgs, act) == 88 && offsetof(SegArgs, scaleH) == 96,
               "SegArgs layout");
-static_assert(sizeof(SegFrameArgs) == 488, "SegFrameArgs layout is mirrored in src/cuda/segment.ts");
+static_assert(sizeof(SegFrameArgs) == 488, "SegFrameArgs layout is mirrored in src/cuda/segment-args.ts");
 static_assert(offsetof(SegFrameArgs, width) == 48 && offsetof(SegFrameArgs, radius) == 68 && offsetof(SegFrameArgs, featherLow) == 80 &&
                   offsetof(SegFrameArgs, inputScale) == 92 && offsetof(SegFrameArgs, weights) == 100,
               "SegFrameArgs layout");

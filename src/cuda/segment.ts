@@ -3,21 +3,21 @@
  * kernels of segment.cu, on the stream and in the context of its owner (the CUDA backend, or a
  * standalone instance for the tests and the benchmark).
  *
- * Memory: the weights go up once, into one device buffer. The network's tensors live in a fixed
- * set of device buffers assigned at construction by liveness (a buffer is reused once the last
- * reader of its tensor has run), so a frame allocates nothing for the network. The frame-sized
- * float buffer of the blur is kept and grown to the largest frame seen (the frame size is bounded
- * by the engine's own limits). A pinned staging block serves the synchronous test helpers.
+ * Here: the frame-sized kernels around the network (frame to model input, mask update, the
+ * quarter-grid blur, the blend) and the session's mask. The network itself (weights, tensor
+ * buffers, layers) is segment-network.ts; the kernels' names and argument structs segment-args.ts.
  *
- * Everything is queued on one stream; nothing here waits except the synchronous helpers.
+ * Memory: the network's buffers are fixed at construction, so a frame allocates nothing for it.
+ * The frame-sized float buffer of the blur is kept and grown to the largest frame seen (the frame
+ * size is bounded by the engine's own limits). A pinned staging block serves the weights' upload
+ * and the synchronous test helpers.
+ *
+ * Everything is queued on one stream; nothing here waits except the construction and the
+ * synchronous helpers.
  */
-import { readFileSync } from 'node:fs';
-import { GAUSSIAN_RECURSIVE_MIN_SIGMA, gaussianWeights } from '../effects/reference.ts';
-import { recursiveGaussianFloats } from './gaussian-coefficients.ts';
-import { packageUrl } from '../paths.ts';
-import { elements, opInputs, type Activation, type GraphModel, type GraphOp, type Shape } from '../segmentation/graph.ts';
+import { elements, type GraphModel } from '../segmentation/graph.ts';
 import { planeColour } from '../segmentation/background.ts';
-import { FEATHER_HIGH, FEATHER_LOW, quarterSigma } from '../segmentation/graph-frame.ts';
+import { quarterSigma } from '../segmentation/graph-frame.ts';
 import { frameBytes, planesOf, type FrameLayout } from '../frames/layout.ts';
 import {
   CU_EVENT_BLOCKING_SYNC,
@@ -36,57 +36,23 @@ import {
   type CuStream,
   type LaunchArgs,
 } from './driver.ts';
+import {
+  BACKDROP_CODE,
+  readSegmentPtx,
+  RGB_UNIT,
+  SEG_ARGS_BYTES,
+  SEG_FRAME_ARGS_BYTES,
+  SEGMENT_KERNEL_NAMES,
+  writeFrameArgs,
+  type FrameArgs,
+  type InputScaling,
+  type SegmentKernelName,
+} from './segment-args.ts';
+import { DeviceNetwork, type NetworkStats } from './segment-network.ts';
+import { alignUp, F32 } from './segment-plan.ts';
 
-/** Every `.entry` of segment.cu; the PTX must declare exactly these. */
-export const SEGMENT_KERNEL_NAMES = [
-  'rtc_seg_conv2d',
-  'rtc_seg_depthwise',
-  'rtc_seg_deconv',
-  'rtc_seg_avgpool',
-  'rtc_seg_resize',
-  'rtc_seg_activation',
-  'rtc_seg_add',
-  'rtc_seg_mul',
-  'rtc_seg_rgba_to_input',
-  'rtc_seg_i420_to_input',
-  'rtc_seg_mask_update',
-  'rtc_seg_down4_c4',
-  'rtc_seg_down4_c1',
-  'rtc_seg_blur_rows_c4',
-  'rtc_seg_blur_rows_c1',
-  'rtc_seg_blur_columns_c4',
-  'rtc_seg_blur_columns_c1',
-  'rtc_seg_blend_c4',
-  'rtc_seg_blend_c1',
-] as const;
-export type SegmentKernelName = (typeof SEGMENT_KERNEL_NAMES)[number];
-
-export const SEGMENT_PTX_URL = packageUrl('src/cuda/ptx/segment.ptx');
-
-export function readSegmentPtx(): string {
-  return readFileSync(SEGMENT_PTX_URL, 'utf8');
-}
-
-/** Mirrors of segment.cu. */
-export const SEG_ARGS_BYTES = 112;
-export const SEG_FRAME_ARGS_BYTES = 488;
-const SEG_FRAME_WEIGHTS_OFFSET = 100;
-const BACKDROP_CODE = { blur: 0, colour: 1, image: 2 } as const;
-const ACT_CODE: Readonly<Record<Activation, number>> = { none: 0, relu: 1, relu6: 2, sigmoid: 3, hswish: 4 };
-const FLAG_HALF_PIXEL = 1;
-const FLAG_ALIGN_CORNERS = 2;
-const FLAG_BROADCAST = 4;
 const THREADS = 256;
 const MAX_BLOCKS = 65535;
-const ALIGN_BYTES = 256;
-const F32 = 4;
-
-const alignUp = (n: number) => Math.ceil(n / ALIGN_BYTES) * ALIGN_BYTES;
-
-interface OpWeights {
-  readonly filter: CuDevicePtr;
-  readonly bias: CuDevicePtr;
-}
 
 /** What goes behind the person. An image is a device frame of the job's layout. */
 export type DeviceBackdrop =
@@ -107,22 +73,9 @@ export interface DeviceBackgroundJob {
   readonly fresh: boolean;
 }
 
-/** How a frame's 0..255 byte becomes a model input value: byte * scale + offset. */
-export interface InputScaling {
-  readonly scale: number;
-  readonly offset: number;
-}
-export const RGB_UNIT: InputScaling = { scale: 1 / 255, offset: 0 };
-
-export interface SegmenterStats {
-  readonly weightBytes: number;
-  readonly tensorBytes: number;
-  readonly tensorBuffers: number;
-}
-
 export class CudaSegmenter {
   readonly model: GraphModel;
-  readonly stats: SegmenterStats;
+  readonly stats: NetworkStats;
 
   readonly #d: CudaDriver;
   readonly #context: CuContext;
@@ -131,9 +84,7 @@ export class CudaSegmenter {
   readonly #module: CuModule;
   readonly #args: LaunchArgs;
   readonly #allocations: CuDevicePtr[] = [];
-  readonly #weights: OpWeights[] = [];
-  /** Device address of each tensor's buffer. */
-  readonly #tensor: CuDevicePtr[] = [];
+  readonly #network: DeviceNetwork;
   /** The session's person mask on the device, model resolution, one byte per pixel. */
   readonly #mask: CuDevicePtr = 0n;
   #maskPinned: { pointer: CuHostPointer; address: number; bytes: Uint8Array } | undefined;
@@ -159,12 +110,23 @@ export class CudaSegmenter {
     try {
       for (const name of SEGMENT_KERNEL_NAMES) this.#functions.set(name, driver.getFunction(this.#module, name));
       this.#args = driver.createLaunchArgs(Math.max(SEG_ARGS_BYTES, SEG_FRAME_ARGS_BYTES));
-      const weightBytes = this.#uploadWeights();
-      const { bytes, buffers } = this.#assignTensors();
+      const args = this.#args;
+      this.#network = new DeviceNetwork(model, {
+        alloc: (bytes) => this.#alloc(bytes),
+        upload: (device, bytes, fill) => {
+          // Once, at construction: the staging block is reused by the helpers after.
+          const host = this.#stagingBlock(bytes);
+          fill(new Float32Array(host.view, 0, bytes / F32));
+          driver.memcpyHtoDAsync(device, host.address, bytes, stream);
+          this.#sync();
+        },
+        args: args.view,
+        launch: (name, total) => this.#launch(name, total),
+      });
       const out = model.tensors[model.output]!;
       this.#mask = this.#alloc(out.h * out.w);
       driver.memsetD8Async(this.#mask, 0, out.h * out.w, stream);
-      this.stats = { weightBytes, tensorBytes: bytes, tensorBuffers: buffers };
+      this.stats = this.#network.stats;
     } catch (err) {
       this.close();
       throw err;
@@ -195,70 +157,6 @@ export class CudaSegmenter {
     this.#d.eventSynchronize(this.#done);
   }
 
-  /** All filters and biases in one buffer, each 256-byte aligned; one copy, then the staging block is reused. */
-  #uploadWeights(): number {
-    const layers = this.model.ops.filter((op): op is Extract<GraphOp, { filter: Float32Array }> => 'filter' in op);
-    let total = 0;
-    for (const op of layers) total += alignUp(op.filter.byteLength) + alignUp(op.bias.byteLength);
-    if (total === 0) {
-      for (const _ of this.model.ops) this.#weights.push({ filter: 0n, bias: 0n });
-      return 0;
-    }
-    const device = this.#alloc(total);
-    const host = this.#stagingBlock(total);
-    const floats = new Float32Array(host.view, 0, total / F32);
-    let at = 0;
-    for (const op of this.model.ops) {
-      if (!('filter' in op)) {
-        this.#weights.push({ filter: 0n, bias: 0n });
-        continue;
-      }
-      floats.set(op.filter, at / F32);
-      const filter = device + BigInt(at);
-      at += alignUp(op.filter.byteLength);
-      floats.set(op.bias, at / F32);
-      const bias = device + BigInt(at);
-      at += alignUp(op.bias.byteLength);
-      this.#weights.push({ filter, bias });
-    }
-    this.#d.memcpyHtoDAsync(device, host.address, total, this.#stream);
-    this.#sync();
-    return total;
-  }
-
-  /** One buffer per live tensor at a time: a buffer is free again after its tensor's last reader. */
-  #assignTensors(): { bytes: number; buffers: number } {
-    const { tensors, ops, output } = this.model;
-    const lastUse = new Array<number>(tensors.length).fill(-1);
-    ops.forEach((op, i) => {
-      for (const t of opInputs(op)) lastUse[t] = i;
-    });
-    lastUse[output] = Number.POSITIVE_INFINITY;
-    const slots: number[] = [];
-    const free: number[] = [];
-    const slotOf = new Array<number>(tensors.length).fill(-1);
-    const take = (bytes: number): number => {
-      let best = -1;
-      for (const s of free) if (slots[s]! >= bytes && (best < 0 || slots[s]! < slots[best]!)) best = s;
-      if (best >= 0) {
-        free.splice(free.indexOf(best), 1);
-        return best;
-      }
-      slots.push(bytes);
-      return slots.length - 1;
-    };
-    slotOf[0] = take(elements(tensors[0]!) * F32);
-    ops.forEach((op, i) => {
-      slotOf[op.output] = take(elements(tensors[op.output]!) * F32);
-      for (const t of new Set(opInputs(op))) if (lastUse[t] === i) free.push(slotOf[t]!);
-    });
-    const pointers = slots.map((bytes) => this.#alloc(bytes));
-    slotOf.forEach((s, t) => {
-      this.#tensor[t] = s >= 0 ? pointers[s]! : 0n;
-    });
-    return { bytes: slots.reduce((a, b) => a + b, 0), buffers: slots.length };
-  }
-
   #launch(name: SegmentKernelName, total: number): void {
     const blocks = Math.max(1, Math.min(Math.ceil(total / THREADS), MAX_BLOCKS));
     const fn = this.#functions.get(name);
@@ -266,85 +164,17 @@ export class CudaSegmenter {
     this.#d.launch(fn, [blocks, 1, 1], [THREADS, 1, 1], this.#stream, this.#args);
   }
 
-  #launchOp(op: GraphOp, index: number): void {
-    const { tensors } = this.model;
-    const v = this.#args.view;
-    const out = tensors[op.output]!;
-    const first = op.kind === 'add' || op.kind === 'mul' ? op.a : op.input;
-    const input = tensors[first]!;
-    const w = this.#weights[index]!;
-    v.setBigUint64(0, this.#tensor[first]!, true);
-    v.setBigUint64(8, op.kind === 'add' || op.kind === 'mul' ? this.#tensor[op.b]! : 0n, true);
-    v.setBigUint64(16, w.filter, true);
-    v.setBigUint64(24, w.bias, true);
-    v.setBigUint64(32, this.#tensor[op.output]!, true);
-    [input.h, input.w, input.c, out.h, out.w, out.c].forEach((n, i) => v.setInt32(40 + 4 * i, n, true));
-    const win = 'kh' in op ? op : { kh: 1, kw: 1, strideH: 1, strideW: 1, padTop: 0, padLeft: 0 };
-    [win.kh, win.kw, win.strideH, win.strideW, win.padTop, win.padLeft].forEach((n, i) => v.setInt32(64 + 4 * i, n, true));
-    v.setInt32(88, 'act' in op ? ACT_CODE[op.act] : 0, true);
-    let flags = 0;
-    let scaleH = 0;
-    let scaleW = 0;
-    if (op.kind === 'resize') {
-      flags = (op.halfPixel ? FLAG_HALF_PIXEL : 0) | (op.alignCorners ? FLAG_ALIGN_CORNERS : 0);
-      const scale = (i: number, o: number) => (op.alignCorners && o > 1 ? (i - 1) / (o - 1) : i / o);
-      scaleH = scale(input.h, out.h);
-      scaleW = scale(input.w, out.w);
-    }
-    if (op.kind === 'mul') {
-      const b = tensors[op.b]!;
-      if (b.h * b.w === 1 && out.h * out.w !== 1) flags |= FLAG_BROADCAST;
-    }
-    v.setInt32(92, flags, true);
-    v.setFloat32(96, scaleH, true);
-    v.setFloat32(100, scaleW, true);
-    v.setInt32(104, 0, true);
-    v.setInt32(108, 0, true);
-    this.#launch(`rtc_seg_${op.kind === 'avgPool' ? 'avgpool' : op.kind}` as SegmentKernelName, elements(out));
-  }
-
-  /** Queues the network on the tensor already in the input buffer; the output stays on the device. */
-  #enqueueNetwork(): CuDevicePtr {
-    this.model.ops.forEach((op, i) => this.#launchOp(op, i));
-    return this.#tensor[this.model.output]!;
-  }
-
-  /** `grid` is the model-resolution side: the model input for *_to_input, the mask otherwise. */
-  #frameArgs(f: { src: CuDevicePtr; dst?: CuDevicePtr; work?: CuDevicePtr; bg?: CuDevicePtr; width: number; height: number; grid: Shape; sigma?: number; mode?: number; colour?: number; newWeight?: number }): void {
-    const v = this.#args.view;
-    v.setBigUint64(0, f.src, true);
-    v.setBigUint64(8, f.dst ?? 0n, true);
-    v.setBigUint64(16, this.#tensor[this.model.output]!, true);
-    v.setBigUint64(24, this.#mask, true);
-    v.setBigUint64(32, f.work ?? 0n, true);
-    v.setBigUint64(40, f.bg ?? 0n, true);
-    v.setInt32(48, f.width, true);
-    v.setInt32(52, f.height, true);
-    v.setInt32(56, f.grid.h, true);
-    v.setInt32(60, f.grid.w, true);
-    v.setInt32(64, f.grid.c, true);
-    // The blur: the FIR's weights, or (radius -1) the recursive filter's coefficients.
-    const sigma = f.sigma ?? 0;
-    const recursive = sigma >= GAUSSIAN_RECURSIVE_MIN_SIGMA;
-    const weights = recursive ? recursiveGaussianFloats(sigma) : sigma > 0 ? gaussianWeights(sigma) : [1];
-    v.setInt32(68, recursive ? -1 : weights.length - 1, true);
-    v.setInt32(72, f.mode ?? BACKDROP_CODE.blur, true);
-    v.setUint32(76, f.colour ?? 0, true);
-    v.setFloat32(80, FEATHER_LOW, true);
-    v.setFloat32(84, FEATHER_HIGH, true);
-    v.setFloat32(88, f.newWeight ?? 1, true);
-    v.setFloat32(92, this.#input.scale, true);
-    v.setFloat32(96, this.#input.offset, true);
-    weights.forEach((w, i) => v.setFloat32(SEG_FRAME_WEIGHTS_OFFSET + 4 * i, w, true));
+  #frameArgs(f: FrameArgs): void {
+    writeFrameArgs(this.#args.view, f, { prob: this.#network.output, mask: this.#mask, input: this.#input });
   }
 
   /** Queues frame -> model input -> network; the probability stays on the device. */
   #enqueueNetworkOnFrame(layout: FrameLayout, src: CuDevicePtr): void {
     const input = this.model.tensors[0]!;
     if (input.c !== 3) throw new RangeError(`the model takes ${input.c} channels, not RGB`);
-    this.#frameArgs({ src, work: this.#tensor[0]!, width: layout.width, height: layout.height, grid: input });
+    this.#frameArgs({ src, work: this.#network.input, width: layout.width, height: layout.height, grid: input });
     this.#launch(layout.format === 'rgba' ? 'rtc_seg_rgba_to_input' : 'rtc_seg_i420_to_input', input.h * input.w);
-    this.#enqueueNetwork();
+    this.#network.enqueue();
   }
 
   /**
@@ -482,8 +312,9 @@ export class CudaSegmenter {
     const outCount = elements(this.model.tensors[this.model.output]!);
     const host = this.#stagingBlock(Math.max(input.byteLength, outCount * F32));
     new Float32Array(host.view, 0, input.length).set(input);
-    this.#d.memcpyHtoDAsync(this.#tensor[0]!, host.address, input.byteLength, this.#stream);
-    const out = this.#enqueueNetwork();
+    this.#d.memcpyHtoDAsync(this.#network.input, host.address, input.byteLength, this.#stream);
+    this.#network.enqueue();
+    const out = this.#network.output;
     this.#d.memcpyDtoHAsync(host.address, out, outCount * F32, this.#stream);
     this.#sync();
     return new Float32Array(host.view, 0, outCount).slice();
@@ -494,7 +325,7 @@ export class CudaSegmenter {
     const outBytes = elements(this.model.tensors[this.model.output]!) * F32;
     return this.#withFrames(frame, layout, 0, (src, _dst, host) => {
       this.#enqueueNetworkOnFrame(layout, src);
-      this.#d.memcpyDtoHAsync(host.address, this.#tensor[this.model.output]!, outBytes, this.#stream);
+      this.#d.memcpyDtoHAsync(host.address, this.#network.output, outBytes, this.#stream);
       this.#sync();
       return new Float32Array(host.view, 0, outBytes / F32).slice();
     });

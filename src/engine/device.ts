@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import { DeviceUnavailableError } from '../errors.ts';
-import { probeCuda } from '../cuda/cuda-kernels.ts';
+import { probeCuda } from '../cuda/probe.ts';
 import type { CudaDeviceInfo, CudaProbe } from '../protocol/cuda-types.ts';
 import { cpuName } from '../host.ts';
 import type { DeviceKind } from './engine-types.ts';

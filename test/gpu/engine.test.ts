@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
-import { probeCuda } from '../../src/cuda/cuda-kernels.ts';
+import { probeCuda } from '../../src/cuda/probe.ts';
 import { referenceApply, type EffectJob } from '../../src/effects/index.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import type { FrameLayout } from '../../src/frames/layout.ts';

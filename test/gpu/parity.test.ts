@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createCudaKernels, probeCuda, type CudaKernels } from '../../src/cuda/cuda-kernels.ts';
+import { createCudaKernels, type CudaKernels } from '../../src/cuda/cuda-kernels.ts';
+import { probeCuda } from '../../src/cuda/probe.ts';
 import { createWasmKernels, FILTER_EFFECT_NAMES, resolveParams, type EffectKernels } from '../../src/effects/index.ts';
 import { checkParity, FORMATS, ITERS, maxAbsDiff, randomFrame, runKernels, smallCases } from './parity-cases.ts';
 

@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createCudaKernels } from '../../src/cuda/cuda-kernels.ts';
-import { createCudaSegmenter, readSegmentPtx, SEGMENT_KERNEL_NAMES, type CudaSegmenter } from '../../src/cuda/segment.ts';
+import { createCudaSegmenter, type CudaSegmenter } from '../../src/cuda/segment.ts';
+import { readSegmentPtx, SEGMENT_KERNEL_NAMES } from '../../src/cuda/segment-args.ts';
 import { packagePath } from '../../src/paths.ts';
 import { createCpuSegmenter } from '../../src/segmentation/cpu-mask.ts';
 import { elements, type Activation, type GraphModel, type GraphOp, type Shape } from '../../src/segmentation/graph.ts';

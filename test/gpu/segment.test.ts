@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { probeCuda } from '../../src/cuda/cuda-kernels.ts';
+import { probeCuda } from '../../src/cuda/probe.ts';
 import { segmentationSuite } from './segment-suite.ts';
 
 const found = probeCuda();

@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createCudaKernels, probeCuda, type CudaKernels } from '../../src/cuda/cuda-kernels.ts';
+import { createCudaKernels, type CudaKernels } from '../../src/cuda/cuda-kernels.ts';
+import { probeCuda } from '../../src/cuda/probe.ts';
 import { CudaError, emulatorControl } from '../../src/cuda/driver.ts';
 import { buildCudaEmulator, hostCompilerAvailable } from '../../src/cuda/emulator/build.ts';
 import { FallbackKernels } from '../../src/cuda/fallback.ts';

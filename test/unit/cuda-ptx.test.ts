@@ -10,8 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CUDA_KERNEL_NAMES, PTX_URL, readPtx } from '../../src/cuda/cuda-kernels.ts';
-import { SEGMENT_PTX_URL } from '../../src/cuda/segment.ts';
+import { CUDA_KERNEL_NAMES } from '../../src/cuda/filter-passes.ts';
+import { PTX_URL, readPtx } from '../../src/cuda/probe.ts';
+import { SEGMENT_PTX_URL } from '../../src/cuda/segment-args.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -56,7 +57,7 @@ test('the PTX targets sm_75 with ISA 8.0, names no build path, and every kernel 
   assert.match(text, /^\.address_size 64$/m);
   assert.doesNotMatch(text, /\/(home|work|tmp|root)\//, 'no absolute paths: the file must be reproducible anywhere');
   assert.doesNotMatch(text, /used_bytes_mask/, 'an ISA 8.3 hint in ISA 8.0 PTX');
-  // One .param per entry, sized as PlaneArgs (32) or GaussArgs (424) in kernels.cu / cuda-kernels.ts.
+  // One .param per entry, sized as PlaneArgs (32) or GaussArgs (424) in kernels.cu / filter-passes.ts.
   const params = [...text.matchAll(/\.entry (\w+)\(\s*\.param \.align 8 \.b8 \w+\[(\d+)\]\s*\)/g)].map((m) => [m[1], Number(m[2])]);
   assert.equal(params.length, CUDA_KERNEL_NAMES.length);
   for (const [name, bytes] of params) assert.equal(bytes, String(name).startsWith('rtc_gaussian') ? 424 : 32, String(name));
