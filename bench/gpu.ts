@@ -24,7 +24,7 @@ import { buildApp } from '../src/app.ts';
 import { configWith } from '../src/config.ts';
 import { createCudaKernels } from '../src/cuda/cuda-kernels.ts';
 import { probeCuda } from '../src/cuda/probe.ts';
-import { resolveParams, type EffectJob, type EffectName } from '../src/effects/index.ts';
+import { FILTER_EFFECT_NAMES, resolveParams, type EffectJob, type FilterEffectName } from '../src/effects/index.ts';
 import { frameBytes, type FrameLayout } from '../src/frames/layout.ts';
 import { segmentationFigures, type SegmentationFigure } from './gpu-segment.ts';
 
@@ -52,16 +52,11 @@ interface KernelFigure {
 
 async function kernelFigures(): Promise<{ gpu: string; figures: KernelFigure[] }> {
   const kernels = await createCudaKernels();
-  const cases: Array<[EffectName, Record<string, number>, FrameLayout['format']]> = [
+  // The target case first (gaussian sigma 8, the recursive filter, RGBA and I420), then every filter of the catalog at its defaults.
+  const cases: Array<[FilterEffectName, Record<string, number>, FrameLayout['format']]> = [
     ['gaussian', { sigma: 8 }, 'rgba'],
     ['gaussian', { sigma: 8 }, 'i420'],
-    ['gaussian', { sigma: 2 }, 'rgba'],
-    ['blur', {}, 'rgba'],
-    ['pixelate', { block: 16 }, 'rgba'],
-    ['sharpen', {}, 'rgba'],
-    ['edge', {}, 'rgba'],
-    ['grayscale', {}, 'rgba'],
-    ['invert', {}, 'rgba'],
+    ...FILTER_EFFECT_NAMES.map((effect): [FilterEffectName, Record<string, number>, FrameLayout['format']] => [effect, {}, 'rgba']),
   ];
   const figures: KernelFigure[] = [];
   try {
