@@ -10,7 +10,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { addressOfOwnerKey } from '../src/fleet/session-id.ts';
-import { WhipPublisher } from '../tools/rtc-load/client/index.ts';
+import { WhipPublisher } from '../tools/rtc-load/client/whip.ts';
 import { startFleet } from '../test/fleet/haproxy-fleet.ts';
 import { CARD } from '../test/webrtc/support.ts';
 

@@ -15,7 +15,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { WhipPublisher, type I420Frame } from '../tools/rtc-load/client/index.ts';
+import type { I420Frame } from '../tools/rtc-load/client/i420.ts';
+import { WhipPublisher } from '../tools/rtc-load/client/whip.ts';
 import { rgbaToI420 } from '../src/segmentation/worker-effects.ts';
 import { freePort } from '../test/ports.ts';
 

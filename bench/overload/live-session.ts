@@ -3,7 +3,8 @@
  * counting the processed frames that come back, so the bench can say what fps a call keeps while
  * HTTP clients storm the pod.
  */
-import { WhipPublisher, i420Frame, type I420Frame } from '../../tools/rtc-load/client/index.ts';
+import { i420Frame, type I420Frame } from '../../tools/rtc-load/client/i420.ts';
+import { WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 
 const FPS = 30;
 

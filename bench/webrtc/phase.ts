@@ -1,5 +1,6 @@
 /** One phase of the bench (publishers against one server, measured) and the test card they send. */
-import { i420Frame, WhipPublisher, type I420Frame } from '../../tools/rtc-load/client/index.ts';
+import { i420Frame, type I420Frame } from '../../tools/rtc-load/client/i420.ts';
+import { WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { byLabel, histogram, quantileBetween } from './metrics-text.ts';
 import { cpuSeconds, threadCpuSeconds } from './proc.ts';
 import { settle, type Server, type Target } from './servers.ts';

@@ -16,8 +16,6 @@ export interface ProcessQuery {
 }
 
 export const DEFAULT_SIZE = { width: 1280, height: 720 } as const;
-export const DEFAULT_ITERS = PROCESS_JOB_DEFAULTS.iters;
-export const DEFAULT_EFFECT = PROCESS_JOB_DEFAULTS.effect;
 
 function single(query: Readonly<Record<string, unknown>>, key: string): string | undefined {
   const value = query[key];

@@ -76,8 +76,3 @@ export async function createCpuSegmenter(spec: ModelSpec = SELFIE_MODEL): Promis
     },
   };
 }
-
-/** Convenience for one frame: loads the model once per thread. */
-export async function cpuMaskRgba(rgba: Uint8Array, width: number, height: number): Promise<CpuMask> {
-  return (await createCpuSegmenter()).maskRgba(rgba, width, height);
-}

@@ -13,7 +13,6 @@
 
 /** Activation applied to a layer's output. hswish is x * relu6(x + 3) / 6 (MobileNetV3). */
 export type Activation = 'none' | 'relu' | 'relu6' | 'sigmoid' | 'hswish';
-export const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'relu6', 'sigmoid', 'hswish'];
 
 /** A tensor's shape: height, width, channels (batch 1). */
 export interface Shape {

@@ -1,10 +1,6 @@
 import type { EffectJob } from '../effects/catalog.ts';
 import { parseJob as parseEffectJob, SESSION_JOB_DEFAULTS } from '../effects/job-parse.ts';
 
-/** One pass per frame unless asked otherwise; `iters=0` sends the decoded frame back untouched. */
-export const DEFAULT_FRAME_ITERS = SESSION_JOB_DEFAULTS.iters;
-export const DEFAULT_SESSION_EFFECT = SESSION_JOB_DEFAULTS.effect;
-
 /**
  * The effect of a session from a WHIP query string (`effect=gaussian&sigma=4&iters=1`) or from a
  * change request (`{"effect": "gaussian", "params": {"sigma": 4}}`), over the current job if any:

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { request, type ClientRequest } from 'node:http';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { WhipPublisher } from '../../tools/rtc-load/client/index.ts';
+import { WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { metricValue } from '../helpers.ts';
 import { metricsText, MiB } from './support.ts';

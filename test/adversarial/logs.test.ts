@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { WhipPublisher } from '../../tools/rtc-load/client/index.ts';
+import { WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { hostileServer } from './support.ts';
 
 /** Writes `raw` on a fresh connection and resolves when the server has answered and closed it. */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { i420Frame } from '../../tools/rtc-load/client/index.ts';
+import { i420Frame } from '../../tools/rtc-load/client/i420.ts';
 import { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
 import { metricValue } from '../helpers.ts';
 import { CARD, listeningApp, metricsText, publish } from '../webrtc/support.ts';

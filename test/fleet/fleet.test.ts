@@ -8,7 +8,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { addressOfOwnerKey, mintSession, ownerKeyOf, publisherResourceId, watchPathOf } from '../../src/fleet/session-id.ts';
-import { WhepViewer } from '../../tools/rtc-load/client/index.ts';
+import { WhepViewer } from '../../tools/rtc-load/client/whip.ts';
 import type { I420Frame } from '../../src/webrtc/peer-types.ts';
 import { metricValue } from '../helpers.ts';
 import { CARD, frameWhere, near, publish, u, v, y } from '../webrtc/support.ts';

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WhipPublisher } from '../../tools/rtc-load/client/index.ts';
+import { WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { metricValue } from '../helpers.ts';
 import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { hey } from '../hey.ts';

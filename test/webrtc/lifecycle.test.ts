@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WhipHttpError, WhipPublisher } from '../../tools/rtc-load/client/index.ts';
+import { WhipHttpError, WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { metricValue } from '../helpers.ts';
 import { CARD, frameWhere, listeningApp, metricsText, publish } from './support.ts';
 import { waitUntil } from '../wait.ts';

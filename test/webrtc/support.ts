@@ -1,8 +1,9 @@
 import type { TestContext } from 'node:test';
 import type { AppContext } from '../../src/app.ts';
 import type { Config } from '../../src/config.ts';
-import { i420Frame, WhipPublisher, type ClientOptions } from '../../tools/rtc-load/client/index.ts';
-import type { ClientPeer as Peer, I420Frame } from '../../tools/rtc-load/client/index.ts';
+import { i420Frame, type I420Frame } from '../../tools/rtc-load/client/i420.ts';
+import type { ClientPeer as Peer } from '../../tools/rtc-load/client/peer.ts';
+import { WhipPublisher, type ClientOptions } from '../../tools/rtc-load/client/whip.ts';
 import { testApp } from '../helpers.ts';
 
 export const WIDTH = 320;

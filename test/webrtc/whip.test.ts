@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WhepViewer } from '../../tools/rtc-load/client/index.ts';
+import { WhepViewer } from '../../tools/rtc-load/client/whip.ts';
 import type { SessionStats } from '../../src/webrtc/publisher-session.ts';
 import { watchPathOf } from '../../src/fleet/session-id.ts';
 import { metricValue } from '../helpers.ts';
