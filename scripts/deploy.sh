@@ -16,8 +16,10 @@ Usage: scripts/deploy.sh [options]
   --webrtc none|turn|hostport WebRTC media path (default none: HTTP only)
                               turn: coturn relay (k8s/components/webrtc-turn)
                               hostport: UDP hostPorts on the node (k8s/components/webrtc-hostport)
-  --turn-host HOST            address clients use for TURN (default: the turn Service's
-                              load balancer address, waited for)
+  --turn-host HOST            address clients use for TURN (default: the load balancer
+                              addresses of the turn-udp and turn-tcp Services, waited for
+                              up to TURN_WAIT_SECONDS, 300)
+  --turn-tcp-host HOST        address for TURN over TCP, if it differs from --turn-host
   --trust-proxy LIST          TRUST_PROXY: the ingress controller's pod addresses or CIDRs
                               (comma-separated), the only proxies whose X-Forwarded-For names
                               the client (docs/security.md). Default: none (every client
@@ -60,6 +62,7 @@ overlay=gpu
 autoscaler=cpu
 webrtc=none
 turn_host=""
+turn_tcp_host=""
 pod_cidr=""
 trust_proxy=""
 deletion_cost=false
@@ -114,6 +117,11 @@ while [[ $# -gt 0 ]]; do
     --turn-host)
       need_value "$@"
       turn_host="$2"
+      shift
+      ;;
+    --turn-tcp-host)
+      need_value "$@"
+      turn_tcp_host="$2"
       shift
       ;;
     --context)
@@ -296,9 +304,11 @@ if [[ "${webrtc}" == turn ]]; then
   }
   turn_secret=""
   peer_range=""
+  ice_servers=""
   if [[ "${dry_run}" == false ]]; then
     turn_secret="$(secret_key TURN_SECRET)"
     peer_range="$(secret_key TURN_ALLOWED_PEER_RANGE)"
+    ice_servers="$(secret_key ICE_SERVERS)"
   fi
   [[ -n "${turn_secret}" ]] || turn_secret="$(head -c 32 /dev/urandom | base64)"
   [[ -n "${pod_cidr}" ]] && peer_range="$(cidr_range "${pod_cidr}")"
@@ -377,34 +387,18 @@ if [[ "${dry_run}" == true ]] ||
   kc apply -f "${work}/gpu-media-fleet.yaml"
 fi
 
-if [[ "${webrtc}" == turn ]]; then
-  if [[ -z "${turn_host}" ]]; then
-    if [[ "${dry_run}" == true ]]; then
-      turn_host="TURN_LOAD_BALANCER_ADDRESS"
-    else
-      echo "waiting for the turn Service's load balancer address (up to 5 min)"
-      for _ in $(seq 60); do
-        turn_host="$(kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc get service turn \
-          -o jsonpath='{.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}')"
-        [[ -n "${turn_host}" ]] && break
-        sleep 5
-      done
-      if [[ -z "${turn_host}" ]]; then
-        echo "the turn Service has no load balancer address; pass --turn-host" >&2
-        exit 1
-      fi
-    fi
-  fi
-  # No credentials here: the service mints one per answer from TURN_SECRET.
-  ice_servers="[{\"urls\":[\"turn:${turn_host}:3478?transport=udp\",\"turn:${turn_host}:3478?transport=tcp\"]}]"
+# The relay's Secret before its address is known: coturn starts on TURN_SECRET and the peer range;
+# ICE_SERVERS (what the service hands to clients) follows once the load balancers have addresses.
+ice_secret() {
   kubectl create secret generic gpu-media-ice --namespace rtc \
-    --from-literal=ICE_SERVERS="${ice_servers}" \
+    --from-literal=ICE_SERVERS="${ice_servers:-[]}" \
     --from-literal=TURN_SECRET="${turn_secret}" \
     --from-literal=TURN_ALLOWED_PEER_RANGE="${peer_range}" \
     --dry-run=client -o yaml >"${work}/gpu-media-ice.yaml"
   kc apply -f "${work}/gpu-media-ice.yaml"
-  # Environment from a Secret is read at start-up.
-  kc -n rtc rollout restart deployment/turn deployment/gpu-media
+}
+if [[ "${webrtc}" == turn ]]; then
+  ice_secret
 fi
 
 # Exactly one autoscaler: two controllers on one Deployment fight over its replicas.
@@ -449,6 +443,50 @@ if [[ "${demo}" == true ]]; then
   kc -n rtc scale deployment/gpu-media --replicas=1
 fi
 
+# The relay's addresses, last: a load balancer can take minutes, and everything else is in place
+# by now. One Service per protocol (turn-udp, turn-tcp): a mixed-protocol one gets no address on
+# most GKE clusters.
+TURN_WAIT_SECONDS="${TURN_WAIT_SECONDS:-300}"
+if ! [[ "${TURN_WAIT_SECONDS}" =~ ^[0-9]+$ ]]; then
+  echo "TURN_WAIT_SECONDS must be a whole number of seconds" >&2
+  exit 2
+fi
+turn_missing=false
+lb_address() {
+  kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc get service "$1" \
+    -o jsonpath='{.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}' 2>/dev/null || true
+}
+if [[ "${webrtc}" == turn ]]; then
+  udp_host="${turn_host}"
+  tcp_host="${turn_tcp_host:-${turn_host}}"
+  if [[ "${dry_run}" == true ]]; then
+    udp_host="${udp_host:-TURN_UDP_LOAD_BALANCER_ADDRESS}"
+    tcp_host="${tcp_host:-TURN_TCP_LOAD_BALANCER_ADDRESS}"
+  elif [[ -z "${udp_host}" || -z "${tcp_host}" ]]; then
+    echo "waiting for the turn-udp and turn-tcp load balancer addresses (up to ${TURN_WAIT_SECONDS} s, TURN_WAIT_SECONDS)"
+    deadline=$((SECONDS + TURN_WAIT_SECONDS))
+    while :; do
+      [[ -n "${udp_host}" ]] || udp_host="$(lb_address turn-udp)"
+      [[ -n "${tcp_host}" ]] || tcp_host="$(lb_address turn-tcp)"
+      [[ -n "${udp_host}" && -n "${tcp_host}" ]] && break
+      ((SECONDS < deadline)) || break
+      sleep 5
+    done
+  fi
+  if [[ -n "${udp_host}" && -n "${tcp_host}" ]]; then
+    # No credentials here: the service mints one per answer from TURN_SECRET.
+    ice_servers="[{\"urls\":[\"turn:${udp_host}:3478?transport=udp\",\"turn:${tcp_host}:3478?transport=tcp\"]}]"
+    ice_secret
+    # Environment from a Secret is read at start-up.
+    kc -n rtc rollout restart deployment/turn deployment/gpu-media
+  else
+    turn_missing=true
+    echo "warning: no load balancer address for the relay after ${TURN_WAIT_SECONDS} s (kubectl -n rtc describe service turn-udp turn-tcp);" >&2
+    echo "  everything else is deployed; WebRTC from outside the cluster needs the relay: run this again with" >&2
+    echo "  --turn-host ADDRESS (and --turn-tcp-host), or with a larger TURN_WAIT_SECONDS" >&2
+  fi
+fi
+
 if [[ "${dry_run}" == false ]]; then
   kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc rollout status deployment/gpu-media --timeout=15m
 fi
@@ -465,6 +503,7 @@ Next, each in its own terminal:
   scripts/demo_load_gen.sh demo --in-cluster          # ramp up, hold, ramp down, from inside the cluster
   npx rtc-load plan --help                             # how many pods and GPUs a load needs
 NEXT
+  [[ "${turn_missing}" == false ]] || exit 1
   exit 0
 fi
 
@@ -476,3 +515,4 @@ Deployed overlay ${overlay} (webrtc: ${webrtc}, autoscaler: ${autoscaler}).
   curl -s localhost:8080/healthz
   kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80   # dashboard "rtc-scale / gpu-media"
 NEXT
+[[ "${turn_missing}" == false ]] || exit 1

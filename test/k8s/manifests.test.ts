@@ -102,10 +102,12 @@ function patchFiles(): Set<string> {
 }
 
 const KUSTOMIZE_KINDS = new Set(['Kustomization', 'Component']);
+/** The GPU telemetry: GPU Operator nodes, and GKE nodes with Google's driver. */
+const DCGM_FILES = ['observability/dcgm-exporter.yaml', 'observability/dcgm-exporter-gke.yaml'];
 
 function manifestFiles(): string[] {
   const patches = patchFiles();
-  return [...yamlFiles('k8s'), 'observability/dcgm-exporter.yaml'].filter(
+  return [...yamlFiles('k8s'), ...DCGM_FILES].filter(
     (f) => !patches.has(f) && path.basename(f) !== 'kustomization.yaml',
   );
 }
@@ -464,11 +466,11 @@ test('the seed-path files are current (generated from k8s/overlays/gpu)', (t) =>
       `${file} is stale: regenerate with UPDATE_GENERATED=1 node --import tsx --test test/k8s/manifests.test.ts`,
     );
   }
-  // The GPU telemetry objects are observability/dcgm-exporter.yaml, unchanged.
+  // The GPU telemetry objects are the DCGM files', unchanged.
   const byId = (a: K8sObject, b: K8sObject) => objectId(a).localeCompare(objectId(b));
   assert.deepEqual(
     rendered.filter((o) => o.metadata.namespace === 'monitoring').sort(byId),
-    objectsOf(fs.readFileSync(path.join(ROOT, 'observability/dcgm-exporter.yaml'), 'utf8'), 'dcgm')
+    DCGM_FILES.flatMap((f) => objectsOf(fs.readFileSync(path.join(ROOT, f), 'utf8'), f))
       .map((o) => o.object)
       .sort(byId),
   );
@@ -574,13 +576,17 @@ test('WebRTC TURN option: coturn, the media pods and both policies agree on port
     const mediaPolicy = policyIn(v, 'gpu-media-turn');
     assert.deepEqual(udpRanges(mediaPolicy, 'ingress'), [rtc]);
     assert.deepEqual(udpRanges(mediaPolicy, 'egress'), [relay], "the pods reach the clients' relayed addresses, and allocate nothing themselves");
-    const svc = v.objects.find((o) => o.object.kind === 'Service' && o.object.metadata.name === 'turn')?.object as unknown as IService | undefined;
-    assert.ok(svc);
+    // One LoadBalancer per protocol: a mixed-protocol one gets no address on most GKE clusters.
+    const services = v.objects.map((o) => o.object).filter((o) => o.kind === 'Service' && o.metadata.name.startsWith('turn')) as unknown as IService[];
     assert.deepEqual(
-      (svc.spec?.ports ?? []).map((p) => `${p.protocol}/${p.port}`).sort(),
-      [`TCP/${listening}`, `UDP/${listening}`],
-      'the relay exposes only its listening port',
+      services.map((svc) => [svc.metadata?.name, svc.spec?.type, (svc.spec?.ports ?? []).map((p) => `${p.protocol}/${p.port}`)]).sort(),
+      [
+        ['turn-tcp', 'LoadBalancer', [`TCP/${listening}`]],
+        ['turn-udp', 'LoadBalancer', [`UDP/${listening}`]],
+      ],
+      'the relay exposes only its listening port, one protocol per load balancer',
     );
+    for (const svc of services) assert.equal(svc.metadata?.annotations?.['cloud.google.com/l4-rbs'], 'enabled', `${svc.metadata?.name}: GKE's backend service-based load balancer`);
   }
 });
 

@@ -67,7 +67,7 @@ function build(name: string): Build {
 
 /** Workload manifests outside the builds (kustomize components are in the builds). */
 function fileWorkloads(): Build {
-  const files = ['observability/dcgm-exporter.yaml', 'k8s/gpu-media-deployment.yaml'];
+  const files = ['observability/dcgm-exporter.yaml', 'observability/dcgm-exporter-gke.yaml', 'k8s/gpu-media-deployment.yaml'];
   return { name: 'manifest files', objects: files.flatMap((f) => parseObjects(fs.readFileSync(path.join(ROOT, f), 'utf8'))) };
 }
 
@@ -250,6 +250,13 @@ const EXCEPTIONS: { id: string; builds?: RegExp; checks: string[]; why: string }
     id: 'DaemonSet/monitoring/dcgm-exporter',
     checks: ['runAsNonRoot', 'hostPath', 'highUid'],
     why: 'node agent: uid 0 to reach the kubelet pod-resources socket (root-owned), mounted read-only from the host',
+  },
+  {
+    id: 'DaemonSet/monitoring/dcgm-exporter-gke',
+    checks: ['runAsNonRoot', 'hostPath', 'highUid', 'privileged', 'allowPrivilegeEscalation', 'capabilities'],
+    why:
+      "GKE node agent: DCGM's host engine is privileged (every GPU's device node without requesting the GPUs) with the driver directory mounted read-only; " +
+      'the exporter beside it runs as uid 0 without capabilities to read the pod-resources socket; the host engine listens on the pod loopback only',
   },
   {
     id: 'Deployment/rtc/gpu-media',
