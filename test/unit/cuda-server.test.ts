@@ -58,6 +58,9 @@ test('DEVICE=cuda on a (emulated) GPU: chosen at start-up, serves on CUDA, repor
   assert.equal(metricValue(metrics, 'app_effect_duration_seconds_count', { effect: 'gaussian', device: 'cuda' }), 1);
   assert.equal(metricValue(metrics, 'app_effect_duration_seconds_count', { effect: 'invert', device: 'cuda' }), 1);
   assert.equal(metricValue(metrics, 'app_gpu_fallback_total'), 0);
+  // A GPU pod exports its effects at 0 on both devices: the CPU is where a failed GPU job is redone.
+  assert.equal(metricValue(metrics, 'app_frames_processed_total', { effect: 'blur', device: 'cuda' }), 0);
+  assert.equal(metricValue(metrics, 'app_frames_processed_total', { effect: 'blur', device: 'cpu' }), 0);
 });
 
 test('a GPU fault during a request: redone on CPU, 200 with the right pixels, counted, logged, degraded', { skip }, async (t) => {
