@@ -39,7 +39,6 @@ export type CuDevicePtr = bigint;
 /** Errors after which the context is unusable (cuda.h: "the process must be terminated and relaunched"). */
 const STICKY_ERRORS = new Set([214, 226, 700, 702, 714, 715, 716, 717, 718, 719, 721, 810, 911]);
 
-export const CUDA_ERROR_NO_DEVICE = 100;
 export const CU_STREAM_NON_BLOCKING = 0x1;
 export const CU_EVENT_DEFAULT = 0x0;
 export const CU_EVENT_BLOCKING_SYNC = 0x1;

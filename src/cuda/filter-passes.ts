@@ -12,7 +12,6 @@ import type { CuDevicePtr } from './driver.ts';
 import { recursiveGaussianFloats } from './gaussian-coefficients.ts';
 
 /** Mirrors of kernels.cu: argument layouts (little-endian, x86-64 / aarch64) and block shapes. */
-export const PLANE_ARGS_BYTES = 32;
 export const GAUSS_ARGS_BYTES = 424;
 const GAUSS_WEIGHTS_OFFSET = 32;
 const MAX_RADIUS = 96;

@@ -6,9 +6,7 @@
  */
 import { recursiveGaussianCoefficients } from '../effects/reference.ts';
 
-/** Floats, in this order: a1 a2 e1 e2 c0 c1 f0 f1 d1 d2 g1 g2, then 1/(1+a1+a2) and 1/(1+e1+e2). */
-export const RECURSIVE_GAUSSIAN_FLOATS = 14;
-
+/** 14 floats, in this order: a1 a2 e1 e2 c0 c1 f0 f1 d1 d2 g1 g2, then 1/(1+a1+a2) and 1/(1+e1+e2). */
 export function recursiveGaussianFloats(sigma: number): Float32Array {
   const sections = recursiveGaussianCoefficients(sigma).map((s) => ({ ...s, a1: Math.fround(s.a1), a2: Math.fround(s.a2) }));
   const total = sections.reduce((sum, s) => sum + (s.c0 + s.c1 + s.d1 + s.d2) / (1 + s.a1 + s.a2), 0);

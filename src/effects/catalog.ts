@@ -85,7 +85,6 @@ export type FilterEffectName = Exclude<EffectName, SegmentationEffectName>;
 export function isSegmentationEffect(name: string): name is SegmentationEffectName {
   return isEffectName(name) && (EFFECTS[name] as EffectSpec).segmentation === true;
 }
-export const SEGMENTATION_EFFECT_NAMES = EFFECT_NAMES.filter(isSegmentationEffect);
 export const FILTER_EFFECT_NAMES = EFFECT_NAMES.filter((name): name is FilterEffectName => !isSegmentationEffect(name));
 
 /** Resolved parameters: every parameter of the effect present, validated, in range. */
