@@ -18,8 +18,7 @@ import { viewMaskState } from '../segmentation/mask-state.ts';
 import { SELFIE_MODEL } from '../segmentation/model.ts';
 import { GraphModelError, loadGraphModelFile } from '../segmentation/graph-load.ts';
 import { packagePath } from '../paths.ts';
-import { withDefaultsOf } from '../segmentation/params.ts';
-import { BackdropCache } from '../segmentation/worker-effects.ts';
+import { BackdropCache, backdropOf } from '../segmentation/worker-effects.ts';
 import type { HostBackdrop } from './cuda-kernels.ts';
 import type { FallbackKernels, GpuKernels } from './fallback.ts';
 
@@ -87,10 +86,8 @@ export async function runSegmentationTaskOnGpu(
         gpu.updateMask(layout, srcPtr, { get valid() { return state.valid; }, mask: state.mask, markValid: () => state.markValid(), smoothing: seg.smoothing });
         return;
       }
-      let backdrop: HostBackdrop;
-      if (effect === 'background-blur') backdrop = { kind: 'blur', strengthPx: withDefaultsOf('background-blur', job.params).strength };
-      else if (seg?.backdrop) backdrop = { kind: 'image', ptr: backdropsOf(gpu).frameOf(layout, seg.backdrop) };
-      else backdrop = { kind: 'colour', rgb: withDefaultsOf('background-replace', job.params).color };
+      const image = seg?.backdrop;
+      const backdrop: HostBackdrop = backdropOf({ ...job, effect }, image ? () => backdropsOf(gpu).frameOf(layout, image) : undefined);
       const state = seg ? viewMaskState(seg.state, MODEL_PIXELS) : undefined;
       const session = seg && state ? { get valid() { return state.valid; }, mask: state.mask, markValid: () => state.markValid(), infer: seg.infer, smoothing: seg.smoothing } : undefined;
       maskReused = session !== undefined && session.valid && !session.infer;

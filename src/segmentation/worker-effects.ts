@@ -8,8 +8,7 @@
  */
 import type { EffectKernels, FrameMemory } from '../effects/kernel-types.ts';
 import type { KernelExports } from '../effects/wasm-exports.ts';
-import { withDefaultsOf, type SegmentationEffectName } from './params.ts';
-import type { EffectJob } from '../effects/catalog.ts';
+import { withDefaults, type EffectJob, type EffectParams, type ParamsOf, type SegmentationEffectName } from '../effects/catalog.ts';
 import { chromaSize, frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { SegmentationTask } from '../protocol/worker-messages.ts';
 import { BackgroundEffects, type Backdrop, type BackgroundReport, type SegmentKernelExports } from './background.ts';
@@ -18,6 +17,24 @@ import { loadSegmentationModel } from './runtime.ts';
 
 /** Session images kept resized to a frame layout, per worker (a 1080p RGBA one is 8 MB). */
 const BACKDROP_CACHE_ENTRIES = 2;
+
+/**
+ * The session's image (a frame of the job's layout in the kernels' memory), when it has one; asked
+ * for only by an effect that shows it.
+ */
+type SessionImage = (() => number) | undefined;
+
+/** What each segmentation effect puts behind the person; a new effect adds its entry here (the compiler asks for it). */
+const BACKDROPS = {
+  'background-blur': ({ strength }) => ({ kind: 'blur', strengthPx: strength }),
+  'background-replace': ({ color }, image) => (image ? { kind: 'image', ptr: image() } : { kind: 'colour', rgb: color }),
+} satisfies { readonly [E in SegmentationEffectName]: (params: ParamsOf<E>, image: SessionImage) => Backdrop };
+
+/** The backdrop of a segmentation job, on the CPU path (below) and the GPU path (src/cuda/background-task.ts). */
+export function backdropOf(job: EffectJob & { readonly effect: SegmentationEffectName }, image: SessionImage): Backdrop {
+  const backdrop = BACKDROPS[job.effect] as (params: EffectParams, image: SessionImage) => Backdrop;
+  return backdrop(withDefaults(job.effect, job.params), image);
+}
 
 /**
  * Session images resized to cover a frame layout, in the format of that layout, kept in `memory`
@@ -107,14 +124,9 @@ export class SegmentationWorker {
   }
 
   #backdrop(layout: FrameLayout, job: EffectJob & { effect: SegmentationEffectName }, task?: SegmentationTask): Backdrop {
-    if (job.effect === 'background-blur') {
-      return { kind: 'blur', strengthPx: withDefaultsOf('background-blur', job.params).strength };
-    }
     const image = task?.backdrop;
-    if (image) return { kind: 'image', ptr: this.#backdrops.frameOf(layout, image) };
-    return { kind: 'colour', rgb: withDefaultsOf('background-replace', job.params).color };
+    return backdropOf(job, image ? () => this.#backdrops.frameOf(layout, image) : undefined);
   }
-
 }
 
 /**
