@@ -214,22 +214,30 @@ export class CudaSegmenter {
       const src = job.src + BigInt(p.offset);
       const dst = job.dst + BigInt(p.offset);
       const common = { src, dst, width: p.width, height: p.height, grid: { h: maskShape.h, w: maskShape.w, c: 1 } };
-      if (backdrop.kind === 'blur') {
-        const sigma = quarterSigma(backdrop.strengthPx, layout.format === 'i420' && index > 0);
-        const args = { ...common, work: this.#rows!.pointer, sigma, mode: BACKDROP_CODE.blur };
-        const cells = quarter(p.width) * quarter(p.height);
-        this.#frameArgs(args);
-        this.#launch(`rtc_seg_down4_${c}`, cells);
-        this.#launch(`rtc_seg_blur_rows_${c}`, cells);
-        this.#launch(`rtc_seg_blur_columns_${c}`, cells);
-        this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
-      } else if (backdrop.kind === 'image') {
-        this.#frameArgs({ ...common, bg: backdrop.frame + BigInt(p.offset), mode: BACKDROP_CODE.image });
-        this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
-      } else {
-        this.#frameArgs({ ...common, colour: planeColour(backdrop.rgb, layout, index), mode: BACKDROP_CODE.colour });
-        this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
+      switch (backdrop.kind) {
+        case 'blur': {
+          const sigma = quarterSigma(backdrop.strengthPx, layout.format === 'i420' && index > 0);
+          const args = { ...common, work: this.#rows!.pointer, sigma, mode: BACKDROP_CODE.blur };
+          const cells = quarter(p.width) * quarter(p.height);
+          this.#frameArgs(args);
+          this.#launch(`rtc_seg_down4_${c}`, cells);
+          this.#launch(`rtc_seg_blur_rows_${c}`, cells);
+          this.#launch(`rtc_seg_blur_columns_${c}`, cells);
+          break;
+        }
+        case 'image':
+          this.#frameArgs({ ...common, bg: backdrop.frame + BigInt(p.offset), mode: BACKDROP_CODE.image });
+          break;
+        case 'colour':
+          this.#frameArgs({ ...common, colour: planeColour(backdrop.rgb, layout, index), mode: BACKDROP_CODE.colour });
+          break;
+        default: {
+          // A new kind of backdrop must say how it is composed: the compiler points here.
+          const unknown: never = backdrop;
+          throw new Error(`no device path for backdrop ${(unknown as { kind: string }).kind}`);
+        }
       }
+      this.#launch(`rtc_seg_blend_${c}`, p.width * p.height);
     });
   }
 
