@@ -19,6 +19,7 @@ import { freePort } from '../ports.ts';
 import { haveTool } from '../tools.ts';
 import { hostileServer, metricsText } from './support.ts';
 import { TurnClient, type TurnAnswer } from './turn-client.ts';
+import { waitUntil } from '../wait.ts';
 
 const SECRET = 'turn-test-secret-0123456789abcdefghijkl';
 const MEDIA = '127.0.0.1';
@@ -75,13 +76,16 @@ test('TURN: a credential minted per answer, expiring; the relay reaches only the
     fs.rmSync(dir, { recursive: true, force: true });
   });
   // Ready once it answers an allocation (401: it wants credentials).
-  for (let deadline = performance.now() + 15_000; ; ) {
-    const probe = new TurnClient('127.0.0.1', port);
-    const answer = await probe.allocate('x', 'y').catch(() => undefined);
-    probe.close();
-    if (answer === 401) break;
-    assert.ok(performance.now() < deadline, `coturn did not start: ${relayLog.join('')}`);
-  }
+  await waitUntil(
+    'coturn to answer an allocation',
+    async () => {
+      const probe = new TurnClient('127.0.0.1', port);
+      const answer = await probe.allocate('x', 'y').catch(() => undefined);
+      probe.close();
+      return answer === 401;
+    },
+    { timeoutMs: 15_000, detail: () => relayLog.join('') },
+  );
 
   const server = await hostileServer(t, {
     TURN_SECRET: SECRET,

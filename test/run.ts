@@ -1,0 +1,93 @@
+/**
+ * `npm test`'s runner: every test file, in two phases, on node:test.
+ *
+ * Most files wait more than they compute (a server starting, Prometheus scraping, WebRTC
+ * connecting, a drain), so they run TEST_CONCURRENCY at a time (default 2, one per core of the CI
+ * machine). The files in ALONE measure the machine itself (goodput against the capacity they just
+ * measured, latency bounds, event-loop stalls, a load tool's percentiles and knee) and run one at a
+ * time afterwards, with nothing else on the cores. Exits 1 when any test fails.
+ *
+ *   node --import tsx test/run.ts                   # the whole suite
+ *   node --import tsx test/run.ts test/unit/x.test.ts  # some files, one at a time
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Files whose assertions compare timings with the machine's own capacity: run with the cores to themselves. */
+const ALONE = [
+  'test/integration/surge.test.ts',
+  'test/integration/guards.test.ts',
+  'test/adversarial/cost.test.ts',
+  'test/adversarial/accounting.test.ts',
+  'test/adversarial/memory.test.ts',
+  'test/webrtc/capacity.test.ts',
+  'test/load/plan.test.ts',
+  'test/load/latency.test.ts',
+  'test/load/outcomes.test.ts',
+  'test/load/stalls.test.ts',
+  'test/load/rebalance.test.ts',
+  'test/load/retry.test.ts',
+];
+
+function concurrency(): number {
+  const value = Number(process.env.TEST_CONCURRENCY ?? '2');
+  if (!Number.isInteger(value) || value < 1) throw new Error(`TEST_CONCURRENCY must be a positive integer, not ${process.env.TEST_CONCURRENCY}`);
+  return value;
+}
+
+/** Seconds of top-level tests per file, for the profile printed at the end. */
+const secondsByFile = new Map<string, number>();
+
+interface TestEvent {
+  nesting: number;
+  file?: string;
+  details: { duration_ms: number };
+}
+
+function record(event: TestEvent): void {
+  if (event.nesting !== 0 || event.file === undefined) return;
+  const file = path.relative(ROOT, event.file);
+  secondsByFile.set(file, (secondsByFile.get(file) ?? 0) + event.details.duration_ms / 1000);
+}
+
+/** Runs `files` and resolves with whether every test passed. */
+async function phase(files: string[], parallel: number): Promise<boolean> {
+  if (files.length === 0) return true;
+  let passed = true;
+  const stream = run({ files: files.map((f) => path.resolve(ROOT, f)), concurrency: parallel });
+  stream.on('test:pass', record);
+  stream.on('test:fail', (event: TestEvent) => {
+    passed = false;
+    record(event);
+  });
+  for await (const line of stream.compose(new spec())) process.stdout.write(line as string);
+  return passed;
+}
+
+const named = process.argv.slice(2);
+let ok: boolean;
+if (named.length > 0) {
+  ok = await phase(named, 1);
+} else {
+  const all = readdirSync(path.join(ROOT, 'test'), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) => readdirSync(path.join(ROOT, 'test', d.name)).filter((f) => f.endsWith('.test.ts')).map((f) => `test/${d.name}/${f}`))
+    .sort();
+  const missing = ALONE.filter((f) => !all.includes(f));
+  if (missing.length > 0) throw new Error(`test/run.ts names files that do not exist: ${missing.join(', ')}`);
+  const shared = all.filter((f) => !ALONE.includes(f));
+  const startedMs = performance.now();
+  ok = await phase(shared, concurrency());
+  const sharedSeconds = (performance.now() - startedMs) / 1000;
+  ok = (await phase(ALONE, 1)) && ok;
+  const aloneSeconds = (performance.now() - startedMs) / 1000 - sharedSeconds;
+  const slowest = [...secondsByFile].sort((a, b) => b[1] - a[1]).slice(0, 12);
+  process.stdout.write(`\n${shared.length} files ${concurrency()} at a time in ${sharedSeconds.toFixed(0)} s, then ${ALONE.length} alone in ${aloneSeconds.toFixed(0)} s; the slowest files:\n`);
+  for (const [file, seconds] of slowest) process.stdout.write(`${seconds.toFixed(1).padStart(7)} s  ${file}\n`);
+}
+process.exitCode = ok ? 0 : 1;
