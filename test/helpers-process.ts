@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { compiledIfCurrent } from '../src/engine/compiled-current.mjs';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -14,11 +15,13 @@ const serverEntry = fileURLToPath(new URL('../src/server.ts', import.meta.url));
 export const compiledEntry = fileURLToPath(new URL('../dist/src/server.js', import.meta.url));
 
 /**
- * Starts the real server on a free loopback port: `src/server.ts` under tsx, or with `compiled`
- * the build output exactly as `npm start` and the images run it.
+ * Starts the real server on a free loopback port. With `compiled`, the build output exactly as
+ * `npm start` and the images run it; otherwise the same build when it is current (npm test builds
+ * first), else `src/server.ts` under tsx.
  */
 export async function startServer(env: Record<string, string> = {}, timeoutMs = 20_000, compiled = false): Promise<ServerProcess> {
-  const args = compiled ? [compiledEntry] : ['--import', 'tsx', serverEntry];
+  const current = compiledIfCurrent('src/server.ts');
+  const args = compiled ? [compiledEntry] : current ? [fileURLToPath(current)] : ['--import', 'tsx', serverEntry];
   const child = spawn(process.execPath, args, {
     // A stopped test server exits at once: no grace for endpoints to drop it, none for live calls
     // (a SIGTERM'd server with a session would otherwise wait SESSION_DRAIN_SECONDS, 60 s).

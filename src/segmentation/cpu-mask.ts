@@ -8,7 +8,7 @@
  * inputScale/inputOffset, alpha ignored.
  */
 import { SELFIE_MODEL, type ModelSpec } from './model.ts';
-import { loadSegmentationModel, type SegmentationModel } from './runtime.ts';
+import type { SegmentationModel } from './runtime.ts';
 
 export interface CpuMask {
   readonly width: number;
@@ -66,6 +66,8 @@ export interface CpuSegmenter {
 }
 
 export async function createCpuSegmenter(spec: ModelSpec = SELFIE_MODEL): Promise<CpuSegmenter> {
+  // TF.js (megabytes of CommonJS) is loaded with the first mask, not by every worker at its start.
+  const { loadSegmentationModel } = await import('./runtime.ts');
   const model = await loadSegmentationModel(spec);
   return {
     model,

@@ -13,7 +13,6 @@ import { chromaSize, frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { SegmentationTask } from '../protocol/worker-messages.ts';
 import { BackgroundEffects, type Backdrop, type BackgroundReport, type SegmentKernelExports } from './background.ts';
 import { viewMaskState } from './mask-state.ts';
-import { loadSegmentationModel } from './runtime.ts';
 
 /** Session images kept resized to a frame layout, per worker (a 1080p RGBA one is 8 MB). */
 const BACKDROP_CACHE_ENTRIES = 2;
@@ -86,6 +85,8 @@ export class SegmentationWorker {
   }
 
   static async create(kernels: EffectKernels & { readonly exports: unknown }): Promise<SegmentationWorker> {
+    // TF.js (megabytes of CommonJS) is loaded with the first mask, not by every worker at its start.
+    const { loadSegmentationModel } = await import('./runtime.ts');
     const model = await loadSegmentationModel();
     // The WASM kernels' exports (generated from assembly/): the compiler checks that they hold every kernel BackgroundEffects calls.
     const exports: SegmentKernelExports = kernels.exports as KernelExports;

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -53,7 +54,9 @@ export interface CliResult {
 
 /** Runs the CLI from its sources in a child process, so tests never depend on build output. */
 export function runRtcLoad(args: readonly string[], timeoutMs = 15_000): Promise<CliResult> {
-  return runCommand(process.execPath, ['--import', 'tsx', 'tools/rtc-load/main.ts', ...args], timeoutMs);
+  // The build when it is current (npm test builds first): the same code without transpiling it per run.
+  const current = compiledIfCurrent('tools/rtc-load/main.ts');
+  return runCommand(process.execPath, [...(current ? [fileURLToPath(current)] : ['--import', 'tsx', 'tools/rtc-load/main.ts']), ...args], timeoutMs);
 }
 
 export function runCommand(file: string, args: readonly string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<CliResult> {
