@@ -14,7 +14,8 @@
  *
  * Without a CUDA device it says so and exits 0 (figures, never pass/fail). `--segmentation-only`
  * runs part 3 alone; `--library PATH` uses another libcuda (the emulated one runs the code paths
- * on the CPU: a smoke run, its times say nothing about a GPU).
+ * on the CPU: a smoke run, its times say nothing about a GPU; the served part loads libcuda.so.1 by
+ * name, so point LD_LIBRARY_PATH at it too).
  *
  *   node --import tsx bench/gpu.ts [--quick] [--json] [--seconds N] [--segmentation-only] [--library PATH]
  */
@@ -51,7 +52,7 @@ interface KernelFigure {
 }
 
 async function kernelFigures(): Promise<{ gpu: string; figures: KernelFigure[] }> {
-  const kernels = await createCudaKernels();
+  const kernels = await createCudaKernels(libraryPath ? { libraryPath } : {});
   // The target case first (gaussian sigma 8, the recursive filter, RGBA and I420), then every filter of the catalog at its defaults.
   const cases: Array<[FilterEffectName, Record<string, number>, FrameLayout['format']]> = [
     ['gaussian', { sigma: 8 }, 'rgba'],
