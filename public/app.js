@@ -1,5 +1,8 @@
 // The demo page: publishes the camera over WHIP and shows the processed video that comes back on
 // the same peer connection. Effect changes go over the "control" data channel (PATCH as fallback).
+// When the pod is shutting down (a rollout, a scale-down) it says so on that channel, and the page
+// publishes the same camera again: the balancer sends the new call to a pod that stays, and the
+// processed video switches over once it flows; then the old session is ended.
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -20,12 +23,26 @@ const ui = {
   session: $('stat-session'),
 };
 
+// Paths are relative to the page, so that it also works under a prefix: through `kubectl proxy`
+// (…/api/v1/namespaces/rtc/services/gpu-media:http/proxy/), which sends each request to a pod of
+// the Service, as the resilience part of the demo needs.
+const base = new URL('.', location.href);
+/** A URL the service answered (a WHIP Location, `/whip/…`) as this page reaches it, prefix included. */
+function atBase(path) {
+  if (!path.startsWith('/') || path.startsWith(base.pathname)) return new URL(path, base).href;
+  return new URL(path.slice(1), base).href;
+}
+
 const GATHER_TIMEOUT_MS = 2000;
 const STATS_INTERVAL_MS = 1000;
+/** After a refused re-publish (it reached the draining pod, or a full one), the next try waits this long. */
+const MOVE_RETRY_MS = 250;
 
 let effects = [];
-/** The running call: { pc, stream, channel, resourceUrl, timer, last } */
+/** The running call: { pc, stream, channel, resourceUrl, timer, last, moving } */
 let call;
+/** Moves to another pod so far, and the last one's gap in the processed video (ms), for the page and its tests. */
+let moves = 0;
 
 function setStatus(text, isError = false) {
   ui.status.textContent = text;
@@ -40,8 +57,8 @@ function authHeaders() {
 // ---- effects and their parameters -----------------------------------------------------------------
 
 async function loadEffects() {
-  const res = await fetch('/effects');
-  if (!res.ok) throw new Error(`GET /effects answered ${res.status}`);
+  const res = await fetch('effects');
+  if (!res.ok) throw new Error(`GET effects answered ${res.status}`);
   effects = (await res.json()).effects;
   for (const effect of effects) {
     const option = document.createElement('option');
@@ -116,7 +133,7 @@ async function changeEffect() {
 /** ICE servers from the WHIP endpoint's Link headers (RFC 9725 §4.6), if it lists any. */
 async function iceServers() {
   try {
-    const res = await fetch('/whip', { method: 'OPTIONS', headers: authHeaders() });
+    const res = await fetch('whip', { method: 'OPTIONS', headers: authHeaders() });
     const header = res.headers.get('link');
     if (!header) return [];
     return header
@@ -149,60 +166,159 @@ function gatheringComplete(pc) {
   });
 }
 
+/**
+ * Publishes `stream` with `job`'s effect: a peer connection with the control channel, the offer
+ * POSTed to /whip, the answer applied. Returns the call's connection; throws on a refusal. With
+ * `retryUntil` (a performance.now() deadline) a refused or failed POST is sent again with the same
+ * offer until then (a move's POST may reach the draining pod before the balancer drops it).
+ */
+async function publish(stream, job, retryUntil = 0) {
+  const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+  try {
+    const [track] = stream.getVideoTracks();
+    pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
+    const channel = pc.createDataChannel('control');
+    channel.addEventListener('message', (e) => onControl(pc, JSON.parse(e.data)));
+    pc.addEventListener('track', (e) => {
+      // The processed video of the call in force (a move switches over once the new one flows).
+      if (call?.pc === pc || !call) ui.processed.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'failed' && call?.pc === pc) void stop(undefined, 'The connection failed.');
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringComplete(pc);
+    const query = new URLSearchParams({ effect: job.effect, ...Object.fromEntries(Object.entries(job.params).map(([k, v]) => [k, String(v)])) });
+    let res;
+    for (;;) {
+      res = await fetch(`whip?${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/sdp', ...authHeaders() },
+        body: pc.localDescription.sdp,
+      }).catch(() => undefined);
+      if (res?.status === 201 || performance.now() + MOVE_RETRY_MS > retryUntil) break;
+      await new Promise((resolve) => setTimeout(resolve, MOVE_RETRY_MS));
+    }
+    if (!res) throw new Error('the service did not answer');
+    if (res.status !== 201) {
+      const detail = (await res.json().catch(() => ({}))).detail ?? res.statusText;
+      const retry = res.headers.get('retry-after');
+      throw new Error(`${res.status}: ${detail}${retry ? ` (retry in ${retry} s)` : ''}`);
+    }
+    const resourceUrl = atBase(res.headers.get('location'));
+    await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+    return { pc, channel, resourceUrl };
+  } catch (err) {
+    pc.close();
+    throw err;
+  }
+}
+
+/** A message on a call's control channel: the effect in force, an error, or the pod's drain notice. */
+function onControl(pc, reply) {
+  if (call?.pc !== pc) return;
+  if (reply.type === 'drain') return void move(reply.seconds);
+  // Frames over the server's MAX_FRAME_PIXELS are dropped and said so once (payload_too_large).
+  if (reply.type === 'error') setStatus(reply.error === 'payload_too_large' ? reply.detail : `Effect change refused: ${reply.detail}`, true);
+  else setStatus(`Streaming with ${reply.effect}.`);
+}
+
+/** Resolves with the time `pc` has decoded its first processed frame (its stats, read every 50 ms). */
+async function firstFrameDecoded(pc) {
+  for (;;) {
+    let decoded = 0;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') decoded += r.framesDecoded ?? 0;
+    });
+    if (decoded > 0) return performance.now();
+    if (pc.connectionState === 'closed' || pc.connectionState === 'failed') return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Resolves with the time `video` shows its first frame of the stream it now plays (or after `timeoutMs`). */
+function firstFrameShown(video, timeoutMs) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(performance.now());
+    };
+    if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(done);
+    else video.addEventListener('loadeddata', done, { once: true });
+  });
+}
+
+/**
+ * The pod is draining: publish the same camera again (the balancer sends it to another pod; a
+ * refusal is retried until the old session's end). Make before break: the old call's video stays
+ * on screen, served by the draining pod, until the new call has decoded its first processed frame;
+ * then the page switches to it and ends the old session. What the audience sees of the move is
+ * the switch itself: from it to the new stream's first frame on screen (the gap, kept in
+ * data-move-gap-ms).
+ */
+async function move(seconds) {
+  const old = call;
+  if (!old || old.moving) return;
+  old.moving = true;
+  const noticeAt = performance.now();
+  const deadline = noticeAt + seconds * 1000;
+  setStatus('This pod is shutting down: moving the call to another pod…');
+  while (call === old && performance.now() < deadline) {
+    let next;
+    try {
+      next = await publish(old.stream, currentJob(), deadline);
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, MOVE_RETRY_MS));
+      continue;
+    }
+    const decodedAt = await Promise.race([firstFrameDecoded(next.pc), new Promise((resolve) => setTimeout(() => resolve(undefined), Math.max(0, deadline - performance.now())))]);
+    if (call !== old || decodedAt === undefined) {
+      next.pc.close();
+      fetch(next.resourceUrl, { method: 'DELETE', headers: authHeaders() }).catch(() => undefined);
+      if (call === old) setStatus('This pod is shutting down and the call could not move: no video came back from another pod.', true);
+      return;
+    }
+    call = { ...old, ...next, last: undefined, moving: false };
+    document.body.dataset.session = next.resourceUrl;
+    ui.session.textContent = new URL(next.resourceUrl).pathname;
+    const switchedAt = performance.now();
+    const receiver = next.pc.getReceivers().find((r) => r.track?.kind === 'video');
+    if (receiver) ui.processed.srcObject = new MediaStream([receiver.track]);
+    fetch(old.resourceUrl, { method: 'DELETE', headers: authHeaders() }).catch(() => undefined);
+    old.pc.close();
+    const shownAt = (await firstFrameShown(ui.processed, 5000)) ?? performance.now();
+    moves += 1;
+    document.body.dataset.moves = String(moves);
+    document.body.dataset.moveGapMs = String(Math.round(shownAt - switchedAt));
+    document.body.dataset.moveSwitchMs = String(Math.round(switchedAt - noticeAt));
+    setStatus(`Moved to another pod ${(Math.round(switchedAt - noticeAt) / 1000).toFixed(1)} s after its notice; the video paused ${Math.round(shownAt - switchedAt)} ms.`);
+    return;
+  }
+  if (call === old) setStatus('This pod is shutting down and no other pod took the call.', true);
+}
+
 async function start(event) {
   event.preventDefault();
   if (call) return;
   ui.start.disabled = true;
   setStatus('Asking for the camera…');
   let stream;
-  let pc;
   try {
     stream = await navigator.mediaDevices.getUserMedia({
       video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
       audio: false,
     });
     ui.local.srcObject = stream;
-    pc = new RTCPeerConnection({ iceServers: await iceServers() });
-    const [track] = stream.getVideoTracks();
-    pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
-    const channel = pc.createDataChannel('control');
-    channel.addEventListener('message', (e) => {
-      const reply = JSON.parse(e.data);
-      // Frames over the server's MAX_FRAME_PIXELS are dropped and said so once (payload_too_large).
-      if (reply.type === 'error') setStatus(reply.error === 'payload_too_large' ? reply.detail : `Effect change refused: ${reply.detail}`, true);
-      else setStatus(`Streaming with ${reply.effect}.`);
-    });
-    pc.addEventListener('track', (e) => {
-      ui.processed.srcObject = e.streams[0] ?? new MediaStream([e.track]);
-    });
-    pc.addEventListener('connectionstatechange', () => {
-      if (pc.connectionState === 'failed') void stop(undefined, 'The connection failed.');
-    });
-
     setStatus('Connecting…');
-    await pc.setLocalDescription(await pc.createOffer());
-    await gatheringComplete(pc);
     const job = currentJob();
-    const query = new URLSearchParams({ effect: job.effect, ...Object.fromEntries(Object.entries(job.params).map(([k, v]) => [k, String(v)])) });
-    const res = await fetch(`/whip?${query}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/sdp', ...authHeaders() },
-      body: pc.localDescription.sdp,
-    });
-    if (res.status !== 201) {
-      const detail = (await res.json().catch(() => ({}))).detail ?? res.statusText;
-      const retry = res.headers.get('retry-after');
-      throw new Error(`${res.status}: ${detail}${retry ? ` (retry in ${retry} s)` : ''}`);
-    }
-    const resourceUrl = new URL(res.headers.get('location'), location.href).href;
-    await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-    call = { pc, stream, channel, resourceUrl, last: undefined, timer: setInterval(() => void updateStats(), STATS_INTERVAL_MS) };
+    const { pc, channel, resourceUrl } = await publish(stream, job);
+    call = { pc, stream, channel, resourceUrl, last: undefined, moving: false, timer: setInterval(() => void updateStats(), STATS_INTERVAL_MS) };
     document.body.dataset.session = resourceUrl;
     ui.session.textContent = new URL(resourceUrl).pathname;
     ui.stop.disabled = false;
     setStatus(`Streaming with ${job.effect}.`);
   } catch (err) {
-    pc?.close();
     stream?.getTracks().forEach((t) => t.stop());
     ui.local.srcObject = null;
     ui.start.disabled = false;

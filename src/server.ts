@@ -10,6 +10,8 @@ async function main(): Promise<void> {
     log: ctx.app.log,
     delaySeconds: config.shutdownDelaySeconds,
     startDraining: ctx.startDraining,
+    announceDrain: (seconds) => ctx.sessions.announceDrain(seconds),
+    sessionDrainSeconds: config.sessionDrainSeconds,
     drainSessions: () => ctx.sessions.drain(config.sessionDrainSeconds),
     close: () => ctx.app.close(),
     exit: (code) => process.exit(code),

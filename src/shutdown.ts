@@ -6,6 +6,14 @@ export interface ShutdownSteps {
   readonly delaySeconds: number;
   /** Readiness goes 503. */
   readonly startDraining: () => void;
+  /**
+   * Tells the live WebRTC publishers, on their control channel, to publish again elsewhere: their
+   * sessions end within `seconds` (the delay and the session drain), and calls move to the pods
+   * that stay instead of ending with this one.
+   */
+  readonly announceDrain?: (seconds: number) => void;
+  /** SESSION_DRAIN_SECONDS: how long live sessions may still run once the delay is over. */
+  readonly sessionDrainSeconds?: number;
   /** Lets live WebRTC sessions end on their own (bounded), while HTTP still answers their DELETEs. */
   readonly drainSessions: () => Promise<void>;
   /** Stops accepting, finishes in-flight work, releases the engine (and what sessions remain). */
@@ -14,9 +22,10 @@ export interface ShutdownSteps {
 }
 
 /**
- * SIGTERM/SIGINT: fail readiness at once, keep serving for the delay (the pod is still in the
- * Service's endpoints for a while), let live sessions end (new ones are refused while draining),
- * then close in order and exit 0. A second signal exits at once.
+ * SIGTERM/SIGINT: fail readiness at once and tell live publishers to move (they publish again
+ * through the Service, which no longer sends new calls here), keep serving for the delay (the pod
+ * is still in the Service's endpoints for a while), let live sessions end (new ones are refused
+ * while draining), then close in order and exit 0. A second signal exits at once.
  */
 export function installShutdown(steps: ShutdownSteps): () => Promise<void> {
   let stopping: Promise<void> | undefined;
@@ -27,6 +36,7 @@ export function installShutdown(steps: ShutdownSteps): () => Promise<void> {
       return stopping;
     }
     steps.startDraining();
+    steps.announceDrain?.(steps.delaySeconds + (steps.sessionDrainSeconds ?? 0));
     steps.log.info({ signal, delaySeconds: steps.delaySeconds }, 'draining: readiness failed, still serving');
     stopping = (async () => {
       await new Promise((resolve) => setTimeout(resolve, steps.delaySeconds * 1000));

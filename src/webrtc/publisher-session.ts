@@ -127,6 +127,8 @@ export class Session extends SafeEmitter<SessionEvents> {
   /** The job and layout the control channel was last told cost too much (told once each). */
   #toldTooCostly: { readonly job: EffectJob; readonly layout: FrameLayout } | undefined;
   readonly #changes: TokenBucket | undefined;
+  /** When the draining pod ends this session (performance.now()); undefined while the pod is not draining. */
+  #drainDeadlineMs: number | undefined;
   readonly #backdrops: TokenBucket | undefined;
 
   constructor(id: string, peer: Peer, output: VideoOutput, job: EffectJob, etag: string, deps: SessionDeps) {
@@ -167,6 +169,10 @@ export class Session extends SafeEmitter<SessionEvents> {
     // The peer keeps at most one channel, labelled control (the registry says so): any other is closed.
     peer.on('message', (label, data) => {
       if (label === CONTROL_CHANNEL) this.#control(data);
+    });
+    // A publisher that connects while the pod drains hears the notice as soon as it can.
+    peer.on('channelopen', (label) => {
+      if (label === CONTROL_CHANNEL) this.#sendDrainNotice();
     });
     const tickMs = Math.min(1000, deps.idleSeconds * 500);
     this.#idleTimer = setInterval(() => {
@@ -374,6 +380,24 @@ export class Session extends SafeEmitter<SessionEvents> {
   #dropped(reason: FrameDropReason): void {
     this.#framesDropped++;
     this.#deps.metrics.framesDropped.inc({ reason });
+  }
+
+  /**
+   * Tells the publisher this pod is draining: `{type: "drain", seconds, detail}` on the control
+   * channel (a publisher without one hears nothing and is closed at the end of the drain).
+   */
+  announceDrain(seconds: number): void {
+    if (this.#closed) return;
+    this.#drainDeadlineMs = performance.now() + seconds * 1000;
+    this.#sendDrainNotice();
+  }
+
+  /** The drain notice, with the seconds left; also when the control channel opens after the announcement. */
+  #sendDrainNotice(): void {
+    if (this.#drainDeadlineMs === undefined || this.#closed) return;
+    const seconds = Math.max(0, Math.ceil((this.#drainDeadlineMs - performance.now()) / 1000));
+    const detail = `this pod is shutting down: publish again (POST the WHIP endpoint) to move to another pod, then DELETE this session; it ends within ${seconds} s`;
+    this.#peer.sendMessage(CONTROL_CHANNEL, controlReplyText({ type: 'drain', seconds, detail }));
   }
 
   /** An error on the control channel, `{type: "error", error: <catalog code>, detail}`. */

@@ -378,6 +378,11 @@ export class SessionRegistry {
     for (const session of [...this.#sessions.values()]) session.close(outcome);
   }
 
+  /** Tells every publisher on the control channel that this pod is draining and its session ends within `seconds`. */
+  announceDrain(seconds: number): void {
+    for (const session of this.#sessions.values()) session.announceDrain(seconds);
+  }
+
   /**
    * Refuses new sessions from now on, gives the running ones up to `seconds` to end on their own,
    * then closes the rest ('drained'). Calling it again returns the same drain.

@@ -22,6 +22,8 @@ export interface WebRtcSessionReport {
   returnedSize?: string;
   deleteStatus?: number;
   connectionProblems?: number;
+  /** Gaps (ms) of this session's moves to another pod after drain notices; null: no frame came back after the move. */
+  moveGapsMs?: (number | null)[];
 }
 
 export interface WebRtcTimelinePoint {
@@ -59,6 +61,12 @@ export interface WebRtcReport {
   errors: Record<string, number>;
   /** DELETE statuses at the end (0: the DELETE itself failed). */
   deletes: Record<string, number>;
+  /**
+   * Drain notices heard (a pod shutting down told its publishers on the control channel), the
+   * moves to another pod that followed, those that found none before the old session's end, and
+   * the gaps in the returned video (ms: the draining pod's last frame to the new pod's first).
+   */
+  moves: { notices: number; moved: number; failed: number; gapMs: { p50: number; max: number } | null };
   perSession: WebRtcSessionReport[];
   timeline: WebRtcTimelinePoint[];
   interrupted?: boolean;
@@ -128,11 +136,25 @@ export function buildWebRtcReport(inputs: WebRtcReportInputs): WebRtcReport {
     },
     errors: Object.fromEntries([...errors].sort(([a], [b]) => a.localeCompare(b))),
     deletes: Object.fromEntries([...deletes].sort(([a], [b]) => a.localeCompare(b))),
+    moves: movesOf(sessions),
     perSession: sessions.map(sessionReport),
     timeline: timeline(inputs, durationSeconds),
   };
   if (inputs.interrupted) report.interrupted = true;
   return report;
+}
+
+function movesOf(sessions: readonly SyntheticSession[]): WebRtcReport['moves'] {
+  const gaps = sessions
+    .flatMap((s) => s.moves.map((m) => m.gapMs))
+    .filter((gap): gap is number => gap !== undefined)
+    .sort((a, b) => a - b);
+  return {
+    notices: sessions.reduce((n, s) => n + s.drainNotices, 0),
+    moved: sessions.reduce((n, s) => n + s.moves.length, 0),
+    failed: sessions.reduce((n, s) => n + s.moveFailures, 0),
+    gapMs: gaps.length === 0 ? null : { p50: round3(gaps[Math.floor((gaps.length - 1) / 2)] ?? 0), max: round3(gaps.at(-1) ?? 0) },
+  };
 }
 
 function sessionReport(s: SyntheticSession): WebRtcSessionReport {
@@ -155,6 +177,7 @@ function sessionReport(s: SyntheticSession): WebRtcSessionReport {
   if (s.returnedSize !== undefined) out.returnedSize = s.returnedSize;
   if (s.deleteStatus !== undefined) out.deleteStatus = s.deleteStatus;
   if (s.connectionProblems > 0) out.connectionProblems = s.connectionProblems;
+  if (s.moves.length > 0) out.moveGapsMs = s.moves.map((m) => (m.gapMs === undefined ? null : round3(m.gapMs)));
   return out;
 }
 
@@ -233,6 +256,11 @@ export function formatWebRtcSummary(report: WebRtcReport): string {
   lines.push(row(['WHIP errors', errors.length > 0 ? errors.join('   ') : 'none'], [18, 0]));
   const deletes = Object.entries(report.deletes).map(([status, n]) => `${status}: ${n}`);
   lines.push(row(['DELETE', deletes.length > 0 ? deletes.join('   ') : 'none'], [18, 0]));
+  const { moves } = report;
+  if (moves.notices > 0) {
+    const gap = moves.gapMs === null ? 'no frame back yet' : `gap p50 ${formatMs(moves.gapMs.p50)} ms, max ${formatMs(moves.gapMs.max)} ms`;
+    lines.push(row(['Drain notices', `${moves.notices}: moved ${moves.moved} (${gap}), found no pod ${moves.failed}`], [18, 0]));
+  }
   lines.push('');
   const sessionWidths = [9, 13, 11, 8, 9, 10, 8, 10, 10, 11];
   lines.push(row(['Session', 'status', 'setup ms', 'fps', 'sent', 'received', 'lost', 'rt p50', 'rt p99', 'size'], sessionWidths));

@@ -3,6 +3,7 @@ import { LoadRecorder } from '../core/recorder.ts';
 import { percentilesText, StatusLine } from '../core/status-line.ts';
 import type { WebRtcRunOptions } from './args.ts';
 import { buildWebRtcReport, type WebRtcReport } from './report.ts';
+import { IceServerSource } from './ice-servers.ts';
 import { SyntheticSession, type SessionObserver } from './session.ts';
 
 /** After sending stops, frames still in flight (jitter buffers, the server's queue) get this long. */
@@ -52,6 +53,8 @@ export async function runWebRtcLoad(options: WebRtcRunOptions, environment: RunE
     },
   };
 
+  // Through the endpoint's TURN relay when it lists one: outside a cluster the media pods are not reachable.
+  const ice = new IceServerSource(options.url.href, options.token, options.timeoutMs);
   const settings = {
     whipUrl: options.url.href,
     width: options.width,
@@ -59,6 +62,7 @@ export async function runWebRtcLoad(options: WebRtcRunOptions, environment: RunE
     fps: options.fps,
     timeoutMs: options.timeoutMs,
     token: options.token,
+    iceServers: () => ice.servers(),
   };
   const sessions = Array.from({ length: options.sessions }, (_, i) => new SyntheticSession(i, settings, observer));
   const starts: Promise<void>[] = [];

@@ -1,4 +1,5 @@
 import type { Histogram } from 'hdr-histogram-js';
+import type { IceServerConfig } from '../client/peer.ts';
 import { WhipHttpError, WhipPublisher } from '../client/whip.ts';
 import type { I420Frame } from '../client/i420.ts';
 import { errorCause } from '../core/error-cause.ts';
@@ -15,6 +16,8 @@ export interface PublisherSettings {
   /** Bound on each WHIP HTTP exchange (POST, DELETE). */
   readonly timeoutMs: number;
   readonly token?: string | undefined;
+  /** The endpoint's ICE servers (its TURN relay), asked for before each publish. */
+  readonly iceServers?: () => Promise<IceServerConfig[]>;
 }
 
 /** What the run as a whole wants to hear about, as it happens (timelines, progress). */
@@ -35,6 +38,31 @@ export interface SessionError {
 
 /** Sent frames remembered for matching; at 60 fps this is over a minute of frames. */
 const SEND_RING = 4096;
+/** After a refused re-publish (it reached the draining pod, or a full one), the next try waits this long. */
+const REPUBLISH_RETRY_MS = 250;
+
+/** A move's new connection, and the old one it replaces once it returns a frame. */
+interface PendingMove {
+  readonly publisher: WhipPublisher;
+  readonly old: WhipPublisher;
+  readonly move: { gapMs: number | undefined };
+}
+
+/** What the server may say on the control channel that the session acts on. */
+interface DrainNotice {
+  readonly type: 'drain';
+  readonly seconds: number;
+}
+
+function drainNotice(text: string): DrainNotice | undefined {
+  try {
+    const message = JSON.parse(text) as { type?: unknown; seconds?: unknown };
+    if (message.type === 'drain' && typeof message.seconds === 'number') return { type: 'drain', seconds: message.seconds };
+  } catch {
+    // not JSON: nothing to act on
+  }
+  return undefined;
+}
 
 /** `{ error, detail }` JSON from the service, else the text itself, shortened. */
 function serverError(status: number, body: string): string {
@@ -95,6 +123,16 @@ export class SyntheticSession {
   deleteStatus: number | undefined;
   /** Peer connection state changes to failed or disconnected while the session ran. */
   connectionProblems = 0;
+  /** Drain notices heard on the control channel. */
+  drainNotices = 0;
+  /**
+   * Each move to another pod after a drain notice: the gap in the returned video, from the last
+   * frame the draining pod returned to the first the new one did (ms), or undefined for a move that
+   * never got a frame back.
+   */
+  readonly moves: { readonly gapMs: number | undefined; readonly attempts: number }[] = [];
+  /** Drain notices after which no new publish succeeded before the old session's end. */
+  moveFailures = 0;
   readonly roundTripUs: Histogram = newLatencyHistogram(2);
 
   readonly #observer: SessionObserver;
@@ -106,6 +144,9 @@ export class SyntheticSession {
   #timer: NodeJS.Timeout | undefined;
   #sending = false;
   #closed = false;
+  #moving = false;
+  /** The new connection of a move, sent to beside the old one until it returns its first frame. */
+  #next: PendingMove | undefined;
 
   constructor(index: number, settings: PublisherSettings, observer: SessionObserver) {
     this.index = index;
@@ -138,18 +179,12 @@ export class SyntheticSession {
     this.startedAtMs = performance.now();
     try {
       this.#frames = new FrameSource(settings.width, settings.height);
-      const publisher = await WhipPublisher.publish(settings.whipUrl, {
-        timeoutMs: settings.timeoutMs,
-        ...(settings.token === undefined ? {} : { token: settings.token }),
-      });
+      const publisher = await this.#publish();
       this.#publisher = publisher;
       this.answeredAtMs = performance.now();
       this.status = 'established';
       if (this.#closed) return;
-      publisher.peer.on('frame', (frame, receivedAtMs) => this.#onFrame(frame, receivedAtMs));
-      publisher.peer.on('state', (state) => {
-        if (state === 'failed' || state === 'disconnected') this.connectionProblems++;
-      });
+      this.#listen(publisher);
       this.#startSending();
     } catch (error) {
       if (error instanceof WhipHttpError) {
@@ -160,6 +195,82 @@ export class SyntheticSession {
         this.error = { message: failureMessage(error) };
       }
     }
+  }
+
+  /** A new publish of this session's stream, with the control channel the drain notice comes on. */
+  async #publish(): Promise<WhipPublisher> {
+    const { settings } = this;
+    const iceServers = (await settings.iceServers?.()) ?? [];
+    return WhipPublisher.publish(settings.whipUrl, {
+      timeoutMs: settings.timeoutMs,
+      controlChannel: true,
+      iceServers,
+      ...(settings.token === undefined ? {} : { token: settings.token }),
+    });
+  }
+
+  /** Frames, state and control messages of `publisher`, while it is the session's current one. */
+  #listen(publisher: WhipPublisher): void {
+    const current = (): boolean => this.#publisher === publisher;
+    publisher.peer.on('frame', (frame, receivedAtMs) => {
+      if (this.#next?.publisher === publisher) this.#switchTo(this.#next, receivedAtMs);
+      if (current()) this.#onFrame(frame, receivedAtMs);
+    });
+    publisher.peer.on('state', (state) => {
+      if (current() && (state === 'failed' || state === 'disconnected')) this.connectionProblems++;
+    });
+    publisher.peer.on('message', (_label, text) => {
+      const notice = drainNotice(text);
+      if (!notice || !current()) return;
+      this.drainNotices++;
+      void this.#move(publisher, performance.now() + notice.seconds * 1000);
+    });
+  }
+
+  /**
+   * The pod is draining: publish again (the balancer sends it to another pod; a refusal, from the
+   * draining pod itself or a full one, is retried until the drain's deadline), send the frames to
+   * both connections until the new one returns its first, then switch to it and DELETE the old
+   * session: make before break, as the demo page does. The gap is from the old connection's last
+   * returned frame to the new one's first.
+   */
+  async #move(old: WhipPublisher, deadlineMs: number): Promise<void> {
+    if (this.#moving) return;
+    this.#moving = true;
+    let attempts = 0;
+    try {
+      while (!this.#closed && performance.now() < deadlineMs) {
+        attempts++;
+        let publisher: WhipPublisher;
+        try {
+          publisher = await this.#publish();
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, REPUBLISH_RETRY_MS));
+          continue;
+        }
+        if (this.#closed || this.#publisher !== old) {
+          publisher.abandon();
+          return;
+        }
+        const move: { gapMs: number | undefined; attempts: number } = { gapMs: undefined, attempts };
+        this.moves.push(move);
+        this.#next = { publisher, old, move };
+        this.#listen(publisher);
+        return;
+      }
+      if (!this.#closed) this.moveFailures++;
+    } finally {
+      this.#moving = false;
+    }
+  }
+
+  /** The new connection returned its first frame: it is the session's from now on, and the old one ends. */
+  #switchTo(next: PendingMove, receivedAtMs: number): void {
+    this.#next = undefined;
+    next.move.gapMs = this.lastFrameAtMs === undefined ? undefined : Math.max(0, receivedAtMs - this.lastFrameAtMs);
+    this.#publisher = next.publisher;
+    // The draining pod would end it anyway.
+    next.old.close().catch(() => undefined);
   }
 
   stopSending(): void {
@@ -175,6 +286,10 @@ export class SyntheticSession {
     this.stopSending();
     if (this.#closed) return;
     this.#closed = true;
+    // A move still waiting for its first frame: end the new session too.
+    const pending = this.#next;
+    this.#next = undefined;
+    if (pending) await pending.publisher.close().catch(() => 0);
     const publisher = this.#publisher;
     if (publisher === undefined) return;
     try {
@@ -213,6 +328,8 @@ export class SyntheticSession {
     this.#returned[slot] = 0;
     this.#sendTimes[slot] = performance.now();
     publisher.sendFrame(frame);
+    // A move in progress: the new connection gets the same frames until it returns one.
+    this.#next?.publisher.sendFrame(frame);
     this.lastSentId = id;
     this.sent++;
     this.#observer.frameSent(nowMs);
