@@ -1,5 +1,6 @@
 /**
- * `npm test`'s runner: every test file, in two phases, on node:test.
+ * `npm test`'s runner (after `npm run build`): the type check of everything (src, tools, test, bench)
+ * alongside, and every test file in two phases on node:test.
  *
  * Most files wait more than they compute (a server starting, Prometheus scraping, WebRTC
  * connecting, a drain), so they run TEST_CONCURRENCY at a time (default 2, one per core of the CI
@@ -10,6 +11,7 @@
  *   node --import tsx test/run.ts                   # the whole suite
  *   node --import tsx test/run.ts test/unit/x.test.ts  # some files, one at a time
  */
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { run } from 'node:test';
@@ -69,6 +71,16 @@ async function phase(files: string[], parallel: number): Promise<boolean> {
   return passed;
 }
 
+/** `tsc --noEmit` over the whole project, run beside the tests (it needs no build output). */
+function typecheck(): Promise<{ ok: boolean; output: string }> {
+  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+  const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ ok: code === 0, output })));
+}
+
 const named = process.argv.slice(2);
 let ok: boolean;
 if (named.length > 0) {
@@ -81,9 +93,13 @@ if (named.length > 0) {
   const missing = ALONE.filter((f) => !all.includes(f));
   if (missing.length > 0) throw new Error(`test/run.ts names files that do not exist: ${missing.join(', ')}`);
   const shared = all.filter((f) => !ALONE.includes(f));
+  const checked = typecheck();
   const startedMs = performance.now();
   ok = await phase(shared, concurrency());
   const sharedSeconds = (performance.now() - startedMs) / 1000;
+  const types = await checked;
+  process.stdout.write(types.ok ? '\ntsc --noEmit: no type errors\n' : `\ntsc --noEmit failed:\n${types.output}\n`);
+  ok = types.ok && ok;
   ok = (await phase(ALONE, 1)) && ok;
   const aloneSeconds = (performance.now() - startedMs) / 1000 - sharedSeconds;
   const slowest = [...secondsByFile].sort((a, b) => b[1] - a[1]).slice(0, 12);

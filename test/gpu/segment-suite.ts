@@ -21,9 +21,9 @@ import { frameBytes, type FrameLayout } from '../../src/frames/layout.ts';
 import { loadGraphModelFile } from '../../src/segmentation/graph-load.ts';
 import { runReferenceGraph } from '../../src/segmentation/graph-reference.ts';
 import { loadPhoto, photosAvailable, SKIMAGE_DATA } from '../segmentation/photos.ts';
+import { requireOrSkip } from '../tools.ts';
 
-const photosMissing = !photosAvailable();
-if (photosMissing && process.env.CI === 'true') throw new Error(`CI needs ${SKIMAGE_DATA}/astronaut.png (python3-skimage)`);
+const photosMissing = requireOrSkip(photosAvailable(), `scikit-image's photos (${SKIMAGE_DATA})`, 'apt-get install python3-skimage');
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
@@ -243,7 +243,7 @@ export function segmentationSuite(options: () => { libraryPath?: string }): void
     }
   });
 
-  describe('the selfie model at its input size', { skip: photosMissing ? `no ${SKIMAGE_DATA}/astronaut.png (python3-skimage)` : false }, () => {
+  describe('the selfie model at its input size', { skip: photosMissing }, () => {
     let model: GraphModel;
     let seg: CudaSegmenter & { dispose(): void };
     let rgba: Uint8Array;

@@ -16,10 +16,10 @@ import { FallbackKernels } from '../../src/cuda/fallback.ts';
 import { createWasmKernels, referenceApply, type EffectJob, type EffectKernels } from '../../src/effects/index.ts';
 import { frameBytes, type FrameLayout } from '../../src/frames/layout.ts';
 import { checkParity, maxAbsDiff, randomFrame, runKernels, smallCases } from '../gpu/parity-cases.ts';
+import { requireOrSkip } from '../tools.ts';
 
 const compiler = hostCompilerAvailable();
-if (!compiler && process.env.CI === 'true') throw new Error('CI needs a host C++ compiler (g++) for the CUDA emulator tests');
-const skip = compiler ? false : 'no host C++ compiler (g++): the emulated CUDA driver cannot be built';
+const skip = requireOrSkip(compiler, 'a host C++ compiler (g++) for the CUDA emulator', 'apt-get install g++');
 
 describe('CUDA backend on the emulated driver', { skip }, () => {
   let lib: string;

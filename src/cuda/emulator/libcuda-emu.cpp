@@ -25,6 +25,7 @@
  */
 #include "cuda-emu.h"
 
+#include <setjmp.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -387,25 +389,65 @@ bool checkArgs(const KernelEntry &k, void **params) {
 
 /* ---- the grid executor ---- */
 
+/*
+ * One fiber per thread of a block, for kernels with barriers. A fiber is started once (makecontext)
+ * and then lives on: it runs the kernel for its thread, parks, and runs it again for the next block
+ * or grid it is resumed for. Switches are _setjmp/_longjmp, which save no signal mask: swapcontext
+ * makes a system call on every switch (two per thread per barrier), which dominated the emulator's
+ * time.
+ */
 struct Fiber {
-  ucontext_t context;
+  ucontext_t context;  // its first start only
+  jmp_buf resume;      // where it is parked: at a barrier, or after its kernel
   std::vector<char> stack;
   uint3 thread;
-  bool done;
-  bool waiting;
+  bool started = false;
+  bool done = false;
+  bool waiting = false;
 };
 
 const size_t kFiberStackBytes = 64 * 1024;
 
-thread_local ucontext_t schedulerContext;
+thread_local jmp_buf schedulerResume;
 thread_local Fiber *currentFiber = nullptr;
 thread_local const KernelEntry *currentKernel = nullptr;
 thread_local void **currentParams = nullptr;
-thread_local std::vector<Fiber> fibers;
+// A deque: growing it never moves a fiber (their stacks hold pointers into it).
+thread_local std::deque<Fiber> fibers;
 
-void fiberMain() {
-  currentKernel->run(currentParams);
-  currentFiber->done = true;
+/* Parks the running fiber and returns to the scheduler; returns when the fiber is resumed. */
+__attribute__((noinline)) void parkFiber() {
+  if (_setjmp(currentFiber->resume) == 0) _longjmp(schedulerResume, 1);
+}
+
+[[noreturn]] void fiberMain() {
+  for (;;) {
+    currentKernel->run(currentParams);
+    currentFiber->done = true;
+    parkFiber();
+  }
+}
+
+/* Runs `f` until it parks (at a barrier or at its kernel's end). */
+__attribute__((noinline)) void resumeFiber(Fiber &f) {
+  currentFiber = &f;
+  threadIdx = f.thread;
+  if (_setjmp(schedulerResume) != 0) return;
+  if (!f.started) {
+    f.started = true;
+    setcontext(&f.context);
+  }
+  _longjmp(f.resume, 1);
+}
+
+/* Sets a fiber up to start at fiberMain on its own stack (getcontext returns twice: kept apart). */
+__attribute__((noinline)) void prepareFiber(Fiber &f) {
+  if (f.stack.size() < kFiberStackBytes) f.stack.resize(kFiberStackBytes);
+  getcontext(&f.context);
+  f.context.uc_stack.ss_sp = f.stack.data();
+  f.context.uc_stack.ss_size = f.stack.size();
+  f.context.uc_link = nullptr;
+  makecontext(&f.context, fiberMain, 0);
 }
 
 /* Runs the grid on this OS thread; kernels without barriers run thread after thread. */
@@ -437,12 +479,7 @@ CUresult runGrid(const KernelEntry &k, uint3 grid, uint3 block, void **params) {
         blockIdx = uint3{bx, by, bz};
         for (unsigned i = 0; i < threads; ++i) {
           Fiber &f = fibers[i];
-          if (f.stack.size() < kFiberStackBytes) f.stack.resize(kFiberStackBytes);
-          getcontext(&f.context);
-          f.context.uc_stack.ss_sp = f.stack.data();
-          f.context.uc_stack.ss_size = f.stack.size();
-          f.context.uc_link = &schedulerContext;
-          makecontext(&f.context, fiberMain, 0);
+          if (!f.started) prepareFiber(f);
           f.thread = uint3{i % block.x, (i / block.x) % block.y, i / (block.x * block.y)};
           f.done = false;
           f.waiting = false;
@@ -452,9 +489,7 @@ CUresult runGrid(const KernelEntry &k, uint3 grid, uint3 block, void **params) {
             Fiber &f = fibers[i];
             if (f.done) continue;
             f.waiting = false;
-            threadIdx = f.thread;
-            currentFiber = &f;
-            swapcontext(&schedulerContext, &f.context);
+            resumeFiber(f);
           }
           unsigned done = 0, waiting = 0;
           for (unsigned i = 0; i < threads; ++i) {
@@ -464,6 +499,8 @@ CUresult runGrid(const KernelEntry &k, uint3 grid, uint3 block, void **params) {
           if (done == threads) break;
           if (done > 0 || waiting != threads) {
             std::fprintf(stderr, "cuda-emu: %s: threads of block (%u,%u,%u) diverged at __syncthreads()\n", k.name, bx, by, bz);
+            // Some fibers are parked inside the kernel: start every one afresh next time.
+            for (Fiber &f : fibers) f.started = false;
             currentFiber = nullptr;
             return CUDA_ERROR_LAUNCH_FAILED;
           }
@@ -482,7 +519,7 @@ void __syncthreads() {
     std::abort();
   }
   currentFiber->waiting = true;
-  swapcontext(&currentFiber->context, &schedulerContext);
+  parkFiber();
 }
 
 extern "C" {
