@@ -18,7 +18,9 @@ Prometheus scrape, the rate[2m] window and a KEDA poll to see it):
                                                            last quarter (scale-up, then scale-down)
 
   --duration D   shorten or lengthen the scenario (30s, 2m, ...); demo keeps its 1:2:1 shape
-  --rate R       demo's peak rate in requests per second (default 40)
+  --rate R       demo's peak rate in requests per second (default: with --in-cluster the peak
+                 scripts/deploy.sh --demo sized, a multiple of one pod's knee, from the
+                 ConfigMap rtc-demo; otherwise, or when there is none, 40)
   --clients C    how the clients take a refusal (503, 429):
                    polite    wait what Retry-After says, jittered (the default)
                    storm     retry at once, ignoring Retry-After (what hey and impatient
@@ -79,7 +81,7 @@ esac
 shift
 
 HOST=""
-RATE=40
+RATE=""
 CLIENTS=polite
 IN_CLUSTER=0
 while [[ $# -gt 0 && "$1" != "--" ]]; do
@@ -131,6 +133,19 @@ if [[ -z "$HOST" ]]; then
   if [[ "$IN_CLUSTER" == 1 ]]; then HOST="http://gpu-media.rtc.svc"; else HOST="http://localhost:8080"; fi
 fi
 EXTRA_ARGS=("$@")
+# The demo's peak: as given, else what deploy.sh --demo measured (3 x one pod's knee), else 40.
+RATE_SOURCE="--rate"
+if [[ -z "$RATE" ]]; then
+  RATE=40
+  RATE_SOURCE="the default; scripts/deploy.sh --demo sizes it to the pods"
+  if [[ "$SCENARIO" == demo && "$IN_CLUSTER" == 1 && "${RTC_LOAD_DRY_RUN:-0}" != 1 ]]; then
+    SIZED="$(kubectl -n rtc get configmap rtc-demo -o jsonpath='{.data.peak-rate}' 2>/dev/null || true)"
+    if [[ "$SIZED" =~ ^[1-9][0-9]*$ ]]; then
+      RATE="$SIZED"
+      RATE_SOURCE="sized by deploy.sh --demo: $(kubectl -n rtc get configmap rtc-demo -o jsonpath='{.data.pods-at-peak}' 2>/dev/null || true) pods at the peak"
+    fi
+  fi
+fi
 if [[ "$SCENARIO" == demo && "$CLIENTS" == storm ]]; then
   echo "demo_load_gen.sh: demo is an open loop (each scheduled request sent once, never retried): --clients storm is for baseline, moderate, heavy and sustained" >&2
   exit 2
@@ -166,6 +181,7 @@ if [[ "$SCENARIO" == demo ]]; then
   HOLD=$((SECONDS_PLANNED - 2 * QUARTER > 0 ? SECONDS_PLANNED - 2 * QUARTER : 1))
   PLAN=(--stages "${QUARTER}s:${RATE},${HOLD}s:${RATE},${QUARTER}s:0")
   echo "   ramp to ${RATE} req/s over ${QUARTER}s, hold ${HOLD}s, ramp down over ${QUARTER}s; ${PIXELS} frames, ${ITERS} iterations"
+  echo "   the peak: ${RATE_SOURCE}"
 else
   PLAN=(--concurrency "$CONCURRENCY" --duration "${SECONDS_PLANNED}s")
   echo "   ${SECONDS_PLANNED}s at concurrency ${CONCURRENCY}, ${PIXELS} frames, ${ITERS} iterations"

@@ -36,6 +36,16 @@ Usage: scripts/deploy.sh [options]
                               says otherwise), the dashboard, the in-cluster load generator's
                               NetworkPolicy (k8s/load), and one replica to start; prints the
                               next commands
+  --demo-rate R               the demo scenario's peak in requests/s, instead of sizing it
+  --demo-peak-multiple M      --demo sizes the demo itself: the capacity planner runs in the
+                              cluster against the one warm pod (rtc-load plan, 1920x1080 x8,
+                              the demo scenario's requests), and the peak is M times that pod's
+                              knee (default 3: the HPA goes to about four pods). It is kept in
+                              the ConfigMap rtc-demo, which demo_load_gen.sh demo --in-cluster
+                              reads. Then the GPU quota is checked (GKE, with gcloud) and the
+                              GPU nodes the peak needs are pre-warmed (k8s/load/gpu-prewarm.yaml)
+  --no-prewarm                size the demo, but start no placeholder pods (cold GPU nodes
+                              take minutes: node, driver, image)
   --image REGISTRY/IMAGE      the image built by build_and_push.sh (default ghcr.io/rtc-scale/gpu-media)
   --tag TAG                   its tag (the GPU overlay uses TAG-cuda, as build_and_push.sh
                               builds it; default: the overlay's own)
@@ -47,6 +57,12 @@ Usage: scripts/deploy.sh [options]
                               kubectl; nothing is applied)
   --dry-run                   print the commands instead of running them
   -h, --help                  show this help
+
+Demo sizing (override with the environment):
+  DEMO_PLAN_MAX_RATE     the planner's first ramp top, req/s (default 200; doubled, up to
+                         twice more, while the knee is above the ramp)
+  DEMO_PLAN_STEPS        steps per ramp (default 6), DEMO_PLAN_STEP_SECONDS (default 10)
+  TURN_WAIT_SECONDS      how long to wait for the relay's addresses (default 300)
 
 Chart versions (override with the environment):
   KPS_CHART_VERSION      kube-prometheus-stack  (default 67.11.0)
@@ -76,6 +92,9 @@ webrtc_given=false
 autoscaler_given=false
 image=""
 tag=""
+demo_rate=""
+demo_multiple=3
+prewarm=true
 
 need_value() {
   if [[ $# -lt 2 || -z "$2" ]]; then
@@ -114,6 +133,17 @@ while [[ $# -gt 0 ]]; do
       shift
       ;;
     --demo) demo=true ;;
+    --demo-rate)
+      need_value "$@"
+      demo_rate="$2"
+      shift
+      ;;
+    --demo-peak-multiple)
+      need_value "$@"
+      demo_multiple="$2"
+      shift
+      ;;
+    --no-prewarm) prewarm=false ;;
     --turn-host)
       need_value "$@"
       turn_host="$2"
@@ -159,6 +189,14 @@ done
 if [[ "${demo}" == true ]]; then
   [[ "${autoscaler_given}" == true ]] || autoscaler=keda
   [[ "${webrtc_given}" == true ]] || webrtc=turn
+fi
+if [[ -n "${demo_rate}" ]] && ! [[ "${demo_rate}" =~ ^[1-9][0-9]*$ ]]; then
+  echo "--demo-rate must be a whole number of requests per second" >&2
+  exit 2
+fi
+if ! [[ "${demo_multiple}" =~ ^([1-9][0-9]*)(\.[0-9]+)?$ ]]; then
+  echo "--demo-peak-multiple must be a number of at least 1, e.g. 3 or 2.5" >&2
+  exit 2
 fi
 if [[ -n "${tag}" && "${tag}" == latest ]]; then
   echo "--tag latest is refused (the Gatekeeper policy and rollbacks need a pinned tag)" >&2
@@ -231,6 +269,10 @@ fi
 
 # shellcheck source=scripts/lib/run.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/run.sh"
+# The in-cluster rtc-load Job (the demo's capacity planner); it reads ROOT.
+ROOT="${repo_root}"
+# shellcheck source=scripts/lib/rtc-load.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/rtc-load.sh"
 
 kc() {
   run kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} "$@"
@@ -443,6 +485,142 @@ if [[ "${demo}" == true ]]; then
   kc -n rtc scale deployment/gpu-media --replicas=1
 fi
 
+# ---- demo sizing --------------------------------------------------------------------------------
+# The load the demo offers is sized to the pods it runs on: rtc-load plan in the cluster against the
+# one warm pod finds the knee (the most that pod serves within the p95 SLO), the peak is a multiple
+# of it, and the GPU nodes the peak needs are checked against the project's quota and kept warm.
+sizing_summary=""
+# A whole number from a JSON document on stdin: node, since Node 20 is what npx rtc-load needs anyway.
+json_number() {
+  node -e 'let t = ""; process.stdin.on("data", (c) => (t += c)).on("end", () => { const v = new Function("r", "return " + process.argv[1])(JSON.parse(t)); process.stdout.write(v === undefined || v === null ? "" : String(v)); });' "$1"
+}
+size_demo() {
+  local knee="" lower="" max_rate="${DEMO_PLAN_MAX_RATE:-200}" steps="${DEMO_PLAN_STEPS:-6}" step_seconds="${DEMO_PLAN_STEP_SECONDS:-10}"
+  local peak pods attempt report pod_ip
+  if ! [[ "${max_rate}" =~ ^[1-9][0-9]*$ && "${steps}" =~ ^[1-9][0-9]*$ && "${step_seconds}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "DEMO_PLAN_MAX_RATE, DEMO_PLAN_STEPS and DEMO_PLAN_STEP_SECONDS must be whole numbers" >&2
+    exit 2
+  fi
+  if [[ -n "${demo_rate}" ]]; then
+    peak="${demo_rate}"
+    sizing_summary="Demo peak: ${peak} req/s (--demo-rate; not sized)."
+  elif [[ "${dry_run}" == true ]]; then
+    # What would run: the planner's Job against the one warm pod.
+    RTC_LOAD_IN_CLUSTER=1 RTC_LOAD_DRY_RUN=1 RTC_LOAD_IMAGE="${RTC_LOAD_IMAGE:-POD_IMAGE}" \
+      run_rtc_load plan "http://POD_IP:8080/process?pixels=1920x1080&iters=8" --method POST --max-rate "${max_rate}" \
+      --steps "${steps}" --step-duration "${step_seconds}s" --repeats 2 --json --progress-interval 10s
+    peak="KNEE_TIMES_${demo_multiple}"
+    sizing_summary="Demo peak: ${demo_multiple} x the knee the planner finds (dry run)."
+  else
+    pod_ip="$(kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc get pods -l app.kubernetes.io/name=gpu-media \
+      --field-selector=status.phase=Running -o jsonpath='{.items[0].status.podIP}')"
+    if [[ -z "${pod_ip}" ]]; then
+      echo "demo sizing: no running gpu-media pod to measure; pass --demo-rate" >&2
+      exit 1
+    fi
+    echo "Sizing the demo: rtc-load plan against one pod (${pod_ip}), about $((2 * (steps + 1) * step_seconds)) s a ramp"
+    for attempt in 1 2 3; do
+      report="$(RTC_LOAD_IN_CLUSTER=1 run_rtc_load plan "http://${pod_ip}:8080/process?pixels=1920x1080&iters=8" --method POST \
+        --max-rate "${max_rate}" --steps "${steps}" --step-duration "${step_seconds}s" --repeats 2 --json --progress-interval 10s |
+        tee /dev/stderr | grep '^{' | tail -n 1)" || true
+      knee="$(json_number 'Math.floor(r.podCapacityRps)' <<<"${report:-null}" 2>/dev/null || true)"
+      lower="$(json_number 'r.kneeIsLowerBound' <<<"${report:-null}" 2>/dev/null || true)"
+      [[ "${lower}" == true && "${attempt}" -lt 3 ]] || break
+      echo "No knee up to ${max_rate} req/s: the pod does more; again up to $((max_rate * 2)) req/s"
+      max_rate=$((max_rate * 2))
+    done
+    if ! [[ "${knee}" =~ ^[1-9][0-9]*$ ]]; then
+      echo "demo sizing: the planner found no rate the pod serves within the SLO (kubectl -n rtc logs -l app.kubernetes.io/name=rtc-load); pass --demo-rate" >&2
+      exit 1
+    fi
+    peak="$(node -e 'process.stdout.write(String(Math.ceil(Number(process.argv[1]) * Number(process.argv[2]))))' "${knee}" "${demo_multiple}")"
+    sizing_summary="Demo peak: ${peak} req/s = ${demo_multiple} x one pod's knee, ${knee} req/s."
+    if [[ "${lower}" == true ]]; then
+      sizing_summary="${sizing_summary} (No knee up to ${max_rate} req/s: one pod does at least that; raise DEMO_PLAN_MAX_RATE.)"
+    fi
+  fi
+  # The pods at the peak: the planner's headroom (80% of the knee), as the HPA settles there.
+  if [[ "${peak}" =~ ^[0-9]+$ && "${knee:-}" =~ ^[1-9][0-9]*$ ]]; then
+    pods="$(node -e 'process.stdout.write(String(Math.ceil(Number(process.argv[1]) / (0.8 * Number(process.argv[2])))))' "${peak}" "${knee}")"
+  else
+    # No knee measured (--demo-rate, a dry run): the multiple's pods at 80% each, as if measured.
+    pods="$(node -e 'process.stdout.write(String(Math.ceil(Number(process.argv[1]) / 0.8)))' "${demo_multiple}")"
+  fi
+  kubectl create configmap rtc-demo --namespace rtc \
+    --from-literal=peak-rate="${peak}" --from-literal=knee-rps="${knee:-}" --from-literal=pods-at-peak="${pods}" \
+    --dry-run=client -o yaml >"${work}/rtc-demo.yaml"
+  kc apply -f "${work}/rtc-demo.yaml"
+  sizing_summary="${sizing_summary}
+About ${pods} pods at the peak (one GPU each)."
+
+  # The demo shows scale-down too: 2 minutes of lower demand, then one pod a minute (the drain's
+  # pace: each removed pod may drain calls for a minute). k8s/hpa-keda-latency.yaml keeps 5 minutes
+  # and one pod per 2 minutes for production.
+  if [[ "${autoscaler}" == keda ]]; then
+    kc -n rtc patch scaledobjects.keda.sh gpu-media --type merge \
+      -p '{"spec":{"advanced":{"horizontalPodAutoscalerConfig":{"behavior":{"scaleDown":{"stabilizationWindowSeconds":120,"selectPolicy":"Min","policies":[{"type":"Pods","value":1,"periodSeconds":60}]}}}}}}'
+  fi
+
+  [[ "${overlay}" == gpu ]] || return 0
+  # GPUs: the peak's pods plus one for a rollout's surge, against what the project may still have.
+  local gpus=$((pods + 1)) available=""
+  available="$(gpu_quota_left)"
+  if [[ -n "${available}" ]] && ((available < gpus - 1)); then
+    echo "warning: the peak needs ${gpus} GPUs (${pods} pods and one spare) and the project's quota leaves ${available} more beyond those in use:" >&2
+    echo "  the HPA will ask for pods that stay Pending. Request more quota (IAM & Admin > Quotas, ${quota_metric:-GPUs} in ${quota_region:-the region})" >&2
+    echo "  or lower the peak (--demo-peak-multiple)." >&2
+    sizing_summary="${sizing_summary}
+GPU quota: ${available} more available, the peak needs up to ${gpus}: NOT ENOUGH (see the warning above)."
+  elif [[ -n "${available}" ]]; then
+    sizing_summary="${sizing_summary}
+GPU quota: ${available} more available, the peak needs up to ${gpus}."
+  fi
+  if [[ "${prewarm}" == true ]]; then
+    # One placeholder per pod beyond the first, and one for a rollout's surge: nodes up, driver and
+    # image ready. gpu-media's pods preempt them at once; a preempted one is not recreated.
+    local pod_image i
+    pod_image="$(kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} -n rtc get deployment gpu-media -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null || true)"
+    sed "s#^\\( *image: \\)ghcr.io/rtc-scale/gpu-media:.*\$#\\1${pod_image:-ghcr.io/rtc-scale/gpu-media:0.1.0-cuda}#" \
+      "${repo_root}/k8s/load/gpu-prewarm.yaml" >"${work}/gpu-prewarm-template.yaml"
+    kc -n rtc delete pods -l app.kubernetes.io/name=gpu-prewarm --ignore-not-found
+    for ((i = 1; i <= pods; i++)); do
+      sed "s/^  name: gpu-prewarm\$/  name: gpu-prewarm-${i}/" "${work}/gpu-prewarm-template.yaml"
+      echo "---"
+    done >"${work}/gpu-prewarm.yaml"
+    kc apply -f "${work}/gpu-prewarm.yaml"
+    sizing_summary="${sizing_summary}
+Pre-warming ${pods} GPU nodes (kubectl -n rtc get pods -l app.kubernetes.io/name=gpu-prewarm): a new GPU node takes
+about 5-8 minutes (node, driver, image); start the talk once they run, and new pods start in about 30 s."
+  else
+    sizing_summary="${sizing_summary}
+No pre-warm (--no-prewarm): each new pod waits for a new GPU node, about 5-8 minutes (node, driver,
+image), so p95 stays over the SLO that long during the ramp."
+  fi
+}
+
+# What the GKE project may still use of the GPU the pool has (regional quota minus usage; the
+# global GPUS_ALL_REGIONS too), from the GPU nodes' providerID; empty when that cannot be known
+# (not GKE, no gcloud, no GPU node yet).
+quota_metric=""
+quota_region=""
+gpu_quota_left() {
+  [[ "${dry_run}" == false ]] && command -v gcloud >/dev/null 2>&1 || return 0
+  local node provider accelerator project zone quotas
+  node="$(kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} get nodes -l cloud.google.com/gke-accelerator \
+    -o jsonpath='{.items[0].spec.providerID} {.items[0].metadata.labels.cloud\.google\.com/gke-accelerator}' 2>/dev/null || true)"
+  provider="${node%% *}"
+  accelerator="${node#* }"
+  [[ "${provider}" =~ ^gce://([^/]+)/([^/]+)/ ]] || return 0
+  project="${BASH_REMATCH[1]}"
+  zone="${BASH_REMATCH[2]}"
+  quota_region="${zone%-*}"
+  # nvidia-l4 -> NVIDIA_L4_GPUS, nvidia-tesla-t4 -> NVIDIA_T4_GPUS
+  quota_metric="$(tr '[:lower:]-' '[:upper:]_' <<<"${accelerator}" | sed 's/_TESLA//')_GPUS"
+  quotas="$(gcloud compute regions describe "${quota_region}" --project "${project}" --format=json 2>/dev/null || true)"
+  [[ -n "${quotas}" ]] || return 0
+  json_number "(() => { const q = (r.quotas || []).find((x) => x.metric === '${quota_metric}'); return q ? Math.floor(q.limit - q.usage) : undefined; })()" <<<"${quotas}"
+}
+
 # The relay's addresses, last: a load balancer can take minutes, and everything else is in place
 # by now. One Service per protocol (turn-udp, turn-tcp): a mixed-protocol one gets no address on
 # most GKE clusters.
@@ -492,16 +670,19 @@ if [[ "${dry_run}" == false ]]; then
 fi
 
 if [[ "${demo}" == true ]]; then
+  size_demo
   cat <<NEXT
 
 Demo deployed: overlay ${overlay}, KEDA p95 autoscaling (${autoscaler}), WebRTC ${webrtc}, one replica.
+${sizing_summary}
 Next, each in its own terminal:
   kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80    # dashboard "rtc-scale / gpu-media"
   kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090:9090
   kubectl -n rtc get hpa -w                             # one resource type per watch
   kubectl -n rtc get pods -l app.kubernetes.io/name=gpu-media -w
-  scripts/demo_load_gen.sh demo --in-cluster          # ramp up, hold, ramp down, from inside the cluster
-  npx rtc-load plan --help                             # how many pods and GPUs a load needs
+  kubectl proxy --port 8001                             # the demo page: http://localhost:8001/api/v1/namespaces/rtc/services/gpu-media:http/proxy/
+  scripts/demo_load_gen.sh demo --in-cluster          # ramp to the sized peak, hold, ramp down, from inside the cluster
+After the talk: kubectl -n rtc delete pods -l app.kubernetes.io/name=gpu-prewarm   # the warm GPU nodes go
 NEXT
   [[ "${turn_missing}" == false ]] || exit 1
   exit 0

@@ -25,6 +25,12 @@ Environment:
   MAX_NODES           per zone                     (default: 4)
   SPOT                true for Spot VMs            (default: false)
 
+GPU quota: before anything is created, the pool's most GPUs (MAX_NODES x GPU_COUNT x its zones:
+NODE_LOCATIONS, else 3 for a region, 1 for a zone) are checked against the project's quota for the
+GPU in the region (e.g. NVIDIA_L4_GPUS; Spot VMs: PREEMPTIBLE_NVIDIA_L4_GPUS) and against
+GPUS_ALL_REGIONS. A new project usually has none: the script stops and says what to request
+(IAM & Admin > Quotas), unless --skip-quota-check.
+
 Driver: the GPU image's PTX (ISA 8.0) needs an NVIDIA driver R525 or newer (CUDA 12.0+).
 "latest" installs the newest driver the node's GKE version supports (R535 or newer on every
 current GKE version); docs/kubernetes.md, "CUDA and the driver".
@@ -32,6 +38,7 @@ current GKE version); docs/kubernetes.md, "CUDA and the driver".
 Options:
   --create-cluster   create CLUSTER first (VPC-native, Dataplane V2 so NetworkPolicies are
                      enforced, one small autoscaling CPU pool) unless it exists
+  --skip-quota-check create the pool whatever the quota says (nodes beyond it never come up)
   --dry-run          print the gcloud commands instead of running them
   -h, --help         show this help
 USAGE
@@ -39,10 +46,12 @@ USAGE
 
 create_cluster=false
 dry_run=false
+quota_check=true
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --create-cluster) create_cluster=true ;;
     --dry-run) dry_run=true ;;
+    --skip-quota-check) quota_check=false ;;
     -h | --help)
       usage
       exit 0
@@ -96,6 +105,44 @@ fi
 if ((MIN_NODES > MAX_NODES)); then
   echo "MIN_NODES (${MIN_NODES}) is above MAX_NODES (${MAX_NODES})" >&2
   exit 2
+fi
+
+# The GPUs the pool may hold at most, against the quota the project has for them.
+case "${LOCATION}" in
+  *-*-[a-z]) zones=1 region="${LOCATION%-*}" ;;
+  *) zones=3 region="${LOCATION}" ;;
+esac
+if [[ -n "${NODE_LOCATIONS}" ]]; then
+  IFS=, read -r -a node_zones <<<"${NODE_LOCATIONS}"
+  zones=${#node_zones[@]}
+fi
+gpus_max=$((MAX_NODES * GPU_COUNT * zones))
+# nvidia-l4 -> NVIDIA_L4_GPUS, nvidia-tesla-t4 -> NVIDIA_T4_GPUS (Spot: PREEMPTIBLE_…)
+quota_metric="$(tr '[:lower:]-' '[:upper:]_' <<<"${GPU_TYPE}" | sed 's/_TESLA//')_GPUS"
+[[ "${SPOT}" == true ]] && quota_metric="PREEMPTIBLE_${quota_metric}"
+quota_left() {
+  # $1: the JSON of a region or of the project; $2: the metric. Empty when the quota is not listed.
+  node -e 'let t = ""; process.stdin.on("data", (c) => (t += c)).on("end", () => { const q = (JSON.parse(t).quotas || []).find((x) => x.metric === process.argv[1]); process.stdout.write(q ? String(Math.floor(q.limit - q.usage)) : ""); });' "$2" <<<"$1"
+}
+if [[ "${quota_check}" == true ]]; then
+  if [[ "${dry_run}" == true ]]; then
+    echo "# quota check: ${gpus_max} GPUs (MAX_NODES ${MAX_NODES} x GPU_COUNT ${GPU_COUNT} x ${zones} zone(s)) against ${quota_metric} in ${region} and GPUS_ALL_REGIONS"
+    run gcloud compute regions describe "${region}" --project "${PROJECT_ID}" --format=json
+    run gcloud compute project-info describe --project "${PROJECT_ID}" --format=json
+  else
+    regional="$(quota_left "$(gcloud compute regions describe "${region}" --project "${PROJECT_ID}" --format=json)" "${quota_metric}")"
+    global="$(quota_left "$(gcloud compute project-info describe --project "${PROJECT_ID}" --format=json)" GPUS_ALL_REGIONS)"
+    short=""
+    [[ -n "${regional}" && "${regional}" -lt "${gpus_max}" ]] && short="${quota_metric} in ${region}: ${regional} left"
+    [[ -n "${global}" && "${global}" -lt "${gpus_max}" ]] && short="${short:+${short}; }GPUS_ALL_REGIONS: ${global} left"
+    if [[ -n "${short}" ]]; then
+      echo "The pool may grow to ${gpus_max} GPUs (MAX_NODES ${MAX_NODES} x GPU_COUNT ${GPU_COUNT} x ${zones} zone(s)), more than the quota allows (${short})." >&2
+      echo "Request more (console: IAM & Admin > Quotas, filter ${quota_metric} and GPUS_ALL_REGIONS; approval can take a day)," >&2
+      echo "or lower MAX_NODES or NODE_LOCATIONS; --skip-quota-check creates the pool anyway." >&2
+      exit 1
+    fi
+    echo "GPU quota: ${regional:-?} ${quota_metric} left in ${region}, ${global:-?} GPUS_ALL_REGIONS; the pool needs at most ${gpus_max}"
+  fi
 fi
 
 if [[ "${create_cluster}" == true ]]; then

@@ -24,6 +24,8 @@ import { DaemonSet, type IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet'
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Job } from 'kubernetes-models/batch/v1/Job';
+import { PriorityClass } from 'kubernetes-models/scheduling.k8s.io/v1/PriorityClass';
+import { Pod } from 'kubernetes-models/v1/Pod';
 import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
@@ -172,6 +174,7 @@ const MODELS: Record<string, Model> = {
   'v1/ServiceAccount': model((o) => new ServiceAccount(o), 'kubernetes-models/v1/ServiceAccount', 'IServiceAccount'),
   'v1/ConfigMap': model((o) => new ConfigMap(o), 'kubernetes-models/v1/ConfigMap', 'IConfigMap'),
   'v1/Secret': model((o) => new Secret(o), 'kubernetes-models/v1/Secret', 'ISecret'),
+  'v1/Pod': model((o) => new Pod(o), 'kubernetes-models/v1/Pod', 'IPod'),
   'apps/v1/Deployment': model((o) => new Deployment(o), 'kubernetes-models/apps/v1/Deployment', 'IDeployment'),
   'apps/v1/DaemonSet': model((o) => new DaemonSet(o), 'kubernetes-models/apps/v1/DaemonSet', 'IDaemonSet'),
   'autoscaling/v2/HorizontalPodAutoscaler': model(
@@ -181,6 +184,7 @@ const MODELS: Record<string, Model> = {
   ),
   'policy/v1/PodDisruptionBudget': model((o) => new PodDisruptionBudget(o), 'kubernetes-models/policy/v1/PodDisruptionBudget', 'IPodDisruptionBudget'),
   'batch/v1/Job': model((o) => new Job(o), 'kubernetes-models/batch/v1/Job', 'IJob'),
+  'scheduling.k8s.io/v1/PriorityClass': model((o) => new PriorityClass(o), 'kubernetes-models/scheduling.k8s.io/v1/PriorityClass', 'IPriorityClass'),
   'networking.k8s.io/v1/NetworkPolicy': model((o) => new NetworkPolicy(o), 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', 'INetworkPolicy'),
   // components/pod-deletion-cost
   'rbac.authorization.k8s.io/v1/Role': model((o) => new Role(o), 'kubernetes-models/rbac.authorization.k8s.io/v1/Role', 'IRole'),

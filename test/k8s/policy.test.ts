@@ -67,11 +67,11 @@ function build(name: string): Build {
 
 /** Workload manifests outside the builds (kustomize components are in the builds). */
 function fileWorkloads(): Build {
-  const files = ['observability/dcgm-exporter.yaml', 'observability/dcgm-exporter-gke.yaml', 'k8s/gpu-media-deployment.yaml'];
+  const files = ['observability/dcgm-exporter.yaml', 'observability/dcgm-exporter-gke.yaml', 'k8s/gpu-media-deployment.yaml', 'k8s/load/gpu-prewarm.yaml'];
   return { name: 'manifest files', objects: files.flatMap((f) => parseObjects(fs.readFileSync(path.join(ROOT, f), 'utf8'))) };
 }
 
-const WORKLOAD_KINDS = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
+const WORKLOAD_KINDS = new Set(['Deployment', 'DaemonSet', 'StatefulSet', 'Pod']);
 
 interface Workload {
   readonly build: string;
@@ -85,6 +85,12 @@ function workloads(b: Build): Workload[] {
   return b.objects
     .filter((o) => WORKLOAD_KINDS.has(o.kind))
     .map((o) => {
+      // A bare Pod (the demo's GPU placeholders) is its own template.
+      if (o.kind === 'Pod') {
+        const pod = o as unknown as { spec?: IPodSpec; metadata: { labels?: Record<string, string> } };
+        assert.ok(pod.spec, `${b.name}: Pod/${o.metadata.name} has no spec`);
+        return { build: b.name, id: `Pod/${o.metadata.namespace}/${o.metadata.name}`, object: o, pod: pod.spec, podLabels: pod.metadata.labels ?? {} };
+      }
       const spec = (o as unknown as IDeployment).spec;
       assert.ok(spec?.template.spec, `${b.name}: ${o.kind}/${o.metadata.name} has no pod spec`);
       return {
@@ -206,7 +212,7 @@ function hardening(w: Workload, b: Build): Violation[] {
     for (const e of c.env ?? [])
       if (/SECRET|PASSWORD|TOKEN|CREDENTIAL|_KEY$/.test(e.name) && e.value !== undefined) v('envSecret', `${name}: ${e.name} as a literal; use a secretKeyRef`);
   }
-  const selector = (w.object as unknown as IDeployment).spec?.selector.matchLabels ?? {};
+  const selector = (w.object as unknown as IDeployment).spec?.selector?.matchLabels ?? {};
   if (!Object.entries(selector).every(([k, val]) => w.podLabels[k] === val)) v('selector', 'selector does not match the template labels');
   if (w.object.kind === 'Deployment') {
     const pdb = b.objects.some(

@@ -155,3 +155,46 @@ test('deploy.sh --pod-deletion-cost refuses clusters older than Kubernetes 1.30,
   const rendered = run('scripts/deploy.sh', ['--render', '--pod-deletion-cost']);
   assert.match(rendered.stdout, /kind: ValidatingAdmissionPolicy\n/);
 });
+
+test('gke_create_gpu_pool.sh checks the GPU quota before it creates anything, and says what to request', () => {
+  // A gcloud that answers the quota queries (limit and usage) and logs every other call.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-gcloud-'));
+  try {
+    const log = path.join(dir, 'calls.log');
+    fs.writeFileSync(
+      path.join(dir, 'gcloud'),
+      `#!/usr/bin/env bash
+echo "$*" >>"${log}"
+case "$*" in
+  "compute regions describe"*) echo '{"quotas":[{"metric":"NVIDIA_L4_GPUS","limit":4,"usage":1},{"metric":"CPUS","limit":24,"usage":0}]}' ;;
+  "compute project-info describe"*) echo '{"quotas":[{"metric":"GPUS_ALL_REGIONS","limit":'"$FAKE_GLOBAL"',"usage":1}]}' ;;
+esac
+exit 0
+`,
+      { mode: 0o755 },
+    );
+    const pool = (env: Record<string, string>) => {
+      fs.writeFileSync(log, '');
+      const r = run('scripts/gke_create_gpu_pool.sh', [], { PATH: `${dir}:${process.env.PATH}`, PROJECT_ID: 'p', LOCATION: 'us-central1', ...env });
+      return { ...r, calls: fs.readFileSync(log, 'utf8') };
+    };
+    // 2 nodes in each of a region's 3 zones: 6 L4s, 3 left.
+    const short = pool({ MAX_NODES: '2', FAKE_GLOBAL: '8' });
+    assert.equal(short.status, 1, short.stderr);
+    assert.match(short.stderr, /may grow to 6 GPUs .*NVIDIA_L4_GPUS in us-central1: 3 left/);
+    assert.match(short.stderr, /IAM & Admin > Quotas/);
+    assert.doesNotMatch(short.calls, /node-pools create/, 'nothing created');
+    // One zone, 3 nodes: fits the region, but not the project's GPUS_ALL_REGIONS.
+    const global = pool({ MAX_NODES: '3', NODE_LOCATIONS: 'us-central1-a', FAKE_GLOBAL: '2' });
+    assert.equal(global.status, 1);
+    assert.match(global.stderr, /GPUS_ALL_REGIONS: 1 left/);
+    const fits = pool({ MAX_NODES: '1', FAKE_GLOBAL: '8' });
+    assert.equal(fits.status, 0, fits.stderr);
+    assert.match(fits.stdout, /GPU quota: 3 NVIDIA_L4_GPUS left in us-central1, 7 GPUS_ALL_REGIONS; the pool needs at most 3/);
+    assert.match(fits.calls, /container node-pools create gpu-pool/);
+    assert.equal(pool({ MAX_NODES: '2', FAKE_GLOBAL: '8', SPOT: 'true' }).status, 0, 'Spot VMs have their own quota (not listed here: not checked)');
+    assert.equal(run('scripts/gke_create_gpu_pool.sh', ['--skip-quota-check', '--dry-run'], { PROJECT_ID: 'p' }).stdout.includes('quota check'), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

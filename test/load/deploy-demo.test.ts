@@ -60,10 +60,17 @@ esac
 echo "$*" >>"$FAKE_LOG"
 # What is applied, for the test to read (the script's files go with it).
 if [[ "$1" == apply && "$2" == -f && -f "$3" ]]; then cat "$3" >>"$FAKE_LOG"; fi
+if [[ "$*" == "apply -f -" ]]; then cat >>"$FAKE_LOG"; fi
 case "$*" in
   *"get service turn-udp"*) printf '%s' "\${FAKE_TURN_UDP:-}" ;;
   *"get service turn-tcp"*) printf '%s' "\${FAKE_TURN_TCP:-}" ;;
   *"get secret"*) exit 1 ;;
+  *"status.podIP"*) printf '10.4.1.5' ;;
+  *"get deployment gpu-media"*) printf 'us-central1-docker.pkg.dev/p/rtc/gpu-media:0.1.0-cuda' ;;
+  *"get pods -l job-name="*) echo pod/rtc-load-1 ;;
+  *"logs -f job/"*) echo "10.0s/2m  offered 20.0/s"; echo "\${FAKE_PLAN_JSON:-}" ;;
+  *"get job/"*) printf 1 ;;
+  *"get nodes -l cloud.google.com/gke-accelerator"*) printf '%s' "\${FAKE_NODE:-}" ;;
 esac
 exit 0
 `,
@@ -80,7 +87,7 @@ test('deploy.sh --webrtc turn: the relay\'s two addresses are waited for last, a
   const log = join(dir, 'calls.log');
   const deployWith = (env: Record<string, string>) => {
     writeFileSync(log, '');
-    const result = spawnSync(join(REPO_ROOT, 'scripts/deploy.sh'), ['--demo', '--skip-helm', '--pod-cidr', '10.4.0.0/14'], {
+    const result = spawnSync(join(REPO_ROOT, 'scripts/deploy.sh'), ['--demo', '--demo-rate', '50', '--skip-helm', '--pod-cidr', '10.4.0.0/14'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
       timeout: 60_000,
@@ -106,4 +113,62 @@ test('deploy.sh --webrtc turn: the relay\'s two addresses are waited for last, a
   assert.ok(restart > done.calls.findIndex((c) => c.includes('hpa-keda-latency.yaml')), `the relay last: ${done.calls.join('\n')}`);
   const ice = done.calls.filter((c) => c.trim().startsWith('ICE_SERVERS: ')).map((c) => Buffer.from(c.trim().slice('ICE_SERVERS: '.length), 'base64').toString());
   assert.deepEqual(ice, ['[]', '[{"urls":["turn:203.0.113.10:3478?transport=udp","turn:203.0.113.11:3478?transport=tcp"]}]'], 'first without URLs (coturn starts), then both addresses');
+});
+
+test('deploy.sh --demo sizes the demo: the planner in the cluster against one pod, the peak a multiple of its knee, quota and warm GPU nodes', (t) => {
+  if (!haveTool(t, 'kubectl')) return;
+  const dir = mkdtempSync(join(tmpdir(), 'fake-kubectl-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = fakeKubectl(dir);
+  // gcloud: the region's L4 quota, 2 left.
+  writeFileSync(join(bin, 'gcloud'), `#!/usr/bin/env bash\necho "gcloud $*" >>"$FAKE_LOG"\necho '{"quotas":[{"metric":"NVIDIA_L4_GPUS","limit":3,"usage":1}]}'\n`, { mode: 0o755 });
+  const log = join(dir, 'calls.log');
+  const deployWith = (args: string[], env: Record<string, string>) => {
+    writeFileSync(log, '');
+    const result = spawnSync(join(REPO_ROOT, 'scripts/deploy.sh'), ['--demo', '--skip-helm', '--pod-cidr', '10.4.0.0/14', '--turn-host', '203.0.113.10', ...args], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_LOG: log, FAKE_NODE: 'gce://p/us-central1-a/gke-rtc-gpu-1 nvidia-l4', ...env },
+    });
+    return { ...result, calls: readFileSync(log, 'utf8') };
+  };
+
+  const sized = deployWith([], { FAKE_PLAN_JSON: JSON.stringify({ podCapacityRps: 42.5, kneeIsLowerBound: false, steps: [] }) });
+  assert.equal(sized.status, 0, sized.stderr);
+  // The planner: a Job with gpu-media's image against the pod itself (not the Service), the demo's requests.
+  assert.match(sized.calls, /- 'plan'\n\s+- 'http:\/\/10\.4\.1\.5:8080\/process\?pixels=1920x1080&iters=8'/);
+  assert.match(sized.calls, /image: us-central1-docker\.pkg\.dev\/p\/rtc\/gpu-media:0\.1\.0-cuda/);
+  // 3 x 42 req/s; at 80% of the knee a pod, 4 pods; kept for demo_load_gen.sh.
+  assert.match(sized.stdout, /Demo peak: 126 req\/s = 3 x one pod's knee, 42 req\/s/);
+  assert.match(sized.stdout, /About 4 pods at the peak/);
+  assert.match(sized.calls, /peak-rate: "126"\n\s+pods-at-peak: "4"\nkind: ConfigMap\n[\s\S]*?name: rtc-demo/);
+  // The demo's faster scale-down, at the drain's pace.
+  assert.match(sized.calls, /patch scaledobjects\.keda\.sh gpu-media --type merge -p .*"stabilizationWindowSeconds":120.*"periodSeconds":60/);
+  // Quota: 5 GPUs wanted (4 pods and a spare), 2 left: said plainly.
+  assert.match(sized.calls, /gcloud compute regions describe us-central1 --project p --format=json/);
+  assert.match(sized.stderr, /the peak needs 5 GPUs .* the project's quota leaves 2 more/);
+  // Warm nodes: 4 placeholders with the pod's image.
+  const placeholders = [...sized.calls.matchAll(/^ {2}name: (gpu-prewarm-\d+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(placeholders, ['gpu-prewarm-1', 'gpu-prewarm-2', 'gpu-prewarm-3', 'gpu-prewarm-4']);
+  assert.match(sized.stdout, /Pre-warming 4 GPU nodes/);
+
+  // No knee on the ramp: the ramp's top doubles, twice at most; then the knee is an "at least".
+  const above = deployWith(['--demo-peak-multiple', '2', '--no-prewarm'], { FAKE_PLAN_JSON: JSON.stringify({ podCapacityRps: 190, kneeIsLowerBound: true }) });
+  assert.equal(above.status, 0, above.stderr);
+  assert.deepEqual([...above.calls.matchAll(/- '--max-rate'\n\s+- '(\d+)'/g)].map((m) => m[1]), ['200', '400', '800']);
+  assert.match(above.stdout, /Demo peak: 380 req\/s = 2 x one pod's knee, 190 req\/s\. \(No knee up to 800 req\/s/);
+  assert.match(above.stdout, /No pre-warm .* about 5-8 minutes/);
+  assert.doesNotMatch(above.calls, /gpu-prewarm-1/);
+
+  // The peak given: no planner.
+  const given = deployWith(['--demo-rate', '90'], {});
+  assert.equal(given.status, 0, given.stderr);
+  assert.doesNotMatch(given.calls, /- 'plan'/);
+  assert.match(given.stdout, /Demo peak: 90 req\/s \(--demo-rate; not sized\)/);
+  // A planner that finds nothing within the SLO: stop, say why.
+  const none = deployWith([], { FAKE_PLAN_JSON: JSON.stringify({ podCapacityRps: 0, kneeIsLowerBound: false }) });
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /found no rate the pod serves within the SLO/);
+  assert.equal(spawnSync(join(REPO_ROOT, 'scripts/deploy.sh'), ['--demo', '--demo-peak-multiple', 'lots'], { encoding: 'utf8' }).status, 2);
 });

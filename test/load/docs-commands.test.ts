@@ -136,7 +136,7 @@ test("docs/load-generator.md's scenario table is demo_load_gen.sh's: every scena
     iters: m[5],
   }));
   assert.ok(scenarios.length >= 5, 'the script lists its scenarios');
-  const rate = /^RATE=(\d+)$/m.exec(script)?.[1];
+  const rate = /^\s*RATE=(\d+)$/m.exec(script)?.[1];
   const rows = new Map(
     [...read('docs/load-generator.md').matchAll(/^\| (\w+) \| (.+?) \| (\d+x\d+) \| (\d+) \| (\d+)(m|s) \|$/gm)].map((m) => [m[1], { load: m[2] ?? '', pixels: m[3], iters: m[4], seconds: Number(m[5]) * (m[6] === 'm' ? 60 : 1) }]),
   );
