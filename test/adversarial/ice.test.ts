@@ -170,15 +170,20 @@ test('trickle PATCHes and ICE restarts are rate-limited per peer: 429 with Retry
   assert.equal(session.status, 201, session.body);
   const statuses: number[] = [];
   let retryAfter: string | null = null;
+  const sentAtMs = performance.now();
   for (let i = 0; i < 20; i++) {
     const res = await trickle(session.resource, 'a=mid:0\r\na=end-of-candidates\r\n');
     await res.arrayBuffer();
     statuses.push(res.status);
     if (res.status === 429) retryAfter = res.headers.get('retry-after');
   }
-  // A burst of twice ICE_TRICKLE_PER_SECOND, then refusals (a token or two refills meanwhile).
+  // A burst of twice ICE_TRICKLE_PER_SECOND, then refusals: what refilled while the PATCHes were
+  // sent is all that passes beyond the burst (a loaded machine sends them more slowly).
+  const seconds = (performance.now() - sentAtMs) / 1000;
+  const bound = 10 + Math.ceil(seconds * 5);
   assert.ok(statuses.slice(0, 10).every((s) => s === 204), JSON.stringify(statuses));
-  assert.ok(statuses.filter((s) => s === 429).length >= 7, JSON.stringify(statuses));
+  assert.ok(statuses.includes(429), JSON.stringify(statuses));
+  assert.ok(statuses.filter((s) => s === 204).length <= bound, `${JSON.stringify(statuses)} in ${seconds.toFixed(2)} s (at most ${bound})`);
   assert.equal(retryAfter, '1');
   assert.equal((await trickle(ordinary.resourceUrl, 'a=mid:0\r\na=end-of-candidates\r\n')).status, 204, 'the ordinary session trickles');
 

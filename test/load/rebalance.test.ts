@@ -76,13 +76,13 @@ async function startBalancer(t: TestContext, ports: readonly number[]): Promise<
   return port;
 }
 
-/** Runs 8 s of closed-loop load (4 connections, opened at once); the second replica comes up once the first has answered 300 requests. Returns its share of what followed. */
+/** Runs 4 s of closed-loop load (4 connections, opened at once); the second replica comes up once the first has answered 300 requests. Returns its share of what followed. */
 async function newReplicaShare(t: TestContext, extraArgs: readonly string[]): Promise<{ share: number; afterStart: number }> {
   const [portA, portB] = [await freePort(), await freePort()];
   const first = await startReplica(portA);
   t.after(() => stopReplica(first));
   const balancer = await startBalancer(t, [portA, portB]);
-  const run = runRtcLoad([`http://127.0.0.1:${balancer}/process?pixels=64x64`, '--concurrency', '4', '--duration', '8s', ...extraArgs], 30_000);
+  const run = runRtcLoad([`http://127.0.0.1:${balancer}/process?pixels=64x64`, '--concurrency', '4', '--duration', '4s', ...extraArgs], 30_000);
   // The second replica comes up once the load is flowing (the CLI's start-up time varies).
   await waitUntil('the first replica to answer 300 requests', () => first.count >= 300, { timeoutMs: 20_000 });
   const second = await startReplica(portB);
