@@ -3,8 +3,8 @@
  * alongside, and every test file in two phases on node:test.
  *
  * Most files wait more than they compute (a server starting, Prometheus scraping, WebRTC
- * connecting, a drain), so they run TEST_CONCURRENCY at a time (default 2, one per core of the CI
- * machine). The files in ALONE measure the machine itself (goodput against the capacity they just
+ * connecting, a drain), so they run TEST_CONCURRENCY at a time (default 3: on the 2-core CI machine
+ * the cores stay busy while some files wait). The files in ALONE measure the machine itself (goodput against the capacity they just
  * measured, latency bounds, event-loop stalls, a load tool's percentiles and knee) and run one at a
  * time afterwards, with nothing else on the cores. Exits 1 when any test fails.
  *
@@ -27,7 +27,6 @@ const ALONE = [
   'test/adversarial/cost.test.ts',
   'test/adversarial/accounting.test.ts',
   'test/adversarial/memory.test.ts',
-  'test/webrtc/capacity.test.ts',
   'test/load/plan.test.ts',
   'test/load/latency.test.ts',
   'test/load/outcomes.test.ts',
@@ -36,8 +35,23 @@ const ALONE = [
   'test/load/retry.test.ts',
 ];
 
+/** The longest files of the shared phase (over 20 s), started first so that none of them is left to finish alone at the end. */
+const LONGEST = [
+  'test/soak/soak.test.ts',
+  'test/webrtc/rollout.test.ts',
+  'test/load/deploy-demo.test.ts',
+  'test/adversarial/webrtc.test.ts',
+  'test/load/docs-run.test.ts',
+  'test/fleet/fleet.test.ts',
+  'test/fleet/forward.test.ts',
+  'test/integration/api.test.ts',
+  'test/load/webrtc.test.ts',
+  'test/load/output.test.ts',
+  'test/observability/prometheus-integration.test.ts',
+];
+
 function concurrency(): number {
-  const value = Number(process.env.TEST_CONCURRENCY ?? '2');
+  const value = Number(process.env.TEST_CONCURRENCY ?? '3');
   if (!Number.isInteger(value) || value < 1) throw new Error(`TEST_CONCURRENCY must be a positive integer, not ${process.env.TEST_CONCURRENCY}`);
   return value;
 }
@@ -90,9 +104,9 @@ if (named.length > 0) {
     .filter((d) => d.isDirectory())
     .flatMap((d) => readdirSync(path.join(ROOT, 'test', d.name)).filter((f) => f.endsWith('.test.ts')).map((f) => `test/${d.name}/${f}`))
     .sort();
-  const missing = ALONE.filter((f) => !all.includes(f));
+  const missing = [...ALONE, ...LONGEST].filter((f) => !all.includes(f));
   if (missing.length > 0) throw new Error(`test/run.ts names files that do not exist: ${missing.join(', ')}`);
-  const shared = all.filter((f) => !ALONE.includes(f));
+  const shared = [...LONGEST, ...all.filter((f) => !ALONE.includes(f) && !LONGEST.includes(f))];
   const checked = typecheck();
   const startedMs = performance.now();
   ok = await phase(shared, concurrency());
