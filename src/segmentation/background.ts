@@ -9,26 +9,28 @@
  */
 import { chromaSize, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import type { FrameMemory } from '../effects/kernel-types.ts';
+import type { KernelExports } from '../effects/wasm-exports.ts';
 import type { SegmentationModel } from './runtime.ts';
 import type { MaskStateView } from './mask-state.ts';
 
-/** The exports of assembly/segment.ts (and the shared kernels it reuses), as the host sees them. */
-export interface SegmentKernelExports {
-  resizeRgbaToInput(src: number, w: number, h: number, dst: number, W: number, H: number, scale: number, offset: number): void;
-  resizeI420ToInput(y: number, u: number, v: number, w: number, h: number, dst: number, W: number, H: number, scale: number, offset: number): void;
-  maskUpdate(prob: number, state: number, n: number, newWeightQ8: number, fresh: number): void;
-  maskToQuarter(mask: number, mw: number, mh: number, w: number, h: number, dst: number, lo: number, hi: number): void;
-  downsample4(src: number, w: number, h: number, channels: number, dst: number): void;
-  upsample2x(src: number, sw: number, sh: number, channels: number, dst: number, scratch: number): void;
-  upsample2xScratch(sw: number, channels: number): number;
-  blendPlane(src: number, dst: number, w: number, h: number, channels: number, bg: number, bgStride: number, mask: number, maskStride: number): void;
-  blendConstant(src: number, dst: number, w: number, h: number, channels: number, colour: number, mask: number, maskStride: number): void;
-  blur(src: number, dst: number, width: number, height: number, channels: number, scratch: number): void;
-  scratch3x3(width: number, channels: number): number;
-  gaussian(src: number, dst: number, width: number, height: number, channels: number, sigma: number, scratch: number, plane: number): void;
-  gaussianScratch(width: number, height: number, channels: number, sigma: number): number;
-  gaussianPlaneScratch(width: number, height: number, channels: number, sigma: number): number;
-}
+/** The exports of assembly/segment.ts (and the shared kernels it reuses) that the background effects call. */
+export type SegmentKernelExports = Pick<
+  KernelExports,
+  | 'resizeRgbaToInput'
+  | 'resizeI420ToInput'
+  | 'maskUpdate'
+  | 'maskToQuarter'
+  | 'downsample4'
+  | 'upsample2x'
+  | 'upsample2xScratch'
+  | 'blendPlane'
+  | 'blendConstant'
+  | 'blur'
+  | 'scratch3x3'
+  | 'gaussian'
+  | 'gaussianScratch'
+  | 'gaussianPlaneScratch'
+>;
 
 /**
  * The feathering ramp on the (smoothed) probability, in bytes: at or below EDGE_LOW is background,
