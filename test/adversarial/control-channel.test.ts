@@ -11,7 +11,7 @@ import { CONTROL_ERROR_CODES } from '../../src/errors.ts';
 import { ClientPeer } from '../../tools/rtc-load/client/peer.ts';
 import { WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { metricValue } from '../helpers.ts';
-import { metricsText } from '../webrtc/support.ts';
+import { listenOnLoopback, metricsText } from '../webrtc/support.ts';
 import { waitUntil } from '../wait.ts';
 
 const CHANGES_PER_SECOND = 5;
@@ -36,10 +36,7 @@ before(async () => {
     }),
     { logger: false },
   );
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
-  const address = ctx.app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  base = `http://127.0.0.1:${address.port}`;
+  base = await listenOnLoopback(ctx.app);
   ordinary = await WhipPublisher.publish(`${base}/whip?effect=invert`, { controlChannel: true });
 });
 

@@ -14,7 +14,7 @@ import { configWith } from '../../src/config.ts';
 import { ClientPeer } from '../../tools/rtc-load/client/peer.ts';
 import { WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { metricValue } from '../helpers.ts';
-import { CARD, metricsText } from '../webrtc/support.ts';
+import { CARD, listenOnLoopback, metricsText } from '../webrtc/support.ts';
 import { waitUntil } from '../wait.ts';
 
 /** This host's first non-loopback IPv4 address: the one range the server is told it may probe. */
@@ -48,10 +48,7 @@ before(async () => {
     }),
     { logger: false },
   );
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
-  const address = ctx.app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  base = `http://127.0.0.1:${address.port}`;
+  base = await listenOnLoopback(ctx.app);
   ordinary = await WhipPublisher.publish(`${base}/whip?effect=invert`);
   stopFrames = ordinary.startFrames(15, () => CARD);
 });

@@ -31,7 +31,7 @@ import { parseCommandLine } from '../../tools/rtc-load/http/args.ts';
 import { parsePlanCommandLine } from '../../tools/rtc-load/plan/args.ts';
 import { parseWebRtcCommandLine } from '../../tools/rtc-load/webrtc/args.ts';
 import { haveTool, which } from '../tools.ts';
-import { REPO_ROOT } from './fixtures.ts';
+import { mapLimited, REPO_ROOT } from './fixtures.ts';
 
 const DOCS = ['README.md', 'DEMO_SCRIPT.md', 'ARCHITECTURE.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 const read = (path: string): string => readFileSync(join(REPO_ROOT, path), 'utf8');
@@ -155,15 +155,6 @@ function run(file: string, args: readonly string[], options: { env?: NodeJS.Proc
 }
 
 /** At most `limit` at a time. */
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
-
 /** One call per distinct command line (the docs repeat some). */
 function distinct(calls: readonly Call[]): Call[] {
   const seen = new Map<string, Call>();
@@ -191,7 +182,7 @@ test('kubectl: every call is one kubectl accepts (run against an API server that
     'apiVersion: v1\nkind: Config\nclusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: none, user: {token: none}}]\ncontexts: [{name: none, context: {cluster: none, user: none}}]\ncurrent-context: none\n',
   );
   const problems: string[] = [];
-  await eachLimited(distinct(callsOf('kubectl')), 4, async (call) => {
+  await mapLimited(distinct(callsOf('kubectl')), 4, async (call) => {
     // `kubectl proxy` serves until stopped: on a port of its own here, and it passes once it serves.
     const serves = call.argv[1] === 'proxy';
     const args = serves ? call.argv.slice(1).map((w, i, all) => (all[i - 1] === '--port' || all[i - 1] === '-p' ? '0' : w)) : call.argv.slice(1);
@@ -215,7 +206,7 @@ test('gcloud: every call passes gcloud\'s own argument checks (logged out, nothi
   const dir = mkdtempSync(join(tmpdir(), 'docs-gcloud-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const problems: string[] = [];
-  await eachLimited(distinct(callsOf('gcloud')), 3, async (call) => {
+  await mapLimited(distinct(callsOf('gcloud')), 3, async (call) => {
     const env = { PATH: process.env.PATH, HOME: dir, CLOUDSDK_CONFIG: join(dir, 'gcloud'), CLOUDSDK_CORE_DISABLE_PROMPTS: '1', CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: 'true', CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: 'true' };
     const result = await run('gcloud', call.argv.slice(1), { env, timeoutMs: 60_000 });
     // 2 is gcloud's exit status for a command line it refuses (unknown flag, bad value, missing argument).
@@ -259,7 +250,7 @@ test('scripts: each call runs as written in the script\'s own dry run, and what 
   const problems: string[] = [];
   const scriptCalls = distinct(CALLS.filter((c) => SCRIPTS.has(c.argv[0] ?? '')));
   assert.ok(scriptCalls.some((c) => c.argv[0] === 'deploy.sh' && c.argv.includes('--demo')));
-  await eachLimited(scriptCalls, 3, async (call) => {
+  await mapLimited(scriptCalls, 3, async (call) => {
     const script = join(REPO_ROOT, 'scripts', call.argv[0] ?? '');
     const loads = call.argv[0] === 'load_gen.sh' || call.argv[0] === 'demo_load_gen.sh';
     if (call.argv[0] === 'local_fleet.sh') return;

@@ -83,3 +83,15 @@ export function parseReport(result: CliResult): Record<string, unknown> & {
   if (text === '' || text.includes('\n')) throw new Error(`expected one JSON line on stdout, got: ${text.slice(0, 500)}\nstderr: ${result.stderr}`);
   return JSON.parse(text);
 }
+
+/** `fn` over `items`, at most `limit` at a time (commands each in their own process); results in order. */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i] as T);
+    }),
+  );
+  return results;
+}

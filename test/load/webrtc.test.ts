@@ -8,7 +8,7 @@ import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { codeGeometry, MAX_FRAME_ID, readFrameId, writeFrameId } from '../../tools/rtc-load/webrtc/frame-id.ts';
 import { FrameSource } from '../../tools/rtc-load/webrtc/frames.ts';
 import type { WebRtcReport } from '../../tools/rtc-load/webrtc/report.ts';
-import { REPO_ROOT, runRtcLoad, type CliResult } from './fixtures.ts';
+import { mapLimited, REPO_ROOT, runRtcLoad, type CliResult } from './fixtures.ts';
 import { waitUntil } from '../wait.ts';
 
 const IDS = [0, 1, 2, 0x5a5a5a, 123_456, MAX_FRAME_ID];
@@ -192,15 +192,7 @@ test('rtc-load webrtc: bad arguments exit 2, --help exits 0', async () => {
     ['http://127.0.0.1:9/whip', 'webrtc'],
   ];
   // Each is its own process: three at a time.
-  const runs = [['webrtc', '--help'], ...refusals];
-  const answers: CliResult[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 3 }, async () => {
-      for (let i = next++; i < runs.length; i = next++) answers[i] = await runRtcLoad(runs[i]!, 30_000);
-    }),
-  );
-  const [help, ...results] = answers as [CliResult, ...CliResult[]];
+  const [help, ...results] = (await mapLimited([['webrtc', '--help'], ...refusals], 3, (args) => runRtcLoad(args, 30_000))) as [CliResult, ...CliResult[]];
   refusals.forEach((args, i) => {
     const result = results[i]!;
     assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);

@@ -16,6 +16,7 @@ import YAML from 'yaml';
 import { createMetrics, FRAME_BUCKETS_SECONDS, LATENCY_BUCKETS_SECONDS } from '../../src/metrics.ts';
 import { freePort } from '../ports.ts';
 import { haveTool } from '../tools.ts';
+import { waitUntil } from '../wait.ts';
 
 const PROCESS_SLO_SECONDS = 0.25;
 const FRAME_SLO_SECONDS = 0.02;
@@ -139,13 +140,12 @@ test('Prometheus\'s p95 over the service\'s histograms is within 10% of the exac
   };
   // Every case scraped once: its count is there. (Prometheus hands new targets to its scrapers
   // a few seconds after it starts.)
-  const deadline = performance.now() + 60_000;
-  for (;;) {
-    const scraped = await query('count by (job) (app_request_latency_seconds_count)').catch(() => []);
-    if (scraped.length === CASES.length) break;
-    assert.ok(performance.now() < deadline, `Prometheus did not scrape all ${CASES.length} cases in 60 s:\n${log}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  await waitUntil(`Prometheus to scrape all ${CASES.length} cases`, async () => (await query('count by (job) (app_request_latency_seconds_count)')).length === CASES.length, {
+    timeoutMs: 60_000,
+    intervalMs: 250,
+    untilNoError: true,
+    detail: () => log,
+  });
 
   const rows: string[] = [];
   for (const [i, c] of CASES.entries()) {

@@ -9,13 +9,18 @@ import { testApp } from '../helpers.ts';
 export const WIDTH = 320;
 export const HEIGHT = 240;
 
-/** A listening app on 127.0.0.1 (WebRTC needs real sockets), closed when the test ends. */
+/** Starts `app` listening on 127.0.0.1 (WebRTC needs real sockets) and returns its base URL. */
+export async function listenOnLoopback(app: AppContext['app']): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return `http://127.0.0.1:${address.port}`;
+}
+
+/** A listening app on 127.0.0.1, closed when the test ends. */
 export async function listeningApp(t: TestContext, overrides: Partial<Config> = {}): Promise<{ ctx: AppContext; base: string }> {
   const ctx = await testApp(t, { sessionDrainSeconds: 0, sloAdmission: false, ...overrides });
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
-  const address = ctx.app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return { ctx, base: `http://127.0.0.1:${address.port}` };
+  return { ctx, base: await listenOnLoopback(ctx.app) };
 }
 
 /** Publishes via WHIP and makes sure the connection is closed when the test ends, pass or fail. */
