@@ -144,14 +144,15 @@ test('--html writes a self-contained report; Prometheus series are sampled into 
     '--rate',
     '50',
     '--duration',
-    '1200ms',
+    '2s',
     '--json',
     '--html',
     htmlPath,
     '--prometheus',
     prometheus.baseUrl,
+    // A query may take as long as the interval: 500 ms leaves a busy test machine room to answer.
     '--prometheus-interval',
-    '200ms',
+    '500ms',
   ]);
   assert.equal(result.code, 0, result.stderr);
   const report = parseReport(result);
