@@ -10,7 +10,9 @@
  *
  * Both passes are 16-bit fixed point on i32x4.dot_i16x8_s (8 multiply-adds per instruction):
  * symmetric taps are paired, t_k = a[-k] + a[+k] (t_0 = 2 a[0] with half the centre weight), and
- * the t of two consecutive k are interleaved so that one dot product applies (w_k, w_k+1).
+ * the t of two consecutive k are interleaved so that one dot product applies (w_k, w_k+1); an even
+ * r leaves t_r alone, interleaved with zeros (reading no rows for a weight of 0: at sigma 2, r 6,
+ * that was an eighth of the loads and multiplies).
  * Precision (intermediate and weights), chosen so that the result is always within 1 of the exact
  * value the f64 reference rounds:
  * - weights are round(w * 2^s), s as large as the i16 lanes and the i32 sums allow: vertical
@@ -39,7 +41,7 @@ const HORIZONTAL_MAX_SHIFT = 17;
 const Q6: i32 = 6;
 
 // Scratch layout: i16 vertical weights [r + 2] | i16 horizontal weights [r + 2] |
-// i32 row-offset pairs [r + 2] | i16 Q6 row with r + 1 pixels of padding each side (+ slack).
+// i32 row-offset pairs [r + 1] (room for r + 2) | i16 Q6 row with r + 1 pixels of padding each side (+ slack).
 // @ts-ignore: decorator
 @inline
 function weightsBytes(r: i32): i32 {
@@ -92,8 +94,8 @@ export function gaussian(src: usize, dst: usize, width: i32, height: i32, channe
 }
 
 /**
- * Writes the fixed-point weights q[0..r+1] (q[0] for the doubled centre, q[r+1] = 0 so taps go in
- * pairs) and returns their shift s.
+ * Writes the fixed-point weights q[0..r+1] (q[0] for the doubled centre, q[r+1] = 0: the last
+ * pair's splat of an even r reads it) and returns their shift s.
  */
 function quantiseWeights(sigma: f64, r: i32, q: usize, maxShift: i32): i32 {
   const denom = 2 * sigma * sigma;
@@ -131,7 +133,8 @@ function verticalChunk(src: usize, offs: usize, qw: usize, r: i32, shift: i32, r
   let acc2 = acc0;
   let acc3 = acc0;
   const base = src + <usize>i;
-  for (let k = 0; k <= r; k += 2) {
+  let k = 0;
+  for (; k < r; k += 2) {
     const o = offs + <usize>(k << 3);
     const a0 = v128.load(base + <usize>load<i32>(o));
     const b0 = v128.load(base + <usize>load<i32>(o, 4));
@@ -146,6 +149,20 @@ function verticalChunk(src: usize, offs: usize, qw: usize, r: i32, shift: i32, r
     acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(s0lo, s1lo), w));
     acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(s0hi, s1hi), w));
     acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(s0hi, s1hi), w));
+  }
+  if (k == r) {
+    // An even radius leaves tap r without a partner: paired with zeros rather than a row of weight 0.
+    const o = offs + <usize>(k << 3);
+    const a0 = v128.load(base + <usize>load<i32>(o));
+    const b0 = v128.load(base + <usize>load<i32>(o, 4));
+    const s0lo = i16x8.add(i16x8.extend_low_i8x16_u(a0), i16x8.extend_low_i8x16_u(b0));
+    const s0hi = i16x8.add(i16x8.extend_high_i8x16_u(a0), i16x8.extend_high_i8x16_u(b0));
+    const z = i16x8.splat(0);
+    const w = v128.load32_splat(qw + <usize>(k << 1));
+    acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(zipLo(s0lo, z), w));
+    acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(s0lo, z), w));
+    acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(s0hi, z), w));
+    acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(s0hi, z), w));
   }
   const rnd = i32x4.splat(1 << (shift - Q6 - 1));
   const sh = shift - Q6;
@@ -166,7 +183,8 @@ function horizontalChunk(row: usize, qw: usize, r: i32, shift: i32, c: i32, out:
   const step = <usize>(c << 1);
   let l = p;
   let rr = p;
-  for (let k = 0; k <= r; k += 2) {
+  let k = 0;
+  for (; k < r; k += 2) {
     const t0lo = i16x8.add(v128.load(l), v128.load(rr));
     const t0hi = i16x8.add(v128.load(l, 16), v128.load(rr, 16));
     l -= step;
@@ -180,6 +198,16 @@ function horizontalChunk(row: usize, qw: usize, r: i32, shift: i32, c: i32, out:
     acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(t0lo, t1lo), w));
     acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(t0hi, t1hi), w));
     acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(t0hi, t1hi), w));
+  }
+  if (k == r) {
+    const t0lo = i16x8.add(v128.load(l), v128.load(rr));
+    const t0hi = i16x8.add(v128.load(l, 16), v128.load(rr, 16));
+    const z = i16x8.splat(0);
+    const w = v128.load32_splat(qw + <usize>(k << 1));
+    acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(zipLo(t0lo, z), w));
+    acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(t0lo, z), w));
+    acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(t0hi, z), w));
+    acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(t0hi, z), w));
   }
   const sh = shift + Q6;
   const rnd = i32x4.splat(1 << (sh - 1));
@@ -210,8 +238,6 @@ function gaussianImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, sigma: f64
       store<i32>(offs + <usize>(k << 3), clampIndex(y - k, h) * n);
       store<i32>(offs + <usize>(k << 3), clampIndex(y + k, h) * n, 4);
     }
-    store<i32>(offs + <usize>((r + 1) << 3), center);
-    store<i32>(offs + <usize>((r + 1) << 3), center, 4);
     const out = dst + <usize>center;
 
     if (n >= 16) {
