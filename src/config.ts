@@ -616,6 +616,91 @@ export const SETTINGS = {
     parse: int(1, 10_000),
     default: 10,
   },
+  // ---- captions and translation (src/speech, docs/audio.md) ----
+  captionsEngineLibrary: {
+    env: 'CAPTIONS_ENGINE_LIBRARY',
+    doc: "the speech recogniser's shared library (PocketSphinx 5prealpha; its sphinxbase is loaded from beside it). Not loadable at start-up: captions are reported unavailable, everything else runs",
+    parse: text,
+    default: 'libpocketsphinx.so.3',
+  },
+  captionsModelDir: {
+    env: 'CAPTIONS_MODEL_DIR',
+    doc: "the recogniser's model: en-us/ (acoustic model), en-us.lm.bin and cmudict-en-us.dict (Debian pocketsphinx-en-us). Missing: captions unavailable",
+    parse: text,
+    default: '/usr/share/pocketsphinx/model/en-us',
+  },
+  captionsMaxSessions: {
+    env: 'CAPTIONS_MAX_SESSIONS',
+    doc: 'sessions captioned at once on this pod, each with its own recogniser thread (about 0.3 s of CPU and 60 MB per second of speech and per session, docs/audio.md); one more is refused 503 (reason captions_full)',
+    parse: int(0, 256),
+    default: 4,
+  },
+  captionsAudioQueueMs: {
+    env: 'CAPTIONS_AUDIO_QUEUE_MS',
+    doc: "audio a captioned session may hold waiting for its recogniser; when full the oldest is dropped (app_caption_audio_dropped_seconds_total{reason=\"queue_full\"}): a recogniser that falls behind loses words, captions never lag further",
+    parse: int(100, 60_000),
+    default: 3000,
+  },
+  captionsPartialIntervalMs: {
+    env: 'CAPTIONS_PARTIAL_INTERVAL_MS',
+    doc: 'while someone speaks, a partial caption at most this often (only when its text changed)',
+    parse: int(100, 10_000),
+    default: 500,
+  },
+  captionsMaxUtteranceSeconds: {
+    env: 'CAPTIONS_MAX_UTTERANCE_SECONDS',
+    doc: 'an utterance ends (final caption) after this long even while the speaker goes on: bounds the audio kept per session and the final decode',
+    parse: int(2, 120),
+    default: 15,
+  },
+  captionsMaxTextChars: {
+    env: 'CAPTIONS_MAX_TEXT_CHARS',
+    doc: "longest caption text (and translation) delivered; a longer one is cut at a word, ending in '…'",
+    parse: int(16, 10_000),
+    default: 500,
+  },
+  captionsWebvttMaxBytes: {
+    env: 'CAPTIONS_WEBVTT_MAX_BYTES',
+    doc: "the WebVTT file of a session's captions (GET /whip/{id}/captions.vtt) keeps at most this many bytes of cues; the oldest are dropped first",
+    parse: int(1024, 64 * 1024 * 1024),
+    default: 256 * 1024,
+  },
+  captionsSseMaxSubscribers: {
+    env: 'CAPTIONS_SSE_MAX_SUBSCRIBERS',
+    doc: "Server-Sent Events streams of one session's captions (GET /whip/{id}/captions) open at once; one more gets 429",
+    parse: int(1, 10_000),
+    default: 16,
+  },
+  captionsSseMaxSeconds: {
+    env: 'CAPTIONS_SSE_MAX_SECONDS',
+    doc: 'a captions event stream is closed after this long (EventSource reconnects by itself); it also ends with its session',
+    parse: int(10, 86_400),
+    default: 3600,
+  },
+  apertiumDataDir: {
+    env: 'APERTIUM_DATA_DIR',
+    doc: "Apertium's language data (modes/<pair>.mode): the pairs installed there from the recognised language are the translate= languages offered",
+    parse: text,
+    default: '/usr/share/apertium',
+  },
+  translateQueueMax: {
+    env: 'TRANSLATE_QUEUE_MAX',
+    doc: 'sentences that may wait for one language pair (all sessions of the pod); one more is not translated (app_translations_total{outcome="queue_full"}) and its caption goes out without a translation',
+    parse: int(1, 10_000),
+    default: 32,
+  },
+  translateTimeoutMs: {
+    env: 'TRANSLATE_TIMEOUT_MS',
+    doc: "a sentence's longest wait for its translation (the pair's first sentence includes its start, about 2 s); then the caption goes out without one and the pair's process is restarted",
+    parse: int(100, 60_000),
+    default: 5000,
+  },
+  subtitleFontFile: {
+    env: 'SUBTITLE_FONT_FILE',
+    doc: 'the font subtitles=burn draws captions with (Debian fonts-dejavu-core)',
+    parse: text,
+    default: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+  },
 } as const satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -19,6 +19,7 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   ice_candidates: 'an offer or trickle PATCH would give one peer connection more than MAX_REMOTE_CANDIDATES usable candidates; `bad_request` (offer) or `unprocessable` (trickle). Candidates dropped by the address filter are counted in `app_ice_candidates_dropped_total{reason}` instead',
   backdrop_rate: 'backdrop uploads over BACKDROP_UPLOADS_PER_MINUTE, from one address on a replica or for one session on its owner; `rate_limited`',
   data_channel: 'a publisher opened a data channel other than one `control` channel (it is closed), or sent a control message over CONTROL_MESSAGE_MAX_BYTES (`payload_too_large` on the channel)',
+  captions_full: 'a session asked for captions while the pod captions CAPTIONS_MAX_SESSIONS sessions (each holds a recogniser thread); `unavailable`',
 };
 
 const CONTROL_ERRORS: Readonly<Record<ControlErrorCode, string>> = {

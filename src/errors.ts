@@ -28,6 +28,10 @@ export const ERRORS = {
   },
   unsupported_media_type: { status: 415, message: 'the Content-Type is not one this route takes' },
   unprocessable: { status: 422, message: 'well-formed but out of range: unknown effect, parameter or iters out of bounds' },
+  unsupported_language: {
+    status: 422,
+    message: 'captions= or translate= names a language this pod has no speech engine or translation pair for, or captions are unavailable here (GET /effects lists what is)',
+  },
   too_costly: { status: 422, message: 'the job would take longer than MAX_JOB_SECONDS (a live session\'s effect: longer than MAX_FRAME_EFFECT_MS a frame): ask for fewer pixels, passes or a smaller radius' },
   rate_limited: {
     status: 429,
@@ -101,7 +105,8 @@ export const isControlErrorCode = (code: ErrorCode): code is ControlErrorCode =>
  * cost: MAX_JOB_SECONDS), the memory budgets (memory), the deadline (deadline), the pressure and
  * rate-limit guards, the sessions (rate_limited for effect changes and control messages,
  * backdrop_rate, data_channel), the session registry (sessions_per_client: MAX_SESSIONS_PER_CLIENT;
- * ice_rate and ice_candidates for remote ICE).
+ * ice_rate and ice_candidates for remote ICE), the caption pipelines (captions_full:
+ * CAPTIONS_MAX_SESSIONS).
  */
 export const REJECT_REASONS = [
   'queue_full',
@@ -122,6 +127,7 @@ export const REJECT_REASONS = [
   'ice_candidates',
   'backdrop_rate',
   'data_channel',
+  'captions_full',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -249,6 +249,37 @@ export function createMetrics(options: MetricsOptions) {
       'Frames of background effects by mask: inferred (the model ran) or reused (the session was behind)',
       { mask: ['inferred', 'reused'] },
     ),
+    captionLatency: new Histogram({
+      name: 'app_caption_latency_seconds',
+      help: "End of speech (as the recogniser's voice activity places it) to the final caption handed to its listeners, translation included",
+      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10],
+      registers: [registry],
+    }),
+    captionEngineSeconds: new Counter({
+      name: 'app_caption_engine_seconds_total',
+      help: "Time the speech recogniser spent on captioned audio; its rate over app_caption_audio_seconds_total's is the engine time per second of audio",
+      registers: [registry],
+    }),
+    captionAudioSeconds: new Counter({
+      name: 'app_caption_audio_seconds_total',
+      help: 'Seconds of audio the speech recogniser decoded (16 kHz mono)',
+      registers: [registry],
+    }),
+    captionAudioDropped: knownCounter(
+      registry,
+      'app_caption_audio_dropped_seconds_total',
+      'Seconds of audio never decoded for captions, by reason: queue_full (CAPTIONS_AUDIO_QUEUE_MS was full: the oldest goes), failed (the recogniser failed or its worker died)',
+      { reason: ['queue_full', 'failed'] },
+    ),
+    captions: knownCounter(registry, 'app_captions_total', 'Captions delivered, by kind: partial (while speaking) or final (end of an utterance)', {
+      kind: ['partial', 'final'],
+    }),
+    translations: knownCounter(
+      registry,
+      'app_translations_total',
+      'Final captions sent to translation, by outcome: translated, queue_full (TRANSLATE_QUEUE_MAX), timeout (TRANSLATE_TIMEOUT_MS), failed',
+      { outcome: ['translated', 'queue_full', 'timeout', 'failed'] },
+    ),
   };
 }
 
