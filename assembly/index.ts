@@ -15,6 +15,9 @@ export function heapBase(): usize {
 export {
   resizeRgbaToInput,
   resizeI420ToInput,
+  resizeRgbaRectToInput,
+  resizeI420RectToInput,
+  maskPlaceRect,
   maskUpdate,
   maskToQuarter,
   downsample4,

@@ -42,19 +42,50 @@ function sourceCoord(d: i32, src: i32, dst: i32): f32 {
  * centres, value * scale + offset. Matches src/segmentation/cpu-mask.ts (the reference).
  */
 export function resizeRgbaToInput(src: usize, w: i32, h: i32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
+  resizeRgbaRectToInput(src, w, h, 0, 0, <f32>w, <f32>h, dst, W, H, scale, offset);
+}
+
+/**
+ * Source coordinate of output index d in a rectangle from `origin` of `size` frame pixels mapped
+ * onto `dst` samples (half-pixel centres); NaN where the sample centre falls outside the frame
+ * (more than half a pixel past its first or last pixel), else clamped to [0, src - 1].
+ */
+// @ts-ignore: decorator
+@inline
+function rectCoord(d: i32, origin: f32, size: f32, src: i32, dst: i32): f32 {
+  let s = origin + (<f32>d + 0.5) * (size / <f32>dst) - 0.5;
+  if (s < -0.5 || s > <f32>src - 0.5) return NaN;
+  if (s < 0) s = 0;
+  const max = <f32>(src - 1);
+  if (s > max) s = max;
+  return s;
+}
+
+/**
+ * A rectangle of an RGBA frame (from (rx, ry), rw x rh frame pixels, which may reach past the
+ * frame) -> model input as resizeRgbaToInput; samples outside the frame are black (0 * scale +
+ * offset). The whole frame (0, 0, w, h) is resizeRgbaToInput.
+ */
+export function resizeRgbaRectToInput(src: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
   for (let y = 0; y < H; y++) {
-    const sy = sourceCoord(y, h, H);
-    const y0 = <i32>sy;
+    const sy = rectCoord(y, ry, rh, h, H);
+    const y0 = isNaN(sy) ? 0 : <i32>sy;
     const y1 = min(h - 1, y0 + 1);
     const wy = sy - <f32>y0;
     const r0 = src + <usize>(y0 * w * 4);
     const r1 = src + <usize>(y1 * w * 4);
     for (let x = 0; x < W; x++) {
-      const sx = sourceCoord(x, w, W);
+      const sx = rectCoord(x, rx, rw, w, W);
+      const o = dst + <usize>((y * W + x) * 12);
+      if (isNaN(sx) || isNaN(sy)) {
+        store<f32>(o, offset);
+        store<f32>(o + 4, offset);
+        store<f32>(o + 8, offset);
+        continue;
+      }
       const x0 = <i32>sx;
       const x1 = min(w - 1, x0 + 1);
       const wx = sx - <f32>x0;
-      const o = dst + <usize>((y * W + x) * 12);
       for (let c = 0; c < 3; c++) {
         const a = <f32>load<u8>(r0 + <usize>(x0 * 4 + c));
         const b = <f32>load<u8>(r0 + <usize>(x1 * 4 + c));
@@ -92,18 +123,32 @@ function samplePlane(p: usize, pw: i32, ph: i32, sx: f32, sy: f32): f32 {
  * RGB. Each plane is sampled bilinearly at the output's half-pixel centre in that plane's grid.
  */
 export function resizeI420ToInput(yp: usize, up: usize, vp: usize, w: i32, h: i32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
+  resizeI420RectToInput(yp, up, vp, w, h, 0, 0, <f32>w, <f32>h, dst, W, H, scale, offset);
+}
+
+/** A rectangle of an I420 frame (in luma pixels, as resizeRgbaRectToInput) -> model input; outside the frame: black. */
+export function resizeI420RectToInput(yp: usize, up: usize, vp: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
   const cw = (w + 1) >> 1;
   const ch = (h + 1) >> 1;
+  // The chroma grid covers the luma one at (w / cw, h / ch) luma pixels per sample.
+  const kx = <f32>cw / <f32>w;
+  const ky = <f32>ch / <f32>h;
   for (let y = 0; y < H; y++) {
-    const sy = sourceCoord(y, h, H);
-    const cy = sourceCoord(y, ch, H);
+    const sy = rectCoord(y, ry, rh, h, H);
+    const cy = rectCoord(y, ry * ky, rh * ky, ch, H);
     for (let x = 0; x < W; x++) {
-      const sx = sourceCoord(x, w, W);
-      const cx = sourceCoord(x, cw, W);
+      const sx = rectCoord(x, rx, rw, w, W);
+      const cx = rectCoord(x, rx * kx, rw * kx, cw, W);
+      const o = dst + <usize>((y * W + x) * 12);
+      if (isNaN(sx) || isNaN(sy) || isNaN(cx) || isNaN(cy)) {
+        store<f32>(o, offset);
+        store<f32>(o + 4, offset);
+        store<f32>(o + 8, offset);
+        continue;
+      }
       const Y = (samplePlane(yp, w, h, sx, sy) - 16) * 1.164;
       const U = samplePlane(up, cw, ch, cx, cy) - 128;
       const V = samplePlane(vp, cw, ch, cx, cy) - 128;
-      const o = dst + <usize>((y * W + x) * 12);
       store<f32>(o, clampByte(Y + 1.596 * V) * scale + offset);
       store<f32>(o + 4, clampByte(Y - 0.813 * V - 0.391 * U) * scale + offset);
       store<f32>(o + 8, clampByte(Y + 2.018 * U) * scale + offset);
@@ -133,6 +178,43 @@ export function maskUpdate(prob: usize, state: usize, n: i32, newWeightQ8: i32, 
     const old = <f32>load<u8>(state + <usize>i);
     const v = old + (p * 255 - old) * wNew;
     store<u8>(state + <usize>i, <u8>(<i32>(v + 0.5)));
+  }
+}
+
+/**
+ * A model output over a rectangle of the frame (prob: W x H float32, the rectangle from (rx, ry),
+ * rw x rh frame pixels) placed back onto the frame's mask grid (dst: mw x mh float32 over the
+ * whole fw x fh frame): each grid cell whose centre lies in the rectangle takes the larger of its
+ * value and the bilinear sample of prob there (several people: the union).
+ */
+export function maskPlaceRect(prob: usize, W: i32, H: i32, rx: f32, ry: f32, rw: f32, rh: f32, fw: i32, fh: i32, dst: usize, mw: i32, mh: i32): void {
+  const cellX = <f32>fw / <f32>mw;
+  const cellY = <f32>fh / <f32>mh;
+  for (let y = 0; y < mh; y++) {
+    const fy = (<f32>y + 0.5) * cellY;
+    if (fy < ry || fy > ry + rh) continue;
+    let sy = (fy - ry) * (<f32>H / rh) - 0.5;
+    sy = sy < 0 ? 0 : sy > <f32>(H - 1) ? <f32>(H - 1) : sy;
+    const y0 = <i32>sy;
+    const y1 = min(H - 1, y0 + 1);
+    const wy = sy - <f32>y0;
+    for (let x = 0; x < mw; x++) {
+      const fx = (<f32>x + 0.5) * cellX;
+      if (fx < rx || fx > rx + rw) continue;
+      let sx = (fx - rx) * (<f32>W / rw) - 0.5;
+      sx = sx < 0 ? 0 : sx > <f32>(W - 1) ? <f32>(W - 1) : sx;
+      const x0 = <i32>sx;
+      const x1 = min(W - 1, x0 + 1);
+      const wx = sx - <f32>x0;
+      const a = load<f32>(prob + <usize>((y0 * W + x0) << 2));
+      const b = load<f32>(prob + <usize>((y0 * W + x1) << 2));
+      const c = load<f32>(prob + <usize>((y1 * W + x0) << 2));
+      const d = load<f32>(prob + <usize>((y1 * W + x1) << 2));
+      const top = a + (b - a) * wx;
+      const v = top + (c + (d - c) * wx - top) * wy;
+      const o = dst + <usize>((y * mw + x) << 2);
+      if (v > load<f32>(o)) store<f32>(o, v);
+    }
   }
 }
 

@@ -592,6 +592,12 @@ export const SETTINGS = {
     parse: num(1, 120),
     default: 15,
   },
+  segmentDetectIntervalMs: {
+    env: 'SEGMENT_DETECT_INTERVAL_MS',
+    doc: 'background effects on live video: how often the person detector looks at the whole frame for newcomers (and drops people gone for two looks); in between, the model runs on the people tracked from the last masks (a look costs about 3 to 4 model runs, twice that on a wide frame with nobody in it)',
+    parse: int(200, 60_000),
+    default: 2000,
+  },
   segmentMaxMaskAgeFrames: {
     env: 'SEGMENT_MAX_MASK_AGE_FRAMES',
     doc: 'background effects, engines without mask jobs: when frames fall behind, the model runs on one frame in up to this many and the others reuse its mask (1: every frame)',

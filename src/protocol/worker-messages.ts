@@ -44,6 +44,8 @@ export interface SegmentationTask {
   readonly infer: boolean;
   /** Weight of the previous mask in the temporal smoothing, 0..0.95. */
   readonly smoothing: number;
+  /** Look for people with the detector on this frame (the first mask, the periodic look for newcomers); else the tracked ones. */
+  readonly detect?: boolean;
   /** Only update the mask state from this frame (the model); no output frame is written. */
   readonly maskOnly?: boolean;
   /** The session's backdrop image for background-replace: RGBA, with an id that changes with it. */

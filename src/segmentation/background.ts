@@ -10,14 +10,18 @@
 import { chromaSize, planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
 import type { FrameMemory } from '../effects/kernel-types.ts';
 import type { KernelExports } from '../effects/wasm-exports.ts';
-import type { SegmentationModel } from './runtime.ts';
+import type { PersonDetectorModel, SegmentationModel } from './runtime.ts';
 import type { MaskStateView } from './mask-state.ts';
+import { decodePeople, mergeBoxes, mergeRois, personShare, roiOfBox, squareOf, stretchLevels, trackRois, type PersonBox, type Rect } from './people.ts';
 
 /** The exports of assembly/segment.ts (and the shared kernels it reuses) that the background effects call. */
 export type SegmentKernelExports = Pick<
   KernelExports,
   | 'resizeRgbaToInput'
   | 'resizeI420ToInput'
+  | 'resizeRgbaRectToInput'
+  | 'resizeI420RectToInput'
+  | 'maskPlaceRect'
   | 'maskUpdate'
   | 'maskToQuarter'
   | 'downsample4'
@@ -40,6 +44,19 @@ export type SegmentKernelExports = Pick<
  */
 const EDGE_LOW = 80;
 const EDGE_HIGH = 176;
+/**
+ * The detector's score from which a box counts as a person. scikit-image's photos: people pasted
+ * small, rotated or dark onto other photos score 0.26 to 0.5, the cat 0.00, the coffee cup 0.09.
+ */
+export const PERSON_MIN_SCORE = 0.2;
+/**
+ * Detector passes in a row that must find nobody before a live session's tracked people are
+ * dropped (their mask then fades with the temporal smoothing): one missed look at a person who
+ * turned away or was blurred by movement does not cut them out.
+ */
+const MISSES_TO_DROP = 2;
+/** Frames at least this much wider than tall (or taller than wide) get the second look on their end squares. */
+const TILE_ASPECT = 1.25;
 /** Rows written in 32-byte steps by upsample2x may spill this far past a plane's end. */
 const SPILL_BYTES = 32;
 
@@ -59,37 +76,67 @@ export interface BackgroundRun {
   readonly state?: MaskStateView;
   /** Run the model on this frame (false: reuse the state's mask, when it has one). */
   readonly infer: boolean;
+  /**
+   * Look for people with the detector on this frame (a still, a session's first mask, the periodic
+   * look for newcomers); otherwise the model runs on the people the state tracks. Always done
+   * when the state has no mask yet.
+   */
+  readonly detect?: boolean;
   /** Weight of the previous mask in the temporal smoothing, 0 (none) .. 0.95. */
   readonly smoothing: number;
 }
 
-export interface BackgroundReport {
-  /** Time in the model (0 when the mask was reused). */
-  readonly inferenceSeconds: number;
+export interface BackgroundReport extends MaskReport {
   readonly maskReused: boolean;
 }
+
+export interface MaskReport {
+  /** Time in the models, the detector's included (0 when the mask was reused). */
+  readonly inferenceSeconds: number;
+  /** The detector's part of inferenceSeconds (0 when it did not run). */
+  readonly detectorSeconds: number;
+  /** The regions the model ran on (frame units); the whole frame without a detector. */
+  readonly rois: readonly Rect[];
+  /** The best detector score of this update (undefined when the detector did not run). */
+  readonly personScore: number | undefined;
+  /** Share of the frame the new mask keeps as person (at or above half the ramp). */
+  readonly personShare: number;
+}
+
+const NO_MASK_UPDATE: MaskReport = { inferenceSeconds: 0, detectorSeconds: 0, rois: [], personScore: undefined, personShare: 0 };
 
 export class BackgroundEffects {
   readonly #k: SegmentKernelExports;
   readonly #mem: FrameMemory;
   readonly #model: SegmentationModel;
+  readonly #detector: PersonDetectorModel | undefined;
   readonly #modelPixels: number;
-  /** Model input (floats), model output (floats), the mask state (bytes): fixed sizes. */
+  /**
+   * Model input (floats), the model's output on one ROI (floats), the union of the ROIs' outputs
+   * over the frame's mask grid (floats), the mask state (bytes), the detector's input (floats):
+   * fixed sizes.
+   */
   readonly #inputPtr: number;
+  readonly #roiProbPtr: number;
   readonly #probPtr: number;
   readonly #statePtr: number;
+  readonly #detectorInputPtr: number;
   #scratch = new Map<string, { ptr: number; bytes: number }>();
   #planeCapacity = { width: 0, height: 0, channels: 0, sigmaQ: 0 };
 
-  constructor(kernels: SegmentKernelExports, memory: FrameMemory, model: SegmentationModel) {
+  /** Without a detector, the model runs on the whole frame stretched to its input (the mask of every frame). */
+  constructor(kernels: SegmentKernelExports, memory: FrameMemory, model: SegmentationModel, detector?: PersonDetectorModel) {
     this.#k = kernels;
     this.#mem = memory;
     this.#model = model;
+    this.#detector = detector;
     const { inputWidth, inputHeight } = model.spec;
     this.#modelPixels = inputWidth * inputHeight;
     this.#inputPtr = memory.alloc(this.#modelPixels * 12);
+    this.#roiProbPtr = memory.alloc(this.#modelPixels * 4);
     this.#probPtr = memory.alloc(this.#modelPixels * 4);
     this.#statePtr = memory.alloc(this.#modelPixels);
+    this.#detectorInputPtr = detector ? memory.alloc(detector.spec.inputWidth * detector.spec.inputHeight * 12) : 0;
   }
 
   get modelPixels(): number {
@@ -106,32 +153,127 @@ export class BackgroundEffects {
     const planes = planesOf(layout);
     this.#ensureScratch(planes, job.backdrop);
     const infer = job.infer || !(job.state?.valid ?? false);
-    let inferenceSeconds = 0;
-    if (infer) inferenceSeconds = this.updateMask(job);
+    let update = NO_MASK_UPDATE;
+    if (infer) update = this.updateMask(job);
     else this.#loadMask(job.state);
     planes.forEach((plane, index) => this.#composePlane(layout, plane, index, job));
-    return { inferenceSeconds, maskReused: !infer };
+    return { ...update, maskReused: !infer };
   }
 
   /**
    * Runs the model on the frame and blends its mask into the state (temporal smoothing), without
-   * composing a frame: a live session's mask job. Returns the seconds spent in the model.
+   * composing a frame: a live session's mask job.
+   *
+   * With a detector: the people are found (job.detect, or no mask yet) or taken from the state's
+   * tracking; each one's ROI goes through the model at its input resolution and the outputs are
+   * placed back on the frame's mask grid, their union; nobody found: an empty mask (a still), or
+   * on a live session the tracked people kept until MISSES_TO_DROP looks in a row found nobody.
    */
-  updateMask(job: Pick<BackgroundRun, 'layout' | 'srcPtr' | 'state' | 'smoothing'>): number {
-    const hasState = job.state?.valid ?? false;
-    this.#loadMask(job.state);
+  updateMask(job: Pick<BackgroundRun, 'layout' | 'srcPtr' | 'state' | 'smoothing' | 'detect'>): MaskReport {
+    const state = job.state;
+    const hasState = state?.valid ?? false;
+    this.#loadMask(state);
     const t0 = performance.now();
-    this.#infer(job.layout, job.srcPtr);
+    const { layout } = job;
+    let rois: Rect[] = [{ x0: 0, y0: 0, x1: 1, y1: 1 }];
+    let personScore: number | undefined;
+    let misses = state?.misses ?? 0;
+    let detectorSeconds = 0;
+    if (this.#detector) {
+      const tracked = hasState && state ? state.rois() : [];
+      rois = tracked;
+      if (job.detect === true || !hasState) {
+        const t1 = performance.now();
+        const people = this.#detect(this.#detector, layout, job.srcPtr);
+        detectorSeconds = (performance.now() - t1) / 1000;
+        personScore = people[0]?.score ?? 0;
+        if (people.length > 0) {
+          // Newcomers first (the detector's boxes), then the tracked people the boxes do not cover.
+          rois = mergeRois([...people.map((p) => roiOfBox(p, layout.width, layout.height)), ...tracked]);
+          misses = 0;
+        } else {
+          misses++;
+          if (misses >= MISSES_TO_DROP) rois = [];
+        }
+      }
+    }
+    this.#segmentRois(layout, job.srcPtr, rois);
     const inferenceSeconds = (performance.now() - t0) / 1000;
     const weightQ8 = Math.round((1 - Math.min(0.95, Math.max(0, job.smoothing))) * 256);
     this.#k.maskUpdate(this.#probPtr, this.#statePtr, this.#modelPixels, weightQ8, hasState ? 0 : 1);
-    if (job.state) {
+    const mask = this.#mem.view(this.#statePtr, this.#modelPixels);
+    const { inputWidth: mw, inputHeight: mh } = this.#model.spec;
+    if (state) {
       // Frames of the session may read the state meanwhile: a frame composed from a half-written
       // mask mixes two masks a frame apart, which the eye does not see; no lock on the hot path.
-      job.state.mask.set(this.#mem.view(this.#statePtr, this.#modelPixels));
-      job.state.markValid();
+      state.mask.set(mask);
+      if (this.#detector) {
+        state.setRois(trackRois(mask, mw, mh, rois, layout.width, layout.height));
+        state.misses = misses;
+      }
+      state.markValid();
     }
-    return inferenceSeconds;
+    return { inferenceSeconds, detectorSeconds, rois, personScore, personShare: personShare(mask) };
+  }
+
+  /**
+   * The people in a frame: the detector on the whole frame letterboxed into its square input
+   * (aspect kept: a person squeezed thin is not found), its levels stretched so that a dark room
+   * looks lit. Nobody found on a frame wider (or taller) than a square: again on its two end
+   * squares, where a small person is seen at up to twice the size (16:9: 1.8x). Boxes in frame units.
+   */
+  #detect(detector: PersonDetectorModel, layout: FrameLayout, srcPtr: number): PersonBox[] {
+    const { width, height } = layout;
+    const side = Math.max(width, height);
+    const people = this.#detectIn(detector, layout, srcPtr, (width - side) / 2, (height - side) / 2, side);
+    const short = Math.min(width, height);
+    if (people.length > 0 || side < short * TILE_ASPECT) return people;
+    const ends = width > height ? [[0, 0], [width - short, 0]] : [[0, 0], [0, height - short]];
+    return mergeBoxes(ends.flatMap(([x, y]) => this.#detectIn(detector, layout, srcPtr, x!, y!, short)));
+  }
+
+  /** The detector on the square (x, y, side) of frame pixels; boxes in frame units. */
+  #detectIn(detector: PersonDetectorModel, layout: FrameLayout, srcPtr: number, x: number, y: number, side: number): PersonBox[] {
+    const { inputWidth: W, inputHeight: H, inputScale, inputOffset } = detector.spec;
+    this.#resizeRect(layout, srcPtr, { x, y, w: side, h: side }, this.#detectorInputPtr, W, H, inputScale, inputOffset);
+    const input = new Float32Array(this.#mem.view(0, 0).buffer, this.#detectorInputPtr, W * H * 3);
+    stretchLevels(input, inputScale, inputOffset);
+    return decodePeople(detector.detect(input), PERSON_MIN_SCORE).map((p) => ({
+      score: p.score,
+      x0: (x + p.x0 * side) / layout.width,
+      x1: (x + p.x1 * side) / layout.width,
+      y0: (y + p.y0 * side) / layout.height,
+      y1: (y + p.y1 * side) / layout.height,
+    }));
+  }
+
+  /**
+   * The model on each ROI (a square of frame pixels, see squareOf; the whole frame is stretched
+   * instead), placed back onto the frame's mask grid in #probPtr: their union, 0 elsewhere.
+   */
+  #segmentRois(layout: FrameLayout, srcPtr: number, rois: readonly Rect[]): void {
+    const spec = this.#model.spec;
+    const { inputWidth: W, inputHeight: H } = spec;
+    const { width, height } = layout;
+    // Views are taken after every alloc of this run: memory growth would detach older ones.
+    const bytes = this.#mem.view(0, 0).buffer;
+    const input = new Float32Array(bytes, this.#inputPtr, this.#modelPixels * 3);
+    const combined = new Float32Array(bytes, this.#probPtr, this.#modelPixels);
+    const whole = rois.length === 1 && rois[0]!.x0 === 0 && rois[0]!.y0 === 0 && rois[0]!.x1 === 1 && rois[0]!.y1 === 1 && !this.#detector;
+    if (whole) {
+      this.#resizeRect(layout, srcPtr, { x: 0, y: 0, w: width, h: height }, this.#inputPtr, W, H, spec.inputScale, spec.inputOffset);
+      this.#model.infer(input, combined);
+      return;
+    }
+    combined.fill(0);
+    const roiProb = new Float32Array(bytes, this.#roiProbPtr, this.#modelPixels);
+    for (const roi of rois) {
+      const sq = squareOf(roi, width, height);
+      const rect = { x: sq.x, y: sq.y, w: sq.side, h: sq.side };
+      this.#resizeRect(layout, srcPtr, rect, this.#inputPtr, W, H, spec.inputScale, spec.inputOffset);
+      this.#model.infer(input, roiProb);
+      this.#k.maskPlaceRect(this.#roiProbPtr, W, H, rect.x, rect.y, rect.w, rect.h, width, height, this.#probPtr, W, H);
+    }
   }
 
   /** Copies a valid session mask into the kernels' memory. */
@@ -139,23 +281,18 @@ export class BackgroundEffects {
     if (state?.valid) this.#mem.view(this.#statePtr, this.#modelPixels).set(state.mask);
   }
 
-  #infer(layout: FrameLayout, srcPtr: number): void {
-    const spec = this.#model.spec;
+  /** A rectangle of the frame (frame pixels) resized to a W x H model input at dst. */
+  #resizeRect(layout: FrameLayout, srcPtr: number, r: { x: number; y: number; w: number; h: number }, dst: number, W: number, H: number, scale: number, offset: number): void {
     const k = this.#k;
     const { width, height } = layout;
     if (layout.format === 'rgba') {
-      k.resizeRgbaToInput(srcPtr, width, height, this.#inputPtr, spec.inputWidth, spec.inputHeight, spec.inputScale, spec.inputOffset);
+      k.resizeRgbaRectToInput(srcPtr, width, height, r.x, r.y, r.w, r.h, dst, W, H, scale, offset);
     } else {
       const c = chromaSize(width, height);
       const u = srcPtr + width * height;
       const v = u + c.width * c.height;
-      k.resizeI420ToInput(srcPtr, u, v, width, height, this.#inputPtr, spec.inputWidth, spec.inputHeight, spec.inputScale, spec.inputOffset);
+      k.resizeI420RectToInput(srcPtr, u, v, width, height, r.x, r.y, r.w, r.h, dst, W, H, scale, offset);
     }
-    // Views are taken after every alloc of this run: memory growth would detach older ones.
-    const bytes = this.#mem.view(0, 0).buffer;
-    const input = new Float32Array(bytes, this.#inputPtr, this.#modelPixels * 3);
-    const prob = new Float32Array(bytes, this.#probPtr, this.#modelPixels);
-    this.#model.infer(input, prob);
   }
 
   #composePlane(layout: FrameLayout, plane: PlaneLayout, index: number, job: BackgroundRun): void {
@@ -236,7 +373,7 @@ export class BackgroundEffects {
 
   /** Bytes of kernel memory this object holds (scratch and model buffers). */
   get heldBytes(): number {
-    let total = this.#modelPixels * 17;
+    let total = this.#modelPixels * 21 + (this.#detector ? this.#detector.spec.inputWidth * this.#detector.spec.inputHeight * 12 : 0);
     for (const { bytes } of this.#scratch.values()) total += bytes;
     return total;
   }

@@ -29,6 +29,20 @@ export const SELFIE_MODEL: ModelSpec = {
   inputOffset: 0,
 };
 
+/**
+ * The person detector (models/movenet-multipose/ORIGIN.md): MoveNet MultiPose Lightning, input
+ * `[1, 256, 256, 3]` int32 RGB bytes (the frame stretched to the square), output `[1, 6, 56]`,
+ * up to six people, each 17 keypoints then a box and its score (person-detector.ts decodes it).
+ */
+export const DETECTOR_MODEL: ModelSpec = {
+  graphPath: 'models/movenet-multipose/model.json',
+  weightsPath: 'models/movenet-multipose/movenet-multipose.bin',
+  inputWidth: 256,
+  inputHeight: 256,
+  inputScale: 1,
+  inputOffset: 0,
+};
+
 /** The model files as bytes, found from src/segmentation/ (tsx) or dist/src/segmentation/ (built). */
 export interface ModelFiles {
   readonly graph: {

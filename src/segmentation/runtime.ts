@@ -10,7 +10,7 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { readModelFiles, SELFIE_MODEL, type ModelSpec } from './model.ts';
+import { DETECTOR_MODEL, readModelFiles, SELFIE_MODEL, type ModelSpec } from './model.ts';
 
 export interface SegmentationModel {
   readonly spec: ModelSpec;
@@ -39,31 +39,70 @@ function startRuntime(): Promise<void> {
   return runtimeReady;
 }
 
+async function loadGraph(spec: ModelSpec): Promise<GraphModel> {
+  await startRuntime();
+  const files = await readModelFiles(spec);
+  const group = files.graph.weightsManifest[0];
+  if (!group) throw new Error(`${spec.graphPath}: no weights`);
+  const weights = files.weights.buffer.slice(files.weights.byteOffset, files.weights.byteOffset + files.weights.byteLength) as ArrayBuffer;
+  return loadGraphModel(
+    tf.io.fromMemory({
+      modelTopology: files.graph.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+      weightSpecs: group.weights as tf.io.WeightsManifestEntry[],
+      weightData: weights,
+    }),
+  );
+}
+
 export function loadSegmentationModel(spec: ModelSpec = SELFIE_MODEL): Promise<SegmentationModel> {
   const key = spec.graphPath;
   let model = models.get(key);
   if (!model) {
-    model = (async () => {
-      await startRuntime();
-      const files = await readModelFiles(spec);
-      const group = files.graph.weightsManifest[0];
-      if (!group) throw new Error(`${spec.graphPath}: no weights`);
-      const weights = files.weights.buffer.slice(files.weights.byteOffset, files.weights.byteOffset + files.weights.byteLength) as ArrayBuffer;
-      const graph = await loadGraphModel(
-        tf.io.fromMemory({
-          modelTopology: files.graph.modelTopology as tf.io.ModelArtifacts['modelTopology'],
-          weightSpecs: group.weights as tf.io.WeightsManifestEntry[],
-          weightData: weights,
-        }),
-      );
-      return new TfjsSegmentationModel(spec, graph);
-    })().catch((err: unknown) => {
-      models.delete(key);
-      throw err;
-    });
+    model = loadGraph(spec)
+      .then((graph) => new TfjsSegmentationModel(spec, graph))
+      .catch((err: unknown) => {
+        models.delete(key);
+        throw err;
+      });
     models.set(key, model);
   }
   return model;
+}
+
+export interface PersonDetectorModel {
+  readonly spec: ModelSpec;
+  /**
+   * Runs the detector on `input` (inputHeight * inputWidth * 3 floats, HWC RGB bytes 0..255) and
+   * returns its raw output: 6 people x 56 values (person-detector.ts decodes them).
+   */
+  detect(input: Float32Array): Float32Array;
+}
+
+let detector: Promise<PersonDetectorModel> | undefined;
+
+/** The person detector (models/movenet-multipose), once per realm. */
+export function loadPersonDetector(): Promise<PersonDetectorModel> {
+  detector ??= loadGraph(DETECTOR_MODEL)
+    .then((graph): PersonDetectorModel => {
+      const spec = DETECTOR_MODEL;
+      const shape: [number, number, number, number] = [1, spec.inputHeight, spec.inputWidth, 3];
+      return {
+        spec,
+        detect(input) {
+          if (input.length !== spec.inputWidth * spec.inputHeight * 3) throw new RangeError(`detector input must hold ${spec.inputWidth * spec.inputHeight * 3} values, got ${input.length}`);
+          return tf.tidy(() => {
+            // The graph takes int32 bytes; the floats are whole already up to the bilinear fraction.
+            const x = tf.cast(tf.round(tf.tensor4d(input, shape, 'float32')), 'int32');
+            return (graph.execute(x) as tf.Tensor).dataSync() as Float32Array;
+          }).slice();
+        },
+      };
+    })
+    .catch((err: unknown) => {
+      detector = undefined;
+      throw err;
+    });
+  return detector;
 }
 
 class TfjsSegmentationModel implements SegmentationModel {

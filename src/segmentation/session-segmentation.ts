@@ -14,7 +14,11 @@
  * frame rate and the mask lags by at most N - 1 frames. N is the smallest that fits the measured
  * latencies into LOAD_TARGET of the frame interval, capped by SEGMENT_MAX_MASK_AGE_FRAMES.
  *
- * Bounded: the state is a fixed SharedArrayBuffer (65,552 bytes with the selfie model), the
+ * People: the model runs on the people the worker tracks in the state (their regions follow the
+ * masks); the person detector looks at the whole frame for the first mask and every
+ * SEGMENT_DETECT_INTERVAL_MS after (newcomers; people who left are dropped after two looks).
+ *
+ * Bounded: the state is a fixed SharedArrayBuffer (65,632 bytes with the selfie model), the
  * backdrop at most BACKDROP_MAX_PIXELS RGBA; both are dropped with the session (`clear`).
  */
 import { randomUUID } from 'node:crypto';
@@ -29,9 +33,16 @@ export interface SegmentationSettings {
   readonly maxMaskAgeFrames: number;
   /** Mask jobs: the most a session starts per second (SEGMENT_INFERENCE_MAX_FPS). */
   readonly maxInferenceFps: number;
+  /**
+   * How often the person detector looks at the whole frame for newcomers (SEGMENT_DETECT_INTERVAL_MS);
+   * in between, the model runs on the people tracked from the last masks.
+   */
+  readonly detectIntervalMs?: number;
 }
 
-export const DEFAULT_SEGMENTATION_SETTINGS: SegmentationSettings = { smoothing: 0.5, maxMaskAgeFrames: 6, maxInferenceFps: 15 };
+const DEFAULT_DETECT_INTERVAL_MS = 2000;
+
+export const DEFAULT_SEGMENTATION_SETTINGS: SegmentationSettings = { smoothing: 0.5, maxMaskAgeFrames: 6, maxInferenceFps: 15, detectIntervalMs: DEFAULT_DETECT_INTERVAL_MS };
 
 /** Share of the frame interval the session's frames may take on average. */
 const LOAD_TARGET = 0.8;
@@ -60,6 +71,7 @@ export class SessionSegmentation {
   #reuses = 0;
   #maskJobInFlight = false;
   #lastMaskJobMs = Number.NEGATIVE_INFINITY;
+  #lastDetectMs = Number.NEGATIVE_INFINITY;
 
   constructor(settings: SegmentationSettings = DEFAULT_SEGMENTATION_SETTINGS) {
     this.#settings = settings;
@@ -77,6 +89,7 @@ export class SessionSegmentation {
     return {
       state: this.#state,
       infer,
+      detect: infer && this.#detectDue(arrivedAtMs),
       smoothing: this.#settings.smoothing,
       ...(this.#backdrop ? { backdrop: this.#backdrop } : {}),
     };
@@ -94,7 +107,18 @@ export class SessionSegmentation {
     if (arrivedAtMs - this.#lastMaskJobMs < 1000 / this.#settings.maxInferenceFps) return undefined;
     this.#maskJobInFlight = true;
     this.#lastMaskJobMs = arrivedAtMs;
-    return { state: this.#state, infer: true, smoothing: this.#settings.smoothing, maskOnly: true };
+    return { state: this.#state, infer: true, detect: this.#detectDue(arrivedAtMs), smoothing: this.#settings.smoothing, maskOnly: true };
+  }
+
+  /**
+   * Whether the mask made from the frame of `arrivedAtMs` should look for people with the detector
+   * (no mask yet, or SEGMENT_DETECT_INTERVAL_MS since the last look); counts the look when it says yes.
+   */
+  #detectDue(arrivedAtMs: number): boolean {
+    const intervalMs = this.#settings.detectIntervalMs ?? DEFAULT_DETECT_INTERVAL_MS;
+    if (this.#hasMask() && arrivedAtMs - this.#lastDetectMs < intervalMs) return false;
+    this.#lastDetectMs = arrivedAtMs;
+    return true;
   }
 
   maskJobDone(): void {

@@ -11,7 +11,7 @@ import type { KernelExports } from '../effects/wasm-exports.ts';
 import { withDefaults, type EffectJob, type EffectParams, type ParamsOf, type SegmentationEffectName } from '../effects/catalog.ts';
 import { chromaSize, frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { SegmentationTask } from '../protocol/worker-messages.ts';
-import { BackgroundEffects, type Backdrop, type BackgroundReport, type SegmentKernelExports } from './background.ts';
+import { BackgroundEffects, type Backdrop, type BackgroundReport, type MaskReport, type SegmentKernelExports } from './background.ts';
 import { viewMaskState } from './mask-state.ts';
 
 /** Session images kept resized to a frame layout, per worker (a 1080p RGBA one is 8 MB). */
@@ -86,11 +86,11 @@ export class SegmentationWorker {
 
   static async create(kernels: EffectKernels & { readonly exports: unknown }): Promise<SegmentationWorker> {
     // TF.js (megabytes of CommonJS) is loaded with the first mask, not by every worker at its start.
-    const { loadSegmentationModel } = await import('./runtime.ts');
-    const model = await loadSegmentationModel();
+    const { loadPersonDetector, loadSegmentationModel } = await import('./runtime.ts');
+    const [model, detector] = await Promise.all([loadSegmentationModel(), loadPersonDetector()]);
     // The WASM kernels' exports (generated from assembly/): the compiler checks that they hold every kernel BackgroundEffects calls.
     const exports: SegmentKernelExports = kernels.exports as KernelExports;
-    return new SegmentationWorker(kernels, new BackgroundEffects(exports, kernels, model));
+    return new SegmentationWorker(kernels, new BackgroundEffects(exports, kernels, model, detector));
   }
 
   get modelPixels(): number {
@@ -110,13 +110,14 @@ export class SegmentationWorker {
       backdrop: this.#backdrop(layout, job, task),
       ...(state ? { state } : {}),
       infer: task?.infer ?? true,
+      detect: task?.detect ?? true,
       smoothing: task?.smoothing ?? 0,
     });
   }
 
   /** A live session's mask job: the model on this frame into the session's state, no output. */
-  updateMask(layout: FrameLayout, srcPtr: number, task: SegmentationTask): number {
-    return this.#effects.updateMask({ layout, srcPtr, state: viewMaskState(task.state, this.#effects.modelPixels), smoothing: task.smoothing });
+  updateMask(layout: FrameLayout, srcPtr: number, task: SegmentationTask): MaskReport {
+    return this.#effects.updateMask({ layout, srcPtr, state: viewMaskState(task.state, this.#effects.modelPixels), smoothing: task.smoothing, detect: task.detect === true });
   }
 
   /** The mask of the last run at the model's resolution (bytes), valid until the next run. */

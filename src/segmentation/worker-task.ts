@@ -40,7 +40,7 @@ export async function runSegmentationTask(
     if (source.kind === 'synthetic') fillSynthetic(layout, kernels.view(srcPtr, bytes));
     else kernels.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
     if (task.segmentation?.maskOnly) {
-      const inferenceSeconds = seg.updateMask(layout, srcPtr, task.segmentation);
+      const { inferenceSeconds } = seg.updateMask(layout, srcPtr, task.segmentation);
       return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: 0, device: 'cpu', inferenceSeconds, maskReused: false };
     }
     const report = seg.run(layout, { ...job, effect: job.effect }, srcPtr, dstPtr, task.segmentation);

@@ -53,6 +53,7 @@ export interface SessionsConfig {
   readonly segmentMaskSmoothing?: number;
   readonly segmentMaxMaskAgeFrames?: number;
   readonly segmentInferenceMaxFps?: number;
+  readonly segmentDetectIntervalMs?: number;
 }
 
 export interface SessionsDeps {
@@ -189,6 +190,7 @@ export class SessionRegistry {
           smoothing: this.#config.segmentMaskSmoothing ?? DEFAULT_SEGMENTATION_SETTINGS.smoothing,
           maxMaskAgeFrames: this.#config.segmentMaxMaskAgeFrames ?? DEFAULT_SEGMENTATION_SETTINGS.maxMaskAgeFrames,
           maxInferenceFps: this.#config.segmentInferenceMaxFps ?? DEFAULT_SEGMENTATION_SETTINGS.maxInferenceFps,
+          ...(this.#config.segmentDetectIntervalMs !== undefined ? { detectIntervalMs: this.#config.segmentDetectIntervalMs } : {}),
         },
       });
       this.#sessions.set(id, session);

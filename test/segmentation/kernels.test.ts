@@ -137,6 +137,68 @@ test('resizeRgbaToInput matches the reference pre-processing of cpu-mask.ts', as
   }
 });
 
+test('resizeRgbaRectToInput samples a square of the frame, black past its edges; I420 gives the same picture', async () => {
+  const { kernels, k, put, random } = await kit();
+  const [w, h, W, H] = [90, 60, 32, 32];
+  const frame = random(w * h * 4, 7);
+  const src = put(frame);
+  const dst = put(new Uint8Array(W * H * 12));
+  // A square of 80 frame pixels from (50, -10): its right and top parts are past the frame.
+  k.resizeRgbaRectToInput(src, w, h, 50, -10, 80, 80, dst, W, H, 1, 0);
+  const got = new Float32Array(kernels.view(dst, W * H * 12).slice().buffer);
+  const step = 80 / W;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const sx = 50 + (x + 0.5) * step - 0.5;
+      const sy = -10 + (y + 0.5) * step - 0.5;
+      const outside = sx < -0.5 || sx > w - 0.5 || sy < -0.5 || sy > h - 0.5;
+      for (let c = 0; c < 3; c++) {
+        const v = got[(y * W + x) * 3 + c]!;
+        if (outside) {
+          assert.equal(v, 0, `${x},${y} is past the frame`);
+          continue;
+        }
+        const cx = Math.min(w - 1, Math.max(0, sx));
+        const cy = Math.min(h - 1, Math.max(0, sy));
+        const x0 = Math.floor(cx);
+        const y0 = Math.floor(cy);
+        const x1 = Math.min(w - 1, x0 + 1);
+        const y1 = Math.min(h - 1, y0 + 1);
+        const at = (xx: number, yy: number) => frame[(yy * w + xx) * 4 + c]!;
+        const top = at(x0, y0) + (at(x1, y0) - at(x0, y0)) * (cx - x0);
+        const bottom = at(x0, y1) + (at(x1, y1) - at(x0, y1)) * (cx - x0);
+        assert.ok(Math.abs(v - (top + (bottom - top) * (cy - y0))) < 1e-3, `${x},${y},${c}`);
+      }
+    }
+  }
+  // The whole frame as a rectangle is resizeRgbaToInput.
+  const whole = put(new Uint8Array(W * H * 12));
+  k.resizeRgbaRectToInput(src, w, h, 0, 0, w, h, dst, W, H, 1 / 255, 0);
+  k.resizeRgbaToInput(src, w, h, whole, W, H, 1 / 255, 0);
+  assert.deepEqual(kernels.view(dst, W * H * 12).slice(), kernels.view(whole, W * H * 12).slice());
+});
+
+test('maskPlaceRect puts a model output back over its rectangle of the frame, the larger value where two meet', async () => {
+  const { kernels, k, put } = await kit();
+  const [W, H, mw, mh, fw, fh] = [16, 16, 32, 16, 640, 360];
+  const ones = put(new Uint8Array(new Float32Array(W * H).fill(1).buffer));
+  const half = put(new Uint8Array(new Float32Array(W * H).fill(0.5).buffer));
+  const grid = put(new Uint8Array(mw * mh * 4));
+  // Frame cells are 20 x 22.5 pixels; the rectangles cover x 100..300 and x 200..500 (y 0..180).
+  k.maskPlaceRect(half, W, H, 200, 0, 300, 180, fw, fh, grid, mw, mh);
+  k.maskPlaceRect(ones, W, H, 100, 0, 200, 180, fw, fh, grid, mw, mh);
+  const got = new Float32Array(kernels.view(grid, mw * mh * 4).slice().buffer);
+  for (let y = 0; y < mh; y++) {
+    for (let x = 0; x < mw; x++) {
+      const fx = (x + 0.5) * 20;
+      const fy = (y + 0.5) * 22.5;
+      const inFirst = fx >= 100 && fx <= 300 && fy <= 180;
+      const inSecond = fx >= 200 && fx <= 500 && fy <= 180;
+      assert.equal(got[y * mw + x], inFirst ? 1 : inSecond ? 0.5 : 0, `cell ${x},${y}`);
+    }
+  }
+});
+
 test('maskUpdate smooths towards the new mask and a fresh mask replaces the state', async () => {
   const { kernels, k, put } = await kit();
   const n = 64;
@@ -152,19 +214,27 @@ test('maskUpdate smooths towards the new mask and a fresh mask replaces the stat
 
 test('a mask state is a fixed number of bytes and starts empty', () => {
   const buffer = createMaskState(256 * 256);
-  assert.equal(buffer.byteLength, 16 + 65536);
+  assert.equal(buffer.byteLength, 96 + 65536);
   const view = viewMaskState(buffer, 256 * 256);
   assert.equal(view.valid, false);
+  assert.deepEqual(view.rois(), []);
   view.markValid();
-  assert.equal(viewMaskState(buffer, 256 * 256).valid, true);
+  view.setRois([{ x0: 0.25, y0: 0.5, x1: 0.75, y1: 1 }, { x0: -0.125, y0: 0, x1: 0.5, y1: 0.5 }]);
+  view.misses = 1;
+  const again = viewMaskState(buffer, 256 * 256);
+  assert.equal(again.valid, true);
+  assert.deepEqual(again.rois(), [{ x0: 0.25, y0: 0.5, x1: 0.75, y1: 1 }, { x0: -0.125, y0: 0, x1: 0.5, y1: 0.5 }]);
+  assert.equal(again.misses, 1);
   assert.throws(() => viewMaskState(buffer, 144 * 256), RangeError);
 });
 
 test('the committed model files are the ones ORIGIN.md records', () => {
-  const origin = readFileSync('models/selfie/ORIGIN.md', 'utf8');
-  for (const file of ['model.json', 'selfie.bin']) {
-    const digest = createHash('sha256').update(readFileSync(`models/selfie/${file}`)).digest('hex');
-    assert.ok(origin.includes(digest), `${file}: sha256 ${digest} not in ORIGIN.md`);
+  for (const [folder, files] of [['selfie', ['model.json', 'selfie.bin']], ['movenet-multipose', ['model.json', 'movenet-multipose.bin']]] as const) {
+    const origin = readFileSync(`models/${folder}/ORIGIN.md`, 'utf8');
+    for (const file of files) {
+      const digest = createHash('sha256').update(readFileSync(`models/${folder}/${file}`)).digest('hex');
+      assert.ok(origin.includes(digest), `${folder}/${file}: sha256 ${digest} not in ORIGIN.md`);
+    }
+    assert.match(readFileSync(`models/${folder}/LICENSE`, 'utf8'), /Apache License\s+Version 2\.0/);
   }
-  assert.match(readFileSync('models/selfie/LICENSE', 'utf8'), /Apache License\s+Version 2\.0/);
 });
