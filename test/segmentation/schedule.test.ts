@@ -47,9 +47,9 @@ test('the mask age is capped, and 1 turns reuse off', () => {
 
 test('a session holds a fixed mask state, plus its backdrop until cleared', () => {
   const seg = new SessionSegmentation();
-  assert.equal(seg.heldBytes, 16 + 256 * 256);
+  assert.equal(seg.heldBytes, 96 + 256 * 256);
   seg.setBackdrop({ width: 4, height: 2, rgba: new Uint8Array(32).fill(7) });
-  assert.equal(seg.heldBytes, 16 + 256 * 256 + 32);
+  assert.equal(seg.heldBytes, 96 + 256 * 256 + 32);
   const task = seg.task(0);
   assert.equal(task.backdrop?.width, 4);
   assert.equal(new Uint8Array(task.backdrop!.rgba)[31], 7);
@@ -58,7 +58,7 @@ test('a session holds a fixed mask state, plus its backdrop until cleared', () =
   assert.notEqual(seg.task(33).backdrop!.id, id, 'a new image gets a new cache key');
   seg.setBackdrop(undefined);
   assert.equal(seg.task(66).backdrop, undefined);
-  assert.equal(seg.heldBytes, 16 + 256 * 256);
+  assert.equal(seg.heldBytes, 96 + 256 * 256);
 });
 
 test('mask jobs: none before the first mask, one at a time, at most SEGMENT_INFERENCE_MAX_FPS; frames then reuse the mask', () => {
@@ -76,4 +76,20 @@ test('mask jobs: none before the first mask, one at a time, at most SEGMENT_INFE
   assert.ok(seg.maskJob(133));
   seg.maskJobDone();
   assert.equal(seg.task(166).infer, false);
+});
+
+test('the detector looks on the first mask, then every SEGMENT_DETECT_INTERVAL_MS; masks in between track', () => {
+  const seg = new SessionSegmentation({ smoothing: 0.5, maxMaskAgeFrames: 6, maxInferenceFps: 30, detectIntervalMs: 1000 });
+  const first = seg.task(0);
+  assert.equal(first.detect, true, 'the first mask looks for people');
+  new Int32Array(first.state, 0, 1)[0] = 1;
+  const looks: number[] = [];
+  for (let ms = 100; ms < 3100; ms += 100) {
+    const job = seg.maskJob(ms);
+    assert.ok(job, `a mask job at ${ms} ms`);
+    if (job.detect) looks.push(ms);
+    seg.maskJobDone();
+    assert.equal(seg.task(ms + 1).detect, false, 'frames reusing the mask do not look');
+  }
+  assert.deepEqual(looks, [1000, 2000, 3000]);
 });
