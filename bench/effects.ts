@@ -6,14 +6,20 @@
  *   (invert and grayscale are that plus a little arithmetic);
  * - reference: the plain per-pixel definition (src/effects/reference.ts).
  * With --opencv, OpenCV on the same RGBA frame as well (bench/opencv.py, python3 with cv2; one
- * thread), and whether it computed the same output. The gaussian runs at sigma 2, 8 and 24.
+ * thread), and whether it computed the same output; --record-opencv also writes OpenCV's times as
+ * multiples of its own copy to bench/opencv-anchor.json. Without --opencv, RGBA rows show ours /
+ * OpenCV estimated from that file (bench/opencv-anchor.ts says how), and every RGBA row the
+ * issue-23 target it is held to (invert, grayscale <= 1x OpenCV; the others <= 0.5x). The
+ * gaussian runs at sigma 2, 8 and 24.
  *
  * Timing: each round runs every case in turn, BURST times back to back (the first warms the
  * caches with that case's frames, as OpenCV's repeated calls do; the others are timed); best and
  * median over the rounds after a warm-up. --repeat N does the whole size (ours, then OpenCV) N
- * times and keeps the best. --sizes 1280x720,... and --formats rgba,i420 narrow the run.
+ * times and keeps the best; the spread of ours / OpenCV over the N is printed with it. --sizes
+ * 1280x720,... and --formats rgba,i420 narrow the run, --sigmas 2,8,24 picks the gaussian's; --no-reference
+ * leaves the slow reference out.
  *
- *   npm run bench [-- --quick] [-- --json] [-- --opencv [--python /usr/bin/python3]] [-- --repeat N]
+ *   npm run bench [-- --quick] [-- --json] [-- --opencv [--python /usr/bin/python3] [--record-opencv]] [-- --repeat N] [-- --no-reference]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,12 +29,17 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { frameBytes, type FrameLayout, type PixelFormat } from '../src/frames/layout.ts';
 import { createWasmKernels, FILTER_EFFECT_NAMES, referenceApply, resolveParams, type EffectJob } from '../src/effects/index.ts';
+import { estimatePerOpenCv, readAnchor, targetPerOpenCv, writeAnchor } from './opencv-anchor.ts';
 
 const argv = process.argv.slice(2);
 const args = new Set(argv);
 const quick = args.has('--quick');
 const json = args.has('--json');
 const opencv = args.has('--opencv');
+const recordOpenCv = opencv && args.has('--record-opencv');
+/** --no-reference: leave out the per-pixel reference (minutes of a full run), keep the copy anchor. */
+const withReference = !args.has('--no-reference');
+const anchor = opencv ? undefined : readAnchor();
 const valueOf = (flag: string): string | undefined => {
   const i = argv.indexOf(flag);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -43,7 +54,7 @@ const SIZES: ReadonlyArray<readonly [number, number]> = (valueOf('--sizes') ?? '
 });
 const FORMATS = (valueOf('--formats') ?? 'rgba,i420').split(',') as PixelFormat[];
 const BURST = 3;
-const GAUSSIAN_SIGMAS = [2, 8, 24];
+const GAUSSIAN_SIGMAS = (valueOf('--sigmas') ?? '2,8,24').split(',').map(Number);
 const ROUNDS = quick ? 7 : 31;
 const WARMUP = quick ? 2 : 5;
 /** The reference is seconds per frame for some effects: fewer runs, more for the cheap ones. */
@@ -75,6 +86,13 @@ interface Result {
   perOpenCv?: number;
   /** Largest difference between OpenCV's output and ours (RGBA channels; alpha only where both keep it). */
   opencvMaxDiff?: number;
+  /** Lowest and highest wasm / OpenCV over the --repeat runs (each run's best against each other). */
+  perOpenCvSpread?: [number, number];
+  /** Without --opencv: wasmMs / OpenCV's time, estimated from bench/opencv-anchor.json. */
+  estPerOpenCv?: number;
+  /** The issue-23 target for wasm / OpenCV (RGBA), and whether the measured or estimated ratio meets it. */
+  target?: number;
+  targetMet?: boolean;
 }
 
 function median(xs: number[]): number {
@@ -114,6 +132,9 @@ function cases(): Case[] {
 const kernels = await createWasmKernels();
 const results: Result[] = [];
 const loadBefore = os.loadavg();
+/** Per size, OpenCV's best ms per case, for --record-opencv. */
+const opencvTimes = new Map<string, Map<string, number>>();
+let opencvVersion = '';
 
 for (const [width, height] of SIZES) {
   for (const format of FORMATS) {
@@ -128,6 +149,8 @@ for (const [width, height] of SIZES) {
     const medians = new Map<string, number>();
     const opencvBest = new Map<string, number>();
     let opencvDiff = new Map<string, number>();
+    /** Per case, wasm / OpenCV of each repeat (that repeat's bests). */
+    const ratios = new Map<string, number[]>();
 
     for (let r = 0; r < repeat; r++) {
       const times = new Map<string, number[]>(list.map((c) => [c.name, []]));
@@ -144,9 +167,14 @@ for (const [width, height] of SIZES) {
         medians.set(name, Math.min(medians.get(name) ?? Infinity, median(ts)));
       }
       if (opencv && format === 'rgba') {
-        const { timesMs, diffs } = runOpenCv(layout, src, list);
-        for (const [name, ms] of timesMs) opencvBest.set(name, Math.min(opencvBest.get(name) ?? Infinity, ms));
+        const { timesMs, diffs, version } = runOpenCv(layout, src, list);
+        for (const [name, ms] of timesMs) {
+          opencvBest.set(name, Math.min(opencvBest.get(name) ?? Infinity, ms));
+          const ours = Math.min(...(times.get(name) ?? []));
+          if (ms > 0 && Number.isFinite(ours)) ratios.set(name, [...(ratios.get(name) ?? []), ours / ms]);
+        }
         opencvDiff = diffs;
+        opencvVersion = version;
       }
     }
 
@@ -164,7 +192,7 @@ for (const [width, height] of SIZES) {
         rounds: ROUNDS * (BURST - 1) * repeat,
         perCopy: wasmMs / copyMs,
       };
-      if (c.name !== 'copy') {
+      if (c.name !== 'copy' && withReference) {
         const runRef = () => void referenceApply(layout, c.job, src);
         const first = timeOnce(runRef); // also the warm-up
         const refRuns = Math.max(1, Math.min(REF_MAX_RUNS, Math.floor(REF_BUDGET_MS / first)));
@@ -178,10 +206,21 @@ for (const [width, height] of SIZES) {
         result.perOpenCv = wasmMs / cv;
         const diff = opencvDiff.get(c.name);
         if (diff !== undefined) result.opencvMaxDiff = diff;
+        const spread = ratios.get(c.name) ?? [];
+        if (spread.length > 1) result.perOpenCvSpread = [Math.min(...spread), Math.max(...spread)];
+      }
+      const estimate = format === 'rgba' ? estimatePerOpenCv(anchor, `${width}x${height}`, c.name, result.perCopy) : undefined;
+      if (estimate !== undefined) result.estPerOpenCv = estimate;
+      const target = format === 'rgba' ? targetPerOpenCv(c.name) : undefined;
+      const ratio = result.perOpenCv ?? result.estPerOpenCv;
+      if (target !== undefined && ratio !== undefined) {
+        result.target = target;
+        result.targetMet = ratio <= target;
       }
       results.push(result);
       if (!json) printRow(result);
     }
+    if (opencvBest.size > 0) opencvTimes.set(`${width}x${height}`, opencvBest);
     kernels.free(dstPtr, bytes);
     kernels.free(srcPtr, bytes);
   }
@@ -198,13 +237,18 @@ if (json) {
   console.log(JSON.stringify({ unit: 'ms per pass (best of the rounds)', quick, rounds: ROUNDS, repeat, machine, results }));
 } else {
   console.log(`\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; load average ${machine.loadAverage.before[0]} -> ${machine.loadAverage.after[0]}`);
+  if (anchor) console.log(`~cv: ours / OpenCV estimated from OpenCV's times per copy recorded ${anchor.date} (${anchor.machine}; bench/opencv-anchor.json)`);
+}
+if (recordOpenCv && opencvTimes.size > 0) {
+  writeAnchor(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, one thread`, opencvVersion, opencvTimes);
+  if (!json) console.log('OpenCV times per copy written to bench/opencv-anchor.json');
 }
 
 /**
  * OpenCV on the same frame (RGBA only): its best times, and how far each of its outputs is from
  * ours (compared on the colour channels; alpha too where both keep it).
  */
-function runOpenCv(layout: FrameLayout, src: Uint8Array, list: Case[]): { timesMs: Map<string, number>; diffs: Map<string, number> } {
+function runOpenCv(layout: FrameLayout, src: Uint8Array, list: Case[]): { timesMs: Map<string, number>; diffs: Map<string, number>; version: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rtc-bench-opencv-'));
   try {
     const frame = path.join(dir, 'frame.raw');
@@ -214,7 +258,7 @@ function runOpenCv(layout: FrameLayout, src: Uint8Array, list: Case[]): { timesM
       [OPENCV_SCRIPT, '--width', String(layout.width), '--height', String(layout.height), '--frame', frame, '--runs', String(ROUNDS), '--sigmas', GAUSSIAN_SIGMAS.join(','), '--out', dir],
       { encoding: 'utf8', maxBuffer: 1 << 20 },
     );
-    const report = JSON.parse(out) as { results: Array<{ name: string; ms_best: number }> };
+    const report = JSON.parse(out) as { opencv: string; results: Array<{ name: string; ms_best: number }> };
     const timesMs = new Map(report.results.map((r) => [r.name, r.ms_best]));
     const diffs = new Map<string, number>();
     const bytes = frameBytes(layout);
@@ -239,7 +283,7 @@ function runOpenCv(layout: FrameLayout, src: Uint8Array, list: Case[]): { timesM
       kernels.free(dstPtr, bytes);
       kernels.free(srcPtr, bytes);
     }
-    return { timesMs, diffs };
+    return { timesMs, diffs, version: report.opencv };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -248,20 +292,25 @@ function runOpenCv(layout: FrameLayout, src: Uint8Array, list: Case[]): { timesM
 function printRow(r: Result): void {
   if (results.length === 1) {
     console.log(`effect kernels, one thread, ms per pass (best of ${ROUNDS * (BURST - 1) * repeat} timed runs); ${quick ? 'quick' : 'full'} run`);
+    const cvHead = opencv ? ` ${'opencv ms'.padStart(9)} ${'wasm/cv'.padStart(7)} ${'spread'.padStart(9)} ${'cv diff'.padStart(7)}` : anchor ? ` ${'~cv'.padStart(5)}` : '';
     console.log(
       `${'effect'.padEnd(14)} ${'format'.padEnd(6)} ${'size'.padEnd(10)} ${'wasm ms'.padStart(8)} ${'median'.padStart(8)} ${'x copy'.padStart(7)} ` +
-        `${'ref ms'.padStart(9)} ${'ref/wasm'.padStart(8)}${opencv ? ` ${'opencv ms'.padStart(9)} ${'wasm/cv'.padStart(7)} ${'cv diff'.padStart(7)}` : ''}`,
+        `${'ref ms'.padStart(9)} ${'ref/wasm'.padStart(8)}${cvHead} ${'target'.padStart(9)}`,
     );
   }
+  const spread = r.perOpenCvSpread ? `${r.perOpenCvSpread[0].toFixed(2)}-${r.perOpenCvSpread[1].toFixed(2)}` : '';
   const cv =
     r.opencvMs !== undefined
-      ? ` ${r.opencvMs.toFixed(3).padStart(9)} ${r.perOpenCv!.toFixed(2).padStart(7)} ${String(r.opencvMaxDiff ?? '').padStart(7)}`
+      ? ` ${r.opencvMs.toFixed(3).padStart(9)} ${r.perOpenCv!.toFixed(2).padStart(7)} ${spread.padStart(9)} ${String(r.opencvMaxDiff ?? '').padStart(7)}`
       : opencv
-        ? ` ${''.padStart(9)} ${''.padStart(7)} ${''.padStart(7)}`
-        : '';
+        ? ` ${''.padStart(9)} ${''.padStart(7)} ${''.padStart(9)} ${''.padStart(7)}`
+        : anchor
+          ? ` ${(r.estPerOpenCv !== undefined ? r.estPerOpenCv.toFixed(2) : '').padStart(5)}`
+          : '';
+  const target = r.target !== undefined ? `<=${r.target} ${r.targetMet ? 'met' : 'NOT'}` : '';
   console.log(
     `${r.name.padEnd(14)} ${r.format.padEnd(6)} ${`${r.width}x${r.height}`.padEnd(10)} ${r.wasmMs.toFixed(3).padStart(8)} ${r.wasmMedianMs.toFixed(3).padStart(8)} ` +
       `${r.perCopy.toFixed(2).padStart(7)} ${r.referenceMs !== undefined ? r.referenceMs.toFixed(1).padStart(9) : ''.padStart(9)} ` +
-      `${r.speedup !== undefined ? `${r.speedup.toFixed(0)}x`.padStart(8) : ''.padStart(8)}${cv}`,
+      `${r.speedup !== undefined ? `${r.speedup.toFixed(0)}x`.padStart(8) : ''.padStart(8)}${cv} ${target.padStart(9)}`,
   );
 }
