@@ -42,18 +42,44 @@ function sourceCoord(d: i32, src: i32, dst: i32): f32 {
  * centres, value * scale + offset. Matches src/segmentation/cpu-mask.ts (the reference).
  */
 export function resizeRgbaToInput(src: usize, w: i32, h: i32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
-  resizeRgbaRectToInput(src, w, h, 0, 0, <f32>w, <f32>h, dst, W, H, scale, offset);
+  resizeRgbaRectToInput(src, w, h, 0, 0, <f32>w, <f32>h, 0, dst, W, H, scale, offset);
 }
 
 /**
- * Source coordinate of output index d in a rectangle from `origin` of `size` frame pixels mapped
- * onto `dst` samples (half-pixel centres); NaN where the sample centre falls outside the frame
- * (more than half a pixel past its first or last pixel), else clamped to [0, src - 1].
+ * Where output pixel (x, y) of a W x H model input samples a rectangle turned by `turns` quarter
+ * turns clockwise (the model sees the rectangle's content rotated: a person lying with the head
+ * to the right, turned 3 times, stands): the rectangle's own coordinates in [0, 1], returned as
+ * the two lanes of a v128 (f32 lanes 0 and 1). maskPlaceRect inverts it.
  */
 // @ts-ignore: decorator
 @inline
-function rectCoord(d: i32, origin: f32, size: f32, src: i32, dst: i32): f32 {
-  let s = origin + (<f32>d + 0.5) * (size / <f32>dst) - 0.5;
+function turnedUnit(x: i32, y: i32, W: i32, H: i32, turns: i32): v128 {
+  const t = (<f32>x + 0.5) / <f32>W;
+  const s = (<f32>y + 0.5) / <f32>H;
+  let u = t;
+  let v = s;
+  if (turns == 1) {
+    u = s;
+    v = 1 - t;
+  } else if (turns == 2) {
+    u = 1 - t;
+    v = 1 - s;
+  } else if (turns == 3) {
+    u = 1 - s;
+    v = t;
+  }
+  return f32x4(u, v, 0, 0);
+}
+
+/**
+ * Frame coordinate (pixel index units) of the unit position `unit` along a rectangle from
+ * `origin` of `size` frame pixels; NaN where it falls outside the frame (more than half a pixel
+ * past its first or last pixel), else clamped to [0, src - 1].
+ */
+// @ts-ignore: decorator
+@inline
+function rectCoord(unit: f32, origin: f32, size: f32, src: i32): f32 {
+  let s = origin + unit * size - 0.5;
   if (s < -0.5 || s > <f32>src - 0.5) return NaN;
   if (s < 0) s = 0;
   const max = <f32>(src - 1);
@@ -63,19 +89,16 @@ function rectCoord(d: i32, origin: f32, size: f32, src: i32, dst: i32): f32 {
 
 /**
  * A rectangle of an RGBA frame (from (rx, ry), rw x rh frame pixels, which may reach past the
- * frame) -> model input as resizeRgbaToInput; samples outside the frame are black (0 * scale +
- * offset). The whole frame (0, 0, w, h) is resizeRgbaToInput.
+ * frame), turned by `turns` quarter turns clockwise (0..3), -> model input as resizeRgbaToInput;
+ * samples outside the frame are black (0 * scale + offset). The whole frame (0, 0, w, h, 0) is
+ * resizeRgbaToInput.
  */
-export function resizeRgbaRectToInput(src: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
+export function resizeRgbaRectToInput(src: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, turns: i32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
   for (let y = 0; y < H; y++) {
-    const sy = rectCoord(y, ry, rh, h, H);
-    const y0 = isNaN(sy) ? 0 : <i32>sy;
-    const y1 = min(h - 1, y0 + 1);
-    const wy = sy - <f32>y0;
-    const r0 = src + <usize>(y0 * w * 4);
-    const r1 = src + <usize>(y1 * w * 4);
     for (let x = 0; x < W; x++) {
-      const sx = rectCoord(x, rx, rw, w, W);
+      const unit = turnedUnit(x, y, W, H, turns);
+      const sx = rectCoord(f32x4.extract_lane(unit, 0), rx, rw, w);
+      const sy = rectCoord(f32x4.extract_lane(unit, 1), ry, rh, h);
       const o = dst + <usize>((y * W + x) * 12);
       if (isNaN(sx) || isNaN(sy)) {
         store<f32>(o, offset);
@@ -86,6 +109,11 @@ export function resizeRgbaRectToInput(src: usize, w: i32, h: i32, rx: f32, ry: f
       const x0 = <i32>sx;
       const x1 = min(w - 1, x0 + 1);
       const wx = sx - <f32>x0;
+      const y0 = <i32>sy;
+      const y1 = min(h - 1, y0 + 1);
+      const wy = sy - <f32>y0;
+      const r0 = src + <usize>(y0 * w * 4);
+      const r1 = src + <usize>(y1 * w * 4);
       for (let c = 0; c < 3; c++) {
         const a = <f32>load<u8>(r0 + <usize>(x0 * 4 + c));
         const b = <f32>load<u8>(r0 + <usize>(x1 * 4 + c));
@@ -123,22 +151,25 @@ function samplePlane(p: usize, pw: i32, ph: i32, sx: f32, sy: f32): f32 {
  * RGB. Each plane is sampled bilinearly at the output's half-pixel centre in that plane's grid.
  */
 export function resizeI420ToInput(yp: usize, up: usize, vp: usize, w: i32, h: i32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
-  resizeI420RectToInput(yp, up, vp, w, h, 0, 0, <f32>w, <f32>h, dst, W, H, scale, offset);
+  resizeI420RectToInput(yp, up, vp, w, h, 0, 0, <f32>w, <f32>h, 0, dst, W, H, scale, offset);
 }
 
-/** A rectangle of an I420 frame (in luma pixels, as resizeRgbaRectToInput) -> model input; outside the frame: black. */
-export function resizeI420RectToInput(yp: usize, up: usize, vp: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
+/** A rectangle of an I420 frame (in luma pixels, turned, as resizeRgbaRectToInput) -> model input; outside the frame: black. */
+export function resizeI420RectToInput(yp: usize, up: usize, vp: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, turns: i32, dst: usize, W: i32, H: i32, scale: f32, offset: f32): void {
   const cw = (w + 1) >> 1;
   const ch = (h + 1) >> 1;
   // The chroma grid covers the luma one at (w / cw, h / ch) luma pixels per sample.
   const kx = <f32>cw / <f32>w;
   const ky = <f32>ch / <f32>h;
   for (let y = 0; y < H; y++) {
-    const sy = rectCoord(y, ry, rh, h, H);
-    const cy = rectCoord(y, ry * ky, rh * ky, ch, H);
     for (let x = 0; x < W; x++) {
-      const sx = rectCoord(x, rx, rw, w, W);
-      const cx = rectCoord(x, rx * kx, rw * kx, cw, W);
+      const unit = turnedUnit(x, y, W, H, turns);
+      const ux = f32x4.extract_lane(unit, 0);
+      const uy = f32x4.extract_lane(unit, 1);
+      const sx = rectCoord(ux, rx, rw, w);
+      const sy = rectCoord(uy, ry, rh, h);
+      const cx = rectCoord(ux, rx * kx, rw * kx, cw);
+      const cy = rectCoord(uy, ry * ky, rh * ky, ch);
       const o = dst + <usize>((y * W + x) * 12);
       if (isNaN(sx) || isNaN(sy) || isNaN(cx) || isNaN(cy)) {
         store<f32>(o, offset);
@@ -182,38 +213,52 @@ export function maskUpdate(prob: usize, state: usize, n: i32, newWeightQ8: i32, 
 }
 
 /**
- * A model output over a rectangle of the frame (prob: W x H float32, the rectangle from (rx, ry),
- * rw x rh frame pixels) placed back onto the frame's mask grid (dst: mw x mh float32 over the
- * whole fw x fh frame): each grid cell whose centre lies in the rectangle takes the larger of its
- * value and the bilinear sample of prob there (several people: the union).
+ * A model output over a rectangle of the frame (prob: W x H float32; the rectangle from (rx, ry),
+ * rw x rh frame pixels, turned by `turns` quarter turns as resizeRgbaRectToInput saw it) placed
+ * back onto the frame's mask grid (dst: mw x mh float32 over the whole fw x fh frame): each grid
+ * cell whose centre lies in the rectangle takes the larger of its value and the bilinear sample
+ * of prob there (several people: the union).
  */
-export function maskPlaceRect(prob: usize, W: i32, H: i32, rx: f32, ry: f32, rw: f32, rh: f32, fw: i32, fh: i32, dst: usize, mw: i32, mh: i32): void {
+export function maskPlaceRect(prob: usize, W: i32, H: i32, rx: f32, ry: f32, rw: f32, rh: f32, turns: i32, fw: i32, fh: i32, dst: usize, mw: i32, mh: i32): void {
   const cellX = <f32>fw / <f32>mw;
   const cellY = <f32>fh / <f32>mh;
   for (let y = 0; y < mh; y++) {
-    const fy = (<f32>y + 0.5) * cellY;
-    if (fy < ry || fy > ry + rh) continue;
-    let sy = (fy - ry) * (<f32>H / rh) - 0.5;
-    sy = sy < 0 ? 0 : sy > <f32>(H - 1) ? <f32>(H - 1) : sy;
-    const y0 = <i32>sy;
-    const y1 = min(H - 1, y0 + 1);
-    const wy = sy - <f32>y0;
+    const v = ((<f32>y + 0.5) * cellY - ry) / rh;
+    if (v < 0 || v > 1) continue;
     for (let x = 0; x < mw; x++) {
-      const fx = (<f32>x + 0.5) * cellX;
-      if (fx < rx || fx > rx + rw) continue;
-      let sx = (fx - rx) * (<f32>W / rw) - 0.5;
+      const u = ((<f32>x + 0.5) * cellX - rx) / rw;
+      if (u < 0 || u > 1) continue;
+      // The inverse of turnedUnit: (u, v) on the rectangle -> (t, s) on the model's grid.
+      let t = u;
+      let s = v;
+      if (turns == 1) {
+        t = 1 - v;
+        s = u;
+      } else if (turns == 2) {
+        t = 1 - u;
+        s = 1 - v;
+      } else if (turns == 3) {
+        t = v;
+        s = 1 - u;
+      }
+      let sx = t * <f32>W - 0.5;
+      let sy = s * <f32>H - 0.5;
       sx = sx < 0 ? 0 : sx > <f32>(W - 1) ? <f32>(W - 1) : sx;
+      sy = sy < 0 ? 0 : sy > <f32>(H - 1) ? <f32>(H - 1) : sy;
       const x0 = <i32>sx;
       const x1 = min(W - 1, x0 + 1);
       const wx = sx - <f32>x0;
+      const y0 = <i32>sy;
+      const y1 = min(H - 1, y0 + 1);
+      const wy = sy - <f32>y0;
       const a = load<f32>(prob + <usize>((y0 * W + x0) << 2));
       const b = load<f32>(prob + <usize>((y0 * W + x1) << 2));
       const c = load<f32>(prob + <usize>((y1 * W + x0) << 2));
       const d = load<f32>(prob + <usize>((y1 * W + x1) << 2));
       const top = a + (b - a) * wx;
-      const v = top + (c + (d - c) * wx - top) * wy;
+      const p = top + (c + (d - c) * wx - top) * wy;
       const o = dst + <usize>((y * mw + x) << 2);
-      if (v > load<f32>(o)) store<f32>(o, v);
+      if (p > load<f32>(o)) store<f32>(o, p);
     }
   }
 }

@@ -46,12 +46,12 @@ export interface KernelExports {
   resizeRgbaToInput(src: number, w: number, h: number, dst: number, W: number, H: number, scale: number, offset: number): void;
   /** assembly/segment/resizeI420ToInput(yp: usize, up: usize, vp: usize, w: i32, h: i32, dst: usize, W: i32, H: i32, scale: f32, offset: f32) */
   resizeI420ToInput(yp: number, up: number, vp: number, w: number, h: number, dst: number, W: number, H: number, scale: number, offset: number): void;
-  /** assembly/segment/resizeRgbaRectToInput(src: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, dst: usize, W: i32, H: i32, scale: f32, offset: f32) */
-  resizeRgbaRectToInput(src: number, w: number, h: number, rx: number, ry: number, rw: number, rh: number, dst: number, W: number, H: number, scale: number, offset: number): void;
-  /** assembly/segment/resizeI420RectToInput(yp: usize, up: usize, vp: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, dst: usize, W: i32, H: i32, scale: f32, offset: f32) */
-  resizeI420RectToInput(yp: number, up: number, vp: number, w: number, h: number, rx: number, ry: number, rw: number, rh: number, dst: number, W: number, H: number, scale: number, offset: number): void;
-  /** assembly/segment/maskPlaceRect(prob: usize, W: i32, H: i32, rx: f32, ry: f32, rw: f32, rh: f32, fw: i32, fh: i32, dst: usize, mw: i32, mh: i32) */
-  maskPlaceRect(prob: number, W: number, H: number, rx: number, ry: number, rw: number, rh: number, fw: number, fh: number, dst: number, mw: number, mh: number): void;
+  /** assembly/segment/resizeRgbaRectToInput(src: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, turns: i32, dst: usize, W: i32, H: i32, scale: f32, offset: f32) */
+  resizeRgbaRectToInput(src: number, w: number, h: number, rx: number, ry: number, rw: number, rh: number, turns: number, dst: number, W: number, H: number, scale: number, offset: number): void;
+  /** assembly/segment/resizeI420RectToInput(yp: usize, up: usize, vp: usize, w: i32, h: i32, rx: f32, ry: f32, rw: f32, rh: f32, turns: i32, dst: usize, W: i32, H: i32, scale: f32, offset: f32) */
+  resizeI420RectToInput(yp: number, up: number, vp: number, w: number, h: number, rx: number, ry: number, rw: number, rh: number, turns: number, dst: number, W: number, H: number, scale: number, offset: number): void;
+  /** assembly/segment/maskPlaceRect(prob: usize, W: i32, H: i32, rx: f32, ry: f32, rw: f32, rh: f32, turns: i32, fw: i32, fh: i32, dst: usize, mw: i32, mh: i32) */
+  maskPlaceRect(prob: number, W: number, H: number, rx: number, ry: number, rw: number, rh: number, turns: number, fw: number, fh: number, dst: number, mw: number, mh: number): void;
   /** assembly/segment/maskUpdate(prob: usize, state: usize, n: i32, newWeightQ8: i32, fresh: i32) */
   maskUpdate(prob: number, state: number, n: number, newWeightQ8: number, fresh: number): void;
   /** assembly/segment/maskToQuarter(mask: usize, mw: i32, mh: i32, w: i32, h: i32, dst: usize, lo: i32, hi: i32) */

@@ -12,7 +12,7 @@ import type { FrameMemory } from '../effects/kernel-types.ts';
 import type { KernelExports } from '../effects/wasm-exports.ts';
 import type { PersonDetectorModel, SegmentationModel } from './runtime.ts';
 import type { MaskStateView } from './mask-state.ts';
-import { decodePeople, mergeBoxes, mergeRois, personShare, roiOfBox, squareOf, stretchLevels, trackRois, type PersonBox, type Rect } from './people.ts';
+import { decodePeople, mergeBoxes, mergeRois, personShare, roiOfBox, squareOf, stretchLevels, trackRois, type PersonBox, type Roi } from './people.ts';
 
 /** The exports of assembly/segment.ts (and the shared kernels it reuses) that the background effects call. */
 export type SegmentKernelExports = Pick<
@@ -96,7 +96,7 @@ export interface MaskReport {
   /** The detector's part of inferenceSeconds (0 when it did not run). */
   readonly detectorSeconds: number;
   /** The regions the model ran on (frame units); the whole frame without a detector. */
-  readonly rois: readonly Rect[];
+  readonly rois: readonly Roi[];
   /** The best detector score of this update (undefined when the detector did not run). */
   readonly personScore: number | undefined;
   /** Share of the frame the new mask keeps as person (at or above half the ramp). */
@@ -175,7 +175,7 @@ export class BackgroundEffects {
     this.#loadMask(state);
     const t0 = performance.now();
     const { layout } = job;
-    let rois: Rect[] = [{ x0: 0, y0: 0, x1: 1, y1: 1 }];
+    let rois: Roi[] = [{ x0: 0, y0: 0, x1: 1, y1: 1, turns: 0 }];
     let personScore: number | undefined;
     let misses = state?.misses ?? 0;
     let detectorSeconds = 0;
@@ -235,11 +235,12 @@ export class BackgroundEffects {
   /** The detector on the square (x, y, side) of frame pixels; boxes in frame units. */
   #detectIn(detector: PersonDetectorModel, layout: FrameLayout, srcPtr: number, x: number, y: number, side: number): PersonBox[] {
     const { inputWidth: W, inputHeight: H, inputScale, inputOffset } = detector.spec;
-    this.#resizeRect(layout, srcPtr, { x, y, w: side, h: side }, this.#detectorInputPtr, W, H, inputScale, inputOffset);
+    this.#resizeRect(layout, srcPtr, { x, y, w: side, h: side, turns: 0 }, this.#detectorInputPtr, W, H, inputScale, inputOffset);
     const input = new Float32Array(this.#mem.view(0, 0).buffer, this.#detectorInputPtr, W * H * 3);
     stretchLevels(input, inputScale, inputOffset);
     return decodePeople(detector.detect(input), PERSON_MIN_SCORE).map((p) => ({
       score: p.score,
+      turns: p.turns,
       x0: (x + p.x0 * side) / layout.width,
       x1: (x + p.x1 * side) / layout.width,
       y0: (y + p.y0 * side) / layout.height,
@@ -251,7 +252,7 @@ export class BackgroundEffects {
    * The model on each ROI (a square of frame pixels, see squareOf; the whole frame is stretched
    * instead), placed back onto the frame's mask grid in #probPtr: their union, 0 elsewhere.
    */
-  #segmentRois(layout: FrameLayout, srcPtr: number, rois: readonly Rect[]): void {
+  #segmentRois(layout: FrameLayout, srcPtr: number, rois: readonly Roi[]): void {
     const spec = this.#model.spec;
     const { inputWidth: W, inputHeight: H } = spec;
     const { width, height } = layout;
@@ -261,7 +262,7 @@ export class BackgroundEffects {
     const combined = new Float32Array(bytes, this.#probPtr, this.#modelPixels);
     const whole = rois.length === 1 && rois[0]!.x0 === 0 && rois[0]!.y0 === 0 && rois[0]!.x1 === 1 && rois[0]!.y1 === 1 && !this.#detector;
     if (whole) {
-      this.#resizeRect(layout, srcPtr, { x: 0, y: 0, w: width, h: height }, this.#inputPtr, W, H, spec.inputScale, spec.inputOffset);
+      this.#resizeRect(layout, srcPtr, { x: 0, y: 0, w: width, h: height, turns: 0 }, this.#inputPtr, W, H, spec.inputScale, spec.inputOffset);
       this.#model.infer(input, combined);
       return;
     }
@@ -269,10 +270,10 @@ export class BackgroundEffects {
     const roiProb = new Float32Array(bytes, this.#roiProbPtr, this.#modelPixels);
     for (const roi of rois) {
       const sq = squareOf(roi, width, height);
-      const rect = { x: sq.x, y: sq.y, w: sq.side, h: sq.side };
+      const rect = { x: sq.x, y: sq.y, w: sq.side, h: sq.side, turns: roi.turns };
       this.#resizeRect(layout, srcPtr, rect, this.#inputPtr, W, H, spec.inputScale, spec.inputOffset);
       this.#model.infer(input, roiProb);
-      this.#k.maskPlaceRect(this.#roiProbPtr, W, H, rect.x, rect.y, rect.w, rect.h, width, height, this.#probPtr, W, H);
+      this.#k.maskPlaceRect(this.#roiProbPtr, W, H, rect.x, rect.y, rect.w, rect.h, rect.turns, width, height, this.#probPtr, W, H);
     }
   }
 
@@ -282,16 +283,16 @@ export class BackgroundEffects {
   }
 
   /** A rectangle of the frame (frame pixels) resized to a W x H model input at dst. */
-  #resizeRect(layout: FrameLayout, srcPtr: number, r: { x: number; y: number; w: number; h: number }, dst: number, W: number, H: number, scale: number, offset: number): void {
+  #resizeRect(layout: FrameLayout, srcPtr: number, r: { x: number; y: number; w: number; h: number; turns: number }, dst: number, W: number, H: number, scale: number, offset: number): void {
     const k = this.#k;
     const { width, height } = layout;
     if (layout.format === 'rgba') {
-      k.resizeRgbaRectToInput(srcPtr, width, height, r.x, r.y, r.w, r.h, dst, W, H, scale, offset);
+      k.resizeRgbaRectToInput(srcPtr, width, height, r.x, r.y, r.w, r.h, r.turns, dst, W, H, scale, offset);
     } else {
       const c = chromaSize(width, height);
       const u = srcPtr + width * height;
       const v = u + c.width * c.height;
-      k.resizeI420RectToInput(srcPtr, u, v, width, height, r.x, r.y, r.w, r.h, dst, W, H, scale, offset);
+      k.resizeI420RectToInput(srcPtr, u, v, width, height, r.x, r.y, r.w, r.h, r.turns, dst, W, H, scale, offset);
     }
   }
 

@@ -16,7 +16,15 @@ export interface Rect {
   readonly y1: number;
 }
 
-export interface PersonBox extends Rect {
+/** Quarter turns clockwise that bring a person's head up (0: upright; 1: lying with the head to the left). */
+export type Turns = 0 | 1 | 2 | 3;
+
+/** A region the model runs on: a rectangle of the frame, and how to turn it so that its person stands. */
+export interface Roi extends Rect {
+  readonly turns: Turns;
+}
+
+export interface PersonBox extends Roi {
   /** The detector's confidence that this is a person, 0..1. */
   readonly score: number;
 }
@@ -25,6 +33,11 @@ export interface PersonBox extends Rect {
 const DETECTOR_PEOPLE = 6;
 const DETECTOR_VALUES = 56;
 const BOX_AT = 51;
+/** Keypoints: 0 nose, 1-4 eyes and ears (the head); 5, 6 shoulders and 11, 12 hips (the body). */
+const HEAD_KEYPOINTS = [0, 1, 2, 3, 4];
+const BODY_KEYPOINTS = [5, 6, 11, 12];
+/** A keypoint counts for the orientation from this score. */
+const KEYPOINT_MIN_SCORE = 0.2;
 
 /**
  * The most ROIs one mask update segments (each is one run of the model): the detector reports six
@@ -49,14 +62,41 @@ export function decodePeople(raw: Float32Array, minScore: number): PersonBox[] {
     const o = p * DETECTOR_VALUES + BOX_AT;
     const score = raw[o + 4] ?? 0;
     if (!(score >= minScore)) continue;
-    const box = { y0: clamp01(raw[o]!), x0: clamp01(raw[o + 1]!), y1: clamp01(raw[o + 2]!), x1: clamp01(raw[o + 3]!), score };
+    const box = { y0: clamp01(raw[o]!), x0: clamp01(raw[o + 1]!), y1: clamp01(raw[o + 2]!), x1: clamp01(raw[o + 3]!), score, turns: turnsOf(raw, p * DETECTOR_VALUES) };
     if (box.x1 > box.x0 && box.y1 > box.y0) people.push(box);
   }
   return people.sort((a, b) => b.score - a.score);
 }
 
+/**
+ * Which way a person's head points, from the keypoints (the head's mean against the body's):
+ * the quarter turns that bring it up. Upright when either part is not seen. The detector's input
+ * is square (letterboxed), so its x and y are in the same units.
+ */
+function turnsOf(raw: Float32Array, at: number): Turns {
+  const mean = (points: readonly number[]) => {
+    let x = 0;
+    let y = 0;
+    let n = 0;
+    for (const k of points) {
+      if ((raw[at + k * 3 + 2] ?? 0) < KEYPOINT_MIN_SCORE) continue;
+      y += raw[at + k * 3]!;
+      x += raw[at + k * 3 + 1]!;
+      n++;
+    }
+    return n ? { x: x / n, y: y / n } : undefined;
+  };
+  const head = mean(HEAD_KEYPOINTS);
+  const body = mean(BODY_KEYPOINTS);
+  if (!head || !body) return 0;
+  const dx = head.x - body.x;
+  const dy = head.y - body.y;
+  if (Math.abs(dy) >= Math.abs(dx)) return dy <= 0 ? 0 : 2;
+  return dx < 0 ? 1 : 3;
+}
+
 /** A person's box with room around it (ROI_MARGIN of its larger side in frame pixels). */
-export function roiOfBox(box: Rect, frameWidth: number, frameHeight: number): Rect {
+export function roiOfBox(box: Roi, frameWidth: number, frameHeight: number): Roi {
   const w = (box.x1 - box.x0) * frameWidth;
   const h = (box.y1 - box.y0) * frameHeight;
   const margin = ROI_MARGIN * Math.max(w, h);
@@ -65,6 +105,7 @@ export function roiOfBox(box: Rect, frameWidth: number, frameHeight: number): Re
     y0: box.y0 - margin / frameHeight,
     x1: box.x1 + margin / frameWidth,
     y1: box.y1 + margin / frameHeight,
+    turns: box.turns,
   };
 }
 
@@ -93,15 +134,15 @@ function overlap(a: Rect, b: Rect): number {
   return smaller > 0 ? (w * h) / smaller : 0;
 }
 
-/** Merges ROIs that are mostly one another into their bounding rectangle; at most MAX_ROIS, the first kept. */
-export function mergeRois(rois: readonly Rect[]): Rect[] {
-  const out: Rect[] = [];
+/** Merges ROIs that are mostly one another into their bounding rectangle (turned as the first); at most MAX_ROIS, the first kept. */
+export function mergeRois(rois: readonly Roi[]): Roi[] {
+  const out: Roi[] = [];
   for (const roi of rois) {
-    let merged: Rect = roi;
+    let merged: Roi = roi;
     for (let i = out.length - 1; i >= 0; i--) {
       if (overlap(out[i]!, merged) > MERGE_OVERLAP) {
         const o = out.splice(i, 1)[0]!;
-        merged = { x0: Math.min(o.x0, merged.x0), y0: Math.min(o.y0, merged.y0), x1: Math.max(o.x1, merged.x1), y1: Math.max(o.y1, merged.y1) };
+        merged = { x0: Math.min(o.x0, merged.x0), y0: Math.min(o.y0, merged.y0), x1: Math.max(o.x1, merged.x1), y1: Math.max(o.y1, merged.y1), turns: o.turns };
       }
     }
     out.push(merged);
@@ -122,8 +163,8 @@ export function mergeBoxes(boxes: readonly PersonBox[]): PersonBox[] {
  * to take in what its first box cut off. A ROI whose mask is empty is dropped (the person left).
  * `mask` is the frame's mask grid (mw x mh bytes over the whole frame).
  */
-export function trackRois(mask: Uint8Array, mw: number, mh: number, rois: readonly Rect[], frameWidth: number, frameHeight: number): Rect[] {
-  const next: Rect[] = [];
+export function trackRois(mask: Uint8Array, mw: number, mh: number, rois: readonly Roi[], frameWidth: number, frameHeight: number): Roi[] {
+  const next: Roi[] = [];
   for (const roi of rois) {
     const cx0 = Math.max(0, Math.floor(roi.x0 * mw));
     const cy0 = Math.max(0, Math.floor(roi.y0 * mh));
@@ -143,7 +184,7 @@ export function trackRois(mask: Uint8Array, mw: number, mh: number, rois: readon
       }
     }
     if (x1 < 0) continue;
-    next.push(roiOfBox({ x0: x0 / mw, y0: y0 / mh, x1: (x1 + 1) / mw, y1: (y1 + 1) / mh }, frameWidth, frameHeight));
+    next.push(roiOfBox({ x0: x0 / mw, y0: y0 / mh, x1: (x1 + 1) / mw, y1: (y1 + 1) / mh, turns: roi.turns }, frameWidth, frameHeight));
   }
   return mergeRois(next);
 }

@@ -144,7 +144,7 @@ test('resizeRgbaRectToInput samples a square of the frame, black past its edges;
   const src = put(frame);
   const dst = put(new Uint8Array(W * H * 12));
   // A square of 80 frame pixels from (50, -10): its right and top parts are past the frame.
-  k.resizeRgbaRectToInput(src, w, h, 50, -10, 80, 80, dst, W, H, 1, 0);
+  k.resizeRgbaRectToInput(src, w, h, 50, -10, 80, 80, 0, dst, W, H, 1, 0);
   const got = new Float32Array(kernels.view(dst, W * H * 12).slice().buffer);
   const step = 80 / W;
   for (let y = 0; y < H; y++) {
@@ -173,9 +173,35 @@ test('resizeRgbaRectToInput samples a square of the frame, black past its edges;
   }
   // The whole frame as a rectangle is resizeRgbaToInput.
   const whole = put(new Uint8Array(W * H * 12));
-  k.resizeRgbaRectToInput(src, w, h, 0, 0, w, h, dst, W, H, 1 / 255, 0);
+  k.resizeRgbaRectToInput(src, w, h, 0, 0, w, h, 0, dst, W, H, 1 / 255, 0);
   k.resizeRgbaToInput(src, w, h, whole, W, H, 1 / 255, 0);
   assert.deepEqual(kernels.view(dst, W * H * 12).slice(), kernels.view(whole, W * H * 12).slice());
+});
+
+test('a turned rectangle: the model sees the picture turned a quarter clockwise, and maskPlaceRect turns its output back', async () => {
+  const { kernels, k, put, random } = await kit();
+  const n = 24;
+  const frame = random(n * n * 4, 11);
+  const src = put(frame);
+  const at = (x: number, y: number) => frame[(y * n + x) * 4]!;
+  for (const turns of [0, 1, 2, 3]) {
+    const input = put(new Uint8Array(n * n * 12));
+    k.resizeRgbaRectToInput(src, n, n, 0, 0, n, n, turns, input, n, n, 1, 0);
+    const seen = new Float32Array(kernels.view(input, n * n * 12).slice().buffer);
+    // Same grid, same size: every sample falls on a pixel centre.
+    for (let y = 0; y < n; y++) {
+      for (let x = 0; x < n; x++) {
+        const [fx, fy] = [[x, y], [y, n - 1 - x], [n - 1 - x, n - 1 - y], [n - 1 - y, x]][turns]!;
+        assert.ok(Math.abs(seen[(y * n + x) * 3]! - at(fx!, fy!)) < 1e-3, `turns ${turns}: model pixel ${x},${y} shows frame ${fx},${fy}`);
+      }
+    }
+    // The red channel as a "model output", placed back: the frame's red again.
+    const prob = put(new Uint8Array(Float32Array.from({ length: n * n }, (_, i) => seen[i * 3]!).buffer));
+    const grid = put(new Uint8Array(n * n * 4));
+    k.maskPlaceRect(prob, n, n, 0, 0, n, n, turns, n, n, grid, n, n);
+    const back = new Float32Array(kernels.view(grid, n * n * 4).slice().buffer);
+    for (let i = 0; i < n * n; i++) assert.ok(Math.abs(back[i]! - frame[i * 4]!) < 1e-3, `turns ${turns}: cell ${i}`);
+  }
 });
 
 test('maskPlaceRect puts a model output back over its rectangle of the frame, the larger value where two meet', async () => {
@@ -185,8 +211,8 @@ test('maskPlaceRect puts a model output back over its rectangle of the frame, th
   const half = put(new Uint8Array(new Float32Array(W * H).fill(0.5).buffer));
   const grid = put(new Uint8Array(mw * mh * 4));
   // Frame cells are 20 x 22.5 pixels; the rectangles cover x 100..300 and x 200..500 (y 0..180).
-  k.maskPlaceRect(half, W, H, 200, 0, 300, 180, fw, fh, grid, mw, mh);
-  k.maskPlaceRect(ones, W, H, 100, 0, 200, 180, fw, fh, grid, mw, mh);
+  k.maskPlaceRect(half, W, H, 200, 0, 300, 180, 0, fw, fh, grid, mw, mh);
+  k.maskPlaceRect(ones, W, H, 100, 0, 200, 180, 0, fw, fh, grid, mw, mh);
   const got = new Float32Array(kernels.view(grid, mw * mh * 4).slice().buffer);
   for (let y = 0; y < mh; y++) {
     for (let x = 0; x < mw; x++) {
@@ -219,11 +245,11 @@ test('a mask state is a fixed number of bytes and starts empty', () => {
   assert.equal(view.valid, false);
   assert.deepEqual(view.rois(), []);
   view.markValid();
-  view.setRois([{ x0: 0.25, y0: 0.5, x1: 0.75, y1: 1 }, { x0: -0.125, y0: 0, x1: 0.5, y1: 0.5 }]);
+  view.setRois([{ x0: 0.25, y0: 0.5, x1: 0.75, y1: 1, turns: 0 }, { x0: -0.125, y0: 0, x1: 0.5, y1: 0.5, turns: 3 }]);
   view.misses = 1;
   const again = viewMaskState(buffer, 256 * 256);
   assert.equal(again.valid, true);
-  assert.deepEqual(again.rois(), [{ x0: 0.25, y0: 0.5, x1: 0.75, y1: 1 }, { x0: -0.125, y0: 0, x1: 0.5, y1: 0.5 }]);
+  assert.deepEqual(again.rois(), [{ x0: 0.25, y0: 0.5, x1: 0.75, y1: 1, turns: 0 }, { x0: -0.125, y0: 0, x1: 0.5, y1: 0.5, turns: 3 }]);
   assert.equal(again.misses, 1);
   assert.throws(() => viewMaskState(buffer, 144 * 256), RangeError);
 });
