@@ -16,6 +16,9 @@ import { demoRoutes } from './http/routes/demo.ts';
 import { whipRoutes } from './http/routes/whip.ts';
 import { IceLinks } from './http/ice-links.ts';
 import { SessionRegistry } from './webrtc/session-registry.ts';
+import type { SpeechProvider } from './webrtc/session-media.ts';
+import { captionsAvailable, createCaptionPipeline, SubtitleOverlay } from './speech/index.ts';
+import { speechPaths } from './speech/pipeline.ts';
 import { createMetrics, processOutcome, type Metrics } from './metrics.ts';
 import { Fleet } from './fleet/fleet.ts';
 import { deletionCostUpdater } from './fleet/deletion-cost.ts';
@@ -37,6 +40,8 @@ export interface AppContext {
 
 export interface BuildOptions {
   readonly logger?: FastifyServerOptions['logger'];
+  /** Captions, translation and subtitles for the WebRTC sessions (default: src/speech, as the pod's files allow). */
+  readonly speech?: SpeechProvider;
 }
 
 const packageJsonUrl = packageUrl('package.json');
@@ -186,6 +191,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     log: app.log.child({ component: 'webrtc' }),
     isDraining: () => draining,
     selfAddress: fleet.selfAddress,
+    speech: options.speech ?? {
+      availability: () => captionsAvailable(speechPaths(config)),
+      createPipeline: (request) => createCaptionPipeline(request, { log: app.log.child({ component: 'captions' }), metrics, limits: config }),
+      createOverlay: () => new SubtitleOverlay({ fontFile: config.subtitleFontFile }),
+    },
   });
   await app.register(whipRoutes, { sessions, config, fleet, iceLinks, engine, onRejected: countRejection });
   const deletionCost = deletionCostUpdater(config, { count: () => sessions.peerCount, log: app.log.child({ component: 'pod-deletion-cost' }), metrics });

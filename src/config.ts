@@ -622,6 +622,18 @@ export const SETTINGS = {
     parse: int(1, 10_000),
     default: 10,
   },
+  audioBufferMs: {
+    env: 'AUDIO_BUFFER_MS',
+    doc: "WebRTC audio a session may hold waiting for its audio effect's engine (denoise), in 10 ms blocks; when full, the oldest block is dropped (app_audio_frames_dropped_total{reason=\"overflow\"}), so a slow engine costs audio, never delay",
+    parse: int(10, 1000),
+    default: 60,
+  },
+  audioMaxBlockSamples: {
+    env: 'AUDIO_MAX_BLOCK_SAMPLES',
+    doc: 'largest decoded WebRTC audio block, in samples of all channels (10 ms of 48 kHz stereo is 960); a larger one is dropped (too_large)',
+    parse: int(480, 96_000),
+    default: 1920,
+  },
   // ---- captions and translation (src/speech, docs/audio.md) ----
   captionsEngineLibrary: {
     env: 'CAPTIONS_ENGINE_LIBRARY',

@@ -24,7 +24,7 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
 
 const CONTROL_ERRORS: Readonly<Record<ControlErrorCode, string>> = {
   bad_request: 'a message that is not a JSON text object',
-  unprocessable: 'an unknown effect, or a parameter or `iters` out of range',
+  unprocessable: 'an unknown effect or audio effect, a parameter or `iters` out of range, an audio change in a session without audio, or `subtitles: "burn"` in one without captions',
   too_costly: 'an effect change that would cost more than MAX_FRAME_EFFECT_MS a frame at the session\'s frame size (it is not applied); or frames dropped because the effect in force costs that much, said once per effect choice and frame size',
   rate_limited: 'messages over the session\'s EFFECT_CHANGES_PER_SECOND (shared with PATCH): the others are dropped unanswered, and this is said at most once a second',
   payload_too_large: 'a message over CONTROL_MESSAGE_MAX_BYTES, refused before it is parsed; or frames over MAX_FRAME_PIXELS dropped, said once per size',

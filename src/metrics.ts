@@ -5,6 +5,7 @@ import { EFFECT_NAMES } from './effects/catalog.ts';
 import type { DeviceKind } from './protocol/worker-messages.ts';
 import { REJECT_REASONS } from './errors.ts';
 import { CANDIDATE_DROP_REASONS } from './net/candidates.ts';
+import { AUDIO_EFFECTS } from './audio/pcm.ts';
 
 /**
  * Every metric the service exports, in one place. The app owns its Registry (no global state), so
@@ -280,6 +281,38 @@ export function createMetrics(options: MetricsOptions) {
       'Final captions sent to translation, by outcome: translated, queue_full (TRANSLATE_QUEUE_MAX), timeout (TRANSLATE_TIMEOUT_MS), failed',
       { outcome: ['translated', 'queue_full', 'timeout', 'failed'] },
     ),
+    audioSessionsActive: new Gauge({
+      name: 'app_audio_sessions_active',
+      help: 'WebRTC sessions whose publisher sends audio (processed by the session\'s audio effect)',
+      registers: [registry],
+    }),
+    audioFramesProcessed: knownCounter(
+      registry,
+      'app_audio_frames_processed_total',
+      "WebRTC audio blocks (10 ms each at 48 kHz) sent back processed, by the session's audio effect",
+      { effect: AUDIO_EFFECTS },
+    ),
+    audioSecondsProcessed: knownCounter(registry, 'app_audio_processed_seconds_total', 'Seconds of WebRTC audio sent back processed, by audio effect', {
+      effect: AUDIO_EFFECTS,
+    }),
+    audioFramesDropped: knownCounter(
+      registry,
+      'app_audio_frames_dropped_total',
+      'WebRTC audio blocks received but not sent back, by reason: overflow (the session\'s AUDIO_BUFFER_MS was full: the oldest goes), too_large (over AUDIO_MAX_BLOCK_SAMPLES), format (denoise: not 48 kHz), failed (the engine failed or its worker died), superseded (waiting when the effect changed)',
+      { reason: AUDIO_DROP_REASONS },
+    ),
+    audioEngineSeconds: knownCounter(
+      registry,
+      'app_audio_engine_seconds_total',
+      'Compute time of the audio engines (rnnoise: denoise); its rate over that of app_audio_processed_seconds_total is the engine time per second of audio',
+      { engine: AUDIO_ENGINES },
+    ),
+    audioLatency: new Histogram({
+      name: 'app_audio_latency_seconds',
+      help: 'WebRTC audio block received to processed block handed to the encoder (the wait and the compute, without an engine\'s own algorithmic delay)',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+      registers: [registry],
+    }),
   };
 }
 
@@ -298,6 +331,16 @@ export function processOutcome(statusCode: number): ProcessOutcome {
  */
 export const FRAME_DROP_REASONS = ['superseded', 'overloaded', 'too_costly', 'too_large', 'invalid', 'failed'] as const;
 export type FrameDropReason = (typeof FRAME_DROP_REASONS)[number];
+
+/**
+ * Why a received WebRTC audio block was not sent back (app_audio_frames_dropped_total{reason}): see
+ * src/webrtc/audio-path.ts.
+ */
+export const AUDIO_DROP_REASONS = ['overflow', 'too_large', 'format', 'failed', 'superseded'] as const;
+export type AudioDropReason = (typeof AUDIO_DROP_REASONS)[number];
+
+/** The audio engines whose compute time is counted (app_audio_engine_seconds_total{engine}). */
+export const AUDIO_ENGINES = ['rnnoise'] as const;
 
 /**
  * How a WebRTC session ended (app_webrtc_sessions_total{outcome}): SessionOutcome in

@@ -70,11 +70,30 @@ export interface NativeVideoSource {
   createTrack(): NativeTrack;
   onFrame(frame: I420Frame): void;
 }
+/** A block of 16-bit PCM as the binding takes and gives it (interleaved channels; 10 ms blocks). */
+export interface AudioData {
+  readonly samples: Int16Array;
+  readonly sampleRate: number;
+  readonly bitsPerSample: number;
+  readonly channelCount: number;
+  /** Samples per channel. */
+  readonly numberOfFrames: number;
+}
+export interface NativeAudioSink {
+  stop(): void;
+  ondata: ((data: AudioData) => void) | null;
+}
+export interface NativeAudioSource {
+  createTrack(): NativeTrack;
+  onData(data: AudioData): void;
+}
 interface Wrtc {
   RTCPeerConnection: new (config: Record<string, unknown>) => NativePeerConnection;
   nonstandard: {
     RTCVideoSink: new (track: NativeTrack) => NativeVideoSink;
     RTCVideoSource: new (init?: { isScreencast?: boolean; needsDenoising?: boolean }) => NativeVideoSource;
+    RTCAudioSink: new (track: NativeTrack) => NativeAudioSink;
+    RTCAudioSource: new () => NativeAudioSource;
   };
 }
 
@@ -120,6 +139,21 @@ export function createVideoSink(track: NativeTrack, onframe: (frame: I420Frame) 
 /** A source of video frames for tracks (each encoded for its own connection). */
 export function createVideoSource(): NativeVideoSource {
   return new (wrtc().nonstandard.RTCVideoSource)({ needsDenoising: false });
+}
+
+/**
+ * A sink that hands the track's decoded audio to `ondata` (10 ms blocks, usually 48 kHz); stop() it
+ * when done (it keeps the event loop alive).
+ */
+export function createAudioSink(track: NativeTrack, ondata: (data: AudioData) => void): NativeAudioSink {
+  const sink = new (wrtc().nonstandard.RTCAudioSink)(track);
+  sink.ondata = ondata;
+  return sink;
+}
+
+/** A source of audio for tracks: `onData` takes 10 ms blocks of 16-bit PCM. */
+export function createAudioSource(): NativeAudioSource {
+  return new (wrtc().nonstandard.RTCAudioSource)();
 }
 
 /**

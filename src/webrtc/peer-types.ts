@@ -2,6 +2,7 @@
  * The types at the libwebrtc boundary (peer.ts): frames, states, events and stats. Consumers import
  * these, never the module that loads the binding.
  */
+import type { PcmFrame } from '../audio/pcm.ts';
 import type { IceServer } from '../config.ts';
 import type { ConnectionState, I420Frame } from './binding.ts';
 import type { ListenerErrorHandler } from './events.ts';
@@ -13,6 +14,8 @@ export type PeerState = ConnectionState;
 export type PeerEvents = {
   /** A decoded frame from the remote side; `receivedAtMs` is performance.now() on arrival. */
   frame: [frame: I420Frame, receivedAtMs: number];
+  /** A decoded 10 ms block of the remote side's audio (the first audio section it sends on). */
+  audio: [frame: PcmFrame];
   state: [state: PeerState];
   /** A message on a data channel the remote side opened (or we opened with `offer`): text, or binary. */
   message: [label: string, data: string | Uint8Array];
@@ -40,6 +43,10 @@ export interface AnswerResult {
   readonly sending: boolean;
   /** The remote side sends video to us. */
   readonly receiving: boolean;
+  /** The remote side receives our audio (an audio output was given and its offer takes audio). */
+  readonly audioSending: boolean;
+  /** The remote side sends audio to us. */
+  readonly audioReceiving: boolean;
 }
 
 export interface PeerStats {

@@ -3,11 +3,16 @@
  * video they send. Everything else sees I420 frames, SDP text and typed peer events; the binding's
  * objects (from binding.ts) never leave this file.
  */
+import type { PcmFrame } from '../audio/pcm.ts';
 import {
+  createAudioSink,
+  createAudioSource,
   createPeerConnection,
   createVideoSink,
   createVideoSource,
   gatheredLocalSdp,
+  type NativeAudioSink,
+  type NativeAudioSource,
   type NativeDataChannel,
   type NativePeerConnection,
   type NativeTrack,
@@ -47,21 +52,64 @@ export class VideoOutput {
   }
 }
 
+// ---- outgoing audio ------------------------------------------------------------------------------
+
+/**
+ * Processed audio leaving the server: one libwebrtc audio source whose 10 ms blocks go to a track per
+ * peer (the publisher and its WHEP viewers), each encoded for its own connection.
+ */
+export class AudioOutput {
+  readonly #source: NativeAudioSource;
+  #closed = false;
+
+  constructor() {
+    this.#source = createAudioSource();
+  }
+
+  /** Hands a block to every track of this output (libwebrtc copies it). */
+  send(frame: PcmFrame): void {
+    if (this.#closed) return;
+    const channels = frame.channelCount;
+    this.#source.onData({
+      samples: frame.samples,
+      sampleRate: frame.sampleRateHz,
+      bitsPerSample: 16,
+      channelCount: channels,
+      numberOfFrames: Math.floor(frame.samples.length / channels),
+    });
+  }
+
+  /** @internal A new track fed by this output; the peer that adds it stops it. */
+  createTrack(): NativeTrack {
+    return this.#source.createTrack();
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+}
+
 // ---- peers ---------------------------------------------------------------------------------------
 
-/** The video m-sections of an SDP with their mid and direction, in order. */
-const videoSections = (sdp: string): MediaSection[] => mediaSections(sdp).filter((s) => s.kind === 'video');
+/** The m-sections of one kind of an SDP with their mid and direction, in order. */
+const sectionsOfKind = (sdp: string, kind: 'audio' | 'video'): MediaSection[] => mediaSections(sdp).filter((s) => s.kind === kind);
+
+const sends = (direction: string): boolean => direction === 'sendrecv' || direction === 'sendonly';
+const receives = (direction: string): boolean => direction === 'sendrecv' || direction === 'recvonly';
 
 export class Peer extends SafeEmitter<PeerEvents> {
   readonly #pc: NativePeerConnection;
   readonly #gatherTimeoutMs: number;
   readonly #sinks: NativeVideoSink[] = [];
+  readonly #audioSinks: NativeAudioSink[] = [];
   readonly #tracks: NativeTrack[] = [];
   readonly #channels = new Map<string, NativeDataChannel>();
   readonly #channelLabels: readonly string[] | undefined;
   #closed = false;
   /** False for an answerer that only sends (a WHEP viewer): incoming video is not decoded. */
   #receive = true;
+  /** False unless the answerer takes audio (a publisher's session): incoming audio is not decoded. */
+  #receiveAudio = false;
 
   constructor(options: PeerOptions) {
     super(options.onListenerError);
@@ -70,8 +118,18 @@ export class Peer extends SafeEmitter<PeerEvents> {
     this.#channelLabels = options.channelLabels;
 
     this.#pc.ontrack = ({ track }) => {
-      // One sink at most: the answer receives one video section (see answer()).
-      if (track.kind !== 'video' || this.#closed || !this.#receive || this.#sinks.length > 0) return;
+      if (this.#closed) return;
+      // One sink of each kind at most: the answer receives one video and one audio section (see answer()).
+      if (track.kind === 'audio') {
+        if (!this.#receiveAudio || this.#audioSinks.length > 0) return;
+        this.#audioSinks.push(
+          createAudioSink(track, (data) =>
+            this.safeEmit('audio', { samples: data.samples, sampleRateHz: data.sampleRate, channelCount: data.channelCount, receivedAtMs: performance.now() }),
+          ),
+        );
+        return;
+      }
+      if (track.kind !== 'video' || !this.#receive || this.#sinks.length > 0) return;
       this.#sinks.push(createVideoSink(track, (frame) => this.safeEmit('frame', frame, performance.now())));
     };
     this.#pc.onconnectionstatechange = () => this.safeEmit('state', this.#pc.connectionState);
@@ -85,38 +143,53 @@ export class Peer extends SafeEmitter<PeerEvents> {
   /**
    * Answerer side (WHIP, WHEP): applies the offer, passes incoming video to 'frame' events, sends
    * `output` on the first video section that accepts it, and returns the answer once ICE gathering
-   * is complete or the gathering bound has passed (a non-trickle answer). Audio is declined.
+   * is complete or the gathering bound has passed (a non-trickle answer). Audio is answered on the
+   * first audio section only: received ('audio' events) when `receiveAudio`, sent when `audio` is
+   * given; every other section of a kind, and audio when neither applies, is declined (inactive).
    */
-  async answer(offerSdp: string, output: VideoOutput | undefined, options: { readonly receive?: boolean } = {}): Promise<AnswerResult> {
+  async answer(
+    offerSdp: string,
+    output: VideoOutput | undefined,
+    options: { readonly receive?: boolean; readonly audio?: AudioOutput; readonly receiveAudio?: boolean } = {},
+  ): Promise<AnswerResult> {
     const receive = options.receive ?? true;
     // Tracks arrive during setRemoteDescription: a peer that only sends makes no sink for them.
     this.#receive = receive;
+    this.#receiveAudio = options.receiveAudio ?? false;
     await this.#pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
-    const offered = videoSections(offerSdp);
-    let sending = false;
-    let receiving = false;
+    const offered = { video: sectionsOfKind(offerSdp, 'video'), audio: sectionsOfKind(offerSdp, 'audio') };
+    const done = { video: { sending: false, receiving: false }, audio: { sending: false, receiving: false } };
     for (const transceiver of this.#pc.getTransceivers()) {
       const kind = transceiver.receiver.track.kind;
-      if (kind !== 'video') {
+      if (kind !== 'video' && kind !== 'audio') {
         transceiver.direction = 'inactive';
         continue;
       }
-      const remote = offered.find((o) => o.mid === transceiver.mid)?.direction ?? 'inactive';
-      // Only the first video section the remote sends on is received (decoding costs CPU, so a
-      // viewer's video and a publisher's extra sections are declined: inactive in the answer).
-      const remoteSends: boolean = receive && !receiving && (remote === 'sendrecv' || remote === 'sendonly');
-      const remoteReceives = (remote === 'sendrecv' || remote === 'recvonly') && output !== undefined && !sending;
+      const remote = offered[kind].find((o) => o.mid === transceiver.mid)?.direction ?? 'inactive';
+      const state = done[kind];
+      const source = kind === 'video' ? output : options.audio;
+      const mayReceive = kind === 'video' ? receive : this.#receiveAudio;
+      // Only the first section of a kind the remote sends on is received (decoding costs CPU, so a
+      // viewer's media and a publisher's extra sections are declined: inactive in the answer).
+      const remoteSends = mayReceive && !state.receiving && sends(remote);
+      const remoteReceives = receives(remote) && source !== undefined && !state.sending;
       if (remoteReceives) {
-        const track = output.createTrack();
+        const track = source.createTrack();
         this.#tracks.push(track);
         await transceiver.sender.replaceTrack(track);
-        sending = true;
+        state.sending = true;
       }
-      receiving ||= remoteSends;
+      state.receiving ||= remoteSends;
       transceiver.direction = remoteSends ? (remoteReceives ? 'sendrecv' : 'recvonly') : remoteReceives ? 'sendonly' : 'inactive';
     }
     await this.#pc.setLocalDescription(await this.#pc.createAnswer());
-    return { sdp: await this.#gatheredSdp(), sending, receiving };
+    return {
+      sdp: await this.#gatheredSdp(),
+      sending: done.video.sending,
+      receiving: done.video.receiving,
+      audioSending: done.audio.sending,
+      audioReceiving: done.audio.receiving,
+    };
   }
 
   /** Offerer side (Node clients: tests, benchmarks, load tools). Returns the offer after gathering. */
@@ -199,6 +272,10 @@ export class Peer extends SafeEmitter<PeerEvents> {
     this.#closed = true;
     for (const sink of this.#sinks) {
       sink.onframe = null;
+      sink.stop();
+    }
+    for (const sink of this.#audioSinks) {
+      sink.ondata = null;
       sink.stop();
     }
     for (const track of this.#tracks) track.stop();

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
 import type { EffectEngine } from '../engine/engine-types.ts';
 import { SessionSegmentation, type Backdrop, type SegmentationSettings } from '../segmentation/session-segmentation.ts';
-import { HttpError, isControlErrorCode, OverloadedError, TooCostlyError, type ControlErrorCode } from '../errors.ts';
+import { HttpError, InvalidEffectError, isControlErrorCode, OverloadedError, TooCostlyError, type ControlErrorCode } from '../errors.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import type { FrameDropReason, Metrics, SessionMetricOutcome } from '../metrics.ts';
 import type { RollingQuantile } from '../stats/rolling-quantile.ts';
@@ -11,8 +11,13 @@ import { SafeEmitter } from './events.ts';
 import { LatestFrameLoop } from './frame-loop.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { parseJob } from './job.ts';
-import type { Peer, VideoOutput } from './peer.ts';
+import type { AudioOutput, Peer, VideoOutput } from './peer.ts';
 import type { I420Frame, PeerState } from './peer-types.ts';
+import type { AudioEffect } from '../audio/pcm.ts';
+import type { Caption, CaptionPipeline, CaptionRequest } from '../speech/caption-types.ts';
+import type { AudioPath, AudioPathStats } from './audio-path.ts';
+import { parseAudioEffect, parseSubtitles, type SubtitlesMode } from './audio-request.ts';
+import type { SessionMedia, SubtitleRenderer } from './session-media.ts';
 
 /**
  * connect_timeout: not connected within SESSION_CONNECT_SECONDS; frame_too_large: nothing but frames
@@ -73,6 +78,19 @@ export interface SessionStats {
   readonly framesEncoded: number;
   readonly roundTripSeconds: number | undefined;
   readonly viewers: number;
+  /** The publisher's audio (absent: it sends none). */
+  readonly audio: AudioPathStats | undefined;
+  readonly captions: CaptionRequest | undefined;
+  readonly subtitles: SubtitlesMode;
+}
+
+/** A change request's answer: the video job and the audio choices now in force. */
+export interface SessionChoices {
+  readonly effect: EffectJob['effect'];
+  readonly params: EffectJob['params'];
+  readonly iters: number;
+  readonly audio?: AudioEffect;
+  readonly subtitles?: SubtitlesMode;
 }
 
 interface ReceivedFrame {
@@ -130,8 +148,14 @@ export class Session extends SafeEmitter<SessionEvents> {
   /** When the draining pod ends this session (performance.now()); undefined while the pod is not draining. */
   #drainDeadlineMs: number | undefined;
   readonly #backdrops: TokenBucket | undefined;
+  readonly #audio: AudioPath | undefined;
+  readonly #audioOutput: AudioOutput | undefined;
+  readonly #captions: SessionMedia['captions'];
+  readonly #overlay: SubtitleRenderer | undefined;
+  #subtitles: SubtitlesMode;
+  #unsubscribeCaptions: (() => void) | undefined;
 
-  constructor(id: string, peer: Peer, output: VideoOutput, job: EffectJob, etag: string, deps: SessionDeps) {
+  constructor(id: string, peer: Peer, output: VideoOutput, job: EffectJob, etag: string, deps: SessionDeps, media: SessionMedia = {}) {
     super((err, event) => deps.log.error({ err, event, sessionId: id }, 'session listener failed'));
     this.id = id;
     this.#peer = peer;
@@ -161,6 +185,14 @@ export class Session extends SafeEmitter<SessionEvents> {
       if (overMs !== undefined) return this.#tooCostly(layout, overMs);
       this.#loop.push({ frame, receivedAtMs });
     });
+    this.#audio = media.audio;
+    this.#audioOutput = media.audioOutput;
+    this.#captions = media.captions;
+    this.#overlay = media.overlay;
+    this.#subtitles = media.subtitles ?? 'off';
+    const audio = media.audio;
+    if (audio) peer.on('audio', (frame) => audio.push(frame));
+    this.#unsubscribeCaptions = media.captions?.pipeline.subscribe((caption) => this.#caption(caption));
     peer.on('state', (state) => {
       deps.log.debug({ sessionId: id, state }, 'session connection state');
       // Closing from inside a libwebrtc callback is not safe; leave the callback first.
@@ -199,8 +231,21 @@ export class Session extends SafeEmitter<SessionEvents> {
     return this.#peer;
   }
 
-  /** Applies a change request (`{effect?, params?, iters?}`); throws InvalidEffectError (422), 429 over EFFECT_CHANGES_PER_SECOND. */
-  changeEffect(request: Readonly<Record<string, unknown>>): EffectJob {
+  /** The processed audio its publisher and viewers hear (absent: the offer took no audio back). */
+  get audioOutput(): AudioOutput | undefined {
+    return this.#audioOutput;
+  }
+
+  /** The session's captions (captions= or translate= in its WHIP query), for SSE and WebVTT. */
+  get captions(): CaptionPipeline | undefined {
+    return this.#captions?.pipeline;
+  }
+
+  /**
+   * Applies a change request (`{effect?, params?, iters?, audio?, subtitles?}`); throws 422
+   * (InvalidEffectError, too_costly), 429 over EFFECT_CHANGES_PER_SECOND.
+   */
+  changeEffect(request: Readonly<Record<string, unknown>>): SessionChoices {
     if (this.#changes && !this.#changes.take()) {
       this.#deps.metrics.rejected.inc({ reason: 'rate_limited' });
       throw new HttpError('rate_limited', `at most ${this.#deps.effectChangesPerSecond} effect changes a second (EFFECT_CHANGES_PER_SECOND)`, {
@@ -219,7 +264,15 @@ export class Session extends SafeEmitter<SessionEvents> {
     return this.#backdrops.retryAfterSeconds();
   }
 
-  #applyChange(request: Readonly<Record<string, unknown>>): EffectJob {
+  /** Everything in the request is checked before anything of it is applied. */
+  #applyChange(request: Readonly<Record<string, unknown>>): SessionChoices {
+    if (request.captions !== undefined || request.translate !== undefined) {
+      throw new InvalidEffectError('captions and translate are chosen when the session starts (the WHIP query); start a new session to change them');
+    }
+    if (request.audio !== undefined && !this.#audio) throw new InvalidEffectError('this session has no audio: its offer sends none');
+    const audioEffect = this.#audio ? parseAudioEffect(request.audio, this.#audio.effect) : undefined;
+    const subtitles = parseSubtitles(request.subtitles, this.#subtitles);
+    if (subtitles === 'burn' && (!this.#captions || !this.#overlay)) throw new InvalidEffectError('subtitles "burn" needs captions, chosen when the session starts (captions=<lang>)');
     const job = parseJob(request, this.#deps.maxIters, this.#job);
     const layout = this.#frameLayout;
     const overMs = layout && this.#frameCostOver(job, layout);
@@ -228,8 +281,39 @@ export class Session extends SafeEmitter<SessionEvents> {
       throw new TooCostlyError(this.#tooCostlyDetail(job, layout, overMs));
     }
     this.#job = job;
-    this.#deps.log.info({ sessionId: this.id, effect: this.#job.effect, params: this.#job.params, iters: this.#job.iters }, 'session effect changed');
-    return this.#job;
+    if (audioEffect !== undefined) this.#audio?.setEffect(audioEffect);
+    if (subtitles !== this.#subtitles) {
+      this.#subtitles = subtitles;
+      if (subtitles === 'burn') this.#renderSubtitle(this.#captions?.pipeline.latest());
+    }
+    this.#deps.log.info(
+      { sessionId: this.id, effect: job.effect, params: job.params, iters: job.iters, audio: audioEffect, subtitles },
+      'session effect changed',
+    );
+    return this.#choices();
+  }
+
+  #choices(): SessionChoices {
+    const job = this.#job;
+    return {
+      effect: job.effect,
+      params: job.params,
+      iters: job.iters,
+      ...(this.#audio ? { audio: this.#audio.effect } : {}),
+      ...(this.#captions ? { subtitles: this.#subtitles } : {}),
+    };
+  }
+
+  /** A caption from the pipeline: to the publisher on the control channel, and onto the video when burnt in. */
+  #caption(caption: Caption): void {
+    if (this.#closed) return;
+    const { type, lang, text, final, startMs, endMs, translation } = caption;
+    this.#peer.sendMessage(CONTROL_CHANNEL, controlReplyText({ type, lang, text, final, startMs, endMs, ...(translation ? { translation } : {}) }));
+    if (this.#subtitles === 'burn') this.#renderSubtitle(caption);
+  }
+
+  #renderSubtitle(caption: Caption | undefined): void {
+    this.#overlay?.update(caption).catch((err: unknown) => this.#deps.log.warn({ err, sessionId: this.id }, 'subtitle rendering failed'));
   }
 
   /** The image background-replace puts behind the person (undefined: back to the colour). */
@@ -281,6 +365,9 @@ export class Session extends SafeEmitter<SessionEvents> {
       framesEncoded: peer.framesEncoded,
       roundTripSeconds: peer.roundTripSeconds,
       viewers: this.#viewers.size,
+      audio: this.#audio?.stats(),
+      captions: this.#captions?.request,
+      subtitles: this.#subtitles,
     };
   }
 
@@ -292,6 +379,8 @@ export class Session extends SafeEmitter<SessionEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#idleTimer);
+    this.#unsubscribeCaptions?.();
+    this.#unsubscribeCaptions = undefined;
     void this.#loop.stop();
     this.#segmentation = undefined;
     this.#deps.log.info(
@@ -328,6 +417,7 @@ export class Session extends SafeEmitter<SessionEvents> {
       // session carries it into onFrame (where libwebrtc copies it into its own frame).
       if (this.#scratch.length !== bytes) this.#scratch = new Uint8Array(bytes);
       this.#scratch.set(processed.subarray(0, bytes));
+      if (this.#subtitles === 'burn') this.#overlay?.blendI420(this.#scratch, frame.width, frame.height);
       const latencySeconds = (performance.now() - receivedAtMs) / 1000;
       this.output.send({ width: frame.width, height: frame.height, data: this.#scratch });
       this.#latenciesMs[this.#framesProcessed % LATENCY_RING] = latencySeconds * 1000;
@@ -434,13 +524,13 @@ export class Session extends SafeEmitter<SessionEvents> {
       request = undefined;
     }
     if (typeof request !== 'object' || request === null || Array.isArray(request)) return this.#tell('bad_request', malformed);
-    let job: EffectJob;
+    let choices: SessionChoices;
     try {
-      job = this.#applyChange(request as Record<string, unknown>);
+      choices = this.#applyChange(request as Record<string, unknown>);
     } catch (err) {
       if (err instanceof HttpError && isControlErrorCode(err.code)) return this.#tell(err.code, err.message);
       throw err;
     }
-    this.#peer.sendMessage(CONTROL_CHANNEL, controlReplyText({ type: 'effect', effect: job.effect, params: job.params, iters: job.iters }));
+    this.#peer.sendMessage(CONTROL_CHANNEL, controlReplyText({ type: 'effect', ...choices }));
   }
 }

@@ -8,7 +8,13 @@ import { badRequest, HttpError, notFound, OverloadedError, unprocessable, type R
 import { mintSession, mintViewer, parsePublisherId, parseViewerId, secretMatches } from '../fleet/session-id.ts';
 import type { Metrics } from '../metrics.ts';
 import { RollingQuantile } from '../stats/rolling-quantile.ts';
-import { Peer, VideoOutput } from './peer.ts';
+import { AudioOutput, Peer, VideoOutput } from './peer.ts';
+import { Denoiser } from '../audio/denoiser.ts';
+import type { PcmFrame } from '../audio/pcm.ts';
+import type { CaptionPipeline } from '../speech/caption-types.ts';
+import { AudioPath } from './audio-path.ts';
+import { DEFAULT_AUDIO_EFFECT, type AudioRequest, type CaptionsAvailability } from './audio-request.ts';
+import type { SessionMedia, SpeechProvider } from './session-media.ts';
 import { announceAddress, fragmentOf, iceUfragOf, parseSdpFragment, SdpError, validateOffer, withIceCredentials, withMaxMessageSize } from './sdp.ts';
 import { candidatePolicy, candidateVerdict, filterSdpCandidates, type CandidateDropReason, type CandidatePolicy } from '../net/candidates.ts';
 import { CONTROL_CHANNEL, Session, type SessionOutcome } from './publisher-session.ts';
@@ -54,6 +60,10 @@ export interface SessionsConfig {
   readonly segmentMaxMaskAgeFrames?: number;
   readonly segmentInferenceMaxFps?: number;
   readonly segmentDetectIntervalMs?: number;
+  /** AUDIO_BUFFER_MS: denoise audio a session may hold waiting for the worker (default 60). */
+  readonly audioBufferMs?: number;
+  /** AUDIO_MAX_BLOCK_SAMPLES (default 1920). */
+  readonly audioMaxBlockSamples?: number;
 }
 
 export interface SessionsDeps {
@@ -64,12 +74,17 @@ export interface SessionsDeps {
   readonly isDraining?: () => boolean;
   /** This replica's peer address, minted into session ids so any replica can route to it (default 127.0.0.1:0). */
   readonly selfAddress?: string;
+  /** Captions, translation and subtitles (src/speech); absent: captions are unavailable on this pod. */
+  readonly speech?: SpeechProvider;
 }
 
 /** Non-trickle answers wait this long for ICE gathering (STUN/TURN replies), then go with what they have. */
 const GATHER_TIMEOUT_MS = 2500;
 /** The frame p95 says little before this many frames are in the window. */
 const MIN_SLO_SAMPLES = 60;
+/** WebRTC audio comes in blocks of 10 ms. */
+const AUDIO_BLOCK_MS = 10;
+const NO_CAPTIONS: CaptionsAvailability = { available: false, languages: [], translations: [] };
 
 export { notFound };
 
@@ -116,6 +131,9 @@ export class SessionRegistry {
   readonly #ice = new WeakMap<Session | Viewer, RemoteIce>();
   readonly #candidatePolicy: CandidatePolicy;
   #drain: Promise<void> | undefined;
+  /** RNNoise for every session's denoise, in its own worker thread (started with the first one). */
+  readonly #denoiser: Denoiser;
+  #audioSessions = 0;
 
   constructor(config: SessionsConfig, deps: SessionsDeps) {
     this.#config = config;
@@ -127,6 +145,25 @@ export class SessionRegistry {
       throw new ConfigError(`ICE_CANDIDATE_ALLOW_CIDRS, ICE_CANDIDATE_DENY_CIDRS: ${err instanceof Error ? err.message : String(err)}`);
     }
     this.frameWindow = new RollingQuantile({ windowSeconds: config.p95WindowSeconds });
+    this.#denoiser = new Denoiser({ onWorkerError: (err) => deps.log.error({ err }, 'denoise worker failed') });
+  }
+
+  /** What captions this pod offers (none without a speech engine). */
+  captionsAvailability(): CaptionsAvailability {
+    return this.#deps.speech?.availability() ?? NO_CAPTIONS;
+  }
+
+  /** Sessions whose publisher sends audio (each costs its decode, effect and encode: src/session-capacity.ts). */
+  get audioSessions(): number {
+    return this.#audioSessions;
+  }
+
+  /**
+   * A session's captions, by its publisher resource id `<sessionId>.<secret>` or by its watch id
+   * (what its viewers know); undefined for no such session or one without captions.
+   */
+  captions(id: string): CaptionPipeline | undefined {
+    return (this.publisher(id) ?? this.#sessions.get(id))?.captions;
   }
 
   get size(): number {
@@ -163,7 +200,12 @@ export class SessionRegistry {
   }
 
   /** Admits, negotiates and starts a publisher session. Returns it with the answer SDP. */
-  async publish(offerSdp: string, job: EffectJob, client = ''): Promise<{ session: Session; publisherSecret: string; answerSdp: string }> {
+  async publish(
+    offerSdp: string,
+    job: EffectJob,
+    client = '',
+    audioRequest: AudioRequest = { effect: DEFAULT_AUDIO_EFFECT, captions: undefined, subtitles: 'off' },
+  ): Promise<{ session: Session; publisherSecret: string; answerSdp: string }> {
     const offer = this.#checkOffer(offerSdp);
     const release = this.#admit('session');
     const leave = this.#hold(client, 'session', release);
@@ -171,9 +213,12 @@ export class SessionRegistry {
     // A publisher may open one data channel, the control channel; a viewer none.
     const peer = this.#newPeer([CONTROL_CHANNEL]);
     const output = new VideoOutput();
+    const audioOutput = new AudioOutput();
+    let media: SessionMedia = {};
     try {
-      const answer = await this.#negotiate(peer, offer.sdp, output);
+      const answer = await this.#negotiate(peer, offer.sdp, output, { audio: audioOutput, receiveAudio: true });
       if (!answer.receiving) throw badRequest('a WHIP offer must send video (sendrecv or sendonly) in a codec the server decodes (VP8, VP9)');
+      media = this.#media(answer, audioOutput, audioRequest);
       const session = new Session(id, peer, output, job, newEtag(), {
         engine: this.#deps.engine,
         metrics: this.#deps.metrics,
@@ -192,36 +237,86 @@ export class SessionRegistry {
           maxInferenceFps: this.#config.segmentInferenceMaxFps ?? DEFAULT_SEGMENTATION_SETTINGS.maxInferenceFps,
           ...(this.#config.segmentDetectIntervalMs !== undefined ? { detectIntervalMs: this.#config.segmentDetectIntervalMs } : {}),
         },
-      });
+      }, media);
       this.#sessions.set(id, session);
       this.#secrets.set(id, publisherSecret);
       this.#ice.set(session, this.#remoteIce(offer.candidates));
       this.#deps.metrics.sessionsActive.inc();
+      const hasAudio = media.audio !== undefined;
+      if (hasAudio) {
+        this.#audioSessions++;
+        this.#deps.metrics.audioSessionsActive.inc();
+      }
       const connectTimer = this.#connectDeadline(session);
+      const sessionMedia = media;
       session.on('closed', (outcome) => {
         clearTimeout(connectTimer);
         for (const viewer of [...this.#viewers.values()]) if (viewer.session === session) viewer.close(outcome);
         peer.close();
         peer.removeAllListeners();
         output.close();
+        this.#closeMedia(sessionMedia, audioOutput);
+        if (hasAudio) {
+          this.#audioSessions--;
+          this.#deps.metrics.audioSessionsActive.dec();
+        }
         leave();
         this.#sessions.delete(id);
         this.#secrets.delete(id);
         this.#deps.metrics.sessionsActive.dec();
         this.#deps.metrics.sessions.inc({ outcome });
       });
-      this.#deps.log.info({ sessionId: id, effect: job.effect, sending: answer.sending, receiving: answer.receiving }, 'session started');
+      this.#deps.log.info(
+        { sessionId: id, effect: job.effect, sending: answer.sending, receiving: answer.receiving, audio: media.audio?.effect, captions: media.captions?.request },
+        'session started',
+      );
       const max = this.#config.controlMessageMaxBytes;
       return { session, publisherSecret, answerSdp: max === undefined ? answer.sdp : withMaxMessageSize(answer.sdp, max) };
     } catch (err) {
       peer.close();
       output.close();
+      this.#closeMedia(media, audioOutput);
       leave();
       this.#deps.metrics.sessions.inc({ outcome: 'failed' });
       throw err;
     } finally {
       release();
     }
+  }
+
+  /** The audio path, captions and overlay of a new session, from what its offer sends. */
+  #media(answer: { readonly audioReceiving: boolean }, audioOutput: AudioOutput, request: AudioRequest): SessionMedia {
+    if (!answer.audioReceiving) {
+      if (request.captions) throw unprocessable('captions need audio: the offer sends none (an audio section, sendrecv or sendonly)');
+      return { audioOutput };
+    }
+    const speech = this.#deps.speech;
+    if (request.captions && !speech) throw new HttpError('unsupported_language', 'captions are not available on this pod (no speech engine)');
+    const pipeline = request.captions && speech?.createPipeline(request.captions);
+    const audio = new AudioPath(request.effect, {
+      denoiser: this.#denoiser,
+      metrics: this.#deps.metrics,
+      // Viewers hear it even when the publisher does not take audio back.
+      send: (frame) => audioOutput.send(frame),
+      // Captions hear the publisher's own audio, before the effect.
+      ...(pipeline ? { onReceived: (frame: PcmFrame) => pipeline.push(frame) } : {}),
+      bufferBlocks: Math.max(1, Math.floor((this.#config.audioBufferMs ?? 60) / AUDIO_BLOCK_MS)),
+      maxBlockSamples: this.#config.audioMaxBlockSamples ?? 1920,
+    });
+    if (!request.captions || !pipeline || !speech) return { audio, audioOutput };
+    return {
+      audio,
+      audioOutput,
+      captions: { request: request.captions, pipeline },
+      subtitles: request.subtitles,
+      ...(request.subtitles === 'burn' ? { overlay: speech.createOverlay() } : {}),
+    };
+  }
+
+  #closeMedia(media: SessionMedia, audioOutput: AudioOutput): void {
+    media.audio?.close();
+    audioOutput.close();
+    media.captions?.pipeline.close().catch((err: unknown) => this.#deps.log.warn({ err }, 'caption pipeline close failed'));
   }
 
   /** Admits and negotiates a WHEP viewer of a session's processed output. */
@@ -234,7 +329,7 @@ export class SessionRegistry {
     const peer = this.#newPeer([]);
     try {
       // A viewer only watches: its own video, if it offers any, is declined, never decoded.
-      const answer = await this.#negotiate(peer, offer.sdp, session.output, { receive: false });
+      const answer = await this.#negotiate(peer, offer.sdp, session.output, { receive: false, ...(session.audioOutput ? { audio: session.audioOutput } : {}) });
       if (!answer.sending) throw badRequest('a WHEP offer must receive video (recvonly or sendrecv)');
       if (session.closed) throw notFound(`no session ${sessionId}`);
       const { viewerId, viewerSecret } = mintViewer();
@@ -378,6 +473,7 @@ export class SessionRegistry {
   async closeAll(outcome: SessionOutcome): Promise<void> {
     for (const viewer of [...this.#viewers.values()]) viewer.close(outcome);
     for (const session of [...this.#sessions.values()]) session.close(outcome);
+    await this.#denoiser.terminate();
   }
 
   /** Tells every publisher on the control channel that this pod is draining and its session ends within `seconds`. */
@@ -459,7 +555,7 @@ export class SessionRegistry {
     return peer;
   }
 
-  async #negotiate(peer: Peer, offerSdp: string, output: VideoOutput, options: { receive?: boolean } = {}) {
+  async #negotiate(peer: Peer, offerSdp: string, output: VideoOutput, options: { receive?: boolean; audio?: AudioOutput; receiveAudio?: boolean } = {}) {
     let answer;
     try {
       answer = await peer.answer(offerSdp, output, options);

@@ -5,6 +5,7 @@ import { HttpError, unprocessable, type RejectReason } from '../../errors.ts';
 import type { Fleet } from '../../fleet/fleet.ts';
 import { parseId, publisherResourceId } from '../../fleet/session-id.ts';
 import { parseJob } from '../../webrtc/job.ts';
+import { parseAudioRequest } from '../../webrtc/audio-request.ts';
 import { MAX_SDP_BYTES } from '../../webrtc/sdp.ts';
 import type { Session } from '../../webrtc/publisher-session.ts';
 import { notFound, type SessionRegistry } from '../../webrtc/session-registry.ts';
@@ -30,7 +31,7 @@ export interface WhipRouteOptions {
 
 /**
  * WHIP (RFC 9725) for publishers, WHEP for viewers, with their CORS and optional bearer token.
- * `POST /whip?effect=E&<params>` answers with the processed video on the same connection.
+ * `POST /whip?effect=E&<params>&audio=A` answers with the processed video and audio on the same connection.
  */
 export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions): Promise<void> {
   const { sessions, config, fleet, iceLinks } = options;
@@ -72,8 +73,11 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
   app.post('/whip', { config: createLimit }, async (request, reply) => {
     requireType(request, SDP_TYPE);
     // Throws InvalidEffectError: 422 through the error handler.
-    const job = parseJob(request.query as Record<string, unknown>, config.maxIters);
-    const { session, publisherSecret, answerSdp } = await sessions.publish(asSdp(request.body), job, request.client);
+    const query = request.query as Record<string, unknown>;
+    const job = parseJob(query, config.maxIters);
+    // audio=, captions=, translate=, subtitles=: 422 for an unknown effect or a language not offered here.
+    const audio = parseAudioRequest(query, sessions.captionsAvailability());
+    const { session, publisherSecret, answerSdp } = await sessions.publish(asSdp(request.body), job, request.client, audio);
     const links = iceLinks.forAnswer();
     if (links.length > 0) reply.header('link', links);
     return reply
@@ -102,8 +106,7 @@ export async function whipRoutes(app: FastifyInstance, options: WhipRouteOptions
     if (type === SDPFRAG_TYPE) return patchIce(sessions, session, request, reply);
     const body = request.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw unprocessable('the body must be a JSON object like {"effect":"gaussian","params":{"sigma":4}}');
-    const job = session.changeEffect(body as Record<string, unknown>);
-    return { effect: job.effect, params: job.params, iters: job.iters };
+    return session.changeEffect(body as Record<string, unknown>);
   });
 
   app.delete<{ Params: { id: string } }>('/whip/:id', owned, async (request, reply) => {

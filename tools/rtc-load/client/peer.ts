@@ -5,12 +5,16 @@
  * (src/webrtc/binding.ts, a leaf) with the server, none of the server's sessions or peers.
  */
 import {
+  createAudioSink,
+  createAudioSource,
   createPeerConnection,
   createVideoSink,
   createVideoSource,
   gatheredLocalSdp,
   type ConnectionState,
   type IceServerInit,
+  type NativeAudioSink,
+  type NativeAudioSource,
   type NativeDataChannel,
   type NativePeerConnection,
   type NativeTrack,
@@ -24,6 +28,8 @@ export type PeerState = ConnectionState;
 export type ClientPeerEvents = {
   /** A decoded frame from the server; `receivedAtMs` is performance.now() on arrival. */
   frame: [frame: I420Frame, receivedAtMs: number];
+  /** A decoded 10 ms block of the server's audio (16-bit PCM, interleaved channels). */
+  audio: [block: ClientAudioBlock];
   state: [state: PeerState];
   /** A text message on a data channel. */
   message: [label: string, text: string];
@@ -31,6 +37,12 @@ export type ClientPeerEvents = {
 };
 
 export type IceServerConfig = IceServerInit;
+
+export interface ClientAudioBlock {
+  readonly samples: Int16Array;
+  readonly sampleRateHz: number;
+  readonly channelCount: number;
+}
 
 type Listener<A extends unknown[]> = (...args: A) => void;
 
@@ -58,6 +70,9 @@ export class ClientPeer {
   readonly #gatherTimeoutMs: number;
   readonly #listeners = new Map<keyof ClientPeerEvents, Set<Listener<never[]>>>();
   readonly #sinks: NativeVideoSink[] = [];
+  readonly #audioSinks: NativeAudioSink[] = [];
+  #audioSource: NativeAudioSource | undefined;
+  #audioTrack: NativeTrack | undefined;
   readonly #channels = new Map<string, NativeDataChannel>();
   #source: NativeVideoSource | undefined;
   #track: NativeTrack | undefined;
@@ -67,7 +82,13 @@ export class ClientPeer {
     this.#pc = createPeerConnection({ iceServers: options.iceServers ?? [] });
     this.#gatherTimeoutMs = options.gatherTimeoutMs ?? 2000;
     this.#pc.ontrack = ({ track }) => {
-      if (track.kind !== 'video' || this.#closed) return;
+      if (this.#closed) return;
+      if (track.kind === 'audio') {
+        const sink = createAudioSink(track, (d) => this.#emit('audio', { samples: d.samples, sampleRateHz: d.sampleRate, channelCount: d.channelCount }));
+        this.#audioSinks.push(sink);
+        return;
+      }
+      if (track.kind !== 'video') return;
       this.#sinks.push(createVideoSink(track, (frame) => this.#emit('frame', frame, performance.now())));
     };
     this.#pc.onconnectionstatechange = () => this.#emit('state', this.#pc.connectionState);
@@ -93,8 +114,11 @@ export class ClientPeer {
     return this.#pc.remoteDescription?.sdp;
   }
 
-  /** Makes the offer (a video track to send if `send`, receiving if `receive`) and returns it after ICE gathering. */
-  async offer(init: { readonly send: boolean; readonly receive: boolean; readonly channel?: string }): Promise<string> {
+  /**
+   * Makes the offer (a video track to send if `send`, receiving if `receive`; with `audio`, an audio
+   * section in the same directions) and returns it after ICE gathering.
+   */
+  async offer(init: { readonly send: boolean; readonly receive: boolean; readonly channel?: string; readonly audio?: boolean }): Promise<string> {
     const direction = init.send ? (init.receive ? 'sendrecv' : 'sendonly') : 'recvonly';
     if (init.send) {
       this.#source = createVideoSource();
@@ -102,6 +126,13 @@ export class ClientPeer {
       this.#pc.addTransceiver(this.#track, { direction });
     } else {
       this.#pc.addTransceiver('video', { direction });
+    }
+    if (init.audio && init.send) {
+      this.#audioSource = createAudioSource();
+      this.#audioTrack = this.#audioSource.createTrack();
+      this.#pc.addTransceiver(this.#audioTrack, { direction });
+    } else if (init.audio) {
+      this.#pc.addTransceiver('audio', { direction });
     }
     if (init.channel !== undefined) this.#adopt(this.#pc.createDataChannel(init.channel));
     await this.#pc.setLocalDescription(await this.#pc.createOffer());
@@ -115,6 +146,12 @@ export class ClientPeer {
   /** Hands a frame to the encoder (libwebrtc copies it). No-op before `offer({ send: true })` or after close. */
   sendFrame(frame: I420Frame): void {
     if (!this.#closed) this.#source?.onFrame(frame);
+  }
+
+  /** Hands a block of 16-bit PCM (10 ms) to the audio encoder. No-op without `offer({ send: true, audio: true })` or after close. */
+  sendAudio(samples: Int16Array, sampleRateHz: number, channelCount = 1): void {
+    if (this.#closed || !this.#audioSource) return;
+    this.#audioSource.onData({ samples, sampleRate: sampleRateHz, bitsPerSample: 16, channelCount, numberOfFrames: Math.floor(samples.length / channelCount) });
   }
 
   /** Sends text on an open data channel; false when there is none by that label. */
@@ -165,6 +202,11 @@ export class ClientPeer {
       sink.stop();
     }
     this.#track?.stop();
+    for (const sink of this.#audioSinks) {
+      sink.ondata = null;
+      sink.stop();
+    }
+    this.#audioTrack?.stop();
     for (const channel of this.#channels.values()) {
       channel.onmessage = null;
       channel.onopen = null;

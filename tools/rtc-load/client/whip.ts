@@ -13,6 +13,8 @@ export interface ClientOptions {
   readonly iceServers?: readonly IceServerConfig[];
   /** Bound on each HTTP exchange. */
   readonly timeoutMs?: number;
+  /** Offer an audio section too (sent by a publisher, received by both). */
+  readonly audio?: boolean;
 }
 
 export class WhipHttpError extends Error {
@@ -70,7 +72,7 @@ export class WhipPublisher {
   static async publish(whipUrl: string, options: ClientOptions & { readonly controlChannel?: boolean } = {}): Promise<WhipPublisher> {
     const peer = new ClientPeer({ iceServers: options.iceServers ?? [] });
     try {
-      const offer = await peer.offer({ send: true, receive: true, ...(options.controlChannel ? { channel: CONTROL_CHANNEL } : {}) });
+      const offer = await peer.offer({ send: true, receive: true, audio: options.audio ?? false, ...(options.controlChannel ? { channel: CONTROL_CHANNEL } : {}) });
       const { location, etag, answer } = await postOffer(whipUrl, offer, options);
       await peer.acceptAnswer(answer);
       return new WhipPublisher(peer, location, etag, options);
@@ -121,7 +123,7 @@ export class WhepViewer {
   static async view(whepUrl: string, options: ClientOptions = {}): Promise<WhepViewer> {
     const peer = new ClientPeer({ iceServers: options.iceServers ?? [] });
     try {
-      const offer = await peer.offer({ send: false, receive: true });
+      const offer = await peer.offer({ send: false, receive: true, audio: options.audio ?? false });
       const { location, answer } = await postOffer(whepUrl, offer, options);
       await peer.acceptAnswer(answer);
       return new WhepViewer(peer, location, options);
