@@ -134,12 +134,12 @@ function coefficients(sigma: f64, scale: f64, offset: f64, k: usize): void {
   v128.store(k, f32x4.splat(<f32>offset), K_OFFSET);
 }
 
-/** Four unsigned bytes (`wide`: 16-bit values) at p as f32 lanes. */
+/** Four unsigned bytes (`wide`: 16-bit values, widened by the load itself) at p as f32 lanes. */
 // @ts-ignore: decorator
 @inline
 function input(wide: bool, p: usize): v128 {
   const v = wide
-    ? i32x4.extend_low_i16x8_u(v128.load64_zero(p))
+    ? v128.load16x4_u(p)
     : i8x16.shuffle(v128.load32_zero(p), i8x16.splat(0), 0, 16, 16, 16, 1, 16, 16, 16, 2, 16, 16, 16, 3, 16, 16, 16);
   return f32x4.convert_i32x4_s(v);
 }
