@@ -10,6 +10,7 @@ import { clientKeys } from './net/client-key.ts';
 import { guards } from './http/guards.ts';
 import { LOG_SERIALIZERS } from './http/log-serializers.ts';
 import { infoRoutes, metricsRoute } from './http/routes/info.ts';
+import { captionRoutes } from './http/routes/captions.ts';
 import { processRoutes } from './http/routes/process.ts';
 import { RefusalHold } from './http/refusal-hold.ts';
 import { demoRoutes } from './http/routes/demo.ts';
@@ -160,7 +161,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     onRejected: countRejection,
   });
   await app.register(healthRoutes, { engine: engine, version: VERSION, isDraining: () => draining });
-  await app.register(infoRoutes);
+  // `sessions` is built below; /effects reads it only when asked.
+  await app.register(infoRoutes, { captions: () => sessions.captionsAvailability() });
   if (config.metricsPort === undefined) await app.register(metricsRoute, { metrics });
   await app.register(processRoutes, {
     engine: engine,
@@ -198,6 +200,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
   });
   await app.register(whipRoutes, { sessions, config, fleet, iceLinks, engine, onRejected: countRejection });
+  await app.register(captionRoutes, { sessions, config, fleet });
   const deletionCost = deletionCostUpdater(config, { count: () => sessions.peerCount, log: app.log.child({ component: 'pod-deletion-cost' }), metrics });
   if (deletionCost) {
     deletionCost.start();

@@ -26,9 +26,9 @@ export const DEFAULT_SPEECH_PATHS: SpeechPaths = {
 export interface CaptionsAvailability {
   readonly available: boolean;
   /** Languages the recogniser knows (BCP 47 primary tags). */
-  readonly languages: string[];
+  readonly languages: readonly string[];
   /** Languages captions may be translated into (installed Apertium pairs from the first language). */
-  readonly translations: string[];
+  readonly translations: readonly string[];
   /** Why captions are unavailable (for the start-up log line). */
   readonly reason?: string;
 }

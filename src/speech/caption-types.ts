@@ -28,11 +28,14 @@ export interface CaptionRequest {
  */
 export interface CaptionPipeline {
   push(frame: PcmFrame): void;
-  /** Returns the unsubscribe function. */
-  subscribe(listener: (caption: Caption) => void): () => void;
+  /** Returns the unsubscribe function; `onEnd` is called once when the pipeline closes (its session ended). */
+  subscribe(listener: (caption: Caption) => void, onEnd?: () => void): () => void;
   /** The latest caption (partial or final), for subtitles=burn and late subscribers. */
   latest(): Caption | undefined;
-  /** The session's final captions so far as a WebVTT file (bounded by a byte cap; oldest cues dropped). */
-  webvtt(): string;
+  /**
+   * The session's final captions so far as a WebVTT file (bounded by a byte cap; oldest cues
+   * dropped): the recognised text, or with 'translation' the translations.
+   */
+  webvtt(track?: 'source' | 'translation'): string;
   close(): Promise<void>;
 }

@@ -77,7 +77,7 @@ export function capText(text: string, maxChars: number): string {
   return `${space > maxChars / 2 ? cut.slice(0, space) : cut}…`;
 }
 
-export function createCaptionPipeline(request: CaptionRequest, deps: CaptionDeps): CaptionPipeline & { stats(): CaptionStats; webvtt(track?: VttTrack): string } {
+export function createCaptionPipeline(request: CaptionRequest, deps: CaptionDeps): CaptionPipeline & { stats(): CaptionStats } {
   const availability = captionsAvailable(speechPaths(deps.limits));
   if (!availability.available) throw new HttpError('unsupported_language', `captions are not available on this pod: ${availability.reason ?? 'no speech engine'}`);
   if (!availability.languages.includes(request.lang)) {
@@ -99,6 +99,7 @@ class CaptionSession implements CaptionPipeline {
   readonly #deps: CaptionDeps;
   readonly #worker: Worker;
   readonly #listeners = new Set<Listener>();
+  readonly #endListeners = new Map<Listener, () => void>();
   readonly #vtt: WebVttLog;
   readonly #translator: { readonly pair: ApertiumPair; release(): void } | undefined;
   #resampler: MonoResampler | undefined;
@@ -122,6 +123,7 @@ class CaptionSession implements CaptionPipeline {
   #engineSeconds = 0;
   #audioSeconds = 0;
   #ended: (() => void) | undefined;
+  #endTimer: NodeJS.Timeout | undefined;
 
   constructor(request: CaptionRequest, deps: CaptionDeps) {
     this.#request = request;
@@ -170,9 +172,17 @@ class CaptionSession implements CaptionPipeline {
     if (this.#pendingSamples >= BATCH_SAMPLES) this.#batch(frame.receivedAtMs + blockMs);
   }
 
-  subscribe(listener: Listener): () => void {
+  subscribe(listener: Listener, onEnd?: () => void): () => void {
+    if (this.#state === 'closed') {
+      onEnd?.();
+      return () => undefined;
+    }
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    if (onEnd !== undefined) this.#endListeners.set(listener, onEnd);
+    return () => {
+      this.#listeners.delete(listener);
+      this.#endListeners.delete(listener);
+    };
   }
 
   latest(): Caption | undefined {
@@ -197,11 +207,12 @@ class CaptionSession implements CaptionPipeline {
       const ended = new Promise<void>((resolve) => {
         this.#ended = resolve;
       });
+      // The audio already queued is decoded first (at most CAPTIONS_AUDIO_QUEUE_MS of it); the
+      // recogniser then has WORKER_END_TIMEOUT_MS for the last utterance once the end is sent.
       this.#queue.push({ samples: new Int16Array(0), startSample: -1 });
       this.#pump();
-      const timer = setTimeout(() => void this.#worker.terminate(), WORKER_END_TIMEOUT_MS);
       await ended;
-      clearTimeout(timer);
+      clearTimeout(this.#endTimer);
     } else {
       await this.#worker.terminate();
     }
@@ -215,6 +226,15 @@ class CaptionSession implements CaptionPipeline {
     open--;
     this.#translator?.release();
     this.#listeners.clear();
+    const ends = [...this.#endListeners.values()];
+    this.#endListeners.clear();
+    for (const onEnd of ends) {
+      try {
+        onEnd();
+      } catch (err) {
+        this.#deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'caption listener failed');
+      }
+    }
   }
 
   #batch(arrivedAtMs: number): void {
@@ -253,6 +273,7 @@ class CaptionSession implements CaptionPipeline {
     this.#queuedSamples -= next.samples.length;
     this.#inFlight = true;
     const message: ToAsrWorker = next.startSample < 0 ? { type: 'end', endSample: this.#clockSamples } : { type: 'audio', samples: next.samples, startSample: next.startSample };
+    if (message.type === 'end') this.#endTimer = setTimeout(() => void this.#worker.terminate(), WORKER_END_TIMEOUT_MS);
     this.#worker.postMessage(message, message.type === 'audio' ? [message.samples.buffer as ArrayBuffer] : []);
   }
 
