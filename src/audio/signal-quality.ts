@@ -88,10 +88,13 @@ export interface Alignment {
  * and measures the fit over the samples they share.
  */
 export function align(reference: ArrayLike<number>, test: ArrayLike<number>, maxLagSamples: number): Alignment {
-  const cross = crossCorrelation(reference, test, maxLagSamples);
-  let best = 0;
-  for (let k = 1; k < cross.length; k++) if (cross[k]! > cross[best]!) best = k;
-  const lag = best - maxLagSamples;
+  let lag = 0;
+  if (maxLagSamples > 0) {
+    const cross = crossCorrelation(reference, test, maxLagSamples);
+    let best = 0;
+    for (let k = 1; k < cross.length; k++) if (cross[k]! > cross[best]!) best = k;
+    lag = best - maxLagSamples;
+  }
   const from = Math.max(0, -lag);
   const to = Math.min(reference.length, test.length - lag);
   let rr = 0;

@@ -1,0 +1,87 @@
+/**
+ * The audio path's figures, in one run (docs/audio.md, Figures):
+ * 1. denoise's SNR gain: RNNoise over espeak-ng's sentences mixed with sox's white, pink and brown
+ *    noise at 0, 5 and 10 dB, the output aligned to the clean speech and measured against it
+ *    (goal: a gain of 6 dB or more); RNNoise's own delay from the same alignment;
+ * 2. CPU per audio session per feature: N publishers sending speech in noise and a 320x240 10 fps
+ *    card (iters=0), the server's CPU per session with each audio effect less its video-only
+ *    baseline, against the bare audio echo on the same binding (bench/audio/echo-server.ts) as floor;
+ *    and the service's audio latency (received to handed to the encoder) per feature.
+ *
+ *   npm run bench:audio -- [--sessions 4] [--seconds 10] [--no-sessions]
+ *
+ * Needs espeak-ng and sox. Each feature runs on a fresh server process in turn.
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { denoiseSnr } from './audio/snr.ts';
+import { runPhase, startAudioServer, stopAudioServer, type AudioFeature, type AudioTarget, type PhaseResult } from './audio/sessions.ts';
+import { mix, noise, NOISE_COLOURS, SENTENCES, speak, toInt16 } from './audio/speech.ts';
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '4' },
+    seconds: { type: 'string', default: '10' },
+    'no-sessions': { type: 'boolean', default: false },
+  },
+});
+const sessions = Number(values.sessions);
+const seconds = Number(values.seconds);
+
+console.log(`# bench/audio.ts — ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} CPUs, Node ${process.version}`);
+
+// ---- 1. denoise SNR gain -------------------------------------------------------------------------
+const clean = speak(SENTENCES.join(' '));
+console.log(`\nspeech: espeak-ng, ${SENTENCES.length} Harvard sentences, ${(clean.length / 48_000).toFixed(1)} s at 48 kHz\n`);
+console.log('| noise | input SNR | output SNR | gain |');
+console.log('| --- | --- | --- | --- |');
+const gains = new Map<number, number[]>();
+let delaySamples = 0;
+let computePerSecond = 0;
+for (const colour of NOISE_COLOURS) {
+  const noiseSignal = noise(colour, clean.length);
+  for (const snrDb of [0, 5, 10]) {
+    const result = await denoiseSnr(clean, mix(clean, noiseSignal, snrDb));
+    const gain = result.outputSnrDb - result.inputSnrDb;
+    gains.set(snrDb, [...(gains.get(snrDb) ?? []), gain]);
+    delaySamples = result.delaySamples;
+    computePerSecond = Math.max(computePerSecond, result.computeSecondsPerSecond);
+    console.log(`| ${colour} | ${result.inputSnrDb.toFixed(1)} dB | ${result.outputSnrDb.toFixed(1)} dB | ${gain >= 0 ? '+' : ''}${gain.toFixed(1)} dB |`);
+  }
+}
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+for (const [snrDb, list] of gains) {
+  const g = mean(list);
+  console.log(`mean gain at ${snrDb} dB: ${g.toFixed(1)} dB (goal >= 6 dB: ${g >= 6 ? 'met' : 'not met'})`);
+}
+console.log(`RNNoise delay: ${delaySamples} samples (${(delaySamples / 48).toFixed(1)} ms); compute ${(computePerSecond * 1000).toFixed(1)} ms per second of audio (this thread)`);
+
+// ---- 2. CPU per audio session per feature ---------------------------------------------------------
+if (!values['no-sessions']) {
+  const speech = toInt16(mix(clean, noise('pink', clean.length), 10));
+  const plan: [AudioTarget, AudioFeature[]][] = [
+    ['echo', ['video', 'passthrough']],
+    ['service', ['video', 'passthrough', 'mute', 'denoise']],
+  ];
+  const results: PhaseResult[] = [];
+  for (const [target, features] of plan) {
+    for (const feature of features) {
+      const server = await startAudioServer(target);
+      try {
+        results.push(await runPhase(server, feature, { sessions, warmUpSeconds: 3, seconds, speech }));
+      } finally {
+        await stopAudioServer(server);
+      }
+    }
+  }
+  console.log(`\n${sessions} sessions per phase, ${seconds} s held; cores = server CPU seconds per second\n`);
+  console.log('| server | audio | server cores | per session | audio per session (less video) | blocks back /s | audio latency |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    const baseline = results.find((b) => b.target === r.target && b.feature === 'video');
+    const audioCores = r.feature === 'video' || !baseline ? undefined : (r.serverCores - baseline.serverCores) / r.sessions;
+    console.log(
+      `| ${r.target} | ${r.feature === 'video' ? 'none (video only)' : r.feature} | ${r.serverCores.toFixed(3)} | ${(r.serverCores / r.sessions).toFixed(3)} | ${audioCores === undefined ? '–' : audioCores.toFixed(3)} | ${r.feature === 'video' ? '–' : r.blocksBackPerSecond.toFixed(0)} | ${r.audioLatencyMeanMs === undefined ? '–' : `${r.audioLatencyMeanMs.toFixed(2)} ms`} |`,
+    );
+  }
+}
