@@ -30,6 +30,10 @@ export const SEGMENT_KERNEL_NAMES = [
   'rtc_seg_blur_rows_c1',
   'rtc_seg_blur_columns_c4',
   'rtc_seg_blur_columns_c1',
+  'rtc_seg_edge_quarter',
+  'rtc_seg_edge_box',
+  'rtc_seg_edge_half',
+  'rtc_seg_edge_full',
   'rtc_seg_blend_c4',
   'rtc_seg_blend_c1',
 ] as const;
@@ -55,7 +59,8 @@ export function readSegmentPtx(): string {
 
 /** Mirrors of segment.cu. */
 export const SEG_ARGS_BYTES = 112;
-export const SEG_FRAME_ARGS_BYTES = 488;
+export const SEG_FRAME_ARGS_BYTES = 496;
+const SEG_FRAME_EDGE_OFFSET = 488;
 const SEG_FRAME_WEIGHTS_OFFSET = 100;
 export const BACKDROP_CODE = { blur: 0, colour: 1, image: 2 } as const;
 const ACT_CODE: Readonly<Record<Activation, number>> = { none: 0, relu: 1, relu6: 2, sigmoid: 3, hswish: 4 };
@@ -126,6 +131,8 @@ export interface FrameArgs {
   readonly mode?: number;
   readonly colour?: number;
   readonly newWeight?: number;
+  /** The plane's edge bytes (edge kernels and the blend): 22 qw qh bytes, see segment.cu. */
+  readonly edge?: CuDevicePtr;
 }
 
 /** The buffers and scaling every frame kernel of one segmenter shares. */
@@ -162,4 +169,5 @@ export function writeFrameArgs(v: DataView, f: FrameArgs, bound: FrameBindings):
   v.setFloat32(92, bound.input.scale, true);
   v.setFloat32(96, bound.input.offset, true);
   weights.forEach((w, i) => v.setFloat32(SEG_FRAME_WEIGHTS_OFFSET + 4 * i, w, true));
+  v.setBigUint64(SEG_FRAME_EDGE_OFFSET, f.edge ?? 0n, true);
 }

@@ -17,6 +17,14 @@
  */
 #include <stddef.h>
 
+#ifndef __CUDACC__
+/* The emulator's host build (src/cuda/emulator): the rounded single-precision operations the edge's ramp spells out so that nvcc does not fuse them. */
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
+#endif
+
 #define RTC_SEG_ACT_NONE 0
 #define RTC_SEG_ACT_RELU 1
 #define RTC_SEG_ACT_RELU6 2
@@ -66,6 +74,8 @@ struct SegFrameArgs {
   float inputScale, inputOffset; /* to_input: model value = byte * inputScale + inputOffset */
   /* blur: w[0..radius], normalised as gaussianWeights(); radius -1: the RTC_SEG_IIR_* coefficients */
   float weights[RTC_SEG_MAX_RADIUS + 1];
+  /* edge_* and blend: the plane's edge bytes (segEdgeLayout: quarter, its 3x3 mean, half, full) */
+  unsigned char *edge;
 };
 
 /* The recursive Gaussian's coefficients in SegFrameArgs.weights (src/cuda/gaussian-coefficients.ts). */
@@ -87,9 +97,9 @@ struct SegFrameArgs {
 static_assert(sizeof(SegArgs) == 112, "SegArgs layout is mirrored in src/cuda/segment-args.ts");
 static_assert(offsetof(SegArgs, inH) == 40 && offsetof(SegArgs, kh) == 64 && offsetof(SegArgs, act) == 88 && offsetof(SegArgs, scaleH) == 96,
               "SegArgs layout");
-static_assert(sizeof(SegFrameArgs) == 488, "SegFrameArgs layout is mirrored in src/cuda/segment-args.ts");
+static_assert(sizeof(SegFrameArgs) == 496, "SegFrameArgs layout is mirrored in src/cuda/segment-args.ts");
 static_assert(offsetof(SegFrameArgs, width) == 48 && offsetof(SegFrameArgs, radius) == 68 && offsetof(SegFrameArgs, featherLow) == 80 &&
-                  offsetof(SegFrameArgs, inputScale) == 92 && offsetof(SegFrameArgs, weights) == 100,
+                  offsetof(SegFrameArgs, inputScale) == 92 && offsetof(SegFrameArgs, weights) == 100 && offsetof(SegFrameArgs, edge) == 488,
               "SegFrameArgs layout");
 
 __device__ __forceinline__ float segActivate(int act, float x) {
@@ -358,7 +368,7 @@ template <int C> __device__ void segDown4(const SegFrameArgs &a) {
       }
     }
 #pragma unroll
-    for (int c = 0; c < C; ++c) a.work[(size_t)i * C + c] = sum[c] / 16.f;
+    for (int c = 0; c < C; ++c) a.work[(size_t)i * C + c] = floorf(sum[c] / 16.f + 0.5f);
   });
 }
 
@@ -412,6 +422,10 @@ template <int C, bool Rows> __device__ void segBlurQuarter(const SegFrameArgs &a
     forEachIndex(Rows ? qh : qw, [&](int line) {
       const size_t first = Rows ? (size_t)line * qw * C : (size_t)line * C;
       segRecursiveLine<C>(a.weights, in + first, out + first, Rows ? qw : qh, Rows ? 1 : (size_t)qw);
+      if (!Rows)
+        for (int k = 0; k < qh; ++k)
+#pragma unroll
+          for (int c = 0; c < C; ++c) out[first + (size_t)k * qw * C + c] = segClampByte(floorf(out[first + (size_t)k * qw * C + c] + 0.5f));
     });
     return;
   }
@@ -435,47 +449,147 @@ template <int C, bool Rows> __device__ void segBlurQuarter(const SegFrameArgs &a
       for (int c = 0; c < C; ++c) sum[c] += w * in[(size_t)j * C + c];
     }
 #pragma unroll
-    for (int c = 0; c < C; ++c) out[(size_t)i * C + c] = sum[c];
+    for (int c = 0; c < C; ++c) out[(size_t)i * C + c] = Rows ? sum[c] : segClampByte(floorf(sum[c] + 0.5f));
   });
 }
 
+/*
+ * The edge of a plane (src/segmentation/graph-frame.ts, edgeMask: the one definition the CPU
+ * path's WASM kernels also follow), in four steps over `edge`, laid out as: the quarter grid
+ * (qw x qh bytes), its 3x3 mean (qw x qh), the half grid (2qw x 2qh), the full grid (4qw x 4qh,
+ * at least the plane). Integer steps are exact; the ramp's float steps as the WASM kernel's.
+ */
+__device__ __forceinline__ size_t segEdgeBox(int qw, int qh) { return (size_t)qw * qh; }
+__device__ __forceinline__ size_t segEdgeHalf(int qw, int qh) { return 2 * (size_t)qw * qh; }
+__device__ __forceinline__ size_t segEdgeFull(int qw, int qh) { return 6 * (size_t)qw * qh; }
+
+/* The quarter grid: the mask sampled at the cells' centres (full-resolution 4q + 1.5) through the ramp. */
+extern "C" __global__ void rtc_seg_edge_quarter(const SegFrameArgs a) {
+  const int qw = segQuarter(a.width), qh = segQuarter(a.height);
+  const float lo = rintf(a.featherLow * 255.f);
+  const float hi = rintf(a.featherHigh * 255.f);
+  const float gain = __fdiv_rn(255.f, fmaxf(1.f, __fsub_rn(hi, lo)));
+  forEachIndex(qw * qh, [&](int i) {
+    const int x = i % qw;
+    const int y = i / qw;
+    float sy = __fsub_rn(__fmul_rn(__fdiv_rn(__fadd_rn(__fmul_rn((float)y, 4.f), 2.f), (float)a.height), (float)a.maskH), 0.5f);
+    sy = sy < 0.f ? 0.f : sy > (float)(a.maskH - 1) ? (float)(a.maskH - 1) : sy;
+    float sx = __fsub_rn(__fmul_rn(__fdiv_rn(__fadd_rn(__fmul_rn((float)x, 4.f), 2.f), (float)a.width), (float)a.maskW), 0.5f);
+    sx = sx < 0.f ? 0.f : sx > (float)(a.maskW - 1) ? (float)(a.maskW - 1) : sx;
+    const int x0 = (int)sx, y0 = (int)sy;
+    const int x1 = x0 + 1 < a.maskW ? x0 + 1 : a.maskW - 1;
+    const int y1 = y0 + 1 < a.maskH ? y0 + 1 : a.maskH - 1;
+    const float wx = __fsub_rn(sx, (float)x0), wy = __fsub_rn(sy, (float)y0);
+    const float p00 = a.mask[(size_t)y0 * a.maskW + x0], p01 = a.mask[(size_t)y0 * a.maskW + x1];
+    const float p10 = a.mask[(size_t)y1 * a.maskW + x0], p11 = a.mask[(size_t)y1 * a.maskW + x1];
+    const float top = __fadd_rn(p00, __fmul_rn(__fsub_rn(p01, p00), wx));
+    const float bottom = __fadd_rn(p10, __fmul_rn(__fsub_rn(p11, p10), wx));
+    float v = __fmul_rn(__fsub_rn(__fadd_rn(top, __fmul_rn(__fsub_rn(bottom, top), wy)), lo), gain);
+    v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
+    a.edge[i] = (unsigned char)(int)__fadd_rn(v, 0.5f);
+  });
+}
+
+/* Its 3x3 mean, edges repeated: (sum + 4) / 9. */
+extern "C" __global__ void rtc_seg_edge_box(const SegFrameArgs a) {
+  const int qw = segQuarter(a.width), qh = segQuarter(a.height);
+  const unsigned char *in = a.edge;
+  unsigned char *out = a.edge + segEdgeBox(qw, qh);
+  forEachIndex(qw * qh, [&](int i) {
+    const int x = i % qw;
+    const int y = i / qw;
+    int sum = 0;
+    for (int dy = -1; dy <= 1; ++dy) {
+      const int yy = y + dy < 0 ? 0 : (y + dy > qh - 1 ? qh - 1 : y + dy);
+      for (int dx = -1; dx <= 1; ++dx) {
+        const int xx = x + dx < 0 ? 0 : (x + dx > qw - 1 ? qw - 1 : x + dx);
+        sum += in[(size_t)yy * qw + xx];
+      }
+    }
+    out[i] = (unsigned char)((sum + 4) / 9);
+  });
+}
+
+__device__ __forceinline__ unsigned segAvg(unsigned a, unsigned b) { return (a + b + 1) >> 1; }
+
+/* Output (ox, oy) of the exact 2x upsampling of sw x sh bytes: avg(a, avg(a, b)) down, then across. */
+__device__ __forceinline__ unsigned char segUp2(const unsigned char *src, int sw, int sh, int ox, int oy) {
+  const int j = oy >> 1;
+  int n = (oy & 1) ? j + 1 : j - 1;
+  n = n < 0 ? 0 : (n > sh - 1 ? sh - 1 : n);
+  const int x = ox >> 1;
+  int nx = (ox & 1) ? x + 1 : x - 1;
+  nx = nx < 0 ? 0 : (nx > sw - 1 ? sw - 1 : nx);
+  const unsigned a0 = src[(size_t)j * sw + x], b0 = src[(size_t)n * sw + x];
+  const unsigned a1 = src[(size_t)j * sw + nx], b1 = src[(size_t)n * sw + nx];
+  const unsigned v = segAvg(a0, segAvg(a0, b0));
+  const unsigned w = segAvg(a1, segAvg(a1, b1));
+  return (unsigned char)segAvg(v, segAvg(v, w));
+}
+
+extern "C" __global__ void rtc_seg_edge_half(const SegFrameArgs a) {
+  const int qw = segQuarter(a.width), qh = segQuarter(a.height);
+  const unsigned char *in = a.edge + segEdgeBox(qw, qh);
+  unsigned char *out = a.edge + segEdgeHalf(qw, qh);
+  forEachIndex(4 * qw * qh, [&](int i) { out[i] = segUp2(in, qw, qh, i % (2 * qw), i / (2 * qw)); });
+}
+
+extern "C" __global__ void rtc_seg_edge_full(const SegFrameArgs a) {
+  const int qw = segQuarter(a.width), qh = segQuarter(a.height);
+  const unsigned char *in = a.edge + segEdgeHalf(qw, qh);
+  unsigned char *out = a.edge + segEdgeFull(qw, qh);
+  forEachIndex(16 * qw * qh, [&](int i) { out[i] = segUp2(in, 2 * qw, 2 * qh, i % (4 * qw), i / (4 * qw)); });
+}
+
+/* Value (ox, oy) of channel c of the 2x upsampling of a sw x sh grid given by `at` (segUp2's steps). */
+template <typename At> __device__ __forceinline__ unsigned segUp2At(At at, int sw, int sh, int ox, int oy) {
+  const int j = oy >> 1;
+  int n = (oy & 1) ? j + 1 : j - 1;
+  n = n < 0 ? 0 : (n > sh - 1 ? sh - 1 : n);
+  const int x = ox >> 1;
+  int nx = (ox & 1) ? x + 1 : x - 1;
+  nx = nx < 0 ? 0 : (nx > sw - 1 ? sw - 1 : nx);
+  const unsigned a0 = at(x, j), b0 = at(x, n), a1 = at(nx, j), b1 = at(nx, n);
+  const unsigned v = segAvg(a0, segAvg(a0, b0));
+  const unsigned w = segAvg(a1, segAvg(a1, b1));
+  return segAvg(v, segAvg(v, w));
+}
+
+/* Full-resolution (x, y) of a quarter grid of C-channel whole-byte floats upsampled 2x twice. */
+template <int C> __device__ __forceinline__ unsigned segUpUp(const float *q, int qw, int qh, int c, int x, int y) {
+  auto quarter = [&](int qx, int qy) { return (unsigned)q[((size_t)qy * qw + qx) * C + c]; };
+  auto half = [&](int hx, int hy) { return segUp2At(quarter, qw, qh, hx, hy); };
+  return segUp2At(half, 2 * qw, 2 * qh, x, y);
+}
+
 template <int C> __device__ void segBlend(const SegFrameArgs &a) {
+  const int qw = segQuarter(a.width), qh = segQuarter(a.height);
+  const unsigned char *edge = a.edge + segEdgeFull(qw, qh);
   forEachIndex(a.width * a.height, [&](int i) {
     const int x = i % a.width;
     const int y = i / a.width;
     SegPx<C> back;
     if (a.mode == RTC_SEG_BACKDROP_BLUR) {
-      // Bilinear from the blurred quarter grid, whose pixel q is centred on full-resolution 4q + 1.5.
-      const int qw = segQuarter(a.width), qh = segQuarter(a.height);
+      // The blurred quarter grid (whole byte values) brought up by the edge's two exact 2x steps, as the CPU path.
       const float *blurred = a.work + 2 * (size_t)qw * qh * C;
-      int y0, y1, x0, x1;
-      float fy, fx;
-      segResizeAxis(y, 0.25f, qh, true, y0, y1, fy);
-      segResizeAxis(x, 0.25f, qw, true, x0, x1, fx);
 #pragma unroll
-      for (int c = 0; c < C; ++c) {
-        const float tl = blurred[((size_t)y0 * qw + x0) * C + c], tr = blurred[((size_t)y0 * qw + x1) * C + c];
-        const float bl = blurred[((size_t)y1 * qw + x0) * C + c], br = blurred[((size_t)y1 * qw + x1) * C + c];
-        const float top = tl + (tr - tl) * fx;
-        const float bottom = bl + (br - bl) * fx;
-        back.v[c] = top + (bottom - top) * fy;
-      }
+      for (int c = 0; c < C; ++c) back.v[c] = (float)segUpUp<C>(blurred, qw, qh, c, x, y);
     } else if (a.mode == RTC_SEG_BACKDROP_IMAGE) {
       back = segLoad<C>(a.bg, (size_t)i);
     } else {
 #pragma unroll
       for (int c = 0; c < C; ++c) back.v[c] = (float)((a.colour >> (8 * c)) & 0xffu);
     }
-    const float m = segSampleBytes(a.mask, a.maskW, a.maskH, x, y, a.width, a.height) / 255.f;
-    float t = (m - a.featherLow) / (a.featherHigh - a.featherLow);
-    t = fminf(fmaxf(t, 0.f), 1.f);
-    const float alpha = t * t * (3.f - 2.f * t);
+    // (s * m + b * (255 - m)) / 255 per byte, rounded as the CPU path's SIMD blend (graph-frame.ts, blendByte).
+    const unsigned m = edge[(size_t)y * 4 * qw + x];
     const SegPx<C> s = segLoad<C>(a.src, (size_t)i);
     unsigned char out[C];
 #pragma unroll
-    for (int c = 0; c < C; ++c) out[c] = (unsigned char)segClampByte(floorf(alpha * s.v[c] + (1.f - alpha) * back.v[c] + 0.5f));
+    for (int c = 0; c < C; ++c) {
+      const unsigned q = (unsigned)s.v[c] * m + (unsigned)back.v[c] * (255u - m) + 128u;
+      out[c] = (unsigned char)((q + (q >> 8)) >> 8);
+    }
     if (C == 4) {
-      out[C - 1] = (unsigned char)s.v[C - 1];
       reinterpret_cast<uchar4 *>(a.dst)[i] = make_uchar4(out[0], out[1 % C], out[2 % C], out[3 % C]);
     } else {
       a.dst[i] = out[0];

@@ -89,6 +89,8 @@ export class CudaSegmenter {
   readonly #mask: CuDevicePtr = 0n;
   #maskPinned: { pointer: CuHostPointer; address: number; bytes: Uint8Array } | undefined;
   #rows: { pointer: CuDevicePtr; bytes: number } | undefined;
+  /** The planes' edge bytes (segment.cu, the edge kernels): kept, grown to the largest plane seen. */
+  #edge: { pointer: CuDevicePtr; bytes: number } | undefined;
   #staging: { pointer: CuHostPointer; address: number; bytes: number; view: ArrayBuffer } | undefined;
   #done: CuEvent | undefined;
   #timing: [CuEvent, CuEvent] | undefined;
@@ -208,17 +210,25 @@ export class CudaSegmenter {
     const first = planes[0]!;
     const backdrop = job.backdrop;
     const quarter = (n: number) => (n + 3) >> 2;
-    if (backdrop.kind === 'blur') this.#ensureRows(3 * quarter(first.width) * quarter(first.height) * first.channels * F32);
+    if (backdrop.kind === 'blur') this.#rows = this.#grown(this.#rows, 3 * quarter(first.width) * quarter(first.height) * first.channels * F32);
+    this.#edge = this.#grown(this.#edge, 22 * quarter(first.width) * quarter(first.height));
+    const edge = this.#edge.pointer;
     planes.forEach((p, index) => {
       const c = p.channels === 4 ? 'c4' : 'c1';
       const src = job.src + BigInt(p.offset);
       const dst = job.dst + BigInt(p.offset);
-      const common = { src, dst, width: p.width, height: p.height, grid: { h: maskShape.h, w: maskShape.w, c: 1 } };
+      const common = { src, dst, width: p.width, height: p.height, grid: { h: maskShape.h, w: maskShape.w, c: 1 }, edge };
+      // The edge on this plane's grid (src/segmentation/graph-frame.ts, edgeMask), as the CPU path's.
+      this.#frameArgs(common);
+      const cells = quarter(p.width) * quarter(p.height);
+      this.#launch('rtc_seg_edge_quarter', cells);
+      this.#launch('rtc_seg_edge_box', cells);
+      this.#launch('rtc_seg_edge_half', 4 * cells);
+      this.#launch('rtc_seg_edge_full', 16 * cells);
       switch (backdrop.kind) {
         case 'blur': {
           const sigma = quarterSigma(backdrop.strengthPx, layout.format === 'i420' && index > 0);
           const args = { ...common, work: this.#rows!.pointer, sigma, mode: BACKDROP_CODE.blur };
-          const cells = quarter(p.width) * quarter(p.height);
           this.#frameArgs(args);
           this.#launch(`rtc_seg_down4_${c}`, cells);
           this.#launch(`rtc_seg_blur_rows_${c}`, cells);
@@ -241,15 +251,15 @@ export class CudaSegmenter {
     });
   }
 
-  /** The float rows of the blur: kept, grown to the largest plane seen. */
-  #ensureRows(bytes: number): void {
-    if (this.#rows && this.#rows.bytes >= bytes) return;
-    if (this.#rows) {
+  /** A scratch buffer of at least `bytes` (the blur's float rows, the edge bytes): kept, grown to the largest plane seen. */
+  #grown(buffer: { pointer: CuDevicePtr; bytes: number } | undefined, bytes: number): { pointer: CuDevicePtr; bytes: number } {
+    if (buffer && buffer.bytes >= bytes) return buffer;
+    if (buffer) {
       // Queued work may still read the old buffer: wait for it (once per new largest frame size).
       this.#sync();
-      this.#freeOwned(this.#rows.pointer);
+      this.#freeOwned(buffer.pointer);
     }
-    this.#rows = { pointer: this.#alloc(bytes), bytes };
+    return { pointer: this.#alloc(bytes), bytes };
   }
 
   /** Queues the upload of a session's mask (model resolution, one byte per pixel) to the device. */

@@ -12,6 +12,7 @@ import type { FrameMemory } from '../effects/kernel-types.ts';
 import type { KernelExports } from '../effects/wasm-exports.ts';
 import type { PersonDetectorModel, SegmentationModel } from './runtime.ts';
 import type { MaskStateView } from './mask-state.ts';
+import { EDGE_HIGH, EDGE_LOW } from './graph-frame.ts';
 import { decodePeople, mergeBoxes, mergeRois, personShare, roiOfBox, squareOf, stretchLevels, trackRois, type PersonBox, type Roi } from './people.ts';
 
 /** The exports of assembly/segment.ts (and the shared kernels it reuses) that the background effects call. */
@@ -36,14 +37,6 @@ export type SegmentKernelExports = Pick<
   | 'gaussianPlaneScratch'
 >;
 
-/**
- * The feathering ramp on the (smoothed) probability, in bytes: at or below EDGE_LOW is background,
- * at or above EDGE_HIGH is person, linear between. A ramp narrower than the model's own soft edge
- * keeps hair and shoulders from ghosting; the 3x3 blur on the quarter grid and the upsampling then
- * spread the edge over about 8 full-resolution pixels.
- */
-const EDGE_LOW = 80;
-const EDGE_HIGH = 176;
 /**
  * The detector's score from which a box counts as a person. scikit-image's photos: people pasted
  * small, rotated or dark onto other photos score 0.26 to 0.5, the cat 0.00, the coffee cup 0.09.
@@ -306,7 +299,7 @@ export class BackgroundEffects {
     const s = (name: string) => this.#scratchPtr(name);
     const { inputWidth: mw, inputHeight: mh } = this.#model.spec;
 
-    // The mask on this plane's grid: quarter grid with the ramp, 3x3 blur, two 2x upsamplings.
+    // The edge on this plane's grid (graph-frame.ts, edgeMask): quarter grid with the ramp, 3x3 mean, two 2x upsamplings.
     k.maskToQuarter(this.#statePtr, mw, mh, w, h, s('maskQ'), EDGE_LOW, EDGE_HIGH);
     k.blur(s('maskQ'), s('maskQ2'), qw, qh, 1, s('row3x3'));
     k.upsample2x(s('maskQ2'), qw, qh, 1, s('maskHalf'), s('rowUp'));

@@ -7,9 +7,11 @@
  *    grid and converts BT.601 limited range to RGB, as the CPU path does;
  * 2. model output -> the person mask, one byte per model pixel: mask += (p * 255 - mask) * w,
  *    w = 1 - smoothing (w = 1 on a session's first frame), as the CPU path's maskUpdate;
- * 3. per plane: the mask bilinearly upsampled to the plane, /255, through a smoothstep between
- *    FEATHER_LOW and FEATHER_HIGH (the feathered edge), and out = alpha * frame + (1 - alpha) *
- *    backdrop, rounded half up; RGBA keeps its alpha channel. The blur backdrop is computed on
+ * 3. per plane: the edge (edgeMask, the one definition both paths use): the mask bilinearly
+ *    resized to the plane's quarter grid through the linear ramp EDGE_LOW..EDGE_HIGH, a 3x3 box
+ *    mean, two exact 2x upsamplings of rounding byte averages; then per byte
+ *    out = (frame * m + backdrop * (255 - m)) / 255 rounded (blendByte), every channel (RGBA's
+ *    alpha too, as the CPU path's SIMD blend). The blur backdrop is computed on
  *    the plane's quarter grid, as the CPU path does (quarterBlur: 4x4 box means, the gaussian
  *    effect's Gaussian of sigma strength / 4, halved again on the half-size chroma planes of
  *    I420, FIR or recursive as src/effects/reference.ts defines it) and sampled back bilinearly.
@@ -19,9 +21,17 @@ import { planesOf, type FrameLayout } from '../frames/layout.ts';
 import type { Shape } from './graph.ts';
 import { resizeAxis } from './graph-reference.ts';
 
-/** The alpha ramp on the mask (as the CPU path's 80..176 of 255). */
-export const FEATHER_LOW = 80 / 255;
-export const FEATHER_HIGH = 176 / 255;
+/**
+ * The feathering ramp on the (smoothed) mask byte: at or below EDGE_LOW background, at or above
+ * EDGE_HIGH person, linear between. A ramp narrower than the model's own soft edge keeps hair and
+ * shoulders from ghosting; the 3x3 mean on the quarter grid and the upsampling then spread the
+ * edge over about 8 full-resolution pixels.
+ */
+export const EDGE_LOW = 80;
+export const EDGE_HIGH = 176;
+/** The ramp as fractions of 255 (the CUDA kernels' argument struct carries these). */
+export const FEATHER_LOW = EDGE_LOW / 255;
+export const FEATHER_HIGH = EDGE_HIGH / 255;
 
 /** The person mask counts a pixel as person where the model's probability is at least this. */
 export const MASK_THRESHOLD = 0.5;
@@ -82,17 +92,73 @@ export function updateMask(mask: Uint8Array, probability: Float32Array, channels
   }
 }
 
-export function smoothstep(low: number, high: number, v: number): number {
-  const t = Math.min(Math.max((v - low) / (high - low), 0), 1);
-  return t * t * (3 - 2 * t);
+/**
+ * The edge of step 3 on a width x height plane, one byte per pixel (the person's weight): the
+ * quarter grid (qw = ceil(width / 4) by qh) samples the model-resolution mask bilinearly at its
+ * cells' centres (full-resolution 4q + 1.5) through the ramp, then a 3x3 mean (edges repeated,
+ * (sum + 4) / 9), then two 2x upsamplings whose weights 3/4, 1/4 are two rounding byte averages
+ * (avg(a, avg(a, b)), vertical then horizontal, edges repeated). The arithmetic is float32 where
+ * the kernels use floats, so that WASM, CUDA and this agree to the level (one at a rounding tie).
+ * Returns (4 qw) x (4 qh) bytes, row stride 4 qw: at least the plane.
+ */
+export function edgeMask(mask: Uint8Array, maskWidth: number, maskHeight: number, width: number, height: number): Uint8Array {
+  const f = Math.fround;
+  const qw = (width + 3) >> 2;
+  const qh = (height + 3) >> 2;
+  const gain = f(255 / Math.max(1, EDGE_HIGH - EDGE_LOW));
+  const quarter = new Uint8Array(qw * qh);
+  const coord = (q: number, size: number, m: number) => Math.min(m - 1, Math.max(0, f(f(f(f(q * 4) + 2) / size) * m) - 0.5));
+  for (let y = 0; y < qh; y++) {
+    const sy = f(coord(y, height, maskHeight));
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(maskHeight - 1, y0 + 1);
+    const wy = f(sy - y0);
+    for (let x = 0; x < qw; x++) {
+      const sx = f(coord(x, width, maskWidth));
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(maskWidth - 1, x0 + 1);
+      const wx = f(sx - x0);
+      const at = (yy: number, xx: number) => mask[yy * maskWidth + xx]!;
+      const top = f(at(y0, x0) + f(f(at(y0, x1) - at(y0, x0)) * wx));
+      const bottom = f(at(y1, x0) + f(f(at(y1, x1) - at(y1, x0)) * wx));
+      const v = Math.min(255, Math.max(0, f(f(f(top + f(f(bottom - top) * wy)) - EDGE_LOW) * gain)));
+      quarter[y * qw + x] = Math.trunc(f(v + 0.5));
+    }
+  }
+  const box = new Uint8Array(qw * qh);
+  for (let y = 0; y < qh; y++)
+    for (let x = 0; x < qw; x++) {
+      let sum = 0;
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) sum += quarter[Math.min(qh - 1, Math.max(0, y + dy)) * qw + Math.min(qw - 1, Math.max(0, x + dx))]!;
+      box[y * qw + x] = Math.floor((sum + 4) / 9);
+    }
+  return upsample2x(upsample2x(box, qw, qh), qw * 2, qh * 2);
 }
 
-/** The person alpha of step 3 on a width x height plane. */
-export function planeAlpha(mask: Uint8Array, maskShape: Shape, width: number, height: number): Float32Array {
-  const sample = sampler(mask, maskShape.w, maskShape.h, width, height);
-  const out = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = smoothstep(FEATHER_LOW, FEATHER_HIGH, sample(x, y) / 255);
+const avg = (a: number, b: number): number => (a + b + 1) >> 1;
+
+/** Exact 2x upsampling of sw x sh bytes: avg(a, avg(a, b)) down the columns, then along the rows. */
+function upsample2x(src: Uint8Array, sw: number, sh: number): Uint8Array {
+  const out = new Uint8Array(4 * sw * sh);
+  const column = new Uint8Array(sw);
+  for (let oy = 0; oy < 2 * sh; oy++) {
+    const j = oy >> 1;
+    const n = Math.min(sh - 1, Math.max(0, oy & 1 ? j + 1 : j - 1));
+    for (let x = 0; x < sw; x++) column[x] = avg(src[j * sw + x]!, avg(src[j * sw + x]!, src[n * sw + x]!));
+    for (let ox = 0; ox < 2 * sw; ox++) {
+      const x = ox >> 1;
+      const nx = Math.min(sw - 1, Math.max(0, ox & 1 ? x + 1 : x - 1));
+      out[oy * 2 * sw + ox] = avg(column[x]!, avg(column[x]!, column[nx]!));
+    }
+  }
   return out;
+}
+
+/** One blended byte: (s * m + b * (255 - m)) / 255, rounded as the SIMD blend does. */
+export function blendByte(s: number, b: number, m: number): number {
+  const q = s * m + b * (255 - m) + 128;
+  return (q + (q >> 8)) >> 8;
 }
 
 /** Composes person (from `frame`) over the backdrop, as step 3 says. */
@@ -101,22 +167,21 @@ export function composeReference(frame: Uint8Array, layout: FrameLayout, mask: U
   planesOf(layout).forEach((p, index) => {
     const { width, height, channels: c } = p;
     const src = frame.subarray(p.offset, p.offset + width * height * c);
-    const alpha = planeAlpha(mask, maskShape, width, height);
+    const edge = edgeMask(mask, maskShape.w, maskShape.h, width, height);
+    const edgeStride = ((width + 3) >> 2) * 4;
     let back: (i: number, ch: number) => number;
     if (backdrop.kind === 'blur') {
       const blurred = quarterBlur(src, width, height, c, quarterSigma(backdrop.strengthPx, layout.format === 'i420' && index > 0));
       const qw = (width + 3) >> 2;
       const qh = (height + 3) >> 2;
-      const ay = quarterAxis(qh);
-      const ax = quarterAxis(qw);
+      // Each channel's quarter grid brought up by the edge's two exact 2x steps.
+      const full = Array.from({ length: c }, (_, ch) => {
+        const plane = Uint8Array.from({ length: qw * qh }, (_, i) => blurred[i * c + ch]!);
+        return upsample2x(upsample2x(plane, qw, qh), 2 * qw, 2 * qh);
+      });
       back = (i, ch) => {
         const x = i % width;
-        const [y0, y1, fy] = ay((i - x) / width);
-        const [x0, x1, fx] = ax(x);
-        const at = (yy: number, xx: number) => blurred[(yy * qw + xx) * c + ch]!;
-        const top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * fx;
-        const bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * fx;
-        return top + (bottom - top) * fy;
+        return full[ch]![((i - x) / width) * 4 * qw + x]!;
       };
     } else if (backdrop.kind === 'image') {
       const bg = backdrop.frame.subarray(p.offset, p.offset + width * height * c);
@@ -127,14 +192,9 @@ export function composeReference(frame: Uint8Array, layout: FrameLayout, mask: U
     }
     const dst = out.subarray(p.offset, p.offset + width * height * c);
     for (let i = 0; i < width * height; i++) {
-      const a = alpha[i]!;
-      for (let ch = 0; ch < c; ch++) {
-        if (c === 4 && ch === 3) {
-          dst[i * 4 + 3] = src[i * 4 + 3]!;
-          continue;
-        }
-        dst[i * c + ch] = Math.min(255, Math.max(0, Math.floor(a * src[i * c + ch]! + (1 - a) * back(i, ch) + 0.5)));
-      }
+      const x = i % width;
+      const m = edge[((i - x) / width) * edgeStride + x]!;
+      for (let ch = 0; ch < c; ch++) dst[i * c + ch] = blendByte(src[i * c + ch]!, Math.min(255, Math.max(0, Math.floor(back(i, ch) + 0.5))), m);
     }
   });
   return out;
@@ -146,19 +206,11 @@ export function quarterSigma(strengthPx: number, chroma: boolean): number {
   return Math.min(MAX_QUARTER_SIGMA, Math.max(0.5, strengthPx / (chroma ? 8 : 4)));
 }
 
-/** Bilinear positions on a quarter grid of `size` cells for full-resolution pixel o (cell q centred on 4q + 1.5). */
-function quarterAxis(size: number): (o: number) => [number, number, number] {
-  return (o) => {
-    const src = (o + 0.5) * 0.25 - 0.5;
-    const floor = Math.floor(src);
-    return [Math.min(Math.max(floor, 0), size - 1), Math.max(Math.min(Math.ceil(src), size - 1), 0), src - floor];
-  };
-}
-
 /**
  * The blur backdrop of a plane on its quarter grid: 4x4 box means (edge pixels repeated past the
- * plane), then the Gaussian of sigmaQ with clamped edges (the FIR, or from
- * GAUSSIAN_RECURSIVE_MIN_SIGMA on the recursive filter), all in floats.
+ * plane) rounded to bytes, then the Gaussian of sigmaQ with clamped edges (the FIR, or from
+ * GAUSSIAN_RECURSIVE_MIN_SIGMA on the recursive filter) in floats, rounded to bytes, as the CPU
+ * path's byte kernels keep them.
  */
 export function quarterBlur(src: Uint8Array, width: number, height: number, c: number, sigmaQ: number): Float64Array {
   const qw = (width + 3) >> 2;
@@ -170,7 +222,7 @@ export function quarterBlur(src: Uint8Array, width: number, height: number, c: n
         let sum = 0;
         for (let dy = 0; dy < 4; dy++)
           for (let dx = 0; dx < 4; dx++) sum += src[(Math.min(4 * qy + dy, height - 1) * width + Math.min(4 * qx + dx, width - 1)) * c + ch]!;
-        means[(qy * qw + qx) * c + ch] = sum / 16;
+        means[(qy * qw + qx) * c + ch] = (sum + 8) >> 4;
       }
   if (sigmaQ >= GAUSSIAN_RECURSIVE_MIN_SIGMA) {
     const sections = recursiveGaussianCoefficients(sigmaQ);
@@ -178,7 +230,7 @@ export function quarterBlur(src: Uint8Array, width: number, height: number, c: n
     const out = new Float64Array(means.length);
     for (let y = 0; y < qh; y++) for (let ch = 0; ch < c; ch++) recursiveGaussianLine(sections, means, y * qw * c + ch, c, qw, rows);
     for (let x = 0; x < qw; x++) for (let ch = 0; ch < c; ch++) recursiveGaussianLine(sections, rows, x * c + ch, qw * c, qh, out);
-    return out;
+    return out.map(toByte);
   }
   const w = gaussianWeights(sigmaQ);
   const r = w.length - 1;
@@ -196,8 +248,10 @@ export function quarterBlur(src: Uint8Array, width: number, height: number, c: n
         }
     return out;
   };
-  return pass(pass(means, true), false);
+  return pass(pass(means, true), false).map(toByte);
 }
+
+const toByte = (v: number): number => Math.min(255, Math.max(0, Math.floor(v + 0.5)));
 
 /** Intersection over union of two probability masks thresholded at MASK_THRESHOLD. */
 export function maskIoU(a: ArrayLike<number>, b: ArrayLike<number>, threshold = MASK_THRESHOLD): number {

@@ -15,12 +15,17 @@ import { readSegmentPtx, SEGMENT_KERNEL_NAMES } from '../../src/cuda/segment-arg
 import { packagePath } from '../../src/paths.ts';
 import { createCpuSegmenter } from '../../src/segmentation/cpu-mask.ts';
 import { elements, type Activation, type GraphModel, type GraphOp, type Shape } from '../../src/segmentation/graph.ts';
-import { composeReference, frameToModelInput, maskIoU, planeAlpha, updateMask, type ReferenceBackdrop } from '../../src/segmentation/graph-frame.ts';
+import { composeReference, edgeMask, frameToModelInput, maskIoU, updateMask, type ReferenceBackdrop } from '../../src/segmentation/graph-frame.ts';
 import { planeColour } from '../../src/segmentation/background.ts';
 import { frameBytes, type FrameLayout } from '../../src/frames/layout.ts';
 import { loadGraphModelFile } from '../../src/segmentation/graph-load.ts';
 import { runReferenceGraph } from '../../src/segmentation/graph-reference.ts';
 import { loadPhoto, photosAvailable, SKIMAGE_DATA } from '../segmentation/photos.ts';
+import { createWasmKernels } from '../../src/effects/wasm.ts';
+import { BackgroundEffects, type SegmentKernelExports } from '../../src/segmentation/background.ts';
+import { createMaskState, viewMaskState } from '../../src/segmentation/mask-state.ts';
+import { SELFIE_MODEL } from '../../src/segmentation/model.ts';
+import { rgbaToI420 } from '../../src/segmentation/worker-effects.ts';
 import { requireOrSkip } from '../tools.ts';
 
 const photosMissing = requireOrSkip(photosAvailable(), `scikit-image's photos (${SKIMAGE_DATA})`, 'apt-get install python3-skimage');
@@ -134,7 +139,7 @@ export function segmentationSuite(options: () => { libraryPath?: string }): void
     const text = readSegmentPtx();
     const params = [...text.matchAll(/^\.visible \.entry (\w+)\(\s*\.param \.align 8 \.b8 \w+\[(\d+)\]\s*\)/gm)].map((m) => [m[1]!, Number(m[2])] as const);
     assert.deepEqual(params.map(([n]) => n).sort(), [...SEGMENT_KERNEL_NAMES].sort());
-    for (const [name, bytes] of params) assert.equal(bytes, /to_input|mask_update|down4|blur_|blend/.test(name) ? 488 : 112, name);
+    for (const [name, bytes] of params) assert.equal(bytes, /to_input|mask_update|down4|blur_|edge_|blend/.test(name) ? 496 : 112, name);
     assert.match(text, /^\.version 8\.0$/m);
     assert.match(text, /^\.target sm_75$/m);
   });
@@ -314,6 +319,40 @@ export function segmentationSuite(options: () => { libraryPath?: string }): void
       }
     });
 
+    test('the CPU path (WASM kernels) and the CUDA path compose the same frame from the same mask: one edge, within 2 levels', async (t) => {
+      // The session's mask from the device; the CPU composes over it without the model.
+      const mask = seg.compose(rgba, layout, { kind: 'colour', rgb: 0 }).mask;
+      const kernels = await createWasmKernels();
+      const noModel = { spec: SELFIE_MODEL, infer: () => assert.fail('the mask is reused: no model run') };
+      const cpu = new BackgroundEffects(kernels.exports as SegmentKernelExports, kernels, noModel);
+      const state = viewMaskState(createMaskState(mask.length), mask.length);
+      state.mask.set(mask);
+      state.markValid();
+      const i420 = new Uint8Array(frameBytes({ format: 'i420', width: layout.width, height: layout.height }));
+      rgbaToI420(rgba, layout.width, layout.height, i420);
+      for (const [frameLayout, frame] of [[layout, rgba], [{ ...layout, format: 'i420' as const }, i420]] as const) {
+        const bytes = frame.length;
+        const image = frame.map((v, i) => frame[bytes - 1 - i]! ^ (v & 0x0f));
+        const [src, dst, bg] = [kernels.alloc(bytes), kernels.alloc(bytes), kernels.alloc(bytes)];
+        kernels.view(src, bytes).set(frame);
+        kernels.view(bg, bytes).set(image);
+        const cases = [
+          { name: 'colour', cpu: { kind: 'colour', rgb: 0x00b140 }, gpu: { kind: 'colour', rgb: 0x00b140 }, levels: 1 },
+          { name: 'image', cpu: { kind: 'image', ptr: bg }, gpu: { kind: 'image', frame: image }, levels: 1 },
+          { name: 'blur 16', cpu: { kind: 'blur', strengthPx: 16 }, gpu: { kind: 'blur', strengthPx: 16 }, levels: 2 },
+        ] as const;
+        for (const c of cases) {
+          cpu.run({ layout: frameLayout, srcPtr: src, dstPtr: dst, backdrop: c.cpu, state, infer: false, smoothing: 0 });
+          const onCpu = kernels.view(dst, bytes).slice();
+          const onGpu = seg.compose(frame, frameLayout, c.gpu, { mask, infer: false }).frame;
+          const worst = maxAbs(onCpu, onGpu);
+          t.diagnostic(`${frameLayout.format} ${c.name}: CPU and GPU at most ${worst} levels apart`);
+          assert.ok(worst <= c.levels, `${frameLayout.format} ${c.name}: CPU and GPU ${worst} levels apart (want <= ${c.levels})`);
+        }
+        for (const p of [src, dst, bg]) kernels.free(p, bytes);
+      }
+    });
+
     test('background blur: the reference chain within 1 level, the person sharp and the background blurred', () => {
       const { width, height } = layout;
       const out = seg.compose(rgba, layout, { kind: 'blur', strengthPx: 6 });
@@ -323,14 +362,16 @@ export function segmentationSuite(options: () => { libraryPath?: string }): void
       const want = composeReference(rgba, layout, out.mask, model.tensors[model.output]!, { kind: 'blur', strengthPx: 6 });
       assert.ok(maxAbs(out.frame, want) <= 1, `max difference ${maxAbs(out.frame, want)}`);
       // Per-region sharpness: mean absolute horizontal luma gradient where the mask is sure.
-      const alpha = planeAlpha(out.mask, model.tensors[model.output]!, width, height);
+      const shape = model.tensors[model.output]!;
+      const edge = edgeMask(out.mask, shape.w, shape.h, width, height);
+      const edgeStride = ((width + 3) >> 2) * 4;
       const sharpness = (img: Uint8Array, person: boolean) => {
         let sum = 0;
         let n = 0;
         for (let y = 0; y < height; y++)
           for (let x = 0; x + 1 < width; x++) {
-            const a = alpha[y * width + x]!;
-            if (person ? a < 0.999 : a > 0.001) continue;
+            const m = edge[y * edgeStride + x]!;
+            if (person ? m < 255 : m > 0) continue;
             const luma = (i: number) => 0.299 * img[i]! + 0.587 * img[i + 1]! + 0.114 * img[i + 2]!;
             sum += Math.abs(luma((y * width + x + 1) * 4) - luma((y * width + x) * 4));
             n++;

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { createWasmKernels } from '../../src/effects/wasm.ts';
 import type { SegmentKernelExports } from '../../src/segmentation/background.ts';
 import { modelInputFromRgba } from '../../src/segmentation/cpu-mask.ts';
+import { EDGE_HIGH, EDGE_LOW, edgeMask } from '../../src/segmentation/graph-frame.ts';
 import { createMaskState, viewMaskState } from '../../src/segmentation/mask-state.ts';
 import { SELFIE_MODEL } from '../../src/segmentation/model.ts';
 
@@ -222,6 +223,30 @@ test('maskPlaceRect puts a model output back over its rectangle of the frame, th
       const inSecond = fx >= 200 && fx <= 500 && fy <= 180;
       assert.equal(got[y * mw + x], inFirst ? 1 : inSecond ? 0.5 : 0, `cell ${x},${y}`);
     }
+  }
+});
+
+test('the WASM edge chain (maskToQuarter, the 3x3 mean, two upsample2x) is the edge graph-frame.ts defines, to the level', async () => {
+  const { kernels, k, put, random } = await kit();
+  const [mw, mh] = [64, 48];
+  // A smooth mask with a soft edge (random bytes would only test the ramp's clamps).
+  const noise = random(mw * mh, 5);
+  const mask = Uint8Array.from({ length: mw * mh }, (_, i) => Math.min(255, Math.max(0, Math.round(128 + 120 * Math.sin((i % mw) / 7) * Math.cos(Math.floor(i / mw) / 5)) + (noise[i]! >> 5))));
+  const maskPtr = put(mask);
+  for (const [w, h] of [[200, 120], [97, 61], [33, 17]] as const) {
+    const qw = Math.ceil(w / 4);
+    const qh = Math.ceil(h / 4);
+    const [q, q2, half, full] = [put(new Uint8Array(qw * qh)), put(new Uint8Array(qw * qh)), put(new Uint8Array(4 * qw * qh)), put(new Uint8Array(16 * qw * qh))];
+    k.maskToQuarter(maskPtr, mw, mh, w, h, q, EDGE_LOW, EDGE_HIGH);
+    k.blur(q, q2, qw, qh, 1, put(new Uint8Array(k.scratch3x3(qw, 1))));
+    const rowUp = put(new Uint8Array(k.upsample2xScratch(qw * 2, 1)));
+    k.upsample2x(q2, qw, qh, 1, half, rowUp);
+    k.upsample2x(half, qw * 2, qh * 2, 1, full, rowUp);
+    const got = kernels.view(full, 16 * qw * qh).slice();
+    const want = edgeMask(mask, mw, mh, w, h);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+    assert.ok(worst <= 1, `${w}x${h}: the WASM edge is ${worst} levels from edgeMask`);
   }
 });
 

@@ -168,6 +168,10 @@ const KernelEntry kKernels[] = {
     SEG_FRAME(rtc_seg_blur_rows_c1),
     SEG_FRAME(rtc_seg_blur_columns_c4),
     SEG_FRAME(rtc_seg_blur_columns_c1),
+    SEG_FRAME(rtc_seg_edge_quarter),
+    SEG_FRAME(rtc_seg_edge_box),
+    SEG_FRAME(rtc_seg_edge_half),
+    SEG_FRAME(rtc_seg_edge_full),
     SEG_FRAME(rtc_seg_blend_c4),
     SEG_FRAME(rtc_seg_blend_c1),
 };
@@ -353,12 +357,15 @@ bool checkSegFrameArgs(const KernelEntry &k, void **params) {
     const size_t chroma = (size_t)((a.width + 1) >> 1) * ((a.height + 1) >> 1);
     return checkDevice((uintptr_t)a.src, pixels + 2 * chroma) && checkDevice((uintptr_t)a.work, maskPixels * 3 * sizeof(float));
   }
+  // The plane's edge bytes: quarter grid, its 3x3 mean, half and full grids (segment.cu).
+  const size_t edgeBytes = 22 * (size_t)((a.width + 3) >> 2) * ((a.height + 3) >> 2);
+  if (name.rfind("rtc_seg_edge_", 0) == 0) return checkDevice((uintptr_t)a.edge, edgeBytes) && (name != "rtc_seg_edge_quarter" || checkDevice((uintptr_t)a.mask, maskPixels));
   const size_t c = name.back() == '4' ? 4 : 1;
   bool ok = checkDevice((uintptr_t)a.src, pixels * c);
   // The blur's three quarter-grid planes of floats.
   const size_t quarter = 3 * (size_t)((a.width + 3) >> 2) * ((a.height + 3) >> 2) * c * sizeof(float);
   if (name.rfind("rtc_seg_blur_", 0) == 0 || name.rfind("rtc_seg_down4", 0) == 0) return ok && checkDevice((uintptr_t)a.work, quarter);
-  ok = ok && checkDevice((uintptr_t)a.dst, pixels * c) && checkDevice((uintptr_t)a.mask, maskPixels);
+  ok = ok && checkDevice((uintptr_t)a.dst, pixels * c) && checkDevice((uintptr_t)a.edge, edgeBytes);
   if (a.mode == RTC_SEG_BACKDROP_BLUR) ok = ok && checkDevice((uintptr_t)a.work, quarter);
   else if (a.mode == RTC_SEG_BACKDROP_IMAGE) ok = ok && checkDevice((uintptr_t)a.bg, pixels * c);
   else if (a.mode != RTC_SEG_BACKDROP_COLOUR) return false;
