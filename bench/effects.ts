@@ -14,7 +14,8 @@
  *
  * Timing: each round runs every case in turn, BURST times back to back (the first warms the
  * caches with that case's frames, as OpenCV's repeated calls do; the others are timed); best and
- * median over the rounds after a warm-up. --repeat N does the whole size (ours, then OpenCV) N
+ * median over the rounds after a warm-up. OpenCV times as many runs of each case as ours: on a
+ * busy machine a best-of needs as many tries on both sides to find a quiet moment. --repeat N does the whole size (ours, then OpenCV) N
  * times and keeps the best; the spread of ours / OpenCV over the N is printed with it. --sizes
  * 1280x720,... and --formats rgba,i420 narrow the run, --sigmas 2,8,24 picks the gaussian's; --no-reference
  * leaves the slow reference out.
@@ -255,7 +256,7 @@ function runOpenCv(layout: FrameLayout, src: Uint8Array, list: Case[]): { timesM
     writeFileSync(frame, src);
     const out = execFileSync(
       python,
-      [OPENCV_SCRIPT, '--width', String(layout.width), '--height', String(layout.height), '--frame', frame, '--runs', String(ROUNDS), '--sigmas', GAUSSIAN_SIGMAS.join(','), '--out', dir],
+      [OPENCV_SCRIPT, '--width', String(layout.width), '--height', String(layout.height), '--frame', frame, '--runs', String(ROUNDS * (BURST - 1)), '--sigmas', GAUSSIAN_SIGMAS.join(','), '--out', dir],
       { encoding: 'utf8', maxBuffer: 1 << 20 },
     );
     const report = JSON.parse(out) as { opencv: string; results: Array<{ name: string; ms_best: number }> };
