@@ -5,7 +5,9 @@
  * (the CPU path, src/segmentation/worker-task.ts), and the report says why.
  *
  * The session's mask state is the same bytes on both paths (model resolution, one byte per pixel,
- * the same temporal update), so a session that moves between GPU and CPU keeps its mask.
+ * the same temporal update), so a session that moves between GPU and CPU keeps its mask. The
+ * mask is made on the CPU path (the person detector and the people's regions are there); the
+ * device composes the frames over it.
  *
  * Bounded per worker: at most BACKDROP_CACHE_ENTRIES session images resized to a frame layout, in
  * the GPU kernels' pinned memory.
@@ -67,12 +69,16 @@ export async function runSegmentationTaskOnGpu(
   // The engine's cancel flag (client gone, deadline): a job not started yet is skipped, as on the CPU path.
   if (task.cancel && Atomics.load(new Int32Array(task.cancel), 0) !== 0) return { outcome: 'cancelled', queueSeconds, computeSeconds: 0, checksum: 0 };
   if (gpuGraphProblem() !== undefined) return onCpu();
+  // The mask itself (a still, a session's first frames, its mask jobs) is made on the CPU path:
+  // the person detector and the people's regions (src/segmentation/people.ts) run there, so a
+  // pod's mask does not depend on its device. The GPU composes the frames that reuse the
+  // session's mask, with the same edge (src/segmentation/graph-frame.ts, edgeMask).
+  const state = task.segmentation ? viewMaskState(task.segmentation.state, MODEL_PIXELS) : undefined;
+  if (!task.segmentation || task.segmentation.maskOnly === true || task.segmentation.infer || !state?.valid) return onCpu();
   const t0 = performance.now();
   const bytes = frameBytes(layout);
   let sum = 0;
-  let maskReused = false;
   const seg = task.segmentation;
-  const maskOnly = seg?.maskOnly === true;
   const ran = kernels.tryGpu((gpu) => {
     if (!gpu.runBackground || !gpu.updateMask) throw new Error('these GPU kernels have no background effects');
     const srcPtr = gpu.alloc(bytes);
@@ -80,18 +86,10 @@ export async function runSegmentationTaskOnGpu(
     try {
       if (source.kind === 'synthetic') fillSynthetic(layout, gpu.view(srcPtr, bytes));
       else gpu.view(srcPtr, bytes).set(new Uint8Array(source.buffer, 0, bytes));
-      if (seg && maskOnly) {
-        // A live session's mask job: the model into the session's state, no frame out.
-        const state = viewMaskState(seg.state, MODEL_PIXELS);
-        gpu.updateMask(layout, srcPtr, { get valid() { return state.valid; }, mask: state.mask, markValid: () => state.markValid(), smoothing: seg.smoothing });
-        return;
-      }
       const image = seg?.backdrop;
       const backdrop: HostBackdrop = backdropOf({ ...job, effect }, image ? () => backdropsOf(gpu).frameOf(layout, image) : undefined);
-      const state = seg ? viewMaskState(seg.state, MODEL_PIXELS) : undefined;
-      const session = seg && state ? { get valid() { return state.valid; }, mask: state.mask, markValid: () => state.markValid(), infer: seg.infer, smoothing: seg.smoothing } : undefined;
-      maskReused = session !== undefined && session.valid && !session.infer;
-      gpu.runBackground(layout, srcPtr, dstPtr, backdrop, session);
+      // A frame over the session's mask as it is (infer false: checked above).
+      gpu.runBackground(layout, srcPtr, dstPtr, backdrop, { get valid() { return state.valid; }, mask: state.mask, markValid: () => state.markValid(), infer: false, smoothing: seg.smoothing });
       const out = gpu.view(dstPtr, bytes);
       if (source.kind === 'shared') new Uint8Array(source.buffer, 0, bytes).set(out);
       sum = checksum(out);
@@ -101,9 +99,5 @@ export async function runSegmentationTaskOnGpu(
     }
   });
   if (!ran) return { ...(await onCpu()), ...report() };
-  const done = report();
-  // A mask job's device time is the model's (network and mask update); a composed frame's also
-  // covers the blur and the blend, so it is not reported as inference time.
-  const inference = maskOnly && done.kernelSeconds !== undefined ? { inferenceSeconds: done.kernelSeconds } : {};
-  return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: sum, ...done, ...inference, maskReused: maskOnly ? false : maskReused };
+  return { queueSeconds, computeSeconds: (performance.now() - t0) / 1000, checksum: sum, ...report(), maskReused: true };
 }
