@@ -85,6 +85,12 @@ export class ApertiumPair {
     });
   }
 
+  /** Starts the chain ahead of the first sentence (loading a pair's data takes a second or two). */
+  warm(): void {
+    if (this.#closed) return;
+    this.#start().catch(() => undefined);
+  }
+
   close(): void {
     this.#closed = true;
     for (const waiting of this.#queue.splice(0)) waiting.reject(new TranslationError('failed', 'the translator closed'));
@@ -109,7 +115,14 @@ export class ApertiumPair {
   async #start(): Promise<Chain> {
     if (this.#chain !== undefined) return this.#chain;
     this.#script ??= execFileAsync('apertium-wblank-mode', ['-z', path.join(this.#options.dataDir, 'modes', `${this.pair}.mode`)], { timeout: 10_000 }).then((r) => r.stdout);
-    const script = await this.#script;
+    let script: string;
+    try {
+      script = await this.#script;
+    } catch (err) {
+      this.#script = undefined;
+      throw err;
+    }
+    if (this.#closed) throw new Error('the translator is closed');
     if (this.#chain !== undefined) return this.#chain;
     // $1: the generator's mode (-n: unknown words unmarked), $2: the tagger's extra option (none).
     const chain = spawn('bash', ['-c', script, 'apertium', '-n', ''], {
@@ -182,6 +195,7 @@ export function acquireApertium(pair: string, options: ApertiumOptions): { reado
   if (entry === undefined) {
     entry = { pair: new ApertiumPair(pair, options), users: 0 };
     inUse.set(key, entry);
+    entry.pair.warm();
   }
   entry.users++;
   const held = entry;
