@@ -9,9 +9,14 @@
  *    and the service's audio latency (received to handed to the encoder) per feature.
  *
  *   npm run bench:audio -- [--sessions 4] [--seconds 10] [--no-sessions]
+ *                          [--capacity-out bench/results/audio-capacity.json]
+ *
+ * --capacity-out writes the cores one session's audio costs per feature (the capacity planner's
+ * --session-audio-cores, and AUDIO_CORES_PER_SESSION in src/session-capacity.ts).
  *
  * Needs espeak-ng and sox. Each feature runs on a fresh server process in turn.
  */
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { denoiseSnr } from './audio/snr.ts';
@@ -23,6 +28,7 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '10' },
     'no-sessions': { type: 'boolean', default: false },
+    'capacity-out': { type: 'string' },
   },
 });
 const sessions = Number(values.sessions);
@@ -75,13 +81,34 @@ if (!values['no-sessions']) {
     }
   }
   console.log(`\n${sessions} sessions per phase, ${seconds} s held; cores = server CPU seconds per second\n`);
-  console.log('| server | audio | server cores | per session | audio per session (less video) | blocks back /s | audio latency |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| server | audio | server cores | per session | audio per session (less video) | blocks back /s | audio latency | dropped |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
     const baseline = results.find((b) => b.target === r.target && b.feature === 'video');
     const audioCores = r.feature === 'video' || !baseline ? undefined : (r.serverCores - baseline.serverCores) / r.sessions;
     console.log(
-      `| ${r.target} | ${r.feature === 'video' ? 'none (video only)' : r.feature} | ${r.serverCores.toFixed(3)} | ${(r.serverCores / r.sessions).toFixed(3)} | ${audioCores === undefined ? '–' : audioCores.toFixed(3)} | ${r.feature === 'video' ? '–' : r.blocksBackPerSecond.toFixed(0)} | ${r.audioLatencyMeanMs === undefined ? '–' : `${r.audioLatencyMeanMs.toFixed(2)} ms`} |`,
+      `| ${r.target} | ${r.feature === 'video' ? 'none (video only)' : r.feature} | ${r.serverCores.toFixed(3)} | ${(r.serverCores / r.sessions).toFixed(3)} | ${audioCores === undefined ? '–' : audioCores.toFixed(3)} | ${r.feature === 'video' ? '–' : r.blocksBackPerSecond.toFixed(0)} | ${r.audioLatencyMeanMs === undefined ? '–' : `${r.audioLatencyMeanMs.toFixed(2)} ms`} | ${Object.entries(r.dropped).map(([reason, n]) => `${reason} ${n}`).join(', ') || '–'} |`,
     );
+  }
+  if (values['capacity-out'] !== undefined) {
+    const audioCores = (target: AudioTarget, feature: AudioFeature): number | undefined => {
+      const r = results.find((x) => x.target === target && x.feature === feature);
+      const baseline = results.find((x) => x.target === target && x.feature === 'video');
+      return r && baseline ? Math.round(((r.serverCores - baseline.serverCores) / r.sessions) * 10_000) / 10_000 : undefined;
+    };
+    const file = {
+      about:
+        'Cores one WebRTC session\'s audio costs besides its video, by audio effect (bench/audio.ts --capacity-out): server CPU per session with audio less the video-only baseline, the same sessions and 320x240 10 fps card; echo = the bare binding floor in the same run',
+      date: new Date().toISOString(),
+      node: process.version,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      machineCpus: os.availableParallelism(),
+      sessions,
+      seconds,
+      audioCoresPerSession: { passthrough: audioCores('service', 'passthrough'), mute: audioCores('service', 'mute'), denoise: audioCores('service', 'denoise') },
+      echoAudioCoresPerSession: audioCores('echo', 'passthrough'),
+    };
+    writeFileSync(values['capacity-out'], `${JSON.stringify(file, null, 2)}\n`);
+    console.log(`\nwrote ${values['capacity-out']}`);
   }
 }

@@ -32,6 +32,8 @@ export interface PhaseResult {
   readonly blocksBackPerSecond: number;
   /** The service's mean audio latency over the window (app_audio_latency_seconds), ms. */
   readonly audioLatencyMeanMs: number | undefined;
+  /** The service's audio blocks dropped over the window, by reason (app_audio_frames_dropped_total). */
+  readonly dropped: Readonly<Record<string, number>>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -71,10 +73,12 @@ export async function stopAudioServer(server: AudioServer): Promise<void> {
   clearTimeout(killer);
 }
 
-async function latencySums(base: string): Promise<{ sum: number; count: number }> {
+async function audioCounters(base: string): Promise<{ sum: number; count: number; dropped: Record<string, number> }> {
   const text = await fetch(`${base}/metrics`).then((r) => r.text(), () => '');
   const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { sum: value('app_audio_latency_seconds_sum'), count: value('app_audio_latency_seconds_count') };
+  const dropped: Record<string, number> = {};
+  for (const m of text.matchAll(/^app_audio_frames_dropped_total\{reason="(\w+)"\} (\S+)$/gm)) dropped[m[1]!] = Number(m[2]);
+  return { sum: value('app_audio_latency_seconds_sum'), count: value('app_audio_latency_seconds_count'), dropped };
 }
 
 /** One held window of `sessions` publishers with `feature`, after `warmUpSeconds`. */
@@ -115,14 +119,14 @@ export async function runPhase(
     await sleep(options.warmUpSeconds * 1000);
     const pid = server.child.pid!;
     const cpu0 = cpuSeconds(pid);
-    const latency0 = await latencySums(server.base);
+    const latency0 = await audioCounters(server.base);
     const t0 = performance.now();
     counting = true;
     await sleep(options.seconds * 1000);
     counting = false;
     const elapsedSeconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuSeconds(pid);
-    const latency1 = await latencySums(server.base);
+    const latency1 = await audioCounters(server.base);
     if (audioTimer) clearInterval(audioTimer);
     for (const stop of stops) stop();
     const latencyCount = latency1.count - latency0.count;
@@ -133,6 +137,7 @@ export async function runPhase(
       serverCores: (cpu1 - cpu0) / elapsedSeconds,
       blocksBackPerSecond: blocksBack / options.sessions / elapsedSeconds,
       audioLatencyMeanMs: server.target === 'service' && latencyCount > 0 ? ((latency1.sum - latency0.sum) / latencyCount) * 1000 : undefined,
+      dropped: Object.fromEntries(Object.entries(latency1.dropped).map(([reason, n]) => [reason, n - (latency0.dropped[reason] ?? 0)]).filter(([, n]) => (n as number) > 0)),
     };
   } finally {
     await Promise.all(publishers.map((p) => p.close().catch(() => undefined)));

@@ -38,6 +38,22 @@ test('planCapacity: the knee, the pods, GPUs and autoscaler settings', () => {
   assert.equal(planCapacity([step(10, 300)], 250, TARGETS).knee, null);
 });
 
+test("planCapacity: a session's audio costs its cores at the pod's price of a request", () => {
+  // Knee 300 req/s on 2 cores: a core serves 150 req/s, so 0.2 cores of audio cost 30 req/s more per session.
+  const steps = [step(300, 100), step(330, 400), step(360, 500)];
+  const plain = planCapacity(steps, 250, { ...TARGETS, targetSessions: 16 });
+  const withAudio = planCapacity(steps, 250, { ...TARGETS, targetSessions: 16, sessionAudioCores: 0.2, podCores: 2 });
+  assert.equal(plain.sessionRps, 30);
+  assert.equal(plain.podCapacitySessions, 10);
+  assert.equal(withAudio.sessionRps, 60);
+  assert.equal(withAudio.podCapacitySessions, 5);
+  // 16 sessions: 480 req/s at 240 per pod is 2 pods; with audio 960 req/s is 4.
+  assert.equal(plain.recommendation?.pods, 2);
+  assert.equal(withAudio.recommendation?.pods, 4);
+  const parsed = parsePlanCommandLine(['http://127.0.0.1:1/process', '--session-audio-cores', '0.05', '--pod-cores', '4']);
+  assert.ok(parsed.kind === 'run' && parsed.options.targets.sessionAudioCores === 0.05 && parsed.options.targets.podCores === 4);
+});
+
 test('a step that serves under 90% of its offered rate breaches, however fast its served answers', () => {
   // Fast refusals keep the served p95 low past saturation: goodput finds the knee.
   const steps = [step(10, 40), step(20, 45), step(30, 50, 0.95), step(40, 50, 0.7), step(50, 50, 0.55)];

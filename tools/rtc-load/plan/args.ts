@@ -33,6 +33,8 @@ const OPTION_SPEC = {
   'target-rps': { type: 'string' },
   'target-sessions': { type: 'string' },
   'session-fps': { type: 'string' },
+  'session-audio-cores': { type: 'string' },
+  'pod-cores': { type: 'string' },
   'gpus-per-pod': { type: 'string' },
   utilization: { type: 'string' },
   from: { type: 'string' },
@@ -66,6 +68,8 @@ export function parsePlanCommandLine(argv: readonly string[]): { kind: 'help' } 
     sessionFps: values['session-fps'] === undefined ? 30 : positiveNumber('--session-fps', values['session-fps']),
     gpusPerPod: values['gpus-per-pod'] === undefined ? 1 : positiveInteger('--gpus-per-pod', values['gpus-per-pod']),
     utilization: values.utilization === undefined ? 0.8 : positiveNumber('--utilization', values.utilization),
+    sessionAudioCores: values['session-audio-cores'] === undefined ? undefined : positiveNumber('--session-audio-cores', values['session-audio-cores']),
+    podCores: values['pod-cores'] === undefined ? 2 : positiveNumber('--pod-cores', values['pod-cores']),
   };
   if (targets.utilization > 1) throw new ArgError('--utilization must be at most 1');
   const sloP95Ms = values['slo-p95'] === undefined ? DEFAULT_SLO_MS : durationOption('--slo-p95', values['slo-p95']);
@@ -204,6 +208,10 @@ Plan:
       --target-rps N         plan for N requests per second
       --target-sessions N    plan for N WebRTC sessions, each --session-fps frames/s of
                              this request's work (default 30)
+      --session-audio-cores C
+                             each session's audio costs C cores besides its video (by audio
+                             effect in bench/results/audio-capacity.json; default none)
+      --pod-cores N          cores of the pod the ramp runs against, pricing the audio (default 2)
       --gpus-per-pod N       GPUs per pod (default 1)
       --utilization F        run pods at F of the knee (default 0.8)
 

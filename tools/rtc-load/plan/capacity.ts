@@ -41,6 +41,13 @@ export interface PlanTargets {
   targetSessions?: number | undefined;
   /** Frames per second of one WebRTC session: a session costs this many requests' work per second. */
   sessionFps: number;
+  /**
+   * Cores one session's audio costs besides its video (bench/results/audio-capacity.json, by audio
+   * effect), and the cores of the pod the ramp ran against: at the knee a core serves knee/podCores
+   * requests a second, so the audio costs sessionAudioCores x that many requests' work per second.
+   */
+  sessionAudioCores?: number | undefined;
+  podCores?: number | undefined;
   gpusPerPod: number;
   /** Fraction of the knee a pod should run at, leaving room for bursts and scale-up time. */
   utilization: number;
@@ -59,8 +66,10 @@ export interface CapacityPlan {
   kneeIsLowerBound: boolean;
   /** Requests per second one pod serves within the SLO (at least this when kneeIsLowerBound). */
   podCapacityRps: number;
-  /** Sessions one pod serves within the SLO, at sessionFps. */
+  /** Sessions one pod serves within the SLO, each costing sessionRps. */
   podCapacitySessions: number;
+  /** One session's cost in requests' work per second: its frames, and its audio as the pod's cores price it at the knee. */
+  sessionRps: number;
   recommendation?: {
     pods: number;
     gpus: number;
@@ -125,7 +134,8 @@ export function planCapacity(steps: readonly PlanStep[], sloP95Ms: number, targe
   const sorted = [...steps].sort((a, b) => a.ratePerSecond - b.ratePerSecond);
   const { knee, lowerBound, verdicts } = findKnee(sorted, sloP95Ms);
   const podCapacityRps = knee ? Math.min(knee.ratePerSecond, knee.goodputPerSecond) : 0;
-  const podCapacitySessions = Math.floor(podCapacityRps / targets.sessionFps);
+  const sessionRps = targets.sessionFps + ((targets.sessionAudioCores ?? 0) * podCapacityRps) / (targets.podCores ?? 1);
+  const podCapacitySessions = sessionRps > 0 ? Math.floor(podCapacityRps / sessionRps) : 0;
   const plan: CapacityPlan = {
     sloP95Ms,
     minGoodputShare: MIN_GOODPUT_SHARE,
@@ -135,8 +145,9 @@ export function planCapacity(steps: readonly PlanStep[], sloP95Ms: number, targe
     kneeIsLowerBound: lowerBound,
     podCapacityRps: round2(podCapacityRps),
     podCapacitySessions,
+    sessionRps: round2(sessionRps),
   };
-  const demandRps = (targets.targetRps ?? 0) + (targets.targetSessions ?? 0) * targets.sessionFps;
+  const demandRps = (targets.targetRps ?? 0) + (targets.targetSessions ?? 0) * sessionRps;
   if (demandRps > 0 && podCapacityRps > 0) {
     const minimumPods = Math.ceil(demandRps / podCapacityRps);
     const pods = Math.max(minimumPods, Math.ceil(demandRps / (podCapacityRps * targets.utilization)));

@@ -53,7 +53,7 @@ export function formatPlan(plan: PlanReport): string {
         `, at least ${plan.podCapacitySessions} sessions; raise --max-rate to find it.`,
     );
   } else {
-    lines.push(`One pod: ${plan.podCapacityRps} req/s within the SLO (the knee), about ${plan.podCapacitySessions} sessions.`);
+    lines.push(`One pod: ${plan.podCapacityRps} req/s within the SLO (the knee), about ${plan.podCapacitySessions} sessions (each ${plan.sessionRps} req/s of work).`);
   }
   const r = plan.recommendation;
   if (r) {
