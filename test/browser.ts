@@ -21,14 +21,17 @@ const ARGS = [
   '--disable-sync',
 ];
 
-/** A browser closed after the test, or undefined when the test was skipped. */
-export async function launchChromium(t: TestContext): Promise<Browser | undefined> {
+/**
+ * A browser closed after the test, or undefined when the test was skipped. `extraArgs`: more
+ * switches, e.g. `--use-file-for-fake-audio-capture=<wav>` for a microphone that speaks a file.
+ */
+export async function launchChromium(t: TestContext, extraArgs: readonly string[] = []): Promise<Browser | undefined> {
   const skip = requireOrSkip(existsSync(CHROMIUM), CHROMIUM, "apt-get install chromium (Debian's package)");
   if (skip !== false) {
     t.skip(skip);
     return undefined;
   }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extraArgs], timeout: 30_000 });
   t.after(() => browser.close());
   return browser;
 }

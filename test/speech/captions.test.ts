@@ -7,6 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildApp, type AppContext } from '../../src/app.ts';
 import { configWith } from '../../src/config.ts';
@@ -21,6 +24,7 @@ import { MonoResampler } from '../../src/speech/resample.ts';
 import { vttTimestamp, WebVttLog } from '../../src/speech/webvtt.ts';
 import { wordErrorRate } from '../../src/speech/wer.ts';
 import type { WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
+import { launchChromium } from '../browser.ts';
 import { metricValue } from '../helpers.ts';
 import { requireOrSkip, which } from '../tools.ts';
 import { waitUntil } from '../wait.ts';
@@ -350,4 +354,39 @@ test('a real WHIP session: captions stream over SSE to its publisher id and a vi
   await publisher.close();
   await waitUntil('both streams ended with the session', () => byPublisher.ended() && byViewer.ended(), { timeoutMs: 15_000 });
   assert.deepEqual(byViewer.events.at(-1), { event: 'end', data: { reason: 'session_ended' } });
+});
+
+test('the demo page: Chromium speaks a WAV file into its fake microphone, captions and their translation appear on the page', { skip: enginesMissing, timeout: 120_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'captions-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const wav = path.join(dir, 'speech.wav');
+  // Chromium plays the file in a loop as the microphone.
+  const once = joined(sentences48k.slice(0, 1), RATE_HZ);
+  execFileSync('sox', ['-D', '-t', 'raw', '-r', String(RATE_HZ), '-c', '1', '-b', '16', '-e', 'signed', '-', wav], { input: Buffer.from(once.buffer, once.byteOffset, once.byteLength) });
+  const browser = await launchChromium(t, [`--use-file-for-fake-audio-capture=${wav}`]);
+  if (!browser) return;
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(`${base}/`);
+  await page.waitForSelector('#captions:not([disabled])', { timeout: 10_000 });
+  await page.selectOption('#captions', 'en');
+  await page.selectOption('#translate', 'es');
+  await page.click('#start');
+  // Page-side code is written as text: the project compiles without the DOM library.
+  const shown = await waitUntil(
+    'a caption on the page and a final one in the transcript',
+    async () => {
+      const [live, logged] = (await page.evaluate(`[document.getElementById('caption-text')?.textContent ?? '', document.querySelector('#caption-log li')?.textContent ?? '']`)) as [string, string];
+      return live !== '' && logged !== '' ? { live, logged } : undefined;
+    },
+    { timeoutMs: 45_000, detail: async () => `page errors: ${pageErrors.join('; ')}` },
+  );
+  // The transcript's line is the words and their translation (the Spanish in its own element).
+  const translation = String(await page.evaluate(`document.querySelector('#caption-log li .translation')?.textContent ?? ''`));
+  assert.ok(translation !== '', `a translation beside ${JSON.stringify(shown.logged)}`);
+  assert.equal(String(await page.evaluate(`document.querySelector('#caption-log li .translation')?.lang`)), 'es');
+  assert.match(String(await page.evaluate(`document.getElementById('caption-vtt').href`)), /\/whip\/[^/]+\/captions\.vtt$/);
+  await page.click('#stop');
+  assert.deepEqual(pageErrors, []);
 });
