@@ -9,12 +9,18 @@ const ui = {
   form: $('controls'),
   effect: $('effect'),
   params: $('params'),
+  audio: $('audio'),
+  captions: $('captions'),
+  translate: $('translate'),
+  subtitles: $('subtitles'),
+  captionText: $('caption-text'),
   token: $('token'),
   start: $('start'),
   stop: $('stop'),
   status: $('status'),
   local: $('local'),
   processed: $('processed'),
+  processedAudio: $('processed-audio'),
   sent: $('stat-sent'),
   received: $('stat-received'),
   rtt: $('stat-rtt'),
@@ -59,7 +65,9 @@ function authHeaders() {
 async function loadEffects() {
   const res = await fetch('effects');
   if (!res.ok) throw new Error(`GET effects answered ${res.status}`);
-  effects = (await res.json()).effects;
+  const listing = await res.json();
+  effects = listing.effects;
+  offerCaptions(listing.audio);
   for (const effect of effects) {
     const option = document.createElement('option');
     option.value = effect.name;
@@ -114,18 +122,21 @@ function currentJob() {
 }
 
 async function changeEffect() {
-  if (!call) return;
-  const job = currentJob();
+  if (call) await sendChange(currentJob());
+}
+
+/** A change request for the running call: on the control channel, or PATCH when it is not open. */
+async function sendChange(change) {
   if (call.channel?.readyState === 'open') {
-    call.channel.send(JSON.stringify(job));
+    call.channel.send(JSON.stringify(change));
     return;
   }
   const res = await fetch(call.resourceUrl, {
     method: 'PATCH',
     headers: { 'content-type': 'application/json', ...authHeaders() },
-    body: JSON.stringify(job),
+    body: JSON.stringify(change),
   });
-  if (!res.ok) setStatus(`Effect change refused: ${(await res.json()).detail}`, true);
+  if (!res.ok) setStatus(`Change refused: ${(await res.json()).detail}`, true);
 }
 
 // ---- WHIP -----------------------------------------------------------------------------------------
@@ -166,6 +177,38 @@ function gatheringComplete(pc) {
   });
 }
 
+// ---- audio and captions ---------------------------------------------------------------------------
+
+/** The caption languages and translations GET /effects lists, when the pod has a recogniser. */
+function offerCaptions(audio) {
+  const captions = audio?.captions;
+  if (!captions?.available) return;
+  for (const [select, values] of [[ui.captions, captions.languages], [ui.translate, captions.translations]]) {
+    for (const lang of values) select.append(new Option(lang, lang));
+    select.disabled = false;
+  }
+  ui.subtitles.disabled = false;
+}
+
+/** The audio part of the WHIP query: the audio effect, and captions when chosen (they need the microphone). */
+function audioQuery() {
+  if (ui.audio.value === 'off') return {};
+  const query = { audio: ui.audio.value };
+  if (ui.captions.value || ui.translate.value) {
+    if (ui.captions.value) query.captions = ui.captions.value;
+    if (ui.translate.value) query.translate = ui.translate.value;
+    query.subtitles = ui.subtitles.value;
+  }
+  return query;
+}
+
+/** The latest caption under the processed video (the translation beside the words when there is one). */
+function showCaption(caption) {
+  ui.captionText.hidden = false;
+  ui.captionText.classList.toggle('partial', !caption.final);
+  ui.captionText.textContent = caption.translation ? `${caption.text} — ${caption.translation.text}` : caption.text;
+}
+
 /**
  * Publishes `stream` with `job`'s effect: a peer connection with the control channel, the offer
  * POSTed to /whip, the answer applied. Returns the call's connection; throws on a refusal. With
@@ -177,18 +220,27 @@ async function publish(stream, job, retryUntil = 0) {
   try {
     const [track] = stream.getVideoTracks();
     pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
+    // The microphone, processed by the session's audio effect, comes back on the same connection.
+    const [mic] = stream.getAudioTracks();
+    if (mic) pc.addTransceiver(mic, { direction: 'sendrecv', streams: [stream] });
     const channel = pc.createDataChannel('control');
     channel.addEventListener('message', (e) => onControl(pc, JSON.parse(e.data)));
     pc.addEventListener('track', (e) => {
-      // The processed video of the call in force (a move switches over once the new one flows).
-      if (call?.pc === pc || !call) ui.processed.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+      // The processed video and audio of the call in force (a move switches over once the new one flows).
+      if (call && call.pc !== pc) return;
+      if (e.track.kind === 'video') ui.processed.srcObject = new MediaStream([e.track]);
+      else if (e.track.kind === 'audio') ui.processedAudio.srcObject = new MediaStream([e.track]);
     });
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed' && call?.pc === pc) void stop(undefined, 'The connection failed.');
     });
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringComplete(pc);
-    const query = new URLSearchParams({ effect: job.effect, ...Object.fromEntries(Object.entries(job.params).map(([k, v]) => [k, String(v)])) });
+    const query = new URLSearchParams({
+      effect: job.effect,
+      ...Object.fromEntries(Object.entries(job.params).map(([k, v]) => [k, String(v)])),
+      ...(stream.getAudioTracks().length > 0 ? audioQuery() : {}),
+    });
     let res;
     for (;;) {
       res = await fetch(`whip?${query}`, {
@@ -218,6 +270,7 @@ async function publish(stream, job, retryUntil = 0) {
 function onControl(pc, reply) {
   if (call?.pc !== pc) return;
   if (reply.type === 'drain') return void move(reply.seconds);
+  if (reply.type === 'caption') return showCaption(reply);
   // Frames over the server's MAX_FRAME_PIXELS are dropped and said so once (payload_too_large).
   if (reply.type === 'error') setStatus(reply.error === 'payload_too_large' ? reply.detail : `Effect change refused: ${reply.detail}`, true);
   else setStatus(`Streaming with ${reply.effect}.`);
@@ -285,6 +338,8 @@ async function move(seconds) {
     const switchedAt = performance.now();
     const receiver = next.pc.getReceivers().find((r) => r.track?.kind === 'video');
     if (receiver) ui.processed.srcObject = new MediaStream([receiver.track]);
+    const audioReceiver = next.pc.getReceivers().find((r) => r.track?.kind === 'audio');
+    if (audioReceiver) ui.processedAudio.srcObject = new MediaStream([audioReceiver.track]);
     fetch(old.resourceUrl, { method: 'DELETE', headers: authHeaders() }).catch(() => undefined);
     old.pc.close();
     const shownAt = (await firstFrameShown(ui.processed, 5000)) ?? performance.now();
@@ -307,7 +362,7 @@ async function start(event) {
   try {
     stream = await navigator.mediaDevices.getUserMedia({
       video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
-      audio: false,
+      audio: ui.audio.value !== 'off',
     });
     ui.local.srcObject = stream;
     setStatus('Connecting…');
@@ -317,6 +372,7 @@ async function start(event) {
     document.body.dataset.session = resourceUrl;
     ui.session.textContent = new URL(resourceUrl).pathname;
     ui.stop.disabled = false;
+    for (const select of [ui.captions, ui.translate]) select.disabled = true;
     setStatus(`Streaming with ${job.effect}.`);
   } catch (err) {
     stream?.getTracks().forEach((t) => t.stop());
@@ -340,6 +396,10 @@ async function stop(_event, reason = 'Stopped.') {
   stream.getTracks().forEach((t) => t.stop());
   ui.local.srcObject = null;
   ui.processed.srcObject = null;
+  ui.processedAudio.srcObject = null;
+  ui.captionText.hidden = true;
+  ui.captionText.textContent = '';
+  for (const select of [ui.captions, ui.translate]) select.disabled = select.options.length <= 1;
   delete document.body.dataset.session;
   ui.stop.disabled = true;
   ui.start.disabled = false;
@@ -382,6 +442,14 @@ ui.effect.addEventListener('change', () => {
   renderParams();
   void changeEffect();
 });
+// The audio effect and subtitles change in the running call (captions and translation are chosen at Start).
+for (const [select, key] of [[ui.audio, 'audio'], [ui.subtitles, 'subtitles']]) {
+  select.addEventListener('change', () => {
+    if (!call || (key === 'audio' && select.value === 'off')) return;
+    if (key === 'subtitles' && !ui.captions.value && !ui.translate.value) return;
+    void sendChange({ [key]: select.value });
+  });
+}
 ui.form.addEventListener('submit', (e) => void start(e));
 ui.stop.addEventListener('click', (e) => void stop(e));
 // Leaving the page ends the session at once instead of after SESSION_IDLE_SECONDS.
