@@ -20,6 +20,12 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY --from=build /app/build build
+# Captions and translation (docs/audio.md): PocketSphinx with its US-English model, Apertium with
+# the English-Spanish and English-Catalan pairs, and the font subtitles=burn draws with. Without
+# them the service runs and reports captions unavailable.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpocketsphinx3 pocketsphinx-en-us apertium apertium-eng-spa apertium-eng-cat fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 COPY public public
 # The person-segmentation model of the background effects (docs/segmentation.md).
 COPY models models

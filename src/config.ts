@@ -649,9 +649,9 @@ export const SETTINGS = {
   },
   captionsMaxSessions: {
     env: 'CAPTIONS_MAX_SESSIONS',
-    doc: 'sessions captioned at once on this pod, each with its own recogniser thread (about 0.3 s of CPU and 60 MB per second of speech and per session, docs/audio.md); one more is refused 503 (reason captions_full)',
+    doc: 'sessions captioned at once on this pod, each with its own recogniser thread (its model and thread take about 130 MB, and it decodes each utterance twice, streamed then whole: docs/audio.md); one more is refused 503 (reason captions_full). 2 fits the 2-core, 1 GiB pod of k8s/overlays/cpu',
     parse: int(0, 256),
-    default: 4,
+    default: 2,
   },
   captionsAudioQueueMs: {
     env: 'CAPTIONS_AUDIO_QUEUE_MS',
