@@ -263,7 +263,7 @@ export class BackgroundEffects {
     const roiProb = new Float32Array(bytes, this.#roiProbPtr, this.#modelPixels);
     for (const roi of rois) {
       const sq = squareOf(roi, width, height);
-      const rect = { x: sq.x, y: sq.y, w: sq.side, h: sq.side, turns: roi.turns };
+      const rect = { ...sq, turns: roi.turns };
       this.#resizeRect(layout, srcPtr, rect, this.#inputPtr, W, H, spec.inputScale, spec.inputOffset);
       this.#model.infer(input, roiProb);
       this.#k.maskPlaceRect(this.#roiProbPtr, W, H, rect.x, rect.y, rect.w, rect.h, rect.turns, width, height, this.#probPtr, W, H);

@@ -68,9 +68,10 @@ const WANT: Record<string, { kept: number; replaced: number }> = {
   'camera-man 300 px on grey': { kept: 0.9, replaced: 0.97 },
   'astronaut 180 px on the motorcycle': { kept: 0.9, replaced: 0.97 },
   'astronaut 600 px, full height, centred': { kept: 0.9, replaced: 0.97 },
-  'astronaut dark and noisy': { kept: 0.9, replaced: 0.97 },
+  // A person taller than the frame is seen stretched a little (squareOf): in the dark, 91 % here.
+  'astronaut dark and noisy': { kept: 0.85, replaced: 0.97 },
   // Turned so that the model sees the person standing (the detector's keypoints say which way).
-  'astronaut rotated 90°, on the rocket': { kept: 0.9, replaced: 0.95 },
+  'astronaut rotated 90°, on the rocket': { kept: 0.9, replaced: 0.97 },
   'two people on the coffee photo': { kept: 0.9, replaced: 0.97 },
   // No person: at most 5 % of the frame kept.
   'no person: coffee': { kept: 0, replaced: 0.95 },
