@@ -369,6 +369,11 @@ async function start(event) {
     const job = currentJob();
     const { pc, channel, resourceUrl } = await publish(stream, job);
     call = { pc, stream, channel, resourceUrl, last: undefined, moving: false, timer: setInterval(() => void updateStats(), STATS_INTERVAL_MS) };
+    // Whether this call is captioned, set before the session: the transcript (captions.js) follows only such calls.
+    const asked = stream.getAudioTracks().length > 0 ? audioQuery() : {};
+    const captioned = 'captions' in asked || 'translate' in asked;
+    if (captioned) document.body.dataset.captions = 'on';
+    else delete document.body.dataset.captions;
     document.body.dataset.session = resourceUrl;
     ui.session.textContent = new URL(resourceUrl).pathname;
     ui.stop.disabled = false;
@@ -401,6 +406,7 @@ async function stop(_event, reason = 'Stopped.') {
   ui.captionText.textContent = '';
   for (const select of [ui.captions, ui.translate]) select.disabled = select.options.length <= 1;
   delete document.body.dataset.session;
+  delete document.body.dataset.captions;
   ui.stop.disabled = true;
   ui.start.disabled = false;
   setStatus(reason);
