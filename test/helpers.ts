@@ -7,10 +7,12 @@ import { waitUntil } from './wait.ts';
 /**
  * An app with a small CPU engine and no logging, closed when the test ends (CPU even on a GPU machine).
  * The event-loop stall guard is off unless a test sets it: a busy test machine must not shed a test's
- * requests (the guard's own tests set its threshold).
+ * requests (the guard's own tests set its threshold). One worker thread and no media lane (frames
+ * share it, still first): each thread costs half a second of CPU to start, and the WebRTC tests' apps
+ * (listeningApp) ask for the lane.
  */
 export async function testApp(t: TestContext, overrides: Partial<Config> = {}): Promise<AppContext> {
-  const ctx = await buildApp(configWith({ device: 'cpu', workers: 1, maxQueue: 16, logLevel: 'silent', maxEventLoopDelayMs: 0, ...overrides }), { logger: false });
+  const ctx = await buildApp(configWith({ device: 'cpu', workers: 1, mediaWorkers: 0, maxQueue: 16, logLevel: 'silent', maxEventLoopDelayMs: 0, ...overrides }), { logger: false });
   t.after(() => ctx.app.close());
   return ctx;
 }

@@ -6,7 +6,7 @@
  * engine reports itself degraded and runs on the CPU.
  */
 import assert from 'node:assert/strict';
-import { before, beforeEach, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { emulatorControl } from '../../src/cuda/driver.ts';
 import { buildCudaEmulator, hostCompilerAvailable } from '../../src/cuda/emulator/build.ts';
@@ -45,6 +45,8 @@ describe('the engine on CUDA workers (emulated driver)', { skip }, () => {
     control = emulatorControl(lib);
   });
   beforeEach(() => control('reset'));
+  // The emulator is process-wide: leave it with no failure armed for the files that share the process.
+  after(() => control('reset'));
 
   async function cudaEngine(t: { after(fn: () => Promise<void>): void }, maxConsecutiveGpuFailures?: number) {
     const metrics: Metrics = createMetrics({ p95WindowSeconds: 60, queueDepth: () => 0 });

@@ -19,7 +19,7 @@ export async function listenOnLoopback(app: AppContext['app']): Promise<string> 
 
 /** A listening app on 127.0.0.1, closed when the test ends. */
 export async function listeningApp(t: TestContext, overrides: Partial<Config> = {}): Promise<{ ctx: AppContext; base: string }> {
-  const ctx = await testApp(t, { sessionDrainSeconds: 0, sloAdmission: false, ...overrides });
+  const ctx = await testApp(t, { sessionDrainSeconds: 0, sloAdmission: false, mediaWorkers: 1, ...overrides });
   return { ctx, base: await listenOnLoopback(ctx.app) };
 }
 
