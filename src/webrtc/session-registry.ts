@@ -309,7 +309,8 @@ export class SessionRegistry {
       audioOutput,
       captions: { request: request.captions, pipeline },
       subtitles: request.subtitles,
-      ...(request.subtitles === 'burn' ? { overlay: speech.createOverlay() } : {}),
+      // Made with the captions (it renders nothing until asked): subtitles may be burnt in later by PATCH.
+      overlay: speech.createOverlay(),
     };
   }
 

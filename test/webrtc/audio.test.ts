@@ -228,6 +228,8 @@ test('passthrough: the publisher and a WHEP viewer hear what was sent; mute send
   assert.ok(publisher.peer.sendMessage('control', JSON.stringify({ audio: 'denoise' })));
   await waitUntil('the control reply', () => replies.find((r) => JSON.parse(r).type === 'effect'));
   assert.equal(JSON.parse(replies.find((r) => JSON.parse(r).type === 'effect')!).audio, 'denoise');
+  const noCaptions = await fetch(publisher.resourceUrl, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subtitles: 'burn' }) });
+  assert.equal(noCaptions.status, 422, 'subtitles need captions');
   const refused = await fetch(`${base}/whip?audio=loud`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
   assert.equal(refused.status, 422);
   const noLanguage = await fetch(`${base}/whip?captions=xx`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
@@ -290,6 +292,8 @@ test('captions: the pipeline hears the publisher, captions reach the control cha
   assert.deepEqual(stats.captions, { lang: 'en', translate: 'es' });
   const off = await fetch(publisher.resourceUrl, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subtitles: 'off' }) });
   assert.equal(((await off.json()) as { subtitles: string }).subtitles, 'off');
+  const burnAgain = await fetch(publisher.resourceUrl, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subtitles: 'burn' }) });
+  assert.equal(((await burnAgain.json()) as { subtitles: string }).subtitles, 'burn');
   await publisher.close();
   await waitUntil('the pipeline closed with its session', () => pipeline.closed);
 });
