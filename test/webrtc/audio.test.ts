@@ -10,11 +10,13 @@ import { after, before, test } from 'node:test';
 import { buildApp, type AppContext } from '../../src/app.ts';
 import { Denoiser } from '../../src/audio/denoiser.ts';
 import type { PcmFrame } from '../../src/audio/pcm.ts';
+import { mixToMonoFloat } from '../../src/audio/pcm-kernels.ts';
 import { alignEnvelopes, blockEnergies, rms, speechOverPausesDb } from '../../src/audio/signal-quality.ts';
 import { configWith } from '../../src/config.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import type { Caption, CaptionPipeline, CaptionRequest } from '../../src/speech/caption-types.ts';
 import { AudioPath } from '../../src/webrtc/audio-path.ts';
+import { parseAudioRequest } from '../../src/webrtc/audio-request.ts';
 import type { SessionStats } from '../../src/webrtc/publisher-session.ts';
 import type { SpeechProvider } from '../../src/webrtc/session-media.ts';
 import type { ClientAudioBlock } from '../../tools/rtc-load/client/peer.ts';
@@ -319,4 +321,26 @@ test('bounds: a denoise path that floods keeps AUDIO_BUFFER_MS and counts its dr
   assert.deepEqual(path.stats(), { effect: 'denoise', blocksReceived: 52, blocksProcessed: 8, blocksDropped: 44, latencyLastMs: path.stats().latencyLastMs });
   assert.ok(sent.every((f) => f.sampleRateHz === RATE_HZ && f.samples.length === BLOCK));
   path.close();
+});
+
+test('the audio query: defaults, translate alone, languages not offered, subtitles without captions; stereo mixes to mono', () => {
+  const offered = { available: true, languages: ['en'], translations: ['es', 'ca'] };
+  assert.deepEqual(parseAudioRequest({}, offered), { effect: 'passthrough', captions: undefined, subtitles: 'off' });
+  assert.deepEqual(parseAudioRequest({ audio: 'denoise', translate: 'ca' }, offered), { effect: 'denoise', captions: { lang: 'en', translate: 'ca' }, subtitles: 'off' });
+  const code = (f: () => unknown): string | undefined => {
+    try {
+      f();
+    } catch (err) {
+      return (err as { code?: string }).code;
+    }
+    return undefined;
+  };
+  assert.equal(code(() => parseAudioRequest({ captions: 'fr' }, offered)), 'unsupported_language');
+  assert.equal(code(() => parseAudioRequest({ captions: 'en', translate: 'de' }, offered)), 'unsupported_language');
+  assert.equal(code(() => parseAudioRequest({ captions: 'en' }, { available: false, languages: [], translations: [] })), 'unsupported_language');
+  assert.equal(code(() => parseAudioRequest({ subtitles: 'burn' }, offered)), 'unprocessable');
+  assert.equal(code(() => parseAudioRequest({ audio: 'Denoise' }, offered)), 'unprocessable');
+  const mono = new Float32Array(2);
+  mixToMonoFloat(Int16Array.from([100, 300, -32768, 32767]), 2, mono);
+  assert.deepEqual([...mono], [200, -0.5]);
 });
