@@ -3,24 +3,33 @@
  * 1. denoise's SNR gain: RNNoise over espeak-ng's sentences mixed with sox's white, pink and brown
  *    noise at 0, 5 and 10 dB, the output aligned to the clean speech and measured against it
  *    (goal: a gain of 6 dB or more); RNNoise's own delay from the same alignment;
+ *    and through a live call, passthrough against denoise, by the speech-to-pause energy of what
+ *    comes back (Opus keeps no waveform to align);
  * 2. CPU per audio session per feature: N publishers sending speech in noise and a 320x240 10 fps
  *    card (iters=0), the server's CPU per session with each audio effect less its video-only
  *    baseline, against the bare audio echo on the same binding (bench/audio/echo-server.ts) as floor;
  *    and the service's audio latency (received to handed to the encoder) per feature.
  *
+ * 3. captions (bench/audio/captions.ts): the pipeline's word error rate against PocketSphinx's own
+ *    offline decode of the same recording and against the known text, caption latency p50/p95 with
+ *    --caption-sessions pipelines fed in real time at once, the recogniser's time per second of audio.
+ *
  *   npm run bench:audio -- [--sessions 4] [--seconds 10] [--no-sessions]
  *                          [--capacity-out bench/results/audio-capacity.json]
+ *                          [--no-captions | --captions-only] [--caption-sessions 2] [--caption-passes 2]
  *
  * --capacity-out writes the cores one session's audio costs per feature (the capacity planner's
  * --session-audio-cores, and AUDIO_CORES_PER_SESSION in src/session-capacity.ts).
  *
- * Needs espeak-ng and sox. Each feature runs on a fresh server process in turn.
+ * Needs espeak-ng and sox (and for 3, PocketSphinx). Each feature runs on a fresh server process in turn.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { captionFigures } from './audio/captions.ts';
 import { denoiseSnr } from './audio/snr.ts';
 import { runPhase, startAudioServer, stopAudioServer, type AudioFeature, type AudioTarget, type PhaseResult } from './audio/sessions.ts';
+import { throughSession } from './audio/through-session.ts';
 import { mix, noise, NOISE_COLOURS, SENTENCES, speak, toInt16 } from './audio/speech.ts';
 
 const { values } = parseArgs({
@@ -29,12 +38,21 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     'no-sessions': { type: 'boolean', default: false },
     'capacity-out': { type: 'string' },
+    'no-captions': { type: 'boolean', default: false },
+    'captions-only': { type: 'boolean', default: false },
+    'caption-sessions': { type: 'string', default: '2' },
+    'caption-passes': { type: 'string', default: '2' },
   },
 });
+const captionOptions = { sessions: Number(values['caption-sessions']), passes: Number(values['caption-passes']) };
 const sessions = Number(values.sessions);
 const seconds = Number(values.seconds);
 
 console.log(`# bench/audio.ts — ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} CPUs, Node ${process.version}`);
+if (values['captions-only']) {
+  await captionFigures(captionOptions);
+  process.exit(0);
+}
 
 // ---- 1. denoise SNR gain -------------------------------------------------------------------------
 const clean = speak(SENTENCES.join(' '));
@@ -61,6 +79,24 @@ for (const [snrDb, list] of gains) {
   console.log(`mean gain at ${snrDb} dB: ${g.toFixed(1)} dB (goal >= 6 dB: ${g >= 6 ? 'met' : 'not met'})`);
 }
 console.log(`RNNoise delay: ${delaySamples} samples (${(delaySamples / 48).toFixed(1)} ms); compute ${(computePerSecond * 1000).toFixed(1)} ms per second of audio (this thread)`);
+
+// ---- 1b. denoise through a live call ------------------------------------------------------------------
+if (!values['no-sessions']) {
+  const call = speak(SENTENCES.slice(0, 3).join(' '));
+  const noisy = toInt16(mix(call, noise('white', call.length), 0));
+  const server = await startAudioServer('service');
+  try {
+    console.log('\nthrough a call (Opus both ways), speech in white noise at 0 dB: the energy of the speech over that of its pauses\n');
+    console.log('| audio | sent | back | envelope correlation |');
+    console.log('| --- | --- | --- | --- |');
+    for (const effect of ['passthrough', 'denoise'] as const) {
+      const r = await throughSession(server.base, effect, call, noisy);
+      console.log(`| ${effect} | ${r.sentDb.toFixed(1)} dB | ${r.backDb.toFixed(1)} dB | ${r.envelopeCorrelation.toFixed(2)} |`);
+    }
+  } finally {
+    await stopAudioServer(server);
+  }
+}
 
 // ---- 2. CPU per audio session per feature ---------------------------------------------------------
 if (!values['no-sessions']) {
@@ -112,3 +148,6 @@ if (!values['no-sessions']) {
     console.log(`\nwrote ${values['capacity-out']}`);
   }
 }
+
+// ---- 3. captions ------------------------------------------------------------------------------------
+if (!values['no-captions']) await captionFigures(captionOptions);
