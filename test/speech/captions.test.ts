@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildApp, type AppContext } from '../../src/app.ts';
 import { configWith } from '../../src/config.ts';
-import { HttpError } from '../../src/errors.ts';
+import { HttpError, OverloadedError } from '../../src/errors.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { acquireApertium } from '../../src/speech/apertium.ts';
 import { captionsAvailable, DEFAULT_SPEECH_PATHS } from '../../src/speech/availability.ts';
@@ -179,7 +179,7 @@ test('the subtitle overlay burns the translation in, in the caption band only, a
   assert.deepEqual(cleared, before);
 });
 
-test('unavailable: without the model or the library, captions are reported unavailable and a pipeline is refused 422', () => {
+test('unavailable: without the model or the library, captions are reported unavailable and a pipeline is refused 422; a full pod refuses 503', () => {
   const noModel = captionsAvailable({ ...DEFAULT_SPEECH_PATHS, modelDir: '/nonexistent/model' });
   assert.equal(noModel.available, false);
   assert.match(noModel.reason ?? '', /model file .* is missing/);
@@ -191,6 +191,11 @@ test('unavailable: without the model or the library, captions are reported unava
   assert.throws(
     () => createCaptionPipeline({ lang: 'en' }, { log: silentLog, metrics, limits }),
     (err: unknown) => err instanceof HttpError && err.code === 'unsupported_language' && err.statusCode === 422,
+  );
+  // A pod captioning CAPTIONS_MAX_SESSIONS sessions refuses one more for now (503, captions_full).
+  if (engines.available) assert.throws(
+    () => createCaptionPipeline({ lang: 'en' }, { log: silentLog, metrics, limits: configWith({ captionsMaxSessions: 0 }) }),
+    (err: unknown) => err instanceof OverloadedError && err.statusCode === 503 && err.reason === 'captions_full',
   );
 });
 
