@@ -18,6 +18,13 @@ const vtt = section.querySelector('#caption-vtt');
 
 let source;
 let sessionUrl;
+let retryTimer;
+/**
+ * In a fleet behind a load balancer the stream is served by the replica that holds the session and
+ * another one refuses it (404): the page asks again, and reaches the owner within a few tries.
+ */
+const MAX_TRIES = 20;
+const RETRY_MS = 1000;
 
 function line(caption) {
   const item = document.createElement('li');
@@ -47,8 +54,29 @@ function onCaption(caption) {
   while (log.childElementCount > MAX_LINES) log.firstElementChild.remove();
 }
 
+function connect(url, tries) {
+  let opened = false;
+  source = new EventSource(`${url}/captions`);
+  source.addEventListener('open', () => {
+    opened = true;
+  });
+  source.addEventListener('message', (e) => onCaption(JSON.parse(e.data)));
+  source.addEventListener('end', () => {
+    source?.close();
+    source = undefined;
+  });
+  // A refusal (a session without captions, or another replica's) closes the stream for good:
+  // EventSource retries only a stream that was open.
+  source.addEventListener('error', () => {
+    if (source?.readyState !== EventSource.CLOSED || opened || url !== sessionUrl || tries >= MAX_TRIES) return;
+    source = undefined;
+    retryTimer = setTimeout(() => url === sessionUrl && connect(url, tries + 1), RETRY_MS);
+  });
+}
+
 function follow(url) {
   if (url === sessionUrl) return;
+  clearTimeout(retryTimer);
   source?.close();
   source = undefined;
   sessionUrl = url;
@@ -59,13 +87,7 @@ function follow(url) {
   log.replaceChildren();
   section.hidden = true;
   vtt.href = `${url}/captions.vtt`;
-  // A session without captions answers 404 and the stream stays closed (EventSource does not retry a refusal).
-  source = new EventSource(`${url}/captions`);
-  source.addEventListener('message', (e) => onCaption(JSON.parse(e.data)));
-  source.addEventListener('end', () => {
-    source?.close();
-    source = undefined;
-  });
+  connect(url, 1);
 }
 
 new MutationObserver(() => follow(document.body.dataset.session)).observe(document.body, { attributes: true, attributeFilter: ['data-session'] });
