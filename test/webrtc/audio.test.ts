@@ -320,6 +320,14 @@ test('bounds: a denoise path that floods keeps AUDIO_BUFFER_MS and counts its dr
   assert.equal(metricValue(text, 'app_audio_frames_processed_total', { effect: 'denoise' }), 8);
   assert.deepEqual(path.stats(), { effect: 'denoise', blocksReceived: 52, blocksProcessed: 8, blocksDropped: 44, latencyLastMs: path.stats().latencyLastMs });
   assert.ok(sent.every((f) => f.sampleRateHz === RATE_HZ && f.samples.length === BLOCK));
+
+  // The worker dies with two blocks in it: they are failed, and the next block starts a new worker.
+  path.push(block(BLOCK));
+  path.push(block(BLOCK));
+  await denoiser.terminate();
+  assert.equal(metricValue(await metrics.registry.metrics(), 'app_audio_frames_dropped_total', { reason: 'failed' }), 2);
+  path.push(block(BLOCK));
+  await waitUntil('a block denoised by the new worker', () => sent.length === 9, { timeoutMs: 30_000, detail: () => JSON.stringify(path.stats()) });
   path.close();
 });
 
