@@ -9,3 +9,10 @@
 export const SEGMENTATION_WEIGHT_WITH_MODEL = 64;
 /** A live frame composed with the session's last mask (the model runs in a separate mask job). */
 export const SEGMENTATION_WEIGHT_MASK_GIVEN = 6;
+/**
+ * One look of the person detector (src/segmentation/people.ts): about 3.7 model runs on the 2-core
+ * VM (bench/segmentation.ts), i.e. about 215 blur passes at 720p, added to a job that looks (a
+ * still, a session's first mask, its periodic look). A frame with nobody takes three looks and
+ * each person beyond the first one more model run: those are not counted.
+ */
+export const SEGMENTATION_WEIGHT_DETECTOR_LOOK = 215;

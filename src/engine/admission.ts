@@ -1,5 +1,5 @@
 import { EFFECTS, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
-import { SEGMENTATION_WEIGHT_MASK_GIVEN } from '../effects/segmentation-cost.ts';
+import { SEGMENTATION_WEIGHT_DETECTOR_LOOK, SEGMENTATION_WEIGHT_MASK_GIVEN } from '../effects/segmentation-cost.ts';
 import { TooCostlyError } from '../errors.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 
@@ -25,13 +25,15 @@ const JOB_OVERHEAD_SECONDS = 0.0002;
 const MIN_UNITS_TO_LEARN = 1e5;
 const LEARN_RATE = 0.3;
 
-export function costUnits(layout: FrameLayout, job: EffectJob, segmentation?: { readonly infer: boolean }): number {
+export function costUnits(layout: FrameLayout, job: EffectJob, segmentation?: { readonly infer: boolean; readonly detect?: boolean }): number {
   const pixels = layout.width * layout.height;
   // A segmentation effect is one pass whatever iters says; a live frame composed with its
-  // session's last mask skips the model, most of the effect's cost.
+  // session's last mask skips the model, most of the effect's cost; a still (no session) and a
+  // session's look for people add the person detector.
   if (isSegmentationEffect(job.effect)) {
     const withModel: (params: Readonly<Record<string, number>>) => number = EFFECTS[job.effect].weight;
-    const weight = segmentation && !segmentation.infer ? SEGMENTATION_WEIGHT_MASK_GIVEN : withModel(job.params);
+    const look = !segmentation || segmentation.detect === true ? SEGMENTATION_WEIGHT_DETECTOR_LOOK : 0;
+    const weight = segmentation && !segmentation.infer ? SEGMENTATION_WEIGHT_MASK_GIVEN : withModel(job.params) + look;
     return pixels * weight * FORMAT_FACTOR[layout.format];
   }
   const weight = job.iters === 0 ? COPY_WEIGHT : job.iters * EFFECTS[job.effect].weight(job.params);
