@@ -594,7 +594,7 @@ export const SETTINGS = {
   },
   segmentDetectIntervalMs: {
     env: 'SEGMENT_DETECT_INTERVAL_MS',
-    doc: 'background effects on live video: how often the person detector looks at the whole frame for newcomers (and drops people gone for two looks); in between, the model runs on the people tracked from the last masks (a look costs about 3 to 4 model runs, twice that on a wide frame with nobody in it)',
+    doc: 'background effects on live video: how often the person detector looks at the whole frame for newcomers (and drops people gone for two looks); in between, the model runs on the people tracked from the last masks (a look costs about 3.5 to 4 model runs; a wide frame with nobody in it takes three looks)',
     parse: int(200, 60_000),
     default: 2000,
   },
