@@ -11,7 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import Fastify from 'fastify';
 import { buildApp, type AppContext } from '../../src/app.ts';
+import { captionRoutes, type CaptionRouteOptions } from '../../src/http/routes/captions.ts';
 import { configWith } from '../../src/config.ts';
 import { HttpError, OverloadedError } from '../../src/errors.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -197,6 +199,29 @@ test('unavailable: without the model or the library, captions are reported unava
     () => createCaptionPipeline({ lang: 'en' }, { log: silentLog, metrics, limits: configWith({ captionsMaxSessions: 0 }) }),
     (err: unknown) => err instanceof OverloadedError && err.statusCode === 503 && err.reason === 'captions_full',
   );
+});
+
+test('an open captions stream ends when the server shuts down (a stream would otherwise hold the close)', async () => {
+  const listeners: ((caption: Caption) => void)[] = [];
+  const latest: Caption = { type: 'caption', lang: 'en', text: 'hello', final: true, startMs: 0, endMs: 400 };
+  const pipeline = { push: () => undefined, subscribe: (l: (c: Caption) => void) => (listeners.push(l), () => undefined), latest: () => latest, webvtt: () => 'WEBVTT\n\n', close: async () => undefined };
+  const sessions: CaptionRouteOptions['sessions'] = {
+    captions: (id) => (id === 'abc' ? pipeline : undefined),
+    publisher: () => undefined,
+    get: () => undefined,
+    captionsAvailability: () => ({ available: true, languages: ['en'], translations: [] }),
+  };
+  const app = Fastify();
+  await app.register(captionRoutes, { sessions, config: { whipToken: undefined, captionsSseMaxSubscribers: 4, captionsSseMaxSeconds: 3600 }, fleet: { selfKey: 'self', routeToOwner: () => async () => undefined } });
+  const url = await listenOnLoopback(app as unknown as AppContext['app']);
+  const stream = readEvents(`${url}/whip/abc/captions`);
+  await waitUntil('the latest caption first', () => stream.events.length > 0);
+  assert.deepEqual(stream.events[0], { event: 'message', data: latest });
+  listeners[0]!({ ...latest, text: 'hello again', startMs: 500, endMs: 900 });
+  await waitUntil('a caption as it comes', () => stream.events.length > 1);
+  await app.close();
+  await waitUntil('the stream ended', () => stream.ended());
+  assert.deepEqual(stream.events.at(-1), { event: 'end', data: { reason: 'shutdown' } });
 });
 
 test('apertium: a known sentence in Spanish, then another through the same long-lived process', { skip: enginesMissing }, async () => {

@@ -36,6 +36,11 @@ const event = (caption: Caption): string => `data: ${JSON.stringify(caption)}\n\
 export async function captionRoutes(app: FastifyInstance, options: CaptionRouteOptions): Promise<void> {
   const { sessions, config, fleet } = options;
   const subscribers = new WeakMap<CaptionPipeline, number>();
+  /** The open streams' end: a stream holds its connection, and the server's close waits for every one. */
+  const streams = new Set<(reason: string) => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end('shutdown');
+  });
   const availability = sessions.captionsAvailability();
   if (!availability.available) app.log.warn({ reason: 'reason' in availability ? availability.reason : undefined }, 'captions unavailable on this pod: captions= and translate= are refused (422), everything else runs');
 
@@ -98,6 +103,7 @@ export async function captionRoutes(app: FastifyInstance, options: CaptionRouteO
     const end = (reason: string): void => {
       if (ended) return;
       ended = true;
+      streams.delete(end);
       clearInterval(keepalive);
       clearTimeout(lifetime);
       unsubscribe();
@@ -122,6 +128,7 @@ export async function captionRoutes(app: FastifyInstance, options: CaptionRouteO
       (caption) => write(event(caption)),
       () => end('session_ended'),
     );
+    streams.add(end);
     raw.once('close', () => end('client_gone'));
     write(`retry: ${RETRY_MS}\n\n`);
     const latest = pipeline.latest();
