@@ -1,7 +1,8 @@
 /**
- * The CPU background effects (blur, replace) over one frame: the model's mask from the runtime,
- * everything around it in the WASM SIMD kernels of assembly/segment.ts, in the same linear memory
- * as the frames (no copies of frame-sized data).
+ * The CPU background effects (blur, replace) over one frame: the people found by the detector or
+ * tracked in the session's state (people.ts), each one's region through the model, the outputs
+ * placed back on the frame's mask grid; everything around the models in the WASM SIMD kernels of
+ * assembly/segment.ts, in the same linear memory as the frames (no copies of frame-sized data).
  *
  * Scratch lives in the kernels' memory and is kept between frames, reallocated only when a larger
  * frame arrives: a warm frame allocates nothing. A session's mask state travels with each job (a

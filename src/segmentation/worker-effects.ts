@@ -1,10 +1,12 @@
 /**
  * Worker-thread side of the segmentation effects: turns a task (effect, params, the session's
  * mask state and backdrop) into a BackgroundEffects run over the WASM kernels' memory. The model
- * loads on a worker's first segmentation job, so workers that never see one pay nothing.
+ * and the person detector load on a worker's first segmentation job, so workers that never see one
+ * pay nothing.
  *
- * Bounded per worker: the model and its buffers, scratch for the largest frame seen, and at most
- * BACKDROP_CACHE_ENTRIES session images resized to a frame layout.
+ * Bounded per worker: the model, the detector (about 85 MB resident with TF.js's heap) and their
+ * buffers, scratch for the largest frame seen, and at most BACKDROP_CACHE_ENTRIES session images
+ * resized to a frame layout.
  */
 import type { EffectKernels, FrameMemory } from '../effects/kernel-types.ts';
 import type { KernelExports } from '../effects/wasm-exports.ts';
