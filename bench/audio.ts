@@ -16,7 +16,7 @@
  *
  *   npm run bench:audio -- [--sessions 4] [--seconds 10] [--no-sessions]
  *                          [--capacity-out bench/results/audio-capacity.json]
- *                          [--no-captions | --captions-only] [--caption-sessions 2] [--caption-passes 2]
+ *                          [--no-captions | --captions-only] [--caption-sessions 2] [--caption-passes 1]
  *
  * --capacity-out writes the cores one session's audio costs per feature (the capacity planner's
  * --session-audio-cores, and AUDIO_CORES_PER_SESSION in src/session-capacity.ts).
@@ -41,7 +41,7 @@ const { values } = parseArgs({
     'no-captions': { type: 'boolean', default: false },
     'captions-only': { type: 'boolean', default: false },
     'caption-sessions': { type: 'string', default: '2' },
-    'caption-passes': { type: 'string', default: '2' },
+    'caption-passes': { type: 'string', default: '1' },
   },
 });
 const captionOptions = { sessions: Number(values['caption-sessions']), passes: Number(values['caption-passes']) };

@@ -671,6 +671,12 @@ export const SETTINGS = {
     parse: int(2, 120),
     default: 15,
   },
+  captionsFinalDecode: {
+    env: 'CAPTIONS_FINAL_DECODE',
+    doc: "how an utterance's final caption is made: whole (its audio decoded again at once when it ends: the engine's offline result, about twice the compute) or streamed (the streamed result as it stands: half the compute, fewer words right; docs/audio.md, Figures)",
+    parse: oneOf('whole', 'streamed'),
+    default: 'whole',
+  },
   captionsMaxTextChars: {
     env: 'CAPTIONS_MAX_TEXT_CHARS',
     doc: "longest caption text (and translation) delivered; a longer one is cut at a word, ending in '…'",

@@ -12,7 +12,7 @@ const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './asr-worker-dev.mj
 export async function decodeOffline(recordings16k: readonly Int16Array[], paths: SpeechPaths): Promise<{ texts: string[]; engineSeconds: number }> {
   const init: AsrWorkerInit = {
     engine: engineSpec(paths),
-    utterances: { partialIntervalSamples: 8000, maxUtteranceSamples: 16000, preRollSamples: 0, hangoverSamples: 0 },
+    utterances: { partialIntervalSamples: 8000, maxUtteranceSamples: 16000, preRollSamples: 0, hangoverSamples: 0, finalDecode: 'whole' },
   };
   const worker = new Worker(workerUrl, { workerData: init });
   const texts: string[] = [];

@@ -24,6 +24,7 @@ export type SpeechLimits = Pick<
   | 'captionsAudioQueueMs'
   | 'captionsPartialIntervalMs'
   | 'captionsMaxUtteranceSeconds'
+  | 'captionsFinalDecode'
   | 'captionsMaxTextChars'
   | 'captionsWebvttMaxBytes'
   | 'apertiumDataDir'
@@ -146,6 +147,7 @@ class CaptionSession implements CaptionPipeline {
         maxUtteranceSamples: deps.limits.captionsMaxUtteranceSeconds * ASR_SAMPLE_RATE_HZ,
         preRollSamples: msToSamples(PRE_ROLL_MS),
         hangoverSamples: msToSamples(HANGOVER_MS),
+        finalDecode: deps.limits.captionsFinalDecode,
       },
     };
     // The recogniser's memory is native (its model); the JavaScript heap of the thread stays small.

@@ -95,6 +95,12 @@ export class PocketSphinxEngine implements SpeechEngine {
     this.#open = false;
   }
 
+  finish(): string {
+    if (!this.#open) return '';
+    this.restart();
+    return normalise(this.#b.getHyp(this.#ps(), [0]) as string | null);
+  }
+
   decodeAll(samples: Int16Array): string {
     this.restart();
     const ps = this.#ps();

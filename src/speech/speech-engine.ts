@@ -16,6 +16,8 @@ export interface SpeechEngine {
   partial(): string;
   /** Ends the streamed utterance and starts the next one. */
   restart(): void;
+  /** Ends the streamed utterance and returns its streamed result (a final without a second decode). */
+  finish(): string;
   /** Decodes one whole recording at once (an utterance's final; the offline reference). */
   decodeAll(samples: Int16Array): string;
   close(): void;

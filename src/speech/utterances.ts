@@ -14,7 +14,15 @@ export interface UtteranceOptions {
   readonly preRollSamples: number;
   /** The detector closes an utterance this long after the speech ended (the engine's own hangover). */
   readonly hangoverSamples: number;
+  /**
+   * How an utterance's final is made: 'whole' decodes its audio again at once (the engine's offline
+   * result), 'streamed' takes the streamed result as it stands (half the compute, fewer right words).
+   */
+  readonly finalDecode: FinalDecode;
 }
+
+export const FINAL_DECODES = ['whole', 'streamed'] as const;
+export type FinalDecode = (typeof FINAL_DECODES)[number];
 
 export type UtteranceEvent =
   | { readonly kind: 'partial'; readonly text: string; readonly startSample: number; readonly endSample: number }
@@ -82,14 +90,23 @@ export class UtteranceTracker {
   }
 
   #close(speechEndSample: number): UtteranceEvent {
-    this.#engine.restart();
-    const text = this.#engine.decodeAll(this.#audio.subarray(0, this.#audioLength));
+    const text = this.#options.finalDecode === 'streamed' ? this.#engine.finish() : this.#decodeWhole();
     this.#open = false;
     this.#audioLength = 0;
     return { kind: 'final', text, startSample: this.#startSample, endSample: speechEndSample };
   }
 
+  #decodeWhole(): string {
+    this.#engine.restart();
+    return this.#engine.decodeAll(this.#audio.subarray(0, this.#audioLength));
+  }
+
   #append(samples: Int16Array): void {
+    // The streamed final needs no audio kept; the length still bounds the utterance.
+    if (this.#options.finalDecode === 'streamed') {
+      this.#audioLength = Math.min(this.#options.maxUtteranceSamples, this.#audioLength + samples.length);
+      return;
+    }
     const room = this.#options.maxUtteranceSamples - this.#audioLength;
     const take = samples.length <= room ? samples : samples.subarray(0, Math.max(0, room));
     if (this.#audioLength + take.length > this.#audio.length) {
