@@ -86,7 +86,7 @@ function lineBytes(width: i32, height: i32): i32 {
 
 /** Bytes of row scratch: two coefficient sets, a partial-store buffer, one line's causal sums, (one channel) four gathered lines. */
 export function recursiveScratchBytes(width: i32, height: i32, channels: i32): i32 {
-  return 2 * K_BYTES + 16 + max(width, height) * 32 + (channels == 1 ? 4 * lineBytes(width, height) : 0);
+  return 2 * K_BYTES + 16 + max(width, height) * 16 + (channels == 1 ? 4 * lineBytes(width, height) : 0);
 }
 
 /**
@@ -242,119 +242,6 @@ function line(
   }
 }
 
-/** Rounds y (offset + MAGIC added) and stores it as line() does. */
-// @ts-ignore: decorator
-@inline
-function emit(y: v128, toWide: bool, o: usize, outBytes: i32, spare: usize): void {
-  const v = i32x4.sub(y, i32x4.splat(MAGIC_BITS));
-  if (toWide) {
-    v128.store64_lane(o, i16x8.narrow_i32x4_u(v, v), 0);
-  } else {
-    const bytes = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(v, v), v);
-    if (outBytes == 4) {
-      v128.store32_lane(o, bytes, 0);
-    } else if (outBytes > 0) {
-      v128.store(spare, bytes);
-      memory.copy(o, spare, <usize>outBytes);
-    }
-  }
-}
-
-/**
- * line() over two lines at once (s and t, same length and steps), their recursions interleaved:
- * two independent dependency chains in flight. The causal sums of both go to cb, 32 bytes a sample.
- */
-// @ts-ignore: decorator
-@inline
-function line2(
-  wide: bool, srcS: usize, srcT: usize, step: usize, len: i32,
-  toWide: bool, outS: usize, outT: usize, outStep: usize, outBytesS: i32, outBytesT: i32, cb: usize, k: usize, spare: usize,
-): void {
-  const A1 = v128.load(k, K_A1);
-  const A2 = v128.load(k, K_A2);
-  const E1 = v128.load(k, K_E1);
-  const E2 = v128.load(k, K_E2);
-  const IA = v128.load(k, K_IA);
-  const IB = v128.load(k, K_IB);
-  const C0 = v128.load(k, K_C0);
-  const C1 = v128.load(k, K_C1);
-  const F0 = v128.load(k, K_F0);
-  const F1 = v128.load(k, K_F1);
-  let x = input(wide, srcS);
-  let a1 = f32x4.mul(x, IA);
-  let a2 = a1;
-  let b1 = f32x4.mul(x, IB);
-  let b2 = b1;
-  let z = input(wide, srcT);
-  let c1 = f32x4.mul(z, IA);
-  let c2 = c1;
-  let d1 = f32x4.mul(z, IB);
-  let d2 = d1;
-  let p: usize = 0;
-  let q = cb;
-  for (let i = 0; i < len; i++) {
-    x = input(wide, srcS + p);
-    z = input(wide, srcT + p);
-    const wa = pole(x, a1, a2, A1, A2);
-    const wc = pole(z, c1, c2, A1, A2);
-    const wb = pole(x, b1, b2, E1, E2);
-    const wd = pole(z, d1, d2, E1, E2);
-    v128.store(q, numerators(wa, a1, wb, b1, C0, C1, F0, F1));
-    v128.store(q, numerators(wc, c1, wd, d1, C0, C1, F0, F1), 16);
-    a2 = a1;
-    a1 = wa;
-    b2 = b1;
-    b1 = wb;
-    c2 = c1;
-    c1 = wc;
-    d2 = d1;
-    d1 = wd;
-    p += step;
-    q += 32;
-  }
-
-  const D1 = v128.load(k, K_D1);
-  const D2 = v128.load(k, K_D2);
-  const G1 = v128.load(k, K_G1);
-  const G2 = v128.load(k, K_G2);
-  const ROUNDING = v128.load(k, K_OFFSET);
-  p -= step;
-  x = input(wide, srcS + p);
-  a1 = f32x4.mul(x, IA);
-  a2 = a1;
-  b1 = f32x4.mul(x, IB);
-  b2 = b1;
-  z = input(wide, srcT + p);
-  c1 = f32x4.mul(z, IA);
-  c2 = c1;
-  d1 = f32x4.mul(z, IB);
-  d2 = d1;
-  let off = <usize>(len - 1) * outStep;
-  for (let i = len - 1; i >= 0; i--) {
-    q -= 32;
-    x = input(wide, srcS + p);
-    z = input(wide, srcT + p);
-    const ys = f32x4.add(f32x4.add(v128.load(q), numerators(a1, a2, b1, b2, D1, D2, G1, G2)), ROUNDING);
-    const yt = f32x4.add(f32x4.add(v128.load(q, 16), numerators(c1, c2, d1, d2, D1, D2, G1, G2)), ROUNDING);
-    const wa = pole(x, a1, a2, A1, A2);
-    const wc = pole(z, c1, c2, A1, A2);
-    const wb = pole(x, b1, b2, E1, E2);
-    const wd = pole(z, d1, d2, E1, E2);
-    a2 = a1;
-    a1 = wa;
-    b2 = b1;
-    b1 = wb;
-    c2 = c1;
-    c1 = wc;
-    d2 = d1;
-    d1 = wd;
-    emit(ys, toWide, outS + off, outBytesS, spare);
-    emit(yt, toWide, outT + off, outBytesT, spare);
-    p -= step;
-    off -= outStep;
-  }
-}
-
 /**
  * One channel, pass 1: the band's 16 rows (clamped) into 4 line buffers, line s holding rows
  * 4s..4s+3 of each column x as 4 bytes at lines + s * lb + 4x: 16 columns at a time by a
@@ -450,7 +337,7 @@ function recursiveImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, sigma: f6
   const k2 = k1 + <usize>K_BYTES;
   const spare = k2 + <usize>K_BYTES;
   const cb = spare + 16;
-  const lines = cb + <usize>(max(w, h) * 32);
+  const lines = cb + <usize>(max(w, h) * 16);
   const lb = <usize>lineBytes(w, h);
   // Pass 1 stores round(256 (v + 1)), positive whatever the tiny overshoots below 0; pass 2
   // reads v + 1 back and takes the 1 off. Both offsets are integers, so that the one addition
@@ -467,14 +354,7 @@ function recursiveImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, sigma: f6
     if (c == 1) gatherRows(src, w, h, y0, lines, lb);
     // Lines past the last row are not needed (pass 2 reads rows < h); the gather clamps them.
     const used = c == 4 ? min(h - y0, 4) : min((h - y0 + 3) >> 2, 4);
-    let s = 0;
-    for (; s + 2 <= used; s += 2) {
-      const from = c == 4 ? src + <usize>((y0 + s) * n) : lines + <usize>s * lb;
-      const fromT = c == 4 ? from + <usize>n : from + lb;
-      const to = plane + <usize>((y0 * c + 4 * s) * 2);
-      line2(false, from, fromT, 4, w, true, to, to + 8, colBytes, 8, 8, cb, k1, spare);
-    }
-    if (s < used) {
+    for (let s = 0; s < used; s++) {
       const from = c == 4 ? src + <usize>((y0 + s) * n) : lines + <usize>s * lb;
       line(false, from, 4, w, true, plane + <usize>((y0 * c + 4 * s) * 2), colBytes, 8, cb, k1, spare);
     }
@@ -484,14 +364,11 @@ function recursiveImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, sigma: f6
   const cols = c == 4 ? 4 : 16;
   for (let x0 = 0; x0 < w; x0 += cols) {
     if (c == 1) gatherColumns(plane, w, h, hp, x0, lines, lb);
-    for (let s = 0; s < 4; s += 2) {
+    for (let s = 0; s < 4; s++) {
+      const from = c == 4 ? plane + <usize>min(x0 + s, w - 1) * colBytes : lines + <usize>s * lb;
       const keep = min(max((w - x0) * c - 4 * s, 0), 4);
       if (keep == 0) break;
-      const keepT = min(max((w - x0) * c - 4 * (s + 1), 0), 4);
-      const from = c == 4 ? plane + <usize>min(x0 + s, w - 1) * colBytes : lines + <usize>s * lb;
-      const fromT = c == 4 ? plane + <usize>min(x0 + s + 1, w - 1) * colBytes : from + lb;
-      const to = dst + <usize>(x0 * c + 4 * s);
-      line2(true, from, fromT, 8, h, false, to, to + 4, <usize>n, keep, keepT, cb, k2, spare);
+      line(true, from, 8, h, false, dst + <usize>(x0 * c + 4 * s), <usize>n, keep, cb, k2, spare);
     }
   }
 }

@@ -36,8 +36,8 @@ function align16(n: i32): i32 {
   return (n + 15) & ~15;
 }
 
-const VERTICAL_MAX_SHIFT = 15;
-const HORIZONTAL_MAX_SHIFT = 15;
+const VERTICAL_MAX_SHIFT = 22;
+const HORIZONTAL_MAX_SHIFT = 17;
 const Q6: i32 = 6;
 
 // Scratch layout: i16 vertical weights [r + 2] | i16 horizontal weights [r + 2] |
@@ -124,46 +124,98 @@ function zipHi(a: v128, b: v128): v128 {
   return i8x16.shuffle(a, b, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
 }
 
-/** Vertical pass (Q15 weights, q15mulr on pair sums << 6) for 16 bytes at offset i into the Q6 row. */
+/** Vertical pass for 16 bytes at offset i into the Q6 row at `row + 2i`. */
 // @ts-ignore: decorator
 @inline
 function verticalChunk(src: usize, offs: usize, qw: usize, r: i32, shift: i32, row: usize, i: i32): void {
-  const base = src + <usize>i;
-  let acc0 = i16x8.splat(0);
+  let acc0 = i32x4.splat(0);
   let acc1 = acc0;
-  for (let k = 0; k <= r; k++) {
+  let acc2 = acc0;
+  let acc3 = acc0;
+  const base = src + <usize>i;
+  let k = 0;
+  for (; k < r; k += 2) {
     const o = offs + <usize>(k << 3);
-    const pa = base + <usize>load<i32>(o);
-    const pb = base + <usize>load<i32>(o, 4);
-    const w = v128.load16_splat(qw + <usize>(k << 1));
-    const lo = i16x8.shl(i16x8.add(v128.load8x8_u(pa), v128.load8x8_u(pb)), 6);
-    const hi = i16x8.shl(i16x8.add(v128.load8x8_u(pa, 8), v128.load8x8_u(pb, 8)), 6);
-    acc0 = i16x8.add(acc0, i16x8.q15mulr_sat_s(lo, w));
-    acc1 = i16x8.add(acc1, i16x8.q15mulr_sat_s(hi, w));
+    const a0 = v128.load(base + <usize>load<i32>(o));
+    const b0 = v128.load(base + <usize>load<i32>(o, 4));
+    const a1 = v128.load(base + <usize>load<i32>(o, 8));
+    const b1 = v128.load(base + <usize>load<i32>(o, 12));
+    const s0lo = i16x8.add(i16x8.extend_low_i8x16_u(a0), i16x8.extend_low_i8x16_u(b0));
+    const s0hi = i16x8.add(i16x8.extend_high_i8x16_u(a0), i16x8.extend_high_i8x16_u(b0));
+    const s1lo = i16x8.add(i16x8.extend_low_i8x16_u(a1), i16x8.extend_low_i8x16_u(b1));
+    const s1hi = i16x8.add(i16x8.extend_high_i8x16_u(a1), i16x8.extend_high_i8x16_u(b1));
+    const w = v128.load32_splat(qw + <usize>(k << 1)); // (q_k, q_k+1) in every i32 lane
+    acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(zipLo(s0lo, s1lo), w));
+    acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(s0lo, s1lo), w));
+    acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(s0hi, s1hi), w));
+    acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(s0hi, s1hi), w));
   }
+  if (k == r) {
+    // An even radius leaves tap r without a partner: paired with zeros rather than a row of weight 0.
+    const o = offs + <usize>(k << 3);
+    const a0 = v128.load(base + <usize>load<i32>(o));
+    const b0 = v128.load(base + <usize>load<i32>(o, 4));
+    const s0lo = i16x8.add(i16x8.extend_low_i8x16_u(a0), i16x8.extend_low_i8x16_u(b0));
+    const s0hi = i16x8.add(i16x8.extend_high_i8x16_u(a0), i16x8.extend_high_i8x16_u(b0));
+    const z = i16x8.splat(0);
+    const w = v128.load32_splat(qw + <usize>(k << 1));
+    acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(zipLo(s0lo, z), w));
+    acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(s0lo, z), w));
+    acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(s0hi, z), w));
+    acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(s0hi, z), w));
+  }
+  const rnd = i32x4.splat(1 << (shift - Q6 - 1));
+  const sh = shift - Q6;
   const p = row + <usize>(i << 1);
-  v128.store(p, acc0);
-  v128.store(p, acc1, 16);
+  v128.store(p, i16x8.narrow_i32x4_s(i32x4.shr_u(i32x4.add(acc0, rnd), sh), i32x4.shr_u(i32x4.add(acc1, rnd), sh)));
+  v128.store(p, i16x8.narrow_i32x4_s(i32x4.shr_u(i32x4.add(acc2, rnd), sh), i32x4.shr_u(i32x4.add(acc3, rnd), sh)), 16);
 }
 
 /** Horizontal pass for 16 output bytes at offset i, from the padded Q6 row. */
 // @ts-ignore: decorator
 @inline
 function horizontalChunk(row: usize, qw: usize, r: i32, shift: i32, c: i32, out: usize, i: i32): void {
-  let acc0 = i16x8.splat(32);
+  let acc0 = i32x4.splat(0);
   let acc1 = acc0;
+  let acc2 = acc0;
+  let acc3 = acc0;
   const p = row + <usize>(i << 1);
   const step = <usize>(c << 1);
   let l = p;
   let rr = p;
-  for (let k = 0; k <= r; k++) {
-    const w = v128.load16_splat(qw + <usize>(k << 1));
-    acc0 = i16x8.add(acc0, i16x8.q15mulr_sat_s(i16x8.add(v128.load(l), v128.load(rr)), w));
-    acc1 = i16x8.add(acc1, i16x8.q15mulr_sat_s(i16x8.add(v128.load(l, 16), v128.load(rr, 16)), w));
+  let k = 0;
+  for (; k < r; k += 2) {
+    const t0lo = i16x8.add(v128.load(l), v128.load(rr));
+    const t0hi = i16x8.add(v128.load(l, 16), v128.load(rr, 16));
     l -= step;
     rr += step;
+    const t1lo = i16x8.add(v128.load(l), v128.load(rr));
+    const t1hi = i16x8.add(v128.load(l, 16), v128.load(rr, 16));
+    l -= step;
+    rr += step;
+    const w = v128.load32_splat(qw + <usize>(k << 1));
+    acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(zipLo(t0lo, t1lo), w));
+    acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(t0lo, t1lo), w));
+    acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(t0hi, t1hi), w));
+    acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(t0hi, t1hi), w));
   }
-  v128.store(out + <usize>i, i8x16.narrow_i16x8_u(i16x8.shr_u(acc0, 6), i16x8.shr_u(acc1, 6)));
+  if (k == r) {
+    const t0lo = i16x8.add(v128.load(l), v128.load(rr));
+    const t0hi = i16x8.add(v128.load(l, 16), v128.load(rr, 16));
+    const z = i16x8.splat(0);
+    const w = v128.load32_splat(qw + <usize>(k << 1));
+    acc0 = i32x4.add(acc0, i32x4.dot_i16x8_s(zipLo(t0lo, z), w));
+    acc1 = i32x4.add(acc1, i32x4.dot_i16x8_s(zipHi(t0lo, z), w));
+    acc2 = i32x4.add(acc2, i32x4.dot_i16x8_s(zipLo(t0hi, z), w));
+    acc3 = i32x4.add(acc3, i32x4.dot_i16x8_s(zipHi(t0hi, z), w));
+  }
+  const sh = shift + Q6;
+  const rnd = i32x4.splat(1 << (sh - 1));
+  const o0 = i32x4.shr_u(i32x4.add(acc0, rnd), sh);
+  const o1 = i32x4.shr_u(i32x4.add(acc1, rnd), sh);
+  const o2 = i32x4.shr_u(i32x4.add(acc2, rnd), sh);
+  const o3 = i32x4.shr_u(i32x4.add(acc3, rnd), sh);
+  v128.store(out + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(o0, o1), i16x8.narrow_i32x4_s(o2, o3)));
 }
 
 // @ts-ignore: decorator
