@@ -1,7 +1,8 @@
 // The captions transcript of the demo page: the running session's final captions (with their
 // translation) as its Server-Sent Events stream delivers them (GET /whip/{id}/captions, the route
 // viewers and tools use too), the words being spoken, and the session's WebVTT file. It watches
-// document.body.dataset.session, which app.js sets to the session's resource URL while a call runs.
+// document.body.dataset.session, which app.js sets to the session's resource URL while a call runs,
+// and dataset.captions ("on" when that call is captioned).
 // Plain browser JavaScript, nothing built.
 
 /** The transcript keeps this many lines on the page (the WebVTT file has the rest). */
@@ -90,5 +91,8 @@ function follow(url) {
   connect(url, 1);
 }
 
-new MutationObserver(() => follow(document.body.dataset.session)).observe(document.body, { attributes: true, attributeFilter: ['data-session'] });
-follow(document.body.dataset.session);
+// app.js sets data-captions="on" (before data-session) when the call it starts is captioned: a call
+// without captions has no stream to follow.
+const captionedSession = () => (document.body.dataset.captions === 'on' ? document.body.dataset.session : undefined);
+new MutationObserver(() => follow(captionedSession())).observe(document.body, { attributes: true, attributeFilter: ['data-session', 'data-captions'] });
+follow(captionedSession());
