@@ -11,6 +11,7 @@
  * translation, and a timeout restarts the chain.
  */
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -168,14 +169,7 @@ export class ApertiumPair {
     const chain = this.#chain;
     this.#chain = undefined;
     this.#output = '';
-    if (chain !== undefined) {
-      chain.stdin.destroy();
-      try {
-        if (chain.pid !== undefined) process.kill(-chain.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    if (chain !== undefined) endChain(chain, this.#closed && this.#current === undefined);
     const job = this.#current;
     this.#current = undefined;
     if (job !== undefined) {
@@ -184,6 +178,39 @@ export class ApertiumPair {
     }
     void this.#next();
   }
+}
+
+/** A chain left alone this long after its input ended is killed. */
+const CHAIN_EXIT_MS = 2000;
+
+/**
+ * Ends a chain: its input closed, each stage reads to its end and exits, and bash, having reaped
+ * them, exits too. A chain that is stuck (or when `gracefully` is false) has its stages killed
+ * while bash lives, so that bash still reaps them: a stage orphaned by killing bash first would be
+ * left a zombie where this process is the container's init. Without /proc, the whole group goes.
+ */
+function endChain(chain: Chain, gracefully: boolean): void {
+  chain.stdin.destroy();
+  const kill = (): void => {
+    const pid = chain.pid;
+    if (pid === undefined || chain.exitCode !== null || chain.signalCode !== null) return;
+    let stages: number[] = [];
+    try {
+      stages = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number);
+    } catch {
+      // no /proc here
+    }
+    try {
+      if (stages.length === 0) process.kill(-pid, 'SIGKILL');
+      for (const stage of stages) process.kill(stage, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  if (!gracefully) return kill();
+  const timer = setTimeout(kill, CHAIN_EXIT_MS);
+  timer.unref();
+  chain.once('exit', () => clearTimeout(timer));
 }
 
 /** The pairs in use, each shared by the sessions that translate into it and closed with the last one. */
