@@ -34,7 +34,7 @@ export type SpeechLimits = Pick<
 
 export interface CaptionDeps {
   readonly log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
-  readonly metrics: Pick<Metrics, 'captionLatency' | 'captionEngineSeconds' | 'captionAudioSeconds' | 'captionAudioDropped' | 'captions' | 'translations'>;
+  readonly metrics: Pick<Metrics, 'captionLatency' | 'captionEngineSeconds' | 'captionAudioSeconds' | 'captionAudioDropped' | 'captions' | 'translations' | 'rejected'>;
   readonly limits: SpeechLimits;
 }
 
@@ -88,6 +88,7 @@ export function createCaptionPipeline(request: CaptionRequest, deps: CaptionDeps
     throw new HttpError('unsupported_language', `translate=${JSON.stringify(request.translate.slice(0, 40))} is not offered here; one of ${availability.translations.join(', ') || 'none'}`);
   }
   if (open >= deps.limits.captionsMaxSessions) {
+    deps.metrics.rejected.inc({ reason: 'captions_full' });
     throw new OverloadedError(`this pod captions ${open} sessions already (CAPTIONS_MAX_SESSIONS)`, 5, 'captions_full', 'unavailable');
   }
   return new CaptionSession(request, deps);

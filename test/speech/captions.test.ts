@@ -241,7 +241,7 @@ test('the subtitle overlay burns the translation in, in the caption band only, a
   assert.deepEqual(cleared, before);
 });
 
-test('unavailable: without the model or the library, captions are reported unavailable and a pipeline is refused 422; a full pod refuses 503', () => {
+test('unavailable: without the model or the library, captions are reported unavailable and a pipeline is refused 422; a full pod refuses 503', async () => {
   const noModel = captionsAvailable({ ...DEFAULT_SPEECH_PATHS, modelDir: '/nonexistent/model' });
   assert.equal(noModel.available, false);
   assert.match(noModel.reason ?? '', /model file .* is missing/);
@@ -259,6 +259,7 @@ test('unavailable: without the model or the library, captions are reported unava
     () => createCaptionPipeline({ lang: 'en' }, { log: silentLog, metrics, limits: configWith({ captionsMaxSessions: 0 }) }),
     (err: unknown) => err instanceof OverloadedError && err.statusCode === 503 && err.reason === 'captions_full',
   );
+  if (engines.available) assert.equal(metricValue(await metrics.registry.metrics(), 'app_rejected_total', { reason: 'captions_full' }), 1);
 });
 
 test('an open captions stream ends when the server shuts down (a stream would otherwise hold the close)', async () => {
