@@ -170,9 +170,8 @@ class CaptionSession implements CaptionPipeline {
     this.#pending.push(mono);
     this.#pendingSamples += mono.length;
     this.#clockSamples += mono.length;
-    // The block arrived when its last sample did.
-    const blockMs = (frame.samples.length / frame.channelCount / frame.sampleRateHz) * 1000;
-    if (this.#pendingSamples >= BATCH_SAMPLES) this.#batch(frame.receivedAtMs + blockMs);
+    // A block arrives whole: its last sample (the batch's last) arrived when it did.
+    if (this.#pendingSamples >= BATCH_SAMPLES) this.#batch(frame.receivedAtMs);
   }
 
   subscribe(listener: Listener, onEnd?: () => void): () => void {
