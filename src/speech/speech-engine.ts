@@ -4,8 +4,9 @@
  * calls may block as long as they like, the main thread never makes them.
  *
  * Streaming gives the voice activity and the partial results; the final result of an utterance is
- * the engine's whole-recording decode of that utterance's audio, so that what the pipeline delivers
- * is what the engine would give offline on the same audio.
+ * (CAPTIONS_FINAL_DECODE=whole, the default) the engine's whole-recording decode of that utterance's
+ * audio, so that what the pipeline delivers is what the engine would give offline on the same audio,
+ * or (streamed) the streamed result as it stands.
  */
 export interface SpeechEngine {
   /** The only rate `feed` and `decodeAll` take (mono, 16-bit). */
