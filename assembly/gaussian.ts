@@ -5,20 +5,23 @@
  * recursive filter of gaussian-iir.ts, whose cost does not (src/effects/reference.ts defines both).
  *
  * Convolution with clamped edges is separable and the order of the passes does not change the
- * exact result, so the vertical pass runs first, straight from the 8-bit rows, into one padded
- * 16-bit row that stays in L1 for the horizontal pass.
+ * exact result, so the vertical pass runs first, straight from the 8-bit rows, into padded
+ * 16-bit rows that stay in L1 for the horizontal pass, two output rows a sweep.
  *
- * Both passes are 16-bit fixed point on i32x4.dot_i16x8_s (8 multiply-adds per instruction):
- * symmetric taps are paired, t_k = a[-k] + a[+k] (t_0 = 2 a[0] with half the centre weight), and
- * the t of two consecutive k are interleaved so that one dot product applies (w_k, w_k+1); an even
- * r leaves t_r alone, interleaved with zeros (reading no rows for a weight of 0: at sigma 2, r 6,
- * that was an eighth of the loads and multiplies).
+ * Both passes are 16-bit fixed point on i32x4.dot_i16x8_s (8 multiply-adds per instruction).
+ * Vertically, two output rows y and y + 1 share their input rows y - r .. y + r + 1: each pair of
+ * them is interleaved byte by byte and widened once, and serves both rows' dot products, (w(k),
+ * w(k + 1)) for one and (w(k - 1), w(k)) for the other (w beyond r is 0). A last odd row, and
+ * the horizontal pass, pair the symmetric taps instead, t_k = a[-k] + a[+k] (t_0 = 2 a[0] with
+ * half the centre weight), the t of two consecutive k interleaved so that one dot product applies
+ * (w_k, w_k+1); an even r leaves t_r alone, interleaved with zeros.
  * Precision (intermediate and weights), chosen so that the result is always within 1 of the exact
  * value the f64 reference rounds:
  * - weights are round(w * 2^s), s as large as the i16 lanes and the i32 sums allow: vertical
  *   s <= 22 (sums <= 510 * 2^(s-1) < 2^31), horizontal s <= 17 (sums <= 32640 * 2^(s-1) < 2^31),
- *   and max weight * 2^s <= 32767. Each weight is off by <= 2^-(s+1), a pass by at most
- *   255 * (r + 1) * 2^-s: <= 0.19 horizontally at sigma 32, a few hundredths elsewhere;
+ *   and max weight * 2^s <= 32767 (unpaired: w(0) * 2^s). Each weight is off by <= 2^-(s+1), a
+ *   pass by at most 255 * (2r + 1) * 2^-(s+1): <= 0.19 horizontally at sigma 32, a few hundredths
+ *   elsewhere (the two-row vertical pass: 0.013 at sigma 2, s 17; 0.023 at most, below sigma 0.5);
  * - the vertical result is rounded to unsigned Q6 (x64, <= ~16330, pair sums fit i16): <= 1/128;
  * - the horizontal sum is rounded half up and saturated to 0..255.
  * The result equals the reference unless the exact value lies within ~0.25 of a .5.
@@ -58,6 +61,13 @@ function padLanes(r: i32, c: i32): i32 {
   return (r + 1) * c + 8;
 }
 
+/** Two rows' pair weights: r + 1 pairs of i16 (an i32 each). */
+// @ts-ignore: decorator
+@inline
+function pairWeightsBytes(r: i32): i32 {
+  return align16((r + 1) * 4);
+}
+
 /** From this sigma on, gaussian is the recursive filter. */
 export function gaussianRecursiveMinSigma(): f64 {
   return RECURSIVE_MIN_SIGMA;
@@ -66,7 +76,8 @@ export function gaussianRecursiveMinSigma(): f64 {
 /** Scratch bytes of the FIR for a plane of this width. */
 function firScratchBytes(width: i32, channels: i32, sigma: f64): i32 {
   const r = gaussianRadius(sigma);
-  return 2 * weightsBytes(r) + offsBytes(r) + align16((width * channels + 2 * padLanes(r, channels)) * 2 + 32);
+  return 2 * weightsBytes(r) + offsBytes(r) + 2 * align16((width * channels + 2 * padLanes(r, channels)) * 2 + 32) +
+    offsBytes(r) + 2 * pairWeightsBytes(r);
 }
 
 /**
@@ -218,6 +229,96 @@ function horizontalChunk(row: usize, qw: usize, r: i32, shift: i32, c: i32, out:
   v128.store(out + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(o0, o1), i16x8.narrow_i32x4_s(o2, o3)));
 }
 
+/**
+ * Unfolded weights for two output rows y (at qa) and y + 1 (at qb) over the input rows
+ * y - r .. y + r + 1 taken in pairs (y - r + 2m, y - r + 2m + 1): pair m holds (w(2m - r),
+ * w(2m - r + 1)) for row y and (w(2m - r - 1), w(2m - r)) for row y + 1, w(|k| > r) = 0, each
+ * round(w * 2^s); returns s.
+ */
+function pairWeights(sigma: f64, r: i32, qa: usize, qb: usize): i32 {
+  const denom = 2 * sigma * sigma;
+  let total: f64 = 1;
+  for (let k = 1; k <= r; k++) total += 2 * Math.exp(-<f64>(k * k) / denom);
+  let s = 0;
+  while (s < VERTICAL_MAX_SHIFT && (1 / total) * <f64>(1 << (s + 1)) <= 32767) s++;
+  const scale = <f64>(1 << s) / total;
+  for (let m = 0; m <= r; m++) {
+    const k0 = 2 * m - r;
+    store<i16>(qa + <usize>(m << 2), tapWeight(k0, r, denom, scale));
+    store<i16>(qa + <usize>(m << 2), tapWeight(k0 + 1, r, denom, scale), 2);
+    store<i16>(qb + <usize>(m << 2), tapWeight(k0 - 1, r, denom, scale));
+    store<i16>(qb + <usize>(m << 2), tapWeight(k0, r, denom, scale), 2);
+  }
+  return s;
+}
+
+// @ts-ignore: decorator
+@inline
+function tapWeight(k: i32, r: i32, denom: f64, scale: f64): i16 {
+  return abs(k) > r ? 0 : <i16>Math.round(Math.exp(-<f64>(k * k) / denom) * scale);
+}
+
+/**
+ * Vertical pass of two output rows for 16 bytes at offset i: each pair of input rows is
+ * interleaved byte by byte and widened once, then serves both rows' dot products.
+ */
+// @ts-ignore: decorator
+@inline
+function verticalChunk2(src: usize, offs: usize, qa: usize, qb: usize, r: i32, shift: i32, rowA: usize, rowB: usize, i: i32): void {
+  let a0 = i32x4.splat(0);
+  let a1 = a0;
+  let a2 = a0;
+  let a3 = a0;
+  let b0 = a0;
+  let b1 = a0;
+  let b2 = a0;
+  let b3 = a0;
+  const base = src + <usize>i;
+  for (let m = 0; m <= r; m++) {
+    const o = offs + <usize>(m << 3);
+    const u = v128.load(base + <usize>load<i32>(o));
+    const v = v128.load(base + <usize>load<i32>(o, 4));
+    const lo = i8x16.shuffle(u, v, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const hi = i8x16.shuffle(u, v, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const p0 = i16x8.extend_low_i8x16_u(lo);
+    const p1 = i16x8.extend_high_i8x16_u(lo);
+    const p2 = i16x8.extend_low_i8x16_u(hi);
+    const p3 = i16x8.extend_high_i8x16_u(hi);
+    const wa = v128.load32_splat(qa + <usize>(m << 2));
+    const wb = v128.load32_splat(qb + <usize>(m << 2));
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(p0, wa));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(p1, wa));
+    a2 = i32x4.add(a2, i32x4.dot_i16x8_s(p2, wa));
+    a3 = i32x4.add(a3, i32x4.dot_i16x8_s(p3, wa));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(p0, wb));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(p1, wb));
+    b2 = i32x4.add(b2, i32x4.dot_i16x8_s(p2, wb));
+    b3 = i32x4.add(b3, i32x4.dot_i16x8_s(p3, wb));
+  }
+  const rnd = i32x4.splat(1 << (shift - Q6 - 1));
+  const sh = shift - Q6;
+  const pa = rowA + <usize>(i << 1);
+  v128.store(pa, i16x8.narrow_i32x4_s(i32x4.shr_u(i32x4.add(a0, rnd), sh), i32x4.shr_u(i32x4.add(a1, rnd), sh)));
+  v128.store(pa, i16x8.narrow_i32x4_s(i32x4.shr_u(i32x4.add(a2, rnd), sh), i32x4.shr_u(i32x4.add(a3, rnd), sh)), 16);
+  const pb = rowB + <usize>(i << 1);
+  v128.store(pb, i16x8.narrow_i32x4_s(i32x4.shr_u(i32x4.add(b0, rnd), sh), i32x4.shr_u(i32x4.add(b1, rnd), sh)));
+  v128.store(pb, i16x8.narrow_i32x4_s(i32x4.shr_u(i32x4.add(b2, rnd), sh), i32x4.shr_u(i32x4.add(b3, rnd), sh)), 16);
+}
+
+/** Clamp-to-edge padding of a Q6 row: r + 1 copies of the first pixel before, of the last pixel after. */
+// @ts-ignore: decorator
+@inline
+function padRow(row: usize, n: i32, c: i32, r: i32): void {
+  for (let ch = 0; ch < c; ch++) {
+    const first = load<i16>(row + <usize>(ch << 1));
+    const lastPx = load<i16>(row + <usize>((n - c + ch) << 1));
+    for (let k = 1; k <= r + 1; k++) {
+      store<i16>(row + <usize>((ch - k * c) << 1), first);
+      store<i16>(row + <usize>((n - c + ch + k * c) << 1), lastPx);
+    }
+  }
+}
+
 // @ts-ignore: decorator
 @inline
 function gaussianImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, sigma: f64, scratch: usize): void {
@@ -232,7 +333,33 @@ function gaussianImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, sigma: f64
   const shh = quantiseWeights(sigma, r, qh, HORIZONTAL_MAX_SHIFT);
 
   const last = n - 16;
-  for (let y = 0; y < h; y++) {
+  const rowBytes = align16((n + 2 * pad) * 2 + 32);
+  const rowB = row + <usize>rowBytes;
+  const offs2 = rowB + <usize>rowBytes - <usize>(pad << 1);
+  const qa = offs2 + <usize>offsBytes(r);
+  const qb = qa + <usize>pairWeightsBytes(r);
+  const s2 = pairWeights(sigma, r, qa, qb);
+  let y = 0;
+  // Two output rows a sweep.
+  if (n >= 16) {
+    for (; y + 2 <= h; y += 2) {
+      for (let m = 0; m <= r; m++) {
+        store<i32>(offs2 + <usize>(m << 3), clampIndex(y - r + 2 * m, h) * n);
+        store<i32>(offs2 + <usize>(m << 3), clampIndex(y - r + 2 * m + 1, h) * n, 4);
+      }
+      for (let i = 0; i < last; i += 16) verticalChunk2(src, offs2, qa, qb, r, s2, row, rowB, i);
+      verticalChunk2(src, offs2, qa, qb, r, s2, row, rowB, last);
+      padRow(row, n, c, r);
+      padRow(rowB, n, c, r);
+      const outA = dst + <usize>(y * n);
+      const outB = outA + <usize>n;
+      for (let i = 0; i < last; i += 16) horizontalChunk(row, qh, r, shh, c, outA, i);
+      horizontalChunk(row, qh, r, shh, c, outA, last);
+      for (let i = 0; i < last; i += 16) horizontalChunk(rowB, qh, r, shh, c, outB, i);
+      horizontalChunk(rowB, qh, r, shh, c, outB, last);
+    }
+  }
+  for (; y < h; y++) {
     const center = y * n;
     for (let k = 0; k <= r; k++) {
       store<i32>(offs + <usize>(k << 3), clampIndex(y - k, h) * n);
