@@ -552,6 +552,12 @@ export const SETTINGS = {
     parse: int(1, 100_000),
     default: 256,
   },
+  forwardMaxStreams: {
+    env: 'FORWARD_MAX_STREAMS',
+    doc: "captions streams (SSE) this replica relays at once from the replicas that own their sessions, each holding a connection to its owner for up to CAPTIONS_SSE_MAX_SECONDS; one more gets 503 with Retry-After",
+    parse: int(1, 100_000),
+    default: 256,
+  },
   podDeletionCost: {
     env: 'POD_DELETION_COST',
     doc: 'keep this pod\'s controller.kubernetes.io/pod-deletion-cost at its live session count (needs POD_NAME, POD_NAMESPACE and RBAC: k8s/components/pod-deletion-cost)',

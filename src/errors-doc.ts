@@ -12,7 +12,7 @@ const REASONS: Readonly<Record<RejectReason, string>> = {
   memory: 'the bytes in flight would pass MEMORY_BUDGET_BYTES or the client\'s MEMORY_CLIENT_SHARE (`overloaded`), or a job does not fit WORKER_MEMORY_BYTES (`payload_too_large`)',
   deadline: 'a `/process` job was not done within REQUEST_DEADLINE_SECONDS and was stopped; `overloaded`',
   sessions_per_client: 'the address holds MAX_SESSIONS_PER_CLIENT peer connections; `too_many_sessions`',
-  forward_full: 'this replica is forwarding FORWARD_MAX_INFLIGHT calls to session owners; `overloaded`',
+  forward_full: 'this replica is forwarding FORWARD_MAX_INFLIGHT calls, or relaying FORWARD_MAX_STREAMS captions streams, to session owners; `overloaded`',
   fleet_signature: 'a call carried the fleet\'s forwarding headers without a valid signature: no FLEET_SECRET, another secret, out of FLEET_SIGNATURE_WINDOW_SECONDS, replayed, or a body other than the one signed; `invalid_fleet_signature`',
   turn_credentials: 'an address asked OPTIONS for minted TURN credentials more than TURN_CREDENTIALS_PER_MINUTE times; `rate_limited`',
   ice_rate: 'a publisher or viewer sent trickle-ICE PATCHes faster than ICE_TRICKLE_PER_SECOND, or restarted ICE more than ICE_RESTARTS_PER_MINUTE; `rate_limited`',

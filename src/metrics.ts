@@ -193,12 +193,12 @@ export function createMetrics(options: MetricsOptions) {
     forwarded: knownCounter(
       registry,
       'app_forwarded_requests_total',
-      'WHIP/WHEP calls for sessions owned by another replica, by outcome (answered, gone, non_member, loop, timeout, failed, too_large, overloaded)',
+      'WHIP/WHEP calls for sessions owned by another replica, by outcome (answered, streamed: a captions stream relayed from the owner, gone, non_member, loop, timeout, failed, too_large, overloaded)',
       { outcome: FORWARD_OUTCOMES },
     ),
     forwardDuration: new Histogram({
       name: 'app_forward_duration_seconds',
-      help: "Time from forwarding a WHIP/WHEP call to the owning replica's whole answer",
+      help: "Time from forwarding a WHIP/WHEP call to the owning replica's whole answer (relayed captions streams are not observed: their length is the viewer's)",
       buckets: LATENCY_BUCKETS_SECONDS,
       registers: [registry],
     }),
@@ -353,5 +353,5 @@ export type SessionMetricOutcome = (typeof SESSION_OUTCOMES)[number];
 export const JOB_STOP_REASONS = ['client_gone', 'deadline'] as const;
 
 /** What became of a call forwarded to the replica that owns its session (app_forwarded_requests_total{outcome}). */
-export const FORWARD_OUTCOMES = ['answered', 'gone', 'non_member', 'loop', 'timeout', 'failed', 'too_large', 'overloaded'] as const;
+export const FORWARD_OUTCOMES = ['answered', 'streamed', 'gone', 'non_member', 'loop', 'timeout', 'failed', 'too_large', 'overloaded'] as const;
 export type ForwardOutcome = (typeof FORWARD_OUTCOMES)[number];

@@ -6,7 +6,7 @@ import { ConfigError, type Config } from '../config.ts';
 import { HttpError } from '../errors.ts';
 import { countAs } from '../net/client-key.ts';
 import type { Metrics } from '../metrics.ts';
-import { Forwarder, HOP_HEADER, sessionGone } from './forward.ts';
+import { Forwarder, HOP_HEADER, sessionGone, type StreamedAnswer } from './forward.ts';
 import { CLIENT_HEADER, EMPTY_DIGEST, FleetSignature, isClientKey, SIGNATURE_HEADER } from './signature.ts';
 import { DnsMembership, joinHostPort, StaticMembership, type Membership, type Resolver } from './membership.ts';
 import { ownerKeyOf, parseId } from './session-id.ts';
@@ -24,6 +24,7 @@ export type FleetConfig = Pick<
   | 'forwardConnectTimeoutMs'
   | 'forwardMaxBodyBytes'
   | 'forwardMaxInflight'
+  | 'forwardMaxStreams'
   | 'retryAfterSeconds'
   | 'fleetSecret'
   | 'fleetSignatureWindowSeconds'
@@ -110,6 +111,7 @@ export class Fleet {
       connectTimeoutMs: config.forwardConnectTimeoutMs,
       maxBodyBytes: config.forwardMaxBodyBytes,
       maxInflight: config.forwardMaxInflight,
+      maxStreams: config.forwardMaxStreams,
       retryAfterSeconds: config.retryAfterSeconds,
       metrics: deps.metrics,
     });
@@ -130,26 +132,15 @@ export class Fleet {
    */
   routeToOwner(param: string): preHandlerAsyncHookHandler {
     return async (request: FastifyRequest, reply: FastifyReply) => {
-      const segment = (request.params as Record<string, string | undefined>)[param] ?? '';
-      const parsed = parseId(segment);
-      if (parsed === undefined || parsed.ownerKey === this.selfKey) return;
-      // A forwarded call is never forwarded again: the sender thought we owned it, so the fleet
-      // disagrees about membership; a 404 ends it (no loops, no amplification).
-      if (this.#forwarded.has(request)) {
-        this.#forwarder.refused('loop');
-        throw sessionGone();
-      }
-      if (!(await this.membership.isMember(parsed.owner))) {
-        this.#forwarder.refused('non_member');
-        throw sessionGone();
-      }
+      const owner = await this.#ownerElsewhere(request, param);
+      if (owner === undefined) return;
       // JSON goes as the bytes the client sent (`"invert"` or `null` parse to values that re-serialise
       // to another body, and the owner would answer 400 where it answers 422 directly).
       const raw = request.body;
       const body =
         this.#rawJson.get(request) ??
         (raw === undefined || raw === null ? undefined : typeof raw === 'string' || Buffer.isBuffer(raw) ? raw : Buffer.from(JSON.stringify(raw)));
-      const answer = await this.#forwarder.forward(parsed.owner, {
+      const answer = await this.#forwarder.forward(owner, {
         method: request.method,
         url: request.url,
         headers: request.headers,
@@ -160,6 +151,36 @@ export class Fleet {
       reply.code(answer.status).headers(answer.headers);
       return reply.send(answer.body.length > 0 ? answer.body : undefined);
     };
+  }
+
+  /**
+   * For a GET whose `param` names a member's session: the owner's answer, its body relayed as it
+   * comes (at most `maxSeconds`; FORWARD_MAX_STREAMS at once). Undefined for this replica's sessions
+   * and ids not ours to route (the route serves them); 404 session_gone, without a connection, for
+   * non-members and calls already forwarded.
+   */
+  async streamFromOwner(request: FastifyRequest, param: string, maxSeconds: number): Promise<StreamedAnswer | undefined> {
+    const owner = await this.#ownerElsewhere(request, param);
+    if (owner === undefined) return undefined;
+    return this.#forwarder.stream(owner, { method: request.method, url: request.url, headers: request.headers, body: undefined, clientIp: request.ip, client: request.client }, maxSeconds);
+  }
+
+  /** The member that owns the session `param` names, when it is another; throws session_gone for a non-member or a second hop. */
+  async #ownerElsewhere(request: FastifyRequest, param: string): Promise<string | undefined> {
+    const segment = (request.params as Record<string, string | undefined>)[param] ?? '';
+    const parsed = parseId(segment);
+    if (parsed === undefined || parsed.ownerKey === this.selfKey) return undefined;
+    // A forwarded call is never forwarded again: the sender thought we owned it, so the fleet
+    // disagrees about membership; a 404 ends it (no loops, no amplification).
+    if (this.#forwarded.has(request)) {
+      this.#forwarder.refused('loop');
+      throw sessionGone();
+    }
+    if (!(await this.membership.isMember(parsed.owner))) {
+      this.#forwarder.refused('non_member');
+      throw sessionGone();
+    }
+    return parsed.owner;
   }
 
   /**

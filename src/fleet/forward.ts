@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors } from 'undici';
 import { HttpError, OverloadedError } from '../errors.ts';
 import type { ForwardOutcome, Metrics } from '../metrics.ts';
@@ -17,6 +18,8 @@ const REQUEST_HEADERS = ['content-type', 'authorization', 'if-match', 'if-none-m
 /** Answer headers returned to the client as the owner sent them. */
 const ANSWER_HEADERS = [
   'content-type',
+  'cache-control',
+  'x-accel-buffering',
   'location',
   'etag',
   'link',
@@ -51,6 +54,16 @@ export interface ForwardedAnswer {
   readonly body: Buffer;
 }
 
+/** An owner's answer whose body is relayed as it comes (a captions stream). */
+export interface StreamedAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  /** Chunks as the owner sends them; it ends with the owner's answer, or errors when the call is cut. */
+  readonly body: Readable;
+  /** Ends the call to the owner (the client left, or this replica shuts down). */
+  close(): void;
+}
+
 export interface ForwarderOptions {
   /** This replica's peer address, sent in the hop header. */
   readonly selfAddress: string;
@@ -60,6 +73,8 @@ export interface ForwarderOptions {
   readonly connectTimeoutMs: number;
   readonly maxBodyBytes: number;
   readonly maxInflight: number;
+  /** Streams relayed at once (each holds a connection to its owner). */
+  readonly maxStreams: number;
   readonly retryAfterSeconds: number;
   readonly metrics: Pick<Metrics, 'forwarded' | 'forwardDuration' | 'rejected'>;
 }
@@ -82,7 +97,10 @@ class TooLargeError extends Error {}
 export class Forwarder {
   readonly #options: ForwarderOptions;
   readonly #agent: Agent;
+  /** Streams have no size bound and idle between events: their own pool, without maxResponseSize or body timeout. */
+  readonly #streamAgent: Agent;
   #inflight = 0;
+  #streams = 0;
 
   constructor(options: ForwarderOptions) {
     this.#options = options;
@@ -95,6 +113,15 @@ export class Forwarder {
       pipelining: 1,
       keepAliveTimeout: 4000,
       maxResponseSize: options.maxBodyBytes,
+    });
+    this.#streamAgent = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.timeoutSeconds * 1000,
+      // The owner's keep-alive comments come every 15 s; the stream's life is bounded by `maxSeconds`.
+      bodyTimeout: 0,
+      // Each stream holds its connection for its whole life.
+      connections: options.maxStreams,
+      pipelining: 1,
     });
   }
 
@@ -123,20 +150,9 @@ export class Forwarder {
       outcome = 'answered';
       return answer;
     } catch (err) {
-      const code = errorCode(err);
-      if (err instanceof TooLargeError || err instanceof undiciErrors.ResponseExceededMaxSizeError) {
-        outcome = 'too_large';
-        throw new HttpError('bad_gateway', 'the owning replica sent an answer larger than FORWARD_MAX_BODY_BYTES');
-      }
-      if (code !== undefined && UNREACHABLE_CODES.has(code)) {
-        outcome = 'gone';
-        throw sessionGone();
-      }
-      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-        outcome = 'timeout';
-        throw new HttpError('gateway_timeout');
-      }
-      throw new HttpError('bad_gateway', 'the replica that holds this session broke off its answer; retry');
+      const failure = failureOf(err);
+      outcome = failure.outcome;
+      throw failure.error;
     } finally {
       this.#inflight--;
       metrics.forwarded.inc({ outcome });
@@ -144,11 +160,56 @@ export class Forwarder {
     }
   }
 
-  close(): Promise<void> {
-    return this.#agent.close();
+  /**
+   * Sends a GET `call` to `owner` (a current member: the caller checked) and hands back its answer as
+   * soon as its status and headers arrive, the body still coming. The same signature, hop header and
+   * connect/answer timeouts as `forward`; no size bound, but the call ends after `maxSeconds` (the
+   * body then ends), and at most `maxStreams` are open at once (503 beyond). Throws as `forward` does.
+   */
+  async stream(owner: string, call: ForwardedCall, maxSeconds: number): Promise<StreamedAnswer> {
+    const { metrics } = this.#options;
+    if (this.#streams >= this.#options.maxStreams) {
+      metrics.forwarded.inc({ outcome: 'overloaded' });
+      metrics.rejected.inc({ reason: 'forward_full' });
+      throw new OverloadedError(`this replica relays ${this.#options.maxStreams} streams (FORWARD_MAX_STREAMS); retry`, this.#options.retryAfterSeconds, 'forward_full');
+    }
+    this.#streams++;
+    const controller = new AbortController();
+    const lifetime = setTimeout(() => controller.abort(), maxSeconds * 1000);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      clearTimeout(lifetime);
+      this.#streams--;
+    };
+    try {
+      const res = await this.#streamAgent.request({ ...this.#request(owner, call), signal: controller.signal });
+      res.body.once('close', release);
+      metrics.forwarded.inc({ outcome: 'streamed' });
+      return {
+        status: res.statusCode,
+        headers: answerHeaders(res.headers),
+        body: res.body,
+        close: () => {
+          controller.abort();
+          res.body.destroy();
+        },
+      };
+    } catch (err) {
+      release();
+      const failure = failureOf(err);
+      metrics.forwarded.inc({ outcome: failure.outcome });
+      throw failure.error;
+    }
   }
 
-  async #send(owner: string, call: ForwardedCall): Promise<ForwardedAnswer> {
+  close(): Promise<void> {
+    return Promise.all([this.#agent.close(), this.#streamAgent.destroy()]).then(() => undefined);
+  }
+
+  /** The call as the owner gets it: the client's headers that travel, the hop header, the signature. */
+  #request(owner: string, call: ForwardedCall) {
     const headers: Record<string, string> = {};
     for (const name of REQUEST_HEADERS) {
       const value = call.headers[name];
@@ -162,13 +223,11 @@ export class Forwarder {
       { method: call.method, url: call.url, forwardedBy: this.#options.selfAddress, client: call.client, contentType: headers['content-type'] ?? '' },
       call.body,
     );
-    const res = await this.#agent.request({
-      origin: `http://${owner}`,
-      path: call.url,
-      method: call.method as 'GET',
-      headers,
-      body: call.body,
-    });
+    return { origin: `http://${owner}`, path: call.url, method: call.method as 'GET', headers, body: call.body };
+  }
+
+  async #send(owner: string, call: ForwardedCall): Promise<ForwardedAnswer> {
+    const res = await this.#agent.request(this.#request(owner, call));
     const declared = Number(res.headers['content-length'] ?? '0');
     if (declared > this.#options.maxBodyBytes) {
       res.body.destroy();
@@ -184,11 +243,26 @@ export class Forwarder {
       }
       chunks.push(chunk as Buffer);
     }
-    const answerHeaders: Record<string, string | string[]> = {};
-    for (const name of ANSWER_HEADERS) {
-      const value = res.headers[name];
-      if (value !== undefined) answerHeaders[name] = value;
-    }
-    return { status: res.statusCode, headers: answerHeaders, body: Buffer.concat(chunks) };
+    return { status: res.statusCode, headers: answerHeaders(res.headers), body: Buffer.concat(chunks) };
   }
+}
+
+function answerHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): Record<string, string | string[]> {
+  const kept: Record<string, string | string[]> = {};
+  for (const name of ANSWER_HEADERS) {
+    const value = headers[name];
+    if (value !== undefined) kept[name] = value;
+  }
+  return kept;
+}
+
+/** What a failed call to an owner is counted as, and what the client is told. */
+function failureOf(err: unknown): { outcome: ForwardOutcome; error: HttpError } {
+  const code = errorCode(err);
+  if (err instanceof TooLargeError || err instanceof undiciErrors.ResponseExceededMaxSizeError) {
+    return { outcome: 'too_large', error: new HttpError('bad_gateway', 'the owning replica sent an answer larger than FORWARD_MAX_BODY_BYTES') };
+  }
+  if (code !== undefined && UNREACHABLE_CODES.has(code)) return { outcome: 'gone', error: sessionGone() };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { outcome: 'timeout', error: new HttpError('gateway_timeout') };
+  return { outcome: 'failed', error: new HttpError('bad_gateway', 'the replica that holds this session broke off its answer; retry') };
 }

@@ -8,10 +8,12 @@ import http from 'node:http';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import type { Config } from '../../src/config.ts';
-import { HOP_HEADER } from '../../src/fleet/forward.ts';
+import { Forwarder, HOP_HEADER } from '../../src/fleet/forward.ts';
+import { createMetrics } from '../../src/metrics.ts';
 import { CLIENT_HEADER, FleetSignature, SIGNATURE_HEADER } from '../../src/fleet/signature.ts';
 import { mintSession, ownerKeyOf, publisherResourceId } from '../../src/fleet/session-id.ts';
 import { metricValue, testApp } from '../helpers.ts';
+import { waitUntil } from '../wait.ts';
 
 interface Recorded {
   method: string;
@@ -318,4 +320,141 @@ test('a replica that forwards to itself (SELF_ADDRESS not the address its peers 
   const text = await ctx.metrics.registry.metrics();
   assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'answered' }), 1, 'one hop');
   assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'loop' }), 1, 'and no second');
+});
+
+/** A stand-in owner's captions stream: its headers and opening at once, then what the test writes. */
+async function sseOwner(t: TestContext) {
+  const open: http.ServerResponse[] = [];
+  let closed = 0;
+  const owner = await standIn(t, (req, res) => {
+    if (req.url?.includes('refused')) {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '2' });
+      res.end('{"error":"rate_limited","detail":"this session has 2 caption streams open"}');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', 'x-internal': 'no' });
+    res.write('retry: 2000\n\n');
+    open.push(res);
+    res.once('close', () => closed++);
+  });
+  return { ...owner, open, closed: () => closed };
+}
+
+/** Reads an SSE answer as text as it comes. */
+function readStream(url: string) {
+  const controller = new AbortController();
+  let text = '';
+  let done = false;
+  const answer = fetch(url, { signal: controller.signal }).then(async (res) => {
+    (async () => {
+      try {
+        for await (const chunk of res.body!) text += Buffer.from(chunk as Uint8Array).toString();
+      } catch {
+        // aborted by the test
+      }
+      done = true;
+    })();
+    return res;
+  });
+  return { answer, text: () => text, ended: () => done, abort: () => controller.abort() };
+}
+
+test("a captions stream of a member's session is relayed from its owner as it comes, and ends with it; the client's leaving ends the owner's call", async (t) => {
+  const owner = await sseOwner(t);
+  const { app: a, metrics } = await app(t, [owner.address], { forwardMaxStreams: 2 });
+  const base = await a.listen({ port: 0, host: '127.0.0.1' });
+  const id = idOn(owner.address);
+  const watchId = id.split('.').slice(0, 2).join('.');
+
+  const first = readStream(`${base}/whip/${watchId}/captions`);
+  const res = await first.answer;
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  assert.equal(res.headers.get('cache-control'), 'no-store');
+  assert.equal(res.headers.get('x-internal'), null);
+  // Each chunk comes through while the owner's answer is still open: nothing waits for its end.
+  await waitUntil('the opening relayed', () => first.text() === 'retry: 2000\n\n');
+  const caption = 'data: {"type":"caption","lang":"en","text":"hello","final":true,"startMs":0,"endMs":400}\n\n';
+  owner.open[0]!.write(caption);
+  await waitUntil('a caption as it comes', () => first.text().endsWith(caption));
+  assert.equal(owner.requests[0]?.url, `/whip/${watchId}/captions`);
+  assert.equal(owner.requests[0]?.headers[HOP_HEADER], SELF);
+  owner.open[0]!.end('event: end\ndata: {"reason":"session_ended"}\n\n');
+  await waitUntil("the client's stream ended with the owner's", () => first.ended());
+  assert.ok(first.text().endsWith('event: end\ndata: {"reason":"session_ended"}\n\n'));
+
+  // The client leaves: the call to the owner ends too.
+  const second = readStream(`${base}/whip/${id}/captions`);
+  await waitUntil('the second stream open', () => second.text() !== '');
+  second.abort();
+  await waitUntil("the owner's answer closed", () => owner.closed() === 2, { detail: () => `closed ${owner.closed()}` });
+
+  // FORWARD_MAX_STREAMS: two relayed at once, the third is refused for now.
+  const held = [readStream(`${base}/whip/${id}/captions`), readStream(`${base}/whip/${id}/captions`)];
+  await waitUntil('two streams open', () => held.every((s) => s.text() !== ''));
+  const third = await fetch(`${base}/whip/${id}/captions`);
+  assert.equal(third.status, 503);
+  assert.equal(third.headers.get('retry-after') !== null, true);
+  assert.equal(((await third.json()) as { error: string }).error, 'overloaded');
+  // The owner's refusal (its per-session subscriber cap) comes back as it is.
+  const refused = await fetch(`${base}/whip/${id}/captions?refused=1`);
+  assert.equal(refused.status, 503, 'still full');
+  for (const s of held) s.abort();
+  await waitUntil('the slots released', () => owner.closed() === 4, { detail: () => `closed ${owner.closed()}` });
+  const capped = await fetch(`${base}/whip/${id}/captions?refused=1`);
+  assert.equal(capped.status, 429);
+  assert.equal(capped.headers.get('retry-after'), '2');
+  assert.equal(((await capped.json()) as { error: string }).error, 'rate_limited');
+
+  // Shutdown ends a relayed stream like a local one.
+  const last = readStream(`${base}/whip/${id}/captions`);
+  await waitUntil('the last stream open', () => last.text() !== '');
+  await a.close();
+  await waitUntil('the stream ended on shutdown', () => last.ended());
+  assert.ok(last.text().endsWith('event: end\ndata: {"reason":"shutdown"}\n\n'), last.text());
+  await waitUntil("the owner's answer closed", () => owner.closed() === 5, { detail: () => `closed ${owner.closed()}` });
+
+  const text = await metrics.registry.metrics();
+  assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'streamed' }), 6);
+  assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'overloaded' }), 2);
+  assert.equal(metricValue(text, 'app_rejected_total', { reason: 'forward_full' }), 2);
+});
+
+test('a captions stream for a non-member, or already forwarded, is 404 session_gone without a connection; a missing token is 401 before any', async (t) => {
+  const listener = await tripwire(t);
+  const member = await tripwire(t);
+  const { app: a, metrics } = await app(t, [member.address], { whipToken: 'tok' });
+  const url = `/whip/${idOn(listener.address)}/captions`;
+  const res = await a.inject({ method: 'GET', url, headers: { authorization: 'Bearer tok' } });
+  assert.equal(res.statusCode, 404);
+  assert.equal(res.json().error, 'session_gone');
+  const memberUrl = `/whip/${idOn(member.address)}/captions`;
+  assert.equal((await a.inject({ method: 'GET', url: memberUrl })).statusCode, 401);
+  const loop = await a.inject({ method: 'GET', url: memberUrl, headers: { ...signedHeaders('GET', memberUrl, member.address, '198.51.100.7'), authorization: 'Bearer tok' } });
+  assert.equal(loop.statusCode, 404);
+  assert.equal(loop.json().error, 'session_gone');
+  assert.equal(listener.connections() + member.connections(), 0);
+  const text = await metrics.registry.metrics();
+  assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'non_member' }), 1);
+  assert.equal(metricValue(text, 'app_forwarded_requests_total', { outcome: 'loop' }), 1);
+});
+
+test("a relayed stream's call to its owner ends after its life (the body ends, the slot is free)", async (t) => {
+  const owner = await sseOwner(t);
+  const metrics = createMetrics({ p95WindowSeconds: 60, queueDepth: () => 0 });
+  const forwarder = new Forwarder({ selfAddress: SELF, signature: new FleetSignature([SECRET], 10), timeoutSeconds: 2, connectTimeoutMs: 1000, maxBodyBytes: 1024, maxInflight: 1, maxStreams: 1, retryAfterSeconds: 1, metrics });
+  t.after(() => forwarder.close());
+  const call = { method: 'GET', url: `/whip/${idOn(owner.address)}/captions`, headers: {}, body: undefined, clientIp: '127.0.0.1', client: '127.0.0.1' };
+  const answer = await forwarder.stream(owner.address, call, 0.3);
+  assert.equal(answer.status, 200);
+  // The owner writes more than FORWARD_MAX_BODY_BYTES: a stream has no size bound, only its life.
+  owner.open[0]!.write(`: ${'x'.repeat(4096)}\n\n`);
+  let bytes = 0;
+  await assert.rejects(async () => {
+    for await (const chunk of answer.body) bytes += (chunk as Buffer).length;
+  });
+  assert.ok(bytes > 4096, `${bytes} bytes before the end`);
+  await waitUntil("the owner's answer closed", () => owner.closed() === 1, { detail: () => `closed ${owner.closed()}` });
+  const again = await forwarder.stream(owner.address, call, 0.3);
+  again.close();
 });

@@ -273,7 +273,7 @@ test('an open captions stream ends when the server shuts down (a stream would ot
     captionsAvailability: () => ({ available: true, languages: ['en'], translations: [] }),
   };
   const app = Fastify();
-  await app.register(captionRoutes, { sessions, config: { whipToken: undefined, captionsSseMaxSubscribers: 4, captionsSseMaxSeconds: 3600 }, fleet: { selfKey: 'self', routeToOwner: () => async () => undefined } });
+  await app.register(captionRoutes, { sessions, config: { whipToken: undefined, captionsSseMaxSubscribers: 4, captionsSseMaxSeconds: 3600 }, fleet: { routeToOwner: () => async () => undefined, streamFromOwner: async () => undefined } });
   const url = await listenOnLoopback(app as unknown as AppContext['app']);
   const stream = readEvents(`${url}/whip/abc/captions`);
   await waitUntil('the latest caption first', () => stream.events.length > 0);
