@@ -21,8 +21,8 @@ let source;
 let sessionUrl;
 let retryTimer;
 /**
- * In a fleet behind a load balancer the stream is served by the replica that holds the session and
- * another one refuses it (404): the page asks again, and reaches the owner within a few tries.
+ * Any replica of a fleet serves the stream (one that does not hold the session relays the owner's);
+ * a refusal (a replica full of relayed streams: 503) is asked again a few times.
  */
 const MAX_TRIES = 20;
 const RETRY_MS = 1000;
@@ -66,7 +66,7 @@ function connect(url, tries) {
     source?.close();
     source = undefined;
   });
-  // A refusal (a session without captions, or another replica's) closes the stream for good:
+  // A refusal (a session without captions, or a replica that relays FORWARD_MAX_STREAMS) closes the stream for good:
   // EventSource retries only a stream that was open.
   source.addEventListener('error', () => {
     if (source?.readyState !== EventSource.CLOSED || opened || url !== sessionUrl || tries >= MAX_TRIES) return;
