@@ -15,6 +15,8 @@ import { CARD, frameWhere, near, publish, u, v, y } from '../webrtc/support.ts';
 import { haveHaproxy, startFleet, type Fleet, type Replica } from './haproxy-fleet.ts';
 import { waitUntil } from '../wait.ts';
 import { launchChromium } from '../browser.ts';
+import { captionsAvailable } from '../../src/speech/availability.ts';
+import { requireOrSkip } from '../tools.ts';
 
 // VP8 at a few hundred kbit/s moves flat areas by a few levels.
 const FLAT = 12;
@@ -33,6 +35,25 @@ function ownerOf(fleet: Fleet, resourceUrl: string): Replica {
   const owner = fleet.replicas.find((r) => `127.0.0.1:${r.port}` === address);
   assert.ok(owner, `the id names a replica of the fleet (${address})`);
   return owner;
+}
+
+/** An SSE answer read as text as it comes. */
+function sseText(url: string) {
+  const controller = new AbortController();
+  let text = '';
+  let ended = false;
+  const answer = fetch(url, { signal: controller.signal }).then((res) => {
+    void (async () => {
+      try {
+        for await (const chunk of res.body!) text += Buffer.from(chunk as Uint8Array).toString();
+      } catch {
+        // aborted by the test
+      }
+      ended = true;
+    })();
+    return res;
+  });
+  return { answer, text: () => text, ended: () => ended, abort: () => controller.abort() };
 }
 
 const FLEET_ENV = {
@@ -147,6 +168,55 @@ test('three replicas behind HAProxy round-robin: every call reaches its session'
     assert.equal(fake.status, 404);
     assert.equal(connections, 0);
     assert.ok((await sumOver(fleet.replicas, 'app_forwarded_requests_total', { outcome: 'non_member' })) >= 18);
+  });
+
+  await t.test("a captioned session's SSE stream through the balancer and through each replica: the owner's stream, relayed; it ends with the session", async (t) => {
+    const missing = requireOrSkip(captionsAvailable().available, 'PocketSphinx (libpocketsphinx3, pocketsphinx-en-us)', 'apt-get install libpocketsphinx3 pocketsphinx-en-us');
+    if (missing !== false) return t.skip(missing);
+    const publisher = await publish(t, `${fleet.url}/whip?iters=0&captions=en`, { audio: true });
+    const owner = ownerOf(fleet, publisher.resourceUrl);
+    const stats = await fetch(publisher.resourceUrl);
+    assert.equal(stats.status, 200);
+    const watchId = ((await stats.json()) as { watchUrl: string }).watchUrl.split('/').pop()!;
+    const streamedBefore = await sumOver(fleet.replicas, 'app_forwarded_requests_total', { outcome: 'streamed' });
+    // Three through the balancer (round-robin: most land on a non-owner), one straight to each replica.
+    const urls = [
+      ...[0, 1, 2].map(() => `${fleet.url}/whip/${watchId}/captions`),
+      ...fleet.replicas.map((r) => `${r.url}/whip/${r === owner ? watchId : publisher.resourceUrl.split('/').pop()!}/captions`),
+    ];
+    const streams = urls.map((url) => sseText(url));
+    t.after(() => streams.forEach((s) => s.abort()));
+    for (const [i, stream] of streams.entries()) {
+      const res = await stream.answer;
+      assert.equal(res.status, 200, urls[i]);
+      assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8', urls[i]);
+      assert.equal(res.headers.get('cache-control'), 'no-store', urls[i]);
+      // The owner's opening: EventSource's reconnect delay, then the latest caption if there is one.
+      await waitUntil(`the stream's opening from ${urls[i]}`, () => stream.text().startsWith('retry: 2000\n\n'), { detail: () => stream.text() });
+    }
+    const streamed = (await sumOver(fleet.replicas, 'app_forwarded_requests_total', { outcome: 'streamed' })) - streamedBefore;
+    assert.ok(streamed >= 3 && streamed <= 5, `the two non-owners relayed their direct streams and those the balancer gave them (${streamed})`);
+
+    // An unknown session of a member: the owner's 404, relayed; an id naming no member: 404 without a connection.
+    const unknown = mintSession(`127.0.0.1:${owner.port}`);
+    const missingSession = await fetch(`${fleet.url}/whip/${unknown.sessionId}/captions`);
+    assert.equal(missingSession.status, 404);
+    const listener = net.createServer((socket) => socket.destroy());
+    let connections = 0;
+    listener.on('connection', () => connections++);
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    t.after(() => listener.close());
+    const forged = mintSession(`127.0.0.1:${(listener.address() as net.AddressInfo).port}`);
+    const refused = await fetch(`${fleet.url}/whip/${forged.sessionId}/captions`);
+    assert.equal(refused.status, 404);
+    assert.equal(((await refused.json()) as { error: string }).error, 'session_gone');
+    assert.equal(connections, 0);
+
+    assert.equal(await publisher.close(), 200);
+    for (const [i, stream] of streams.entries()) {
+      await waitUntil(`the stream from ${urls[i]} to end with the session`, () => stream.ended(), { timeoutMs: 15_000 });
+      assert.ok(stream.text().endsWith('event: end\ndata: {"reason":"session_ended"}\n\n'), `${urls[i]}: ${stream.text()}`);
+    }
   });
 
   await t.test('killing a non-owner does not disturb the session; the owner, draining after SIGTERM, keeps answering', async (t) => {
