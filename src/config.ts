@@ -655,7 +655,7 @@ export const SETTINGS = {
   },
   captionsMaxSessions: {
     env: 'CAPTIONS_MAX_SESSIONS',
-    doc: 'sessions captioned at once on this pod, each with its own recogniser thread (its model and thread take about 130 MB, and it decodes each utterance twice, streamed then whole: docs/audio.md); one more is refused 503 (reason captions_full). 2 fits the 2-core, 1 GiB pod of k8s/overlays/cpu',
+    doc: 'sessions captioned at once on this pod, each with its own recogniser thread (its model and thread take about 130 MB, and it decodes each utterance twice, streamed then whole: docs/audio.md); one more is refused 503 (reason captions_full). 2 fits the 2-core, 1.5 GiB pod of k8s/overlays/cpu beside the models of the background effects',
     parse: int(0, 256),
     default: 2,
   },
