@@ -38,6 +38,7 @@ const ALONE = [
 
 /** The longest files of the shared phase (over 20 s), started first so that none of them is left to finish alone at the end. */
 const LONGEST = [
+  'test/speech/captions.test.ts',
   'test/soak/soak.test.ts',
   'test/webrtc/rollout.test.ts',
   'test/load/deploy-demo.test.ts',
@@ -49,6 +50,8 @@ const LONGEST = [
   'test/load/webrtc.test.ts',
   'test/load/output.test.ts',
   'test/observability/prometheus-integration.test.ts',
+  'test/webrtc/audio.test.ts',
+  'test/segmentation/people.test.ts',
 ];
 
 /**
