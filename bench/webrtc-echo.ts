@@ -11,6 +11,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Peer, VideoOutput } from '../src/webrtc/peer.ts';
+import { readOffer } from './webrtc/offer-body.ts';
 
 interface EchoSession {
   readonly peer: Peer;
@@ -21,18 +22,6 @@ interface EchoSession {
 
 const sessions = new Map<string, EchoSession>();
 let nextId = 1;
-const MAX_SDP_BYTES = 64 * 1024;
-
-async function body(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req) {
-    bytes += (chunk as Buffer).length;
-    if (bytes > MAX_SDP_BYTES) throw new Error('offer too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 async function publish(offer: string): Promise<{ id: string; answer: string }> {
   const peer = new Peer({ iceServers: [], gatherTimeoutMs: 2500, onListenerError: (err) => process.emitWarning(String(err)) });
@@ -68,7 +57,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (req.method === 'GET' && url.pathname === '/readyz') {
     res.writeHead(200).end('ok');
   } else if (req.method === 'POST' && url.pathname === '/whip') {
-    const { id: newId, answer } = await publish(await body(req));
+    const { id: newId, answer } = await publish(await readOffer(req));
     res.writeHead(201, { 'content-type': 'application/sdp', location: `/whip/${newId}` }).end(answer);
   } else if (req.method === 'GET' && id !== undefined && sessions.has(id)) {
     const s = sessions.get(id)!;

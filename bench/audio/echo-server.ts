@@ -7,8 +7,9 @@
  *
  * Routes: POST /whip (SDP offer → 201 + answer), DELETE /whip/{id}, GET /readyz. Run by bench/audio.ts.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import { AudioOutput, Peer, VideoOutput } from '../../src/webrtc/peer.ts';
+import { readOffer } from '../webrtc/offer-body.ts';
 
 interface EchoSession {
   readonly peer: Peer;
@@ -18,18 +19,6 @@ interface EchoSession {
 
 const sessions = new Map<string, EchoSession>();
 let nextId = 1;
-const MAX_SDP_BYTES = 64 * 1024;
-
-async function body(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req) {
-    bytes += (chunk as Buffer).length;
-    if (bytes > MAX_SDP_BYTES) throw new Error('offer too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 async function publish(offer: string): Promise<{ id: string; answer: string }> {
   const peer = new Peer({ iceServers: [], gatherTimeoutMs: 2500, onListenerError: (err) => process.emitWarning(String(err)) });
@@ -58,7 +47,7 @@ const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'GET' && url.pathname === '/readyz') return res.writeHead(200).end('ok');
     if (req.method === 'POST' && url.pathname === '/whip') {
-      const { id, answer } = await publish(await body(req));
+      const { id, answer } = await publish(await readOffer(req));
       return res.writeHead(201, { 'content-type': 'application/sdp', location: `/whip/${id}` }).end(answer);
     }
     const match = /^\/whip\/(\d+)$/.exec(url.pathname);
