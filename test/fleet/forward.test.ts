@@ -458,3 +458,32 @@ test("a relayed stream's call to its owner ends after its life (the body ends, t
   const again = await forwarder.stream(owner.address, call, 0.3);
   again.close();
 });
+
+test('a client that stops reading a relayed stream is cut off, and the call to the owner ends with it', async (t) => {
+  const owner = await sseOwner(t);
+  const { app: a } = await app(t, [owner.address]);
+  const base = new URL(await a.listen({ port: 0, host: '127.0.0.1' }));
+  // A client that asks and never reads what comes.
+  const socket = net.connect(Number(base.port), base.hostname);
+  t.after(() => socket.destroy());
+  socket.pause();
+  socket.write(`GET /whip/${idOn(owner.address)}/captions HTTP/1.1\r\nhost: ${base.host}\r\n\r\n`);
+  await waitUntil('the stream open at the owner', () => owner.open.length === 1);
+  // The owner sends as fast as its socket takes it: the relay's unsent bytes pile up behind the client.
+  const chunk = `: ${'x'.repeat(64 * 1024)}\n\n`;
+  let sentBytes = 0;
+  const res = owner.open[0]!;
+  const pump = setInterval(() => {
+    while (!res.destroyed && sentBytes < 256 * 1024 * 1024 && res.write(chunk)) sentBytes += chunk.length;
+  }, 2);
+  t.after(() => clearInterval(pump));
+  await waitUntil("the owner's answer closed by the relay", () => owner.closed() === 1, { timeoutMs: 20_000, detail: () => `${sentBytes} bytes sent` });
+  clearInterval(pump);
+  assert.ok(sentBytes < 256 * 1024 * 1024, `cut after ${sentBytes} bytes`);
+  // What had been sent drains, then the connection ends: the relay closed it.
+  let ended = false;
+  socket.on('end', () => (ended = true));
+  socket.on('error', () => (ended = true));
+  socket.resume();
+  await waitUntil('the client cut off', () => ended, { timeoutMs: 5000 });
+});
