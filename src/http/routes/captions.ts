@@ -20,6 +20,11 @@ export interface CaptionRouteOptions {
 const KEEPALIVE_MS = 15_000;
 /** A client that reads slower than captions come is cut off past this much unsent (it reconnects). */
 const MAX_UNSENT_BYTES = 64 * 1024;
+/**
+ * A relayed stream's call to its owner lives this much longer than CAPTIONS_SSE_MAX_SECONDS: the
+ * owner ends it first with its own end event; the relay's bound is for an owner that never ends it.
+ */
+const RELAY_GRACE_SECONDS = 5;
 /** EventSource waits this long before it reconnects. */
 const RETRY_MS = 2000;
 
@@ -64,7 +69,7 @@ export async function captionRoutes(app: FastifyInstance, options: CaptionRouteO
   app.get<{ Params: { id: string } }>('/whip/:id/captions', exempt, async (request, reply) => {
     authorize(request);
     // Another replica's session: its stream is relayed from there (the owner counts it as one subscriber).
-    const upstream = await fleet.streamFromOwner(request, 'id', config.captionsSseMaxSeconds);
+    const upstream = await fleet.streamFromOwner(request, 'id', config.captionsSseMaxSeconds + RELAY_GRACE_SECONDS);
     if (upstream !== undefined) return relay(request, reply, upstream);
     const pipeline = pipelineOf(request);
     const open = subscribers.get(pipeline) ?? 0;
@@ -139,7 +144,7 @@ export async function captionRoutes(app: FastifyInstance, options: CaptionRouteO
     // The owner's own end event has come through: nothing to add.
     upstream.body.once('end', () => end(undefined));
     // Cut by the stream's life bound or a lost owner.
-    upstream.body.once('error', () => end('owner_gone'));
+    upstream.body.on('error', () => end('owner_gone'));
     streams.add(end);
     raw.once('close', () => end(undefined));
     if (request.raw.destroyed) end(undefined);
