@@ -34,13 +34,16 @@ const ALONE = [
   'test/load/stalls.test.ts',
   'test/load/rebalance.test.ts',
   'test/load/retry.test.ts',
+  // Real-time media through Chromium: speech recognised as it is spoken, and a call that must move
+  // within the drain window; with two other files on the cores, the recogniser drops the speech and
+  // a moving call's first frame comes late.
+  'test/speech/captions.test.ts',
+  'test/webrtc/rollout.test.ts',
 ];
 
 /** The longest files of the shared phase (over 20 s), started first so that none of them is left to finish alone at the end. */
 const LONGEST = [
-  'test/speech/captions.test.ts',
   'test/soak/soak.test.ts',
-  'test/webrtc/rollout.test.ts',
   'test/load/deploy-demo.test.ts',
   'test/adversarial/webrtc.test.ts',
   'test/load/docs-run.test.ts',
