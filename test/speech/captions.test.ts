@@ -27,12 +27,11 @@ import type { SpeechEngine } from '../../src/speech/speech-engine.ts';
 import { UtteranceTracker, type UtteranceEvent } from '../../src/speech/utterances.ts';
 import { vttTimestamp, WebVttLog } from '../../src/speech/webvtt.ts';
 import { wordErrorRate } from '../../src/speech/wer.ts';
-import type { WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { launchChromium } from '../browser.ts';
 import { metricValue } from '../helpers.ts';
 import { requireOrSkip, which } from '../tools.ts';
 import { waitUntil } from '../wait.ts';
-import { CARD, listenOnLoopback, publish } from '../webrtc/support.ts';
+import { listenOnLoopback, publish, sendAudio } from '../webrtc/support.ts';
 
 const RATE_HZ = 48_000;
 const BLOCK = 480;
@@ -378,26 +377,6 @@ function readEvents(url: string, init: RequestInit = {}) {
     ended = true;
   })();
   return { events, done, status: () => status, ended: () => ended, close: () => controller.abort() };
-}
-
-/** Sends 48 kHz mono in 10 ms blocks at real-time pace, with a 5 fps test card keeping the video alive. */
-async function sendAudio(publisher: WhipPublisher, signal: Int16Array): Promise<void> {
-  const stopVideo = publisher.startFrames(5, () => CARD);
-  const startMs = performance.now();
-  let sent = 0;
-  try {
-    await waitUntil(
-      'the speech sent',
-      () => {
-        const due = Math.min(signal.length / BLOCK, Math.floor((performance.now() - startMs) / 10) + 1);
-        for (; sent < due; sent++) publisher.peer.sendAudio(signal.slice(sent * BLOCK, (sent + 1) * BLOCK), RATE_HZ);
-        return sent * BLOCK >= signal.length;
-      },
-      { intervalMs: 5, timeoutMs: (signal.length / RATE_HZ) * 1000 + 10_000 },
-    );
-  } finally {
-    stopVideo();
-  }
 }
 
 test('a real WHIP session: captions stream over SSE to its publisher id and a viewer watch id, the WebVTT file has them, streams end with the session', { skip: enginesMissing, timeout: 120_000 }, async (t) => {

@@ -24,7 +24,7 @@ import { WhepViewer, type WhipPublisher } from '../../tools/rtc-load/client/whip
 import { metricValue } from '../helpers.ts';
 import { requireOrSkip, which } from '../tools.ts';
 import { waitUntil } from '../wait.ts';
-import { CARD, listenOnLoopback, metricsText, publish } from './support.ts';
+import { CARD, listenOnLoopback, metricsText, publish, sendAudio } from './support.ts';
 
 const RATE_HZ = 48_000;
 const BLOCK = 480;
@@ -98,27 +98,6 @@ before(async () => {
   base = await listenOnLoopback(ctx.app);
 });
 after(() => ctx.app.close());
-
-/** Sends `signal` (48 kHz mono) in 10 ms blocks at real-time pace, with a 5 fps test card to keep the video alive; resolves when all is sent. */
-async function sendAudio(publisher: WhipPublisher, signal: Int16Array): Promise<void> {
-  const stopVideo = publisher.startFrames(5, () => CARD);
-  const startMs = performance.now();
-  let sent = 0;
-  try {
-    await waitUntil(
-      'the signal sent',
-      () => {
-        // Catch up with the clock: Node's 10 ms timers run late, the blocks must not.
-        const due = Math.min(signal.length / BLOCK, Math.floor((performance.now() - startMs) / 10) + 1);
-        for (; sent < due; sent++) publisher.peer.sendAudio(signal.slice(sent * BLOCK, (sent + 1) * BLOCK), RATE_HZ);
-        return sent * BLOCK >= signal.length;
-      },
-      { intervalMs: 5, timeoutMs: (signal.length / RATE_HZ) * 1000 + 10_000 },
-    );
-  } finally {
-    stopVideo();
-  }
-}
 
 /** Everything a peer receives from now on, at 48 kHz, as one mono signal (the first channel). */
 function record(peer: WhipPublisher['peer']): { samples(): Float32Array; blocks(): number } {

@@ -5,6 +5,7 @@ import { i420Frame, type I420Frame } from '../../tools/rtc-load/client/i420.ts';
 import type { ClientPeer as Peer } from '../../tools/rtc-load/client/peer.ts';
 import { WhipPublisher, type ClientOptions } from '../../tools/rtc-load/client/whip.ts';
 import { testApp } from '../helpers.ts';
+import { waitUntil } from '../wait.ts';
 
 export const WIDTH = 320;
 export const HEIGHT = 240;
@@ -70,3 +71,29 @@ export async function metricsText(base: string): Promise<string> {
 }
 
 export const near = (actual: number, expected: number, tolerance: number): boolean => Math.abs(actual - expected) <= tolerance;
+
+/**
+ * Sends `signal` (48 kHz mono) in 10 ms blocks at real-time pace, with a 5 fps test card to keep the
+ * video alive; resolves when all is sent.
+ */
+export async function sendAudio(publisher: WhipPublisher, signal: Int16Array): Promise<void> {
+  const rateHz = 48_000;
+  const block = rateHz / 100;
+  const stopVideo = publisher.startFrames(5, () => CARD);
+  const startMs = performance.now();
+  let sent = 0;
+  try {
+    await waitUntil(
+      'the audio sent',
+      () => {
+        // Catch up with the clock: Node's 10 ms timers run late, the blocks must not.
+        const due = Math.min(signal.length / block, Math.floor((performance.now() - startMs) / 10) + 1);
+        for (; sent < due; sent++) publisher.peer.sendAudio(signal.slice(sent * block, (sent + 1) * block), rateHz);
+        return sent * block >= signal.length;
+      },
+      { intervalMs: 5, timeoutMs: (signal.length / rateHz) * 1000 + 10_000 },
+    );
+  } finally {
+    stopVideo();
+  }
+}
