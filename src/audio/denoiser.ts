@@ -58,11 +58,6 @@ export class Denoiser {
     this.#options = options;
   }
 
-  /** Streams open now. */
-  get streams(): number {
-    return this.#streams.size;
-  }
-
   /** Starts the worker if it is not running and resolves once RNNoise is loaded in it. */
   ready(): Promise<void> {
     this.#start();
@@ -122,11 +117,14 @@ export class Denoiser {
       worker.on('error', (err) => {
         reject(err);
         this.#options.onWorkerError?.(err);
-        this.#lose(worker, `the denoise worker failed: ${err.message}`);
+        // Before the streams hear of it: their retries must not start a new worker inside the delay.
         this.#refuseUntilMs = performance.now() + (this.#options.restartDelayMs ?? 1000);
+        this.#lose(worker, `the denoise worker failed: ${err.message}`);
       });
       worker.on('exit', () => {
         reject(new Error('the denoise worker exited'));
+        // An exit nobody asked for (terminate() forgets its worker first) waits out the delay like an error.
+        if (this.#worker === worker) this.#refuseUntilMs = performance.now() + (this.#options.restartDelayMs ?? 1000);
         this.#lose(worker, 'the denoise worker exited');
       });
     });
