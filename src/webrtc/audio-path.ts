@@ -49,7 +49,11 @@ export class AudioPath {
   /** When each block in flight arrived, oldest first (the worker answers in order). */
   readonly #inFlightSince: number[] = [];
   /** A block being filled up to RNNOISE_FRAME_SAMPLES when the binding's blocks are of another size. */
-  #partial = new Float32Array(RNNOISE_FRAME_SAMPLES);
+  #partial: Float32Array = new Float32Array(RNNOISE_FRAME_SAMPLES);
+  /** The block mixed to mono (grown to the largest block seen, at most AUDIO_MAX_BLOCK_SAMPLES). */
+  #mono = new Float32Array(0);
+  /** Frames back from the worker, reused as the next ones to fill (the submitted buffer is moved to the worker). */
+  readonly #spare: Float32Array[] = [];
   #partialLength = 0;
   #silence = new Int16Array(0);
   readonly #denoised = new Int16Array(RNNOISE_FRAME_SAMPLES);
@@ -59,7 +63,7 @@ export class AudioPath {
   #latencyLastMs: number | undefined;
   #closed = false;
   readonly #apply: Readonly<Record<AudioEffect, (frame: PcmFrame) => void>> = {
-    passthrough: (frame) => this.#emit(frame, frame.receivedAtMs, 'passthrough'),
+    passthrough: (frame) => this.#emit(frame, 'passthrough'),
     mute: (frame) => this.#mute(frame),
     denoise: (frame) => this.#denoise(frame),
   };
@@ -107,13 +111,14 @@ export class AudioPath {
   #mute(frame: PcmFrame): void {
     // Silence of the same shape keeps the track alive (and the far end's jitter buffer fed).
     if (this.#silence.length !== frame.samples.length) this.#silence = new Int16Array(frame.samples.length);
-    this.#emit({ ...frame, samples: this.#silence }, frame.receivedAtMs, 'mute');
+    this.#emit({ ...frame, samples: this.#silence }, 'mute');
   }
 
   #denoise(frame: PcmFrame): void {
     if (frame.sampleRateHz !== RNNOISE_SAMPLE_RATE_HZ) return this.#drop('format');
     const frames = Math.floor(frame.samples.length / frame.channelCount);
-    const mono = new Float32Array(frames);
+    if (this.#mono.length < frames) this.#mono = new Float32Array(frames);
+    const mono = this.#mono.subarray(0, frames);
     mixToMonoFloat(frame.samples, frame.channelCount, mono);
     // The binding's blocks are 480 samples (10 ms): each is one RNNoise frame and the loop runs once.
     let offset = 0;
@@ -124,7 +129,7 @@ export class AudioPath {
       offset += take;
       if (this.#partialLength === RNNOISE_FRAME_SAMPLES) {
         this.#enqueue({ samples: this.#partial, receivedAtMs: frame.receivedAtMs });
-        this.#partial = new Float32Array(RNNOISE_FRAME_SAMPLES);
+        this.#partial = this.#spare.pop() ?? new Float32Array(RNNOISE_FRAME_SAMPLES);
         this.#partialLength = 0;
       }
     }
@@ -163,13 +168,14 @@ export class AudioPath {
     if (this.#closed) return;
     this.#deps.metrics.audioEngineSeconds.inc({ engine: 'rnnoise' }, result.computeSeconds);
     floatToInt16(result.samples, this.#denoised);
-    this.#emit({ samples: this.#denoised, sampleRateHz: RNNOISE_SAMPLE_RATE_HZ, channelCount: 1, receivedAtMs }, receivedAtMs, 'denoise');
+    if (this.#spare.length < MAX_IN_FLIGHT) this.#spare.push(result.samples);
+    this.#emit({ samples: this.#denoised, sampleRateHz: RNNOISE_SAMPLE_RATE_HZ, channelCount: 1, receivedAtMs }, 'denoise');
     this.#pump();
   }
 
-  #emit(frame: PcmFrame, receivedAtMs: number, effect: AudioEffect): void {
+  #emit(frame: PcmFrame, effect: AudioEffect): void {
     this.#deps.send(frame);
-    const latencySeconds = (performance.now() - receivedAtMs) / 1000;
+    const latencySeconds = (performance.now() - frame.receivedAtMs) / 1000;
     this.#latencyLastMs = latencySeconds * 1000;
     this.#processed++;
     const { metrics } = this.#deps;
