@@ -103,10 +103,12 @@ export class ApertiumPair {
     const job = this.#queue.shift();
     if (job === undefined) return;
     const timer = setTimeout(() => this.#fail(new TranslationError('timeout', `no translation from ${this.pair} within ${this.#options.timeoutMs} ms (TRANSLATE_TIMEOUT_MS)`)), this.#options.timeoutMs);
-    this.#current = { ...job, timer };
+    const current = { ...job, timer };
+    this.#current = current;
     try {
       const chain = await this.#start();
-      if (this.#current?.text !== job.text || this.#closed) return;
+      // Still this sentence's turn (a timeout while the chain started moves on to the next, which may have the same text).
+      if (this.#current !== current || this.#closed) return;
       chain.stdin.write(`${escapeStream(job.text)}\n\0`);
     } catch (err) {
       this.#fail(new TranslationError('failed', err instanceof Error ? err.message : String(err)));
