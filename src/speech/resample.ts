@@ -3,6 +3,7 @@
  * (cut below the lower Nyquist frequency) evaluated at each output instant, its history carried
  * from block to block so that block edges leave no trace. Pure arithmetic, no I/O.
  */
+import { mixToMonoFloat } from '../audio/pcm-kernels.ts';
 
 /** Taps on each side of an output instant, at the input rate. */
 const HALF_TAPS = 16;
@@ -15,11 +16,14 @@ export class MonoResampler {
   readonly #inRateHz: number;
   readonly #outRateHz: number;
   readonly #step: number;
-  /** Cut-off as a share of the input's Nyquist (1: none needed). */
   /** PHASES + 1 kernels of 2 * HALF_TAPS weights, each summing to 1 (unit gain at DC). */
   readonly #kernels: Float32Array;
-  /** Mono input not yet consumed, as floats; `#position` is the next output instant in it. */
-  #history = new Float32Array(0);
+  /**
+   * Mono input not yet consumed, as floats, in the first `#length` samples (grown to the taps kept
+   * plus the largest block seen); `#position` is the next output instant in it.
+   */
+  #history: Float32Array;
+  #length = HALF_TAPS;
   #position = HALF_TAPS;
 
   constructor(inRateHz: number, outRateHz: number) {
@@ -43,31 +47,35 @@ export class MonoResampler {
   /** Takes one block of interleaved samples; returns the mono output samples it completes. */
   push(interleaved: Int16Array, channelCount: number): Int16Array {
     const frames = Math.floor(interleaved.length / channelCount);
-    const kept = this.#history.length;
-    const history = new Float32Array(kept + frames);
-    history.set(this.#history);
-    for (let i = 0; i < frames; i++) {
-      let sum = 0;
-      for (let c = 0; c < channelCount; c++) sum += interleaved[i * channelCount + c]!;
-      history[kept + i] = sum / channelCount;
+    const kept = this.#length;
+    const end = kept + frames;
+    if (this.#history.length < end) {
+      const grown = new Float32Array(end);
+      grown.set(this.#history.subarray(0, kept));
+      this.#history = grown;
     }
-    const out: number[] = [];
+    const history = this.#history;
+    mixToMonoFloat(interleaved, channelCount, history.subarray(kept, end));
+    // At most one output per step of input, and one more for the instant carried over.
+    const out = new Int16Array(Math.ceil(frames / this.#step) + 2);
+    let count = 0;
     let position = this.#position;
     const taps = 2 * HALF_TAPS;
-    while (position + HALF_TAPS < history.length) {
+    while (position + HALF_TAPS < end) {
       const centre = Math.floor(position);
       const kernel = Math.round((position - centre) * PHASES) * taps;
       const first = centre - HALF_TAPS + 1;
       let acc = 0;
       for (let t = 0; t < taps; t++) acc += history[first + t]! * this.#kernels[kernel + t]!;
-      out.push(Math.max(-32768, Math.min(32767, Math.round(acc))));
+      out[count++] = Math.max(-32768, Math.min(32767, Math.round(acc)));
       position += this.#step;
     }
     // Keep the taps the next outputs reach back to.
     const drop = Math.max(0, Math.floor(position) - HALF_TAPS);
-    this.#history = history.slice(drop);
+    history.copyWithin(0, drop, end);
+    this.#length = end - drop;
     this.#position = position - drop;
-    return Int16Array.from(out);
+    return out.subarray(0, count);
   }
 }
 

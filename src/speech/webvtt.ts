@@ -7,8 +7,7 @@ import type { Caption } from './caption-types.ts';
 export type VttTrack = 'source' | 'translation';
 
 interface Cue {
-  readonly startMs: number;
-  readonly endMs: number;
+  /** The cue blocks as the file has them, built once when the caption came. */
   readonly source: string;
   readonly translation: string | undefined;
   /** UTF-8 bytes of the source and translation cues together. */
@@ -45,15 +44,14 @@ export class WebVttLog {
 
   add(caption: Caption): void {
     if (!caption.final || caption.text === '') return;
-    const source = caption.text;
-    const translation = caption.translation?.text;
-    const bytes =
-      Buffer.byteLength(cueBlock(caption.startMs, caption.endMs, source)) + (translation === undefined ? 0 : Buffer.byteLength(cueBlock(caption.startMs, caption.endMs, translation)));
+    const source = cueBlock(caption.startMs, caption.endMs, caption.text);
+    const translation = caption.translation === undefined ? undefined : cueBlock(caption.startMs, caption.endMs, caption.translation.text);
+    const bytes = Buffer.byteLength(source) + (translation === undefined ? 0 : Buffer.byteLength(translation));
     if (bytes > this.#maxBytes) {
       this.#dropped++;
       return;
     }
-    this.#cues.push({ startMs: caption.startMs, endMs: caption.endMs, source, translation, bytes });
+    this.#cues.push({ source, translation, bytes });
     this.#bytes += bytes;
     while (this.#bytes > this.#maxBytes) {
       const oldest = this.#cues.shift()!;
@@ -71,10 +69,7 @@ export class WebVttLog {
   text(track: VttTrack = 'source'): string {
     const note = this.#dropped > 0 ? `NOTE ${this.#dropped} earlier cues dropped (CAPTIONS_WEBVTT_MAX_BYTES)\n\n` : '';
     let body = '';
-    for (const cue of this.#cues) {
-      const text = track === 'source' ? cue.source : cue.translation;
-      if (text !== undefined) body += cueBlock(cue.startMs, cue.endMs, text);
-    }
+    for (const cue of this.#cues) body += (track === 'source' ? cue.source : cue.translation) ?? '';
     return HEADER + note + body;
   }
 }
