@@ -31,8 +31,8 @@ export const SELFIE_MODEL: ModelSpec = {
 
 /**
  * The person detector (models/movenet-multipose/ORIGIN.md): MoveNet MultiPose Lightning, input
- * `[1, 256, 256, 3]` int32 RGB bytes (the frame stretched to the square), output `[1, 6, 56]`,
- * up to six people, each 17 keypoints then a box and its score (person-detector.ts decodes it).
+ * `[1, 256, 256, 3]` int32 RGB bytes (the frame letterboxed into the square), output `[1, 6, 56]`,
+ * up to six people, each 17 keypoints then a box and its score (people.ts decodes it).
  */
 export const DETECTOR_MODEL: ModelSpec = {
   graphPath: 'models/movenet-multipose/model.json',

@@ -73,7 +73,7 @@ export interface PersonDetectorModel {
   readonly spec: ModelSpec;
   /**
    * Runs the detector on `input` (inputHeight * inputWidth * 3 floats, HWC RGB bytes 0..255) and
-   * returns its raw output: 6 people x 56 values (person-detector.ts decodes them).
+   * returns its raw output: 6 people x 56 values (people.ts decodes them).
    */
   detect(input: Float32Array): Float32Array;
 }
