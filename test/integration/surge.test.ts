@@ -19,8 +19,8 @@ import { waitUntil } from '../wait.ts';
 const PATH = '/process?pixels=1920x1080&iters=15';
 const HOLD_SECONDS = 1;
 const STORM_CLIENTS = 200;
-const STORM_SECONDS = 6;
-const OPEN_LOOP_SECONDS = 6;
+const STORM_SECONDS = 5;
+const OPEN_LOOP_SECONDS = 4;
 
 describe('surges: clients that retry at once, and an open loop at 10x capacity', { timeout: 120_000 }, () => {
   let server: ServerProcess;
@@ -39,9 +39,9 @@ describe('surges: clients that retry at once, and an open loop at 10x capacity',
   test('c=200 closed loop: goodput near capacity, the storm slowed by held refusals, served latency bounded, a WHIP offer admitted', async (t) => {
     if (!haveTool(t, 'hey')) return;
     const url = `${server.baseUrl}${PATH}`;
-    await hey(url, 2, 2); // warm-up: JIT, the test card, admission's pace
+    await hey(url, 2, 1); // warm-up: JIT, the test card, admission's pace
     let before = await served();
-    const capacityRun = await hey(url, 3, 4);
+    const capacityRun = await hey(url, 3, 3);
     capacity = ((await served()) - before) / capacityRun.seconds;
 
     before = await served();
