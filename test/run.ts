@@ -166,6 +166,7 @@ if (named.length > 0) {
   const aloneSeconds = (performance.now() - startedMs) / 1000 - sharedSeconds;
   process.stdout.write(`\n${all.length - ALONE.length} files in ${shared.length} processes ${concurrency()} at a time in ${sharedSeconds.toFixed(0)} s, then ${ALONE.length} alone in ${aloneSeconds.toFixed(0)} s\n`);
 }
-process.stdout.write('the slowest files (seconds of their tests):\n');
+writeFileSync(path.join(tmpdir(), 'rtc-scale-test-profile.json'), JSON.stringify(Object.fromEntries([...secondsByFile].sort((a, b) => b[1] - a[1])), null, 1));
+process.stdout.write(`the slowest files (seconds of their tests; all of them in ${path.join(tmpdir(), 'rtc-scale-test-profile.json')}):\n`);
 for (const [file, seconds] of [...secondsByFile].sort((a, b) => b[1] - a[1]).slice(0, 12)) process.stdout.write(`${seconds.toFixed(1).padStart(7)} s  ${file}\n`);
 process.exitCode = ok ? 0 : 1;
