@@ -84,25 +84,40 @@ test('the bound: the recursive definition is within 0.13 levels of the exact Gau
   }
 });
 
-/** The exact Gaussian of one channel (w x h, clamp-to-edge), unrounded, in float64. */
+/**
+ * The exact Gaussian of one channel (w x h, clamp-to-edge), unrounded, in float64. Each output is
+ * the sum over k = -r..r in that order, as a direct loop with clamped indices adds it; the taps
+ * past an edge have their own loops (no clamp per tap) and the column pass runs along rows
+ * (contiguous memory): the same sums, bit for bit, in half the time (the worst image at sigma 32
+ * is 1025 x 1025, 1025 taps a pass).
+ */
 function exactBlur(plane: ArrayLike<number>, w: number, h: number, sigma: number): Float64Array {
   const g = exactKernel(sigma);
   const r = (g.length - 1) / 2;
+  const src = Float64Array.from(plane);
   const rows = new Float64Array(w * h);
   const out = new Float64Array(w * h);
-  const clamp = (v: number, n: number) => Math.min(n - 1, Math.max(0, v));
-  for (let y = 0; y < h; y++)
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
     for (let x = 0; x < w; x++) {
+      const kLow = Math.min(r + 1, -x);
+      const kHigh = Math.max(-r - 1, w - 1 - x);
       let s = 0;
-      for (let k = -r; k <= r; k++) s += g[k + r]! * plane[y * w + clamp(x + k, w)]!;
-      rows[y * w + x] = s;
+      let k = -r;
+      for (const first = src[row]!; k < kLow; k++) s += g[k + r]! * first;
+      for (const base = row + x; k <= Math.min(r, kHigh); k++) s += g[k + r]! * src[base + k]!;
+      for (const last = src[row + w - 1]!; k <= r; k++) s += g[k + r]! * last;
+      rows[row + x] = s;
     }
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      let s = 0;
-      for (let k = -r; k <= r; k++) s += g[k + r]! * rows[clamp(y + k, h) * w + x]!;
-      out[y * w + x] = s;
+  }
+  for (let y = 0; y < h; y++) {
+    const dst = y * w;
+    for (let k = -r; k <= r; k++) {
+      const weight = g[k + r]!;
+      const from = Math.min(h - 1, Math.max(0, y + k)) * w;
+      for (let x = 0; x < w; x++) out[dst + x] = out[dst + x]! + weight * rows[from + x]!;
     }
+  }
   return out;
 }
 
