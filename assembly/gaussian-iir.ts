@@ -144,10 +144,16 @@ function input(wide: bool, p: usize): v128 {
   return f32x4.convert_i32x4_s(v);
 }
 
-/** w = x - p1 w1 - p2 w2: the all-pole half of a section (w2 first, off the critical path). */
+/**
+ * w = x - p1 w1 - p2 w2: the all-pole half of a section (w2 first, off the critical path). In
+ * the relaxed-SIMD build (build/effects-relaxed.wasm) each multiply and add is one fused
+ * multiply-add where the CPU has one: half the floating-point operations of the loop, which is
+ * bound by their throughput (docs/benchmarks.md).
+ */
 // @ts-ignore: decorator
 @inline
 function pole(x: v128, w1: v128, w2: v128, p1: v128, p2: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_nmadd(p1, w1, f32x4.relaxed_nmadd(p2, w2, x));
   return f32x4.sub(f32x4.sub(x, f32x4.mul(p2, w2)), f32x4.mul(p1, w1));
 }
 
@@ -155,6 +161,9 @@ function pole(x: v128, w1: v128, w2: v128, p1: v128, p2: v128): v128 {
 // @ts-ignore: decorator
 @inline
 function numerators(u0: v128, u1: v128, v0: v128, v1: v128, n0: v128, n1: v128, m0: v128, m1: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.add(f32x4.relaxed_madd(n0, u0, f32x4.mul(n1, u1)), f32x4.relaxed_madd(m0, v0, f32x4.mul(m1, v1)));
+  }
   return f32x4.add(f32x4.add(f32x4.mul(n0, u0), f32x4.mul(n1, u1)), f32x4.add(f32x4.mul(m0, v0), f32x4.mul(m1, v1)));
 }
 

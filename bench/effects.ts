@@ -18,7 +18,8 @@
  * busy machine a best-of needs as many tries on both sides to find a quiet moment. --repeat N does the whole size (ours, then OpenCV) N
  * times and keeps the best; the spread of ours / OpenCV over the N is printed with it. --sizes
  * 1280x720,... and --formats rgba,i420 narrow the run, --sigmas 2,8,24 picks the gaussian's; --no-reference
- * leaves the slow reference out.
+ * leaves the slow reference out. The kernels are the build the service would choose here
+ * (WASM_RELAXED_SIMD=auto: relaxed-simd on Node 22), or --kernel-build simd|relaxed-simd.
  *
  *   npm run bench [-- --quick] [-- --json] [-- --opencv [--python /usr/bin/python3] [--record-opencv]] [-- --repeat N] [-- --no-reference]
  */
@@ -30,6 +31,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { frameBytes, type FrameLayout, type PixelFormat } from '../src/frames/layout.ts';
 import { createWasmKernels, FILTER_EFFECT_NAMES, referenceApply, resolveParams, type EffectJob } from '../src/effects/index.ts';
+import { chooseKernelBuild } from '../src/effects/wasm.ts';
+import type { KernelBuild } from '../src/effects/kernel-types.ts';
 import { estimatePerOpenCv, readAnchor, targetPerOpenCv, writeAnchor } from './opencv-anchor.ts';
 
 const argv = process.argv.slice(2);
@@ -130,7 +133,15 @@ function cases(): Case[] {
   return out;
 }
 
-const kernels = await createWasmKernels();
+// The build the service would run here (WASM_RELAXED_SIMD=auto), or --kernel-build simd|relaxed-simd.
+const KERNEL_BUILDS: readonly KernelBuild[] = ['simd', 'relaxed-simd'];
+const askedBuild = valueOf('--kernel-build');
+if (askedBuild !== undefined && !KERNEL_BUILDS.includes(askedBuild as KernelBuild)) {
+  console.error(`--kernel-build is one of ${KERNEL_BUILDS.join(', ')}`);
+  process.exit(2);
+}
+const kernelBuild = (askedBuild as KernelBuild | undefined) ?? chooseKernelBuild('auto');
+const kernels = await createWasmKernels({ build: kernelBuild });
 const results: Result[] = [];
 const loadBefore = os.loadavg();
 /** Per size, OpenCV's best ms per case, for --record-opencv. */
@@ -229,6 +240,7 @@ for (const [width, height] of SIZES) {
 
 const machine = {
   node: process.version,
+  kernelBuild,
   arch: process.arch,
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.cpus().length,
@@ -237,7 +249,7 @@ const machine = {
 if (json) {
   console.log(JSON.stringify({ unit: 'ms per pass (best of the rounds)', quick, rounds: ROUNDS, repeat, machine, results }));
 } else {
-  console.log(`\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; load average ${machine.loadAverage.before[0]} -> ${machine.loadAverage.after[0]}`);
+  console.log(`\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, kernels ${kernelBuild}; load average ${machine.loadAverage.before[0]} -> ${machine.loadAverage.after[0]}`);
   if (anchor) console.log(`~cv: ours / OpenCV estimated from OpenCV's times per copy recorded ${anchor.date} (${anchor.machine}; bench/opencv-anchor.json)`);
 }
 if (recordOpenCv && opencvTimes.size > 0) {

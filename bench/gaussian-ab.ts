@@ -7,10 +7,11 @@
  * range over the rounds (the noise).
  *
  *   node --import tsx bench/gaussian-ab.ts --a HEAD~1 [--b worktree] [--sigma 2] [--size 1280x720]
- *     [--channels 4] [--rounds 10] [--burst 8] [--relaxed]
+ *     [--channels 4] [--rounds 10] [--burst 8] [--relaxed | --relaxed-b]
  *
- * --relaxed compiles both with the relaxed-SIMD proposal on (run node with
- * --experimental-wasm-relaxed-simd: off by default in Node 20).
+ * --relaxed compiles both with the relaxed-SIMD proposal on, --relaxed-b only B (the service's two
+ * builds: `--a worktree --b worktree --relaxed-b`); run node with --experimental-wasm-relaxed-simd
+ * on Node 20 (Node 22 has it on).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +27,7 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
 }
 if (!argv.includes('--a')) {
-  console.error('usage: bench/gaussian-ab.ts --a <rev> [--b <rev>|worktree] [--sigma 2] [--size 1280x720] [--channels 4] [--rounds 10] [--burst 8] [--relaxed]');
+  console.error('usage: bench/gaussian-ab.ts --a <rev> [--b <rev>|worktree] [--sigma 2] [--size 1280x720] [--channels 4] [--rounds 10] [--burst 8] [--relaxed | --relaxed-b]');
   process.exit(2);
 }
 const revA = arg('a', 'HEAD');
@@ -36,7 +37,9 @@ const [width, height] = arg('size', '1280x720').split('x').map(Number) as [numbe
 const channels = Number(arg('channels', '4'));
 const rounds = Number(arg('rounds', '10'));
 const burst = Number(arg('burst', '8'));
-const features = argv.includes('--relaxed') ? 'simd,relaxed-simd' : 'simd';
+const RELAXED = 'simd,relaxed-simd';
+const featuresA = argv.includes('--relaxed') ? RELAXED : 'simd';
+const featuresB = argv.includes('--relaxed') || argv.includes('--relaxed-b') ? RELAXED : 'simd';
 
 // No lib "dom", and @types/node 20 has no WebAssembly namespace (as in src/effects/wasm.ts).
 declare const WebAssembly: {
@@ -51,7 +54,7 @@ interface GaussianExports {
 }
 
 /** assembly/ of `rev` (or the working tree) compiled to wasm bytes. */
-async function build(rev: string): Promise<Uint8Array> {
+async function build(rev: string, features: string): Promise<Uint8Array> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gaussian-ab-'));
   try {
     const base = rev === 'worktree' ? root : dir;
@@ -69,8 +72,8 @@ async function build(rev: string): Promise<Uint8Array> {
   }
 }
 
-async function side(rev: string, frame: Uint8Array): Promise<{ run: () => void; output: () => Uint8Array }> {
-  const { instance } = await WebAssembly.instantiate(await build(rev), { env: { abort: () => { throw new Error('abort'); }, seed: () => 1 } });
+async function side(rev: string, features: string, frame: Uint8Array): Promise<{ run: () => void; output: () => Uint8Array }> {
+  const { instance } = await WebAssembly.instantiate(await build(rev, features), { env: { abort: () => { throw new Error('abort'); }, seed: () => 1 } });
   const e = instance.exports as unknown as GaussianExports;
   const n = frame.length;
   const src = 1 << 20;
@@ -92,8 +95,8 @@ for (let i = 0; i < frame.length; i++) {
   x = (Math.imul(x, 1103515245) + 12345) >>> 0;
   frame[i] = x >>> 24;
 }
-const a = await side(revA, frame);
-const b = await side(revB, frame);
+const a = await side(revA, featuresA, frame);
+const b = await side(revB, featuresB, frame);
 a.run();
 b.run();
 const oa = a.output();

@@ -5,6 +5,11 @@
 // the exports are the same), writes nothing, and exits 1 when the committed file is out of date
 // (test/unit/wasm-exports.test.ts runs it).
 //
+// The same sources are compiled a second time with the relaxed-SIMD proposal on, to
+// build/effects-relaxed.wasm (same exports; ASC_FEATURE_RELAXED_SIMD picks fused multiply-adds in
+// the kernels that gain from them): the host uses it where the runtime validates it (Node 22 does;
+// Node 20 only with --experimental-wasm-relaxed-simd), else build/effects.wasm (src/effects/wasm.ts).
+//
 // Release settings: -O3 without shrinking, SIMD on, no runtime beyond the stub (the kernels never
 // allocate), assertions compiled out. Memory starts at one page and is exported so the host can
 // grow it. Exits non-zero on any compile error.
@@ -15,30 +20,39 @@ import asc from 'assemblyscript/asc';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outFile = 'build/effects.wasm';
+const relaxedOutFile = 'build/effects-relaxed.wasm';
 const typesUrl = new URL('../src/effects/wasm-exports.ts', import.meta.url);
 const check = process.argv.includes('--check');
 
-const common = ['assembly/index.ts', '--outFile', outFile, '--bindings', 'raw', '--enable', 'simd', '--runtime', 'stub', '--noAssert', '--initialMemory', '1', '--baseDir', root];
+const common = ['assembly/index.ts', '--bindings', 'raw', '--runtime', 'stub', '--noAssert', '--initialMemory', '1', '--baseDir', root];
 const release = ['--optimizeLevel', '3', '--shrinkLevel', '0', '--converge'];
 
-/** The .d.ts asc writes beside the module; kept in memory, the rest is written as asc asks. */
-let declarations;
-const { error } = await asc.main(check ? [...common, '--optimizeLevel', '0'] : [...common, ...release], {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  async writeFile(name, contents, baseDir) {
-    if (name.endsWith('.d.ts')) {
-      declarations = String(contents);
-      return;
-    }
-    // The raw bindings' .js (an instantiate helper) is not used: the host binds the module itself.
-    if (check || name.endsWith('.js')) return;
-    const file = path.resolve(baseDir, name);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, contents);
-  },
-});
+/**
+ * Compiles the kernels to `file` with `features`; resolves with asc's error (if any) and the .d.ts
+ * it declared (kept in memory; the rest is written as asc asks, unless `check`).
+ */
+async function compile(file, features) {
+  let declarations;
+  const args = [...common, '--outFile', file, '--enable', features, ...(check ? ['--optimizeLevel', '0'] : release)];
+  const { error } = await asc.main(args, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    async writeFile(name, contents, baseDir) {
+      if (name.endsWith('.d.ts')) {
+        declarations = String(contents);
+        return;
+      }
+      // The raw bindings' .js (an instantiate helper) is not used: the host binds the module itself.
+      if (check || name.endsWith('.js')) return;
+      const target = path.resolve(baseDir, name);
+      await mkdir(path.dirname(target), { recursive: true });
+      await writeFile(target, contents);
+    },
+  });
+  return { error, declarations };
+}
 
+const { error, declarations } = await compile(outFile, 'simd');
 if (error) {
   console.error(`build-wasm: ${error.message}`);
   process.exit(1);
@@ -61,9 +75,20 @@ if (committed !== types) {
   await writeFile(typesUrl, types);
   console.error('build-wasm: wrote src/effects/wasm-exports.ts (the kernels\' exports changed)');
 }
-const { size } = await stat(new URL(`../${outFile}`, import.meta.url));
+const relaxed = await compile(relaxedOutFile, 'simd,relaxed-simd');
+if (relaxed.error) {
+  console.error(`build-wasm: ${relaxedOutFile}: ${relaxed.error.message}`);
+  process.exit(1);
+}
+if (relaxed.declarations !== declarations) {
+  console.error(`build-wasm: ${relaxedOutFile} declares other exports than ${outFile}`);
+  process.exit(1);
+}
 // stderr, so that `npm run bench -- --json` prints nothing but JSON on stdout.
-console.error(`build-wasm: ${outFile} (${size} bytes)`);
+for (const file of [outFile, relaxedOutFile]) {
+  const { size } = await stat(new URL(`../${file}`, import.meta.url));
+  console.error(`build-wasm: ${file} (${size} bytes)`);
+}
 
 /**
  * src/effects/wasm-exports.ts from asc's declarations: each function with its source and its

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { memoryBudgetBytes, workerMemoryBytes, type Config } from './config.ts';
 import { chooseDevice } from './engine/device.ts';
+import { chooseKernelBuild } from './effects/wasm.ts';
 import { Engine } from './engine/engine.ts';
 import { errorBody, ERRORS, fastifyErrorCode, HttpError, RequestCancelledError, type RejectReason } from './errors.ts';
 import { corsHeaders } from './http/cors.ts';
@@ -68,7 +69,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.server.headersTimeout = config.headersTimeoutSeconds * 1000;
 
   const choice = chooseDevice(config);
-  app.log.info({ device: choice.device, name: choice.name, reason: choice.reason }, 'effect backend chosen');
+  const kernelBuild = chooseKernelBuild(config.wasmRelaxedSimd);
+  app.log.info({ device: choice.device, name: choice.name, reason: choice.reason, kernelBuild }, 'effect backend chosen');
 
   const refusals = new RefusalHold({ holdSeconds: config.refusalHoldSeconds ?? config.retryAfterSeconds, maxHeld: config.maxHeldRefusals });
   // The queue-depth gauge reads the engine at scrape time; the engine records into the metrics.
@@ -97,6 +99,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       log: app.log.child({ component: 'engine' }),
       workerMemoryBytes: workerMemoryBytes(config),
       cardCacheBytes: config.testCardCacheBytes,
+      kernelBuild,
       memoryBudgetBytes: memoryBudgetBytes(config),
       maxQueueWaitSeconds: config.maxQueueWaitSeconds,
       maxJobSeconds: config.maxJobSeconds,

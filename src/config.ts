@@ -182,6 +182,12 @@ export const SETTINGS = {
     parse: oneOf('auto', 'cpu', 'cuda'),
     default: 'auto',
   },
+  wasmRelaxedSimd: {
+    env: 'WASM_RELAXED_SIMD',
+    doc: "CPU kernels: auto uses their relaxed-SIMD build (fused multiply-adds in the recursive gaussian, about a tenth faster from sigma 5 on) where the runtime accepts it (Node 22; Node 20 only with --experimental-wasm-relaxed-simd), else the SIMD build; off always uses the SIMD build, whose output is the same on every x86 and Arm CPU (the relaxed one may differ by a level where a CPU has no fused multiply-add)",
+    parse: oneOf('auto', 'off'),
+    default: 'auto',
+  },
   cudaWanted: {
     env: 'CUDA_WANTED',
     doc: "the seed's switch: false forces the CPU backend; true is the same as DEVICE=auto",

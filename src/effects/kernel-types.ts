@@ -2,6 +2,12 @@ import type { FrameLayout } from '../frames/layout.ts';
 import type { EffectJob } from './catalog.ts';
 
 /**
+ * The two builds of the WASM kernels (scripts/build-wasm.mjs): `simd` (build/effects.wasm) and
+ * `relaxed-simd` (build/effects-relaxed.wasm, the relaxed-SIMD proposal: fused multiply-adds).
+ */
+export type KernelBuild = 'simd' | 'relaxed-simd';
+
+/**
  * A CPU effects backend whose frames live in its own linear memory (WASM), addressed by offsets so
  * that a memory growth never leaves a caller with a stale pointer. Views are cheap and valid until
  * the next `alloc`.

@@ -18,9 +18,10 @@
  * only reallocated when a larger frame or radius arrives, so a warm run allocates nothing; note
  * that such a first run may grow the memory and so invalidate views taken before it.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { planesOf, type FrameLayout, type PlaneLayout } from '../frames/layout.ts';
-import type { EffectKernels } from './kernel-types.ts';
+import type { EffectKernels, KernelBuild } from './kernel-types.ts';
 import type { EffectJob, EffectParams, FilterEffectName, ParamsOf } from './catalog.ts';
 import { checkFilterJob, checkLayout } from './job-check.ts';
 import { packageUrl } from '../paths.ts';
@@ -32,43 +33,59 @@ interface WasmModule {
   readonly __wasmModule?: never;
 }
 declare const WebAssembly: {
+  validate(bytes: Uint8Array): boolean;
   compile(bytes: Uint8Array): Promise<WasmModule>;
   instantiate(module: WasmModule, imports: Record<string, Record<string, unknown>>): Promise<{ exports: unknown }>;
 };
 
-/**
- * build/effects.wasm as seen from src/effects/ (tsx) and from the compiled dist/src/effects/ (or
- * dist/effects/ with a build rooted at src/): the first that exists is used.
- */
-const WASM_URLS = [packageUrl('build/effects.wasm')];
+/** Each build's module file (scripts/build-wasm.mjs writes both). */
+const WASM_URLS: Record<KernelBuild, URL> = {
+  simd: packageUrl('build/effects.wasm'),
+  'relaxed-simd': packageUrl('build/effects-relaxed.wasm'),
+};
 const PAGE = 65536;
 const ALIGN = 16;
 /** Grow by at least this many pages at a time so that a series of allocations grows rarely. */
 const MIN_GROW_PAGES = 16;
 
-let compiled: Promise<WasmModule> | undefined;
+const compiled = new Map<KernelBuild, Promise<WasmModule>>();
 
-async function readWasm(): Promise<Uint8Array> {
-  let firstError: unknown;
-  for (const url of WASM_URLS) {
-    try {
-      return await readFile(url);
-    } catch (err) {
-      firstError ??= err;
-    }
+async function readWasm(build: KernelBuild): Promise<Uint8Array> {
+  try {
+    return await readFile(WASM_URLS[build]);
+  } catch (err) {
+    throw new Error(`cannot read ${WASM_URLS[build].pathname}: run \`npm run build:wasm\` first`, { cause: err });
   }
-  const tried = WASM_URLS.map((u) => u.pathname).join(' or ');
-  throw new Error(`cannot read ${tried}: run \`npm run build:wasm\` first`, { cause: firstError });
 }
 
-function compileModule(): Promise<WasmModule> {
-  compiled ??= readWasm()
-    .then((bytes) => WebAssembly.compile(bytes))
-    .catch((err: unknown) => {
-      compiled = undefined;
-      throw err;
-    });
-  return compiled;
+function compileModule(build: KernelBuild): Promise<WasmModule> {
+  let module = compiled.get(build);
+  if (module === undefined) {
+    module = readWasm(build)
+      .then((bytes) => WebAssembly.compile(bytes))
+      .catch((err: unknown) => {
+        compiled.delete(build);
+        throw err;
+      });
+    compiled.set(build, module);
+  }
+  return module;
+}
+
+/**
+ * The build WASM_RELAXED_SIMD asks for that this runtime runs: `relaxed-simd` where it validates
+ * build/effects-relaxed.wasm (Node 22 does; Node 20 only with --experimental-wasm-relaxed-simd),
+ * else `simd`. Reads the file once, synchronously (start-up).
+ */
+export function chooseKernelBuild(relaxedSimd: 'auto' | 'off'): KernelBuild {
+  if (relaxedSimd === 'off') return 'simd';
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(WASM_URLS['relaxed-simd']);
+  } catch {
+    return 'simd';
+  }
+  return WebAssembly.validate(bytes) ? 'relaxed-simd' : 'simd';
 }
 
 /** An allocation would take the kernels' linear memory past its budget. */
@@ -92,11 +109,13 @@ export class JobCancelledError extends Error {
 export interface WasmKernelOptions {
   /** Linear memory the instance may grow to (default: 4 GiB, the wasm32 limit). */
   readonly maxMemoryBytes?: number;
+  /** Which build (default simd; chooseKernelBuild says which one the runtime runs). */
+  readonly build?: KernelBuild;
 }
 
 /** A fresh instance (own memory) of the kernels module; the compiled module is shared. */
 export async function createWasmKernels(options: WasmKernelOptions = {}): Promise<WasmKernels> {
-  const module = await compileModule();
+  const module = await compileModule(options.build ?? 'simd');
   const instance = await WebAssembly.instantiate(module, {
     env: {
       abort() {

@@ -5,6 +5,7 @@
 import { Piscina } from 'piscina';
 import { WorkerFailedError } from '../errors.ts';
 import type { DeviceKind } from './engine-types.ts';
+import type { KernelBuild } from '../effects/kernel-types.ts';
 import { epochNowMs, type ProcessResult, type ProcessTask, type WorkerInit, type WorkerTask } from '../protocol/worker-messages.ts';
 
 export interface PoolOptions {
@@ -19,6 +20,8 @@ export interface PoolOptions {
   readonly workerMemoryBytes?: number;
   /** TEST_CARD_CACHE_BYTES per worker (default 64 MiB). */
   readonly cardCacheBytes?: number;
+  /** The build of the WASM kernels the workers load (default simd). */
+  readonly kernelBuild?: KernelBuild;
 }
 
 // Under tsx the sources run as .ts; once compiled they are .js beside each other.
@@ -47,6 +50,7 @@ export class EffectPool {
         maxConsecutiveGpuFailures: options.maxConsecutiveGpuFailures,
         memoryBytes: options.workerMemoryBytes,
         cardCacheBytes: options.cardCacheBytes,
+        kernelBuild: options.kernelBuild,
       } satisfies WorkerInit,
     });
   }

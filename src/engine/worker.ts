@@ -18,7 +18,7 @@ import { runSegmentationTask } from '../segmentation/worker-task.ts';
 import { runSegmentationTaskOnGpu } from '../cuda/background-task.ts';
 
 const init = (workerData ?? { device: 'cpu' }) as WorkerInit;
-const cpuKernels = await createWasmKernels(init.memoryBytes === undefined ? {} : { maxMemoryBytes: init.memoryBytes });
+const cpuKernels = await createWasmKernels({ ...(init.memoryBytes === undefined ? {} : { maxMemoryBytes: init.memoryBytes }), ...(init.kernelBuild ? { build: init.kernelBuild } : {}) });
 const gpu: GpuWorkerKernels | undefined =
   init.device === 'cuda'
     ? await createGpuWorkerKernels(cpuKernels, { libraryPath: init.cudaLibraryPath, maxConsecutiveFailures: init.maxConsecutiveGpuFailures })

@@ -1,4 +1,5 @@
 import type { EffectJob } from '../effects/catalog.ts';
+import type { KernelBuild } from '../effects/kernel-types.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 import type { CudaDeviceInfo } from './cuda-types.ts';
 
@@ -98,6 +99,8 @@ export interface WorkerInit {
   readonly memoryBytes?: number;
   /** Bytes of test cards the worker keeps (default 64 MiB). */
   readonly cardCacheBytes?: number;
+  /** Which build of the WASM kernels the worker loads (default simd). */
+  readonly kernelBuild?: KernelBuild;
 }
 
 export type WorkerTask = ProcessTask;

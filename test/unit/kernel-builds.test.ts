@@ -1,0 +1,80 @@
+/**
+ * The two builds of the WASM kernels: build/effects.wasm (SIMD) and build/effects-relaxed.wasm
+ * (relaxed SIMD: fused multiply-adds in the recursive gaussian). WASM_RELAXED_SIMD=auto picks the
+ * relaxed one where the runtime validates it; this Node (20) does only with
+ * --experimental-wasm-relaxed-simd, so a child with that flag runs both builds on the same frames.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { chooseKernelBuild } from '../../src/effects/wasm.ts';
+import { packageUrl } from '../../src/paths.ts';
+
+declare const WebAssembly: { validate(bytes: Uint8Array): boolean };
+
+const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+
+test('WASM_RELAXED_SIMD: off is the SIMD build; auto is the relaxed build exactly where the runtime validates it', () => {
+  assert.equal(chooseKernelBuild('off'), 'simd');
+  const validates = WebAssembly.validate(readFileSync(packageUrl('build/effects-relaxed.wasm')));
+  assert.equal(chooseKernelBuild('auto'), validates ? 'relaxed-simd' : 'simd');
+  if (Number(process.versions.node.split('.')[0]) === 20 && !process.execArgv.includes(RELAXED_FLAG)) {
+    assert.equal(validates, false, 'Node 20 runs relaxed SIMD only with the flag');
+  }
+});
+
+/** What the child prints: per case, the largest difference between the builds and from the reference. */
+interface Case {
+  what: string;
+  buildsDiffer: number;
+  relaxedFromReference: number;
+}
+
+// Runs in the child: every filter effect at its defaults and the gaussian on both sides of the
+// recursive threshold, RGBA and I420, an odd size (kernel tails), both builds and the reference.
+const CHILD = `
+import { createWasmKernels, referenceApply, resolveParams, FILTER_EFFECT_NAMES } from ${JSON.stringify(new URL('../../src/effects/index.ts', import.meta.url).href)};
+import { chooseKernelBuild } from ${JSON.stringify(new URL('../../src/effects/wasm.ts', import.meta.url).href)};
+import { randomFrame, runKernels } from ${JSON.stringify(new URL('../kernels.ts', import.meta.url).href)};
+const build = chooseKernelBuild('auto');
+const simd = await createWasmKernels({ build: 'simd' });
+const relaxed = await createWasmKernels({ build: 'relaxed-simd' });
+const jobs = [
+  ...FILTER_EFFECT_NAMES.filter((e) => e !== 'gaussian').map((effect) => ({ effect, params: resolveParams(effect, {}), iters: 1 })),
+  ...[2, 4.9, 5, 8, 24].map((sigma) => ({ effect: 'gaussian', params: resolveParams('gaussian', { sigma }), iters: 1 })),
+];
+const maxDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const cases = [];
+for (const format of ['rgba', 'i420']) {
+  const layout = { format, width: 97, height: 61 };
+  const src = randomFrame(layout, 23);
+  for (const job of jobs) {
+    const a = runKernels(simd, layout, job, src);
+    const b = runKernels(relaxed, layout, job, src);
+    const what = format + ' ' + job.effect + ' ' + JSON.stringify(job.params);
+    cases.push({ what, buildsDiffer: maxDiff(a, b), relaxedFromReference: maxDiff(b, referenceApply(layout, job, src)) });
+  }
+}
+console.log(JSON.stringify({ build, cases }));
+`;
+
+test('the relaxed build, run where it validates: the same output as the SIMD build but for the recursive gaussian, within 1 level of the definition there', async () => {
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [RELAXED_FLAG, '--import', 'tsx', '--input-type=module', '-e', CHILD], { timeout: 60_000 }, (error, out, err) =>
+      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+    );
+  });
+  const { build, cases } = JSON.parse(stdout) as { build: string; cases: Case[] };
+  assert.equal(build, 'relaxed-simd', `${RELAXED_FLAG} makes the relaxed build valid`);
+  assert.ok(cases.length >= 20, `${cases.length} cases`);
+  for (const c of cases) {
+    const recursive = /gaussian \{"sigma":(\d+)/.exec(c.what);
+    if (recursive && Number(recursive[1]) >= 5) {
+      assert.ok(c.buildsDiffer <= 1, `${c.what}: the builds ${c.buildsDiffer} apart`);
+      assert.ok(c.relaxedFromReference <= 1, `${c.what}: the relaxed build ${c.relaxedFromReference} from the definition`);
+    } else {
+      assert.equal(c.buildsDiffer, 0, `${c.what}: the builds differ by ${c.buildsDiffer}`);
+    }
+  }
+});
