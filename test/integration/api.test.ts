@@ -1,10 +1,24 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { EFFECT_NAMES } from '../../src/effects/catalog.ts';
 import { ERROR_CODES, ERRORS, type ErrorCode } from '../../src/errors.ts';
+import { buildApp, type AppContext } from '../../src/app.ts';
+import { configWith } from '../../src/config.ts';
 import { metricValue, testApp } from '../helpers.ts';
+
+/**
+ * One app (testApp's settings) for every test that needs no settings of its own: each app starts a
+ * worker thread, half a CPU-second. The metrics test runs first, on counters nothing else has moved;
+ * the draining test runs last, as draining ends the app's readiness for good.
+ */
+let shared: Promise<AppContext> | undefined;
+const sharedApp = (): Promise<AppContext> =>
+  (shared ??= buildApp(configWith({ device: 'cpu', workers: 1, mediaWorkers: 0, maxQueue: 16, logLevel: 'silent', maxEventLoopDelayMs: 0 }), { logger: false }));
+after(async () => {
+  if (shared) await (await shared).app.close();
+});
 
 /** An error answer: `{error, detail}`, the code from the catalog and the status its code's. */
 function assertCatalogError(res: { statusCode: number; json(): unknown }, name: string): void {
@@ -15,8 +29,28 @@ function assertCatalogError(res: { statusCode: number; json(): unknown }, name: 
   assert.equal(typeof body.detail, 'string', name);
 }
 
-test('health, readiness and the effect list', async (t) => {
-  const { app } = await testApp(t);
+test('metrics move with the requests served', async () => {
+  const { app } = await sharedApp();
+  for (let i = 0; i < 5; i++) assert.equal((await app.inject('/process?pixels=64x64&iters=2')).statusCode, 200);
+  await app.inject('/process?pixels=abc');
+  const text = (await app.inject('/metrics')).body;
+  assert.equal(metricValue(text, 'app_requests_total', { endpoint: '/process', status: '200' }), 5);
+  assert.equal(metricValue(text, 'app_requests_total', { endpoint: '/process', status: '400' }), 1);
+  assert.equal(metricValue(text, 'app_request_latency_seconds_count'), 5);
+  assert.equal(metricValue(text, 'app_request_latency_seconds_bucket', { le: '+Inf' }), 5);
+  assert.ok(metricValue(text, 'app_request_latency_seconds_bucket', { le: '0.0005' }) !== undefined);
+  const p95 = metricValue(text, 'app_request_latency_p95_seconds')!;
+  assert.ok(p95 > 0 && p95 < 5, `p95 ${p95}`);
+  assert.equal(metricValue(text, 'app_effect_duration_seconds_count', { effect: 'blur', device: 'cpu' }), 5);
+  assert.equal(metricValue(text, 'app_frames_processed_total', { effect: 'blur', device: 'cpu' }), 5);
+  assert.equal(metricValue(text, 'app_device_info', { device: 'cpu' }), 1);
+  assert.equal(metricValue(text, 'app_inflight_requests'), 0);
+  assert.equal(metricValue(text, 'app_queue_depth'), 0);
+  assert.ok(metricValue(text, 'nodejs_eventloop_lag_seconds') !== undefined);
+});
+
+test('health, readiness and the effect list', async () => {
+  const { app } = await sharedApp();
   const health = await app.inject('/healthz');
   assert.equal(health.statusCode, 200);
   const h = health.json();
@@ -34,16 +68,8 @@ test('health, readiness and the effect list', async (t) => {
   assert.equal(gaussian.params.sigma.min, 0.5);
 });
 
-test('readiness fails while draining', async (t) => {
-  const ctx = await testApp(t);
-  ctx.startDraining();
-  const res = await ctx.app.inject('/readyz');
-  assert.equal(res.statusCode, 503);
-  assert.equal(res.json().draining, true);
-});
-
-test('GET and POST /process without a body answer with timings (seed-compatible)', async (t) => {
-  const { app } = await testApp(t);
+test('GET and POST /process without a body answer with timings (seed-compatible)', async () => {
+  const { app } = await sharedApp();
   for (const method of ['GET', 'POST'] as const) {
     const res = await app.inject({ method, url: '/process?pixels=320x240&iters=3' });
     assert.equal(res.statusCode, 200);
@@ -63,8 +89,8 @@ test('GET and POST /process without a body answer with timings (seed-compatible)
   assert.equal(def.iters, 5);
 });
 
-test('each effect does different real work on the test card', async (t) => {
-  const { app } = await testApp(t);
+test('each effect does different real work on the test card', async () => {
+  const { app } = await sharedApp();
   const sums = new Map<string, number>();
   for (const effect of ['blur', 'gaussian', 'pixelate', 'grayscale', 'edge', 'sharpen', 'invert']) {
     const res = await app.inject(`/process?pixels=96x64&iters=1&effect=${effect}`);
@@ -77,8 +103,8 @@ test('each effect does different real work on the test card', async (t) => {
   assert.notEqual(i420.checksum, sums.get('blur'));
 });
 
-test('raw RGBA upload comes back processed', async (t) => {
-  const { app } = await testApp(t);
+test('raw RGBA upload comes back processed', async () => {
+  const { app } = await sharedApp();
   const frame = Buffer.from([10, 20, 30, 255, 0, 128, 255, 7, 200, 100, 50, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   const res = await app.inject({
     method: 'POST',
@@ -119,8 +145,8 @@ test('raw RGBA upload comes back processed', async (t) => {
   assert.equal(unsized.statusCode, 400);
 });
 
-test('PNG and JPEG uploads come back as processed images, or as JSON when asked', async (t) => {
-  const { app } = await testApp(t);
+test('PNG and JPEG uploads come back as processed images, or as JSON when asked', async () => {
+  const { app } = await sharedApp();
   const png = await sharp({ create: { width: 64, height: 48, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 1 } } })
     .png()
     .toBuffer();
@@ -196,8 +222,8 @@ test('bad uploads get a clear 4xx', async (t) => {
   }
 });
 
-test('bad queries get JSON 4xx, never a 500', async (t) => {
-  const { app } = await testApp(t);
+test('bad queries get JSON 4xx, never a 500', async () => {
+  const { app } = await sharedApp();
   const cases: [string, number][] = [
     ['pixels=abc', 400],
     ['pixels=0x720', 422],
@@ -224,26 +250,6 @@ test('bad queries get JSON 4xx, never a 500', async (t) => {
   const badJson = await app.inject({ method: 'PATCH', url: '/whip/x', headers: { 'content-type': 'application/json' }, payload: '{' });
   assert.equal(badJson.json().error, 'bad_request');
   for (const [name, res] of [['/nope', missing], ['text/csv', wrongType], ['malformed JSON', badJson]] as const) assertCatalogError(res, name);
-});
-
-test('metrics move with the requests served', async (t) => {
-  const { app } = await testApp(t);
-  for (let i = 0; i < 5; i++) assert.equal((await app.inject('/process?pixels=64x64&iters=2')).statusCode, 200);
-  await app.inject('/process?pixels=abc');
-  const text = (await app.inject('/metrics')).body;
-  assert.equal(metricValue(text, 'app_requests_total', { endpoint: '/process', status: '200' }), 5);
-  assert.equal(metricValue(text, 'app_requests_total', { endpoint: '/process', status: '400' }), 1);
-  assert.equal(metricValue(text, 'app_request_latency_seconds_count'), 5);
-  assert.equal(metricValue(text, 'app_request_latency_seconds_bucket', { le: '+Inf' }), 5);
-  assert.ok(metricValue(text, 'app_request_latency_seconds_bucket', { le: '0.0005' }) !== undefined);
-  const p95 = metricValue(text, 'app_request_latency_p95_seconds')!;
-  assert.ok(p95 > 0 && p95 < 5, `p95 ${p95}`);
-  assert.equal(metricValue(text, 'app_effect_duration_seconds_count', { effect: 'blur', device: 'cpu' }), 5);
-  assert.equal(metricValue(text, 'app_frames_processed_total', { effect: 'blur', device: 'cpu' }), 5);
-  assert.equal(metricValue(text, 'app_device_info', { device: 'cpu' }), 1);
-  assert.equal(metricValue(text, 'app_inflight_requests'), 0);
-  assert.equal(metricValue(text, 'app_queue_depth'), 0);
-  assert.ok(metricValue(text, 'nodejs_eventloop_lag_seconds') !== undefined);
 });
 
 test('a full waiting room: 503 with Retry-After, held REFUSAL_HOLD_SECONDS; past MAX_HELD_REFUSALS at once, closing the connection', async (t) => {
@@ -275,17 +281,26 @@ test('a full waiting room: 503 with Retry-After, held REFUSAL_HOLD_SECONDS; past
   assert.equal(metricValue(text, 'app_refusals_held'), 0, 'none held once answered');
 });
 
-test('a real listening socket serves the same API', async (t) => {
-  const { app } = await testApp(t);
+test('a real listening socket serves the same API', async () => {
+  const { app } = await sharedApp();
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   assert.ok(address && typeof address === 'object');
   const base = `http://127.0.0.1:${address.port}`;
+  const served = async () => metricValue(await (await fetch(`${base}/metrics`)).text(), 'app_requests_total', { endpoint: '/process', status: '200' }) ?? 0;
+  const before = await served();
   const res = await fetch(`${base}/process?pixels=640x360&iters=2&effect=sharpen`, { method: 'POST' });
   assert.equal(res.status, 200);
   const body = (await res.json()) as { effect: string; pixels: string };
   assert.equal(body.effect, 'sharpen');
   assert.equal(body.pixels, '640x360');
-  const metrics = await (await fetch(`${base}/metrics`)).text();
-  assert.equal(metricValue(metrics, 'app_requests_total', { endpoint: '/process', status: '200' }), 1);
+  assert.equal(await served(), before + 1);
+});
+
+test('readiness fails while draining', async () => {
+  const ctx = await sharedApp();
+  ctx.startDraining();
+  const res = await ctx.app.inject('/readyz');
+  assert.equal(res.statusCode, 503);
+  assert.equal(res.json().draining, true);
 });
