@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { buildCudaEmulator, hostCompilerAvailable } from '../../src/cuda/emulator/build.ts';
 import { startServer, type ServerProcess } from '../helpers-process.ts';
@@ -24,11 +24,12 @@ import { requireOrSkip } from '../tools.ts';
 const compiler = hostCompilerAvailable();
 const skip = requireOrSkip(compiler, 'a host C++ compiler (g++) for the CUDA emulator', 'apt-get install g++');
 
-async function startOnEmulatedGpu(t: TestContext, env: Record<string, string>): Promise<ServerProcess> {
+/** A server on the emulated driver, stopped (and its driver folder removed) through `cleanup`. */
+async function startOnEmulatedGpu(cleanup: (fn: () => Promise<void>) => void, env: Record<string, string>): Promise<ServerProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rtc-libcuda-'));
   symlinkSync(buildCudaEmulator(), path.join(dir, 'libcuda.so.1'));
   const server = await startServer({ DEVICE: 'cuda', LD_LIBRARY_PATH: dir, ...env }, 60_000);
-  t.after(async () => {
+  cleanup(async () => {
     server.child.kill('SIGTERM');
     await server.exited;
     rmSync(dir, { recursive: true, force: true });
@@ -47,57 +48,72 @@ async function replaceBackground(server: ServerProcess): Promise<void> {
   for (const box of REGIONS['astronaut.png'].person) assert.ok(meanDistanceTo(out, info.width, box, 0x0000ff) > 60, `person ${box}`);
 }
 
-test('DEVICE=cuda: background-replace of an uploaded photo makes its mask on the CPU path, as on a CPU pod', { skip }, async (t) => {
-  if (skipWithoutPhotos(t)) return;
-  const server = await startOnEmulatedGpu(t, { WORKERS: '1' });
-  await replaceBackground(server);
-  const timing = (await (await fetch(`${server.baseUrl}/process?pixels=160x90&effect=background-blur&strength=8&format=i420`)).json()) as Record<string, unknown>;
-  assert.equal(timing.ok, true);
-  const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
-  assert.equal(metricValue(metrics, 'app_effect_duration_seconds_count', { effect: 'background-replace', device: 'cpu' }), 1);
-  assert.equal(metricValue(metrics, 'app_gpu_fallback_total'), 0);
+// One healthy server for a still and then a live session (two workers: the session's mask jobs
+// beside its frames); the fault test below needs its own, armed at start.
+describe('DEVICE=cuda on a healthy (emulated) GPU', { skip }, () => {
+  let server: ServerProcess;
+  const stops: Array<() => Promise<void>> = [];
+  before(async () => {
+    server = await startOnEmulatedGpu((fn) => stops.push(fn), { WORKERS: '2' });
+  });
+  after(async () => {
+    for (const stop of stops) await stop();
+  });
+
+  test('background-replace of an uploaded photo makes its mask on the CPU path, as on a CPU pod', async (t) => {
+    if (skipWithoutPhotos(t)) return;
+    await replaceBackground(server);
+    const timing = (await (await fetch(`${server.baseUrl}/process?pixels=160x90&effect=background-blur&strength=8&format=i420`)).json()) as Record<string, unknown>;
+    assert.equal(timing.ok, true);
+    const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    assert.equal(metricValue(metrics, 'app_effect_duration_seconds_count', { effect: 'background-replace', device: 'cpu' }), 1);
+    assert.equal(metricValue(metrics, 'app_gpu_fallback_total'), 0);
+  });
+
+  test('a live session replaces the background on the (emulated) GPU over the masks its mask jobs make', { timeout: 120_000 }, async (t) => {
+    if (skipWithoutPhotos(t)) return;
+    // The still above made masks too: this session's are the ones counted past these.
+    const earlier = await metricsText(server.baseUrl);
+    const count = (text: string, name: string, labels?: Record<string, string>) => metricValue(text, name, labels) ?? 0;
+    const size = 128;
+    const { data } = await sharp(`${SKIMAGE_DATA}/astronaut.png`).resize(size, size).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const card: I420Frame = { width: size, height: size, data: new Uint8Array(size * size * 1.5) };
+    rgbaToI420(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), size, size, card.data);
+    const publisher = await publish(t, `${server.baseUrl}/whip?effect=background-replace&color=0x0000ff`);
+    t.after(publisher.startFrames(10, () => card));
+    // Blue in BT.601 limited range: Y 41, U 240, V 110. The wall at the top right, the face in the middle.
+    const wall = { x: 115, y: 20 };
+    const face = { x: 56, y: 32 };
+    const yAt = (f: I420Frame, p: { x: number; y: number }) => f.data[p.y * f.width + p.x] ?? -1;
+    const uAt = (f: I420Frame, p: { x: number; y: number }) => f.data[f.width * f.height + (p.y >> 1) * (f.width >> 1) + (p.x >> 1)] ?? -1;
+    const frame = await frameWhere(publisher.peer, 'a blue wall', (f) => near(yAt(f, wall), 41, 16) && near(uAt(f, wall), 240, 16), 90_000);
+    assert.ok(near(yAt(frame, face), yAt(card, face), 16), `the face is kept: Y ${yAt(frame, face)} vs ${yAt(card, face)}`);
+    // Mask jobs run beside the frames at their own pace; the frames between them are composed on the GPU.
+    let metrics = '';
+    await waitUntil(
+      'a mask job, and frames composed on the GPU',
+      async () => {
+        metrics = await metricsText(server.baseUrl);
+        return (
+          count(metrics, 'app_segmentation_inference_seconds_count') > count(earlier, 'app_segmentation_inference_seconds_count') &&
+          count(metrics, 'app_effect_duration_seconds_count', { effect: 'background-replace', device: 'cuda' }) >
+            count(earlier, 'app_effect_duration_seconds_count', { effect: 'background-replace', device: 'cuda' })
+        );
+      },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(metricValue(metrics, 'app_gpu_fallback_total'), 0);
+  });
 });
 
 test('DEVICE=cuda: after a GPU fault (the worker gives its GPU up) a background effect is right on the CPU path, counted', { skip }, async (t) => {
   if (skipWithoutPhotos(t)) return;
   // The worker's warm-up job makes the first launch; the next one fails with
   // CUDA_ERROR_ILLEGAL_ADDRESS (sticky: the worker gives its GPU up). A still's mask is made on the
-  // CPU path anyway; the live frames the GPU would compose are covered by the session test below.
-  const server = await startOnEmulatedGpu(t, { WORKERS: '1', CUDA_EMU_FAULT: 'cuLaunchKernel 700 1 1' });
+  // CPU path anyway; the live frames the GPU would compose are covered by the session test above.
+  const server = await startOnEmulatedGpu((fn) => t.after(fn), { WORKERS: '1', CUDA_EMU_FAULT: 'cuLaunchKernel 700 1 1' });
   await replaceBackground(server);
   const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
   assert.equal(metricValue(metrics, 'app_gpu_fallback_total'), 1);
   assert.equal(metricValue(metrics, 'app_effect_duration_seconds_count', { effect: 'background-replace', device: 'cpu' }), 1);
-});
-
-test('DEVICE=cuda: a live session replaces the background on the (emulated) GPU over the masks its mask jobs make', { skip, timeout: 120_000 }, async (t) => {
-  if (skipWithoutPhotos(t)) return;
-  const server = await startOnEmulatedGpu(t, { WORKERS: '2' });
-  const size = 128;
-  const { data } = await sharp(`${SKIMAGE_DATA}/astronaut.png`).resize(size, size).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-  const card: I420Frame = { width: size, height: size, data: new Uint8Array(size * size * 1.5) };
-  rgbaToI420(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), size, size, card.data);
-  const publisher = await publish(t, `${server.baseUrl}/whip?effect=background-replace&color=0x0000ff`);
-  t.after(publisher.startFrames(10, () => card));
-  // Blue in BT.601 limited range: Y 41, U 240, V 110. The wall at the top right, the face in the middle.
-  const wall = { x: 115, y: 20 };
-  const face = { x: 56, y: 32 };
-  const yAt = (f: I420Frame, p: { x: number; y: number }) => f.data[p.y * f.width + p.x] ?? -1;
-  const uAt = (f: I420Frame, p: { x: number; y: number }) => f.data[f.width * f.height + (p.y >> 1) * (f.width >> 1) + (p.x >> 1)] ?? -1;
-  const frame = await frameWhere(publisher.peer, 'a blue wall', (f) => near(yAt(f, wall), 41, 16) && near(uAt(f, wall), 240, 16), 90_000);
-  assert.ok(near(yAt(frame, face), yAt(card, face), 16), `the face is kept: Y ${yAt(frame, face)} vs ${yAt(card, face)}`);
-  // Mask jobs run beside the frames at their own pace; the frames between them are composed on the GPU.
-  let metrics = '';
-  await waitUntil(
-    'a mask job, and frames composed on the GPU',
-    async () => {
-      metrics = await metricsText(server.baseUrl);
-      return (
-        (metricValue(metrics, 'app_segmentation_inference_seconds_count') ?? 0) > 0 &&
-        (metricValue(metrics, 'app_effect_duration_seconds_count', { effect: 'background-replace', device: 'cuda' }) ?? 0) > 0
-      );
-    },
-    { timeoutMs: 60_000 },
-  );
-  assert.equal(metricValue(metrics, 'app_gpu_fallback_total'), 0);
 });
