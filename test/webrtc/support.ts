@@ -1,6 +1,6 @@
-import type { TestContext } from 'node:test';
-import type { AppContext } from '../../src/app.ts';
-import type { Config } from '../../src/config.ts';
+import { after, type TestContext } from 'node:test';
+import { buildApp, type AppContext } from '../../src/app.ts';
+import { configWith, type Config } from '../../src/config.ts';
 import { i420Frame, type I420Frame } from '../../tools/rtc-load/client/i420.ts';
 import type { ClientPeer as Peer } from '../../tools/rtc-load/client/peer.ts';
 import { WhipPublisher, type ClientOptions } from '../../tools/rtc-load/client/whip.ts';
@@ -22,6 +22,28 @@ export async function listenOnLoopback(app: AppContext['app']): Promise<string> 
 export async function listeningApp(t: TestContext, overrides: Partial<Config> = {}): Promise<{ ctx: AppContext; base: string }> {
   const ctx = await testApp(t, { sessionDrainSeconds: 0, sloAdmission: false, mediaWorkers: 1, ...overrides });
   return { ctx, base: await listenOnLoopback(ctx.app) };
+}
+
+/**
+ * A listening app on 127.0.0.1 for several tests of one file (listeningApp's settings, then
+ * `overrides`): every app starts its worker threads, half a CPU-second each. Started by the first
+ * test that calls the returned function, closed after the file's last test; call it at a file's top
+ * level. Tests that share it leave no session behind for the next, and read metrics as deltas or in
+ * an order that keeps them exact.
+ */
+export function sharedListeningApp(overrides: Partial<Config> = {}): () => Promise<{ ctx: AppContext; base: string }> {
+  let started: Promise<{ ctx: AppContext; base: string }> | undefined;
+  after(async () => {
+    const app = await started?.catch(() => undefined);
+    await app?.ctx.app.close();
+  });
+  return () =>
+    (started ??= (async () => {
+      // testApp's settings (test/helpers.ts), and listeningApp's.
+      const config: Partial<Config> = { device: 'cpu', workers: 1, maxQueue: 16, logLevel: 'silent', maxEventLoopDelayMs: 0, sessionDrainSeconds: 0, sloAdmission: false, mediaWorkers: 1, ...overrides };
+      const ctx = await buildApp(configWith(config), { logger: false });
+      return { ctx, base: await listenOnLoopback(ctx.app) };
+    })());
 }
 
 /** Publishes via WHIP and makes sure the connection is closed when the test ends, pass or fail. */
