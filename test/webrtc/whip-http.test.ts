@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WhepViewer, WhipHttpError, WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { metricValue, testApp } from '../helpers.ts';
-import { CARD, frameWhere, listeningApp, metricsText, publish } from './support.ts';
+import { CARD, frameWhere, metricsText, publish, sharedListeningApp } from './support.ts';
+
+/**
+ * One listening app for the tests below but the OPTIONS one (its token would lock the others out).
+ * MAX_SESSIONS 1 holds for all: each test ends its own sessions (DELETE) before the next, and the
+ * trickle test, whose publisher goes without one, runs last. The MAX_SESSIONS test runs first, on
+ * counters nobody else moved; the no-video test next, before the bad requests count failures too.
+ */
+const shared = sharedListeningApp({ maxSessions: 1, retryAfterSeconds: 7 });
 
 const sdpPost = (body: string, headers: Record<string, string> = {}) => ({
   method: 'POST' as const,
@@ -11,8 +19,42 @@ const sdpPost = (body: string, headers: Record<string, string> = {}) => ({
   payload: body,
 });
 
-test('bad requests: malformed SDP 400, wrong content type 415, unknown effect 422, unknown session 404', async (t) => {
-  const { app } = await testApp(t);
+test('MAX_SESSIONS: the next publisher gets 503 with Retry-After, and the refusal is counted', { timeout: 30_000 }, async (t) => {
+  const { base } = await shared();
+  const first = await publish(t, `${base}/whip?effect=grayscale`);
+  const refused = await WhipPublisher.publish(`${base}/whip?effect=grayscale`).then(
+    () => assert.fail('a second session was admitted'),
+    (err: unknown) => err,
+  );
+  assert.ok(refused instanceof WhipHttpError);
+  assert.equal(refused.status, 503);
+  assert.match(refused.body, /MAX_SESSIONS/);
+
+  const raw = await fetch(`${base}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: validOffer });
+  assert.equal(raw.status, 503);
+  assert.equal(raw.headers.get('retry-after'), '7');
+  const metrics = await metricsText(base);
+  assert.equal(metricValue(metrics, 'app_webrtc_sessions_total', { outcome: 'rejected' }), 2);
+  assert.equal(metricValue(metrics, 'app_rejected_total', { reason: 'sessions_full' }), 2);
+
+  assert.equal(await first.close(), 200);
+  const again = await publish(t, `${base}/whip?effect=grayscale`);
+  assert.equal(await again.close(), 200);
+});
+
+test('a WHIP offer that sends no video is refused with 400, and counted as failed', { timeout: 30_000 }, async () => {
+  const { base } = await shared();
+  // A WHEP client's offer is receive-only.
+  const err = await WhepViewer.view(`${base}/whip?effect=invert`).catch((e: unknown) => e);
+  assert.ok(err instanceof WhipHttpError, String(err));
+  assert.equal(err.status, 400);
+  assert.match(err.body, /must send video/);
+  assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_total', { outcome: 'failed' }), 1);
+  assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_active'), 0);
+});
+
+test('bad requests: malformed SDP 400, wrong content type 415, unknown effect 422, unknown session 404', async () => {
+  const { ctx: { app } } = await shared();
 
   const malformed = await app.inject(sdpPost('hello'));
   assert.equal(malformed.statusCode, 400);
@@ -80,42 +122,8 @@ test('OPTIONS lists ICE servers as Link headers; CORS only for allowed origins; 
   assert.equal((await app.inject(sdpPost('v=0\r\n', { authorization: 'Bearer tok3n' }))).statusCode, 400);
 });
 
-test('MAX_SESSIONS: the next publisher gets 503 with Retry-After, and the refusal is counted', { timeout: 30_000 }, async (t) => {
-  const { base } = await listeningApp(t, { maxSessions: 1, retryAfterSeconds: 7 });
-  const first = await publish(t, `${base}/whip?effect=grayscale`);
-  const refused = await WhipPublisher.publish(`${base}/whip?effect=grayscale`).then(
-    () => assert.fail('a second session was admitted'),
-    (err: unknown) => err,
-  );
-  assert.ok(refused instanceof WhipHttpError);
-  assert.equal(refused.status, 503);
-  assert.match(refused.body, /MAX_SESSIONS/);
-
-  const raw = await fetch(`${base}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: validOffer });
-  assert.equal(raw.status, 503);
-  assert.equal(raw.headers.get('retry-after'), '7');
-  const metrics = await metricsText(base);
-  assert.equal(metricValue(metrics, 'app_webrtc_sessions_total', { outcome: 'rejected' }), 2);
-  assert.equal(metricValue(metrics, 'app_rejected_total', { reason: 'sessions_full' }), 2);
-
-  assert.equal(await first.close(), 200);
-  const again = await publish(t, `${base}/whip?effect=grayscale`);
-  assert.equal(await again.close(), 200);
-});
-
-test('a WHIP offer that sends no video is refused with 400, and counted as failed', { timeout: 30_000 }, async (t) => {
-  const { base } = await listeningApp(t);
-  // A WHEP client's offer is receive-only.
-  const err = await WhepViewer.view(`${base}/whip?effect=invert`).catch((e: unknown) => e);
-  assert.ok(err instanceof WhipHttpError, String(err));
-  assert.equal(err.status, 400);
-  assert.match(err.body, /must send video/);
-  assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_total', { outcome: 'failed' }), 1);
-  assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_active'), 0);
-});
-
 test('trickle ICE: candidates 204, stale If-Match 412, ICE restart 200 with a new fragment and ETag', { timeout: 30_000 }, async (t) => {
-  const { base } = await listeningApp(t);
+  const { base } = await shared();
   const publisher = await publish(t, `${base}/whip?effect=grayscale`);
   const stop = publisher.startFrames(20, () => CARD);
   t.after(stop);
