@@ -14,6 +14,7 @@ import type { CudaProbe } from '../../src/protocol/cuda-types.ts';
 import { CudaError, CudaUnavailableError, loadCudaDriver } from '../../src/cuda/driver.ts';
 import { ConfigError } from '../../src/config.ts';
 import { chooseDevice, DeviceUnavailableError } from '../../src/engine/device.ts';
+import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
 import { startServer } from '../helpers-process.ts';
 import { metricValue } from '../helpers.ts';
 
@@ -85,10 +86,12 @@ test('the PTX requirement names the CUDA release a driver must support', () => {
   assert.equal(ptxRequirement(isa), 'the kernels are PTX ISA 8.0: they need a driver for CUDA 12.0 or newer');
 });
 
-const serverEntry = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
+// The compiled twin when the build is current (no transpiling of the whole graph), else the sources.
+const compiledServer = compiledIfCurrent('src/server.ts');
+const serverArgs = compiledServer ? [fileURLToPath(compiledServer)] : ['--import', 'tsx', fileURLToPath(new URL('../../src/server.ts', import.meta.url))];
 
 test('DEVICE=cuda without a GPU: the server stops at start-up with a clear message', { skip: noGpu }, async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
+  const child = spawn(process.execPath, serverArgs, {
     env: { ...process.env, DEVICE: 'cuda', HOST: '127.0.0.1', PORT: '0', WORKERS: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
