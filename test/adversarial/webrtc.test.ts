@@ -8,7 +8,14 @@ import { test } from 'node:test';
 import { i420Frame } from '../../tools/rtc-load/client/i420.ts';
 import { Peer, VideoOutput } from '../../src/webrtc/peer.ts';
 import { metricValue } from '../helpers.ts';
-import { CARD, listeningApp, metricsText, publish } from '../webrtc/support.ts';
+import { CARD, listeningApp, metricsText, publish, sharedListeningApp } from '../webrtc/support.ts';
+
+/**
+ * One app for the three tests that process no frames and assert nothing exact about sessions (the
+ * offer sections, the effect-change rate, the two video sections): with no media lane, as none
+ * of them sends a frame. Each app's worker threads cost half a CPU-second apiece to start.
+ */
+const shared = sharedListeningApp({ maxOfferSections: 4, effectChangesPerSecond: 2, mediaWorkers: 0 });
 import { waitUntil } from '../wait.ts';
 
 /** An offer whose answer is never applied: the server's peer never connects (a half-open session). */
@@ -31,6 +38,8 @@ test('half-open offers: one address holds at most MAX_SESSIONS_PER_CLIENT, and u
     maxSessionsPerClient: 2,
     sessionConnectSeconds: 6,
     trustProxy: ['127.0.0.1'],
+    // No frame is sent: no media lane to start.
+    mediaWorkers: 0,
     // About admission, not about the stall guard of a busy shared machine.
     maxEventLoopDelayMs: 0,
     maxEventLoopUtilization: 0,
@@ -55,8 +64,8 @@ test('half-open offers: one address holds at most MAX_SESSIONS_PER_CLIENT, and u
   assert.equal((await halfOpen(`${base}/whip`, attacker(4))).status, 201, 'the client may publish again');
 });
 
-test('an offer with more media sections than MAX_OFFER_SECTIONS is refused before libwebrtc sees it', async (t) => {
-  const { base } = await listeningApp(t, { maxOfferSections: 4 });
+test('an offer with more media sections than MAX_OFFER_SECTIONS is refused before libwebrtc sees it', async () => {
+  const { base } = await shared();
   const video = (i: number) => [`m=video 9 UDP/TLS/RTP/SAVPF 96`, 'c=IN IP4 0.0.0.0', `a=mid:${i}`, 'a=sendonly', 'a=rtpmap:96 VP8/90000'];
   const sdp = [
     'v=0',
@@ -104,7 +113,7 @@ test('frames over MAX_FRAME_PIXELS are dropped before the engine, the publisher 
 });
 
 test('effect changes are rate-limited per session: the excess gets 429, the session goes on', async (t) => {
-  const { base } = await listeningApp(t, { effectChangesPerSecond: 2 });
+  const { base } = await shared();
   const publisher = await publish(t, `${base}/whip?effect=invert`);
   const statuses: number[] = [];
   for (let i = 0; i < 12; i++) {
@@ -151,7 +160,7 @@ test('a session\'s effect is priced per frame (MAX_FRAME_EFFECT_MS): a costly ch
 });
 
 test('an offer with two video sections: only the first is received, the other is answered inactive', async (t) => {
-  const { base } = await listeningApp(t);
+  const { base } = await shared();
   const peer = new Peer({ iceServers: [], gatherTimeoutMs: 500, onListenerError: () => undefined });
   const output = new VideoOutput();
   t.after(() => {
