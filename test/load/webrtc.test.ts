@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { EffectJob } from '../../src/effects/catalog.ts';
 import { referenceApply } from '../../src/effects/reference.ts';
@@ -8,7 +9,9 @@ import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { codeGeometry, MAX_FRAME_ID, readFrameId, writeFrameId } from '../../tools/rtc-load/webrtc/frame-id.ts';
 import { FrameSource } from '../../tools/rtc-load/webrtc/frames.ts';
 import type { WebRtcReport } from '../../tools/rtc-load/webrtc/report.ts';
-import { mapLimited, REPO_ROOT, runRtcLoad, type CliResult } from './fixtures.ts';
+import { REPO_ROOT, runRtcLoad } from './fixtures.ts';
+import { runCli } from '../../tools/rtc-load/cli.ts';
+import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
 import { waitUntil } from '../wait.ts';
 
 const IDS = [0, 1, 2, 0x5a5a5a, 123_456, MAX_FRAME_ID];
@@ -119,7 +122,8 @@ describe('rtc-load webrtc against the real server', { timeout: 45_000 }, () => {
   };
 
   test('two sessions: fps, round trip from decoded frame ids, every session deleted', async () => {
-    const report = await run(['--sessions', '2', '--resolution', '320x240', '--fps', '15', '--duration', '6s']);
+    // 4 s: fps counts from each session's first returned frame (setup apart), 15 fps gives ~50 frames a session.
+    const report = await run(['--sessions', '2', '--resolution', '320x240', '--fps', '15', '--duration', '4s']);
     assert.equal(report.mode, 'webrtc');
     assert.deepEqual({ ...report.sessions }, { requested: 2, established: 2, rejected: 0, failed: 0, withFrames: 2 });
     for (const session of report.perSession) assert.ok(session.fps > 5, `session ${session.index} returned ${session.fps} fps`);
@@ -148,7 +152,10 @@ describe('rtc-load webrtc against the real server', { timeout: 45_000 }, () => {
   });
 
   test('Ctrl-C ends the run early, still deletes the session and reports', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'tools/rtc-load/main.ts', 'webrtc', '--resolution', '320x240', '--fps', '15', '--duration', '60s', '--json', `${server.baseUrl}/whip`], {
+    // The build when it is current, as runRtcLoad runs it: the same CLI without transpiling it.
+    const current = compiledIfCurrent('tools/rtc-load/main.ts');
+    const entry = current ? [fileURLToPath(current)] : ['--import', 'tsx', 'tools/rtc-load/main.ts'];
+    const child = spawn(process.execPath, [...entry, 'webrtc', '--resolution', '320x240', '--fps', '15', '--duration', '60s', '--json', `${server.baseUrl}/whip`], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -179,6 +186,21 @@ describe('rtc-load webrtc against the real server', { timeout: 45_000 }, () => {
   });
 });
 
+/** runCli(args) with what it writes to stderr captured (it writes a refusal there and returns 2). */
+async function inProcess(args: readonly string[]): Promise<{ code: number; stderr: string }> {
+  const write = process.stderr.write;
+  let stderr = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return { code: await runCli(args), stderr };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
 test('rtc-load webrtc: bad arguments exit 2, --help exits 0', async () => {
   const refusals: string[][] = [
     ['webrtc'],
@@ -191,13 +213,14 @@ test('rtc-load webrtc: bad arguments exit 2, --help exits 0', async () => {
     ['webrtc', 'ftp://127.0.0.1/whip'],
     ['http://127.0.0.1:9/whip', 'webrtc'],
   ];
-  // Each is its own process: three at a time.
-  const [help, ...results] = (await mapLimited([['webrtc', '--help'], ...refusals], 3, (args) => runRtcLoad(args, 30_000))) as [CliResult, ...CliResult[]];
-  refusals.forEach((args, i) => {
-    const result = results[i]!;
-    assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
-    assert.match(result.stderr, /rtc-load/);
-  });
+  // The program's own exit code for each, in this process (runCli is all main.ts runs, and it only
+  // parses before it refuses): a process each costs a Node start. --help, as a process, covers main.ts.
+  const help = await runRtcLoad(['webrtc', '--help'], 30_000);
+  for (const args of refusals) {
+    const { code, stderr } = await inProcess(args);
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+    assert.match(stderr, /rtc-load/);
+  }
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--sessions/);
   assert.match(help.stdout, /--resolution/);
