@@ -20,9 +20,9 @@ interface SoakJson {
  * One minute of the soak (bench/soak.ts) in CI: 20 s warm-up, then 40 s of load: 10 req/s of HTTP
  * and one 320x240 session at 5 fps that is deleted and replaced every 5-10 s. The checks count
  * (fds back within ±5, every session deleted and seen closed, app_webrtc_sessions_active at 0,
- * no 5xx): one fd or session kept per request or per session shows in ~600 requests and 6 or more
- * sessions as it did in 1200 requests and 2-5 sessions, and more sessions are cycled than before,
- * at about two thirds of the CPU (the --minutes floor is 1). RSS over such a short run is compared
+ * no 5xx): one fd or session kept per request or per session shows in ~600 requests and ~8
+ * sessions as it did in 1200 requests and 2-5 sessions (more session cycles than before), at about
+ * three quarters of the CPU (the --minutes floor is 1). RSS over such a short run is compared
  * over windows of a few 5 s samples, and GC timing alone moves it by several percent, so the bound
  * here is 25 % rather than the 10 % of the full 10-minute soak: it catches gross leaks only, at
  * any of these rates.
