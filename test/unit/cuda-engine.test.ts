@@ -48,11 +48,11 @@ describe('the engine on CUDA workers (emulated driver)', { skip }, () => {
   // The emulator is process-wide: leave it with no failure armed for the files that share the process.
   after(() => control('reset'));
 
-  async function cudaEngine(t: { after(fn: () => Promise<void>): void }, maxConsecutiveGpuFailures?: number) {
+  async function cudaEngine(t: { after(fn: () => Promise<void>): void }, maxConsecutiveGpuFailures?: number, workers = 2) {
     const metrics: Metrics = createMetrics({ p95WindowSeconds: 60, queueDepth: () => 0 });
     const log = new CapturedLog();
     const engine = new Engine(
-      { device: 'cuda', deviceName: 'Emulated CUDA device (CPU)', workers: 2, maxQueue: 8, retryAfterSeconds: 1, cudaLibraryPath: lib, maxConsecutiveGpuFailures, log },
+      { device: 'cuda', deviceName: 'Emulated CUDA device (CPU)', workers, maxQueue: 8, retryAfterSeconds: 1, cudaLibraryPath: lib, maxConsecutiveGpuFailures, log },
       metrics,
     );
     t.after(() => engine.close());
@@ -70,8 +70,17 @@ describe('the engine on CUDA workers (emulated driver)', { skip }, () => {
     }));
   }
 
+  // The first two tests share one engine (each worker costs about half a CPU-second to start): the
+  // first leaves no fallback, warning or CPU job behind, so the second's counts are its own.
+  let healthy: ReturnType<typeof cudaEngine> | undefined;
+  const closeHealthy: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const close of closeHealthy) await close();
+  });
+  const healthyEngine = () => (healthy ??= cudaEngine({ after: (fn) => closeHealthy.push(fn) }, 100));
+
   test('jobs run on the GPU; effect time from CUDA events under device="cuda"; /healthz shows the GPU', async (t) => {
-    const { engine, metrics } = await cudaEngine(t);
+    const { engine, metrics } = await healthyEngine();
     const r = await processRandom(engine, 1);
     assert.deepEqual(r.output, r.expected);
     assert.equal(r.device, 'cuda');
@@ -95,8 +104,8 @@ describe('the engine on CUDA workers (emulated driver)', { skip }, () => {
     assert.equal((await app.inject('/readyz')).statusCode, 200);
   });
 
-  test('a CUDA error: the request is redone on CPU, counted, logged once per interval, and succeeds', async (t) => {
-    const { engine, metrics, log } = await cudaEngine(t, 100);
+  test('a CUDA error: the request is redone on CPU, counted, logged once per interval, and succeeds', async () => {
+    const { engine, metrics, log } = await healthyEngine();
     control('fault cuLaunchKernel 2 0 4'); // out of memory, four times: not sticky
     for (let i = 0; i < 4; i++) {
       const r = await processRandom(engine, 10 + i);
@@ -152,7 +161,8 @@ describe('the engine on CUDA workers (emulated driver)', { skip }, () => {
   });
 
   test('repeated non-fatal errors give the GPU up after the configured count', async (t) => {
-    const { engine } = await cudaEngine(t, 2);
+    // One worker: its two failures in a row give the GPU up.
+    const { engine } = await cudaEngine(t, 2, 1);
     control('fault cuMemcpyHtoDAsync_v2 999 0 -1');
     const seen: Array<string | undefined> = [];
     for (let i = 0; i < 6 && !engine.degraded; i++) {
