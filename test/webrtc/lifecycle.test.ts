@@ -3,12 +3,16 @@ import { test } from 'node:test';
 import { WhipHttpError, WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { metricValue } from '../helpers.ts';
 import { CARD, frameWhere, listeningApp, metricsText, publish } from './support.ts';
+
+// The lifecycle under test is the registry's, not the media lane's: frames share the one worker
+// (still first), and no app starts a second thread (half a CPU-second each).
+const NO_MEDIA_LANE = { mediaWorkers: 0 } as const;
 import { waitUntil } from '../wait.ts';
 
 const outcomes = async (base: string, outcome: string) => metricValue(await metricsText(base), 'app_webrtc_sessions_total', { outcome }) ?? 0;
 
 test('a session without frames for SESSION_IDLE_SECONDS is closed as idle', { timeout: 30_000 }, async (t) => {
-  const { ctx, base } = await listeningApp(t, { sessionIdleSeconds: 1 });
+  const { ctx, base } = await listeningApp(t, { sessionIdleSeconds: 1, ...NO_MEDIA_LANE });
   const publisher = await publish(t, `${base}/whip?effect=invert`);
   const stop = publisher.startFrames(20, () => CARD);
   await frameWhere(publisher.peer, 'any frame', () => true);
@@ -21,7 +25,7 @@ test('a session without frames for SESSION_IDLE_SECONDS is closed as idle', { ti
 });
 
 test('drain: new sessions are refused, running ones end as drained after the drain period', { timeout: 30_000 }, async (t) => {
-  const { ctx, base } = await listeningApp(t);
+  const { ctx, base } = await listeningApp(t, NO_MEDIA_LANE);
   const publisher = await publish(t, `${base}/whip?effect=grayscale`);
   const stop = publisher.startFrames(20, () => CARD);
   t.after(stop);
@@ -42,7 +46,7 @@ test('drain: new sessions are refused, running ones end as drained after the dra
 
 test('SLO admission: while the frame p95 is above FRAME_SLO_MS new sessions get 503', { timeout: 30_000 }, async (t) => {
   // An objective no frame can meet, so the window's p95 is above it once enough frames were seen.
-  const { ctx, base } = await listeningApp(t, { sloAdmission: true, frameSloMs: 0.001 });
+  const { ctx, base } = await listeningApp(t, { sloAdmission: true, frameSloMs: 0.001, ...NO_MEDIA_LANE });
   const publisher = await publish(t, `${base}/whip?effect=grayscale`);
   const stop = publisher.startFrames(30, () => CARD);
   t.after(stop);
@@ -56,7 +60,7 @@ test('SLO admission: while the frame p95 is above FRAME_SLO_MS new sessions get 
 });
 
 test('closing the app ends running sessions; ANNOUNCED_IP and the port range shape the answer', { timeout: 30_000 }, async (t) => {
-  const { ctx, base } = await listeningApp(t, { announcedIp: '127.0.0.1', rtcPortMin: 42000, rtcPortMax: 42100 });
+  const { ctx, base } = await listeningApp(t, { announcedIp: '127.0.0.1', rtcPortMin: 42000, rtcPortMax: 42100, ...NO_MEDIA_LANE });
   const publisher = await publish(t, `${base}/whip?effect=grayscale`);
   const stop = publisher.startFrames(20, () => CARD);
   t.after(stop);
