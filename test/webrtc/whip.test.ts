@@ -75,8 +75,9 @@ test('a Node publisher gets its video back processed, and can change the effect 
 });
 
 test('a WHEP viewer watches the processed output of a session', { timeout: 60_000 }, async (t) => {
-  // Ids and authority are under test, not the pressure guard (a loaded machine trips it).
-  const { base } = await listeningApp(t, { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 });
+  // Ids and authority are under test, not the pressure guard (a loaded machine trips it), nor the
+  // media lane (the test above has it): frames share the one worker.
+  const { base } = await listeningApp(t, { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0, mediaWorkers: 0 });
   const publisher = await publish(t, `${base}/whip?effect=invert`);
   const stop = publisher.startFrames(20, () => CARD);
   t.after(stop);
