@@ -12,8 +12,9 @@ import { CARD, listeningApp, metricsText, publish, sharedListeningApp } from '..
 
 /**
  * One app for the three tests that process no frames and assert nothing exact about sessions (the
- * offer sections, the effect-change rate, the two video sections): with no media lane, as none
- * of them sends a frame. Each app's worker threads cost half a CPU-second apiece to start.
+ * offer sections, the effect-change rate, the two video sections). No app here starts a media lane
+ * (frames share the one worker, still first): the limits are checked before any worker, and each
+ * worker thread costs half a CPU-second or more to start.
  */
 const shared = sharedListeningApp({ maxOfferSections: 4, effectChangesPerSecond: 2, mediaWorkers: 0 });
 import { waitUntil } from '../wait.ts';
@@ -84,7 +85,7 @@ test('an offer with more media sections than MAX_OFFER_SECTIONS is refused befor
 });
 
 test('frames over MAX_FRAME_PIXELS are dropped before the engine, the publisher told once; smaller ones go on; only a session of nothing else ends', async (t) => {
-  const { ctx, base } = await listeningApp(t, { maxFramePixels: 320 * 240, sessionIdleSeconds: 3 });
+  const { ctx, base } = await listeningApp(t, { maxFramePixels: 320 * 240, sessionIdleSeconds: 3, mediaWorkers: 0 });
   const publisher = await publish(t, `${base}/whip?effect=invert`, { controlChannel: true });
   const told: string[] = [];
   publisher.peer.on('message', (_label, text) => told.push(text));
@@ -129,7 +130,7 @@ test('effect changes are rate-limited per session: the excess gets 429, the sess
 });
 
 test('a session\'s effect is priced per frame (MAX_FRAME_EFFECT_MS): a costly choice gets 422, its frames never reach a worker', async (t) => {
-  const { base } = await listeningApp(t, { maxFrameEffectMs: 20 });
+  const { base } = await listeningApp(t, { maxFrameEffectMs: 20, mediaWorkers: 0 });
   // Gaussian sigma 32 x 100 passes is seconds of compute on every 320x240 frame: the publisher asks
   // for it in the WHIP query (no frame size is known yet), and its frames are dropped on arrival.
   const publisher = await publish(t, `${base}/whip?effect=gaussian&sigma=32&iters=100`, { controlChannel: true });
