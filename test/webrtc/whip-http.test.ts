@@ -10,7 +10,8 @@ import { CARD, frameWhere, metricsText, publish, sharedListeningApp } from './su
  * trickle test, whose publisher goes without one, runs last. The MAX_SESSIONS test runs first, on
  * counters nobody else moved; the no-video test next, before the bad requests count failures too.
  */
-const shared = sharedListeningApp({ maxSessions: 1, retryAfterSeconds: 7 });
+// No media lane: the HTTP side is under test; the trickle test's frames share the one worker.
+const shared = sharedListeningApp({ maxSessions: 1, retryAfterSeconds: 7, mediaWorkers: 0 });
 
 const sdpPost = (body: string, headers: Record<string, string> = {}) => ({
   method: 'POST' as const,
