@@ -32,6 +32,7 @@ import { parsePlanCommandLine } from '../../tools/rtc-load/plan/args.ts';
 import { parseWebRtcCommandLine } from '../../tools/rtc-load/webrtc/args.ts';
 import { haveTool, which } from '../tools.ts';
 import { mapLimited, REPO_ROOT } from './fixtures.ts';
+import { kustomizeCachingKubectl } from './kustomize-cache.ts';
 
 const DOCS = ['README.md', 'DEMO_SCRIPT.md', 'ARCHITECTURE.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 const read = (path: string): string => readFileSync(join(REPO_ROOT, path), 'utf8');
@@ -143,6 +144,7 @@ function runDocs(): { calls: Call[]; errors: string[] } {
 }
 
 const { calls: CALLS, errors: SHELL_ERRORS } = runDocs();
+const KUBECTL_BIN = kustomizeCachingKubectl();
 const callsOf = (tool: string): Call[] => CALLS.filter((c) => c.argv[0] === tool);
 const shown = (call: Call): string => `${call.at}: ${call.argv.join(' ')}`;
 
@@ -271,7 +273,8 @@ test('scripts: each call runs as written in the script\'s own dry run, and what 
     const loads = call.argv[0] === 'load_gen.sh' || call.argv[0] === 'demo_load_gen.sh';
     if (call.argv[0] === 'local_fleet.sh') return;
     const args = loads ? call.argv.slice(1) : [...call.argv.slice(1), '--dry-run'];
-    const env = { ...process.env, ...call.env, RTC_LOAD_DRY_RUN: '1', RTC_LOAD_IMAGE: 'us-central1-docker.pkg.dev/my-project/rtc/gpu-media:0.1.0-cuda', NO_COLOR: '1' };
+    // deploy.sh's renders of an overlay already rendered come from the first (kustomize-cache.ts).
+    const env = { ...process.env, ...call.env, PATH: `${KUBECTL_BIN}:${process.env.PATH}`, RTC_LOAD_DRY_RUN: '1', RTC_LOAD_IMAGE: 'us-central1-docker.pkg.dev/my-project/rtc/gpu-media:0.1.0-cuda', NO_COLOR: '1' };
     const result = await run(script, args, { env });
     if (result.code !== 0) {
       problems.push(`${shown(call)}: exit ${result.code}\n    ${result.stderr.trim()}`);
