@@ -4,7 +4,9 @@ import { IceServerSource, parseIceServerLinks } from '../../tools/rtc-load/webrt
 import { listeningApp } from '../webrtc/support.ts';
 
 test("rtc-load webrtc takes the endpoint's ICE servers from OPTIONS: the TURN relay with the credential minted for it", async (t) => {
+  // No media worker thread (half a CPU-second to start): OPTIONS lists ICE servers, no frame is processed.
   const { base } = await listeningApp(t, {
+    mediaWorkers: 0,
     iceServers: [{ urls: ['turn:203.0.113.10:3478?transport=udp', 'turn:203.0.113.11:3478?transport=tcp'] }, { urls: ['stun:stun.example.org:3478'] }],
     turnSecret: 'a-shared-secret-of-some-length',
   });
