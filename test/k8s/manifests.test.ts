@@ -37,6 +37,7 @@ import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.co
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor, type IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { haveTool } from '../tools.ts';
+import { renderedBuild } from './renders.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -142,7 +143,7 @@ function variants(): Variant[] {
     build('kustomize k8s/base', ['kubectl', 'kustomize', 'k8s/base']),
     ...OVERLAYS.flatMap((overlay) =>
       WEBRTC.map((webrtc) =>
-        build(`overlay ${overlay}, webrtc ${webrtc}`, ['bash', 'scripts/deploy.sh', '--render', '--overlay', overlay, '--webrtc', webrtc]),
+        ({ name: `overlay ${overlay}, webrtc ${webrtc}`, objects: objectsOf(renderedBuild(overlay, webrtc), `overlay ${overlay}, webrtc ${webrtc}`) }),
       ),
     ),
   ];
