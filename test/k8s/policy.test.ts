@@ -7,7 +7,6 @@
  * Deviations are listed in EXCEPTIONS with their reason; an exception nothing uses fails too.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -21,6 +20,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { haveTool } from '../tools.ts';
+import { renderedBuild } from './renders.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -49,11 +49,10 @@ const WEBRTC = ['none', 'turn', 'hostport'] as const;
 let buildsCache: Build[] | undefined;
 function builds(): Build[] {
   if (buildsCache) return buildsCache;
-  const run = (args: string[]) => execFileSync(args[0] ?? '', args.slice(1), { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   buildsCache = OVERLAYS.flatMap((overlay) =>
     WEBRTC.map((webrtc) => ({
       name: `overlay ${overlay}, webrtc ${webrtc}`,
-      objects: parseObjects(run(['bash', 'scripts/deploy.sh', '--render', '--overlay', overlay, '--webrtc', webrtc])),
+      objects: parseObjects(renderedBuild(overlay, webrtc)),
     })),
   );
   return buildsCache;
