@@ -4,7 +4,6 @@
  * and loadConfig, the service's own validation, takes the values as they arrive in the pod.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -14,6 +13,7 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { SETTINGS, loadConfig } from '../../src/config.ts';
 import { haveTool } from '../tools.ts';
+import { renderedBuild } from './renders.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -63,7 +63,7 @@ test('every build gives the service a configuration it accepts, with only variab
   if (!haveTool(t, 'kubectl')) return;
   for (const overlay of ['gpu', 'cpu'])
     for (const webrtc of ['none', 'turn', 'hostport']) {
-      const text = execFileSync('bash', ['scripts/deploy.sh', '--render', '--overlay', overlay, '--webrtc', webrtc], { cwd: ROOT, encoding: 'utf8' });
+      const text = renderedBuild(overlay, webrtc);
       const deployment = YAML.parseAllDocuments(text)
         .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } })
         .find((o) => o.kind === 'Deployment' && o.metadata?.name === 'gpu-media') as IDeployment | undefined;
