@@ -9,8 +9,7 @@ import { startServer, type ServerProcess } from '../helpers-process.ts';
 import { codeGeometry, MAX_FRAME_ID, readFrameId, writeFrameId } from '../../tools/rtc-load/webrtc/frame-id.ts';
 import { FrameSource } from '../../tools/rtc-load/webrtc/frames.ts';
 import type { WebRtcReport } from '../../tools/rtc-load/webrtc/report.ts';
-import { REPO_ROOT, runRtcLoad } from './fixtures.ts';
-import { runCli } from '../../tools/rtc-load/cli.ts';
+import { REPO_ROOT, refusedInProcess, runRtcLoad } from './fixtures.ts';
 import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
 import { waitUntil } from '../wait.ts';
 
@@ -186,21 +185,6 @@ describe('rtc-load webrtc against the real server', { timeout: 45_000 }, () => {
   });
 });
 
-/** runCli(args) with what it writes to stderr captured (it writes a refusal there and returns 2). */
-async function inProcess(args: readonly string[]): Promise<{ code: number; stderr: string }> {
-  const write = process.stderr.write;
-  let stderr = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await runCli(args), stderr };
-  } finally {
-    process.stderr.write = write;
-  }
-}
-
 test('rtc-load webrtc: bad arguments exit 2, --help exits 0', async () => {
   const refusals: string[][] = [
     ['webrtc'],
@@ -213,11 +197,11 @@ test('rtc-load webrtc: bad arguments exit 2, --help exits 0', async () => {
     ['webrtc', 'ftp://127.0.0.1/whip'],
     ['http://127.0.0.1:9/whip', 'webrtc'],
   ];
-  // The program's own exit code for each, in this process (runCli is all main.ts runs, and it only
-  // parses before it refuses): a process each costs a Node start. --help, as a process, covers main.ts.
+  // The program's exit code and message for each, in this process (refusedInProcess); --help, as a
+  // process, covers main.ts.
   const help = await runRtcLoad(['webrtc', '--help'], 30_000);
   for (const args of refusals) {
-    const { code, stderr } = await inProcess(args);
+    const { code, stderr } = await refusedInProcess(args);
     assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
     assert.match(stderr, /rtc-load/);
   }
