@@ -6,7 +6,7 @@ import { parseDurationMs } from '../../tools/rtc-load/core/duration.ts';
 import { RequestTimeoutError, errorCause } from '../../tools/rtc-load/core/error-cause.ts';
 import { DEFAULT_P95_QUERY, DEFAULT_REFUSAL_QUERY, parseInstantValue } from '../../tools/rtc-load/core/prometheus.ts';
 import { RateSchedule } from '../../tools/rtc-load/http/schedule.ts';
-import { runRtcLoad } from './fixtures.ts';
+import { refusedInProcess, runRtcLoad } from './fixtures.ts';
 
 test('durations accept ms, s, m and h', () => {
   assert.equal(parseDurationMs('500ms'), 500);
@@ -149,7 +149,8 @@ test('argument errors exit with code 2 and a clear message; --help exits 0', asy
   assert.match(missing.stderr, /missing URL/);
   assert.equal(missing.stdout, '');
 
-  const badDuration = await runRtcLoad(['http://127.0.0.1:9/', '--rate', '10', '--duration', 'soon']);
+  // In this process (refusedInProcess: the same exit code and message, no Node start).
+  const badDuration = await refusedInProcess(['http://127.0.0.1:9/', '--rate', '10', '--duration', 'soon']);
   assert.equal(badDuration.code, 2);
   assert.match(badDuration.stderr, /--duration must be a duration/);
 

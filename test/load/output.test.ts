@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseReport, refusedPort, runRtcLoad, startServer } from './fixtures.ts';
+import { parseReport, refusedInProcess, refusedPort, runRtcLoad, startServer } from './fixtures.ts';
 
 test('--json: one object with the documented fields; statuses and error causes counted', async (t) => {
   // Every fourth request answers 503.
@@ -117,7 +117,7 @@ test('off a terminal (a pipe, a Job\'s log) plain progress lines: offered, serve
 
   const quiet = await runRtcLoad([`${server.baseUrl}/`, '--rate', '20', '--duration', '600ms', '--progress-interval', '0']);
   assert.equal(quiet.stderr, '', '--progress-interval 0: none');
-  const bad = await runRtcLoad([`${server.baseUrl}/`, '--progress-interval', '10ms']);
+  const bad = await refusedInProcess([`${server.baseUrl}/`, '--progress-interval', '10ms']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--progress-interval must be 0 \(none\) or at least 100ms/);
 });
