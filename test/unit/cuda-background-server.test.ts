@@ -48,13 +48,15 @@ async function replaceBackground(server: ServerProcess): Promise<void> {
   for (const box of REGIONS['astronaut.png'].person) assert.ok(meanDistanceTo(out, info.width, box, 0x0000ff) > 60, `person ${box}`);
 }
 
-// One healthy server for a still and then a live session (two workers: the session's mask jobs
-// beside its frames); the fault test below needs its own, armed at start.
+// One healthy server for a still and then a live session, on one worker thread and no media lane:
+// the still's mask, the session's frames and its mask jobs all run there, so the model and the
+// person detector load once (each thread that makes a mask loads them, about 1.6 CPU-s). The fault
+// test below needs its own server, armed at start.
 describe('DEVICE=cuda on a healthy (emulated) GPU', { skip }, () => {
   let server: ServerProcess;
   const stops: Array<() => Promise<void>> = [];
   before(async () => {
-    server = await startOnEmulatedGpu((fn) => stops.push(fn), { WORKERS: '2' });
+    server = await startOnEmulatedGpu((fn) => stops.push(fn), { WORKERS: '1', MEDIA_WORKERS: '0' });
   });
   after(async () => {
     for (const stop of stops) await stop();
