@@ -41,7 +41,8 @@ const isColour = (f: I420Frame, p: { x: number; y: number }, c: { y: number; u: 
 test('a live session replaces and blurs the background of a person, per query, PATCH, backdrop image and data channel', { timeout: 90_000 }, async (t) => {
   if (skipWithoutPhotos(t)) return;
   const card = await astronautFrame();
-  const { base } = await listeningApp(t);
+  // One worker thread and no media lane: frames and mask jobs share it, so the model loads once.
+  const { base } = await listeningApp(t, { mediaWorkers: 0 });
   const publisher = await publish(t, `${base}/whip?effect=background-replace&color=0x0000ff`, { controlChannel: true });
   const stop = publisher.startFrames(15, () => card);
   t.after(stop);
