@@ -26,6 +26,8 @@ before(async () => {
     configWith({
       device: 'cpu',
       workers: 1,
+      // No media lane (its thread costs half a CPU-second to start): frames share the one worker.
+      mediaWorkers: 0,
       logLevel: 'silent',
       sessionDrainSeconds: 0,
       sloAdmission: false,
