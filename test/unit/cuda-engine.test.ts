@@ -176,7 +176,7 @@ describe('the engine on CUDA workers (emulated driver)', { skip }, () => {
 
   test('a worker that cannot set CUDA up starts on the CPU and the engine reports degraded', async (t) => {
     control('fault cuModuleLoadData 218 0 -1'); // CUDA_ERROR_INVALID_PTX in every worker
-    const { engine, log } = await cudaEngine(t);
+    const { engine, log } = await cudaEngine(t, undefined, 1);
     assert.equal(engine.degraded, true);
     assert.equal(engine.device, 'cpu');
     assert.match(String(log.lines.find((l) => l.level === 'error')?.fields.error), /CUDA setup failed: cuModuleLoadData: CUDA_ERROR_INVALID_PTX/);
