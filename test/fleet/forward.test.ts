@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
+import type { AppContext } from '../../src/app.ts';
 import type { Config } from '../../src/config.ts';
 import { Forwarder, HOP_HEADER } from '../../src/fleet/forward.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -22,8 +23,8 @@ interface Recorded {
   body: string;
 }
 
-/** An HTTP server on loopback that records every request and answers with `answer`. */
-async function standIn(t: TestContext, answer: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+/** An HTTP server on loopback that records every request and answers with `answer`; closed after `t`. */
+async function standIn(t: Pick<TestContext, 'after'>, answer: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
   const requests: Recorded[] = [];
   let connections = 0;
   const server = http.createServer((req, res) => {
@@ -71,8 +72,9 @@ function signedHeaders(method: string, url: string, by: string, client: string, 
   };
 }
 
-function app(t: TestContext, peers: string[], overrides: Partial<Config> = {}) {
-  return testApp(t, {
+function app(t: Pick<TestContext, 'after'>, peers: string[], overrides: Partial<Config> = {}) {
+  // testApp uses nothing of its context but after(): the file-level scope below passes only that.
+  return testApp(t as TestContext, {
     selfAddress: SELF,
     peers: [SELF, ...peers],
     fleetSecret: [SECRET],
@@ -82,6 +84,26 @@ function app(t: TestContext, peers: string[], overrides: Partial<Config> = {}) {
     ...overrides,
   });
 }
+
+/**
+ * One member answering `{}` and one app knowing it, for the four tests that need nothing else (each
+ * app's worker thread costs half a CPU-second to start): they read the member's records and the
+ * app's counters from where they stood when the test began. Closed after the file's last test.
+ */
+const closers: (() => unknown)[] = [];
+after(async () => {
+  for (const close of closers.reverse()) await close();
+});
+let shared: Promise<{ member: Awaited<ReturnType<typeof standIn>>; ctx: AppContext }> | undefined;
+const sharedMember = () =>
+  (shared ??= (async () => {
+    const fileScope = { after: (close: () => unknown) => void closers.push(close) };
+    const member = await standIn(fileScope, (_req, res) => res.end('{}'));
+    return { member, ctx: await app(fileScope, [member.address]) };
+  })());
+/** The value of a counter of `ctx` now, to compare with later (0 when it has none yet). */
+const counter = async (ctx: AppContext, name: string, labels: Record<string, string>): Promise<number> =>
+  metricValue(await ctx.metrics.registry.metrics(), name, labels) ?? 0;
 
 const idOn = (owner: string): string => {
   const { sessionId, publisherSecret } = mintSession(owner);
@@ -157,8 +179,9 @@ test("the owner's answer comes back unchanged: status, body, Location, ETag, Lin
 
 test('forged ids naming non-members get 404 session_gone and nothing is contacted', async (t) => {
   const listener = await tripwire(t);
-  const member = await tripwire(t);
-  const { app: a, metrics } = await app(t, [member.address]);
+  const { member, ctx } = await sharedMember();
+  const { app: a, metrics } = ctx;
+  const [connectionsBefore, nonMemberBefore] = [member.connections(), await counter(ctx, 'app_forwarded_requests_total', { outcome: 'non_member' })];
   const owners = [listener.address, '169.254.169.254:80', '127.0.0.1:22', 'metadata.google.internal:80', '[::1]:8080', 'localhost:1'];
   let calls = 0;
   for (const owner of owners) {
@@ -180,20 +203,22 @@ test('forged ids naming non-members get 404 session_gone and nothing is contacte
     }
   }
   assert.equal(listener.connections(), 0, 'the listener at a forged address received nothing');
-  assert.equal(member.connections(), 0);
-  assert.equal(metricValue(await metrics.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'non_member' }), calls);
+  assert.equal(member.connections(), connectionsBefore);
+  assert.equal(metricValue(await metrics.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'non_member' }), nonMemberBefore + calls);
 });
 
 test('a signed forwarded call is never forwarded again; unsigned, mis-signed, stale, replayed or altered ones are refused and counted', async (t) => {
-  const member = await standIn(t, (_req, res) => res.end('{}'));
-  const { app: a, metrics } = await app(t, [member.address]);
+  const { member, ctx } = await sharedMember();
+  const { app: a, metrics } = ctx;
+  const [connectionsBefore, requestsBefore] = [member.connections(), member.requests.length];
+  const [loopsBefore, signaturesBefore] = [await counter(ctx, 'app_forwarded_requests_total', { outcome: 'loop' }), await counter(ctx, 'app_rejected_total', { reason: 'fleet_signature' })];
   const id = idOn(member.address);
   const url = `/whip/${id}`;
   // Signed by a member: a second hop is refused.
   const loop = await a.inject({ method: 'GET', url, headers: signedHeaders('GET', url, member.address, '198.51.100.7') });
   assert.equal(loop.statusCode, 404);
   assert.equal(loop.json().error, 'session_gone');
-  assert.equal(metricValue(await metrics.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'loop' }), 1);
+  assert.equal(metricValue(await metrics.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'loop' }), loopsBefore + 1);
 
   // Source addresses prove nothing: from the member's own host, none of these is taken as the member's.
   const now = Date.now() / 1000;
@@ -223,19 +248,21 @@ test('a signed forwarded call is never forwarded again; unsigned, mis-signed, st
     payload: '{"effect":"grayscale"}',
   });
   assert.equal(altered.statusCode, 403);
-  assert.equal(member.connections(), 0, 'nothing refused reached the owner');
-  assert.equal(metricValue(await metrics.registry.metrics(), 'app_rejected_total', { reason: 'fleet_signature' }), forged.length + 1);
+  assert.equal(member.connections(), connectionsBefore, 'nothing refused reached the owner');
+  assert.equal(member.requests.length, requestsBefore);
+  assert.equal(metricValue(await metrics.registry.metrics(), 'app_rejected_total', { reason: 'fleet_signature' }), signaturesBefore + forged.length + 1);
 
   // An ordinary client's call for the member's session is still forwarded, signed by this replica.
   const ordinary = await a.inject({ method: 'GET', url, remoteAddress: '198.51.100.7' });
   assert.equal(ordinary.statusCode, 200);
-  assert.equal(member.requests[0]?.headers[HOP_HEADER], SELF);
-  assert.equal(member.requests[0]?.headers[CLIENT_HEADER], '198.51.100.7');
+  assert.equal(member.requests.length, requestsBefore + 1);
+  assert.equal(member.requests[requestsBefore]?.headers[HOP_HEADER], SELF);
+  assert.equal(member.requests[requestsBefore]?.headers[CLIENT_HEADER], '198.51.100.7');
 });
 
-test('JSON bodies reach the owner as their bytes, so a body the owner refuses is refused the same way forwarded', async (t) => {
-  const owner = await standIn(t, (_req, res) => res.end('{}'));
-  const { app: a } = await app(t, [owner.address]);
+test('JSON bodies reach the owner as their bytes, so a body the owner refuses is refused the same way forwarded', async () => {
+  const { member: owner, ctx: { app: a } } = await sharedMember();
+  const requestsBefore = owner.requests.length;
   const id = idOn(owner.address);
   const bodies = ['"invert"', 'null', '[1]', '{"effect":"invert","params":{"sigma":1e999}}', '{ "effect" : "invert" }'];
   for (const body of bodies) {
@@ -243,20 +270,20 @@ test('JSON bodies reach the owner as their bytes, so a body the owner refuses is
     assert.equal(res.statusCode, 200, body);
   }
   assert.deepEqual(
-    owner.requests.map((r) => r.body),
+    owner.requests.slice(requestsBefore).map((r) => r.body),
     bodies,
   );
 });
 
-test('calls for this replica itself, or for malformed ids, stay here (404 not_found), never forwarded', async (t) => {
-  const member = await standIn(t, (_req, res) => res.end('{}'));
-  const { app: a } = await app(t, [member.address]);
+test('calls for this replica itself, or for malformed ids, stay here (404 not_found), never forwarded', async () => {
+  const { member, ctx: { app: a } } = await sharedMember();
+  const connectionsBefore = member.connections();
   for (const url of [`/whip/${idOn(SELF)}`, '/whip/nope', `/whip/${ownerKeyOf(member.address)}`, `/whip/${ownerKeyOf(member.address)}.a.b.c`]) {
     const res = await a.inject({ method: 'GET', url });
     assert.equal(res.statusCode, 404, url);
     assert.equal(res.json().error, 'not_found', url);
   }
-  assert.equal(member.connections(), 0);
+  assert.equal(member.connections(), connectionsBefore);
 });
 
 test('a departed owner is 404 session_gone; a silent one 504; an oversized answer 502', async (t) => {
