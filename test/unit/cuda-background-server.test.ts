@@ -110,9 +110,10 @@ describe('DEVICE=cuda on a healthy (emulated) GPU', { skip }, () => {
 
 test('DEVICE=cuda: after a GPU fault (the worker gives its GPU up) a background effect is right on the CPU path, counted', { skip }, async (t) => {
   if (skipWithoutPhotos(t)) return;
-  // The worker's warm-up job makes the first launch; the next one fails with
-  // CUDA_ERROR_ILLEGAL_ADDRESS (sticky: the worker gives its GPU up). A still's mask is made on the
-  // CPU path anyway; the live frames the GPU would compose are covered by the session test above.
+  // The worker's warm-up job makes the first launch; the next one, the media lane worker's warm-up
+  // (MEDIA_WORKERS defaults to 1), fails with CUDA_ERROR_ILLEGAL_ADDRESS (sticky: it is redone on the
+  // CPU, counted, and the engine gives its GPU up before the still arrives). A still's mask is made
+  // on the CPU path anyway; the live frames the GPU would compose are covered by the session test above.
   const server = await startOnEmulatedGpu((fn) => t.after(fn), { WORKERS: '1', CUDA_EMU_FAULT: 'cuLaunchKernel 700 1 1' });
   await replaceBackground(server);
   const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
