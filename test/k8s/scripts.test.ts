@@ -25,12 +25,14 @@ function run(script: string, args: string[], env: Record<string, string> = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('every script in scripts/ is clean under shellcheck', (t) => {
+test('every script in scripts/ and scripts/lib/ is clean under shellcheck', (t) => {
   if (!haveTool(t, 'shellcheck')) return;
-  const scripts = fs
-    .readdirSync(path.join(ROOT, 'scripts'))
-    .filter((f) => f.endsWith('.sh'))
-    .map((f) => `scripts/${f}`);
+  const scripts = ['scripts', 'scripts/lib'].flatMap((dir) =>
+    fs
+      .readdirSync(path.join(ROOT, dir))
+      .filter((f) => f.endsWith('.sh'))
+      .map((f) => `${dir}/${f}`),
+  );
   for (const s of MINE) assert.ok(scripts.includes(s), `${s} is missing`);
   const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '--external-sources', ...scripts], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, `shellcheck:\n${r.stdout}${r.stderr}`);

@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { test } from 'node:test';
 import { REPO_ROOT, refusedPort, runCommand, startServer } from './fixtures.ts';
-import { haveTool } from '../tools.ts';
 
-const SCRIPTS = ['scripts/load_gen.sh', 'scripts/demo_load_gen.sh'];
-
-test('shellcheck passes on the load scripts', (t) => {
-  if (!haveTool(t, 'shellcheck')) return;
-  const result = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '--external-sources', ...SCRIPTS, 'scripts/lib/rtc-load.sh'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  assert.equal(result.status, 0, result.stdout + result.stderr);
-});
+// shellcheck over load_gen.sh, demo_load_gen.sh and scripts/lib/: test/k8s/scripts.test.ts (every script in scripts/).
 
 test('load_gen.sh runs the seed arguments through rtc-load and prints the summary', async (t) => {
   const methods: string[] = [];
