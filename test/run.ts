@@ -12,7 +12,7 @@
  *   node --import tsx test/run.ts test/unit/x.test.ts  # some files, one at a time
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from 'node:test';
@@ -100,22 +100,36 @@ async function phase(files: string[], parallel: number): Promise<boolean> {
   return passed;
 }
 
-/** One entry file per GROUP_SIZE files of a folder, importing them in order; the others are returned as they are. */
+const GROUP_DIR = path.join(tmpdir(), `rtc-scale-test-groups-${process.pid}`);
+
+/** A test entry named `name` that imports `files` in order: one process for them all. */
+function entry(name: string, files: string[]): string {
+  mkdirSync(GROUP_DIR, { recursive: true });
+  const file = path.join(GROUP_DIR, `${name}.test.mjs`);
+  writeFileSync(file, files.map((f) => `import ${JSON.stringify(pathToFileURL(path.resolve(ROOT, f)).href)};\n`).join(''));
+  return file;
+}
+
+/** One entry file per GROUP_SIZE files of a folder, importing them in order. */
 function grouped(files: string[]): string[] {
-  const dir = path.join(tmpdir(), `rtc-scale-test-groups-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
   const byFolder = new Map<string, string[]>();
   for (const f of files) byFolder.set(path.dirname(f), [...(byFolder.get(path.dirname(f)) ?? []), f]);
   const entries: string[] = [];
   for (const [folder, members] of byFolder) {
-    for (let i = 0; i < members.length; i += GROUP_SIZE) {
-      const chunk = members.slice(i, i + GROUP_SIZE);
-      const entry = path.join(dir, `${folder.replaceAll('/', '-')}-${i / GROUP_SIZE + 1}.test.mjs`);
-      writeFileSync(entry, chunk.map((f) => `import ${JSON.stringify(pathToFileURL(path.resolve(ROOT, f)).href)};\n`).join(''));
-      entries.push(entry);
-    }
+    for (let i = 0; i < members.length; i += GROUP_SIZE) entries.push(entry(`${folder.replaceAll('/', '-')}-${i / GROUP_SIZE + 1}`, members.slice(i, i + GROUP_SIZE)));
   }
   return entries;
+}
+
+/**
+ * The ALONE files one after the other in one process (they run one at a time anyway: a process
+ * each only added its start-up between them), except those with file-level hooks: in a shared
+ * process a file's before() would run before the other files' tests and its after() after them.
+ */
+function aloneEntries(files: string[]): string[] {
+  const hooked = files.filter((f) => /^(before|after)(Each)?\(/m.test(readFileSync(path.resolve(ROOT, f), 'utf8')));
+  const plain = files.filter((f) => !hooked.includes(f));
+  return [...(plain.length > 0 ? [entry('alone', plain)] : []), ...hooked];
 }
 
 /** Runs a Node script to its end; resolves with whether it exited 0 and what it printed. */
@@ -162,7 +176,7 @@ if (named.length > 0) {
   const { types } = built;
   process.stdout.write(types.ok ? '\ntsc: no type errors\n' : `\ntsc failed (the tests ran on what it emitted):\n${types.output}\n`);
   ok = types.ok && ok;
-  ok = (await phase(ALONE, 1)) && ok;
+  ok = (await phase(aloneEntries(ALONE), 1)) && ok;
   const aloneSeconds = (performance.now() - startedMs) / 1000 - sharedSeconds;
   process.stdout.write(`\n${all.length - ALONE.length} files in ${shared.length} processes ${concurrency()} at a time in ${sharedSeconds.toFixed(0)} s, then ${ALONE.length} alone in ${aloneSeconds.toFixed(0)} s\n`);
 }
