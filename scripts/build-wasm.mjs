@@ -31,9 +31,9 @@ const release = ['--optimizeLevel', '3', '--shrinkLevel', '0', '--converge'];
  * Compiles the kernels to `file` with `features`; resolves with asc's error (if any) and the .d.ts
  * it declared (kept in memory; the rest is written as asc asks, unless `check`).
  */
-async function compile(file, features) {
+async function compile(file, features, optimise = release) {
   let declarations;
-  const args = [...common, '--outFile', file, '--enable', features, ...(check ? ['--optimizeLevel', '0'] : release)];
+  const args = [...common, '--outFile', file, '--enable', features, ...(check ? ['--optimizeLevel', '0'] : optimise)];
   const { error } = await asc.main(args, {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -75,7 +75,9 @@ if (committed !== types) {
   await writeFile(typesUrl, types);
   console.error('build-wasm: wrote src/effects/wasm-exports.ts (the kernels\' exports changed)');
 }
-const relaxed = await compile(relaxedOutFile, 'simd,relaxed-simd');
+// Without --converge (repeating the passes until nothing changes): 1.2 instead of 5.5 s of a
+// 2-core build, for the same speed (bench/effects.ts --kernel-build, docs/benchmarks.md).
+const relaxed = await compile(relaxedOutFile, 'simd,relaxed-simd', release.filter((a) => a !== '--converge'));
 if (relaxed.error) {
   console.error(`build-wasm: ${relaxedOutFile}: ${relaxed.error.message}`);
   process.exit(1);
