@@ -382,15 +382,7 @@ function gaussianImpl(src: usize, dst: usize, w: i32, h: i32, c: i32, sigma: f64
       }
     }
 
-    // Clamp-to-edge padding: r + 1 copies of the first pixel before, of the last pixel after.
-    for (let ch = 0; ch < c; ch++) {
-      const first = load<i16>(row + <usize>(ch << 1));
-      const lastPx = load<i16>(row + <usize>((n - c + ch) << 1));
-      for (let k = 1; k <= r + 1; k++) {
-        store<i16>(row + <usize>((ch - k * c) << 1), first);
-        store<i16>(row + <usize>((n - c + ch + k * c) << 1), lastPx);
-      }
-    }
+    padRow(row, n, c, r);
 
     if (n >= 16) {
       for (let i = 0; i < last; i += 16) horizontalChunk(row, qh, r, shh, c, out, i);
