@@ -512,19 +512,23 @@ extern "C" __global__ void rtc_seg_edge_box(const SegFrameArgs a) {
 
 __device__ __forceinline__ unsigned segAvg(unsigned a, unsigned b) { return (a + b + 1) >> 1; }
 
-/* Output (ox, oy) of the exact 2x upsampling of sw x sh bytes: avg(a, avg(a, b)) down, then across. */
-__device__ __forceinline__ unsigned char segUp2(const unsigned char *src, int sw, int sh, int ox, int oy) {
+/* Value (ox, oy) of the exact 2x upsampling of a sw x sh grid read through `at`: avg(a, avg(a, b)) down, then across. */
+template <typename At> __device__ __forceinline__ unsigned segUp2At(At at, int sw, int sh, int ox, int oy) {
   const int j = oy >> 1;
   int n = (oy & 1) ? j + 1 : j - 1;
   n = n < 0 ? 0 : (n > sh - 1 ? sh - 1 : n);
   const int x = ox >> 1;
   int nx = (ox & 1) ? x + 1 : x - 1;
   nx = nx < 0 ? 0 : (nx > sw - 1 ? sw - 1 : nx);
-  const unsigned a0 = src[(size_t)j * sw + x], b0 = src[(size_t)n * sw + x];
-  const unsigned a1 = src[(size_t)j * sw + nx], b1 = src[(size_t)n * sw + nx];
+  const unsigned a0 = at(x, j), b0 = at(x, n), a1 = at(nx, j), b1 = at(nx, n);
   const unsigned v = segAvg(a0, segAvg(a0, b0));
   const unsigned w = segAvg(a1, segAvg(a1, b1));
-  return (unsigned char)segAvg(v, segAvg(v, w));
+  return segAvg(v, segAvg(v, w));
+}
+
+/* segUp2At over sw x sh bytes. */
+__device__ __forceinline__ unsigned char segUp2(const unsigned char *src, int sw, int sh, int ox, int oy) {
+  return (unsigned char)segUp2At([&](int x, int y) { return (unsigned)src[(size_t)y * sw + x]; }, sw, sh, ox, oy);
 }
 
 extern "C" __global__ void rtc_seg_edge_half(const SegFrameArgs a) {
@@ -539,20 +543,6 @@ extern "C" __global__ void rtc_seg_edge_full(const SegFrameArgs a) {
   const unsigned char *in = a.edge + segEdgeHalf(qw, qh);
   unsigned char *out = a.edge + segEdgeFull(qw, qh);
   forEachIndex(16 * qw * qh, [&](int i) { out[i] = segUp2(in, 2 * qw, 2 * qh, i % (4 * qw), i / (4 * qw)); });
-}
-
-/* Value (ox, oy) of channel c of the 2x upsampling of a sw x sh grid given by `at` (segUp2's steps). */
-template <typename At> __device__ __forceinline__ unsigned segUp2At(At at, int sw, int sh, int ox, int oy) {
-  const int j = oy >> 1;
-  int n = (oy & 1) ? j + 1 : j - 1;
-  n = n < 0 ? 0 : (n > sh - 1 ? sh - 1 : n);
-  const int x = ox >> 1;
-  int nx = (ox & 1) ? x + 1 : x - 1;
-  nx = nx < 0 ? 0 : (nx > sw - 1 ? sw - 1 : nx);
-  const unsigned a0 = at(x, j), b0 = at(x, n), a1 = at(nx, j), b1 = at(nx, n);
-  const unsigned v = segAvg(a0, segAvg(a0, b0));
-  const unsigned w = segAvg(a1, segAvg(a1, b1));
-  return segAvg(v, segAvg(v, w));
 }
 
 /* Full-resolution (x, y) of a quarter grid of C-channel whole-byte floats upsampled 2x twice. */
