@@ -2,16 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WhepViewer, WhipHttpError, WhipPublisher } from '../../tools/rtc-load/client/whip.ts';
 import { metricValue, testApp } from '../helpers.ts';
-import { CARD, frameWhere, metricsText, publish, sharedListeningApp } from './support.ts';
+import { CARD, frameWhere, listeningApp, metricsText, publish, sharedListeningApp } from './support.ts';
 
 /**
- * One listening app for the tests below but the OPTIONS one (its token would lock the others out).
- * MAX_SESSIONS 1 holds for all: each test ends its own sessions (DELETE) before the next, and the
- * trickle test, whose publisher goes without one, runs last. The MAX_SESSIONS test runs first, on
- * counters nobody else moved; the no-video test next, before the bad requests count failures too.
+ * One listening app for the tests below but two: the MAX_SESSIONS test has its own (MAX_SESSIONS 1:
+ * a session it leaves behind when it fails must not refuse the others), and so has the OPTIONS one
+ * (its token would lock the others out). Each test reads the counters it checks from where it began.
  */
 // No media lane: the HTTP side is under test; the trickle test's frames share the one worker.
-const shared = sharedListeningApp({ maxSessions: 1, retryAfterSeconds: 7, mediaWorkers: 0 });
+const shared = sharedListeningApp({ mediaWorkers: 0 });
 
 const sdpPost = (body: string, headers: Record<string, string> = {}) => ({
   method: 'POST' as const,
@@ -21,7 +20,7 @@ const sdpPost = (body: string, headers: Record<string, string> = {}) => ({
 });
 
 test('MAX_SESSIONS: the next publisher gets 503 with Retry-After, and the refusal is counted', { timeout: 30_000 }, async (t) => {
-  const { base } = await shared();
+  const { base } = await listeningApp(t, { maxSessions: 1, retryAfterSeconds: 7, mediaWorkers: 0 });
   const first = await publish(t, `${base}/whip?effect=grayscale`);
   const refused = await WhipPublisher.publish(`${base}/whip?effect=grayscale`).then(
     () => assert.fail('a second session was admitted'),
@@ -45,12 +44,14 @@ test('MAX_SESSIONS: the next publisher gets 503 with Retry-After, and the refusa
 
 test('a WHIP offer that sends no video is refused with 400, and counted as failed', { timeout: 30_000 }, async () => {
   const { base } = await shared();
+  const failed = async () => metricValue(await metricsText(base), 'app_webrtc_sessions_total', { outcome: 'failed' }) ?? 0;
+  const failedBefore = await failed();
   // A WHEP client's offer is receive-only.
   const err = await WhepViewer.view(`${base}/whip?effect=invert`).catch((e: unknown) => e);
   assert.ok(err instanceof WhipHttpError, String(err));
   assert.equal(err.status, 400);
   assert.match(err.body, /must send video/);
-  assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_total', { outcome: 'failed' }), 1);
+  assert.equal((await failed()) - failedBefore, 1);
   assert.equal(metricValue(await metricsText(base), 'app_webrtc_sessions_active'), 0);
 });
 
