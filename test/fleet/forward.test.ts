@@ -181,7 +181,7 @@ test('forged ids naming non-members get 404 session_gone and nothing is contacte
   const listener = await tripwire(t);
   const { member, ctx } = await sharedMember();
   const { app: a, metrics } = ctx;
-  const [connectionsBefore, nonMemberBefore] = [member.connections(), await counter(ctx, 'app_forwarded_requests_total', { outcome: 'non_member' })];
+  const [connectionsBefore, requestsBefore, nonMemberBefore] = [member.connections(), member.requests.length, await counter(ctx, 'app_forwarded_requests_total', { outcome: 'non_member' })];
   const owners = [listener.address, '169.254.169.254:80', '127.0.0.1:22', 'metadata.google.internal:80', '[::1]:8080', 'localhost:1'];
   let calls = 0;
   for (const owner of owners) {
@@ -204,6 +204,7 @@ test('forged ids naming non-members get 404 session_gone and nothing is contacte
   }
   assert.equal(listener.connections(), 0, 'the listener at a forged address received nothing');
   assert.equal(member.connections(), connectionsBefore);
+  assert.equal(member.requests.length, requestsBefore, 'nothing reached the member');
   assert.equal(metricValue(await metrics.registry.metrics(), 'app_forwarded_requests_total', { outcome: 'non_member' }), nonMemberBefore + calls);
 });
 
@@ -277,13 +278,15 @@ test('JSON bodies reach the owner as their bytes, so a body the owner refuses is
 
 test('calls for this replica itself, or for malformed ids, stay here (404 not_found), never forwarded', async () => {
   const { member, ctx: { app: a } } = await sharedMember();
-  const connectionsBefore = member.connections();
+  // Connections alone would not show a forward: one kept alive from an earlier test could carry it.
+  const [connectionsBefore, requestsBefore] = [member.connections(), member.requests.length];
   for (const url of [`/whip/${idOn(SELF)}`, '/whip/nope', `/whip/${ownerKeyOf(member.address)}`, `/whip/${ownerKeyOf(member.address)}.a.b.c`]) {
     const res = await a.inject({ method: 'GET', url });
     assert.equal(res.statusCode, 404, url);
     assert.equal(res.json().error, 'not_found', url);
   }
   assert.equal(member.connections(), connectionsBefore);
+  assert.equal(member.requests.length, requestsBefore, 'nothing reached the member');
 });
 
 test('a departed owner is 404 session_gone; a silent one 504; an oversized answer 502', async (t) => {
