@@ -60,3 +60,23 @@ export async function killWorkerMidJob<T>(engine: Engine, request: () => Promise
   await engine.pool.threads[0]!.terminate();
   return answer;
 }
+
+/** An SSE (or any streamed) answer read as text as it comes; `abort` ends the read. */
+export function sseText(url: string) {
+  const controller = new AbortController();
+  const decoder = new TextDecoder();
+  let text = '';
+  let ended = false;
+  const answer = fetch(url, { signal: controller.signal }).then((res) => {
+    void (async () => {
+      try {
+        for await (const chunk of res.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
+      } catch {
+        // aborted by the test
+      }
+      ended = true;
+    })();
+    return res;
+  });
+  return { answer, text: () => text, ended: () => ended, abort: () => controller.abort() };
+}

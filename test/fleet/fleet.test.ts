@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { addressOfOwnerKey, mintSession, ownerKeyOf, publisherResourceId, watchPathOf } from '../../src/fleet/session-id.ts';
 import { WhepViewer } from '../../tools/rtc-load/client/whip.ts';
 import type { I420Frame } from '../../src/webrtc/peer-types.ts';
-import { metricValue } from '../helpers.ts';
+import { metricValue, sseText } from '../helpers.ts';
 import { CARD, frameWhere, near, publish, u, v, y } from '../webrtc/support.ts';
 import { haveHaproxy, startFleet, type Fleet, type Replica } from './haproxy-fleet.ts';
 import { waitUntil } from '../wait.ts';
@@ -35,25 +35,6 @@ function ownerOf(fleet: Fleet, resourceUrl: string): Replica {
   const owner = fleet.replicas.find((r) => `127.0.0.1:${r.port}` === address);
   assert.ok(owner, `the id names a replica of the fleet (${address})`);
   return owner;
-}
-
-/** An SSE answer read as text as it comes. */
-function sseText(url: string) {
-  const controller = new AbortController();
-  let text = '';
-  let ended = false;
-  const answer = fetch(url, { signal: controller.signal }).then((res) => {
-    void (async () => {
-      try {
-        for await (const chunk of res.body!) text += Buffer.from(chunk as Uint8Array).toString();
-      } catch {
-        // aborted by the test
-      }
-      ended = true;
-    })();
-    return res;
-  });
-  return { answer, text: () => text, ended: () => ended, abort: () => controller.abort() };
 }
 
 const FLEET_ENV = {

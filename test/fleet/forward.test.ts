@@ -13,7 +13,7 @@ import { Forwarder, HOP_HEADER } from '../../src/fleet/forward.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { CLIENT_HEADER, FleetSignature, SIGNATURE_HEADER } from '../../src/fleet/signature.ts';
 import { mintSession, ownerKeyOf, publisherResourceId } from '../../src/fleet/session-id.ts';
-import { metricValue, testApp } from '../helpers.ts';
+import { metricValue, sseText, testApp } from '../helpers.ts';
 import { waitUntil } from '../wait.ts';
 
 interface Recorded {
@@ -370,25 +370,6 @@ async function sseOwner(t: TestContext) {
   return { ...owner, open, closed: () => closed };
 }
 
-/** Reads an SSE answer as text as it comes. */
-function readStream(url: string) {
-  const controller = new AbortController();
-  let text = '';
-  let done = false;
-  const answer = fetch(url, { signal: controller.signal }).then(async (res) => {
-    (async () => {
-      try {
-        for await (const chunk of res.body!) text += Buffer.from(chunk as Uint8Array).toString();
-      } catch {
-        // aborted by the test
-      }
-      done = true;
-    })();
-    return res;
-  });
-  return { answer, text: () => text, ended: () => done, abort: () => controller.abort() };
-}
-
 test("a captions stream of a member's session is relayed from its owner as it comes, and ends with it; the client's leaving ends the owner's call", async (t) => {
   const owner = await sseOwner(t);
   const { app: a, metrics } = await app(t, [owner.address], { forwardMaxStreams: 2 });
@@ -396,7 +377,7 @@ test("a captions stream of a member's session is relayed from its owner as it co
   const id = idOn(owner.address);
   const watchId = id.split('.').slice(0, 2).join('.');
 
-  const first = readStream(`${base}/whip/${watchId}/captions`);
+  const first = sseText(`${base}/whip/${watchId}/captions`);
   const res = await first.answer;
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
@@ -414,13 +395,13 @@ test("a captions stream of a member's session is relayed from its owner as it co
   assert.ok(first.text().endsWith('event: end\ndata: {"reason":"session_ended"}\n\n'));
 
   // The client leaves: the call to the owner ends too.
-  const second = readStream(`${base}/whip/${id}/captions`);
+  const second = sseText(`${base}/whip/${id}/captions`);
   await waitUntil('the second stream open', () => second.text() !== '');
   second.abort();
   await waitUntil("the owner's answer closed", () => owner.closed() === 2, { detail: () => `closed ${owner.closed()}` });
 
   // FORWARD_MAX_STREAMS: two relayed at once, the third is refused for now.
-  const held = [readStream(`${base}/whip/${id}/captions`), readStream(`${base}/whip/${id}/captions`)];
+  const held = [sseText(`${base}/whip/${id}/captions`), sseText(`${base}/whip/${id}/captions`)];
   await waitUntil('two streams open', () => held.every((s) => s.text() !== ''));
   const third = await fetch(`${base}/whip/${id}/captions`);
   assert.equal(third.status, 503);
@@ -437,7 +418,7 @@ test("a captions stream of a member's session is relayed from its owner as it co
   assert.equal(((await capped.json()) as { error: string }).error, 'rate_limited');
 
   // Shutdown ends a relayed stream like a local one.
-  const last = readStream(`${base}/whip/${id}/captions`);
+  const last = sseText(`${base}/whip/${id}/captions`);
   await waitUntil('the last stream open', () => last.text() !== '');
   await a.close();
   await waitUntil('the stream ended on shutdown', () => last.ended());
