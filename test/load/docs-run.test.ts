@@ -27,11 +27,8 @@ import test from 'node:test';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseProcessQuery } from '../../src/http/process-query.ts';
 import { isSegmentationEffect } from '../../src/effects/catalog.ts';
-import { parseCommandLine } from '../../tools/rtc-load/http/args.ts';
-import { parsePlanCommandLine } from '../../tools/rtc-load/plan/args.ts';
-import { parseWebRtcCommandLine } from '../../tools/rtc-load/webrtc/args.ts';
 import { haveTool, which } from '../tools.ts';
-import { mapLimited, REPO_ROOT } from './fixtures.ts';
+import { mapLimited, REPO_ROOT, rtcLoadRefusal } from './fixtures.ts';
 import { kustomizeCachingKubectl } from './kustomize-cache.ts';
 
 const DOCS = ['README.md', 'DEMO_SCRIPT.md', 'ARCHITECTURE.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -234,18 +231,6 @@ test('gcloud: every call passes gcloud\'s own argument checks (logged out, nothi
   });
   assert.deepEqual(problems, []);
 });
-
-/** rtc-load's parser for the words after `rtc-load`; the reason it refuses them, or undefined. */
-function rtcLoadRefusal(args: readonly string[]): string | undefined {
-  try {
-    if (args[0] === 'webrtc') parseWebRtcCommandLine(args.slice(1));
-    else if (args[0] === 'plan') parsePlanCommandLine(args.slice(1));
-    else parseCommandLine(args);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
 
 /** The rtc-load command lines a load script's dry run prints: `+ rtc-load ARGS` (shell-quoted), or the Job's args. */
 function rtcLoadRunsOf(stdout: string): string[][] {

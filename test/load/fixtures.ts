@@ -3,6 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
+import { parseCommandLine } from '../../tools/rtc-load/http/args.ts';
+import { parsePlanCommandLine } from '../../tools/rtc-load/plan/args.ts';
+import { parseWebRtcCommandLine } from '../../tools/rtc-load/webrtc/args.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -65,6 +68,8 @@ export function runRtcLoad(args: readonly string[], timeoutMs = 15_000): Promise
  * and message without a Node start (0.4 CPU-s) each. Only for command lines that exit at parsing.
  */
 export async function refusedInProcess(args: readonly string[]): Promise<{ code: number; stderr: string }> {
+  // A line the parser accepts would start a real run in the test process: say so instead.
+  if (rtcLoadRefusal(args) === undefined) throw new Error(`rtc-load accepts ${JSON.stringify(args)}: run it as a process`);
   const { runCli } = await import('../../tools/rtc-load/cli.ts');
   const write = process.stderr.write;
   let stderr = '';
@@ -76,6 +81,18 @@ export async function refusedInProcess(args: readonly string[]): Promise<{ code:
     return { code: await runCli(args), stderr };
   } finally {
     process.stderr.write = write;
+  }
+}
+
+/** rtc-load's parser for the words after `rtc-load`: the reason it refuses them, or undefined. */
+export function rtcLoadRefusal(args: readonly string[]): string | undefined {
+  try {
+    if (args[0] === 'webrtc') parseWebRtcCommandLine(args.slice(1));
+    else if (args[0] === 'plan') parsePlanCommandLine(args.slice(1));
+    else parseCommandLine(args);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
   }
 }
 
