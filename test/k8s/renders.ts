@@ -1,6 +1,6 @@
 /**
  * `scripts/deploy.sh --render --overlay O --webrtc W`, as the k8s tests read it. Its output depends
- * on k8s/, observability/, the script and the kubectl it runs, nothing else (no environment, no
+ * on k8s/, observability/, the script, the scripts/lib/ it sources and the kubectl it runs, nothing else (no environment, no
  * cluster), so it is kept in the temporary folder under a hash of all of those: the test files that
  * read the six builds (run at the same time by the suite) render each once, not once per file, and
  * a changed manifest, script or kubectl renders afresh. A build is ~0.6 CPU-seconds of kubectl.
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { which } from '../tools.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const INPUTS = ['k8s', 'observability', 'scripts/deploy.sh'];
+const INPUTS = ['k8s', 'observability', 'scripts/deploy.sh', 'scripts/lib'];
 
 function hashTree(hash: ReturnType<typeof createHash>, relative: string): void {
   const full = path.join(ROOT, relative);
@@ -55,31 +55,9 @@ export function renderedBuild(overlay: string, webrtc: string): string {
       return undefined; // not rendered yet with these inputs
     }
   };
-  const done = kept();
-  if (done !== undefined) return done;
-  // A file beside this one rendering the same build (the suite starts several at once): wait for its
-  // answer rather than render it twice, for as long as a render may take on a loaded machine.
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const lock = `${file}.lock`;
-  // A lock a killed run left behind (a render takes seconds, not a minute) is no one's.
-  const ageMs = (): number => Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-  if (ageMs() > 60_000) fs.rmSync(lock, { force: true });
-  let mine = false;
-  try {
-    fs.closeSync(fs.openSync(lock, 'wx'));
-    mine = true;
-  } catch {
-    const tick = new Int32Array(new SharedArrayBuffer(4));
-    for (const until = Date.now() + 30_000; Date.now() < until && fs.existsSync(lock); ) Atomics.wait(tick, 0, 0, 50);
-    const theirs = kept();
-    if (theirs !== undefined) return theirs;
-    // Theirs failed (this render says why) or never ended.
-  }
-  try {
-    return render(overlay, webrtc, file);
-  } finally {
-    if (mine) fs.rmSync(lock, { force: true });
-  }
+  // Files beside this one (the suite runs several at once) may render the same build: each writes
+  // whole and renames, so the last one wins and every reader sees one whole render.
+  return kept() ?? render(overlay, webrtc, file);
 }
 
 function render(overlay: string, webrtc: string, file: string): string {
