@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { compiledIfCurrent } from '../src/engine/compiled-current.mjs';
+import { nodeArgsFor } from '../src/engine/compiled-current.mjs';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -11,7 +11,6 @@ export interface ServerProcess {
   readonly logs: string[];
 }
 
-const serverEntry = fileURLToPath(new URL('../src/server.ts', import.meta.url));
 export const compiledEntry = fileURLToPath(new URL('../dist/src/server.js', import.meta.url));
 
 /**
@@ -20,8 +19,7 @@ export const compiledEntry = fileURLToPath(new URL('../dist/src/server.js', impo
  * first), else `src/server.ts` under tsx.
  */
 export async function startServer(env: Record<string, string> = {}, timeoutMs = 20_000, compiled = false): Promise<ServerProcess> {
-  const current = compiledIfCurrent('src/server.ts');
-  const args = compiled ? [compiledEntry] : current ? [fileURLToPath(current)] : ['--import', 'tsx', serverEntry];
+  const args = compiled ? [compiledEntry] : nodeArgsFor('src/server.ts');
   const child = spawn(process.execPath, args, {
     // A stopped test server exits at once: no grace for endpoints to drop it, none for live calls
     // (a SIGTERM'd server with a session would otherwise wait SESSION_DRAIN_SECONDS, 60 s).

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '../../tools/rtc-load/webrtc/run.ts';
 import { freePort } from '../../test/ports.ts';
-import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
+import { nodeArgsFor } from '../../src/engine/compiled-current.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -51,8 +51,7 @@ export class ServerUnderTest {
   static async start(env: Record<string, string>): Promise<ServerUnderTest> {
     const port = await freePort();
     // What is deployed: the build (`npm run build`) when it is current, else the sources through tsx.
-    const built = compiledIfCurrent('src/server.ts');
-    const child = spawn(process.execPath, built ? [fileURLToPath(built)] : ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, nodeArgsFor('src/server.ts'), {
       cwd: root,
       // The images set MALLOC_ARENA_MAX=2 (see the Dockerfiles); soak what is deployed unless told otherwise.
       env: { MALLOC_ARENA_MAX: '2', ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },

@@ -4,6 +4,7 @@
 // transpiles its whole graph; the build is the same code, already compiled. A missing or stale build
 // (a source edited since `npm run build`) gives undefined, and the caller runs the sources.
 import { readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const root = new URL('../../', import.meta.url);
 
@@ -28,4 +29,13 @@ export function compiledIfCurrent(sourcePath) {
   }
   const sourcesMs = Math.max(...['src/', 'tools/', 'assembly/'].map((dir) => newestMs(new URL(dir, root))));
   return sourcesMs <= builtMs ? compiled : undefined;
+}
+
+/**
+ * Node's arguments to run the module at `sourcePath` (from the package root, e.g. `src/server.ts`):
+ * its compiled twin when current, else the source through tsx (absolute paths: any working folder).
+ */
+export function nodeArgsFor(sourcePath) {
+  const compiled = compiledIfCurrent(sourcePath);
+  return compiled ? [fileURLToPath(compiled)] : ['--import', 'tsx', fileURLToPath(new URL(sourcePath, root))];
 }

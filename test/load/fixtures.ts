@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
+import { nodeArgsFor } from '../../src/engine/compiled-current.mjs';
 import { parseCommandLine } from '../../tools/rtc-load/http/args.ts';
 import { parsePlanCommandLine } from '../../tools/rtc-load/plan/args.ts';
 import { parseWebRtcCommandLine } from '../../tools/rtc-load/webrtc/args.ts';
@@ -58,8 +58,7 @@ export interface CliResult {
 /** Runs the CLI from its sources in a child process, so tests never depend on build output. */
 export function runRtcLoad(args: readonly string[], timeoutMs = 15_000): Promise<CliResult> {
   // The build when it is current (npm test builds first): the same code without transpiling it per run.
-  const current = compiledIfCurrent('tools/rtc-load/main.ts');
-  return runCommand(process.execPath, [...(current ? [fileURLToPath(current)] : ['--import', 'tsx', 'tools/rtc-load/main.ts']), ...args], timeoutMs);
+  return runCommand(process.execPath, [...nodeArgsFor('tools/rtc-load/main.ts'), ...args], timeoutMs);
 }
 
 /**

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { EffectJob } from '../../src/effects/catalog.ts';
 import { referenceApply } from '../../src/effects/reference.ts';
@@ -10,7 +9,7 @@ import { codeGeometry, MAX_FRAME_ID, readFrameId, writeFrameId } from '../../too
 import { FrameSource } from '../../tools/rtc-load/webrtc/frames.ts';
 import type { WebRtcReport } from '../../tools/rtc-load/webrtc/report.ts';
 import { REPO_ROOT, refusedInProcess, runRtcLoad } from './fixtures.ts';
-import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
+import { nodeArgsFor } from '../../src/engine/compiled-current.mjs';
 import { waitUntil } from '../wait.ts';
 
 const IDS = [0, 1, 2, 0x5a5a5a, 123_456, MAX_FRAME_ID];
@@ -153,9 +152,7 @@ describe('rtc-load webrtc against the real server', { timeout: 45_000 }, () => {
 
   test('Ctrl-C ends the run early, still deletes the session and reports', async () => {
     // The build when it is current, as runRtcLoad runs it: the same CLI without transpiling it.
-    const current = compiledIfCurrent('tools/rtc-load/main.ts');
-    const entry = current ? [fileURLToPath(current)] : ['--import', 'tsx', 'tools/rtc-load/main.ts'];
-    const child = spawn(process.execPath, [...entry, 'webrtc', '--resolution', '320x240', '--fps', '15', '--duration', '60s', '--json', `${server.baseUrl}/whip`], {
+    const child = spawn(process.execPath, [...nodeArgsFor('tools/rtc-load/main.ts'), 'webrtc', '--resolution', '320x240', '--fps', '15', '--duration', '60s', '--json', `${server.baseUrl}/whip`], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

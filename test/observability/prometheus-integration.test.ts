@@ -34,7 +34,7 @@ import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/Sca
 import { haveTool } from '../tools.ts';
 import { freePort } from '../ports.ts';
 import { waitUntil } from '../wait.ts';
-import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
+import { nodeArgsFor } from '../../src/engine/compiled-current.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRAPE_SECONDS = 1;
@@ -226,8 +226,7 @@ test('every PromQL expression parses, and the service ones return defined data i
   const appPort = await freePort();
   // The build when it is current (npm test builds first): the same code, without transpiling the
   // server and its worker under tsx (a few CPU-seconds); the sources otherwise.
-  const compiled = compiledIfCurrent('src/server.ts');
-  const app = start(process.execPath, compiled ? [fileURLToPath(compiled)] : ['--import', 'tsx', 'src/server.ts'], {
+  const app = start(process.execPath, nodeArgsFor('src/server.ts'), {
     ...process.env,
     PORT: String(appPort),
     HOST: '127.0.0.1',

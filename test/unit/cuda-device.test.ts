@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { probeCuda, ptxRequirement, readPtx } from '../../src/cuda/probe.ts';
 import type { CudaProbe } from '../../src/protocol/cuda-types.ts';
 import { CudaError, CudaUnavailableError, loadCudaDriver } from '../../src/cuda/driver.ts';
 import { ConfigError } from '../../src/config.ts';
 import { chooseDevice, DeviceUnavailableError } from '../../src/engine/device.ts';
-import { compiledIfCurrent } from '../../src/engine/compiled-current.mjs';
+import { nodeArgsFor } from '../../src/engine/compiled-current.mjs';
 import { startServer } from '../helpers-process.ts';
 import { metricValue } from '../helpers.ts';
 
@@ -87,8 +86,7 @@ test('the PTX requirement names the CUDA release a driver must support', () => {
 });
 
 // The compiled twin when the build is current (no transpiling of the whole graph), else the sources.
-const compiledServer = compiledIfCurrent('src/server.ts');
-const serverArgs = compiledServer ? [fileURLToPath(compiledServer)] : ['--import', 'tsx', fileURLToPath(new URL('../../src/server.ts', import.meta.url))];
+const serverArgs = nodeArgsFor('src/server.ts');
 
 test('DEVICE=cuda without a GPU: the server stops at start-up with a clear message', { skip: noGpu }, async () => {
   const child = spawn(process.execPath, serverArgs, {
