@@ -12,7 +12,7 @@
  *   node --import tsx test/run.ts test/unit/x.test.ts  # some files, one at a time
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from 'node:test';
@@ -127,7 +127,8 @@ function grouped(files: string[]): string[] {
  * process a file's before() would run before the other files' tests and its after() after them.
  */
 function aloneEntries(files: string[]): string[] {
-  const hooked = files.filter((f) => /^(before|after)(Each)?\(/m.test(readFileSync(path.resolve(ROOT, f), 'utf8')));
+  // File-level hooks: written out, or registered by a helper called at the top level (sharedListeningApp, kustomizeCachingKubectl).
+  const hooked = files.filter((f) => /^(before|after)(Each)?\(|^(const \w+ = )?(shared\w+|kustomizeCachingKubectl)\(/m.test(readFileSync(path.resolve(ROOT, f), 'utf8')));
   const plain = files.filter((f) => !hooked.includes(f));
   return [...(plain.length > 0 ? [entry('alone', plain)] : []), ...hooked];
 }
@@ -183,4 +184,5 @@ if (named.length > 0) {
 writeFileSync(path.join(tmpdir(), 'rtc-scale-test-profile.json'), JSON.stringify(Object.fromEntries([...secondsByFile].sort((a, b) => b[1] - a[1])), null, 1));
 process.stdout.write(`the slowest files (seconds of their tests; all of them in ${path.join(tmpdir(), 'rtc-scale-test-profile.json')}):\n`);
 for (const [file, seconds] of [...secondsByFile].sort((a, b) => b[1] - a[1]).slice(0, 12)) process.stdout.write(`${seconds.toFixed(1).padStart(7)} s  ${file}\n`);
+rmSync(GROUP_DIR, { recursive: true, force: true });
 process.exitCode = ok ? 0 : 1;

@@ -27,7 +27,8 @@ export async function listeningApp(t: TestContext, overrides: Partial<Config> = 
 /**
  * A listening app on 127.0.0.1 for several tests of one file (listeningApp's settings, then
  * `overrides`): every app starts its worker threads, half a CPU-second each. Started by the first
- * test that calls the returned function, closed after the file's last test; call it at a file's top
+ * test that calls the returned function, closed by a file-level after() (after the file's last test,
+ * or, where test/run.ts runs several files in one process, after theirs); call it at a file's top
  * level. Tests that share it leave no session behind for the next, and read metrics as deltas or in
  * an order that keeps them exact.
  */
