@@ -211,8 +211,10 @@ test('gcloud: every call passes gcloud\'s own argument checks (logged out, nothi
   const bundled = join(root, 'platform/bundledpythonunix/bin/python3');
   const calls = distinct(callsOf('gcloud'));
   const env = { PATH: process.env.PATH, HOME: dir, CLOUDSDK_CONFIG: join(dir, 'gcloud'), CLOUDSDK_CORE_DISABLE_PROMPTS: '1', CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: 'true', CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: 'true' };
+  // A line gcloud must refuse goes last: the runner still reports a refusal as gcloud would (exit 2).
+  const refused = ['container', 'clusters', 'list', '--no-such-flag'];
   const batch = spawnSync(existsSync(bundled) ? bundled : 'python3', ['-S', join(REPO_ROOT, 'test/load/gcloud-lines.py'), root], {
-    input: JSON.stringify(calls.map((call) => call.argv.slice(1))),
+    input: JSON.stringify([...calls.map((call) => call.argv.slice(1)), refused]),
     encoding: 'utf8',
     env,
     timeout: 120_000,
@@ -220,7 +222,8 @@ test('gcloud: every call passes gcloud\'s own argument checks (logged out, nothi
   });
   assert.equal(batch.status, 0, batch.stderr);
   const results = JSON.parse(batch.stdout) as { code: number; stderr: string }[];
-  assert.equal(results.length, calls.length);
+  assert.equal(results.length, calls.length + 1);
+  assert.equal(results.pop()?.code, 2, `gcloud ${refused.join(' ')} is refused`);
   const problems: string[] = [];
   calls.forEach((call, i) => {
     const result = results[i] ?? { code: null, stderr: '' };
