@@ -1,4 +1,4 @@
-import type { TestContext } from 'node:test';
+import { after } from 'node:test';
 import { buildApp, type AppContext } from '../src/app.ts';
 import { configWith, type Config } from '../src/config.ts';
 import type { Engine } from '../src/engine/engine.ts';
@@ -11,7 +11,24 @@ import { waitUntil } from './wait.ts';
  * share it, still first): each thread costs half a second of CPU to start, and the WebRTC tests' apps
  * (listeningApp) ask for the lane.
  */
-export async function testApp(t: TestContext, overrides: Partial<Config> = {}): Promise<AppContext> {
+/** Where a test's or a file's closers go: a test's context, or fileScope(). */
+export interface Scope {
+  after(close: () => void | Promise<void>): void;
+}
+
+/**
+ * A scope whose closers run once the file's tests are done (one file-level after(), last opened
+ * first closed): for what several tests of a file share. Call it at a file's top level.
+ */
+export function fileScope(): Scope {
+  const closers: (() => void | Promise<void>)[] = [];
+  after(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+  return { after: (close) => void closers.push(close) };
+}
+
+export async function testApp(t: Scope, overrides: Partial<Config> = {}): Promise<AppContext> {
   const ctx = await buildApp(configWith({ device: 'cpu', workers: 1, mediaWorkers: 0, maxQueue: 16, logLevel: 'silent', maxEventLoopDelayMs: 0, ...overrides }), { logger: false });
   t.after(() => ctx.app.close());
   return ctx;

@@ -127,8 +127,8 @@ function grouped(files: string[]): string[] {
  * process a file's before() would run before the other files' tests and its after() after them.
  */
 function aloneEntries(files: string[]): string[] {
-  // File-level hooks: written out, or registered by a helper called at the top level (sharedListeningApp, kustomizeCachingKubectl).
-  const hooked = files.filter((f) => /^(before|after)(Each)?\(|^(const \w+ = )?(shared\w+|kustomizeCachingKubectl)\(/m.test(readFileSync(path.resolve(ROOT, f), 'utf8')));
+  // File-level hooks: written out, or registered by a helper called at the top level (fileScope, sharedListeningApp, kustomizeCachingKubectl).
+  const hooked = files.filter((f) => /^(before|after)(Each)?\(|^(const \w+ = )?(shared\w+|fileScope|kustomizeCachingKubectl)\(/m.test(readFileSync(path.resolve(ROOT, f), 'utf8')));
   const plain = files.filter((f) => !hooked.includes(f));
   return [...(plain.length > 0 ? [entry('alone', plain)] : []), ...hooked];
 }

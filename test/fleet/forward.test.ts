@@ -6,14 +6,14 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { after, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { AppContext } from '../../src/app.ts';
 import type { Config } from '../../src/config.ts';
 import { Forwarder, HOP_HEADER } from '../../src/fleet/forward.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { CLIENT_HEADER, FleetSignature, SIGNATURE_HEADER } from '../../src/fleet/signature.ts';
 import { mintSession, ownerKeyOf, publisherResourceId } from '../../src/fleet/session-id.ts';
-import { metricValue, sseText, testApp } from '../helpers.ts';
+import { fileScope, metricValue, sseText, testApp, type Scope } from '../helpers.ts';
 import { waitUntil } from '../wait.ts';
 
 interface Recorded {
@@ -24,7 +24,7 @@ interface Recorded {
 }
 
 /** An HTTP server on loopback that records every request and answers with `answer`; closed after `t`. */
-async function standIn(t: Pick<TestContext, 'after'>, answer: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+async function standIn(t: Scope, answer: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
   const requests: Recorded[] = [];
   let connections = 0;
   const server = http.createServer((req, res) => {
@@ -72,9 +72,8 @@ function signedHeaders(method: string, url: string, by: string, client: string, 
   };
 }
 
-function app(t: Pick<TestContext, 'after'>, peers: string[], overrides: Partial<Config> = {}) {
-  // testApp uses nothing of its context but after(): the file-level scope below passes only that.
-  return testApp(t as TestContext, {
+function app(t: Scope, peers: string[], overrides: Partial<Config> = {}) {
+  return testApp(t, {
     selfAddress: SELF,
     peers: [SELF, ...peers],
     fleetSecret: [SECRET],
@@ -90,16 +89,12 @@ function app(t: Pick<TestContext, 'after'>, peers: string[], overrides: Partial<
  * app's worker thread costs half a CPU-second to start): they read the member's records and the
  * app's counters from where they stood when the test began. Closed after the file's last test.
  */
-const closers: (() => unknown)[] = [];
-after(async () => {
-  for (const close of closers.reverse()) await close();
-});
+const scope = fileScope();
 let shared: Promise<{ member: Awaited<ReturnType<typeof standIn>>; ctx: AppContext }> | undefined;
 const sharedMember = () =>
   (shared ??= (async () => {
-    const fileScope = { after: (close: () => unknown) => void closers.push(close) };
-    const member = await standIn(fileScope, (_req, res) => res.end('{}'));
-    return { member, ctx: await app(fileScope, [member.address]) };
+    const member = await standIn(scope, (_req, res) => res.end('{}'));
+    return { member, ctx: await app(scope, [member.address]) };
   })());
 /** The value of a counter of `ctx` now, to compare with later (0 when it has none yet). */
 const counter = async (ctx: AppContext, name: string, labels: Record<string, string>): Promise<number> =>

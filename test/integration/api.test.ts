@@ -1,24 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { EFFECT_NAMES } from '../../src/effects/catalog.ts';
 import { ERROR_CODES, ERRORS, type ErrorCode } from '../../src/errors.ts';
-import { buildApp, type AppContext } from '../../src/app.ts';
-import { configWith } from '../../src/config.ts';
-import { metricValue, testApp } from '../helpers.ts';
+import type { AppContext } from '../../src/app.ts';
+import { fileScope, metricValue, testApp } from '../helpers.ts';
 
 /**
  * One app (testApp's settings) for every test that needs no settings of its own: each app starts a
  * worker thread, half a CPU-second. The metrics test runs first, on counters nothing else has moved;
  * the draining test runs last, as draining ends the app's readiness for good.
  */
+const scope = fileScope();
 let shared: Promise<AppContext> | undefined;
-const sharedApp = (): Promise<AppContext> =>
-  (shared ??= buildApp(configWith({ device: 'cpu', workers: 1, mediaWorkers: 0, maxQueue: 16, logLevel: 'silent', maxEventLoopDelayMs: 0 }), { logger: false }));
-after(async () => {
-  if (shared) await (await shared).app.close();
-});
+const sharedApp = (): Promise<AppContext> => (shared ??= testApp(scope));
 
 /** An error answer: `{error, detail}`, the code from the catalog and the status its code's. */
 function assertCatalogError(res: { statusCode: number; json(): unknown }, name: string): void {

@@ -1,10 +1,10 @@
-import { after, type TestContext } from 'node:test';
-import { buildApp, type AppContext } from '../../src/app.ts';
-import { configWith, type Config } from '../../src/config.ts';
+import type { TestContext } from 'node:test';
+import type { AppContext } from '../../src/app.ts';
+import type { Config } from '../../src/config.ts';
 import { i420Frame, type I420Frame } from '../../tools/rtc-load/client/i420.ts';
 import type { ClientPeer as Peer } from '../../tools/rtc-load/client/peer.ts';
 import { WhipPublisher, type ClientOptions } from '../../tools/rtc-load/client/whip.ts';
-import { testApp } from '../helpers.ts';
+import { fileScope, testApp, type Scope } from '../helpers.ts';
 import { waitUntil } from '../wait.ts';
 
 export const WIDTH = 320;
@@ -19,7 +19,7 @@ export async function listenOnLoopback(app: AppContext['app']): Promise<string> 
 }
 
 /** A listening app on 127.0.0.1, closed when the test ends. */
-export async function listeningApp(t: TestContext, overrides: Partial<Config> = {}): Promise<{ ctx: AppContext; base: string }> {
+export async function listeningApp(t: Scope, overrides: Partial<Config> = {}): Promise<{ ctx: AppContext; base: string }> {
   const ctx = await testApp(t, { sessionDrainSeconds: 0, sloAdmission: false, mediaWorkers: 1, ...overrides });
   return { ctx, base: await listenOnLoopback(ctx.app) };
 }
@@ -27,24 +27,14 @@ export async function listeningApp(t: TestContext, overrides: Partial<Config> = 
 /**
  * A listening app on 127.0.0.1 for several tests of one file (listeningApp's settings, then
  * `overrides`): every app starts its worker threads, half a CPU-second each. Started by the first
- * test that calls the returned function, closed by a file-level after() (after the file's last test,
- * or, where test/run.ts runs several files in one process, after theirs); call it at a file's top
- * level. Tests that share it leave no session behind for the next, and read metrics as deltas or in
- * an order that keeps them exact.
+ * test that calls the returned function, closed after the file's tests (fileScope); call it at a
+ * file's top level. Tests that share it leave no session behind for the next, and read metrics as
+ * deltas or in an order that keeps them exact.
  */
 export function sharedListeningApp(overrides: Partial<Config> = {}): () => Promise<{ ctx: AppContext; base: string }> {
+  const scope = fileScope();
   let started: Promise<{ ctx: AppContext; base: string }> | undefined;
-  after(async () => {
-    const app = await started?.catch(() => undefined);
-    await app?.ctx.app.close();
-  });
-  return () =>
-    (started ??= (async () => {
-      // testApp's settings (test/helpers.ts), and listeningApp's.
-      const config: Partial<Config> = { device: 'cpu', workers: 1, maxQueue: 16, logLevel: 'silent', maxEventLoopDelayMs: 0, sessionDrainSeconds: 0, sloAdmission: false, mediaWorkers: 1, ...overrides };
-      const ctx = await buildApp(configWith(config), { logger: false });
-      return { ctx, base: await listenOnLoopback(ctx.app) };
-    })());
+  return () => (started ??= listeningApp(scope, overrides));
 }
 
 /** Publishes via WHIP and makes sure the connection is closed when the test ends, pass or fail. */
