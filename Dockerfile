@@ -4,8 +4,11 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/build-wasm.mjs scripts/
+COPY scripts/build-wasm.mjs scripts/build-native.mjs scripts/
 COPY assembly assembly
+# The native CPU kernels (build/kernels-native.so, x86-64 only; on arm64 the WASM kernels serve alone).
+RUN apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*
+COPY native native
 COPY src src
 COPY tools tools
 RUN npm run build && npm prune --omit=dev

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { memoryBudgetBytes, workerMemoryBytes, type Config } from './config.ts';
 import { chooseDevice } from './engine/device.ts';
 import { chooseKernelBuild } from './effects/wasm.ts';
+import { chooseNativeKernels } from './effects/native.ts';
 import { Engine } from './engine/engine.ts';
 import { errorBody, ERRORS, fastifyErrorCode, HttpError, RequestCancelledError, type RejectReason } from './errors.ts';
 import { corsHeaders } from './http/cors.ts';
@@ -70,7 +71,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const choice = chooseDevice(config);
   const kernelBuild = chooseKernelBuild(config.wasmRelaxedSimd);
-  app.log.info({ device: choice.device, name: choice.name, reason: choice.reason, kernelBuild }, 'effect backend chosen');
+  const native = chooseNativeKernels(config.nativeKernels);
+  app.log.info(
+    { device: choice.device, name: choice.name, reason: choice.reason, kernelBuild, nativeKernels: native.isa ?? 'none', ...(native.isa ? {} : { nativeReason: native.reason }) },
+    'effect backend chosen',
+  );
 
   const refusals = new RefusalHold({ holdSeconds: config.refusalHoldSeconds ?? config.retryAfterSeconds, maxHeld: config.maxHeldRefusals });
   // The queue-depth gauge reads the engine at scrape time; the engine records into the metrics.
@@ -100,6 +105,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       workerMemoryBytes: workerMemoryBytes(config),
       cardCacheBytes: config.testCardCacheBytes,
       kernelBuild,
+      ...(native.isa ? { nativeIsa: native.isa } : {}),
       memoryBudgetBytes: memoryBudgetBytes(config),
       maxQueueWaitSeconds: config.maxQueueWaitSeconds,
       maxJobSeconds: config.maxJobSeconds,

@@ -188,6 +188,12 @@ export const SETTINGS = {
     parse: oneOf('auto', 'off'),
     default: 'auto',
   },
+  nativeKernels: {
+    env: 'NATIVE_KERNELS',
+    doc: "CPU kernels in native code beside the WASM ones (build/kernels-native.so, built by `npm run build` where a C++ compiler is; today the gaussian below sigma 5, bit-identical to the WASM kernel, about 3x faster with AVX-512): auto uses the best instruction set the CPU has (AVX-512BW, else AVX2), avx2 at most AVX2, off the WASM kernels alone; without the library or AVX2 the WASM kernels serve, and the start-up log says why",
+    parse: oneOf('auto', 'avx2', 'off'),
+    default: 'auto',
+  },
   cudaWanted: {
     env: 'CUDA_WANTED',
     doc: "the seed's switch: false forces the CPU backend; true is the same as DEVICE=auto",

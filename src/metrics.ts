@@ -166,6 +166,12 @@ export function createMetrics(options: MetricsOptions) {
       labelNames: ['device', 'name'] as const,
       registers: [registry],
     }),
+    cpuKernelsInfo: new Gauge({
+      name: 'app_cpu_kernels_info',
+      help: 'The CPU kernels in use (value 1): the WASM build, and the native instruction set beside it (none: WASM alone)',
+      labelNames: ['wasm', 'native'] as const,
+      registers: [registry],
+    }),
     gpuFallbacks: new Counter({
       name: 'app_gpu_fallback_total',
       help: 'Jobs redone on CPU after a CUDA error',

@@ -143,18 +143,21 @@ function node(args: string[]): Promise<{ ok: boolean; output: string }> {
 }
 
 /**
- * The build the tests run (`build/effects.wasm` and `dist/`, as `npm start` runs it) and the type
+ * The build the tests run (`build/effects.wasm`, build/kernels-native.so and `dist/`, as `npm start` runs it) and the type
  * check of everything, as one compile: tsc checks src, tools, test and bench and emits them all
  * (test/ and bench/ into dist/ too, unused), beside the AssemblyScript build on the other core.
  */
 async function build(): Promise<{ ok: boolean; types: { ok: boolean; output: string } }> {
   const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-  const [wasm, types] = await Promise.all([
+  const [wasm, native, types] = await Promise.all([
     node(['scripts/build-wasm.mjs']),
+    node(['scripts/build-native.mjs']),
     node([tsc, '-p', 'tsconfig.json', '--noEmit', 'false', '--rootDir', '.']),
   ]);
   if (!wasm.ok) process.stdout.write(`npm run build:wasm failed:\n${wasm.output}\n`);
-  return { ok: wasm.ok, types };
+  if (!native.ok) process.stdout.write(`npm run build:native failed:\n${native.output}\n`);
+  else process.stdout.write(native.output);
+  return { ok: wasm.ok && native.ok, types };
 }
 
 const named = process.argv.slice(2);

@@ -26,6 +26,7 @@ import type { EffectJob, EffectParams, FilterEffectName, ParamsOf } from './cata
 import { checkFilterJob, checkLayout } from './job-check.ts';
 import { packageUrl } from '../paths.ts';
 import type { KernelExports } from './wasm-exports.ts';
+import type { NativeKernels } from './native.ts';
 
 // The project compiles without lib "dom" and @types/node 20 has no WebAssembly namespace: declare
 // the little of the global WebAssembly API used here.
@@ -111,6 +112,8 @@ export interface WasmKernelOptions {
   readonly maxMemoryBytes?: number;
   /** Which build (default simd; chooseKernelBuild says which one the runtime runs). */
   readonly build?: KernelBuild;
+  /** Native kernels that serve what they can (src/effects/native.ts); the WASM ones the rest. */
+  readonly native?: NativeKernels;
 }
 
 /** A fresh instance (own memory) of the kernels module; the compiled module is shared. */
@@ -123,7 +126,27 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       },
     },
   });
-  return new WasmKernels(instance.exports as unknown as KernelExports, options.maxMemoryBytes ?? WASM32_MAX_BYTES);
+  const exports = instance.exports as unknown as KernelExports;
+  return new WasmKernels(options.native ? withNative(exports, options.native) : exports, options.maxMemoryBytes ?? WASM32_MAX_BYTES);
+}
+
+/**
+ * The exports with `gaussian` trying the native FIR first (same bytes; it declines sigma >= 5 and
+ * planes narrower than its vectors), so that every caller of the export, the effect's passes and
+ * background-blur's backdrop alike, gets it.
+ */
+function withNative(k: KernelExports, native: NativeKernels): KernelExports {
+  let view = new Uint8Array(k.memory.buffer);
+  const memory = (): Uint8Array => {
+    if (view.buffer !== k.memory.buffer) view = new Uint8Array(k.memory.buffer);
+    return view;
+  };
+  return {
+    ...k,
+    gaussian(src, dst, width, height, channels, sigma, scratch, plane) {
+      if (!native.gaussianFir(memory(), src, dst, width, height, channels, sigma)) k.gaussian(src, dst, width, height, channels, sigma, scratch, plane);
+    },
+  };
 }
 
 const WASM32_MAX_BYTES = 65536 * PAGE;

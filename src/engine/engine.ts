@@ -99,6 +99,7 @@ export class Engine implements EffectEngine {
     this.memory = new MemoryBudget(options.memoryBudgetBytes ?? 512 * 1024 * 1024, options.memoryClientShare);
     this.#admission = new Admission({ maxJobSeconds: options.maxJobSeconds ?? 5 });
     metrics.deviceInfo.set({ device: options.device, name: options.deviceName }, 1);
+    metrics.cpuKernelsInfo.set({ wasm: options.kernelBuild ?? 'simd', native: options.nativeIsa ?? 'none' }, 1);
   }
 
   async start(): Promise<void> {

@@ -6,6 +6,7 @@ import { Piscina } from 'piscina';
 import { WorkerFailedError } from '../errors.ts';
 import type { DeviceKind } from './engine-types.ts';
 import type { KernelBuild } from '../effects/kernel-types.ts';
+import type { NativeIsa } from '../effects/native.ts';
 import { epochNowMs, type ProcessResult, type ProcessTask, type WorkerInit, type WorkerTask } from '../protocol/worker-messages.ts';
 
 export interface PoolOptions {
@@ -22,6 +23,8 @@ export interface PoolOptions {
   readonly cardCacheBytes?: number;
   /** The build of the WASM kernels the workers load (default simd). */
   readonly kernelBuild?: KernelBuild;
+  /** The native kernels' instruction set the workers use beside the WASM ones (default none). */
+  readonly nativeIsa?: NativeIsa;
 }
 
 // Under tsx the sources run as .ts; once compiled they are .js beside each other.
@@ -51,6 +54,7 @@ export class EffectPool {
         memoryBytes: options.workerMemoryBytes,
         cardCacheBytes: options.cardCacheBytes,
         kernelBuild: options.kernelBuild,
+        nativeIsa: options.nativeIsa,
       } satisfies WorkerInit,
     });
   }

@@ -10,6 +10,7 @@ import { workerData } from 'node:worker_threads';
 import { createGpuWorkerKernels, type GpuWorkerKernels } from '../cuda/fallback.ts';
 import type { EffectKernels } from '../effects/kernel-types.ts';
 import { createWasmKernels, JobCancelledError, WasmMemoryExhaustedError } from '../effects/wasm.ts';
+import { nativeKernels } from '../effects/native.ts';
 import { fillSynthetic } from '../frames/synthetic.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
 import { epochNowMs, type ProcessResult, type WorkerInit, type WorkerTask } from '../protocol/worker-messages.ts';
@@ -18,7 +19,11 @@ import { runSegmentationTask } from '../segmentation/worker-task.ts';
 import { runSegmentationTaskOnGpu } from '../cuda/background-task.ts';
 
 const init = (workerData ?? { device: 'cpu' }) as WorkerInit;
-const cpuKernels = await createWasmKernels({ ...(init.memoryBytes === undefined ? {} : { maxMemoryBytes: init.memoryBytes }), ...(init.kernelBuild ? { build: init.kernelBuild } : {}) });
+const cpuKernels = await createWasmKernels({
+  ...(init.memoryBytes === undefined ? {} : { maxMemoryBytes: init.memoryBytes }),
+  ...(init.kernelBuild ? { build: init.kernelBuild } : {}),
+  ...(init.nativeIsa ? { native: nativeKernels(init.nativeIsa) } : {}),
+});
 const gpu: GpuWorkerKernels | undefined =
   init.device === 'cuda'
     ? await createGpuWorkerKernels(cpuKernels, { libraryPath: init.cudaLibraryPath, maxConsecutiveFailures: init.maxConsecutiveGpuFailures })

@@ -1,5 +1,6 @@
 import type { EffectJob } from '../effects/catalog.ts';
 import type { KernelBuild } from '../effects/kernel-types.ts';
+import type { NativeIsa } from '../effects/native.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 import type { CudaDeviceInfo } from './cuda-types.ts';
 
@@ -101,6 +102,8 @@ export interface WorkerInit {
   readonly cardCacheBytes?: number;
   /** Which build of the WASM kernels the worker loads (default simd). */
   readonly kernelBuild?: KernelBuild;
+  /** The native kernels' instruction set to use beside the WASM ones (absent: none). */
+  readonly nativeIsa?: NativeIsa;
 }
 
 export type WorkerTask = ProcessTask;

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { EFFECT_NAMES } from '../../src/effects/catalog.ts';
+import { chooseNativeKernels } from '../../src/effects/native.ts';
+import { chooseKernelBuild } from '../../src/effects/wasm.ts';
 import { ERROR_CODES, ERRORS, type ErrorCode } from '../../src/errors.ts';
 import type { AppContext } from '../../src/app.ts';
 import { fileScope, metricValue, testApp } from '../helpers.ts';
@@ -40,6 +42,8 @@ test('metrics move with the requests served', async () => {
   assert.equal(metricValue(text, 'app_effect_duration_seconds_count', { effect: 'blur', device: 'cpu' }), 5);
   assert.equal(metricValue(text, 'app_frames_processed_total', { effect: 'blur', device: 'cpu' }), 5);
   assert.equal(metricValue(text, 'app_device_info', { device: 'cpu' }), 1);
+  // The CPU kernels the workers run: the WASM build and the native instruction set beside it.
+  assert.equal(metricValue(text, 'app_cpu_kernels_info', { wasm: chooseKernelBuild('auto'), native: chooseNativeKernels('auto').isa ?? 'none' }), 1);
   assert.equal(metricValue(text, 'app_inflight_requests'), 0);
   assert.equal(metricValue(text, 'app_queue_depth'), 0);
   assert.ok(metricValue(text, 'nodejs_eventloop_lag_seconds') !== undefined);

@@ -1,0 +1,16 @@
+// The native kernels' C interface (build/kernels-native.so, loaded by src/effects/native.ts).
+#pragma once
+#include <stdint.h>
+
+// The FIR serves sigma below this (assembly/gaussian-iir.ts RECURSIVE_MIN_SIGMA), so r <= 15.
+#define kRtcFirMaxSigma 5.0
+#define kRtcFirMaxRadius 15
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+int rtc_gaussian_fir_avx512(const uint8_t* src, uint8_t* dst, int w, int h, int c, double sigma);
+int rtc_gaussian_fir_avx2(const uint8_t* src, uint8_t* dst, int w, int h, int c, double sigma);
+#ifdef __cplusplus
+}
+#endif
