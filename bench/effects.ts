@@ -19,9 +19,11 @@
  * times and keeps the best; the spread of ours / OpenCV over the N is printed with it. --sizes
  * 1280x720,... and --formats rgba,i420 narrow the run, --sigmas 2,8,24 picks the gaussian's; --no-reference
  * leaves the slow reference out. The kernels are the build the service would choose here
- * (WASM_RELAXED_SIMD=auto: relaxed-simd on Node 22), or --kernel-build simd|relaxed-simd.
+ * (WASM_RELAXED_SIMD=auto: relaxed-simd on Node 22), or --kernel-build simd|relaxed-simd, with the
+ * native kernels beside them as NATIVE_KERNELS=auto would have them (the gaussian in AVX-512 or
+ * AVX2), or --native avx2|off.
  *
- *   npm run bench [-- --quick] [-- --json] [-- --opencv [--python /usr/bin/python3] [--record-opencv]] [-- --repeat N] [-- --no-reference]
+ *   npm run bench [-- --quick] [-- --json] [-- --opencv [--python /usr/bin/python3] [--record-opencv]] [-- --repeat N] [-- --no-reference] [-- --native auto|avx2|off]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { frameBytes, type FrameLayout, type PixelFormat } from '../src/frames/layout.ts';
 import { createWasmKernels, FILTER_EFFECT_NAMES, referenceApply, resolveParams, type EffectJob } from '../src/effects/index.ts';
 import { chooseKernelBuild } from '../src/effects/wasm.ts';
+import { chooseNativeKernels, nativeKernels } from '../src/effects/native.ts';
 import type { KernelBuild } from '../src/effects/kernel-types.ts';
 import { estimatePerOpenCv, readAnchor, targetPerOpenCv, writeAnchor } from './opencv-anchor.ts';
 
@@ -141,7 +144,14 @@ if (askedBuild !== undefined && !KERNEL_BUILDS.includes(askedBuild as KernelBuil
   process.exit(2);
 }
 const kernelBuild = (askedBuild as KernelBuild | undefined) ?? chooseKernelBuild('auto');
-const kernels = await createWasmKernels({ build: kernelBuild });
+// The native kernels beside them as the service would choose (NATIVE_KERNELS=auto), or --native auto|avx2|off.
+const askedNative = valueOf('--native') ?? 'auto';
+if (!['auto', 'avx2', 'off'].includes(askedNative)) {
+  console.error('--native is one of auto, avx2, off');
+  process.exit(2);
+}
+const nativeChoice = chooseNativeKernels(askedNative as 'auto' | 'avx2' | 'off');
+const kernels = await createWasmKernels({ build: kernelBuild, ...(nativeChoice.isa ? { native: nativeKernels(nativeChoice.isa, kernelBuild) } : {}) });
 const results: Result[] = [];
 const loadBefore = os.loadavg();
 /** Per size, OpenCV's best ms per case, for --record-opencv. */
@@ -241,6 +251,7 @@ for (const [width, height] of SIZES) {
 const machine = {
   node: process.version,
   kernelBuild,
+  native: nativeChoice.isa ?? `none (${nativeChoice.reason})`,
   arch: process.arch,
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.cpus().length,
@@ -249,7 +260,7 @@ const machine = {
 if (json) {
   console.log(JSON.stringify({ unit: 'ms per pass (best of the rounds)', quick, rounds: ROUNDS, repeat, machine, results }));
 } else {
-  console.log(`\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, kernels ${kernelBuild}; load average ${machine.loadAverage.before[0]} -> ${machine.loadAverage.after[0]}`);
+  console.log(`\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, kernels ${kernelBuild}, native ${machine.native}; load average ${machine.loadAverage.before[0]} -> ${machine.loadAverage.after[0]}`);
   if (anchor) console.log(`~cv: ours / OpenCV estimated from OpenCV's times per copy recorded ${anchor.date} (${anchor.machine}; bench/opencv-anchor.json)`);
 }
 if (recordOpenCv && opencvTimes.size > 0) {

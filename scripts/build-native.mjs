@@ -1,6 +1,6 @@
-// Compiles the native CPU kernels (native/) to build/kernels-native.so: the gaussian FIR twice,
-// for AVX-512BW/VL and for AVX2 (native/gaussian-fir.cc, one object each), and the entry points
-// that pick one at run time (native/kernels.cc). src/effects/native.ts loads the library.
+// Compiles the native CPU kernels (native/) to build/kernels-native.so: the gaussian FIR, the
+// recursive gaussian and RGBA grayscale twice each, for AVX-512 and for AVX2 (one object each),
+// and the entry points that pick one at run time (native/kernels.cc). src/effects/native.ts loads the library.
 //
 // Optional by design: on a machine without a C++ compiler (or not x86-64) it says so and exits 0,
 // and the service runs the WASM kernels alone; a compiler that fails on these sources exits 1.
@@ -17,12 +17,17 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const outFile = path.join(root, 'build/kernels-native.so');
 const hashFile = `${outFile}.hash`;
 const cxx = process.env.CXX || 'g++';
-const common = ['-O3', '-std=c++17', '-fPIC', '-fvisibility=hidden', '-fno-exceptions', '-Wall', '-Wextra', '-Werror'];
+// -ffp-contract=off: no multiply-add fused unless the source says so (the WASM kernels' arithmetic).
+const common = ['-O3', '-std=c++17', '-ffp-contract=off', '-fPIC', '-fvisibility=hidden', '-fno-exceptions', '-Wall', '-Wextra', '-Werror'];
 // libstdc++ and libgcc linked in: the library loads on any glibc image, whatever its C++ runtime.
 const linkFlags = ['-shared', '-static-libstdc++', '-static-libgcc'];
 const objects = [
   { source: 'native/gaussian-fir.cc', flags: ['-mavx512bw', '-mavx512vl', '-DRTC_FIR_NAME=rtc_gaussian_fir_avx512'] },
   { source: 'native/gaussian-fir.cc', flags: ['-mavx2', '-DRTC_FIR_NAME=rtc_gaussian_fir_avx2'] },
+  { source: 'native/gaussian-iir.cc', flags: ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mfma', '-DRTC_IIR_NAME=rtc_gaussian_iir_avx512'] },
+  { source: 'native/gaussian-iir.cc', flags: ['-mavx2', '-mfma', '-DRTC_IIR_NAME=rtc_gaussian_iir_avx2'] },
+  { source: 'native/grayscale.cc', flags: ['-mavx512bw', '-DRTC_GRAY_NAME=rtc_grayscale_rgba_avx512'] },
+  { source: 'native/grayscale.cc', flags: ['-mavx2', '-DRTC_GRAY_NAME=rtc_grayscale_rgba_avx2'] },
   { source: 'native/kernels.cc', flags: [] },
 ];
 
@@ -70,7 +75,7 @@ try {
   renameSync(linked, `${outFile}.tmp`);
   renameSync(`${outFile}.tmp`, outFile);
   writeFileSync(hashFile, digest);
-  console.error('build-native: build/kernels-native.so (AVX-512BW and AVX2 builds of the gaussian FIR)');
+  console.error('build-native: build/kernels-native.so (AVX-512 and AVX2 builds of the gaussian and grayscale)');
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -1,13 +1,16 @@
 /**
  * The native CPU kernels (native/, built by scripts/build-native.mjs into build/kernels-native.so)
- * through koffi: the one file that calls them. Today they hold one kernel, the gaussian FIR below
- * sigma 5, in AVX-512BW or AVX2: the same fixed-point arithmetic as the WASM kernel, 32 or 64 bytes
- * an instruction instead of 16, bit-identical output (test/unit/native-kernels.test.ts).
+ * through koffi: the one file that calls them. Today they hold the gaussian and RGBA grayscale, in
+ * AVX-512 or AVX2 (grayscale: the WASM kernel's integer arithmetic, 32 or 64 bytes at a time); the gaussian:
+ * below sigma 5 the FIR, the same fixed-point arithmetic as the WASM kernel 32 or 64 bytes an
+ * instruction instead of 16; from 5 on the recursive filter on RGBA, two or four lines a vector
+ * instead of one, with the arithmetic of the WASM build in use (fused multiply-adds or not). The
+ * output is bit-identical to the WASM kernels' (test/unit/native-kernels.test.ts).
  *
  * They run on frames inside the WASM kernels' linear memory: the library is given a view of that
  * memory, its length and offsets, and checks every plane against the length before it touches it.
- * A call the library does not serve (a plane narrower than one vector, sigma from 5 on, a plane
- * that overlaps its output) returns false and the caller runs the WASM kernel.
+ * A call the library does not serve (the FIR on a plane narrower than one vector, the recursive
+ * filter on one channel, planes that overlap) returns false and the caller runs the WASM kernel.
  *
  * koffi is required lazily and the library is optional: a machine without a C++ compiler at build
  * time, or a CPU without AVX2, runs the WASM kernels (`chooseNativeKernels` says why).
@@ -15,6 +18,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { packagePath } from '../paths.ts';
+import { GAUSSIAN_RECURSIVE_MIN_SIGMA as RECURSIVE_MIN_SIGMA } from './catalog.ts';
+import type { KernelBuild } from './kernel-types.ts';
 
 type Koffi = typeof import('koffi');
 
@@ -27,10 +32,13 @@ export const NATIVE_LIBRARY = 'build/kernels-native.so';
 export interface NativeKernels {
   readonly isa: NativeIsa;
   /**
-   * Gaussian (sigma < 5) of one w x h plane of c channels from mem[src..] to mem[dst..]; false when
-   * not done (the caller runs the WASM kernel), and then nothing was written.
+   * Gaussian of one w x h plane of c channels from mem[src..] to mem[dst..] (from sigma 5 on
+   * through the plane scratch mem[plane .. plane + planeBytes)), as the WASM kernel's gaussian
+   * export; false when not done (the caller runs the WASM kernel), and then nothing was written.
    */
-  gaussianFir(mem: Uint8Array, src: number, dst: number, w: number, h: number, c: number, sigma: number): boolean;
+  gaussian(mem: Uint8Array, src: number, dst: number, w: number, h: number, c: number, sigma: number, plane: number, planeBytes: number): boolean;
+  /** RGBA -> gray of `pixels` pixels, as the grayscaleRgba export; false when not done. */
+  grayscaleRgba(mem: Uint8Array, src: number, dst: number, pixels: number): boolean;
 }
 
 /** What NATIVE_KERNELS chose: an instruction set, or why the WASM kernels serve alone. */
@@ -39,6 +47,10 @@ export type NativeChoice = { readonly isa: NativeIsa } | { readonly isa: null; r
 interface NativeLibrary {
   readonly cpuIsa: number;
   readonly fir: (isa: number, mem: Uint8Array, memBytes: number, src: number, dst: number, w: number, h: number, c: number, sigma: number) => number;
+  readonly iir: (
+    ...args: [isa: number, mem: Uint8Array, memBytes: number, src: number, dst: number, w: number, h: number, c: number, sigma: number, fused: number, plane: number, planeBytes: number]
+  ) => number;
+  readonly gray: (isa: number, mem: Uint8Array, memBytes: number, src: number, dst: number, pixels: number) => number;
 }
 
 let loaded: NativeLibrary | Error | undefined;
@@ -52,7 +64,11 @@ function load(path: string): NativeLibrary | Error {
     const fir = lib.func(
       'int rtc_gaussian_fir(int isa, uint8_t *mem, double memBytes, double src, double dst, int w, int h, int c, double sigma)',
     ) as NativeLibrary['fir'];
-    return { cpuIsa: isa(), fir };
+    const iir = lib.func(
+      'int rtc_gaussian_iir(int isa, uint8_t *mem, double memBytes, double src, double dst, int w, int h, int c, double sigma, int fused, double plane, double planeBytes)',
+    ) as NativeLibrary['iir'];
+    const gray = lib.func('int rtc_grayscale_rgba(int isa, uint8_t *mem, double memBytes, double src, double dst, double pixels)') as NativeLibrary['gray'];
+    return { cpuIsa: isa(), fir, iir, gray };
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
   }
@@ -76,14 +92,22 @@ export function chooseNativeKernels(mode: 'auto' | 'avx2' | 'off'): NativeChoice
   return { isa: null, reason: 'this CPU has neither AVX-512BW nor AVX2' };
 }
 
-/** The kernels of `isa` (as chosen by chooseNativeKernels, in this or another thread). */
-export function nativeKernels(isa: NativeIsa): NativeKernels {
+/**
+ * The kernels of `isa` (as chosen by chooseNativeKernels, in this or another thread), doing the
+ * arithmetic of the WASM `build` they stand beside.
+ */
+export function nativeKernels(isa: NativeIsa, build: KernelBuild): NativeKernels {
   const lib = library();
   if (lib instanceof Error) throw lib;
   const code = ISA_CODE[isa];
   if (lib.cpuIsa < code) throw new Error(`native kernels: this CPU does not run ${isa}`);
+  const fused = build === 'relaxed-simd' ? 1 : 0;
   return {
     isa,
-    gaussianFir: (mem, src, dst, w, h, c, sigma) => lib.fir(code, mem, mem.byteLength, src, dst, w, h, c, sigma) === 1,
+    gaussian: (mem, src, dst, w, h, c, sigma, plane, planeBytes) =>
+      (sigma < RECURSIVE_MIN_SIGMA
+        ? lib.fir(code, mem, mem.byteLength, src, dst, w, h, c, sigma)
+        : lib.iir(code, mem, mem.byteLength, src, dst, w, h, c, sigma, fused, plane, planeBytes)) === 1,
+    grayscaleRgba: (mem, src, dst, pixels) => lib.gray(code, mem, mem.byteLength, src, dst, pixels) === 1,
   };
 }

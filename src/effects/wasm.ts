@@ -131,9 +131,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
 }
 
 /**
- * The exports with `gaussian` trying the native FIR first (same bytes; it declines sigma >= 5 and
- * planes narrower than its vectors), so that every caller of the export, the effect's passes and
- * background-blur's backdrop alike, gets it.
+ * The exports with `gaussian` and `grayscaleRgba` trying the native kernels first (the same bytes; they decline what
+ * they do not serve), so that every caller of the export, the effect's passes and
+ * background-blur's backdrop alike, gets them.
  */
 function withNative(k: KernelExports, native: NativeKernels): KernelExports {
   let view = new Uint8Array(k.memory.buffer);
@@ -144,7 +144,12 @@ function withNative(k: KernelExports, native: NativeKernels): KernelExports {
   return {
     ...k,
     gaussian(src, dst, width, height, channels, sigma, scratch, plane) {
-      if (!native.gaussianFir(memory(), src, dst, width, height, channels, sigma)) k.gaussian(src, dst, width, height, channels, sigma, scratch, plane);
+      const planeBytes = k.gaussianPlaneScratch(width, height, channels, sigma);
+      if (native.gaussian(memory(), src, dst, width, height, channels, sigma, plane, planeBytes)) return;
+      k.gaussian(src, dst, width, height, channels, sigma, scratch, plane);
+    },
+    grayscaleRgba(src, dst, pixels) {
+      if (!native.grayscaleRgba(memory(), src, dst, pixels)) k.grayscaleRgba(src, dst, pixels);
     },
   };
 }

@@ -22,7 +22,7 @@ const init = (workerData ?? { device: 'cpu' }) as WorkerInit;
 const cpuKernels = await createWasmKernels({
   ...(init.memoryBytes === undefined ? {} : { maxMemoryBytes: init.memoryBytes }),
   ...(init.kernelBuild ? { build: init.kernelBuild } : {}),
-  ...(init.nativeIsa ? { native: nativeKernels(init.nativeIsa) } : {}),
+  ...(init.nativeIsa ? { native: nativeKernels(init.nativeIsa, init.kernelBuild ?? 'simd') } : {}),
 });
 const gpu: GpuWorkerKernels | undefined =
   init.device === 'cuda'

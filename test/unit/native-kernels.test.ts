@@ -5,15 +5,18 @@
  * held to the WASM kernels; one it lacks is said and left out.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { GAUSSIAN_RECURSIVE_MIN_SIGMA, resolveParams, type EffectJob } from '../../src/effects/catalog.ts';
+import { GAUSSIAN_RECURSIVE_MIN_SIGMA } from '../../src/effects/catalog.ts';
+import type { KernelBuild } from '../../src/effects/kernel-types.ts';
 import { chooseNativeKernels, NATIVE_LIBRARY, nativeKernels, type NativeIsa } from '../../src/effects/native.ts';
-import { createWasmKernels } from '../../src/effects/wasm.ts';
-import type { FrameLayout } from '../../src/frames/layout.ts';
 import { packagePath, packageUrl } from '../../src/paths.ts';
-import { randomFrame, runKernels } from '../kernels.ts';
+import { randomFrame } from '../kernels.ts';
+import { nativeParity, PARITY_JOBS_PER_LAYOUT, PARITY_LAYOUTS } from '../native-parity.ts';
 import { requireOrSkip } from '../tools.ts';
+
+declare const WebAssembly: { validate(bytes: Uint8Array): boolean };
 
 const built = requireOrSkip(existsSync(packagePath(NATIVE_LIBRARY)), NATIVE_LIBRARY, 'apt-get install g++ && npm run build:native');
 
@@ -39,79 +42,103 @@ test('the native FIR serves below the sigma where the recursive filter starts, a
   assert.equal(Number(/#define kRtcFirMaxRadius (\d+)/.exec(header)?.[1]), Math.ceil(3 * GAUSSIAN_RECURSIVE_MIN_SIGMA));
 });
 
-// Sizes: vector multiples, odd widths and heights (the overlapping last chunk, the one-row sweep),
-// one row, planes one vector wide, and narrower ones that the WASM kernel serves alone.
-const LAYOUTS: FrameLayout[] = [
-  { format: 'rgba', width: 1280, height: 720 },
-  { format: 'rgba', width: 97, height: 61 },
-  { format: 'rgba', width: 16, height: 5 },
-  { format: 'rgba', width: 9, height: 3 },
-  { format: 'rgba', width: 641, height: 1 },
-  { format: 'i420', width: 642, height: 362 },
-  { format: 'i420', width: 130, height: 33 },
-];
-const SIGMAS = [0.5, 1, 2, 3.3, 4.99, 5, 8];
+const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+const relaxedHere = WebAssembly.validate(readFileSync(packageUrl('build/effects-relaxed.wasm')));
 
-for (const isa of ['avx512', 'avx2'] as const) {
-  test(`${isa}: every gaussian byte as the WASM kernels give it, RGBA and I420, sigma 0.5 to 8`, { skip: built }, async (t) => {
-    if (!isasHere().includes(isa)) {
-      t.skip(`this CPU does not run ${isa}`);
-      return;
-    }
-    const wasm = await createWasmKernels();
-    const native = await createWasmKernels({ native: nativeKernels(isa) });
-    let cases = 0;
-    for (const layout of LAYOUTS) {
-      const src = randomFrame(layout, layout.width * 31 + layout.height);
-      for (const sigma of SIGMAS) {
-        const job: EffectJob = { effect: 'gaussian', params: resolveParams('gaussian', { sigma }), iters: 2 };
-        const a = runKernels(wasm, layout, job, src);
-        const b = runKernels(native, layout, job, src);
-        assert.ok(Buffer.from(a).equals(Buffer.from(b)), `${isa} ${layout.format} ${layout.width}x${layout.height} sigma ${sigma}: output differs`);
-        cases++;
-      }
-    }
-    assert.equal(cases, LAYOUTS.length * SIGMAS.length);
+/** nativeParity in a child with the flag Node 20 needs for the relaxed-SIMD build (Node 22 refuses it). */
+async function parityInChild(build: KernelBuild, isa: NativeIsa): Promise<{ cases: number; differ: string[] }> {
+  const child = `import { nativeParity } from ${JSON.stringify(new URL('../native-parity.ts', import.meta.url).href)};
+console.log(JSON.stringify(await nativeParity(${JSON.stringify(build)}, ${JSON.stringify(isa)})));`;
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [RELAXED_FLAG, '--import', 'tsx', '--input-type=module', '-e', child], { timeout: 60_000 }, (error, out, err) =>
+      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+    );
   });
+  return JSON.parse(stdout) as { cases: number; differ: string[] };
 }
 
-test('the native FIR declines what it does not serve and stays inside the memory it is given', { skip: built }, (t) => {
+for (const isa of ['avx512', 'avx2'] as const) {
+  for (const build of ['simd', 'relaxed-simd'] as const) {
+    test(`${isa} beside the ${build} build: every gaussian (sigma 0.5 to 24) and grayscale byte as the WASM kernels give it, RGBA and I420`, { skip: built }, async (t) => {
+      if (!isasHere().includes(isa)) {
+        t.skip(`this CPU does not run ${isa}`);
+        return;
+      }
+      const { cases, differ } = build === 'relaxed-simd' && !relaxedHere ? await parityInChild(build, isa) : await nativeParity(build, isa);
+      assert.equal(cases, PARITY_LAYOUTS.length * PARITY_JOBS_PER_LAYOUT);
+      assert.deepEqual(differ, []);
+    });
+  }
+}
+
+test('the native gaussian declines what it does not serve and stays inside the memory it is given', { skip: built }, (t) => {
   const isa = isasHere()[0];
   if (isa === undefined) {
-    t.skip('this CPU runs neither AVX-512BW nor AVX2');
+    t.skip('this CPU runs neither AVX-512 nor AVX2');
     return;
   }
-  const fir = nativeKernels(isa);
+  const k = nativeKernels(isa, 'simd');
   const w = 64;
   const h = 8;
   const bytes = w * h * 4;
-  // Canaries around the planes: anything written outside [dst, dst + bytes) shows.
-  const mem = new Uint8Array(4 * bytes).fill(0xa5);
+  // Canaries around the planes: anything written outside dst (and the plane scratch) shows.
+  const mem = new Uint8Array(6 * bytes).fill(0xa5);
   const src = bytes;
   const dst = 2 * bytes;
-  mem.set(randomFrame({ format: 'rgba', width: w, height: h }, 5), src);
-  const untouched = (): boolean => mem.subarray(0, src).every((v) => v === 0xa5) && mem.subarray(dst + bytes).every((v) => v === 0xa5);
+  const plane = 3 * bytes;
+  const planeBytes = 2 * bytes;
+  const input = Buffer.from(randomFrame({ format: 'rgba', width: w, height: h }, 5));
+  mem.set(input, src);
+  const canaries = (): boolean => mem.subarray(0, src).every((v) => v === 0xa5) && mem.subarray(plane + planeBytes).every((v) => v === 0xa5);
 
-  assert.equal(fir.gaussianFir(mem, src, dst, w, h, 4, 2), true, 'a plane it serves');
-  assert.ok(untouched(), 'nothing written outside dst');
-  assert.notDeepEqual(mem.subarray(dst, dst + bytes), new Uint8Array(bytes).fill(0xa5), 'dst written');
+  for (const sigma of [2, 8]) {
+    mem.fill(0xa5, dst, dst + bytes);
+    assert.equal(k.gaussian(mem, src, dst, w, h, 4, sigma, plane, planeBytes), true, `sigma ${sigma}: a plane it serves`);
+    assert.ok(canaries(), `sigma ${sigma}: nothing written outside dst and the plane scratch`);
+    assert.ok(mem.subarray(dst, dst + bytes).some((v) => v !== 0xa5), `sigma ${sigma}: dst written`);
+    assert.ok(Buffer.from(mem.subarray(src, src + bytes)).equals(input), `sigma ${sigma}: src untouched`);
+  }
 
   const before = Buffer.from(mem);
-  const declined: [string, number, number, number, number, number, number][] = [
-    ['sigma from 5 on (the recursive filter)', src, dst, w, h, 4, 5],
-    ['sigma 0', src, dst, w, h, 4, 0],
-    ['sigma NaN', src, dst, w, h, 4, Number.NaN],
-    ['a plane narrower than one vector', src, dst, 3, h, 4, 2],
-    ['three channels', src, dst, w, h, 3, 2],
-    ['src past the end', 3 * bytes + 16, dst, w, h, 4, 2],
-    ['dst past the end', src, 3 * bytes + 1, w, h, 4, 2],
-    ['a negative offset', -64, dst, w, h, 4, 2],
-    ['in place', src, src, w, h, 4, 2],
-    ['overlapping planes', src, src + 64, w, h, 4, 2],
-    ['a huge height', src, dst, w, 1 << 30, 4, 2],
+  const declined: [string, number, number, number, number, number, number, number, number][] = [
+    ['sigma 0', src, dst, w, h, 4, 0, plane, planeBytes],
+    ['sigma NaN', src, dst, w, h, 4, Number.NaN, plane, planeBytes],
+    ['the FIR on a plane narrower than one vector', src, dst, 3, h, 4, 2, plane, planeBytes],
+    ['three channels', src, dst, w, h, 3, 2, plane, planeBytes],
+    ['the recursive filter on three channels', src, dst, w, h, 3, 8, plane, planeBytes],
+    ['one channel, plane scratch short of its 16-row padding', src, dst, w, 40, 1, 8, plane, w * 40 * 2 - 16],
+    ['src past the end', 5 * bytes + 16, dst, w, h, 4, 2, plane, planeBytes],
+    ['dst past the end', src, 5 * bytes + 1, w, h, 4, 8, plane, planeBytes],
+    ['a negative offset', -64, dst, w, h, 4, 2, plane, planeBytes],
+    ['the FIR in place', src, src, w, h, 4, 2, plane, planeBytes],
+    ['overlapping planes', src, src + 64, w, h, 4, 8, plane, planeBytes],
+    ['a huge height', src, dst, w, 1 << 30, 4, 2, plane, planeBytes],
+    ['plane scratch too small', src, dst, w, h, 4, 8, plane, w * h * 8 - 16],
+    ['plane scratch past the end', src, dst, w, h, 4, 8, 5 * bytes + 64, planeBytes],
+    ['plane scratch over dst', src, dst, w, h, 4, 8, dst + 16, planeBytes],
+    ['plane scratch over src', src, dst, w, h, 4, 8, src - 16, planeBytes],
+    ['plane scratch at an odd offset', src, dst, w, h, 4, 8, plane + 1, planeBytes],
   ];
-  for (const [what, s, d, width, height, c, sigma] of declined) {
-    assert.equal(fir.gaussianFir(mem, s, d, width, height, c, sigma), false, what);
+  for (const [what, s, d, width, height, c, sigma, p, pb] of declined) {
+    assert.equal(k.gaussian(mem, s, d, width, height, c, sigma, p, pb), false, what);
     assert.ok(Buffer.from(mem).equals(before), `${what}: memory unchanged`);
   }
+  const grayDeclined: [string, number, number, number][] = [
+    ['grayscale past the end', src, 5 * bytes + 4, w * h],
+    ['grayscale over its source', src, src + 4, w * h],
+    ['grayscale of a negative count', src, dst, -1],
+    ['grayscale of NaN pixels', src, dst, Number.NaN],
+  ];
+  for (const [what, s, d, pixels] of grayDeclined) {
+    assert.equal(k.grayscaleRgba(mem, s, d, pixels), false, what);
+    assert.ok(Buffer.from(mem).equals(before), `${what}: memory unchanged`);
+  }
+  assert.equal(k.grayscaleRgba(mem, src, dst, w * h - 3), true, 'grayscale of a count that is no vector multiple');
+  assert.ok(mem.subarray(dst + bytes - 12, dst + bytes).every((v, i) => v === before[dst + bytes - 12 + i]), 'grayscale: nothing past its pixels');
+  // The recursive filter reads all of src before it writes: in place is the same as apart.
+  assert.equal(k.gaussian(mem, src, dst, w, h, 4, 8, plane, planeBytes), true);
+  const apart = Buffer.from(mem.subarray(dst, dst + bytes));
+  mem.copyWithin(dst, src, src + bytes);
+  assert.equal(k.gaussian(mem, dst, dst, w, h, 4, 8, plane, planeBytes), true, 'the recursive filter in place');
+  assert.ok(Buffer.from(mem.subarray(dst, dst + bytes)).equals(apart), 'in place: the same bytes');
 });
