@@ -79,4 +79,16 @@ __attribute__((visibility("default"))) int rtc_grayscale_rgba(int isa, uint8_t* 
   return 1;
 }
 
+// Invert of `bytes` bytes (channels 4: alpha kept) from mem[src..] to mem[dst..] (src may be dst); 0 when not done.
+__attribute__((visibility("default"))) int rtc_invert(int isa, uint8_t* mem, double memBytes, double src, double dst, double bytes, int channels) {
+  if (!(bytes >= 0) || bytes > 1e12 || channels < 1 || channels > 4) return 0;
+  if (!inside(src, bytes, memBytes) || !inside(dst, bytes, memBytes) || (src != dst && !apart(src, bytes, dst, bytes))) return 0;
+  const uint8_t* from = mem + static_cast<size_t>(src);
+  uint8_t* to = mem + static_cast<size_t>(dst);
+  if (isa == 512 && rtc_native_isa() == 512) rtc_invert_avx512(from, to, static_cast<size_t>(bytes), channels);
+  else if (isa == 256 && rtc_native_isa() >= 256) rtc_invert_avx2(from, to, static_cast<size_t>(bytes), channels);
+  else return 0;
+  return 1;
+}
+
 }  // extern "C"

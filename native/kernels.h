@@ -17,6 +17,8 @@ int rtc_gaussian_iir_avx512(const uint8_t* src, uint8_t* dst, int w, int h, int 
 int rtc_gaussian_iir_avx2(const uint8_t* src, uint8_t* dst, int w, int h, int c, double sigma, int fused, uint16_t* plane);
 void rtc_grayscale_rgba_avx512(const uint8_t* src, uint8_t* dst, size_t pixels);
 void rtc_grayscale_rgba_avx2(const uint8_t* src, uint8_t* dst, size_t pixels);
+void rtc_invert_avx512(const uint8_t* src, uint8_t* dst, size_t bytes, int channels);
+void rtc_invert_avx2(const uint8_t* src, uint8_t* dst, size_t bytes, int channels);
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
 // Compiles the native CPU kernels (native/) to build/kernels-native.so: the gaussian FIR, the
-// recursive gaussian and RGBA grayscale twice each, for AVX-512 and for AVX2 (one object each),
+// recursive gaussian, grayscale and invert twice each, for AVX-512 and for AVX2 (one object each),
 // and the entry points that pick one at run time (native/kernels.cc). src/effects/native.ts loads the library.
 //
 // Optional by design: on a machine without a C++ compiler (or not x86-64) it says so and exits 0,
@@ -26,8 +26,8 @@ const objects = [
   { source: 'native/gaussian-fir.cc', flags: ['-mavx2', '-DRTC_FIR_NAME=rtc_gaussian_fir_avx2'] },
   { source: 'native/gaussian-iir.cc', flags: ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mfma', '-DRTC_IIR_NAME=rtc_gaussian_iir_avx512'] },
   { source: 'native/gaussian-iir.cc', flags: ['-mavx2', '-mfma', '-DRTC_IIR_NAME=rtc_gaussian_iir_avx2'] },
-  { source: 'native/grayscale.cc', flags: ['-mavx512bw', '-DRTC_GRAY_NAME=rtc_grayscale_rgba_avx512'] },
-  { source: 'native/grayscale.cc', flags: ['-mavx2', '-DRTC_GRAY_NAME=rtc_grayscale_rgba_avx2'] },
+  { source: 'native/pointwise.cc', flags: ['-mavx512bw', '-DRTC_ISA_SUFFIX=avx512'] },
+  { source: 'native/pointwise.cc', flags: ['-mavx2', '-DRTC_ISA_SUFFIX=avx2'] },
   { source: 'native/kernels.cc', flags: [] },
 ];
 
@@ -75,7 +75,7 @@ try {
   renameSync(linked, `${outFile}.tmp`);
   renameSync(`${outFile}.tmp`, outFile);
   writeFileSync(hashFile, digest);
-  console.error('build-native: build/kernels-native.so (AVX-512 and AVX2 builds of the gaussian and grayscale)');
+  console.error('build-native: build/kernels-native.so (AVX-512 and AVX2 builds of the gaussian, grayscale and invert)');
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 /**
- * The native kernels against the WASM kernels they stand beside: every gaussian and grayscale byte, over sizes
+ * The native kernels against the WASM kernels they stand beside: every gaussian, grayscale and invert byte, over sizes
  * and sigmas that reach every path of both (test/unit/native-kernels.test.ts runs it in process,
  * and in a child where the runtime needs a flag for the relaxed-SIMD build).
  */
@@ -24,8 +24,8 @@ export const PARITY_LAYOUTS: readonly FrameLayout[] = [
 ];
 export const PARITY_SIGMAS: readonly number[] = [0.5, 1, 2, 3.3, 4.99, 5, 8, 24];
 
-/** PARITY_JOBS per layout: the gaussian at each sigma, and grayscale. */
-export const PARITY_JOBS_PER_LAYOUT = PARITY_SIGMAS.length + 1;
+/** Jobs per layout: the gaussian at each sigma, grayscale and invert. */
+export const PARITY_JOBS_PER_LAYOUT = PARITY_SIGMAS.length + 2;
 
 /** Cases run and those whose output differs from the WASM kernels' (empty: bit-identical). */
 export async function nativeParity(build: KernelBuild, isa: NativeIsa): Promise<{ cases: number; differ: string[] }> {
@@ -36,6 +36,7 @@ export async function nativeParity(build: KernelBuild, isa: NativeIsa): Promise<
   const jobs: EffectJob[] = [
     ...PARITY_SIGMAS.map((sigma): EffectJob => ({ effect: 'gaussian', params: resolveParams('gaussian', { sigma }), iters: 2 })),
     { effect: 'grayscale', params: resolveParams('grayscale', {}), iters: 1 },
+    { effect: 'invert', params: resolveParams('invert', {}), iters: 1 },
   ];
   for (const layout of PARITY_LAYOUTS) {
     const src = randomFrame(layout, layout.width * 31 + layout.height);

@@ -1,7 +1,8 @@
 /**
  * The native CPU kernels (native/, built by scripts/build-native.mjs into build/kernels-native.so)
- * through koffi: the one file that calls them. Today they hold the gaussian and RGBA grayscale, in
- * AVX-512 or AVX2 (grayscale: the WASM kernel's integer arithmetic, 32 or 64 bytes at a time); the gaussian:
+ * through koffi: the one file that calls them. Today they hold the gaussian, RGBA grayscale and
+ * invert, in AVX-512 or AVX2 (grayscale and invert: the WASM kernels' integer arithmetic, 32 or 64
+ * bytes at a time, invert at the speed of memcpy); the gaussian:
  * below sigma 5 the FIR, the same fixed-point arithmetic as the WASM kernel 32 or 64 bytes an
  * instruction instead of 16; from 5 on the recursive filter on RGBA, two or four lines a vector
  * instead of one, with the arithmetic of the WASM build in use (fused multiply-adds or not). The
@@ -39,6 +40,8 @@ export interface NativeKernels {
   gaussian(mem: Uint8Array, src: number, dst: number, w: number, h: number, c: number, sigma: number, plane: number, planeBytes: number): boolean;
   /** RGBA -> gray of `pixels` pixels, as the grayscaleRgba export; false when not done. */
   grayscaleRgba(mem: Uint8Array, src: number, dst: number, pixels: number): boolean;
+  /** 255 - v on `bytes` bytes (alpha kept where channels is 4), as the invert export; false when not done. */
+  invert(mem: Uint8Array, src: number, dst: number, bytes: number, channels: number): boolean;
 }
 
 /** What NATIVE_KERNELS chose: an instruction set, or why the WASM kernels serve alone. */
@@ -51,6 +54,7 @@ interface NativeLibrary {
     ...args: [isa: number, mem: Uint8Array, memBytes: number, src: number, dst: number, w: number, h: number, c: number, sigma: number, fused: number, plane: number, planeBytes: number]
   ) => number;
   readonly gray: (isa: number, mem: Uint8Array, memBytes: number, src: number, dst: number, pixels: number) => number;
+  readonly invert: (isa: number, mem: Uint8Array, memBytes: number, src: number, dst: number, bytes: number, channels: number) => number;
 }
 
 let loaded: NativeLibrary | Error | undefined;
@@ -68,7 +72,8 @@ function load(path: string): NativeLibrary | Error {
       'int rtc_gaussian_iir(int isa, uint8_t *mem, double memBytes, double src, double dst, int w, int h, int c, double sigma, int fused, double plane, double planeBytes)',
     ) as NativeLibrary['iir'];
     const gray = lib.func('int rtc_grayscale_rgba(int isa, uint8_t *mem, double memBytes, double src, double dst, double pixels)') as NativeLibrary['gray'];
-    return { cpuIsa: isa(), fir, iir, gray };
+    const invert = lib.func('int rtc_invert(int isa, uint8_t *mem, double memBytes, double src, double dst, double bytes, int channels)') as NativeLibrary['invert'];
+    return { cpuIsa: isa(), fir, iir, gray, invert };
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
   }
@@ -109,5 +114,6 @@ export function nativeKernels(isa: NativeIsa, build: KernelBuild): NativeKernels
         ? lib.fir(code, mem, mem.byteLength, src, dst, w, h, c, sigma)
         : lib.iir(code, mem, mem.byteLength, src, dst, w, h, c, sigma, fused, plane, planeBytes)) === 1,
     grayscaleRgba: (mem, src, dst, pixels) => lib.gray(code, mem, mem.byteLength, src, dst, pixels) === 1,
+    invert: (mem, src, dst, bytes, channels) => lib.invert(code, mem, mem.byteLength, src, dst, bytes, channels) === 1,
   };
 }

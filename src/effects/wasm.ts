@@ -131,7 +131,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
 }
 
 /**
- * The exports with `gaussian` and `grayscaleRgba` trying the native kernels first (the same bytes; they decline what
+ * The exports with `gaussian`, `grayscaleRgba` and `invert` trying the native kernels first (the same bytes; they decline what
  * they do not serve), so that every caller of the export, the effect's passes and
  * background-blur's backdrop alike, gets them.
  */
@@ -150,6 +150,9 @@ function withNative(k: KernelExports, native: NativeKernels): KernelExports {
     },
     grayscaleRgba(src, dst, pixels) {
       if (!native.grayscaleRgba(memory(), src, dst, pixels)) k.grayscaleRgba(src, dst, pixels);
+    },
+    invert(src, dst, bytes, channels) {
+      if (!native.invert(memory(), src, dst, bytes, channels)) k.invert(src, dst, bytes, channels);
     },
   };
 }

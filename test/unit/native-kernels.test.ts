@@ -59,7 +59,7 @@ console.log(JSON.stringify(await nativeParity(${JSON.stringify(build)}, ${JSON.s
 
 for (const isa of ['avx512', 'avx2'] as const) {
   for (const build of ['simd', 'relaxed-simd'] as const) {
-    test(`${isa} beside the ${build} build: every gaussian (sigma 0.5 to 24) and grayscale byte as the WASM kernels give it, RGBA and I420`, { skip: built }, async (t) => {
+    test(`${isa} beside the ${build} build: every gaussian (sigma 0.5 to 24), grayscale and invert byte as the WASM kernels give it, RGBA and I420`, { skip: built }, async (t) => {
       if (!isasHere().includes(isa)) {
         t.skip(`this CPU does not run ${isa}`);
         return;
@@ -131,6 +131,16 @@ test('the native gaussian declines what it does not serve and stays inside the m
   ];
   for (const [what, s, d, pixels] of grayDeclined) {
     assert.equal(k.grayscaleRgba(mem, s, d, pixels), false, what);
+    assert.ok(Buffer.from(mem).equals(before), `${what}: memory unchanged`);
+  }
+  const invertDeclined: [string, number, number, number, number][] = [
+    ['invert past the end', src, 5 * bytes + 4, bytes, 4],
+    ['invert over its source', src, src + 1, bytes, 1],
+    ['invert of five channels', src, dst, bytes, 5],
+    ['invert of a negative count', src, dst, -4, 4],
+  ];
+  for (const [what, s, d, n, c] of invertDeclined) {
+    assert.equal(k.invert(mem, s, d, n, c), false, what);
     assert.ok(Buffer.from(mem).equals(before), `${what}: memory unchanged`);
   }
   assert.equal(k.grayscaleRgba(mem, src, dst, w * h - 3), true, 'grayscale of a count that is no vector multiple');
