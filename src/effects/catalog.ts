@@ -1,5 +1,6 @@
 import { InvalidEffectError } from '../errors.ts';
 import { SEGMENTATION_WEIGHT_WITH_MODEL } from './segmentation-cost.ts';
+import type { PixelFormat } from '../frames/layout.ts';
 
 /**
  * From this sigma on, gaussian is the recursive filter (src/effects/reference.ts): it costs the
@@ -7,6 +8,19 @@ import { SEGMENTATION_WEIGHT_WITH_MODEL } from './segmentation-cost.ts';
  * bench). assembly/gaussian-iir.ts holds the same constant; a test checks that they agree.
  */
 export const GAUSSIAN_RECURSIVE_MIN_SIGMA = 5;
+
+/**
+ * The gaussian's cost in blur passes of the same frame, per CPU kernels (`npm run bench -- --native
+ * auto|avx2|off --sigmas 1,2,4.9,8,24`, 720p and 1080p, Node 22; docs/benchmarks.md, "Native
+ * kernels"): below sigma 5 fixed + perTap x (2r + 1), from 5 on `recursive`. The native
+ * recursive filter gathers I420's one-channel planes side by side first, so there it costs
+ * relatively more (`recursiveI420`, before admission's 0.4 for I420's bytes).
+ */
+const GAUSSIAN_COST: Readonly<Record<CpuKernels, { fixed: number; perTap: number; recursive: number; recursiveI420: number }>> = {
+  wasm: { fixed: 0, perTap: 0.66, recursive: 18, recursiveI420: 18 },
+  avx2: { fixed: 0.75, perTap: 0.25, recursive: 8, recursiveI420: 10 },
+  avx512: { fixed: 0.5, perTap: 0.15, recursive: 4.5, recursiveI420: 7.5 },
+};
 
 /**
  * The effects the engine offers and their parameters. This is the single description used by
@@ -20,15 +34,25 @@ export interface ParamSpec {
   readonly description: string;
 }
 
+/** The CPU kernels a pod runs (src/effects/native.ts): the WASM ones alone, or native ones beside them. */
+export type CpuKernels = 'wasm' | 'avx2' | 'avx512';
+
+/** What an effect's cost depends on besides its parameters. */
+export interface CostContext {
+  readonly cpu: CpuKernels;
+  readonly format: PixelFormat;
+}
+
 export interface EffectSpec {
   readonly description: string;
   readonly params: Readonly<Record<string, ParamSpec>>;
   /**
    * Compute per pixel per pass relative to one 3x3 box-blur pass on RGBA (= 1), for these
-   * parameters (defaults filled in). Admission predicts a job's time from it, so every effect must
-   * give one; measure it with `npm run bench` (docs/benchmarks.md, WASM ms per frame).
+   * parameters (defaults filled in), on these kernels; admission scales it by the format's bytes
+   * (admission.ts). Admission predicts a job's time from it, so every effect must give one;
+   * measure it with `npm run bench [-- --native off|avx2]` (docs/benchmarks.md).
    */
-  readonly weight: (params: Readonly<Record<string, number>>) => number;
+  readonly weight: (params: Readonly<Record<string, number>>, context: CostContext) => number;
   /**
    * A person-segmentation effect (src/segmentation/): a model and a mask per frame, state per
    * session, one pass. The others are filters: pure kernels with a WASM, CUDA and reference form.
@@ -41,11 +65,13 @@ export const EFFECTS = {
   gaussian: {
     description: 'Gaussian blur, edges clamped: exact separable FIR of radius ceil(3*sigma) below sigma 5, from 5 on a recursive filter whose cost does not grow with sigma (within 0.13 levels of the exact Gaussian)',
     params: { sigma: { min: 0.5, max: 32, default: 2, integer: false, description: 'standard deviation in pixels' } },
-    // Below sigma 5 two 1-D passes of 2r+1 taps (7.1-8.6x a blur pass at sigma 2, r 6, 13 taps);
-    // from 5 on the recursive filter, the same whatever sigma (15.6-18.8x): docs/benchmarks.md.
-    weight: (p) => {
+    // Below sigma 5 two 1-D passes of 2r+1 taps; from 5 on the recursive filter, the same whatever
+    // sigma; each as fast as the kernels in use make it (GAUSSIAN_COST).
+    weight: (p, { cpu, format }) => {
       const sigma = p.sigma ?? 2;
-      return sigma >= GAUSSIAN_RECURSIVE_MIN_SIGMA ? 18 : 0.66 * (2 * Math.ceil(3 * sigma) + 1);
+      const cost = GAUSSIAN_COST[cpu];
+      if (sigma >= GAUSSIAN_RECURSIVE_MIN_SIGMA) return format === 'i420' ? cost.recursiveI420 : cost.recursive;
+      return cost.fixed + cost.perTap * (2 * Math.ceil(3 * sigma) + 1);
     },
   },
   pixelate: {
@@ -53,7 +79,7 @@ export const EFFECTS = {
     params: { block: { min: 2, max: 256, default: 16, integer: true, description: 'tile edge in pixels' } },
     weight: () => 1,
   },
-  grayscale: { description: 'BT.601 luma; I420 keeps Y and sets chroma to 128', params: {}, weight: () => 0.6 },
+  grayscale: { description: 'BT.601 luma; I420 keeps Y and sets chroma to 128', params: {}, weight: (_, { cpu }) => (cpu === 'wasm' ? 0.6 : 0.2) },
   edge: { description: 'Sobel gradient magnitude |gx|+|gy| per channel (I420: on Y, chroma 128)', params: {}, weight: () => 1.7 },
   sharpen: { description: '3x3 sharpen [0,-1,0; -1,5,-1; 0,-1,0], edges clamped', params: {}, weight: () => 0.9 },
   invert: { description: 'negative: 255 - v on colour channels (alpha kept)', params: {}, weight: () => 0.2 },

@@ -1,11 +1,11 @@
-import { EFFECTS, isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
+import { EFFECTS, isSegmentationEffect, type CpuKernels, type EffectJob } from '../effects/catalog.ts';
 import { SEGMENTATION_WEIGHT_DETECTOR_LOOK, SEGMENTATION_WEIGHT_MASK_GIVEN } from '../effects/segmentation-cost.ts';
 import { TooCostlyError } from '../errors.ts';
 import type { FrameLayout } from '../frames/layout.ts';
 
 /**
- * Cost admission: a job's cost is pixels x passes x its effect's weight (catalog.ts), in units of
- * one RGBA box-blur pass over one pixel; the seconds per unit are learnt from the jobs the workers
+ * Cost admission: a job's cost is pixels x passes x its effect's weight on the pod's CPU kernels
+ * (catalog.ts), in units of one RGBA box-blur pass over one pixel; the seconds per unit are learnt from the jobs the workers
  * finish. A job is refused when it alone would take longer than `maxJobSeconds` (422, cost). How
  * long admitted jobs may wait, and in which order, is the dispatcher's (dispatcher.ts).
  */
@@ -25,18 +25,23 @@ const JOB_OVERHEAD_SECONDS = 0.0002;
 const MIN_UNITS_TO_LEARN = 1e5;
 const LEARN_RATE = 0.3;
 
-export function costUnits(layout: FrameLayout, job: EffectJob, segmentation?: { readonly infer: boolean; readonly detect?: boolean }): number {
+export function costUnits(
+  layout: FrameLayout,
+  job: EffectJob,
+  segmentation?: { readonly infer: boolean; readonly detect?: boolean },
+  cpu: CpuKernels = 'wasm',
+): number {
   const pixels = layout.width * layout.height;
   // A segmentation effect is one pass whatever iters says; a live frame composed with its
   // session's last mask skips the model, most of the effect's cost; a still (no session) and a
   // session's look for people add the person detector.
   if (isSegmentationEffect(job.effect)) {
-    const withModel: (params: Readonly<Record<string, number>>) => number = EFFECTS[job.effect].weight;
+    const withModel: (params: Readonly<Record<string, number>>) => number = (p) => EFFECTS[job.effect].weight(p, { cpu, format: layout.format });
     const look = !segmentation || segmentation.detect === true ? SEGMENTATION_WEIGHT_DETECTOR_LOOK : 0;
     const weight = segmentation && !segmentation.infer ? SEGMENTATION_WEIGHT_MASK_GIVEN : withModel(job.params) + look;
     return pixels * weight * FORMAT_FACTOR[layout.format];
   }
-  const weight = job.iters === 0 ? COPY_WEIGHT : job.iters * EFFECTS[job.effect].weight(job.params);
+  const weight = job.iters === 0 ? COPY_WEIGHT : job.iters * EFFECTS[job.effect].weight(job.params, { cpu, format: layout.format });
   return pixels * weight * FORMAT_FACTOR[layout.format];
 }
 

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { isSegmentationEffect, type EffectJob } from '../effects/catalog.ts';
+import { isSegmentationEffect, type CpuKernels, type EffectJob } from '../effects/catalog.ts';
 import { OverloadedError, RequestCancelledError, TooCostlyError, WorkerMemoryError, type RejectReason } from '../errors.ts';
 import { SharedBufferPool } from '../frames/buffer-pool.ts';
 import { frameBytes, type FrameLayout } from '../frames/layout.ts';
@@ -73,12 +73,15 @@ export class Engine implements EffectEngine {
   readonly memory: MemoryBudget;
   #log: EngineLog | undefined;
   #ready = false;
+  /** The CPU kernels the workers run, for the effects' cost weights. */
+  readonly #cpuKernels: CpuKernels;
   #degraded = false;
   #gpu: CudaDeviceInfo | undefined;
   #lastFallbackLogMs = Number.NEGATIVE_INFINITY;
   #fallbacksNotLogged = 0;
 
   constructor(options: EngineOptions, metrics: Metrics) {
+    this.#cpuKernels = options.nativeIsa ?? 'wasm';
     this.#configuredDevice = options.device;
     this.deviceName = options.deviceName;
     this.#log = options.log;
@@ -198,7 +201,7 @@ export class Engine implements EffectEngine {
   }
 
   predictFrameSeconds(layout: FrameLayout, job: EffectJob): number {
-    return this.#admission.predictSeconds(costUnits(layout, job, { infer: false }));
+    return this.#admission.predictSeconds(costUnits(layout, job, { infer: false }, this.#cpuKernels));
   }
 
   /** The 503 for a reservation that does not fit MEMORY_BUDGET_BYTES (counted here, where it is decided). */
@@ -217,7 +220,7 @@ export class Engine implements EffectEngine {
   async #run(layout: FrameLayout, job: EffectJob, source: FrameSource, options: JobOptions, transfer?: ArrayBuffer[]): Promise<ProcessResult> {
     const { signal, deadlineMs } = options;
     if (signal?.aborted) throw new RequestCancelledError();
-    const units = costUnits(layout, job, options.segmentation);
+    const units = costUnits(layout, job, options.segmentation, this.#cpuKernels);
     let admitted;
     try {
       admitted = this.#admission.admit(units);

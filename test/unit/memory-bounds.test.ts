@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cgroupMemoryLimitBytes, configWith, memoryBudgetBytes, workerMemoryBytes } from '../../src/config.ts';
-import { GAUSSIAN_RECURSIVE_MIN_SIGMA } from '../../src/effects/catalog.ts';
+import { GAUSSIAN_RECURSIVE_MIN_SIGMA, type CpuKernels, type EffectName } from '../../src/effects/catalog.ts';
 import { createWasmKernels, WasmMemoryExhaustedError } from '../../src/effects/wasm.ts';
 import { Admission, costUnits } from '../../src/engine/admission.ts';
 import { MemoryBudget } from '../../src/engine/memory-budget.ts';
@@ -75,6 +75,26 @@ test('cost: pixels x passes x weight; gaussian weight grows with sigma up to the
   assert.ok(gaussian(2) < gaussian(4) && gaussian(4) > 10 * costUnits(hd, { effect: 'blur', params: {}, iters: 1 }));
   assert.equal(gaussian(GAUSSIAN_RECURSIVE_MIN_SIGMA), gaussian(32), 'the recursive filter costs the same whatever sigma');
   assert.ok(costUnits({ ...hd, format: 'i420' }, { effect: 'blur', params: {}, iters: 1 }) < costUnits(hd, { effect: 'blur', params: {}, iters: 1 }));
+});
+
+test('cost follows the CPU kernels: the native gaussian and grayscale weigh less, more so with AVX-512; the rest as on WASM', () => {
+  const hd = { format: 'rgba', width: 1920, height: 1080 } as const;
+  const i420 = { ...hd, format: 'i420' } as const;
+  const units = (layout: typeof hd | typeof i420, effect: EffectName, params: Record<string, number>, cpu: CpuKernels) =>
+    costUnits(layout, { effect, params, iters: 1 }, undefined, cpu);
+  for (const params of [{ sigma: 2 }, { sigma: 4.9 }, { sigma: 8 }]) {
+    const [wasm, avx2, avx512] = (['wasm', 'avx2', 'avx512'] as const).map((cpu) => units(hd, 'gaussian', params, cpu));
+    assert.ok(avx512! < avx2! && avx2! < wasm!, `sigma ${params.sigma}: ${avx512} < ${avx2} < ${wasm}`);
+  }
+  assert.equal(units(hd, 'gaussian', { sigma: 8 }, 'avx512'), units(hd, 'gaussian', { sigma: 32 }, 'avx512'), 'the recursive filter: the same whatever sigma');
+  // The native recursive filter gathers I420's one-channel planes first: relatively dearer than its bytes say.
+  assert.ok(units(i420, 'gaussian', { sigma: 8 }, 'avx512') > 0.4 * units(hd, 'gaussian', { sigma: 8 }, 'avx512'));
+  assert.equal(units(i420, 'gaussian', { sigma: 8 }, 'wasm'), 0.4 * units(hd, 'gaussian', { sigma: 8 }, 'wasm'));
+  assert.ok(units(hd, 'grayscale', {}, 'avx512') < units(hd, 'grayscale', {}, 'wasm'));
+  for (const effect of ['blur', 'sharpen', 'edge', 'pixelate'] as const) {
+    assert.equal(units(hd, effect, {}, 'avx512'), units(hd, effect, {}, 'wasm'), `${effect}: WASM either way`);
+  }
+  assert.equal(costUnits(hd, { effect: 'gaussian', params: { sigma: 2 }, iters: 1 }), units(hd, 'gaussian', { sigma: 2 }, 'wasm'), 'default: the WASM kernels');
 });
 
 test('admission refuses a job over MAX_JOB_SECONDS, keeps the backlog of what it admitted, then admits again', () => {
