@@ -32,7 +32,7 @@ async function startOnEmulatedGpu(t: TestContext, env: Record<string, string>): 
 test('DEVICE=cuda on a (emulated) GPU: chosen at start-up, serves on CUDA, reports the GPU', { skip }, async (t) => {
   const server = await startOnEmulatedGpu(t, { WORKERS: '2' });
 
-  assert.match(server.logs.join(''), /"device":"cuda","name":"Emulated CUDA device \(CPU\)","reason":"DEVICE=cuda",("kernelBuild":"[\w-]+",)?"msg":"effect backend chosen"/);
+  assert.match(server.logs.join(''), /"device":"cuda","name":"Emulated CUDA device \(CPU\)","reason":"DEVICE=cuda",("kernelBuild":"[\w-]+",)?("nativeKernels":"\w+",("nativeReason":"[^"]*",)?)?"msg":"effect backend chosen"/);
 
   const timing = (await (await fetch(`${server.baseUrl}/process?pixels=64x48&iters=2&effect=gaussian&sigma=2`)).json()) as Record<string, unknown>;
   assert.equal(timing.ok, true);
