@@ -35,6 +35,12 @@ describe('surges: clients that retry at once, and an open loop at 10x capacity',
   after(() => server?.child.kill('SIGKILL'));
 
   const served = async () => metricValue(await (await fetch(`${server.baseUrl}/metrics`)).text(), 'app_requests_total', { endpoint: '/process', status: '200' }) ?? 0;
+  /** The worker's compute seconds and jobs for /process (blur) so far. */
+  const computed = async () => {
+    const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    const labels = { effect: 'blur', device: 'cpu' };
+    return { seconds: metricValue(text, 'app_effect_duration_seconds_sum', labels) ?? 0, jobs: metricValue(text, 'app_effect_duration_seconds_count', labels) ?? 0 };
+  };
 
   test('c=200 closed loop: goodput near capacity, the storm slowed by held refusals, served latency bounded, a WHIP offer admitted', async (t) => {
     if (!haveTool(t, 'hey')) return;
@@ -45,6 +51,7 @@ describe('surges: clients that retry at once, and an open loop at 10x capacity',
     capacity = ((await served()) - before) / capacityRun.seconds;
 
     before = await served();
+    const computedBefore = await computed();
     const storm = hey(url, STORM_CLIENTS, STORM_SECONDS);
     // A publisher arriving mid-storm: media has its own budget, so it is admitted.
     const rejected = async () => [...(await (await fetch(`${server.baseUrl}/metrics`)).text()).matchAll(/^app_rejected_total\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
@@ -53,15 +60,24 @@ describe('surges: clients that retry at once, and an open loop at 10x capacity',
     const publisher = await WhipPublisher.publish(`${server.baseUrl}/whip?effect=invert`);
     assert.equal(await publisher.close(), 200);
     const result = await storm;
-    const goodput = ((await served()) - before) / result.seconds;
+    const servedInStorm = (await served()) - before;
+    const goodput = servedInStorm / result.seconds;
+    const computedAfter = await computed();
+    const busy = (computedAfter.seconds - computedBefore.seconds) / result.seconds;
+    const jobs = computedAfter.jobs - computedBefore.jobs;
     const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
 
     const answered = Object.values(result.statuses).reduce((a, b) => a + b, 0);
-    const summary = `capacity ${capacity.toFixed(1)}/s, storm goodput ${goodput.toFixed(1)}/s (${(goodput / capacity).toFixed(2)}x), ${JSON.stringify(result.statuses)} in ${result.seconds} s`;
+    const summary = `capacity ${capacity.toFixed(1)}/s, storm goodput ${goodput.toFixed(1)}/s (${(goodput / capacity).toFixed(2)}x), the worker computing ${(100 * busy).toFixed(0)} % of the storm, ${jobs} jobs for ${servedInStorm} served, ${JSON.stringify(result.statuses)} in ${result.seconds} s`;
     t.diagnostic(summary);
     assert.deepEqual(Object.keys(result.statuses).filter((s) => s !== '200' && s !== '503'), [], `only 200 and 503: ${summary}`);
-    // Without held refusals the same loop sent thousands a second and the pod served 0.02x.
-    assert.ok(goodput >= 0.7 * capacity, `goodput holds: ${summary}`);
+    // Without held refusals the same loop sent thousands a second and the pod served 0.02x. The
+    // worker's own clock says it directly: it computed through the storm, for requests that were
+    // then served (not for clients gone by then). Against the capacity measured before, the ratio
+    // also carries this machine's drift (36-55/s over minutes on the shared 2-core VM).
+    assert.ok(busy >= 0.75, `the worker kept computing: ${summary}`);
+    assert.ok(servedInStorm >= 0.9 * jobs, `what it computed was served: ${summary}`);
+    assert.ok(goodput >= 0.5 * capacity, `goodput holds: ${summary}`);
     assert.ok(answered / result.seconds <= (STORM_CLIENTS / HOLD_SECONDS) * 1.5 + 2 * capacity, `the storm was slowed to about one request per hold per client: ${summary}`);
     // Served requests kept a short wait: most within twice the 0.25 s SLO (the server's histogram).
     const within = metricValue(text, 'app_request_latency_seconds_bucket', { le: '0.5' }) ?? 0;
