@@ -17,7 +17,9 @@ test('a costly flood from one address: 422 for what no request may cost, 503 for
   // The addresses are forwarded by a trusted proxy (the test itself, on loopback): TRUST_PROXY at work.
   // Two workers: the waiting room gives the next free worker to the client with the fewest jobs
   // running, so the other address waits for at most one of the attacker's jobs.
-  const server = await hostileServer(t, { WORKERS: '2', MAX_QUEUE_WAIT_SECONDS: '0.5', TRUST_PROXY: '127.0.0.1', ...NO_STALL_GUARD });
+  // MAX_JOB_SECONDS 1: the huge request below (4K, 100 passes of sigma 32) is about 2 s of compute on the
+  // native AVX-512 kernels and 6-8 s on the WASM ones, refused either way; the attacker's jobs are ~0.05 s.
+  const server = await hostileServer(t, { WORKERS: '2', MAX_QUEUE_WAIT_SECONDS: '0.5', TRUST_PROXY: '127.0.0.1', MAX_JOB_SECONDS: '1', ...NO_STALL_GUARD });
   const base = server.baseUrl;
   const from = (address: string) => ({ headers: { 'x-forwarded-for': address } });
   // Learn the machine: a few ordinary jobs teach admission the seconds per unit.
