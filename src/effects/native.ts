@@ -99,21 +99,32 @@ export function chooseNativeKernels(mode: 'auto' | 'avx2' | 'off'): NativeChoice
 
 /**
  * The kernels of `isa` (as chosen by chooseNativeKernels, in this or another thread), doing the
- * arithmetic of the WASM `build` they stand beside.
+ * arithmetic of the WASM `build` they stand beside. The library is loaded on the first call, so a
+ * worker that never runs these effects never loads koffi (about 18 ms a thread); should it not
+ * load here after all (the file gone since the choice), every call declines and WASM serves.
  */
 export function nativeKernels(isa: NativeIsa, build: KernelBuild): NativeKernels {
-  const lib = library();
-  if (lib instanceof Error) throw lib;
   const code = ISA_CODE[isa];
-  if (lib.cpuIsa < code) throw new Error(`native kernels: this CPU does not run ${isa}`);
   const fused = build === 'relaxed-simd' ? 1 : 0;
+  let lib: NativeLibrary | null | undefined;
+  const ready = (): NativeLibrary | null => {
+    if (lib === undefined) {
+      const loadedHere = library();
+      lib = loadedHere instanceof Error || loadedHere.cpuIsa < code ? null : loadedHere;
+    }
+    return lib;
+  };
   return {
     isa,
-    gaussian: (mem, src, dst, w, h, c, sigma, plane, planeBytes) =>
-      (sigma < RECURSIVE_MIN_SIGMA
-        ? lib.fir(code, mem, mem.byteLength, src, dst, w, h, c, sigma)
-        : lib.iir(code, mem, mem.byteLength, src, dst, w, h, c, sigma, fused, plane, planeBytes)) === 1,
-    grayscaleRgba: (mem, src, dst, pixels) => lib.gray(code, mem, mem.byteLength, src, dst, pixels) === 1,
-    invert: (mem, src, dst, bytes, channels) => lib.invert(code, mem, mem.byteLength, src, dst, bytes, channels) === 1,
+    gaussian: (mem, src, dst, w, h, c, sigma, plane, planeBytes) => {
+      const l = ready();
+      if (l === null) return false;
+      const done = sigma < RECURSIVE_MIN_SIGMA
+        ? l.fir(code, mem, mem.byteLength, src, dst, w, h, c, sigma)
+        : l.iir(code, mem, mem.byteLength, src, dst, w, h, c, sigma, fused, plane, planeBytes);
+      return done === 1;
+    },
+    grayscaleRgba: (mem, src, dst, pixels) => ready()?.gray(code, mem, mem.byteLength, src, dst, pixels) === 1,
+    invert: (mem, src, dst, bytes, channels) => ready()?.invert(code, mem, mem.byteLength, src, dst, bytes, channels) === 1,
   };
 }
