@@ -1,21 +1,21 @@
 /**
  * The native CPU kernels (native/, built by scripts/build-native.mjs into build/kernels-native.so)
  * through koffi: the one file that calls them. Today they hold the gaussian, RGBA grayscale and
- * invert, in AVX-512 or AVX2 (grayscale and invert: the WASM kernels' integer arithmetic, 32 or 64
- * bytes at a time, invert at the speed of memcpy); the gaussian:
- * below sigma 5 the FIR, the same fixed-point arithmetic as the WASM kernel 32 or 64 bytes an
- * instruction instead of 16; from 5 on the recursive filter on RGBA, two or four lines a vector
- * instead of one, with the arithmetic of the WASM build in use (fused multiply-adds or not). The
- * output is bit-identical to the WASM kernels' (test/unit/native-kernels.test.ts).
+ * invert, in AVX-512 or AVX2, each bit-identical to its WASM kernel (test/unit/native-kernels.test.ts):
+ * - the gaussian below sigma 5: the FIR, the same fixed-point arithmetic 32 or 64 bytes an
+ *   instruction instead of 16; from 5 on the recursive filter, two or four RGBA lines (eight or
+ *   sixteen one-channel lines) a vector instead of one, with the f32 arithmetic of the WASM build in
+ *   use (fused multiply-adds or not);
+ * - grayscale and invert: the same integer arithmetic, 32 or 64 bytes at a time (invert at the
+ *   speed of memcpy).
  *
  * They run on frames inside the WASM kernels' linear memory: the library is given a view of that
  * memory, its length and offsets, and checks every plane against the length before it touches it.
- * A call the library does not serve (the FIR on a plane narrower than one vector, the recursive
- * filter on one channel, planes that overlap) returns false and the caller runs the WASM kernel.
+ * A call the library does not serve (the FIR on a plane narrower than one vector, planes that
+ * overlap, a plane scratch too small) returns false and the caller runs the WASM kernel.
  *
  * koffi is required lazily and the library is optional: a machine without a C++ compiler at build
- * time, or a CPU without AVX2, runs the WASM kernels (`chooseNativeKernels` says why).
- */
+ * time, or a CPU without AVX2 and FMA, runs the WASM kernels (`chooseNativeKernels` says why). */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { packagePath } from '../paths.ts';
