@@ -143,6 +143,31 @@ inline void vertical2(const uint8_t* src, const int32_t* offs, const int32_t* qa
   storeRows(rowB + i, packs32(roundShift(b0, rnd, sh), roundShift(b1, rnd, sh)), packs32(roundShift(b2, rnd, sh), roundShift(b3, rnd, sh)));
 }
 
+#if !defined(__AVX512BW__)
+// AVX2: two output rows' vertical pass for 16 bytes at i, each pair of input rows interleaved in
+// 128 bits and widened to 256 (vpmovzxbw): four accumulators where vertical2 needs eight, and with
+// 16 registers its eight spilled (1080p RGBA sigma 2: 4.2 instead of 5.1 ms; 720p 1.80-1.86 vs
+// 1.86-1.88). The sums are the same.
+inline void vertical2Narrow(const uint8_t* src, const int32_t* offs, const int32_t* qa, const int32_t* qb, int r, int shift,
+                            int16_t* rowA, int16_t* rowB, int i) {
+  V a0 = zero(), a1 = a0, b0 = a0, b1 = a0;
+  const uint8_t* base = src + i;
+  for (int m = 0; m <= r; m++) {
+    const __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + offs[2 * m]));
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + offs[2 * m + 1]));
+    const V p0 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(u, v));
+    const V p1 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(u, v));
+    const V wa = splat32(qa[m]), wb = splat32(qb[m]);
+    a0 = dotAdd(a0, p0, wa); a1 = dotAdd(a1, p1, wa);
+    b0 = dotAdd(b0, p0, wb); b1 = dotAdd(b1, p1, wb);
+  }
+  const V rnd = splat32(1 << (shift - kQ6 - 1));
+  const __m128i sh = _mm_cvtsi32_si128(shift - kQ6);
+  storeu(rowA + i, _mm256_permute4x64_epi64(packs32(roundShift(a0, rnd, sh), roundShift(a1, rnd, sh)), 0xD8));
+  storeu(rowB + i, _mm256_permute4x64_epi64(packs32(roundShift(b0, rnd, sh), roundShift(b1, rnd, sh)), 0xD8));
+}
+#endif
+
 // One output row's vertical pass (verticalChunk, the last row of an odd height): symmetric taps paired.
 inline void vertical1(const uint8_t* src, const int32_t* offs, const int16_t* qv, int r, int shift, int16_t* row, int i) {
   V acc0 = zero(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
@@ -242,8 +267,13 @@ extern "C" int RTC_FIR_NAME(const uint8_t* src, uint8_t* dst, int w, int h, int 
       offs[2 * m] = clampIndex(y - r + 2 * m, h) * n;
       offs[2 * m + 1] = clampIndex(y - r + 2 * m + 1, h) * n;
     }
+#if defined(__AVX512BW__)
     for (int i = 0; i < last; i += kBytes) vertical2(src, offs, qa, qb, r, s2, rowA, rowB, i);
     vertical2(src, offs, qa, qb, r, s2, rowA, rowB, last);
+#else
+    for (int i = 0; i < n - 16; i += 16) vertical2Narrow(src, offs, qa, qb, r, s2, rowA, rowB, i);
+    vertical2Narrow(src, offs, qa, qb, r, s2, rowA, rowB, n - 16);
+#endif
     padRow(rowA, n, c, r);
     padRow(rowB, n, c, r);
     uint8_t* out = dst + static_cast<size_t>(y) * n;
