@@ -12,8 +12,13 @@ namespace {
 bool inside(double at, double bytes, double memBytes) { return at >= 0 && bytes >= 0 && at + bytes <= memBytes; }
 // [a, a + aBytes) and [b, b + bBytes) share no byte.
 bool apart(double a, double aBytes, double b, double bBytes) { return a + aBytes <= b || b + bBytes <= a; }
+// Planes up to 65536 pixels a side: the kernels' offsets are 32-bit and their per-thread scratch grows
+// with the longer side (the service's frames are at most MAX_PIXELS, 3840x2160 by default).
+constexpr int kMaxSide = 65536;
+
 bool planeArgs(double memBytes, double src, double dst, int w, int h, int c) {
-  if (w < 1 || h < 1 || c < 1 || c > 4 || !(memBytes >= 0)) return false;
+  if (w < 1 || h < 1 || w > kMaxSide || h > kMaxSide || c < 1 || c > 4 || !(memBytes >= 0)) return false;
+  if (static_cast<double>(w) * h * c > 2147483647.0) return false;
   const double bytes = static_cast<double>(w) * h * c;
   return inside(src, bytes, memBytes) && inside(dst, bytes, memBytes);
 }

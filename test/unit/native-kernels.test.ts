@@ -148,6 +148,10 @@ test('the native gaussian declines what it does not serve and stays inside the m
   }
   assert.equal(k.grayscaleRgba(mem, src, dst, w * h - 3), true, 'grayscale of a count that is no vector multiple');
   assert.ok(mem.subarray(dst + bytes - 12, dst + bytes).every((v, i) => v === before[dst + bytes - 12 + i]), 'grayscale: nothing past its pixels');
+  // A side past 65536 pixels is declined even where the memory holds it (the per-thread scratch grows with the side).
+  const long = new Uint8Array(2 * 70_000 + 70_000 * 32 + 64);
+  assert.equal(k.gaussian(long, 0, 70_000, 70_000, 1, 1, 8, 140_032, 70_000 * 32), false, 'a row of 70000 pixels');
+  assert.equal(k.gaussian(long, 0, 70_000, 60_000, 1, 1, 8, 140_032, 60_000 * 32), true, 'a row of 60000 pixels');
   // The recursive filter reads all of src before it writes: in place is the same as apart.
   assert.equal(k.gaussian(mem, src, dst, w, h, 4, 8, plane, planeBytes), true);
   const apart = Buffer.from(mem.subarray(dst, dst + bytes));
