@@ -131,9 +131,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
 }
 
 /**
- * The exports with `gaussian`, `grayscaleRgba` and `invert` trying the native kernels first (the same bytes; they decline what
- * they do not serve), so that every caller of the export, the effect's passes and
- * background-blur's backdrop alike, gets them.
+ * The exports with `gaussian`, `grayscaleRgba` and `invert` trying the native kernels first (the
+ * same bytes; they decline what they do not serve), so that every caller of the exports, the
+ * effects' passes and background-blur's backdrop alike, gets them. The gaussian's plane scratch is
+ * what the WASM kernel would need for this plane (its callers size it so).
  */
 function withNative(k: KernelExports, native: NativeKernels): KernelExports {
   let view = new Uint8Array(k.memory.buffer);
