@@ -11,14 +11,16 @@ import type { FrameLayout } from '../src/frames/layout.ts';
 import { randomFrame, runKernels } from './kernels.ts';
 
 // Vector multiples, odd widths and heights (the FIR's overlapping last chunk and one-row sweep, the
-// recursive filter's partial last lines), one row, planes one vector wide, and narrower ones that
-// the WASM kernel serves alone; I420's one-channel planes (the recursive filter declines them).
+// recursive filter's partial last lines), one row, planes one vector wide, narrower ones (the FIR
+// declines them, the recursive filter serves them), I420's one-channel planes down to a 3x2 chroma.
 export const PARITY_LAYOUTS: readonly FrameLayout[] = [
   { format: 'rgba', width: 1280, height: 720 },
   { format: 'rgba', width: 97, height: 61 },
   { format: 'rgba', width: 16, height: 5 },
   { format: 'rgba', width: 9, height: 3 },
   { format: 'rgba', width: 641, height: 1 },
+  { format: 'rgba', width: 3, height: 2 },
+  { format: 'i420', width: 6, height: 4 },
   { format: 'i420', width: 642, height: 362 },
   { format: 'i420', width: 130, height: 33 },
 ];
