@@ -11,7 +11,7 @@ import type { FrameLayout } from '../src/frames/layout.ts';
 import { randomFrame, runKernels } from './kernels.ts';
 
 // Vector multiples, odd widths and heights (the FIR's overlapping last chunk and one-row sweep, the
-// recursive filter's partial last lines), one row, planes one vector wide, narrower ones (the FIR
+// recursive filter's partial last lines), rows a little past a multiple of the vector width, one row, planes one vector wide, narrower ones (the FIR
 // declines them, the recursive filter serves them), I420's one-channel planes down to a 3x2 chroma.
 export const PARITY_LAYOUTS: readonly FrameLayout[] = [
   { format: 'rgba', width: 1280, height: 720 },
@@ -20,6 +20,8 @@ export const PARITY_LAYOUTS: readonly FrameLayout[] = [
   { format: 'rgba', width: 9, height: 3 },
   { format: 'rgba', width: 641, height: 1 },
   { format: 'rgba', width: 3, height: 2 },
+  { format: 'rgba', width: 516, height: 9 },
+  { format: 'i420', width: 2080, height: 6 },
   { format: 'i420', width: 6, height: 4 },
   { format: 'i420', width: 642, height: 362 },
   { format: 'i420', width: 130, height: 33 },
