@@ -1,4 +1,5 @@
-// The native kernels' C interface (build/kernels-native.so, loaded by src/effects/native.ts).
+// The native kernels' per-instruction-set entries, behind the checked ones of kernels.cc
+// (build/kernels-native.so, loaded by src/effects/native.ts).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

@@ -19,7 +19,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { packagePath } from '../paths.ts';
-import { GAUSSIAN_RECURSIVE_MIN_SIGMA as RECURSIVE_MIN_SIGMA } from './catalog.ts';
 import type { KernelBuild } from './kernel-types.ts';
 
 type Koffi = typeof import('koffi');
@@ -49,8 +48,7 @@ export type NativeChoice = { readonly isa: NativeIsa } | { readonly isa: null; r
 
 interface NativeLibrary {
   readonly cpuIsa: number;
-  readonly fir: (isa: number, mem: Uint8Array, memBytes: number, src: number, dst: number, w: number, h: number, c: number, sigma: number) => number;
-  readonly iir: (
+  readonly gaussian: (
     ...args: [isa: number, mem: Uint8Array, memBytes: number, src: number, dst: number, w: number, h: number, c: number, sigma: number, fused: number, plane: number, planeBytes: number]
   ) => number;
   readonly gray: (isa: number, mem: Uint8Array, memBytes: number, src: number, dst: number, pixels: number) => number;
@@ -65,15 +63,12 @@ function load(path: string): NativeLibrary | Error {
     const koffi = createRequire(import.meta.url)('koffi') as Koffi;
     const lib = koffi.load(path);
     const isa = lib.func('int rtc_native_isa(void)') as () => number;
-    const fir = lib.func(
-      'int rtc_gaussian_fir(int isa, uint8_t *mem, double memBytes, double src, double dst, int w, int h, int c, double sigma)',
-    ) as NativeLibrary['fir'];
-    const iir = lib.func(
-      'int rtc_gaussian_iir(int isa, uint8_t *mem, double memBytes, double src, double dst, int w, int h, int c, double sigma, int fused, double plane, double planeBytes)',
-    ) as NativeLibrary['iir'];
+    const gaussian = lib.func(
+      'int rtc_gaussian(int isa, uint8_t *mem, double memBytes, double src, double dst, int w, int h, int c, double sigma, int fused, double plane, double planeBytes)',
+    ) as NativeLibrary['gaussian'];
     const gray = lib.func('int rtc_grayscale_rgba(int isa, uint8_t *mem, double memBytes, double src, double dst, double pixels)') as NativeLibrary['gray'];
     const invert = lib.func('int rtc_invert(int isa, uint8_t *mem, double memBytes, double src, double dst, double bytes, int channels)') as NativeLibrary['invert'];
-    return { cpuIsa: isa(), fir, iir, gray, invert };
+    return { cpuIsa: isa(), gaussian, gray, invert };
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
   }
@@ -116,14 +111,8 @@ export function nativeKernels(isa: NativeIsa, build: KernelBuild): NativeKernels
   };
   return {
     isa,
-    gaussian: (mem, src, dst, w, h, c, sigma, plane, planeBytes) => {
-      const l = ready();
-      if (l === null) return false;
-      const done = sigma < RECURSIVE_MIN_SIGMA
-        ? l.fir(code, mem, mem.byteLength, src, dst, w, h, c, sigma)
-        : l.iir(code, mem, mem.byteLength, src, dst, w, h, c, sigma, fused, plane, planeBytes);
-      return done === 1;
-    },
+    gaussian: (mem, src, dst, w, h, c, sigma, plane, planeBytes) =>
+      ready()?.gaussian(code, mem, mem.byteLength, src, dst, w, h, c, sigma, fused, plane, planeBytes) === 1,
     grayscaleRgba: (mem, src, dst, pixels) => ready()?.gray(code, mem, mem.byteLength, src, dst, pixels) === 1,
     invert: (mem, src, dst, bytes, channels) => ready()?.invert(code, mem, mem.byteLength, src, dst, bytes, channels) === 1,
   };
