@@ -15,9 +15,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "kernels.h"
+#include "scratch.h"
 
 namespace {
 
@@ -243,7 +243,7 @@ void horizontalRow(const int16_t* row, const int16_t* qh, int r, int shift, int 
 }
 
 // Per-thread rows, grown to the widest plane seen (at most two rows of the largest frame allowed).
-thread_local std::vector<int16_t> rowsScratch;
+thread_local Scratch<int16_t> rowsScratch;
 
 }  // namespace
 
@@ -253,8 +253,9 @@ extern "C" int RTC_FIR_NAME(const uint8_t* src, uint8_t* dst, int w, int h, int 
   const int r = static_cast<int>(std::ceil(3 * sigma));
   const int pad = (r + 1) * c + kBytes;
   const size_t rowLanes = static_cast<size_t>(n) + 2 * static_cast<size_t>(pad);
-  if (rowsScratch.size() < 2 * rowLanes) rowsScratch.resize(2 * rowLanes);
-  int16_t* rowA = rowsScratch.data() + pad;
+  int16_t* rows = rowsScratch.get(2 * rowLanes);
+  if (rows == nullptr) return 0;
+  int16_t* rowA = rows + pad;
   int16_t* rowB = rowA + rowLanes;
   int16_t qh[kRtcFirMaxRadius + 2], qv[kRtcFirMaxRadius + 2];
   int32_t qa[kRtcFirMaxRadius + 1], qb[kRtcFirMaxRadius + 1], offs[2 * (kRtcFirMaxRadius + 2)];

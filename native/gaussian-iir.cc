@@ -20,9 +20,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "kernels.h"
+#include "scratch.h"
 
 namespace {
 
@@ -187,24 +187,18 @@ inline void lines(int len, const Coefficients& k, float* cb, In in, Out out) {
 
 inline int clampIndex(int v, int n) { return v < 0 ? 0 : v >= n ? n - 1 : v; }
 
-thread_local std::vector<float> causal;
+// One line's causal sums, kWidth lanes a sample of the longer side.
+thread_local Scratch<float> causal;
 // One channel: kWidth rows (pass 1) or columns (pass 2) gathered side by side.
-thread_local std::vector<uint16_t> gathered;
-
-float* causalSums(int w, int h) {
-  const size_t need = static_cast<size_t>(std::max(w, h)) * kWidth;
-  if (causal.size() < need) causal.resize(need);
-  return causal.data();
-}
+thread_local Scratch<uint16_t> gathered;
 
 // RGBA: a vector is kLines pixels (rows in pass 1, columns in pass 2), four channels each.
 template <bool Fused>
-void recursive(const uint8_t* src, uint8_t* dst, int w, int h, double sigma, uint16_t* plane, int hp) {
+void recursive(const uint8_t* src, uint8_t* dst, int w, int h, double sigma, uint16_t* plane, int hp, float* cb) {
   const Coefficients k1 = coefficients(sigma, kQ8, kQ8 + kMagic);
   const Coefficients k2 = coefficients(sigma, 1 / kQ8, kMagic - 1);
   const size_t n = static_cast<size_t>(w) * 4;
   const size_t col = static_cast<size_t>(hp) * 4;  // 16-bit values a column of the plane
-  float* cb = causalSums(w, h);
 
   // Pass 1: kLines rows (clamped; rows past h land in the plane's padding) into the plane.
   for (int y0 = 0; y0 < h; y0 += kLines) {
@@ -228,13 +222,9 @@ void recursive(const uint8_t* src, uint8_t* dst, int w, int h, double sigma, uin
 // One channel: a vector is kWidth rows (pass 1) or columns (pass 2), gathered side by side first
 // (the WASM kernel gathers four lines of four); the plane is column-major, hp 16-bit values a column.
 template <bool Fused>
-void recursiveOne(const uint8_t* src, uint8_t* dst, int w, int h, double sigma, uint16_t* plane, int hp) {
+void recursiveOne(const uint8_t* src, uint8_t* dst, int w, int h, double sigma, uint16_t* plane, int hp, float* cb, uint16_t* g) {
   const Coefficients k1 = coefficients(sigma, kQ8, kQ8 + kMagic);
   const Coefficients k2 = coefficients(sigma, 1 / kQ8, kMagic - 1);
-  float* cb = causalSums(w, h);
-  const size_t need = static_cast<size_t>(std::max(w, h)) * kWidth;
-  if (gathered.size() < need) gathered.resize(need);
-  uint16_t* g = gathered.data();
   uint8_t* g8 = reinterpret_cast<uint8_t*>(g);
 
   for (int y0 = 0; y0 < h; y0 += kWidth) {
@@ -264,14 +254,19 @@ void recursiveOne(const uint8_t* src, uint8_t* dst, int w, int h, double sigma, 
 // channel), as the WASM kernel's plane scratch. src may be dst.
 extern "C" int RTC_IIR_NAME(const uint8_t* src, uint8_t* dst, int w, int h, int c, double sigma, int fused, uint16_t* plane) {
   if (w < 1 || h < 1 || (c != 1 && c != 4) || !(sigma >= kRtcFirMaxSigma) || !(sigma <= 1e6)) return 0;
+  const size_t longer = static_cast<size_t>(std::max(w, h)) * kWidth;
+  float* cb = causal.get(longer);
+  if (cb == nullptr) return 0;
   if (c == 4) {
     const int hp = (h + 3) / 4 * 4;
-    if (fused) recursive<true>(src, dst, w, h, sigma, plane, hp);
-    else recursive<false>(src, dst, w, h, sigma, plane, hp);
-  } else {
-    const int hp = (h + 15) / 16 * 16;
-    if (fused) recursiveOne<true>(src, dst, w, h, sigma, plane, hp);
-    else recursiveOne<false>(src, dst, w, h, sigma, plane, hp);
+    if (fused) recursive<true>(src, dst, w, h, sigma, plane, hp, cb);
+    else recursive<false>(src, dst, w, h, sigma, plane, hp, cb);
+    return 1;
   }
+  uint16_t* g = gathered.get(longer);
+  if (g == nullptr) return 0;
+  const int hp = (h + 15) / 16 * 16;
+  if (fused) recursiveOne<true>(src, dst, w, h, sigma, plane, hp, cb, g);
+  else recursiveOne<false>(src, dst, w, h, sigma, plane, hp, cb, g);
   return 1;
 }

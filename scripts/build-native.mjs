@@ -18,9 +18,10 @@ const outFile = path.join(root, 'build/kernels-native.so');
 const hashFile = `${outFile}.hash`;
 const cxx = process.env.CXX || 'g++';
 // -ffp-contract=off: no multiply-add fused unless the source says so (the WASM kernels' arithmetic).
-const common = ['-O3', '-std=c++17', '-ffp-contract=off', '-fPIC', '-fvisibility=hidden', '-fno-exceptions', '-Wall', '-Wextra', '-Werror'];
-// libstdc++ and libgcc linked in: the library loads on any glibc image, whatever its C++ runtime.
-const linkFlags = ['-shared', '-static-libstdc++', '-static-libgcc'];
+const common = ['-O3', '-std=c++17', '-ffp-contract=off', '-fPIC', '-fvisibility=hidden', '-fvisibility-inlines-hidden', '-fno-exceptions', '-Wall', '-Wextra', '-Werror'];
+// libstdc++ and libgcc linked in: the library loads on any glibc image, whatever its C++ runtime;
+// their symbols kept inside (--exclude-libs), so that it exports its four entry points and nothing else.
+const linkFlags = ['-shared', '-static-libstdc++', '-static-libgcc', '-Wl,--exclude-libs,ALL'];
 const objects = [
   { source: 'native/gaussian-fir.cc', flags: ['-mavx512bw', '-mavx512vl', '-DRTC_FIR_NAME=rtc_gaussian_fir_avx512'] },
   { source: 'native/gaussian-fir.cc', flags: ['-mavx2', '-DRTC_FIR_NAME=rtc_gaussian_fir_avx2'] },
