@@ -1,6 +1,33 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { EffectJob, EffectKernels } from '../src/effects/index.ts';
 import { frameBytes, type FrameLayout } from '../src/frames/layout.ts';
+import { packageUrl } from '../src/paths.ts';
+
+// No lib "dom", and @types/node 20 has no WebAssembly namespace (as in src/effects/wasm.ts).
+declare const WebAssembly: { validate(bytes: Uint8Array): boolean };
+
+/** The flag Node 20 needs to run the relaxed-SIMD build (Node 22 runs it as it is, and refuses the flag). */
+export const RELAXED_SIMD_FLAG = '--experimental-wasm-relaxed-simd';
+
+let relaxedValidates: boolean | undefined;
+
+/** This process runs build/effects-relaxed.wasm (Node 22; Node 20 only with RELAXED_SIMD_FLAG). */
+export function relaxedSimdHere(): boolean {
+  relaxedValidates ??= WebAssembly.validate(readFileSync(packageUrl('build/effects-relaxed.wasm')));
+  return relaxedValidates;
+}
+
+/** Runs module `source` (tsx, so it may import .ts) in a child that runs the relaxed-SIMD build; resolves with its stdout. */
+export function runWithRelaxedSimd(source: string): Promise<string> {
+  const flags = relaxedSimdHere() ? [] : [RELAXED_SIMD_FLAG];
+  return new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', source], { timeout: 60_000 }, (error, out, err) =>
+      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+    );
+  });
+}
 
 /** Runs `kernels` on `src`, checks that src is left untouched, returns the output. */
 export function runKernels(kernels: EffectKernels, layout: FrameLayout, job: EffectJob, src: Uint8Array): Uint8Array {

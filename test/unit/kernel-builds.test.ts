@@ -5,22 +5,15 @@
  * --experimental-wasm-relaxed-simd, so a child (with that flag on Node 20) runs both builds on the same frames.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { chooseKernelBuild } from '../../src/effects/wasm.ts';
-import { packageUrl } from '../../src/paths.ts';
-
-declare const WebAssembly: { validate(bytes: Uint8Array): boolean };
-
-const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+import { RELAXED_SIMD_FLAG, relaxedSimdHere, runWithRelaxedSimd } from '../kernels.ts';
 
 test('WASM_RELAXED_SIMD: off is the SIMD build; auto is the relaxed build exactly where the runtime validates it', () => {
   assert.equal(chooseKernelBuild('off'), 'simd');
-  const validates = WebAssembly.validate(readFileSync(packageUrl('build/effects-relaxed.wasm')));
-  assert.equal(chooseKernelBuild('auto'), validates ? 'relaxed-simd' : 'simd');
-  if (Number(process.versions.node.split('.')[0]) === 20 && !process.execArgv.includes(RELAXED_FLAG)) {
-    assert.equal(validates, false, 'Node 20 runs relaxed SIMD only with the flag');
+  assert.equal(chooseKernelBuild('auto'), relaxedSimdHere() ? 'relaxed-simd' : 'simd');
+  if (Number(process.versions.node.split('.')[0]) === 20 && !process.execArgv.includes(RELAXED_SIMD_FLAG)) {
+    assert.equal(relaxedSimdHere(), false, 'Node 20 runs relaxed SIMD only with the flag');
   }
 });
 
@@ -60,13 +53,7 @@ console.log(JSON.stringify({ build, cases }));
 `;
 
 test('the relaxed build, run where it validates: the same output as the SIMD build but for the recursive gaussian, within 1 level of the definition there', async () => {
-  const stdout = await new Promise<string>((resolve, reject) => {
-    // Node 22 runs relaxed SIMD as it is (and refuses the flag); Node 20 needs the flag.
-    const flags = WebAssembly.validate(readFileSync(packageUrl('build/effects-relaxed.wasm'))) ? [] : [RELAXED_FLAG];
-    execFile(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', CHILD], { timeout: 60_000 }, (error, out, err) =>
-      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
-    );
-  });
+  const stdout = await runWithRelaxedSimd(CHILD);
   const { build, cases } = JSON.parse(stdout) as { build: string; cases: Case[] };
   assert.equal(build, 'relaxed-simd', 'the child runs the relaxed build');
   assert.ok(cases.length >= 20, `${cases.length} cases`);

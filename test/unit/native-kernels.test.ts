@@ -5,18 +5,16 @@
  * held to the WASM kernels; one it lacks is said and left out.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { GAUSSIAN_RECURSIVE_MIN_SIGMA } from '../../src/effects/catalog.ts';
 import type { KernelBuild } from '../../src/effects/kernel-types.ts';
 import { chooseNativeKernels, NATIVE_LIBRARY, nativeKernels, type NativeIsa } from '../../src/effects/native.ts';
 import { packagePath, packageUrl } from '../../src/paths.ts';
-import { randomFrame } from '../kernels.ts';
+import { randomFrame, relaxedSimdHere, runWithRelaxedSimd } from '../kernels.ts';
 import { nativeParity, PARITY_JOBS_PER_LAYOUT, PARITY_LAYOUTS } from '../native-parity.ts';
 import { requireOrSkip } from '../tools.ts';
 
-declare const WebAssembly: { validate(bytes: Uint8Array): boolean };
 
 const built = requireOrSkip(existsSync(packagePath(NATIVE_LIBRARY)), NATIVE_LIBRARY, 'apt-get install g++ && npm run build:native');
 
@@ -42,9 +40,6 @@ test('the native FIR serves below the sigma where the recursive filter starts, a
   assert.equal(Number(/#define kRtcFirMaxRadius (\d+)/.exec(header)?.[1]), Math.ceil(3 * GAUSSIAN_RECURSIVE_MIN_SIGMA));
 });
 
-const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
-const relaxedHere = WebAssembly.validate(readFileSync(packageUrl('build/effects-relaxed.wasm')));
-
 type Parity = { cases: number; differ: string[] };
 
 /** nativeParity of each isa in one child with the flag Node 20 needs for the relaxed-SIMD build (Node 22 refuses it). */
@@ -53,19 +48,14 @@ async function parityInChild(build: KernelBuild, isas: NativeIsa[]): Promise<Par
 const out = [];
 for (const isa of ${JSON.stringify(isas)}) out.push(await nativeParity(${JSON.stringify(build)}, isa));
 console.log(JSON.stringify(out));`;
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, [RELAXED_FLAG, '--import', 'tsx', '--input-type=module', '-e', child], { timeout: 60_000 }, (error, out, err) =>
-      error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
-    );
-  });
-  return JSON.parse(stdout) as Parity[];
+  return JSON.parse(await runWithRelaxedSimd(child)) as Parity[];
 }
 
 for (const build of ['simd', 'relaxed-simd'] as const) {
   test(`beside the ${build} build: every gaussian (sigma 0.5 to 24), grayscale and invert byte as the WASM kernels give it, RGBA and I420, AVX-512 and AVX2`, { skip: built }, async (t) => {
     const isas = isasHere();
     if (isas.length < 2) t.diagnostic(`this CPU runs ${isas.join(', ') || 'neither AVX-512 nor AVX2'}: the others are not checked here`);
-    const results = build === 'relaxed-simd' && !relaxedHere ? await parityInChild(build, isas) : await Promise.all(isas.map((isa) => nativeParity(build, isa)));
+    const results = build === 'relaxed-simd' && !relaxedSimdHere() ? await parityInChild(build, isas) : await Promise.all(isas.map((isa) => nativeParity(build, isa)));
     assert.equal(results.length, isas.length);
     for (const [i, { cases, differ }] of results.entries()) {
       assert.equal(cases, PARITY_LAYOUTS.length * PARITY_JOBS_PER_LAYOUT, isas[i]);
