@@ -34,38 +34,41 @@ describe('surges: clients that retry at once, and an open loop at 10x capacity',
   });
   after(() => server?.child.kill('SIGKILL'));
 
-  const served = async () => metricValue(await (await fetch(`${server.baseUrl}/metrics`)).text(), 'app_requests_total', { endpoint: '/process', status: '200' }) ?? 0;
-  /** The worker's compute seconds and jobs for /process (blur) so far. */
-  const computed = async () => {
-    const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+  const scrape = async () => (await fetch(`${server.baseUrl}/metrics`)).text();
+  /** From one scrape: /process requests served so far, and the worker's compute seconds and jobs for them (blur). */
+  const counts = (text: string) => {
     const labels = { effect: 'blur', device: 'cpu' };
-    return { seconds: metricValue(text, 'app_effect_duration_seconds_sum', labels) ?? 0, jobs: metricValue(text, 'app_effect_duration_seconds_count', labels) ?? 0 };
+    return {
+      served: metricValue(text, 'app_requests_total', { endpoint: '/process', status: '200' }) ?? 0,
+      seconds: metricValue(text, 'app_effect_duration_seconds_sum', labels) ?? 0,
+      jobs: metricValue(text, 'app_effect_duration_seconds_count', labels) ?? 0,
+    };
   };
+  const served = async () => counts(await scrape()).served;
 
   test('c=200 closed loop: goodput near capacity, the storm slowed by held refusals, served latency bounded, a WHIP offer admitted', async (t) => {
     if (!haveTool(t, 'hey')) return;
     const url = `${server.baseUrl}${PATH}`;
     await hey(url, 2, 1); // warm-up: JIT, the test card, admission's pace
-    let before = await served();
+    const before = await served();
     const capacityRun = await hey(url, 3, 3);
     capacity = ((await served()) - before) / capacityRun.seconds;
 
-    before = await served();
-    const computedBefore = await computed();
+    const beforeStorm = counts(await scrape());
     const storm = hey(url, STORM_CLIENTS, STORM_SECONDS);
     // A publisher arriving mid-storm: media has its own budget, so it is admitted.
-    const rejected = async () => [...(await (await fetch(`${server.baseUrl}/metrics`)).text()).matchAll(/^app_rejected_total\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const rejected = async () => [...(await scrape()).matchAll(/^app_rejected_total\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
     const rejectedBefore = await rejected();
     await waitUntil('the storm to be refused', async () => (await rejected()) - rejectedBefore >= 100, { timeoutMs: STORM_SECONDS * 1000 });
     const publisher = await WhipPublisher.publish(`${server.baseUrl}/whip?effect=invert`);
     assert.equal(await publisher.close(), 200);
     const result = await storm;
-    const servedInStorm = (await served()) - before;
+    const text = await scrape();
+    const afterStorm = counts(text);
+    const servedInStorm = afterStorm.served - beforeStorm.served;
     const goodput = servedInStorm / result.seconds;
-    const computedAfter = await computed();
-    const busy = (computedAfter.seconds - computedBefore.seconds) / result.seconds;
-    const jobs = computedAfter.jobs - computedBefore.jobs;
-    const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    const busy = (afterStorm.seconds - beforeStorm.seconds) / result.seconds;
+    const jobs = afterStorm.jobs - beforeStorm.jobs;
 
     const answered = Object.values(result.statuses).reduce((a, b) => a + b, 0);
     const summary = `capacity ${capacity.toFixed(1)}/s, storm goodput ${goodput.toFixed(1)}/s (${(goodput / capacity).toFixed(2)}x), the worker computing ${(100 * busy).toFixed(0)} % of the storm, ${jobs} jobs for ${servedInStorm} served, ${JSON.stringify(result.statuses)} in ${result.seconds} s`;
