@@ -190,7 +190,7 @@ export const SETTINGS = {
   },
   nativeKernels: {
     env: 'NATIVE_KERNELS',
-    doc: "CPU kernels in native code beside the WASM ones (build/kernels-native.so, built by `npm run build` where a C++ compiler is; today the gaussian below sigma 5, bit-identical to the WASM kernel, about 3x faster with AVX-512): auto uses the best instruction set the CPU has (AVX-512BW, else AVX2), avx2 at most AVX2, off the WASM kernels alone; without the library or AVX2 the WASM kernels serve, and the start-up log says why",
+    doc: "CPU kernels in native code beside the WASM ones (build/kernels-native.so, built by `npm run build` where a C++ compiler is on x86-64): the gaussian, grayscale and invert, bit-identical to their WASM kernels, the gaussian 2.5-3.5x faster with AVX-512; auto uses the best instruction set the CPU has (AVX-512BW/VL, else AVX2 with FMA), avx2 at most AVX2, off the WASM kernels alone; without the library or those instruction sets the WASM kernels serve, and the start-up log and app_cpu_kernels_info say which",
     parse: oneOf('auto', 'avx2', 'off'),
     default: 'auto',
   },
