@@ -89,7 +89,7 @@ export function chooseNativeKernels(mode: 'auto' | 'avx2' | 'off'): NativeChoice
   if (lib instanceof Error) return { isa: null, reason: lib.message };
   if (lib.cpuIsa >= 512 && mode === 'auto') return { isa: 'avx512' };
   if (lib.cpuIsa >= 256) return { isa: 'avx2' };
-  return { isa: null, reason: 'this CPU has neither AVX-512BW nor AVX2' };
+  return { isa: null, reason: 'this CPU has neither AVX-512 (F, BW, VL) nor AVX2 with FMA' };
 }
 
 /**
