@@ -29,7 +29,8 @@ test('NATIVE_KERNELS: off is none; auto the best this CPU runs; avx2 at most AVX
   assert.deepEqual(chooseNativeKernels('off'), { isa: null, reason: 'NATIVE_KERNELS=off' });
   const auto = chooseNativeKernels('auto');
   const cpuFlags = readFileSync('/proc/cpuinfo', 'utf8');
-  const expected = /\bavx512bw\b/.test(cpuFlags) && /\bavx512vl\b/.test(cpuFlags) ? 'avx512' : /\bavx2\b/.test(cpuFlags) ? 'avx2' : null;
+  const has = (...flags: string[]) => flags.every((f) => new RegExp(`\\b${f}\\b`).test(cpuFlags));
+  const expected = has('avx512f', 'avx512bw', 'avx512vl') ? 'avx512' : has('avx2', 'fma') ? 'avx2' : null;
   assert.equal(auto.isa, expected);
   assert.equal(chooseNativeKernels('avx2').isa, expected === null ? null : 'avx2');
 });
